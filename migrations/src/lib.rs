@@ -1,0 +1,19 @@
+//! Database migrations for madoguchi (sea-orm-migration).
+//!
+//! Migrations run at start-up (`madoguchi serve`, unless disabled) or on their own with
+//! `madoguchi migrate` (the Kubernetes migration Job). Every migration must work on SQLite and
+//! on PostgreSQL; foreign keys are declared at table creation because SQLite cannot add them
+//! later.
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261122_000001_foundation;
+
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261122_000001_foundation::Migration)]
+    }
+}

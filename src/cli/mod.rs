@@ -1,0 +1,210 @@
+//! The command line: `serve` (the default) and the operator commands. Commands whose output
+//! a script would read take `--json`; human output shows times in +09:00.
+
+mod admin;
+mod audit;
+mod serve;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::config::{LogFormat, Settings};
+use crate::http::telemetry;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "madoguchi",
+    version,
+    about = "書かないワンストップ窓口 gateway: vendors' counter apps ⇄ municipal core systems"
+)]
+pub struct Cli {
+    /// TOML configuration file (also MADOGUCHI_CONFIG).
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Directory of the embedded SQLite database (also MADOGUCHI_DATA_DIR).
+    #[arg(long, global = true, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Write logs as JSON lines (also MADOGUCHI_LOG__FORMAT=json).
+    #[arg(long, global = true)]
+    pub log_json: bool,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the gateway (the default command).
+    Serve(ServeArgs),
+    /// Apply pending database migrations and exit.
+    Migrate {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print the OpenAPI document.
+    Openapi,
+    /// The audit log.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+    /// OAuth2 clients of vendors' applications.
+    #[command(subcommand)]
+    Clients(ClientsCommand),
+    /// Municipalities (tenants).
+    #[command(subcommand)]
+    Municipalities(MunicipalitiesCommand),
+}
+
+#[derive(Debug, Args, Default)]
+pub struct ServeArgs {
+    /// Address to listen on, host:port (also MADOGUCHI_BIND; default 127.0.0.1:8080).
+    #[arg(long, value_name = "ADDR")]
+    pub bind: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Check the hash chain: exit 0 when intact, 2 naming the first broken entry.
+    Verify {
+        #[arg(long)]
+        json: bool,
+        /// Hash of the newest entry recorded earlier (from a previous verify): also
+        /// detects removal of the newest entries.
+        #[arg(long, value_name = "HASH")]
+        expect_head: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ClientsCommand {
+    /// Register a client; its secret is printed once.
+    Create {
+        /// Who the client is (vendor and application).
+        #[arg(long)]
+        name: String,
+        /// A scope it may use; repeat for several (admin, municipalities:read,
+        /// municipalities:write, audit:read).
+        #[arg(long = "scope", required = true)]
+        scopes: Vec<String>,
+        /// lgCode of a municipality it acts for; repeat for several.
+        #[arg(long = "municipality")]
+        municipalities: Vec<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// List clients.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Revoke a client: its secret gets no more tokens.
+    Revoke {
+        client_id: String,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum MunicipalitiesCommand {
+    /// Register a municipality.
+    Create {
+        /// 全国地方公共団体コード (6 digits, with check digit).
+        #[arg(long)]
+        lg_code: String,
+        #[arg(long)]
+        name: String,
+        /// Name in full-width katakana.
+        #[arg(long)]
+        name_kana: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// List municipalities.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// Exit status of a failed command whose failure is a finding (a broken audit chain).
+pub const EXIT_FINDING: u8 = 2;
+
+fn settings(cli: &Cli, serve: Option<&ServeArgs>) -> Result<Settings, String> {
+    let mut settings = Settings::load(cli.config.as_deref()).map_err(|e| e.to_string())?;
+    if let Some(dir) = &cli.data_dir {
+        settings.data_dir.clone_from(dir);
+    }
+    if let Some(bind) = serve.and_then(|s| s.bind.as_ref()) {
+        settings.bind.clone_from(bind);
+    }
+    if cli.log_json {
+        settings.log.format = LogFormat::Json;
+    }
+    settings.check().map_err(|e| e.to_string())?;
+    Ok(settings)
+}
+
+/// Runs the command line; the return value is the process's exit status.
+pub async fn run(cli: Cli) -> ExitCode {
+    if let Some(Command::Openapi) = cli.command {
+        return match crate::http::openapi::document_json() {
+            Ok(json) => {
+                print!("{json}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => fail(&e.to_string()),
+        };
+    }
+    let default_serve = ServeArgs::default();
+    let serve_args = match &cli.command {
+        None => Some(&default_serve),
+        Some(Command::Serve(args)) => Some(args),
+        _ => None,
+    };
+    let settings = match settings(&cli, serve_args) {
+        Ok(s) => s,
+        Err(e) => return fail(&e),
+    };
+    // Operator commands log warnings only, so that their own output stays readable.
+    let level = if serve_args.is_some() {
+        settings.log.level.clone()
+    } else {
+        "warn".to_owned()
+    };
+    telemetry::init(settings.log.format, &level);
+    let result = match cli.command {
+        None | Some(Command::Serve(_)) => serve::run(settings).await,
+        Some(Command::Migrate { json }) => admin::migrate(&settings, json).await,
+        Some(Command::Openapi) => Ok(ExitCode::SUCCESS),
+        Some(Command::Audit(AuditCommand::Verify { json, expect_head })) => {
+            audit::verify(&settings, json, expect_head.as_deref()).await
+        }
+        Some(Command::Clients(command)) => admin::clients(&settings, command).await,
+        Some(Command::Municipalities(command)) => admin::municipalities(&settings, command).await,
+    };
+    result.unwrap_or_else(|e| fail(&e))
+}
+
+fn fail(message: &str) -> ExitCode {
+    eprintln!("madoguchi: {message}");
+    ExitCode::FAILURE
+}
+
+/// A time as a person in Japan reads it.
+fn jst(t: chrono::DateTime<chrono::Utc>) -> String {
+    chrono::FixedOffset::east_opt(9 * 3600).map_or_else(
+        || t.to_rfc3339(),
+        |jst| {
+            t.with_timezone(&jst)
+                .format("%Y-%m-%d %H:%M:%S%:z")
+                .to_string()
+        },
+    )
+}
+
+fn print_json(value: &impl serde::Serialize) -> Result<(), String> {
+    let json = serde_json::to_string_pretty(value).map_err(|e| e.to_string())?;
+    println!("{json}");
+    Ok(())
+}

@@ -1,0 +1,48 @@
+//! `madoguchi serve`.
+
+use std::process::ExitCode;
+
+use crate::config::Settings;
+use crate::startup::{Application, DemoCredentials};
+
+fn demo_hint(base_url: &str, demo: &DemoCredentials) -> String {
+    format!(
+        "\nFirst start: created the demo municipality 北見市 ({lg}) and a demo client.\n\
+         \x20 client_id:     {id}\n\
+         \x20 client_secret: {secret}\n\
+         The secret is shown only now; keep it. A restart reuses the same data.\n\n\
+         Try it:\n\
+         \x20 TOKEN=$(curl -s -u '{id}:{secret}' -d grant_type=client_credentials {base}/oauth/token | sed -E 's/.*\"access_token\":\"([^\"]+)\".*/\\1/')\n\
+         \x20 curl -s -H \"Authorization: Bearer $TOKEN\" {base}/v1/municipalities/{lg}\n",
+        lg = demo.lg_code,
+        id = demo.client_id,
+        secret = demo.client_secret,
+        base = base_url,
+    )
+}
+
+pub async fn run(settings: Settings) -> Result<ExitCode, String> {
+    let database = if settings.database.url.as_deref().unwrap_or("").is_empty() {
+        format!(
+            "sqlite {}",
+            settings.data_dir.join("madoguchi.db").display()
+        )
+    } else {
+        "DATABASE_URL".to_owned()
+    };
+    let app = Application::build(settings)
+        .await
+        .map_err(|e| e.to_string())?;
+    println!(
+        "madoguchi {} listening on {} ({database}); API docs at {}/docs",
+        env!("CARGO_PKG_VERSION"),
+        app.base_url(),
+        app.base_url()
+    );
+    if let Some(demo) = app.demo_credentials() {
+        println!("{}", demo_hint(app.base_url(), demo));
+    }
+    app.run_until_stopped().await.map_err(|e| e.to_string())?;
+    tracing::info!("stopped");
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,339 @@
+//! Layered settings: built-in defaults → optional TOML file → `MADOGUCHI_*` environment
+//! variables (nested keys joined with `__`, e.g. `MADOGUCHI_AUTH__TOKEN_TTL_SECONDS`) →
+//! `DATABASE_URL` → command-line flags.
+
+use std::path::{Path, PathBuf};
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+
+/// Everything the gateway can be configured with. The README's configuration table lists
+/// the same keys; keep them in step.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Settings {
+    /// Address the HTTP server listens on (`host:port`; port 0 picks a free port).
+    pub bind: String,
+    /// Directory for the embedded SQLite database and other local state.
+    pub data_dir: PathBuf,
+    /// Public base URL (scheme, host, port) under which clients reach the gateway; used as the
+    /// token issuer and in printed hints. Defaults to `http(s)://{bind}`.
+    pub public_url: Option<String>,
+    /// Number of HTTP worker threads; 0 means one per CPU core.
+    pub workers: usize,
+    /// Seconds in-flight requests get to finish after SIGTERM/SIGINT.
+    pub shutdown_timeout_seconds: u64,
+    pub http: HttpSettings,
+    pub database: DatabaseSettings,
+    pub log: LogSettings,
+    pub tls: TlsSettings,
+    pub auth: AuthSettings,
+    pub demo: DemoSettings,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HttpSettings {
+    /// Largest request body accepted, in bytes (413 above it).
+    pub body_limit_bytes: usize,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DatabaseSettings {
+    /// `sqlite://…` or `postgres://…`. Empty: SQLite file `madoguchi.db` in `data_dir`.
+    /// The `DATABASE_URL` environment variable sets it too.
+    pub url: Option<String>,
+    pub max_connections: u32,
+    /// Run pending migrations when `serve` starts. Turn off where a migration Job runs them.
+    pub migrate_on_start: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogSettings {
+    pub format: LogFormat,
+    /// A tracing filter (`info`, `madoguchi=debug,info` …). `RUST_LOG` overrides it.
+    pub level: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ClientAuth {
+    /// No client certificates are asked for.
+    None,
+    /// A client certificate is verified when presented; connections without one are accepted.
+    Optional,
+    /// Every connection must present a certificate signed by `client_ca_path`.
+    Required,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TlsSettings {
+    /// PEM certificate chain; with `key_path` it turns TLS on.
+    pub cert_path: Option<PathBuf>,
+    /// PEM private key (PKCS#8, PKCS#1 or SEC1).
+    pub key_path: Option<PathBuf>,
+    /// PEM bundle of the CAs that sign client certificates (mTLS).
+    pub client_ca_path: Option<PathBuf>,
+    pub client_auth: ClientAuth,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuthSettings {
+    /// `iss` of the tokens this gateway issues. Defaults to `public_url`.
+    pub issuer: Option<String>,
+    /// `aud` of issued tokens and the audience every accepted token must carry.
+    pub audience: String,
+    /// Lifetime of issued access tokens, in seconds.
+    pub token_ttl_seconds: u64,
+    /// PEM (PKCS#8) ECDSA P-256 private key used to sign tokens. Empty: a key is generated
+    /// on first start and kept in the database, shared by every replica.
+    pub signing_key_path: Option<PathBuf>,
+    /// Seconds an external issuer's JWKS is cached.
+    pub jwks_cache_seconds: u64,
+    /// Other authorization servers whose tokens are accepted.
+    pub external_issuers: Vec<ExternalIssuer>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExternalIssuer {
+    /// Exact `iss` value of the issuer's tokens.
+    pub issuer: String,
+    /// Where its public keys are published.
+    pub jwks_url: String,
+    /// Audience its tokens must carry; defaults to `auth.audience`.
+    #[serde(default)]
+    pub audience: Option<String>,
+    /// Claim holding the granted municipalities (array of lgCodes).
+    #[serde(default = "default_municipalities_claim")]
+    pub municipalities_claim: String,
+}
+
+fn default_municipalities_claim() -> String {
+    "municipalities".to_owned()
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DemoSettings {
+    /// On the first start of an empty database, create the demo municipality (北見市, 012084)
+    /// and a demo client whose secret is printed once.
+    pub enabled: bool,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            bind: "127.0.0.1:8080".to_owned(),
+            data_dir: PathBuf::from("./data"),
+            public_url: None,
+            workers: 0,
+            shutdown_timeout_seconds: 30,
+            http: HttpSettings::default(),
+            database: DatabaseSettings::default(),
+            log: LogSettings::default(),
+            tls: TlsSettings::default(),
+            auth: AuthSettings::default(),
+            demo: DemoSettings::default(),
+        }
+    }
+}
+
+impl Default for HttpSettings {
+    fn default() -> Self {
+        Self {
+            body_limit_bytes: 1024 * 1024,
+        }
+    }
+}
+
+impl Default for DatabaseSettings {
+    fn default() -> Self {
+        Self {
+            url: None,
+            max_connections: 10,
+            migrate_on_start: true,
+        }
+    }
+}
+
+impl Default for LogSettings {
+    fn default() -> Self {
+        Self {
+            format: LogFormat::Text,
+            level: "info".to_owned(),
+        }
+    }
+}
+
+impl Default for TlsSettings {
+    fn default() -> Self {
+        Self {
+            cert_path: None,
+            key_path: None,
+            client_ca_path: None,
+            client_auth: ClientAuth::None,
+        }
+    }
+}
+
+impl Default for AuthSettings {
+    fn default() -> Self {
+        Self {
+            issuer: None,
+            audience: "madoguchi".to_owned(),
+            token_ttl_seconds: 300,
+            signing_key_path: None,
+            jwks_cache_seconds: 600,
+            external_issuers: Vec::new(),
+        }
+    }
+}
+
+impl Default for DemoSettings {
+    fn default() -> Self {
+        Self { enabled: true }
+    }
+}
+
+/// Why the settings could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("configuration file {0} does not exist")]
+    MissingFile(PathBuf),
+    #[error("invalid configuration: {0}")]
+    Invalid(String),
+}
+
+impl Settings {
+    /// Loads defaults, then the TOML file when given (or named by `MADOGUCHI_CONFIG`), then
+    /// `MADOGUCHI_*` variables and `DATABASE_URL`.
+    pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
+        let mut figment = Figment::from(Serialized::defaults(Settings::default()));
+        let file = file
+            .map(Path::to_path_buf)
+            .or_else(|| std::env::var_os("MADOGUCHI_CONFIG").map(PathBuf::from));
+        if let Some(path) = file {
+            if !path.is_file() {
+                return Err(ConfigError::MissingFile(path));
+            }
+            figment = figment.merge(Toml::file_exact(path));
+        }
+        figment = figment.merge(Env::prefixed("MADOGUCHI_").ignore(&["CONFIG"]).split("__"));
+        if let Ok(url) = std::env::var("DATABASE_URL")
+            && !url.is_empty()
+        {
+            figment = figment.merge(("database.url", url));
+        }
+        let settings: Settings = figment
+            .extract()
+            .map_err(|e| ConfigError::Invalid(e.to_string()))?;
+        settings.check()?;
+        Ok(settings)
+    }
+
+    /// Cross-field checks that serde cannot express.
+    pub fn check(&self) -> Result<(), ConfigError> {
+        let invalid = |m: &str| Err(ConfigError::Invalid(m.to_owned()));
+        match (&self.tls.cert_path, &self.tls.key_path) {
+            (Some(_), None) => return invalid("tls.cert_path is set but tls.key_path is not"),
+            (None, Some(_)) => return invalid("tls.key_path is set but tls.cert_path is not"),
+            _ => {}
+        }
+        if self.tls.client_auth != ClientAuth::None && self.tls.client_ca_path.is_none() {
+            return invalid(
+                "tls.client_auth needs tls.client_ca_path (the CA bundle that signs client certificates)",
+            );
+        }
+        if self.tls.client_auth != ClientAuth::None && self.tls.cert_path.is_none() {
+            return invalid("tls.client_auth needs TLS itself: set tls.cert_path and tls.key_path");
+        }
+        if self.http.body_limit_bytes == 0 {
+            return invalid("http.body_limit_bytes must be greater than 0");
+        }
+        if self.auth.token_ttl_seconds == 0 || self.auth.token_ttl_seconds > 86_400 {
+            return invalid("auth.token_ttl_seconds must be between 1 and 86400");
+        }
+        if self.database.max_connections == 0 {
+            return invalid("database.max_connections must be greater than 0");
+        }
+        for issuer in &self.auth.external_issuers {
+            if !(issuer.jwks_url.starts_with("https://") || issuer.jwks_url.starts_with("http://"))
+            {
+                return Err(ConfigError::Invalid(format!(
+                    "auth.external_issuers: jwks_url of {} must be an http(s) URL",
+                    issuer.issuer
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    pub fn tls_enabled(&self) -> bool {
+        self.tls.cert_path.is_some()
+    }
+
+    /// The database URL in effect: the configured one, or the SQLite file under `data_dir`.
+    pub fn database_url(&self) -> String {
+        match &self.database.url {
+            Some(url) if !url.is_empty() => url.clone(),
+            _ => format!(
+                "sqlite://{}?mode=rwc",
+                self.data_dir.join("madoguchi.db").display()
+            ),
+        }
+    }
+
+    /// The public base URL without a trailing slash.
+    pub fn public_base_url(&self) -> String {
+        match &self.public_url {
+            Some(url) if !url.is_empty() => url.trim_end_matches('/').to_owned(),
+            _ => {
+                let scheme = if self.tls_enabled() { "https" } else { "http" };
+                format!("{scheme}://{}", self.bind)
+            }
+        }
+    }
+
+    /// `iss` of issued tokens.
+    pub fn issuer(&self) -> String {
+        match &self.auth.issuer {
+            Some(issuer) if !issuer.is_empty() => issuer.clone(),
+            _ => self.public_base_url(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_pass_their_own_checks() {
+        let settings = Settings::default();
+        settings.check().unwrap();
+        assert_eq!(settings.http.body_limit_bytes, 1_048_576);
+        assert!(settings.database_url().starts_with("sqlite://"));
+        assert_eq!(settings.issuer(), "http://127.0.0.1:8080");
+    }
+
+    #[test]
+    fn tls_needs_both_halves() {
+        let mut settings = Settings::default();
+        settings.tls.cert_path = Some("cert.pem".into());
+        let err = settings.check().unwrap_err().to_string();
+        assert!(err.contains("tls.key_path"), "{err}");
+    }
+}

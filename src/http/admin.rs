@@ -1,0 +1,278 @@
+//! `/v1/admin`: registering municipalities and clients (scope `admin`).
+
+use actix_web::http::header;
+use actix_web::{HttpResponse, get, post, web};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use super::auth::{Authorized, scopes};
+use super::extract::ApiJson;
+use super::municipalities::{MunicipalityDto, MunicipalityPage};
+use super::pagination::{PageParams, Paginated, encode};
+use super::problem::{ApiError, ProblemDoc, ProblemKind};
+use super::state::AppState;
+use crate::auth::{self, Client, ClientError};
+use crate::i18n::Text;
+use crate::tenancy;
+
+/// A municipality to register.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct NewMunicipalityDto {
+    /// 全国地方公共団体コード: 6 digits, the last a check digit.
+    #[schema(example = "131016")]
+    pub lg_code: String,
+    #[schema(example = "千代田区")]
+    pub name: String,
+    /// Full-width katakana.
+    #[schema(example = "チヨダク")]
+    pub name_kana: Option<String>,
+}
+
+/// A client to register.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct NewClientDto {
+    /// Who the client is: the vendor and its application.
+    #[schema(example = "Vendor A counter app (Kitami)")]
+    pub name: String,
+    #[schema(example = json!(["municipalities:read"]))]
+    pub scopes: Vec<String>,
+    /// lgCodes of the registered municipalities the client may act for.
+    #[schema(example = json!(["012084"]))]
+    #[serde(default)]
+    pub municipalities: Vec<String>,
+}
+
+/// A registered client. Its secret is shown only once, when it is created.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ClientDto {
+    pub client_id: Uuid,
+    pub name: String,
+    pub scopes: Vec<String>,
+    pub municipalities: Vec<String>,
+    pub created_at: DateTime<Utc>,
+    /// Set once the client is revoked: it gets no new tokens.
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+impl From<Client> for ClientDto {
+    fn from(c: Client) -> Self {
+        Self {
+            client_id: c.id,
+            name: c.name,
+            scopes: c.scopes.iter().map(|s| s.as_str().to_owned()).collect(),
+            municipalities: c.municipalities.iter().map(ToString::to_string).collect(),
+            created_at: c.created_at,
+            revoked_at: c.revoked_at,
+        }
+    }
+}
+
+/// The new client with its secret: store the secret now, it cannot be shown again.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CreatedClientDto {
+    #[serde(flatten)]
+    pub client: ClientDto,
+    pub client_secret: String,
+}
+
+pub type ClientPage = Paginated<ClientDto>;
+
+const MUNICIPALITIES_CURSOR: &str = "admin-municipalities";
+const CLIENTS_CURSOR: &str = "clients";
+
+/// Register a municipality.
+#[utoipa::path(
+    tag = "admin",
+    request_body(content = NewMunicipalityDto, content_type = "application/json"),
+    responses(
+        (status = 201, description = "Registered", body = MunicipalityDto,
+            headers(("Location" = String, description = "URL of the municipality"))),
+        (status = 401, description = "No or invalid token", body = ProblemDoc, content_type = "application/problem+json"),
+        (status = 403, description = "Scope admin missing", body = ProblemDoc, content_type = "application/problem+json"),
+        (status = 409, description = "Registered already", body = ProblemDoc, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid fields, all listed in errors[]", body = ProblemDoc, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = ["admin"]))
+)]
+#[post("/admin/municipalities")]
+pub async fn create_municipality(
+    auth: Authorized<scopes::Admin>,
+    state: web::Data<AppState>,
+    body: ApiJson<NewMunicipalityDto>,
+) -> Result<HttpResponse, ApiError> {
+    let body = body.0;
+    let municipality = tenancy::register_municipality(
+        &state.store,
+        &body.lg_code,
+        &body.name,
+        body.name_kana.as_deref(),
+        &auth.actor,
+    )
+    .await?;
+    let location = format!("/v1/municipalities/{}", municipality.lg_code);
+    Ok(HttpResponse::Created()
+        .insert_header((header::LOCATION, location))
+        .json(MunicipalityDto::from(municipality)))
+}
+
+/// Every registered municipality.
+#[utoipa::path(
+    tag = "admin",
+    params(PageParams),
+    responses(
+        (status = 200, description = "One page of municipalities", body = MunicipalityPage),
+        (status = 401, description = "No or invalid token", body = ProblemDoc, content_type = "application/problem+json"),
+        (status = 403, description = "Scope admin missing", body = ProblemDoc, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = ["admin"]))
+)]
+#[get("/admin/municipalities")]
+pub async fn list_all_municipalities(
+    _auth: Authorized<scopes::Admin>,
+    state: web::Data<AppState>,
+    query: web::Query<PageParams>,
+) -> Result<HttpResponse, ApiError> {
+    let limit = query.limit()?;
+    let after = query.position(MUNICIPALITIES_CURSOR)?;
+    let page = state
+        .store
+        .list_municipalities(after.as_deref(), limit, None)
+        .await?;
+    Ok(HttpResponse::Ok().json(MunicipalityPage {
+        items: page.items.into_iter().map(Into::into).collect(),
+        next_cursor: page.next_after.map(|p| encode(MUNICIPALITIES_CURSOR, &p)),
+    }))
+}
+
+/// Register a client. The response holds its secret, once.
+#[utoipa::path(
+    tag = "admin",
+    request_body(content = NewClientDto, content_type = "application/json"),
+    responses(
+        (status = 201, description = "Registered; clientSecret is shown only now", body = CreatedClientDto,
+            headers(("Location" = String, description = "URL of the client"))),
+        (status = 401, description = "No or invalid token", body = ProblemDoc, content_type = "application/problem+json"),
+        (status = 403, description = "Scope admin missing", body = ProblemDoc, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid fields, all listed in errors[]", body = ProblemDoc, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = ["admin"]))
+)]
+#[post("/admin/clients")]
+pub async fn create_client(
+    auth: Authorized<scopes::Admin>,
+    state: web::Data<AppState>,
+    body: ApiJson<NewClientDto>,
+) -> Result<HttpResponse, ApiError> {
+    let body = body.0;
+    let (client, secret) = auth::register_client(
+        &state.store,
+        &body.name,
+        &body.scopes,
+        &body.municipalities,
+        &auth.actor,
+    )
+    .await?;
+    let location = format!("/v1/admin/clients/{}", client.id);
+    Ok(HttpResponse::Created()
+        .insert_header((header::LOCATION, location))
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(CreatedClientDto {
+            client: client.into(),
+            client_secret: secret.expose().to_owned(),
+        }))
+}
+
+/// Every registered client, revoked ones included.
+#[utoipa::path(
+    tag = "admin",
+    params(PageParams),
+    responses(
+        (status = 200, description = "One page of clients", body = ClientPage),
+        (status = 401, description = "No or invalid token", body = ProblemDoc, content_type = "application/problem+json"),
+        (status = 403, description = "Scope admin missing", body = ProblemDoc, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = ["admin"]))
+)]
+#[get("/admin/clients")]
+pub async fn list_clients(
+    _auth: Authorized<scopes::Admin>,
+    state: web::Data<AppState>,
+    query: web::Query<PageParams>,
+) -> Result<HttpResponse, ApiError> {
+    let limit = query.limit()?;
+    let after = query.position_as::<Uuid>(CLIENTS_CURSOR)?;
+    let page = state.store.list_clients(after, limit).await?;
+    Ok(HttpResponse::Ok().json(ClientPage {
+        items: page.items.into_iter().map(Into::into).collect(),
+        next_cursor: page.next_after.map(|p| encode(CLIENTS_CURSOR, &p)),
+    }))
+}
+
+fn client_id(raw: &str) -> Result<Uuid, ApiError> {
+    Uuid::parse_str(raw).map_err(|_| {
+        ApiError::new(
+            ProblemKind::InvalidRequest,
+            Text::new(
+                format!("clientId「{raw}」は UUID ではありません。"),
+                format!("clientId {raw:?} is not a UUID."),
+            ),
+        )
+    })
+}
+
+/// One client.
+#[utoipa::path(
+    tag = "admin",
+    params(("clientId" = Uuid, Path, description = "The client's id")),
+    responses(
+        (status = 200, description = "The client", body = ClientDto),
+        (status = 401, description = "No or invalid token", body = ProblemDoc, content_type = "application/problem+json"),
+        (status = 403, description = "Scope admin missing", body = ProblemDoc, content_type = "application/problem+json"),
+        (status = 404, description = "No such client", body = ProblemDoc, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = ["admin"]))
+)]
+#[get("/admin/clients/{clientId}")]
+pub async fn get_client(
+    _auth: Authorized<scopes::Admin>,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let id = client_id(&path)?;
+    let client = state
+        .store
+        .client(id)
+        .await?
+        .ok_or(ClientError::NotFound(id))?;
+    Ok(HttpResponse::Ok().json(ClientDto::from(client)))
+}
+
+/// Revoke a client: its secret gets no more tokens. Tokens already issued stay valid until
+/// they expire (at most `auth.token_ttl_seconds`).
+#[utoipa::path(
+    tag = "admin",
+    params(("clientId" = Uuid, Path, description = "The client's id")),
+    responses(
+        (status = 200, description = "The revoked client", body = ClientDto),
+        (status = 401, description = "No or invalid token", body = ProblemDoc, content_type = "application/problem+json"),
+        (status = 403, description = "Scope admin missing", body = ProblemDoc, content_type = "application/problem+json"),
+        (status = 404, description = "No such client", body = ProblemDoc, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = ["admin"]))
+)]
+#[post("/admin/clients/{clientId}/revoke")]
+pub async fn revoke_client(
+    auth: Authorized<scopes::Admin>,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let id = client_id(&path)?;
+    let client = auth::revoke_client(&state.store, id, &auth.actor).await?;
+    Ok(HttpResponse::Ok().json(ClientDto::from(client)))
+}

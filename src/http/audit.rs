@@ -1,0 +1,92 @@
+//! `/v1/municipalities/{lgCode}/audit-events`: a municipality's audit log, newest first.
+
+use actix_web::{HttpResponse, get, web};
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use super::auth::{Authorized, scopes};
+use super::pagination::{PageParams, Paginated, encode};
+use super::problem::{ApiError, ProblemDoc};
+use super::state::AppState;
+use crate::audit::AuditRecord;
+
+/// One audit event. It never holds request bodies or personal data.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AuditEventDto {
+    pub id: Uuid,
+    /// Position in the gateway-wide hash chain.
+    pub seq: i64,
+    pub occurred_at: DateTime<Utc>,
+    /// `X-Request-Id` of the request that caused it.
+    pub request_id: Option<String>,
+    /// OAuth2 client id (or `cli` for operator commands).
+    pub client_id: Option<String>,
+    /// Staff id from `Madoguchi-Actor`.
+    pub actor: Option<String>,
+    pub lg_code: Option<String>,
+    #[schema(example = "municipality.update")]
+    pub action: String,
+    pub target: Option<String>,
+    #[schema(example = "success")]
+    pub outcome: String,
+    /// SHA-256 chain hash of this event.
+    pub hash: String,
+}
+
+impl From<AuditRecord> for AuditEventDto {
+    fn from(r: AuditRecord) -> Self {
+        Self {
+            id: r.id,
+            seq: r.seq,
+            occurred_at: r.occurred_at,
+            request_id: r.request_id,
+            client_id: r.client_id,
+            actor: r.actor,
+            lg_code: r.lg_code,
+            action: r.action,
+            target: r.target,
+            outcome: r.outcome,
+            hash: r.hash,
+        }
+    }
+}
+
+pub type AuditEventPage = Paginated<AuditEventDto>;
+
+const CURSOR_KIND: &str = "audit";
+
+/// The municipality's audit events, newest first.
+#[utoipa::path(
+    tag = "audit",
+    params(
+        ("lgCode" = String, Path, description = "全国地方公共団体コード", example = "012084"),
+        PageParams,
+    ),
+    responses(
+        (status = 200, description = "One page of events", body = AuditEventPage),
+        (status = 400, description = "Malformed lgCode, limit or cursor", body = ProblemDoc, content_type = "application/problem+json"),
+        (status = 401, description = "No or invalid token", body = ProblemDoc, content_type = "application/problem+json"),
+        (status = 403, description = "Scope missing, or the client may not act for this municipality", body = ProblemDoc, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = ["audit:read"]))
+)]
+#[get("/municipalities/{lgCode}/audit-events")]
+pub async fn list_audit_events(
+    auth: Authorized<scopes::AuditRead>,
+    state: web::Data<AppState>,
+    query: web::Query<PageParams>,
+) -> Result<HttpResponse, ApiError> {
+    let code = auth.municipality()?;
+    let limit = query.limit()?;
+    let before = query.position_as::<i64>(CURSOR_KIND)?;
+    let page = state.store.list_audit(&code, before, limit).await?;
+    Ok(HttpResponse::Ok().json(AuditEventPage {
+        items: page.items.into_iter().map(Into::into).collect(),
+        next_cursor: page
+            .next_before
+            .map(|seq| encode(CURSOR_KIND, &seq.to_string())),
+    }))
+}

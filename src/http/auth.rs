@@ -1,0 +1,244 @@
+//! Bearer-token authorization for `/v1`: the [`Authorized`] extractor checks the token, the
+//! scope its type parameter names, and — on every route with an `{lgCode}` segment — that the
+//! token may act for that municipality. A handler cannot forget the municipality check.
+
+use std::marker::PhantomData;
+use std::sync::Arc;
+
+use actix_web::dev::Payload;
+use actix_web::http::header::{self, HeaderName};
+use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
+use futures_util::future::LocalBoxFuture;
+
+use super::problem::{ApiError, ProblemKind};
+use super::request_id::RequestId;
+use super::state::AppState;
+use crate::audit::{Action, Actor, AuditEntry, Outcome};
+use crate::auth::{Principal, Scope, TokenError};
+use crate::i18n::Text;
+use crate::tenancy::LgCode;
+
+pub const ACTOR_HEADER: HeaderName = HeaderName::from_static("madoguchi-actor");
+const REALM: &str = "madoguchi";
+
+/// A scope a route requires, as a type.
+pub trait RequiredScope {
+    const SCOPE: Scope;
+}
+
+/// Marker types for [`Authorized`].
+pub mod scopes {
+    use super::{RequiredScope, Scope};
+
+    macro_rules! marker {
+        ($name:ident) => {
+            pub struct $name;
+            impl RequiredScope for $name {
+                const SCOPE: Scope = Scope::$name;
+            }
+        };
+    }
+    marker!(Admin);
+    marker!(MunicipalitiesRead);
+    marker!(MunicipalitiesWrite);
+    marker!(AuditRead);
+}
+
+/// A caller whose token carries scope `S` (and, on municipality routes, the municipality).
+pub struct Authorized<S> {
+    pub principal: Arc<Principal>,
+    /// Client, acting staff and request, for the audit log.
+    pub actor: Actor,
+    /// The municipality of the route, when it has one.
+    pub lg_code: Option<LgCode>,
+    _scope: PhantomData<S>,
+}
+
+fn bearer_challenge(error: Option<(&str, &str)>) -> String {
+    match error {
+        None => format!("Bearer realm=\"{REALM}\""),
+        Some((code, description)) => format!(
+            "Bearer realm=\"{REALM}\", error=\"{code}\", error_description=\"{description}\""
+        ),
+    }
+}
+
+fn missing_token() -> ApiError {
+    ApiError::new(
+        ProblemKind::MissingToken,
+        Text::new(
+            "Authorization: Bearer ヘッダーでアクセストークンを送ってください。",
+            "Send an access token in an Authorization: Bearer header.",
+        ),
+    )
+    .with_header(header::WWW_AUTHENTICATE, &bearer_challenge(None))
+}
+
+pub fn token_problem(err: &TokenError) -> ApiError {
+    if matches!(err, TokenError::KeysUnavailable) {
+        return ApiError::new(
+            ProblemKind::ServiceUnavailable,
+            Text::new(
+                "トークン発行者の公開鍵を取得できないため、トークンを検証できません。しばらくして再試行してください。",
+                "The token cannot be verified now: its issuer's keys cannot be fetched. Retry later.",
+            ),
+        )
+        .with_header(header::RETRY_AFTER, "30");
+    }
+    let ja = match err {
+        TokenError::Expired => {
+            "アクセストークンの有効期限が切れています。新しいトークンを取得してください。"
+        }
+        TokenError::NotYetValid => {
+            "アクセストークンはまだ有効になっていません(時刻のずれを確認してください)。"
+        }
+        TokenError::BadSignature => {
+            "アクセストークンの署名を検証できません。改ざんされている可能性があります。"
+        }
+        TokenError::UntrustedIssuer => {
+            "アクセストークンの発行者(iss)はこのゲートウェイが信頼する発行者ではありません。"
+        }
+        TokenError::WrongAudience => {
+            "アクセストークンの対象(aud)がこのゲートウェイではありません。"
+        }
+        TokenError::WrongType => "アクセストークンではありません(typ は at+jwt であること)。",
+        TokenError::UnknownKey => "アクセストークンに署名した鍵が見つかりません。",
+        TokenError::MissingClaim(_) => "アクセストークンに必要なクレームがありません。",
+        TokenError::Malformed | TokenError::KeysUnavailable => {
+            "アクセストークンの形式が正しくありません。"
+        }
+    };
+    let en = err.to_string();
+    ApiError::new(ProblemKind::InvalidToken, Text::new(ja, en.clone())).with_header(
+        header::WWW_AUTHENTICATE,
+        &bearer_challenge(Some(("invalid_token", &en))),
+    )
+}
+
+fn insufficient_scope(scope: Scope) -> ApiError {
+    ApiError::new(
+        ProblemKind::InsufficientScope,
+        Text::new(
+            format!("この操作にはスコープ「{scope}」が必要です。"),
+            format!("This operation needs the scope {scope}."),
+        ),
+    )
+    .with_header(
+        header::WWW_AUTHENTICATE,
+        &format!("Bearer realm=\"{REALM}\", error=\"insufficient_scope\", scope=\"{scope}\""),
+    )
+}
+
+pub fn lg_code_problem(raw: &str) -> Result<LgCode, ApiError> {
+    LgCode::parse(raw).map_err(|e| ApiError::new(ProblemKind::InvalidLgCode, e.text()))
+}
+
+/// The staff id from `Madoguchi-Actor`, when given; refused when malformed.
+fn staff(req: &HttpRequest) -> Result<Option<String>, ApiError> {
+    let Some(value) = req.headers().get(&ACTOR_HEADER) else {
+        return Ok(None);
+    };
+    let invalid = || {
+        ApiError::new(
+            ProblemKind::InvalidActor,
+            Text::new(
+                "Madoguchi-Actor には職員番号を1〜64文字(制御文字なし、UTF-8)で入れてください。",
+                "Madoguchi-Actor must be a staff id of 1 to 64 characters (UTF-8, no control characters).",
+            ),
+        )
+    };
+    let s = std::str::from_utf8(value.as_bytes()).map_err(|_| invalid())?;
+    let s = s.trim();
+    if s.is_empty() || s.chars().count() > 64 || s.chars().any(char::is_control) {
+        return Err(invalid());
+    }
+    Ok(Some(s.to_owned()))
+}
+
+fn bearer_token(req: &HttpRequest) -> Option<&str> {
+    let value = req.headers().get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim())
+        .filter(|t| !t.is_empty())
+}
+
+impl<S: RequiredScope + 'static> FromRequest for Authorized<S> {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        Box::pin(async move {
+            let state = req
+                .app_data::<web::Data<AppState>>()
+                .ok_or_else(|| ApiError::internal("AppState is not registered"))?;
+            let token = bearer_token(&req).ok_or_else(missing_token)?;
+            let principal = state
+                .verifier
+                .verify(token)
+                .await
+                .map_err(|e| token_problem(&e))?;
+            if !principal.has_scope(S::SCOPE) {
+                return Err(insufficient_scope(S::SCOPE));
+            }
+            let actor = Actor {
+                client_id: Some(principal.client_id.clone()),
+                staff: staff(&req)?,
+                request_id: req.extensions().get::<RequestId>().map(|r| r.0.clone()),
+            };
+            let lg_code = match req.match_info().get("lgCode") {
+                None => None,
+                Some(raw) => {
+                    let code = lg_code_problem(raw)?;
+                    if !principal.may_act_for(&code) {
+                        deny(&state, &actor, code).await;
+                        return Err(ApiError::new(
+                            ProblemKind::MunicipalityForbidden,
+                            Text::new(
+                                format!("このクライアントは団体 {code} のために操作できません。"),
+                                format!("This client may not act for municipality {code}."),
+                            ),
+                        ));
+                    }
+                    Some(code)
+                }
+            };
+            Ok(Authorized {
+                principal,
+                actor,
+                lg_code,
+                _scope: PhantomData,
+            })
+        })
+    }
+}
+
+impl<S> Authorized<S> {
+    /// The route's municipality; only on routes with `{lgCode}`.
+    pub fn municipality(&self) -> Result<LgCode, ApiError> {
+        self.lg_code
+            .ok_or_else(|| ApiError::internal("route has no {lgCode} segment"))
+    }
+}
+
+/// Records a refused attempt in the target municipality's audit log. A failure to record is
+/// logged and does not change the answer.
+async fn deny(state: &AppState, actor: &Actor, code: LgCode) {
+    let entry = AuditEntry {
+        actor: actor.clone(),
+        lg_code: Some(code),
+        action: Action::MunicipalityAccessDenied,
+        target: Some(code.to_string()),
+        outcome: Outcome::Denied,
+    };
+    tracing::warn!(
+        client_id = actor.client_id.as_deref().unwrap_or("-"),
+        lg_code = %code,
+        "refused access to a municipality the token was not granted"
+    );
+    if let Err(e) = state.store.record_audit(entry).await {
+        tracing::error!(error = %e, "could not record a refused access in the audit log");
+    }
+}

@@ -1,0 +1,271 @@
+//! Request extractors and the error handlers that make actix's own extractors answer with
+//! problem+json instead of plain text.
+
+use actix_web::dev::Payload;
+use actix_web::error::{PathError, PayloadError, QueryPayloadError, UrlencodedError};
+use actix_web::web::Bytes;
+use actix_web::{FromRequest, HttpMessage, HttpRequest};
+use futures_util::future::LocalBoxFuture;
+use serde::de::DeserializeOwned;
+
+use super::problem::{ApiError, ProblemKind};
+use crate::i18n::Text;
+use crate::validation::FieldError;
+
+/// A JSON request body. Unlike `web::Json` it reports where in the body a value is wrong
+/// (a JSON pointer) and answers every failure with a problem.
+#[derive(Debug)]
+pub struct ApiJson<T>(pub T);
+
+fn is_json(req: &HttpRequest) -> bool {
+    match req.mime_type() {
+        Ok(Some(mime)) => mime.subtype() == "json" || mime.suffix().is_some_and(|s| s == "json"),
+        _ => false,
+    }
+}
+
+/// Turns a body-reading failure into a problem (413 for the size limit).
+pub fn payload_problem(err: &PayloadError, limit: usize) -> ApiError {
+    match err {
+        PayloadError::Overflow => too_large(limit),
+        other => ApiError::new(
+            ProblemKind::InvalidRequest,
+            Text::new(
+                format!("リクエスト本文を読めませんでした: {other}"),
+                format!("The request body could not be read: {other}"),
+            ),
+        ),
+    }
+}
+
+pub fn too_large(limit: usize) -> ApiError {
+    ApiError::new(
+        ProblemKind::PayloadTooLarge,
+        Text::new(
+            format!("リクエスト本文は{limit}バイト以内にしてください。"),
+            format!("The request body must be at most {limit} bytes."),
+        ),
+    )
+}
+
+fn unsupported_media_type(expected: &str) -> ApiError {
+    ApiError::new(
+        ProblemKind::UnsupportedMediaType,
+        Text::new(
+            format!("Content-Type は {expected} にしてください。"),
+            format!("Send the body with Content-Type: {expected}."),
+        ),
+    )
+}
+
+/// The configured body limit (`http.body_limit_bytes`), registered as app data next to the
+/// `PayloadConfig` that enforces it (which does not expose its limit).
+#[derive(Debug, Clone, Copy)]
+pub struct BodyLimit(pub usize);
+
+fn body_limit(req: &HttpRequest) -> usize {
+    req.app_data::<BodyLimit>().map_or(262_144, |l| l.0)
+}
+
+/// A JSON pointer for the place serde_path_to_error reports.
+fn pointer(path: &serde_path_to_error::Path) -> String {
+    use serde_path_to_error::Segment;
+    let mut out = String::new();
+    for segment in path.iter() {
+        out.push('/');
+        match segment {
+            Segment::Seq { index } => out.push_str(&index.to_string()),
+            Segment::Map { key } | Segment::Enum { variant: key } => {
+                out.push_str(&key.replace('~', "~0").replace('/', "~1"))
+            }
+            Segment::Unknown => out.push('-'),
+        }
+    }
+    out
+}
+
+/// The name inside the first pair of backticks of a serde message (``missing field `name` ``).
+fn quoted(message: &str) -> Option<&str> {
+    let start = message.find('`')? + 1;
+    let len = message[start..].find('`')?;
+    Some(&message[start..start + len])
+}
+
+fn syntax_problem(inner: &serde_json::Error) -> ApiError {
+    let (line, column) = (inner.line(), inner.column());
+    ApiError::new(
+        ProblemKind::MalformedJson,
+        Text::new(
+            format!("JSON の構文が正しくありません({line}行{column}列目): {inner}"),
+            format!("Malformed JSON at line {line}, column {column}: {inner}"),
+        ),
+    )
+    .with_extension("line", line)
+    .with_extension("column", column)
+}
+
+fn json_problem(err: serde_path_to_error::Error<serde_json::Error>) -> ApiError {
+    let at = pointer(err.path());
+    let inner = err.into_inner();
+    if !inner.is_data() {
+        return syntax_problem(&inner);
+    }
+    let message = inner.to_string();
+    let message = message
+        .split(" at line ")
+        .next()
+        .unwrap_or(&message)
+        .to_owned();
+    let error = if message.starts_with("missing field") {
+        let field = quoted(&message).unwrap_or("?");
+        FieldError::new(
+            format!("{at}/{field}"),
+            "required",
+            Text::new(
+                format!("必須項目「{field}」がありません。"),
+                format!("The required field {field} is missing."),
+            ),
+        )
+    } else if message.starts_with("unknown field") {
+        let field = quoted(&message).unwrap_or("?");
+        FieldError::new(
+            at,
+            "unknown_field",
+            Text::new(
+                format!("項目「{field}」はこの API にありません: {message}"),
+                format!("There is no field {field} here: {message}"),
+            ),
+        )
+    } else {
+        FieldError::new(
+            at,
+            "invalid_type",
+            Text::new(
+                format!("値の型または形式が正しくありません: {message}"),
+                format!("Wrong type or format: {message}"),
+            ),
+        )
+    };
+    ApiError::validation(vec![error])
+}
+
+/// Parses a JSON document; used by [`ApiJson`] and by tests of the error mapping.
+pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let value = serde_path_to_error::deserialize(&mut de).map_err(json_problem)?;
+    de.end().map_err(|e| syntax_problem(&e))?;
+    Ok(value)
+}
+
+impl<T: DeserializeOwned + 'static> FromRequest for ApiJson<T> {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let json = is_json(req);
+        let limit = body_limit(req);
+        let body = Bytes::from_request(req, payload);
+        Box::pin(async move {
+            if !json {
+                return Err(unsupported_media_type("application/json"));
+            }
+            let bytes = body.await.map_err(|e| match e.as_error::<PayloadError>() {
+                Some(p) => payload_problem(p, limit),
+                None => too_large(limit),
+            })?;
+            parse_json(&bytes).map(ApiJson)
+        })
+    }
+}
+
+pub fn path_error(err: PathError, _req: &HttpRequest) -> actix_web::Error {
+    ApiError::new(
+        ProblemKind::InvalidRequest,
+        Text::new(
+            format!("URL のパスが正しくありません: {err}"),
+            format!("The URL path is wrong: {err}"),
+        ),
+    )
+    .into()
+}
+
+pub fn query_error(err: QueryPayloadError, _req: &HttpRequest) -> actix_web::Error {
+    ApiError::new(
+        ProblemKind::InvalidRequest,
+        Text::new(
+            format!("クエリパラメータが正しくありません: {err}"),
+            format!("A query parameter is wrong: {err}"),
+        ),
+    )
+    .into()
+}
+
+pub fn form_error(err: UrlencodedError, req: &HttpRequest) -> actix_web::Error {
+    let limit = body_limit(req);
+    match err {
+        UrlencodedError::ContentType => {
+            unsupported_media_type("application/x-www-form-urlencoded").into()
+        }
+        UrlencodedError::Overflow { .. } => too_large(limit).into(),
+        UrlencodedError::Payload(p) => payload_problem(&p, limit).into(),
+        other => ApiError::new(
+            ProblemKind::InvalidRequest,
+            Text::new(
+                format!("フォーム本文が正しくありません: {other}"),
+                format!("The form body is wrong: {other}"),
+            ),
+        )
+        .into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Doc {
+        name: String,
+        items: Vec<Item>,
+    }
+
+    #[derive(Debug, serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Item {
+        count: u32,
+    }
+
+    #[test]
+    fn syntax_errors_say_where() {
+        let err = parse_json::<Doc>(b"{\n  \"name\": \"a\",\n  oops\n}").unwrap_err();
+        assert_eq!(err.kind, ProblemKind::MalformedJson);
+        assert!(err.detail.ja.contains("3行"), "{}", err.detail.ja);
+        assert_eq!(err.extensions["line"], 3);
+    }
+
+    #[test]
+    fn data_errors_carry_a_pointer() {
+        let err =
+            parse_json::<Doc>(br#"{"name":"a","items":[{"count":1},{"count":"x"}]}"#).unwrap_err();
+        assert_eq!(err.kind, ProblemKind::ValidationFailed);
+        assert_eq!(err.errors[0].pointer, "/items/1/count");
+        assert_eq!(err.errors[0].code, "invalid_type");
+
+        let err = parse_json::<Doc>(br#"{"items":[]}"#).unwrap_err();
+        assert_eq!(err.errors[0].pointer, "/name");
+        assert_eq!(err.errors[0].code, "required");
+
+        let err = parse_json::<Doc>(br#"{"name":"a","items":[],"extra":1}"#).unwrap_err();
+        assert_eq!(err.errors[0].code, "unknown_field");
+    }
+
+    #[test]
+    fn deep_nesting_is_refused_not_a_crash() {
+        let deep = format!("{}{}", "[".repeat(10_000), "]".repeat(10_000));
+        let err = parse_json::<serde_json::Value>(deep.as_bytes()).unwrap_err();
+        assert_eq!(err.kind, ProblemKind::MalformedJson);
+    }
+}

@@ -1,0 +1,48 @@
+//! The HTTP edge: actix handlers and DTOs (one file per resource), extractors, problems,
+//! middleware and the OpenAPI document. Handlers translate HTTP to domain calls and back.
+
+mod admin;
+mod audit;
+pub mod auth;
+mod domain_errors;
+pub mod extract;
+pub mod fallback;
+mod municipalities;
+mod oauth;
+pub mod openapi;
+mod operations;
+pub mod pagination;
+pub mod problem;
+pub mod request_id;
+pub mod state;
+pub mod telemetry;
+
+pub use admin::{ClientDto, CreatedClientDto};
+pub use municipalities::MunicipalityDto;
+
+use utoipa_actix_web::scope;
+use utoipa_actix_web::service_config::ServiceConfig;
+
+/// Every documented route. The OpenAPI document is collected from exactly these services.
+pub fn routes(cfg: &mut ServiceConfig) {
+    cfg.service(operations::healthz)
+        .service(operations::readyz)
+        .service(operations::metrics)
+        .service(operations::problem_type)
+        .service(operations::openapi_json)
+        .service(oauth::token)
+        .service(oauth::jwks)
+        .service(
+            scope::scope("/v1")
+                .service(municipalities::list_municipalities)
+                .service(municipalities::get_municipality)
+                .service(municipalities::patch_municipality)
+                .service(audit::list_audit_events)
+                .service(admin::create_municipality)
+                .service(admin::list_all_municipalities)
+                .service(admin::create_client)
+                .service(admin::list_clients)
+                .service(admin::get_client)
+                .service(admin::revoke_client),
+        );
+}

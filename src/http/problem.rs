@@ -1,0 +1,465 @@
+//! RFC 9457 problem details: the one error type of the HTTP layer, the catalogue of problem
+//! types (each served as a readable page under `/problems/`), and the middleware that renders
+//! every error response, in the caller's language, as `application/problem+json`.
+
+use std::future::{Ready, ready};
+use std::rc::Rc;
+
+use actix_web::body::{BoxBody, MessageBody};
+use actix_web::dev::{Service, ServiceRequest, ServiceResponse, Transform, forward_ready};
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderName, HeaderValue};
+use actix_web::{HttpMessage, HttpRequest, HttpResponse, ResponseError};
+use futures_util::future::LocalBoxFuture;
+use serde::Serialize;
+use serde_json::{Map, Value};
+use utoipa::ToSchema;
+
+use super::request_id::RequestId;
+use crate::i18n::{Lang, Text};
+use crate::validation::FieldError;
+
+pub const PROBLEM_JSON: &str = "application/problem+json";
+
+macro_rules! problem_kinds {
+    ($( $variant:ident => $code:literal, $status:ident, $ja:literal, $en:literal, $about_ja:literal, $about_en:literal; )*) => {
+        /// Every kind of problem the API reports. `code` is stable; the `type` URI is
+        /// `/problems/` followed by the code with dashes.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        pub enum ProblemKind { $( $variant, )* }
+
+        impl ProblemKind {
+            pub const ALL: &'static [ProblemKind] = &[ $( ProblemKind::$variant, )* ];
+
+            pub fn code(self) -> &'static str {
+                match self { $( ProblemKind::$variant => $code, )* }
+            }
+
+            pub fn status(self) -> StatusCode {
+                match self { $( ProblemKind::$variant => StatusCode::$status, )* }
+            }
+
+            pub fn title(self) -> Text {
+                match self { $( ProblemKind::$variant => Text::new($ja, $en), )* }
+            }
+
+            /// What the problem means and what to do about it, for its page.
+            pub fn about(self) -> Text {
+                match self { $( ProblemKind::$variant => Text::new($about_ja, $about_en), )* }
+            }
+        }
+    };
+}
+
+problem_kinds! {
+    NotFound => "not_found", NOT_FOUND,
+        "リソースが見つかりません", "Resource not found",
+        "指定されたリソースは存在しません。URL の識別子を確認してください。",
+        "The resource does not exist. Check the identifier in the URL.";
+    RouteNotFound => "route_not_found", NOT_FOUND,
+        "この URL の API はありません", "No such API route",
+        "この URL に対応する API はありません。/docs の API 仕様で正しいパスを確認してください。",
+        "No API answers at this URL. See the API description at /docs for the right path.";
+    MethodNotAllowed => "method_not_allowed", METHOD_NOT_ALLOWED,
+        "このメソッドは使えません", "Method not allowed",
+        "この URL はこの HTTP メソッドを受け付けません。Allow ヘッダーに使えるメソッドがあります。",
+        "This URL does not accept this HTTP method. The Allow header lists the methods it accepts.";
+    MalformedJson => "malformed_json", BAD_REQUEST,
+        "JSON の構文が正しくありません", "Malformed JSON",
+        "リクエスト本文を JSON として読めません。detail に示した行と列を確認してください。",
+        "The request body is not valid JSON. The detail names the line and column.";
+    UnsupportedMediaType => "unsupported_media_type", UNSUPPORTED_MEDIA_TYPE,
+        "この Content-Type は受け付けません", "Unsupported media type",
+        "リクエスト本文の Content-Type が API の受け付ける形式ではありません。",
+        "The Content-Type of the request body is not one this API accepts.";
+    PayloadTooLarge => "payload_too_large", PAYLOAD_TOO_LARGE,
+        "リクエスト本文が大きすぎます", "Request body too large",
+        "リクエスト本文が上限を超えています。上限は detail に示します。",
+        "The request body exceeds the limit given in the detail.";
+    InvalidRequest => "invalid_request", BAD_REQUEST,
+        "リクエストが正しくありません", "Invalid request",
+        "パス、クエリ、ヘッダーのいずれかが正しくありません。detail を確認してください。",
+        "A path, query or header parameter is wrong. The detail says which.";
+    ValidationFailed => "validation_failed", UNPROCESSABLE_ENTITY,
+        "入力内容に誤りがあります", "Validation failed",
+        "リクエスト本文の項目に誤りがあります。errors[] の各項目が JSON ポインタと直し方を示します。",
+        "Fields of the request body are wrong. Each entry of errors[] gives a JSON pointer and how to fix it.";
+    InvalidLgCode => "invalid_lg_code", BAD_REQUEST,
+        "全国地方公共団体コードが正しくありません", "Invalid local government code",
+        "全国地方公共団体コードは6桁で、6桁目は検査数字です。detail に正しい検査数字を示します。",
+        "A local government code has six digits, the last being a check digit. The detail gives the right one.";
+    InvalidCursor => "invalid_cursor", BAD_REQUEST,
+        "cursor が正しくありません", "Invalid cursor",
+        "cursor には直前の応答の nextCursor をそのまま渡してください。",
+        "Pass the nextCursor of the previous response unchanged.";
+    MissingToken => "missing_token", UNAUTHORIZED,
+        "アクセストークンが必要です", "Access token required",
+        "Authorization: Bearer ヘッダーでアクセストークンを送ってください。トークンは POST /oauth/token で取得します。",
+        "Send an access token in an Authorization: Bearer header. Get one from POST /oauth/token.";
+    InvalidToken => "invalid_token", UNAUTHORIZED,
+        "アクセストークンが無効です", "Invalid access token",
+        "アクセストークンが期限切れ、改ざん、または信頼されていない発行者のものです。新しいトークンを取得してください。",
+        "The access token has expired, was altered, or comes from an issuer this gateway does not trust. Get a new token.";
+    InsufficientScope => "insufficient_scope", FORBIDDEN,
+        "この操作の権限(スコープ)がありません", "Insufficient scope",
+        "アクセストークンにこの操作に必要なスコープがありません。必要なスコープは detail に示します。",
+        "The access token lacks the scope this operation needs; the detail names it.";
+    MunicipalityForbidden => "municipality_forbidden", FORBIDDEN,
+        "この団体の操作は許可されていません", "Not permitted for this municipality",
+        "このクライアントはこの団体のために操作する権限がありません。この試みは監査ログに記録されます。",
+        "This client may not act for this municipality. The attempt is recorded in the audit log.";
+    InvalidClient => "invalid_client", UNAUTHORIZED,
+        "クライアント認証に失敗しました", "Client authentication failed",
+        "client_id と client_secret を確認してください(Basic 認証またはフォーム本文)。失効したクライアントは使えません。",
+        "Check client_id and client_secret (HTTP Basic or form body). Revoked clients cannot get tokens.";
+    UnsupportedGrantType => "unsupported_grant_type", BAD_REQUEST,
+        "この grant_type は使えません", "Unsupported grant type",
+        "このトークンエンドポイントは grant_type=client_credentials のみ受け付けます。",
+        "This token endpoint accepts grant_type=client_credentials only.";
+    InvalidScope => "invalid_scope", BAD_REQUEST,
+        "要求したスコープは許可されていません", "Invalid scope",
+        "scope にはクライアントに登録されたスコープだけを指定できます。",
+        "The scope parameter may only name scopes registered for the client.";
+    InvalidActor => "invalid_actor", BAD_REQUEST,
+        "Madoguchi-Actor ヘッダーが正しくありません", "Invalid Madoguchi-Actor header",
+        "Madoguchi-Actor には操作する職員の職員番号(1〜64文字、制御文字なし)を入れてください。",
+        "Madoguchi-Actor carries the acting staff member's id (1 to 64 characters, no control characters).";
+    Conflict => "conflict", CONFLICT,
+        "既に存在します", "Already exists",
+        "同じ識別子のリソースが既にあります。",
+        "A resource with the same identifier exists already.";
+    InternalError => "internal_error", INTERNAL_SERVER_ERROR,
+        "内部エラーが発生しました", "Internal error",
+        "ゲートウェイ内部でエラーが発生しました。requestId を添えて運用担当に連絡してください。",
+        "Something failed inside the gateway. Give the requestId to the operators.";
+    ServiceUnavailable => "service_unavailable", SERVICE_UNAVAILABLE,
+        "一時的に利用できません", "Temporarily unavailable",
+        "ゲートウェイまたはその依存先が一時的に応答しません。しばらくしてから再試行してください。",
+        "The gateway or something it depends on is not answering. Retry later.";
+    HttpError => "http_error", BAD_REQUEST,
+        "リクエストを処理できません", "Request cannot be processed",
+        "HTTP レベルでリクエストを処理できませんでした。status を確認してください。",
+        "The request could not be processed at the HTTP level; see the status.";
+}
+
+impl ProblemKind {
+    /// `type` member: a relative URI served as a readable page.
+    pub fn type_uri(self) -> String {
+        format!("/problems/{}", self.code().replace('_', "-"))
+    }
+
+    pub fn from_slug(slug: &str) -> Option<Self> {
+        Self::ALL
+            .iter()
+            .copied()
+            .find(|k| k.code().replace('_', "-") == slug)
+    }
+}
+
+/// An error on its way to becoming a problem+json response.
+#[derive(Debug, Clone)]
+pub struct ApiError {
+    pub kind: ProblemKind,
+    pub status: StatusCode,
+    pub detail: Text,
+    pub errors: Vec<FieldError>,
+    /// Extension members (such as OAuth's `error`).
+    pub extensions: Map<String, Value>,
+    pub headers: Vec<(HeaderName, HeaderValue)>,
+    /// Logged with the request id, never shown.
+    pub internal: Option<String>,
+}
+
+impl std::fmt::Display for ApiError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.kind.code(), self.detail.en)
+    }
+}
+
+impl ApiError {
+    pub fn new(kind: ProblemKind, detail: Text) -> Self {
+        Self {
+            kind,
+            status: kind.status(),
+            detail,
+            errors: Vec::new(),
+            extensions: Map::new(),
+            headers: Vec::new(),
+            internal: None,
+        }
+    }
+
+    /// An internal error: the caller sees only that something failed and the request id.
+    pub fn internal(cause: impl std::fmt::Display) -> Self {
+        let mut e = Self::new(
+            ProblemKind::InternalError,
+            Text::new(
+                "処理中にエラーが発生しました。requestId を添えて運用担当に連絡してください。",
+                "The request failed inside the gateway. Give the requestId to the operators.",
+            ),
+        );
+        e.internal = Some(cause.to_string());
+        e
+    }
+
+    pub fn validation(errors: Vec<FieldError>) -> Self {
+        let n = errors.len();
+        let mut e = Self::new(
+            ProblemKind::ValidationFailed,
+            Text::new(
+                format!("入力内容に{n}件の誤りがあります。errors を確認してください。"),
+                format!("The request has {n} invalid field(s); see errors."),
+            ),
+        );
+        e.errors = errors;
+        e
+    }
+
+    pub fn not_found(detail: Text) -> Self {
+        Self::new(ProblemKind::NotFound, detail)
+    }
+
+    pub fn with_status(mut self, status: StatusCode) -> Self {
+        self.status = status;
+        self
+    }
+
+    pub fn with_header(mut self, name: HeaderName, value: &str) -> Self {
+        if let Ok(value) = HeaderValue::from_str(value) {
+            self.headers.push((name, value));
+        }
+        self
+    }
+
+    pub fn with_extension(mut self, key: &str, value: impl Into<Value>) -> Self {
+        self.extensions.insert(key.to_owned(), value.into());
+        self
+    }
+
+    fn body(&self, lang: Lang, instance: &str, request_id: Option<&str>) -> Value {
+        let mut body = Map::new();
+        body.insert("type".into(), self.kind.type_uri().into());
+        body.insert("title".into(), self.kind.title().get(lang).into());
+        body.insert("status".into(), self.status.as_u16().into());
+        body.insert("detail".into(), self.detail.get(lang).into());
+        body.insert("code".into(), self.kind.code().into());
+        body.insert("instance".into(), instance.into());
+        if let Some(id) = request_id {
+            body.insert("requestId".into(), id.into());
+        }
+        if !self.errors.is_empty() {
+            let errors = self
+                .errors
+                .iter()
+                .map(|e| {
+                    serde_json::json!({
+                        "pointer": e.pointer,
+                        "code": e.code,
+                        "message": e.message.get(lang),
+                    })
+                })
+                .collect();
+            body.insert("errors".into(), Value::Array(errors));
+        }
+        for (k, v) in &self.extensions {
+            body.entry(k.clone()).or_insert_with(|| v.clone());
+        }
+        Value::Object(body)
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        self.status
+    }
+
+    /// The body is written by [`ProblemRenderer`], which knows the request.
+    fn error_response(&self) -> HttpResponse {
+        let mut response = HttpResponse::build(self.status);
+        for (name, value) in &self.headers {
+            response.insert_header((name.clone(), value.clone()));
+        }
+        let mut response = response.finish();
+        response.extensions_mut().insert(self.clone());
+        response
+    }
+}
+
+/// The language the caller asked for with `Accept-Language`: English when it ranks `en`
+/// above `ja`, Japanese otherwise.
+pub fn negotiate_lang(req: &HttpRequest) -> Lang {
+    use actix_web::http::header::{AcceptLanguage, Header, Preference};
+    let Ok(accept) = AcceptLanguage::parse(req) else {
+        return Lang::Ja;
+    };
+    for pref in accept.ranked() {
+        if let Preference::Specific(tag) = pref {
+            match tag.primary_language() {
+                "ja" => return Lang::Ja,
+                "en" => return Lang::En,
+                _ => {}
+            }
+        }
+    }
+    Lang::Ja
+}
+
+/// A generic problem for an error response that did not come from an [`ApiError`] (actix's
+/// own errors), so that no caller ever gets a plain-text error.
+fn generic_problem(status: StatusCode) -> ApiError {
+    let kind = match status {
+        StatusCode::NOT_FOUND => ProblemKind::RouteNotFound,
+        StatusCode::METHOD_NOT_ALLOWED => ProblemKind::MethodNotAllowed,
+        StatusCode::PAYLOAD_TOO_LARGE => ProblemKind::PayloadTooLarge,
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => ProblemKind::UnsupportedMediaType,
+        s if s.is_server_error() => ProblemKind::InternalError,
+        _ => ProblemKind::HttpError,
+    };
+    let reason = status.canonical_reason().unwrap_or("error");
+    ApiError::new(
+        kind,
+        Text::new(
+            format!("HTTP {} ({reason})", status.as_u16()),
+            format!("HTTP {} ({reason})", status.as_u16()),
+        ),
+    )
+    .with_status(status)
+}
+
+/// Renders every error response as problem+json.
+pub struct ProblemRenderer;
+
+impl<S, B> Transform<S, ServiceRequest> for ProblemRenderer
+where
+    S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = actix_web::Error> + 'static,
+    B: MessageBody + 'static,
+{
+    type Response = ServiceResponse<BoxBody>;
+    type Error = actix_web::Error;
+    type Transform = ProblemRendererService<S>;
+    type InitError = ();
+    type Future = Ready<Result<Self::Transform, Self::InitError>>;
+
+    fn new_transform(&self, service: S) -> Self::Future {
+        ready(Ok(ProblemRendererService {
+            service: Rc::new(service),
+        }))
+    }
+}
+
+pub struct ProblemRendererService<S> {
+    service: Rc<S>,
+}
+
+impl<S, B> Service<ServiceRequest> for ProblemRendererService<S>
+where
+    S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = actix_web::Error> + 'static,
+    B: MessageBody + 'static,
+{
+    type Response = ServiceResponse<BoxBody>;
+    type Error = actix_web::Error;
+    type Future = LocalBoxFuture<'static, Result<Self::Response, Self::Error>>;
+
+    forward_ready!(service);
+
+    fn call(&self, req: ServiceRequest) -> Self::Future {
+        // Handlers' and extractors' errors arrive as responses (actix turns them into
+        // responses that keep the error); only middleware errors arrive as `Err`, and those
+        // actix renders through `ResponseError` itself.
+        let service = self.service.clone();
+        Box::pin(async move {
+            let response = service.call(req).await?;
+            Ok(render(response.map_into_boxed_body()))
+        })
+    }
+}
+
+fn render(response: ServiceResponse<BoxBody>) -> ServiceResponse<BoxBody> {
+    let status = response.status();
+    let problem = response.response().extensions().get::<ApiError>().cloned();
+    let problem = match problem {
+        Some(p) => p,
+        None if status.is_client_error() || status.is_server_error() => {
+            let already = response
+                .headers()
+                .get(header::CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|ct| ct.starts_with(PROBLEM_JSON));
+            if already {
+                return response;
+            }
+            generic_problem(status)
+        }
+        None => return response,
+    };
+    let (req, mut res) = response.into_parts();
+    let request_id = req.extensions().get::<RequestId>().map(|r| r.0.clone());
+    if let Some(internal) = &problem.internal {
+        tracing::error!(
+            request_id = request_id.as_deref().unwrap_or("-"),
+            error = %internal,
+            "internal error"
+        );
+    }
+    let body = problem.body(negotiate_lang(&req), req.path(), request_id.as_deref());
+    res.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
+    let res = res.set_body(BoxBody::new(body.to_string()));
+    ServiceResponse::new(req, res)
+}
+
+/// The problem+json shape, for the OpenAPI document.
+#[derive(Serialize, ToSchema)]
+#[schema(as = Problem)]
+#[serde(rename_all = "camelCase")]
+pub struct ProblemDoc {
+    /// Relative URI of the problem type; GET it for a readable explanation.
+    #[schema(example = "/problems/validation-failed")]
+    pub r#type: String,
+    /// Short summary of the problem type, in the negotiated language.
+    pub title: String,
+    pub status: u16,
+    /// What went wrong in this occurrence and how to fix it.
+    pub detail: String,
+    /// Stable snake_case code for programs.
+    #[schema(example = "validation_failed")]
+    pub code: String,
+    /// The request path.
+    pub instance: String,
+    /// Quote it when reporting the problem; it is in the gateway's logs.
+    pub request_id: Option<String>,
+    /// Every invalid field, for `validation_failed`.
+    pub errors: Option<Vec<FieldErrorDoc>>,
+}
+
+#[derive(Serialize, ToSchema)]
+#[schema(as = FieldError)]
+pub struct FieldErrorDoc {
+    /// JSON pointer (RFC 6901) to the field in the request body.
+    #[schema(example = "/municipalities/0")]
+    pub pointer: String,
+    #[schema(example = "invalid_lg_code")]
+    pub code: String,
+    /// Names the field and says how to fix it, in the negotiated language.
+    pub message: String,
+}
+
+/// `/problems/{type}`: a page that explains one problem type in both languages.
+pub fn problem_page(kind: ProblemKind) -> String {
+    fn escape(s: &str) -> String {
+        s.replace('&', "&amp;")
+            .replace('<', "&lt;")
+            .replace('>', "&gt;")
+    }
+    let title = kind.title();
+    let about = kind.about();
+    format!(
+        "<!DOCTYPE html>\n<html lang=\"ja\"><head><meta charset=\"utf-8\"><title>{ja} / {en}</title></head>\n<body>\n<h1>{ja}</h1>\n<p>{about_ja}</p>\n<h2 lang=\"en\">{en}</h2>\n<p lang=\"en\">{about_en}</p>\n<dl><dt>code</dt><dd><code>{code}</code></dd><dt>HTTP status</dt><dd>{status}</dd></dl>\n</body></html>\n",
+        ja = escape(&title.ja),
+        en = escape(&title.en),
+        about_ja = escape(&about.ja),
+        about_en = escape(&about.en),
+        code = kind.code(),
+        status = kind.status().as_u16(),
+    )
+}

@@ -1,0 +1,18 @@
+//! What every handler shares.
+
+use std::sync::Arc;
+
+use crate::auth::{SigningKey, TokenIssuer, TokenVerifier};
+use crate::config::Settings;
+use crate::store::Store;
+
+pub struct AppState {
+    pub settings: Arc<Settings>,
+    pub store: Store,
+    pub issuer: TokenIssuer,
+    pub verifier: TokenVerifier,
+    /// Keys published in `/.well-known/jwks.json`.
+    pub public_keys: Vec<SigningKey>,
+    /// The OpenAPI document, serialized once.
+    pub openapi_json: Arc<String>,
+}

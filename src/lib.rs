@@ -1,0 +1,16 @@
+//! madoguchi: the gateway between vendors' counter apps and a municipality's standardized
+//! core systems for the 書かないワンストップ窓口 (no-writing one-stop counter).
+
+pub mod audit;
+pub mod auth;
+pub mod cli;
+pub mod config;
+pub mod http;
+pub mod i18n;
+pub mod startup;
+pub mod store;
+pub mod tenancy;
+pub mod tls;
+pub mod validation;
+
+pub use startup::{Application, DemoCredentials, StartupError};

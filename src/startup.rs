@@ -1,0 +1,303 @@
+//! Building the application: database, migrations, keys, demo data, then the HTTP server.
+
+use std::net::{SocketAddr, TcpListener};
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::dev::Server;
+use actix_web::{App, HttpResponse, HttpServer, web};
+use actix_web_prom::PrometheusMetricsBuilder;
+use prometheus::Registry;
+use tracing_actix_web::TracingLogger;
+use utoipa_actix_web::AppExt;
+use utoipa_swagger_ui::SwaggerUi;
+use uuid::Uuid;
+
+use crate::audit::Actor;
+use crate::auth::{self, SigningKey, TokenIssuer, TokenVerifier};
+use crate::config::Settings;
+use crate::http::extract::{BodyLimit, form_error, path_error, query_error};
+use crate::http::fallback::{RouteTable, not_found_or_not_allowed};
+use crate::http::problem::ProblemRenderer;
+use crate::http::request_id::RequestIdMiddleware;
+use crate::http::state::AppState;
+use crate::http::telemetry::RequestSpan;
+use crate::http::{self, openapi};
+use crate::store::{Store, StoreError};
+use crate::tenancy::{self, LgCode, MunicipalityError};
+
+/// Why the gateway could not start. Each message names what to fix.
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error("cannot create the data directory {path}: {source}")]
+    DataDir {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("cannot open the database: {0}")]
+    Database(#[from] StoreError),
+    #[error(
+        "the database schema is behind ({0}); run `madoguchi migrate` or set database.migrate_on_start = true"
+    )]
+    MigrationsPending(String),
+    #[error("cannot use the token signing key: {0}")]
+    SigningKey(String),
+    #[error("cannot set up TLS: {0}")]
+    Tls(#[from] crate::tls::TlsError),
+    #[error("cannot listen on {bind}: {source}")]
+    Bind {
+        bind: String,
+        source: std::io::Error,
+    },
+    #[error("cannot create the demo data: {0}")]
+    Demo(String),
+    #[error("cannot start: {0}")]
+    Other(String),
+}
+
+/// Printed once, on the first start of an empty database.
+#[derive(Debug, Clone)]
+pub struct DemoCredentials {
+    pub client_id: Uuid,
+    pub client_secret: String,
+    pub lg_code: LgCode,
+}
+
+pub const DEMO_LG_CODE: &str = "012084";
+
+/// Opens the database named by the settings, creating the SQLite directory when needed.
+pub async fn open_store(settings: &Settings) -> Result<Store, StartupError> {
+    let url = settings.database_url();
+    if url.starts_with("sqlite:") && settings.database.url.as_deref().unwrap_or("").is_empty() {
+        std::fs::create_dir_all(&settings.data_dir).map_err(|source| StartupError::DataDir {
+            path: settings.data_dir.display().to_string(),
+            source,
+        })?;
+    }
+    Ok(Store::connect(&url, settings.database.max_connections).await?)
+}
+
+async fn seed_demo(store: &Store) -> Result<Option<DemoCredentials>, StartupError> {
+    if store.has_clients().await? {
+        return Ok(None);
+    }
+    let actor = Actor {
+        client_id: Some("bootstrap".to_owned()),
+        staff: None,
+        request_id: None,
+    };
+    match tenancy::register_municipality(store, DEMO_LG_CODE, "北見市", Some("キタミシ"), &actor)
+        .await
+    {
+        Ok(_) | Err(MunicipalityError::AlreadyExists(_)) => {}
+        Err(e) => return Err(StartupError::Demo(e.to_string())),
+    }
+    let scopes = ["municipalities:read", "municipalities:write", "audit:read"].map(String::from);
+    let (client, secret) = auth::register_client(
+        store,
+        "demo counter app (北見市)",
+        &scopes,
+        &[DEMO_LG_CODE.to_owned()],
+        &actor,
+    )
+    .await
+    .map_err(|e| StartupError::Demo(e.to_string()))?;
+    tracing::info!(client_id = %client.id, "created the demo municipality and client");
+    Ok(Some(DemoCredentials {
+        client_id: client.id,
+        client_secret: secret.expose().to_owned(),
+        lg_code: client
+            .municipalities
+            .first()
+            .copied()
+            .unwrap_or(LgCode::parse(DEMO_LG_CODE).map_err(|e| StartupError::Demo(e.to_string()))?),
+    }))
+}
+
+async fn signing_keys(settings: &Settings, store: &Store) -> Result<Vec<SigningKey>, StartupError> {
+    match &settings.auth.signing_key_path {
+        Some(path) => {
+            let pem = std::fs::read(path).map_err(|e| {
+                StartupError::SigningKey(format!("cannot read {}: {e}", path.display()))
+            })?;
+            let key = SigningKey::from_pem(&pem)
+                .map_err(|e| StartupError::SigningKey(format!("{}: {e}", path.display())))?;
+            Ok(vec![key])
+        }
+        None => Ok(store.signing_keys_or_generate().await?),
+    }
+}
+
+pub struct Application {
+    server: Server,
+    local_addr: SocketAddr,
+    base_url: String,
+    demo: Option<DemoCredentials>,
+}
+
+impl Application {
+    pub async fn build(settings: Settings) -> Result<Self, StartupError> {
+        let settings = Arc::new(settings);
+        let store = open_store(&settings).await?;
+        if settings.database.migrate_on_start {
+            let applied = store.migrate().await?;
+            if !applied.is_empty() {
+                tracing::info!(migrations = ?applied, backend = store.backend(), "applied migrations");
+            }
+        } else {
+            let pending = store.pending_migrations().await?;
+            if !pending.is_empty() {
+                return Err(StartupError::MigrationsPending(pending.join(", ")));
+            }
+        }
+        let keys = signing_keys(&settings, &store).await?;
+        let signing = keys
+            .first()
+            .cloned()
+            .ok_or_else(|| StartupError::SigningKey("no signing key".to_owned()))?;
+        let demo = if settings.demo.enabled {
+            seed_demo(&store).await?
+        } else {
+            None
+        };
+
+        let listener = TcpListener::bind(&settings.bind).map_err(|source| StartupError::Bind {
+            bind: settings.bind.clone(),
+            source,
+        })?;
+        let local_addr = listener
+            .local_addr()
+            .map_err(|e| StartupError::Other(e.to_string()))?;
+        let scheme = if settings.tls_enabled() {
+            "https"
+        } else {
+            "http"
+        };
+        let base_url = format!("{scheme}://{local_addr}");
+
+        let issuer = settings.issuer();
+        let verifier = TokenVerifier::new(
+            issuer.clone(),
+            settings.auth.audience.clone(),
+            keys.clone(),
+            &settings.auth.external_issuers,
+            Duration::from_secs(settings.auth.jwks_cache_seconds),
+        )
+        .map_err(|e| StartupError::Other(e.to_string()))?;
+        let doc = openapi::document();
+        let route_table = web::Data::new(RouteTable::from_openapi(&doc));
+        let openapi_json =
+            Arc::new(serde_json::to_string(&doc).map_err(|e| StartupError::Other(e.to_string()))?);
+        let state = web::Data::new(AppState {
+            issuer: TokenIssuer::new(
+                issuer,
+                settings.auth.audience.clone(),
+                Duration::from_secs(settings.auth.token_ttl_seconds),
+                signing,
+            ),
+            verifier,
+            public_keys: keys,
+            openapi_json,
+            store,
+            settings: settings.clone(),
+        });
+
+        let registry = Registry::new();
+        let prometheus = PrometheusMetricsBuilder::new("madoguchi")
+            .registry(registry.clone())
+            .mask_unmatched_patterns("unmatched")
+            .buckets(&[
+                0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+            ])
+            .build()
+            .map_err(|e| StartupError::Other(e.to_string()))?;
+        let registry = web::Data::new(registry);
+        let limit = settings.http.body_limit_bytes;
+
+        let server = HttpServer::new(move || {
+            App::new()
+                .app_data(state.clone())
+                .app_data(registry.clone())
+                .app_data(route_table.clone())
+                .app_data(web::PayloadConfig::new(limit))
+                .app_data(BodyLimit(limit))
+                .app_data(
+                    web::FormConfig::default()
+                        .limit(limit)
+                        .error_handler(form_error),
+                )
+                .app_data(web::PathConfig::default().error_handler(path_error))
+                .app_data(web::QueryConfig::default().error_handler(query_error))
+                .into_utoipa_app()
+                .configure(http::routes)
+                .into_app()
+                .service(
+                    SwaggerUi::new("/docs/{_:.*}")
+                        .config(utoipa_swagger_ui::Config::from("/openapi.json")),
+                )
+                .route(
+                    "/docs",
+                    web::get().to(|| async {
+                        HttpResponse::PermanentRedirect()
+                            .insert_header(("Location", "/docs/"))
+                            .finish()
+                    }),
+                )
+                .default_service(web::to(not_found_or_not_allowed))
+                .wrap(ProblemRenderer)
+                .wrap(TracingLogger::<RequestSpan>::new())
+                .wrap(prometheus.clone())
+                .wrap(RequestIdMiddleware)
+        })
+        .shutdown_timeout(settings.shutdown_timeout_seconds);
+        let server = if settings.workers > 0 {
+            server.workers(settings.workers)
+        } else {
+            server
+        };
+        let server = match crate::tls::server_config(&settings.tls)? {
+            Some(tls) => server.listen_rustls_0_23(listener, tls),
+            None => server.listen(listener),
+        }
+        .map_err(|source| StartupError::Bind {
+            bind: settings.bind.clone(),
+            source,
+        })?
+        .run();
+
+        Ok(Self {
+            server,
+            local_addr,
+            base_url,
+            demo,
+        })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    pub fn port(&self) -> u16 {
+        self.local_addr.port()
+    }
+
+    /// `http(s)://ip:port` the server actually listens on.
+    pub fn base_url(&self) -> &str {
+        &self.base_url
+    }
+
+    pub fn demo_credentials(&self) -> Option<&DemoCredentials> {
+        self.demo.as_ref()
+    }
+
+    /// A handle to stop the server (tests, embedding).
+    pub fn handle(&self) -> actix_web::dev::ServerHandle {
+        self.server.handle()
+    }
+
+    /// Serves until SIGTERM/SIGINT (graceful: in-flight requests finish) or a stop through
+    /// the handle.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}

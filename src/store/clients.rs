@@ -1,0 +1,189 @@
+//! Rows of `clients` and `client_municipalities`.
+
+use std::collections::HashMap;
+
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter,
+    QueryOrder, QuerySelect, Set,
+};
+use uuid::Uuid;
+
+use super::entities::client::{ActiveModel, Column, Entity, Model};
+use super::entities::{client_municipality, municipality};
+use super::{Page, Store, StoreError};
+use crate::audit::{Action, Actor, AuditEntry};
+use crate::auth::{Client, NewClient, ScopeSet};
+use crate::tenancy::LgCode;
+
+fn to_domain(row: Model, municipalities: Vec<LgCode>) -> Client {
+    Client {
+        id: row.id,
+        name: row.name,
+        scopes: ScopeSet::parse_lenient(&row.scopes),
+        municipalities,
+        created_at: row.created_at,
+        revoked_at: row.revoked_at,
+    }
+}
+
+/// The municipalities granted to each of `ids`.
+async fn grants(
+    conn: &impl ConnectionTrait,
+    ids: &[Uuid],
+) -> Result<HashMap<Uuid, Vec<LgCode>>, StoreError> {
+    let rows = client_municipality::Entity::find()
+        .filter(client_municipality::Column::ClientId.is_in(ids.iter().copied()))
+        .order_by_asc(client_municipality::Column::LgCode)
+        .all(conn)
+        .await?;
+    let mut map: HashMap<Uuid, Vec<LgCode>> = HashMap::new();
+    for row in rows {
+        let code = LgCode::parse(&row.lg_code)
+            .map_err(|e| StoreError::Corrupt(format!("client_municipalities.lg_code: {e}")))?;
+        map.entry(row.client_id).or_default().push(code);
+    }
+    Ok(map)
+}
+
+impl Store {
+    /// Registers a client with its hashed secret and grants. `UnknownMunicipalities` names
+    /// every granted municipality that is not registered.
+    pub async fn create_client(
+        &self,
+        new: &NewClient,
+        secret_hash: &str,
+        actor: &Actor,
+    ) -> Result<Client, StoreError> {
+        let txn = self.begin_write().await?;
+        let codes: Vec<String> = new.municipalities.iter().map(LgCode::to_string).collect();
+        let known: Vec<String> = municipality::Entity::find()
+            .filter(municipality::Column::LgCode.is_in(codes.clone()))
+            .all(&txn)
+            .await?
+            .into_iter()
+            .map(|m| m.lg_code)
+            .collect();
+        let unknown: Vec<LgCode> = new
+            .municipalities
+            .iter()
+            .filter(|c| !known.contains(&c.to_string()))
+            .copied()
+            .collect();
+        if !unknown.is_empty() {
+            return Err(StoreError::UnknownMunicipalities(unknown));
+        }
+        let id = Uuid::now_v7();
+        let row = ActiveModel {
+            id: Set(id),
+            name: Set(new.name.clone()),
+            secret_hash: Set(secret_hash.to_owned()),
+            scopes: Set(new.scopes.to_string()),
+            created_at: Set(super::now()),
+            revoked_at: Set(None),
+        }
+        .insert(&txn)
+        .await
+        .map_err(StoreError::classify)?;
+        if !codes.is_empty() {
+            client_municipality::Entity::insert_many(codes.into_iter().map(|lg_code| {
+                client_municipality::ActiveModel {
+                    client_id: Set(id),
+                    lg_code: Set(lg_code),
+                }
+            }))
+            .exec(&txn)
+            .await
+            .map_err(StoreError::classify)?;
+        }
+        self.append_audit(
+            &txn,
+            AuditEntry::success(actor, Action::ClientCreate, None, id.to_string()),
+        )
+        .await?;
+        txn.commit().await?;
+        Ok(to_domain(row, new.municipalities.clone()))
+    }
+
+    /// A client and its stored secret hash.
+    pub async fn client_with_secret(
+        &self,
+        id: Uuid,
+    ) -> Result<Option<(Client, String)>, StoreError> {
+        let Some(row) = Entity::find_by_id(id).one(&self.db).await? else {
+            return Ok(None);
+        };
+        let mut grants = grants(&self.db, &[id]).await?;
+        let hash = row.secret_hash.clone();
+        Ok(Some((
+            to_domain(row, grants.remove(&id).unwrap_or_default()),
+            hash,
+        )))
+    }
+
+    pub async fn client(&self, id: Uuid) -> Result<Option<Client>, StoreError> {
+        Ok(self.client_with_secret(id).await?.map(|(c, _)| c))
+    }
+
+    /// Clients in id (creation) order, after `after`.
+    pub async fn list_clients(
+        &self,
+        after: Option<Uuid>,
+        limit: u64,
+    ) -> Result<Page<Client>, StoreError> {
+        let mut query = Entity::find().order_by_asc(Column::Id);
+        if let Some(after) = after {
+            query = query.filter(Column::Id.gt(after));
+        }
+        let mut rows = query.limit(limit + 1).all(&self.db).await?;
+        let more = rows.len() as u64 > limit;
+        rows.truncate(limit as usize);
+        let ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
+        let mut grants = grants(&self.db, &ids).await?;
+        let next_after = more
+            .then(|| rows.last().map(|r| r.id.to_string()))
+            .flatten();
+        Ok(Page {
+            items: rows
+                .into_iter()
+                .map(|row| {
+                    let codes = grants.remove(&row.id).unwrap_or_default();
+                    to_domain(row, codes)
+                })
+                .collect(),
+            next_after,
+        })
+    }
+
+    /// Revokes a client: its secret no longer gets tokens. Revoking twice changes nothing.
+    pub async fn revoke_client(
+        &self,
+        id: Uuid,
+        actor: &Actor,
+    ) -> Result<Option<Client>, StoreError> {
+        let txn = self.begin_write().await?;
+        let Some(row) = Entity::find_by_id(id).one(&txn).await? else {
+            return Ok(None);
+        };
+        let row = if row.revoked_at.is_none() {
+            let mut active = row.into_active_model();
+            active.revoked_at = Set(Some(super::now()));
+            let row = active.update(&txn).await?;
+            self.append_audit(
+                &txn,
+                AuditEntry::success(actor, Action::ClientRevoke, None, id.to_string()),
+            )
+            .await?;
+            row
+        } else {
+            row
+        };
+        let mut grants = grants(&txn, &[id]).await?;
+        txn.commit().await?;
+        Ok(Some(to_domain(row, grants.remove(&id).unwrap_or_default())))
+    }
+
+    /// Whether any client was ever registered (revoked ones count).
+    pub async fn has_clients(&self) -> Result<bool, StoreError> {
+        Ok(Entity::find().one(&self.db).await?.is_some())
+    }
+}

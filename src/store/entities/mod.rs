@@ -1,0 +1,7 @@
+//! sea-orm entities: one per table, nothing but the row shape.
+
+pub mod audit_event;
+pub mod client;
+pub mod client_municipality;
+pub mod municipality;
+pub mod signing_key;

@@ -1,0 +1,133 @@
+//! Storage: sea-orm entities and the repository functions that turn domain types into rows
+//! and back. No SQL outside this module.
+
+mod audit;
+mod clients;
+pub mod entities;
+mod keys;
+mod municipalities;
+
+use std::time::Duration;
+
+use migrations::{Migrator, MigratorTrait};
+use sea_orm::{
+    ConnectOptions, Database, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, SqlErr,
+    SqliteTransactionMode, TransactionOptions, TransactionTrait,
+};
+
+pub use audit::AuditPage;
+
+/// What went wrong in storage. Callers turn `Conflict` and `NotFound` into their own
+/// domain errors; `Database` is an internal error.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("a row with the same key exists already")]
+    Conflict,
+    #[error("a referenced row does not exist")]
+    MissingReference,
+    #[error("municipalities not registered: {0:?}")]
+    UnknownMunicipalities(Vec<crate::tenancy::LgCode>),
+    #[error("stored data is unreadable: {0}")]
+    Corrupt(String),
+    #[error("database error: {0}")]
+    Database(#[from] DbErr),
+}
+
+impl StoreError {
+    /// Sorts constraint violations out of other database errors.
+    fn classify(e: DbErr) -> Self {
+        match e.sql_err() {
+            Some(SqlErr::UniqueConstraintViolation(_)) => StoreError::Conflict,
+            Some(SqlErr::ForeignKeyConstraintViolation(_)) => StoreError::MissingReference,
+            _ => StoreError::Database(e),
+        }
+    }
+}
+
+/// The current time at the precision both databases keep (microseconds), so that a value
+/// reads back exactly as it was written on SQLite and on PostgreSQL.
+pub fn now() -> chrono::DateTime<chrono::Utc> {
+    use chrono::SubsecRound;
+    chrono::Utc::now().trunc_subsecs(6)
+}
+
+/// One page of a cursor-paginated list.
+#[derive(Debug, Clone)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    /// The key of the last item when more items follow.
+    pub next_after: Option<String>,
+}
+
+/// The database handle every part of the gateway shares.
+#[derive(Debug, Clone)]
+pub struct Store {
+    db: DatabaseConnection,
+}
+
+impl Store {
+    /// Connects to `sqlite://…` or `postgres://…`. SQLite runs in WAL mode with foreign keys
+    /// on, so readers never wait for the writer.
+    pub async fn connect(url: &str, max_connections: u32) -> Result<Self, StoreError> {
+        let mut options = ConnectOptions::new(url.to_owned());
+        options
+            .max_connections(max_connections)
+            .min_connections(1)
+            .connect_timeout(Duration::from_secs(10))
+            .acquire_timeout(Duration::from_secs(10))
+            .sqlx_logging(false)
+            .map_sqlx_sqlite_opts(|o| {
+                o.journal_mode(sea_orm::sqlx::sqlite::SqliteJournalMode::Wal)
+                    .foreign_keys(true)
+                    .busy_timeout(Duration::from_secs(10))
+            });
+        let db = Database::connect(options).await?;
+        Ok(Self { db })
+    }
+
+    pub fn backend(&self) -> &'static str {
+        match self.db.get_database_backend() {
+            DbBackend::Postgres => "postgresql",
+            DbBackend::Sqlite => "sqlite",
+            _ => "other",
+        }
+    }
+
+    /// Applies pending migrations; returns their names.
+    pub async fn migrate(&self) -> Result<Vec<String>, StoreError> {
+        let pending = self.pending_migrations().await?;
+        Migrator::up(&self.db, None).await?;
+        Ok(pending)
+    }
+
+    pub async fn pending_migrations(&self) -> Result<Vec<String>, StoreError> {
+        Ok(Migrator::get_pending_migrations(&self.db)
+            .await?
+            .iter()
+            .map(|m| m.name().to_owned())
+            .collect())
+    }
+
+    /// Whether the database answers.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        self.db.ping().await.map_err(StoreError::from)
+    }
+
+    /// A transaction that will write: on SQLite it takes the write lock at once
+    /// (`BEGIN IMMEDIATE`), so that reading first and writing later cannot fail with
+    /// SQLITE_BUSY.
+    async fn begin_write(&self) -> Result<DatabaseTransaction, StoreError> {
+        let options = TransactionOptions {
+            isolation_level: None,
+            access_mode: None,
+            sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+        };
+        Ok(self.db.begin_with_options(options).await?)
+    }
+
+    /// Direct access for integration tests that tamper with rows on purpose.
+    #[doc(hidden)]
+    pub fn connection(&self) -> &DatabaseConnection {
+        &self.db
+    }
+}

@@ -1,0 +1,13 @@
+//! Municipalities (tenants), keyed by the 全国地方公共団体コード.
+
+mod lg_code;
+mod municipality;
+mod prefectures;
+mod registry;
+
+pub use lg_code::{LgCode, LgCodeError};
+pub use municipality::{
+    Contact, Municipality, MunicipalityError, MunicipalityPatch, NewMunicipality,
+};
+pub use prefectures::{Prefecture, prefecture};
+pub use registry::{register_municipality, update_municipality};
