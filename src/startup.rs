@@ -249,7 +249,9 @@ impl Application {
                 .wrap(prometheus.clone())
                 .wrap(RequestIdMiddleware)
         })
-        .shutdown_timeout(settings.shutdown_timeout_seconds);
+        .shutdown_timeout(settings.shutdown_timeout_seconds)
+        // Signals are the binary's business (see `cli::serve`), not the library's.
+        .disable_signals();
         let server = if settings.workers > 0 {
             server.workers(settings.workers)
         } else {
@@ -295,8 +297,8 @@ impl Application {
         self.server.handle()
     }
 
-    /// Serves until SIGTERM/SIGINT (graceful: in-flight requests finish) or a stop through
-    /// the handle.
+    /// Serves until stopped through [`Application::handle`]; a graceful stop lets in-flight
+    /// requests finish within `shutdown_timeout_seconds`.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         self.server.await
     }

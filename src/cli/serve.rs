@@ -21,6 +21,24 @@ fn demo_hint(base_url: &str, demo: &DemoCredentials) -> String {
     )
 }
 
+/// SIGTERM (Kubernetes, systemd) and SIGINT (Ctrl-C) stop the server gracefully. The
+/// handlers are in place before the banner is printed, so a signal right after start-up is
+/// never lost.
+fn stop_on_signals(handle: actix_web::dev::ServerHandle) -> std::io::Result<()> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut terminate = signal(SignalKind::terminate())?;
+    let mut interrupt = signal(SignalKind::interrupt())?;
+    actix_web::rt::spawn(async move {
+        let name = tokio::select! {
+            _ = terminate.recv() => "SIGTERM",
+            _ = interrupt.recv() => "SIGINT",
+        };
+        tracing::info!(signal = name, "stopping: finishing in-flight requests");
+        handle.stop(true).await;
+    });
+    Ok(())
+}
+
 pub async fn run(settings: Settings) -> Result<ExitCode, String> {
     let database = if settings.database.url.as_deref().unwrap_or("").is_empty() {
         format!(
@@ -33,6 +51,7 @@ pub async fn run(settings: Settings) -> Result<ExitCode, String> {
     let app = Application::build(settings)
         .await
         .map_err(|e| e.to_string())?;
+    stop_on_signals(app.handle()).map_err(|e| format!("cannot listen for signals: {e}"))?;
     println!(
         "madoguchi {} listening on {} ({database}); API docs at {}/docs",
         env!("CARGO_PKG_VERSION"),

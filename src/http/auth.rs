@@ -193,7 +193,7 @@ impl<S: RequiredScope + 'static> FromRequest for Authorized<S> {
                 Some(raw) => {
                     let code = lg_code_problem(raw)?;
                     if !principal.may_act_for(&code) {
-                        deny(&state, &actor, code).await;
+                        deny(state, &actor, code).await;
                         return Err(ApiError::new(
                             ProblemKind::MunicipalityForbidden,
                             Text::new(

@@ -156,9 +156,14 @@ impl ProblemKind {
     }
 }
 
-/// An error on its way to becoming a problem+json response.
+/// An error on its way to becoming a problem+json response. Boxed: errors travel through
+/// many `Result`s and should stay one pointer wide.
 #[derive(Debug, Clone)]
-pub struct ApiError {
+pub struct ApiError(Box<ProblemDetails>);
+
+/// The contents of an [`ApiError`].
+#[derive(Debug, Clone)]
+pub struct ProblemDetails {
     pub kind: ProblemKind,
     pub status: StatusCode,
     pub detail: Text,
@@ -170,6 +175,19 @@ pub struct ApiError {
     pub internal: Option<String>,
 }
 
+impl std::ops::Deref for ApiError {
+    type Target = ProblemDetails;
+    fn deref(&self) -> &ProblemDetails {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for ApiError {
+    fn deref_mut(&mut self) -> &mut ProblemDetails {
+        &mut self.0
+    }
+}
+
 impl std::fmt::Display for ApiError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{}: {}", self.kind.code(), self.detail.en)
@@ -178,7 +196,7 @@ impl std::fmt::Display for ApiError {
 
 impl ApiError {
     pub fn new(kind: ProblemKind, detail: Text) -> Self {
-        Self {
+        Self(Box::new(ProblemDetails {
             kind,
             status: kind.status(),
             detail,
@@ -186,7 +204,7 @@ impl ApiError {
             extensions: Map::new(),
             headers: Vec::new(),
             internal: None,
-        }
+        }))
     }
 
     /// An internal error: the caller sees only that something failed and the request id.

@@ -1,0 +1,298 @@
+//! The `madoguchi` binary: first and second start, operator commands, configuration errors,
+//! graceful shutdown.
+
+use std::time::{Duration, Instant};
+
+use reqwest::StatusCode;
+use serde_json::Value;
+use tempfile::TempDir;
+
+use crate::helpers::{Backend, fresh_postgres_database, madoguchi, serve_process};
+use crate::storage_test;
+
+async fn database_for(backend: Backend) -> Option<String> {
+    match backend {
+        Backend::Sqlite => None,
+        Backend::Postgres => Some(fresh_postgres_database().await),
+    }
+}
+
+fn credential(lines: &[String], label: &str) -> String {
+    lines
+        .iter()
+        .find_map(|l| l.trim().strip_prefix(label).map(|v| v.trim().to_owned()))
+        .unwrap_or_else(|| panic!("no {label} in {lines:#?}"))
+}
+
+/// First start prints the demo client's secret and a working curl; the second prints none
+/// and the first secret still works.
+async fn first_start_and_second_start(backend: Backend) {
+    let dir = TempDir::new().unwrap();
+    let url = database_for(backend).await;
+    let http = reqwest::Client::new();
+
+    let first = serve_process(dir.path(), url.as_deref());
+    let output = first.stdout.join("\n");
+    assert!(output.contains("北見市 (012084)"), "{output}");
+    let id = credential(&first.stdout, "client_id:");
+    let secret = credential(&first.stdout, "client_secret:");
+    assert!(
+        output.contains(&format!("curl -s -u '{id}:{secret}'")),
+        "{output}"
+    );
+    assert!(output.contains(&format!("{}/v1/municipalities/012084", first.address)));
+
+    // Do what the printed hint says.
+    let token: Value = http
+        .post(format!("{}/oauth/token", first.address))
+        .basic_auth(&id, Some(&secret))
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = token["access_token"].as_str().unwrap().to_owned();
+    let kitami = http
+        .get(format!("{}/v1/municipalities/012084", first.address))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(kitami.status(), StatusCode::OK);
+    drop(first);
+
+    let second = serve_process(dir.path(), url.as_deref());
+    let output = second.stdout.join("\n");
+    assert!(output.contains("listening on"), "{output}");
+    assert!(
+        !output.contains("client_secret"),
+        "no new secret on a second start: {output}"
+    );
+    let again = http
+        .post(format!("{}/oauth/token", second.address))
+        .basic_auth(&id, Some(&secret))
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        again.status(),
+        StatusCode::OK,
+        "the first secret still works"
+    );
+    let old_token = http
+        .get(format!("{}/v1/municipalities/012084", second.address))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        old_token.status(),
+        StatusCode::OK,
+        "the signing key survived"
+    );
+}
+storage_test!(first_start_and_second_start);
+
+fn run(dir: &TempDir, url: Option<&str>, args: &[&str]) -> std::process::Output {
+    let mut command = madoguchi();
+    command.args(args).arg("--data-dir").arg(dir.path());
+    if let Some(url) = url {
+        command.env("DATABASE_URL", url);
+    }
+    command.output().unwrap()
+}
+
+fn json_of(output: &std::process::Output) -> Value {
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).unwrap()
+}
+
+async fn operator_commands_manage_tenants_and_clients(backend: Backend) {
+    let dir = TempDir::new().unwrap();
+    let url = database_for(backend).await;
+    let url = url.as_deref();
+
+    let migrated = json_of(&run(&dir, url, &["migrate", "--json"]));
+    assert_eq!(migrated["applied"].as_array().unwrap().len(), 1);
+    let again = json_of(&run(&dir, url, &["migrate", "--json"]));
+    assert_eq!(again["applied"], serde_json::json!([]));
+
+    let created = json_of(&run(
+        &dir,
+        url,
+        &[
+            "municipalities",
+            "create",
+            "--lg-code",
+            "131016",
+            "--name",
+            "千代田区",
+            "--name-kana",
+            "チヨダク",
+            "--json",
+        ],
+    ));
+    assert_eq!(created["lgCode"], "131016");
+    assert_eq!(created["prefecture"]["name"], "東京都");
+
+    let refused = run(
+        &dir,
+        url,
+        &[
+            "municipalities",
+            "create",
+            "--lg-code",
+            "131017",
+            "--name",
+            "千代田区",
+        ],
+    );
+    assert_eq!(refused.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        stderr.contains("/lgCode") && stderr.contains("検査数字は6"),
+        "{stderr}"
+    );
+
+    let client = json_of(&run(
+        &dir,
+        url,
+        &[
+            "clients",
+            "create",
+            "--name",
+            "Vendor A",
+            "--scope",
+            "municipalities:read",
+            "--municipality",
+            "131016",
+            "--json",
+        ],
+    ));
+    let id = client["clientId"].as_str().unwrap().to_owned();
+    assert!(
+        client["clientSecret"]
+            .as_str()
+            .unwrap()
+            .starts_with("mdgs_")
+    );
+
+    let unknown = run(
+        &dir,
+        url,
+        &[
+            "clients",
+            "create",
+            "--name",
+            "Vendor B",
+            "--scope",
+            "municipalities:read",
+            "--municipality",
+            "012084",
+        ],
+    );
+    assert_eq!(unknown.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&unknown.stderr).contains("012084"));
+
+    let list = json_of(&run(&dir, url, &["clients", "list", "--json"]));
+    assert_eq!(list.as_array().unwrap().len(), 1);
+    assert!(list[0].get("clientSecret").is_none());
+
+    let revoked = json_of(&run(&dir, url, &["clients", "revoke", &id, "--json"]));
+    assert!(revoked["revokedAt"].as_str().is_some());
+    let human = run(&dir, url, &["clients", "list"]);
+    let text = String::from_utf8_lossy(&human.stdout);
+    assert!(
+        text.contains("REVOKED") && text.contains("+09:00"),
+        "{text}"
+    );
+
+    let municipalities = json_of(&run(&dir, url, &["municipalities", "list", "--json"]));
+    assert_eq!(municipalities.as_array().unwrap().len(), 1);
+
+    // Operator actions are audited as the CLI.
+    let report = json_of(&run(&dir, url, &["audit", "verify", "--json"]));
+    assert_eq!(report["intact"], true);
+    assert_eq!(report["checked"], 3, "municipality, client, revocation");
+}
+storage_test!(operator_commands_manage_tenants_and_clients);
+
+#[test]
+fn configuration_mistakes_are_named() {
+    let dir = TempDir::new().unwrap();
+    let typo = madoguchi()
+        .args(["clients", "list", "--data-dir"])
+        .arg(dir.path())
+        .env("MADOGUCHI_BODY_LIMIT", "5")
+        .output()
+        .unwrap();
+    assert_eq!(typo.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&typo.stderr).contains("body_limit"));
+
+    let half_tls = madoguchi()
+        .args(["serve", "--bind", "127.0.0.1:0", "--data-dir"])
+        .arg(dir.path())
+        .env("MADOGUCHI_TLS__CERT_PATH", "/nonexistent/cert.pem")
+        .output()
+        .unwrap();
+    assert_eq!(half_tls.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&half_tls.stderr).contains("tls.key_path"));
+
+    let missing_file = madoguchi()
+        .args(["--config", "/nonexistent/madoguchi.toml", "clients", "list"])
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&missing_file.stderr).contains("does not exist"));
+}
+
+async fn serve_refuses_a_database_behind_when_told_not_to_migrate(backend: Backend) {
+    let dir = TempDir::new().unwrap();
+    let url = database_for(backend).await;
+    let mut command = madoguchi();
+    command
+        .args(["serve", "--bind", "127.0.0.1:0", "--data-dir"])
+        .arg(dir.path())
+        .env("MADOGUCHI_DATABASE__MIGRATE_ON_START", "false");
+    if let Some(url) = &url {
+        command.env("DATABASE_URL", url);
+    }
+    let output = command.output().unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains("madoguchi migrate"),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+storage_test!(serve_refuses_a_database_behind_when_told_not_to_migrate);
+
+#[tokio::test]
+async fn sigterm_stops_the_server_gracefully() {
+    let dir = TempDir::new().unwrap();
+    let mut server = serve_process(dir.path(), None);
+    let pid = server.child.id().to_string();
+    let status = std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        if let Some(status) = server.child.try_wait().unwrap() {
+            assert!(status.success(), "exit status after SIGTERM: {status}");
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "still running 20 s after SIGTERM"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}

@@ -1,0 +1,15 @@
+//! Integration tests: one binary, a real server per test on 127.0.0.1:0, real SQLite and
+//! real PostgreSQL (see README for the PostgreSQL the suite needs).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod helpers;
+
+mod admin;
+mod audit;
+mod cli;
+mod errors;
+mod external_issuer;
+mod operations;
+mod tenancy;
+mod tls;
+mod tokens;

@@ -1,0 +1,165 @@
+//! Health, readiness, metrics, request ids, the OpenAPI contract and Swagger UI.
+
+use reqwest::StatusCode;
+use serde_json::Value;
+
+use crate::helpers::{Backend, madoguchi, spawn_app};
+use crate::storage_test;
+
+async fn health_and_readiness(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let health = app.http.get(app.url("/healthz")).send().await.unwrap();
+    assert_eq!(health.status(), StatusCode::OK);
+    let ready: Value = app
+        .http
+        .get(app.url("/readyz"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let expected = match backend {
+        Backend::Sqlite => "sqlite",
+        Backend::Postgres => "postgresql",
+    };
+    assert_eq!(
+        ready,
+        serde_json::json!({"status": "ok", "database": expected})
+    );
+}
+storage_test!(health_and_readiness);
+
+async fn metrics_count_requests_by_route_and_status(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let token = app.demo_token().await;
+    for _ in 0..3 {
+        app.get("/v1/municipalities/012084", &token).await;
+    }
+    app.get("/v1/municipalities/131016", &token).await;
+    let text = app
+        .http
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let line = |needle: &str| {
+        text.lines()
+            .find(|l| l.starts_with(needle))
+            .unwrap_or_else(|| panic!("no {needle} in\n{text}"))
+            .to_owned()
+    };
+    let ok = line(
+        "madoguchi_http_requests_total{endpoint=\"/v1/municipalities/{lgCode}\",method=\"GET\",status=\"200\"}",
+    );
+    assert!(ok.ends_with(" 3"), "{ok}");
+    let denied = line(
+        "madoguchi_http_requests_total{endpoint=\"/v1/municipalities/{lgCode}\",method=\"GET\",status=\"403\"}",
+    );
+    assert!(denied.ends_with(" 1"), "{denied}");
+    line(
+        "madoguchi_http_requests_duration_seconds_bucket{endpoint=\"/v1/municipalities/{lgCode}\",method=\"GET\",status=\"200\",le=\"0.005\"}",
+    );
+    line(
+        "madoguchi_http_requests_duration_seconds_count{endpoint=\"/oauth/token\",method=\"POST\",status=\"200\"}",
+    );
+    assert!(
+        !text.contains("012084"),
+        "label values are route templates, not paths"
+    );
+}
+storage_test!(metrics_count_requests_by_route_and_status);
+
+async fn every_response_carries_a_request_id(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let generated = app.http.get(app.url("/healthz")).send().await.unwrap();
+    let id = generated.headers()["x-request-id"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(uuid::Uuid::parse_str(&id).is_ok(), "{id}");
+
+    let given = app
+        .http
+        .get(app.url("/nowhere"))
+        .header("x-request-id", "lb-7f3a:0001")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(given.headers()["x-request-id"], "lb-7f3a:0001");
+    let body: Value = given.json().await.unwrap();
+    assert_eq!(body["requestId"], "lb-7f3a:0001");
+
+    let unsafe_id = app
+        .http
+        .get(app.url("/healthz"))
+        .header("x-request-id", "a b<script>")
+        .send()
+        .await
+        .unwrap();
+    let replaced = unsafe_id.headers()["x-request-id"].to_str().unwrap();
+    assert!(uuid::Uuid::parse_str(replaced).is_ok(), "{replaced}");
+}
+storage_test!(every_response_carries_a_request_id);
+
+/// `openapi/openapi.json` is the contract vendors generate clients from: it must be what the
+/// code serves. Regenerate with `cargo run -- openapi > openapi/openapi.json`.
+#[test]
+fn the_committed_openapi_document_is_current() {
+    let committed =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/openapi/openapi.json"))
+            .expect("openapi/openapi.json exists");
+    let current = madoguchi::http::openapi::document_json().unwrap();
+    assert!(
+        committed == current,
+        "openapi/openapi.json is stale: run `cargo run -- openapi > openapi/openapi.json` and commit it"
+    );
+    let printed = madoguchi().arg("openapi").output().unwrap();
+    assert!(printed.status.success());
+    assert_eq!(String::from_utf8(printed.stdout).unwrap(), current);
+}
+
+async fn the_served_document_and_swagger_ui(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let served: Value = app
+        .http
+        .get(app.url("/openapi.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let current: Value =
+        serde_json::from_str(&madoguchi::http::openapi::document_json().unwrap()).unwrap();
+    assert_eq!(served, current);
+    assert!(served["openapi"].as_str().unwrap().starts_with("3."));
+    assert!(served["components"]["securitySchemes"]["oauth2"]["flows"]["clientCredentials"]
+        ["scopes"]["admin"]
+        .is_string());
+
+    let redirect = app.http.get(app.url("/docs")).send().await.unwrap();
+    assert_eq!(redirect.status(), StatusCode::PERMANENT_REDIRECT);
+    let ui = app.http.get(app.url("/docs/")).send().await.unwrap();
+    assert_eq!(ui.status(), StatusCode::OK);
+    let html = ui.text().await.unwrap();
+    assert!(html.contains("swagger-ui"), "{html}");
+    let init = app
+        .http
+        .get(app.url("/docs/swagger-initializer.js"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(init.contains("/openapi.json"), "{init}");
+    assert!(
+        !html.contains("unpkg.com") && !html.contains("cdn."),
+        "no CDN on closed networks"
+    );
+}
+storage_test!(the_served_document_and_swagger_ui);
