@@ -501,3 +501,51 @@ async fn the_signing_key_survives_a_restart(backend: Backend) {
     assert_eq!(answer.status(), StatusCode::OK);
 }
 storage_test!(the_signing_key_survives_a_restart);
+
+/// With `auth.signing_key_path` (a Kubernetes Secret, say) that key signs, and nothing is
+/// generated into the database.
+async fn a_configured_signing_key_is_used(backend: Backend) {
+    use base64::engine::general_purpose::STANDARD;
+    let (key, der) = madoguchi::auth::SigningKey::generate().unwrap();
+    let body = STANDARD.encode(der);
+    let lines: Vec<&str> = body
+        .as_bytes()
+        .chunks(64)
+        .map(|c| std::str::from_utf8(c).unwrap())
+        .collect();
+    let pem = format!(
+        "-----BEGIN PRIVATE KEY-----\n{}\n-----END PRIVATE KEY-----\n",
+        lines.join("\n")
+    );
+    let dir = tempfile::TempDir::new().unwrap();
+    let path = dir.path().join("signing-key.pem");
+    std::fs::write(&path, pem).unwrap();
+
+    let app = crate::helpers::spawn_app_with(backend, |s| {
+        s.auth.signing_key_path = Some(path.clone());
+    })
+    .await;
+    let set = jwks(&app).await;
+    assert_eq!(set.keys.len(), 1);
+    assert_eq!(set.keys[0].common.key_id.as_deref(), Some(key.kid.as_str()));
+    let token = app.demo_token().await;
+    assert_eq!(
+        jsonwebtoken::decode_header(&token).unwrap().kid.as_deref(),
+        Some(key.kid.as_str())
+    );
+    assert_eq!(app.get(KITAMI, &token).await.status(), StatusCode::OK);
+    assert!(
+        app.store.signing_keys().await.unwrap().is_empty(),
+        "no key was generated into the database"
+    );
+
+    std::fs::write(&path, "not a key").unwrap();
+    let mut broken = app.settings.clone();
+    broken.auth.signing_key_path = Some(path.clone());
+    let err = match madoguchi::Application::build(broken).await {
+        Ok(_) => panic!("a broken key file must stop start-up"),
+        Err(e) => e.to_string(),
+    };
+    assert!(err.contains("signing-key.pem"), "{err}");
+}
+storage_test!(a_configured_signing_key_is_used);
