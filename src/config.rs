@@ -29,6 +29,7 @@ pub struct Settings {
     pub log: LogSettings,
     pub tls: TlsSettings,
     pub auth: AuthSettings,
+    pub cache: CacheSettings,
     pub demo: DemoSettings,
 }
 
@@ -127,6 +128,22 @@ fn default_municipalities_claim() -> String {
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
+pub struct CacheSettings {
+    /// Seconds a replica keeps a municipality record; a change made through another replica
+    /// shows after at most this long. 0 turns the cache off.
+    pub municipality_seconds: u64,
+}
+
+impl Default for CacheSettings {
+    fn default() -> Self {
+        Self {
+            municipality_seconds: 5,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
 pub struct DemoSettings {
     /// On the first start of an empty database, create the demo municipality (北見市, 012084)
     /// and a demo client whose secret is printed once.
@@ -146,6 +163,7 @@ impl Default for Settings {
             log: LogSettings::default(),
             tls: TlsSettings::default(),
             auth: AuthSettings::default(),
+            cache: CacheSettings::default(),
             demo: DemoSettings::default(),
         }
     }

@@ -198,6 +198,10 @@ impl Application {
             verifier,
             public_keys: keys,
             openapi_json,
+            municipalities: crate::tenancy::Directory::new(
+                store.clone(),
+                Duration::from_secs(settings.cache.municipality_seconds),
+            ),
             store,
             settings: settings.clone(),
         });

@@ -53,24 +53,30 @@ pub struct MunicipalityDto {
     pub updated_at: DateTime<Utc>,
 }
 
-impl From<Municipality> for MunicipalityDto {
-    fn from(m: Municipality) -> Self {
+impl From<&Municipality> for MunicipalityDto {
+    fn from(m: &Municipality) -> Self {
         Self {
             prefecture: tenancy::prefecture(&m.lg_code).map(|p| PrefectureDto {
                 code: p.code.clone(),
                 name: p.name.clone(),
             }),
             lg_code: m.lg_code.to_string(),
-            name: m.name,
-            name_kana: m.name_kana,
+            name: m.name.clone(),
+            name_kana: m.name_kana.clone(),
             contact: ContactDto {
-                department: m.contact.department,
-                phone: m.contact.phone,
-                email: m.contact.email,
+                department: m.contact.department.clone(),
+                phone: m.contact.phone.clone(),
+                email: m.contact.email.clone(),
             },
             created_at: m.created_at,
             updated_at: m.updated_at,
         }
+    }
+}
+
+impl From<Municipality> for MunicipalityDto {
+    fn from(m: Municipality) -> Self {
+        Self::from(&m)
     }
 }
 
@@ -169,11 +175,11 @@ pub async fn get_municipality(
 ) -> Result<HttpResponse, ApiError> {
     let code = auth.municipality()?;
     let municipality = state
-        .store
+        .municipalities
         .municipality(&code)
         .await?
         .ok_or_else(|| not_registered(&code))?;
-    Ok(HttpResponse::Ok().json(MunicipalityDto::from(municipality)))
+    Ok(HttpResponse::Ok().json(MunicipalityDto::from(municipality.as_ref())))
 }
 
 /// Change a municipality's name or counter contact.

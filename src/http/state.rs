@@ -5,10 +5,13 @@ use std::sync::Arc;
 use crate::auth::{SigningKey, TokenIssuer, TokenVerifier};
 use crate::config::Settings;
 use crate::store::Store;
+use crate::tenancy::Directory;
 
 pub struct AppState {
     pub settings: Arc<Settings>,
     pub store: Store,
+    /// Municipality records, cached per replica.
+    pub municipalities: Directory,
     pub issuer: TokenIssuer,
     pub verifier: TokenVerifier,
     /// Keys published in `/.well-known/jwks.json`.

@@ -49,14 +49,13 @@ impl RootSpanBuilder for RequestSpan {
             .get::<RequestId>()
             .map(|r| r.0.clone())
             .unwrap_or_default();
-        let route = request
-            .match_pattern()
-            .unwrap_or_else(|| "unmatched".to_owned());
+        // The route is recorded at the end: before routing, finding it would mean matching
+        // the path against every route.
         tracing::info_span!(
             "request",
             request_id = %request_id,
             method = %request.method(),
-            route = %route,
+            route = tracing::field::Empty,
             status = tracing::field::Empty,
         )
     }
@@ -67,6 +66,8 @@ impl RootSpanBuilder for RequestSpan {
     ) {
         match outcome {
             Ok(response) => {
+                let route = response.request().match_pattern();
+                span.record("route", route.as_deref().unwrap_or("unmatched"));
                 span.record("status", response.status().as_u16());
             }
             Err(error) => {

@@ -1,10 +1,12 @@
 //! Municipalities (tenants), keyed by the 全国地方公共団体コード.
 
+mod directory;
 mod lg_code;
 mod municipality;
 mod prefectures;
 mod registry;
 
+pub use directory::Directory;
 pub use lg_code::{LgCode, LgCodeError};
 pub use municipality::{
     Contact, Municipality, MunicipalityError, MunicipalityPatch, NewMunicipality,

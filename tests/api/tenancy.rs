@@ -285,3 +285,51 @@ async fn every_v1_route_checks_the_token(backend: Backend) {
     assert!(checked >= 10, "only {checked} operations found");
 }
 storage_test!(every_v1_route_checks_the_token);
+
+/// Two replicas on one database: a change made through one shows on the other once the
+/// other's municipality cache (`cache.municipality_seconds`) has expired.
+async fn replicas_agree_after_the_cache_time(backend: Backend) {
+    let first = crate::helpers::spawn_app_with(backend, |s| s.cache.municipality_seconds = 1).await;
+    let second = madoguchi::Application::build(first.settings.clone())
+        .await
+        .unwrap();
+    let second_url = format!("{}/v1/municipalities/012084", second.base_url());
+    tokio::spawn(second.run_until_stopped());
+    let token = first.demo_token().await;
+    let name_at_second = || async {
+        let body: Value = first
+            .http
+            .get(&second_url)
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        body["name"].as_str().unwrap().to_owned()
+    };
+    assert_eq!(name_at_second().await, "北見市");
+    let changed = first
+        .send_json(
+            Method::PATCH,
+            "/v1/municipalities/012084",
+            &token,
+            &json!({"name": "北見市役所"}),
+        )
+        .await;
+    assert_eq!(changed.status(), StatusCode::OK);
+    let at_first: Value = first
+        .get("/v1/municipalities/012084", &token)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        at_first["name"], "北見市役所",
+        "the replica that changed it sees it at once"
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(1300)).await;
+    assert_eq!(name_at_second().await, "北見市役所");
+}
+storage_test!(replicas_agree_after_the_cache_time);
