@@ -412,12 +412,21 @@ fn render(response: ServiceResponse<BoxBody>) -> ServiceResponse<BoxBody> {
     };
     let (req, mut res) = response.into_parts();
     let request_id = req.extensions().get::<RequestId>().map(|r| r.0.clone());
-    if let Some(internal) = &problem.internal {
-        tracing::error!(
-            request_id = request_id.as_deref().unwrap_or("-"),
+    // Only the code goes to the log: details may quote what the caller sent.
+    let logged_id = request_id.as_deref().unwrap_or("-");
+    match &problem.internal {
+        Some(internal) => tracing::error!(
+            request_id = logged_id,
+            code = problem.kind.code(),
             error = %internal,
             "internal error"
-        );
+        ),
+        None => tracing::debug!(
+            request_id = logged_id,
+            code = problem.kind.code(),
+            status = problem.status.as_u16(),
+            "request answered with a problem"
+        ),
     }
     let body = problem.body(negotiate_lang(&req), req.path(), request_id.as_deref());
     res.headers_mut()

@@ -100,8 +100,9 @@ impl Store {
         Ok(pending)
     }
 
+    /// Migrations not yet applied; reads only (readiness probes call it).
     pub async fn pending_migrations(&self) -> Result<Vec<String>, StoreError> {
-        Ok(Migrator::get_pending_migrations(&self.db)
+        Ok(Migrator::get_pending_migrations_read_only(&self.db)
             .await?
             .iter()
             .map(|m| m.name().to_owned())

@@ -296,3 +296,87 @@ async fn sigterm_stops_the_server_gracefully() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
+
+/// `--log-json` writes one JSON object per line. An internal error is logged with the
+/// request id; what callers send (here a value that could be a name or a My Number) is not.
+#[tokio::test]
+async fn logs_are_json_carry_the_request_id_and_never_the_input() {
+    let dir = TempDir::new().unwrap();
+    let log = dir.path().join("stderr.log");
+    let server = crate::helpers::serve_process_with(
+        &dir.path().join("data"),
+        None,
+        &["--log-json"],
+        Some(&log),
+    );
+    let id = credential(&server.stdout, "client_id:");
+    let secret = credential(&server.stdout, "client_secret:");
+    let http = reqwest::Client::new();
+    let token: Value = http
+        .post(format!("{}/oauth/token", server.address))
+        .basic_auth(&id, Some(&secret))
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = token["access_token"].as_str().unwrap().to_owned();
+
+    let refused = http
+        .patch(format!("{}/v1/municipalities/012084", server.address))
+        .bearer_auth(&token)
+        .json(&serde_json::json!({"name": 123456789012u64}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let body = refused.text().await.unwrap();
+    assert!(
+        body.contains("123456789012"),
+        "the caller is told what was wrong"
+    );
+
+    // Break the database under the running server to cause an internal error.
+    let db = sea_orm::Database::connect(format!(
+        "sqlite://{}",
+        dir.path().join("data/madoguchi.db").display()
+    ))
+    .await
+    .unwrap();
+    use sea_orm::ConnectionTrait;
+    db.execute_unprepared("DROP TABLE client_municipalities")
+        .await
+        .unwrap();
+    db.execute_unprepared("DROP TABLE municipalities")
+        .await
+        .unwrap();
+    let failed = http
+        .get(format!("{}/v1/municipalities/012084", server.address))
+        .bearer_auth(&token)
+        .header("x-request-id", "trace-500")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(failed.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    drop(server);
+
+    let text = std::fs::read_to_string(&log).unwrap();
+    let lines: Vec<Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    let internal = lines
+        .iter()
+        .find(|l| l["fields"]["message"] == "internal error")
+        .unwrap_or_else(|| panic!("no internal error logged:\n{text}"));
+    assert_eq!(internal["level"], "ERROR");
+    assert_eq!(internal["fields"]["request_id"], "trace-500");
+    assert!(
+        !text.contains("123456789012"),
+        "input reached the log:\n{text}"
+    );
+    assert!(!text.contains(&secret), "the client secret reached the log");
+    assert!(!text.contains(&token), "the token reached the log");
+}

@@ -321,6 +321,7 @@ pub fn madoguchi() -> Command {
             command.env_remove(key);
         }
     }
+    command.env_remove("RUST_LOG");
     command.env("MADOGUCHI_LOG__LEVEL", "warn");
     command
 }
@@ -342,13 +343,27 @@ impl Drop for ServeProcess {
 /// Starts `madoguchi serve` on port 0 and reads its stdout up to the blank line after the
 /// banner (or the banner alone on later starts).
 pub fn serve_process(data_dir: &Path, database_url: Option<&str>) -> ServeProcess {
+    serve_process_with(data_dir, database_url, &[], None)
+}
+
+/// As [`serve_process`], with extra arguments and stderr (the logs) written to a file.
+pub fn serve_process_with(
+    data_dir: &Path,
+    database_url: Option<&str>,
+    extra_args: &[&str],
+    log_file: Option<&Path>,
+) -> ServeProcess {
     use std::io::{BufRead, BufReader};
     let mut command = madoguchi();
     command
         .args(["serve", "--bind", "127.0.0.1:0", "--data-dir"])
         .arg(data_dir)
+        .args(extra_args)
         .stdout(Stdio::piped())
-        .stderr(Stdio::null());
+        .stderr(match log_file {
+            Some(path) => Stdio::from(std::fs::File::create(path).expect("log file")),
+            None => Stdio::null(),
+        });
     if let Some(url) = database_url {
         command.env("DATABASE_URL", url);
     }

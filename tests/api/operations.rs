@@ -30,6 +30,34 @@ async fn health_and_readiness(backend: Backend) {
 }
 storage_test!(health_and_readiness);
 
+/// A replica whose database is behind the code is alive but not ready.
+async fn pending_migrations_make_the_gateway_unready(backend: Backend) {
+    use sea_orm::ConnectionTrait;
+    let app = spawn_app(backend).await;
+    app.store
+        .connection()
+        .execute_unprepared("DELETE FROM seaql_migrations")
+        .await
+        .unwrap();
+    let ready = app.http.get(app.url("/readyz")).send().await.unwrap();
+    assert_eq!(ready.headers()["retry-after"], "5");
+    let body = crate::helpers::problem(
+        ready,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "service_unavailable",
+    )
+    .await;
+    assert!(
+        body["detail"]
+            .as_str()
+            .unwrap()
+            .contains("m20261122_000001_foundation")
+    );
+    let alive = app.http.get(app.url("/healthz")).send().await.unwrap();
+    assert_eq!(alive.status(), StatusCode::OK);
+}
+storage_test!(pending_migrations_make_the_gateway_unready);
+
 async fn metrics_count_requests_by_route_and_status(backend: Backend) {
     let app = spawn_app(backend).await;
     let token = app.demo_token().await;
