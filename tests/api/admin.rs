@@ -85,11 +85,8 @@ async fn an_operator_registers_a_municipality(backend: Backend) {
     assert_eq!(body["errors"][0]["code"], "required");
 
     let list: Value = app
-        .get("/v1/admin/municipalities?limit=1", &admin)
-        .await
-        .json()
-        .await
-        .unwrap();
+        .get_json("/v1/admin/municipalities?limit=1", &admin)
+        .await;
     assert_eq!(list["items"][0]["lgCode"], "012084");
     let cursor = list["nextCursor"].as_str().unwrap();
     let rest: Value = app
@@ -140,11 +137,8 @@ async fn an_operator_registers_lists_and_revokes_clients(backend: Backend) {
     assert!(hash.starts_with("$argon2id$") && !hash.contains(&secret));
 
     let fetched: Value = app
-        .get(&format!("/v1/admin/clients/{id}"), &admin)
-        .await
-        .json()
-        .await
-        .unwrap();
+        .get_json(&format!("/v1/admin/clients/{id}"), &admin)
+        .await;
     assert_eq!(fetched["name"], "Vendor A (北見市)");
     assert!(
         fetched.get("clientSecret").is_none(),
@@ -152,12 +146,7 @@ async fn an_operator_registers_lists_and_revokes_clients(backend: Backend) {
     );
 
     // demo client, admin client, Vendor A: three clients over pages of two.
-    let first: Value = app
-        .get("/v1/admin/clients?limit=2", &admin)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let first: Value = app.get_json("/v1/admin/clients?limit=2", &admin).await;
     assert_eq!(first["items"].as_array().unwrap().len(), 2);
     let cursor = first["nextCursor"].as_str().unwrap();
     let second: Value = app

@@ -42,11 +42,8 @@ async fn changes_are_recorded_with_who_and_never_what(backend: Backend) {
         .to_owned();
 
     let events: Value = app
-        .get("/v1/municipalities/012084/audit-events", &token)
-        .await
-        .json()
-        .await
-        .unwrap();
+        .get_json("/v1/municipalities/012084/audit-events", &token)
+        .await;
     let latest = &events["items"][0];
     assert_eq!(latest["action"], "municipality.update");
     assert_eq!(latest["outcome"], "success");
@@ -83,11 +80,8 @@ async fn audit_events_page_newest_first(backend: Backend) {
         .await;
     }
     let first: Value = app
-        .get("/v1/municipalities/012084/audit-events?limit=2", &token)
-        .await
-        .json()
-        .await
-        .unwrap();
+        .get_json("/v1/municipalities/012084/audit-events?limit=2", &token)
+        .await;
     let seqs = |page: &Value| -> Vec<i64> {
         page["items"]
             .as_array()

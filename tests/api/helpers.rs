@@ -271,6 +271,17 @@ impl TestApp {
             .expect("GET")
     }
 
+    /// GET that must succeed; its JSON body.
+    pub async fn get_json(&self, path: &str, token: &str) -> Value {
+        let response = self.get(path, token).await;
+        assert!(
+            response.status().is_success(),
+            "GET {path}: {}",
+            response.status()
+        );
+        response.json().await.expect("JSON body")
+    }
+
     pub async fn send_json(
         &self,
         method: reqwest::Method,

@@ -42,12 +42,7 @@ async fn a_client_acts_only_for_its_own_municipalities(backend: Backend) {
         .unwrap()
         .unwrap();
     assert_eq!(chiyoda.name, "千代田区");
-    let list: Value = app
-        .get("/v1/municipalities", &kitami)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let list: Value = app.get_json("/v1/municipalities", &kitami).await;
     let codes: Vec<&str> = list["items"]
         .as_array()
         .unwrap()
@@ -60,11 +55,8 @@ async fn a_client_acts_only_for_its_own_municipalities(backend: Backend) {
     let auditor = app.register_client(&["audit:read"], &["131016"]).await;
     let auditor = app.token_for(&auditor.id, &auditor.secret).await;
     let events: Value = app
-        .get("/v1/municipalities/131016/audit-events", &auditor)
-        .await
-        .json()
-        .await
-        .unwrap();
+        .get_json("/v1/municipalities/131016/audit-events", &auditor)
+        .await;
     let denied: Vec<&Value> = events["items"]
         .as_array()
         .unwrap()
@@ -163,12 +155,7 @@ async fn a_municipality_changes_its_counter_contact(backend: Backend) {
         .await
         .unwrap();
     assert_eq!(changed.status(), StatusCode::OK);
-    let read: Value = app
-        .get("/v1/municipalities/012084", &token)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let read: Value = app.get_json("/v1/municipalities/012084", &token).await;
     assert_eq!(read["contact"]["department"], "市民課");
     assert_eq!(read["contact"]["phone"], "0157-23-7111");
     assert_eq!(read["name"], "北見市", "absent fields stay");
@@ -319,12 +306,7 @@ async fn replicas_agree_after_the_cache_time(backend: Backend) {
         )
         .await;
     assert_eq!(changed.status(), StatusCode::OK);
-    let at_first: Value = first
-        .get("/v1/municipalities/012084", &token)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let at_first: Value = first.get_json("/v1/municipalities/012084", &token).await;
     assert_eq!(
         at_first["name"], "北見市役所",
         "the replica that changed it sees it at once"
