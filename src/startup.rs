@@ -16,7 +16,7 @@ use uuid::Uuid;
 use crate::audit::Actor;
 use crate::auth::{self, SigningKey, TokenIssuer, TokenVerifier};
 use crate::config::Settings;
-use crate::http::extract::{BodyLimit, form_error, path_error, query_error};
+use crate::http::extract::{BodyLimit, form_error, json_error, path_error, query_error};
 use crate::http::fallback::{RouteTable, not_found_or_not_allowed};
 use crate::http::problem::ProblemRenderer;
 use crate::http::request_id::RequestIdMiddleware;
@@ -229,6 +229,11 @@ impl Application {
                     web::FormConfig::default()
                         .limit(limit)
                         .error_handler(form_error),
+                )
+                .app_data(
+                    web::JsonConfig::default()
+                        .limit(limit)
+                        .error_handler(json_error),
                 )
                 .app_data(web::PathConfig::default().error_handler(path_error))
                 .app_data(web::QueryConfig::default().error_handler(query_error))

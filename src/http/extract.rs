@@ -2,7 +2,9 @@
 //! problem+json instead of plain text.
 
 use actix_web::dev::Payload;
-use actix_web::error::{PathError, PayloadError, QueryPayloadError, UrlencodedError};
+use actix_web::error::{
+    JsonPayloadError, PathError, PayloadError, QueryPayloadError, UrlencodedError,
+};
 use actix_web::web::Bytes;
 use actix_web::{FromRequest, HttpMessage, HttpRequest};
 use futures_util::future::LocalBoxFuture;
@@ -178,6 +180,30 @@ impl<T: DeserializeOwned + 'static> FromRequest for ApiJson<T> {
     }
 }
 
+/// For handlers that use `web::Json` rather than [`ApiJson`]: the same problems, without the
+/// pointer (actix has already lost the path by the time it reports).
+pub fn json_error(err: JsonPayloadError, req: &HttpRequest) -> actix_web::Error {
+    let limit = body_limit(req);
+    match err {
+        JsonPayloadError::ContentType => unsupported_media_type("application/json").into(),
+        JsonPayloadError::Overflow { .. } | JsonPayloadError::OverflowKnownLength { .. } => {
+            too_large(limit).into()
+        }
+        JsonPayloadError::Deserialize(e) if !e.is_data() => syntax_problem(&e).into(),
+        JsonPayloadError::Deserialize(e) => ApiError::validation(vec![FieldError::new(
+            "",
+            "invalid_type",
+            Text::new(
+                format!("値の型または形式が正しくありません: {e}"),
+                format!("Wrong type or format: {e}"),
+            ),
+        )])
+        .into(),
+        JsonPayloadError::Payload(p) => payload_problem(&p, limit).into(),
+        other => ApiError::internal(other).into(),
+    }
+}
+
 pub fn path_error(err: PathError, _req: &HttpRequest) -> actix_web::Error {
     ApiError::new(
         ProblemKind::InvalidRequest,
@@ -260,6 +286,29 @@ mod tests {
 
         let err = parse_json::<Doc>(br#"{"name":"a","items":[],"extra":1}"#).unwrap_err();
         assert_eq!(err.errors[0].code, "unknown_field");
+    }
+
+    #[test]
+    fn web_json_errors_become_problems_too() {
+        let req = actix_web::test::TestRequest::default()
+            .app_data(BodyLimit(1024))
+            .to_http_request();
+        let problem = |e: actix_web::Error| {
+            e.as_error::<ApiError>()
+                .map(|p| (p.kind, p.detail.en.to_string()))
+                .unwrap()
+        };
+        let (kind, _) = problem(json_error(JsonPayloadError::ContentType, &req));
+        assert_eq!(kind, ProblemKind::UnsupportedMediaType);
+        let (kind, detail) = problem(json_error(JsonPayloadError::Overflow { limit: 1024 }, &req));
+        assert_eq!(kind, ProblemKind::PayloadTooLarge);
+        assert!(detail.contains("1024"));
+        let syntax = serde_json::from_str::<serde_json::Value>("{").unwrap_err();
+        let (kind, _) = problem(json_error(JsonPayloadError::Deserialize(syntax), &req));
+        assert_eq!(kind, ProblemKind::MalformedJson);
+        let data = serde_json::from_str::<u32>("\"x\"").unwrap_err();
+        let (kind, _) = problem(json_error(JsonPayloadError::Deserialize(data), &req));
+        assert_eq!(kind, ProblemKind::ValidationFailed);
     }
 
     #[test]
