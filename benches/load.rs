@@ -12,7 +12,8 @@
 //! not hide behind each other). It prints RPS and p50/p99 per target and the ratio, and writes
 //! the same as Markdown to `target/load-report.md`.
 //!
-//! `cargo bench --bench load`. Knobs (environment): LOAD_SECONDS (10), LOAD_CONNECTIONS (16),
+//! `cargo bench --bench load`. With LOAD_SERVE_ONLY=1 it only starts both servers and prints
+//! their URLs and a token, for an external load generator such as wrk. Knobs (environment): LOAD_SECONDS (10), LOAD_CONNECTIONS (16),
 //! LOAD_RATE (1000), LOAD_WORKERS (server workers, 2), LOAD_CACHE_SECONDS (municipality
 //! cache, 5; 0 reads the database on every request), LOAD_DATABASE_URL (default: SQLite in a
 //! temporary directory; a postgres:// URL of an empty database measures PostgreSQL).
@@ -255,6 +256,8 @@ fn main() {
 
         let bare_url = format!("http://{bare_addr}{path}");
         let auth_url = format!("{base}{path}");
+        let (bare_target_url, auth_target_url, auth_token) =
+            (bare_url.clone(), auth_url.clone(), token.clone());
         let token_url = format!("{base}/oauth/token");
         let (id, secret) = (demo.client_id.to_string(), demo.client_secret.clone());
         let bare_target = Target {
@@ -278,6 +281,16 @@ fn main() {
                     .form(&[("grant_type", "client_credentials")])
             }),
         };
+
+        if std::env::var_os("LOAD_SERVE_ONLY").is_some() {
+            // For an external load generator (wrk): print what it needs and keep serving.
+            println!("bare:          {}", bare_target_url);
+            println!("authenticated: {}", auth_target_url);
+            println!("token:         {}", auth_token);
+            println!("serving until interrupted");
+            tokio::signal::ctrl_c().await.ok();
+            return;
+        }
 
         let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
         let mut report = String::new();
