@@ -10,7 +10,7 @@ use uuid::Uuid;
 use super::auth::{Authorized, scopes};
 use super::extract::ApiJson;
 use super::municipalities::{MunicipalityDto, MunicipalityPage};
-use super::pagination::{PageParams, Paginated, encode};
+use super::pagination::{PageParams, encode, page_type};
 use super::problem::{ApiError, ProblemDoc, ProblemKind};
 use super::state::AppState;
 use crate::auth::{self, Client, ClientError};
@@ -20,6 +20,7 @@ use crate::tenancy;
 /// A municipality to register.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[schema(as = NewMunicipality)]
 pub struct NewMunicipalityDto {
     /// 全国地方公共団体コード: 6 digits, the last a check digit.
     #[schema(example = "131016")]
@@ -34,6 +35,7 @@ pub struct NewMunicipalityDto {
 /// A client to register.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[schema(as = NewClient)]
 pub struct NewClientDto {
     /// Who the client is: the vendor and its application.
     #[schema(example = "Vendor A counter app (Kitami)")]
@@ -49,6 +51,7 @@ pub struct NewClientDto {
 /// A registered client. Its secret is shown only once, when it is created.
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(as = Client)]
 pub struct ClientDto {
     pub client_id: Uuid,
     pub name: String,
@@ -75,13 +78,14 @@ impl From<Client> for ClientDto {
 /// The new client with its secret: store the secret now, it cannot be shown again.
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(as = CreatedClient)]
 pub struct CreatedClientDto {
     #[serde(flatten)]
     pub client: ClientDto,
     pub client_secret: String,
 }
 
-pub type ClientPage = Paginated<ClientDto>;
+page_type!(ClientPage, ClientDto, "One page of clients.");
 
 const MUNICIPALITIES_CURSOR: &str = "admin-municipalities";
 const CLIENTS_CURSOR: &str = "clients";

@@ -7,7 +7,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::auth::{Authorized, scopes};
-use super::pagination::{PageParams, Paginated, encode};
+use super::pagination::{PageParams, encode, page_type};
 use super::problem::{ApiError, ProblemDoc};
 use super::state::AppState;
 use crate::audit::AuditRecord;
@@ -15,6 +15,7 @@ use crate::audit::AuditRecord;
 /// One audit event. It never holds request bodies or personal data.
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(as = AuditEvent)]
 pub struct AuditEventDto {
     pub id: Uuid,
     /// Position in the gateway-wide hash chain.
@@ -54,7 +55,11 @@ impl From<AuditRecord> for AuditEventDto {
     }
 }
 
-pub type AuditEventPage = Paginated<AuditEventDto>;
+page_type!(
+    AuditEventPage,
+    AuditEventDto,
+    "One page of audit events, newest first."
+);
 
 const CURSOR_KIND: &str = "audit";
 

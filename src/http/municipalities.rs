@@ -7,7 +7,7 @@ use utoipa::ToSchema;
 
 use super::auth::{Authorized, scopes};
 use super::extract::ApiJson;
-use super::pagination::{PageParams, Paginated, encode};
+use super::pagination::{PageParams, encode, page_type};
 use super::problem::{ApiError, ProblemDoc};
 use super::state::AppState;
 use crate::i18n::Text;
@@ -15,6 +15,7 @@ use crate::tenancy::{self, Municipality, MunicipalityPatch};
 
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(as = Prefecture)]
 pub struct PrefectureDto {
     /// 都道府県コード (JIS X 0401).
     #[schema(example = "01")]
@@ -25,6 +26,7 @@ pub struct PrefectureDto {
 
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(as = Contact)]
 pub struct ContactDto {
     /// 担当課 (the counter's department).
     #[schema(example = "市民課")]
@@ -37,6 +39,7 @@ pub struct ContactDto {
 /// A municipality (tenant).
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(as = Municipality)]
 pub struct MunicipalityDto {
     /// 全国地方公共団体コード (6 digits with check digit).
     #[schema(example = "012084")]
@@ -87,6 +90,7 @@ fn nullable<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D
 
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[schema(as = ContactPatch)]
 pub struct ContactPatchDto {
     #[serde(default, deserialize_with = "nullable")]
     #[schema(value_type = Option<String>)]
@@ -102,6 +106,7 @@ pub struct ContactPatchDto {
 /// A change in the style of JSON merge patch (RFC 7396): absent fields stay, `null` clears.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[schema(as = MunicipalityPatch)]
 pub struct MunicipalityPatchDto {
     pub name: Option<String>,
     #[serde(default, deserialize_with = "nullable")]
@@ -110,7 +115,11 @@ pub struct MunicipalityPatchDto {
     pub contact: Option<ContactPatchDto>,
 }
 
-pub type MunicipalityPage = Paginated<MunicipalityDto>;
+page_type!(
+    MunicipalityPage,
+    MunicipalityDto,
+    "One page of municipalities."
+);
 
 const CURSOR_KIND: &str = "municipalities";
 

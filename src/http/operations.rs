@@ -12,12 +12,14 @@ use super::state::AppState;
 use crate::i18n::Text;
 
 #[derive(Serialize, ToSchema)]
+#[schema(as = Health)]
 pub struct HealthDto {
     #[schema(example = "ok")]
     pub status: String,
 }
 
 #[derive(Serialize, ToSchema)]
+#[schema(as = Readiness)]
 pub struct ReadinessDto {
     #[schema(example = "ok")]
     pub status: String,

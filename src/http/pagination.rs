@@ -2,8 +2,8 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use serde::{Deserialize, Serialize};
-use utoipa::{IntoParams, ToSchema};
+use serde::Deserialize;
+use utoipa::IntoParams;
 
 use super::problem::{ApiError, ProblemKind};
 use crate::i18n::Text;
@@ -73,14 +73,21 @@ fn decode(kind: &str, cursor: &str) -> Option<String> {
     (k == kind && !position.is_empty()).then(|| position.to_owned())
 }
 
-/// One page of a list.
-#[derive(Debug, Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct Paginated<T: ToSchema> {
-    pub items: Vec<T>,
-    /// Pass as `cursor` for the next page; absent on the last page.
-    pub next_cursor: Option<String>,
+/// Declares the page type of one list: `items` and `nextCursor`. A macro rather than a
+/// generic struct so that each list has its own named schema in the OpenAPI document.
+macro_rules! page_type {
+    ($name:ident, $item:ty, $doc:literal) => {
+        #[doc = $doc]
+        #[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+        #[serde(rename_all = "camelCase")]
+        pub struct $name {
+            pub items: Vec<$item>,
+            /// Pass as `cursor` for the next page; null on the last page.
+            pub next_cursor: Option<String>,
+        }
+    };
 }
+pub(crate) use page_type;
 
 #[cfg(test)]
 mod tests {

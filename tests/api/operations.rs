@@ -191,3 +191,59 @@ async fn the_served_document_and_swagger_ui(backend: Backend) {
     );
 }
 storage_test!(the_served_document_and_swagger_ui);
+
+/// Every `$ref` resolves, and each list has its own page schema (a generic page type once
+/// made every list look like a list of clients).
+#[test]
+fn the_openapi_document_is_self_contained() {
+    fn refs<'a>(value: &'a Value, out: &mut Vec<&'a str>) {
+        match value {
+            Value::Object(map) => {
+                if let Some(Value::String(r)) = map.get("$ref") {
+                    out.push(r);
+                }
+                map.values().for_each(|v| refs(v, out));
+            }
+            Value::Array(items) => items.iter().for_each(|v| refs(v, out)),
+            _ => {}
+        }
+    }
+    let doc: Value =
+        serde_json::from_str(&madoguchi::http::openapi::document_json().unwrap()).unwrap();
+    let mut found = Vec::new();
+    refs(&doc, &mut found);
+    assert!(!found.is_empty());
+    for r in found {
+        let name = r
+            .strip_prefix("#/components/schemas/")
+            .expect("local schema ref");
+        assert!(
+            doc["components"]["schemas"].get(name).is_some(),
+            "{r} does not resolve"
+        );
+    }
+    let item_of = |path: &str| {
+        let page =
+            doc["paths"][path]["get"]["responses"]["200"]["content"]["application/json"]["schema"]
+                ["$ref"]
+                .as_str()
+                .unwrap()
+                .rsplit('/')
+                .next()
+                .unwrap()
+                .to_owned();
+        doc["components"]["schemas"][&page]["properties"]["items"]["items"]["$ref"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    assert_eq!(
+        item_of("/v1/municipalities"),
+        "#/components/schemas/Municipality"
+    );
+    assert_eq!(item_of("/v1/admin/clients"), "#/components/schemas/Client");
+    assert_eq!(
+        item_of("/v1/municipalities/{lgCode}/audit-events"),
+        "#/components/schemas/AuditEvent"
+    );
+}
