@@ -7,6 +7,7 @@ pub mod cli;
 pub mod config;
 pub mod http;
 pub mod i18n;
+pub mod idempotency;
 pub mod startup;
 pub mod store;
 pub mod tenancy;

@@ -93,14 +93,15 @@ const CLIENTS_CURSOR: &str = "clients";
 /// Register a municipality.
 #[utoipa::path(
     tag = "admin",
+    params(("Idempotency-Key" = Option<String>, Header, description = "A new UUID per request: a retry with the same key and body returns the first response (with Idempotent-Replayed: true) instead of acting twice")),
     request_body(content = NewMunicipalityDto, content_type = "application/json"),
     responses(
         (status = 201, description = "Registered", body = MunicipalityDto,
             headers(("Location" = String, description = "URL of the municipality"))),
         (status = 401, description = "No or invalid token", body = ProblemDoc, content_type = "application/problem+json"),
         (status = 403, description = "Scope admin missing", body = ProblemDoc, content_type = "application/problem+json"),
-        (status = 409, description = "Registered already", body = ProblemDoc, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid fields, all listed in errors[]", body = ProblemDoc, content_type = "application/problem+json"),
+        (status = 409, description = "Registered already, or a request with the same Idempotency-Key is still running", body = ProblemDoc, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid fields (all listed in errors[]), or an Idempotency-Key reused for another request", body = ProblemDoc, content_type = "application/problem+json"),
     ),
     security(("bearer" = ["admin"]))
 )]
@@ -157,13 +158,15 @@ pub async fn list_all_municipalities(
 /// Register a client. The response holds its secret, once.
 #[utoipa::path(
     tag = "admin",
+    params(("Idempotency-Key" = Option<String>, Header, description = "A new UUID per request: a retry with the same key and body returns the first response (with Idempotent-Replayed: true) instead of acting twice")),
     request_body(content = NewClientDto, content_type = "application/json"),
     responses(
         (status = 201, description = "Registered; clientSecret is shown only now", body = CreatedClientDto,
             headers(("Location" = String, description = "URL of the client"))),
         (status = 401, description = "No or invalid token", body = ProblemDoc, content_type = "application/problem+json"),
         (status = 403, description = "Scope admin missing", body = ProblemDoc, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid fields, all listed in errors[]", body = ProblemDoc, content_type = "application/problem+json"),
+        (status = 409, description = "A request with the same Idempotency-Key is still running", body = ProblemDoc, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid fields (all listed in errors[]), or an Idempotency-Key reused for another request", body = ProblemDoc, content_type = "application/problem+json"),
     ),
     security(("bearer" = ["admin"]))
 )]

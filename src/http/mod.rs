@@ -7,6 +7,7 @@ pub mod auth;
 mod domain_errors;
 pub mod extract;
 pub mod fallback;
+pub mod idempotency;
 mod municipalities;
 mod oauth;
 pub mod openapi;
@@ -34,6 +35,7 @@ pub fn routes(cfg: &mut ServiceConfig) {
         .service(oauth::jwks)
         .service(
             scope::scope("/v1")
+                .wrap(idempotency::Idempotency)
                 .service(municipalities::list_municipalities)
                 .service(municipalities::get_municipality)
                 .service(municipalities::patch_municipality)

@@ -124,6 +124,18 @@ problem_kinds! {
         "Madoguchi-Actor ヘッダーが正しくありません", "Invalid Madoguchi-Actor header",
         "Madoguchi-Actor には操作する職員の職員番号(1〜64文字、制御文字なし)を入れてください。",
         "Madoguchi-Actor carries the acting staff member's id (1 to 64 characters, no control characters).";
+    InvalidIdempotencyKey => "invalid_idempotency_key", BAD_REQUEST,
+        "Idempotency-Key が正しくありません", "Invalid Idempotency-Key",
+        "Idempotency-Key には16〜255文字の英数字・記号を使います。リクエストごとに新しい UUID を推奨します。",
+        "An Idempotency-Key is 16 to 255 visible ASCII characters; a new UUID per request is best.";
+    IdempotencyKeyReused => "idempotency_key_reused", UNPROCESSABLE_ENTITY,
+        "Idempotency-Key が別のリクエストで使われています", "Idempotency-Key reused",
+        "同じ Idempotency-Key は同じ内容のリクエストの再送にだけ使えます。別のリクエストには新しいキーを使ってください。",
+        "An Idempotency-Key may only be reused to resend the same request; use a new key for a different one.";
+    IdempotencyInProgress => "idempotency_in_progress", CONFLICT,
+        "同じ Idempotency-Key のリクエストを処理中です", "Request with this Idempotency-Key in progress",
+        "最初のリクエストの処理が終わってから再試行してください。Retry-After に待ち時間を示します。",
+        "Retry when the first request has finished; Retry-After says how long to wait.";
     Conflict => "conflict", CONFLICT,
         "既に存在します", "Already exists",
         "同じ識別子のリソースが既にあります。",

@@ -4,6 +4,7 @@
 mod audit;
 mod clients;
 pub mod entities;
+mod idempotency;
 mod keys;
 mod municipalities;
 

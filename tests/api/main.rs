@@ -9,6 +9,7 @@ mod audit;
 mod cli;
 mod errors;
 mod external_issuer;
+mod idempotency;
 mod operations;
 mod tenancy;
 mod tls;

@@ -3,5 +3,6 @@
 pub mod audit_event;
 pub mod client;
 pub mod client_municipality;
+pub mod idempotency_record;
 pub mod municipality;
 pub mod signing_key;
