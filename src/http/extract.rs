@@ -65,7 +65,7 @@ fn unsupported_media_type(expected: &str) -> ApiError {
 #[derive(Debug, Clone, Copy)]
 pub struct BodyLimit(pub usize);
 
-fn body_limit(req: &HttpRequest) -> usize {
+pub(crate) fn body_limit(req: &HttpRequest) -> usize {
     req.app_data::<BodyLimit>().map_or(262_144, |l| l.0)
 }
 

@@ -16,7 +16,7 @@ use futures_util::StreamExt;
 use futures_util::future::LocalBoxFuture;
 
 use super::auth::bearer_token;
-use super::extract::{BodyLimit, too_large};
+use super::extract::{body_limit, too_large};
 use super::problem::{ApiError, ProblemKind};
 use super::state::AppState;
 use crate::i18n::Text;
@@ -122,7 +122,7 @@ where
                 return Ok(service.call(req).await?.map_into_boxed_body());
             };
             let client_id = principal.client_id.clone();
-            let limit = req.app_data::<BodyLimit>().map_or(262_144, |l| l.0);
+            let limit = body_limit(req.request());
             let body = match read_body(&mut req, limit).await {
                 Ok(body) => body,
                 Err(e) => return Ok(req.error_response(e)),
@@ -139,13 +139,6 @@ where
                 .store
                 .claim_idempotency(&client_id, &key_hash, &print)
                 .await;
-            let reused = || {
-                problem(
-                    ProblemKind::IdempotencyKeyReused,
-                    "この Idempotency-Key は別の内容のリクエストで使われています。新しいキーを使ってください。",
-                    "This Idempotency-Key was used with a different request; use a new key.",
-                )
-            };
             match claim {
                 Err(e) => return Ok(req.error_response(ApiError::from(e))),
                 Ok(Claim::Started) => {}
@@ -153,7 +146,12 @@ where
                 | Ok(Claim::InProgress { fingerprint })
                     if fingerprint != print =>
                 {
-                    return Ok(req.error_response(reused()));
+                    let reused = problem(
+                        ProblemKind::IdempotencyKeyReused,
+                        "この Idempotency-Key は別の内容のリクエストで使われています。新しいキーを使ってください。",
+                        "This Idempotency-Key was used with a different request; use a new key.",
+                    );
+                    return Ok(req.error_response(reused));
                 }
                 Ok(Claim::Completed { sealed, .. }) => {
                     return match key.open(&client_id, &sealed) {
