@@ -303,13 +303,23 @@ impl Settings {
         self.tls.cert_path.is_some()
     }
 
+    /// Whether no database URL is configured, so the SQLite file under `data_dir` is used.
+    pub fn uses_embedded_sqlite(&self) -> bool {
+        self.database.url.as_deref().is_none_or(str::is_empty)
+    }
+
+    /// The SQLite file used when no database URL is configured.
+    pub fn embedded_sqlite_path(&self) -> PathBuf {
+        self.data_dir.join("madoguchi.db")
+    }
+
     /// The database URL in effect: the configured one, or the SQLite file under `data_dir`.
     pub fn database_url(&self) -> String {
         match &self.database.url {
             Some(url) if !url.is_empty() => url.clone(),
             _ => format!(
                 "sqlite://{}?mode=rwc",
-                self.data_dir.join("madoguchi.db").display()
+                self.embedded_sqlite_path().display()
             ),
         }
     }

@@ -68,7 +68,7 @@ pub const DEMO_LG_CODE: &str = "012084";
 /// Opens the database named by the settings, creating the SQLite directory when needed.
 pub async fn open_store(settings: &Settings) -> Result<Store, StartupError> {
     let url = settings.database_url();
-    if url.starts_with("sqlite:") && settings.database.url.as_deref().unwrap_or("").is_empty() {
+    if settings.uses_embedded_sqlite() {
         std::fs::create_dir_all(&settings.data_dir).map_err(|source| StartupError::DataDir {
             path: settings.data_dir.display().to_string(),
             source,
@@ -81,6 +81,7 @@ async fn seed_demo(store: &Store) -> Result<Option<DemoCredentials>, StartupErro
     if store.has_clients().await? {
         return Ok(None);
     }
+    let lg_code = LgCode::parse(DEMO_LG_CODE).map_err(|e| StartupError::Demo(e.to_string()))?;
     let actor = Actor {
         client_id: Some("bootstrap".to_owned()),
         staff: None,
@@ -97,7 +98,7 @@ async fn seed_demo(store: &Store) -> Result<Option<DemoCredentials>, StartupErro
         store,
         "demo counter app (北見市)",
         &scopes,
-        &[DEMO_LG_CODE.to_owned()],
+        &[lg_code.to_string()],
         &actor,
     )
     .await
@@ -106,11 +107,7 @@ async fn seed_demo(store: &Store) -> Result<Option<DemoCredentials>, StartupErro
     Ok(Some(DemoCredentials {
         client_id: client.id,
         client_secret: secret.expose().to_owned(),
-        lg_code: client
-            .municipalities
-            .first()
-            .copied()
-            .unwrap_or(LgCode::parse(DEMO_LG_CODE).map_err(|e| StartupError::Demo(e.to_string()))?),
+        lg_code,
     }))
 }
 
@@ -186,8 +183,9 @@ impl Application {
         .map_err(|e| StartupError::Other(e.to_string()))?;
         let doc = openapi::document();
         let route_table = web::Data::new(RouteTable::from_openapi(&doc));
-        let openapi_json =
-            Arc::new(serde_json::to_string(&doc).map_err(|e| StartupError::Other(e.to_string()))?);
+        let openapi_json = web::Bytes::from(
+            serde_json::to_vec(&doc).map_err(|e| StartupError::Other(e.to_string()))?,
+        );
         let state = web::Data::new(AppState {
             issuer: TokenIssuer::new(
                 issuer,

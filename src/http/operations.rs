@@ -117,5 +117,5 @@ pub async fn problem_type(path: web::Path<String>) -> Result<HttpResponse, ApiEr
 pub async fn openapi_json(state: web::Data<AppState>) -> HttpResponse {
     HttpResponse::Ok()
         .content_type(ContentType::json())
-        .body(state.openapi_json.as_str().to_owned())
+        .body(state.openapi_json.clone())
 }

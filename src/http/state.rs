@@ -16,6 +16,6 @@ pub struct AppState {
     pub verifier: TokenVerifier,
     /// Keys published in `/.well-known/jwks.json`.
     pub public_keys: Vec<SigningKey>,
-    /// The OpenAPI document, serialized once.
-    pub openapi_json: Arc<String>,
+    /// The OpenAPI document, serialized once; each response shares the buffer.
+    pub openapi_json: actix_web::web::Bytes,
 }

@@ -122,10 +122,8 @@ impl Store {
         if let Some(before) = before {
             query = query.filter(Column::Seq.lt(before));
         }
-        let mut rows = query.limit(limit + 1).all(&self.db).await?;
-        let more = rows.len() as u64 > limit;
-        rows.truncate(limit as usize);
-        let next_before = more.then(|| rows.last().map(|r| r.seq)).flatten();
+        let (rows, last) = super::split_page(query.limit(limit + 1).all(&self.db).await?, limit);
+        let next_before = last.map(|i| rows[i].seq);
         Ok(AuditPage {
             items: rows.into_iter().map(to_record).collect(),
             next_before,

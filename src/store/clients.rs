@@ -134,14 +134,10 @@ impl Store {
         if let Some(after) = after {
             query = query.filter(Column::Id.gt(after));
         }
-        let mut rows = query.limit(limit + 1).all(&self.db).await?;
-        let more = rows.len() as u64 > limit;
-        rows.truncate(limit as usize);
+        let (rows, last) = super::split_page(query.limit(limit + 1).all(&self.db).await?, limit);
         let ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
         let mut grants = grants(&self.db, &ids).await?;
-        let next_after = more
-            .then(|| rows.last().map(|r| r.id.to_string()))
-            .flatten();
+        let next_after = last.map(|i| rows[i].id.to_string());
         Ok(Page {
             items: rows
                 .into_iter()

@@ -60,6 +60,15 @@ pub struct Page<T> {
     pub next_after: Option<String>,
 }
 
+/// Lists fetch `limit + 1` rows: the extra one only says that another page follows.
+/// Returns the rows of this page and the row the next page continues after.
+fn split_page<T>(mut rows: Vec<T>, limit: u64) -> (Vec<T>, Option<usize>) {
+    let more = rows.len() as u64 > limit;
+    rows.truncate(limit as usize);
+    let last = (more && !rows.is_empty()).then(|| rows.len() - 1);
+    (rows, last)
+}
+
 /// The database handle every part of the gateway shares.
 #[derive(Debug, Clone)]
 pub struct Store {

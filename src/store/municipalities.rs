@@ -84,12 +84,8 @@ impl Store {
         if let Some(only) = only {
             query = query.filter(Column::LgCode.is_in(only.iter().map(LgCode::to_string)));
         }
-        let mut rows = query.limit(limit + 1).all(&self.db).await?;
-        let more = rows.len() as u64 > limit;
-        rows.truncate(limit as usize);
-        let next_after = more
-            .then(|| rows.last().map(|r| r.lg_code.clone()))
-            .flatten();
+        let (rows, last) = super::split_page(query.limit(limit + 1).all(&self.db).await?, limit);
+        let next_after = last.map(|i| rows[i].lg_code.clone());
         Ok(Page {
             items: rows.into_iter().map(to_domain).collect::<Result<_, _>>()?,
             next_after,

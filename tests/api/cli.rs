@@ -7,7 +7,7 @@ use reqwest::StatusCode;
 use serde_json::Value;
 use tempfile::TempDir;
 
-use crate::helpers::{Backend, fresh_postgres_database, madoguchi, serve_process};
+use crate::helpers::{Backend, basic_token, fresh_postgres_database, madoguchi, serve_process};
 use crate::storage_test;
 
 async fn database_for(backend: Backend) -> Option<String> {
@@ -43,17 +43,7 @@ async fn first_start_and_second_start(backend: Backend) {
     assert!(output.contains(&format!("{}/v1/municipalities/012084", first.address)));
 
     // Do what the printed hint says.
-    let token: Value = http
-        .post(format!("{}/oauth/token", first.address))
-        .basic_auth(&id, Some(&secret))
-        .form(&[("grant_type", "client_credentials")])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let token = token["access_token"].as_str().unwrap().to_owned();
+    let token = basic_token(&http, &first.address, &id, &secret).await;
     let kitami = http
         .get(format!("{}/v1/municipalities/012084", first.address))
         .bearer_auth(&token)
@@ -318,17 +308,7 @@ async fn logs_are_json_carry_the_request_id_and_never_the_input() {
     let id = credential(&server.stdout, "client_id:");
     let secret = credential(&server.stdout, "client_secret:");
     let http = reqwest::Client::new();
-    let token: Value = http
-        .post(format!("{}/oauth/token", server.address))
-        .basic_auth(&id, Some(&secret))
-        .form(&[("grant_type", "client_credentials")])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let token = token["access_token"].as_str().unwrap().to_owned();
+    let token = basic_token(&http, &server.address, &id, &secret).await;
 
     let refused = http
         .patch(format!("{}/v1/municipalities/012084", server.address))

@@ -282,6 +282,17 @@ impl TestApp {
         response.json().await.expect("JSON body")
     }
 
+    /// GET without a token that must succeed; its JSON body.
+    pub async fn get_public_json(&self, path: &str) -> Value {
+        let response = self.http.get(self.url(path)).send().await.expect("GET");
+        assert!(
+            response.status().is_success(),
+            "GET {path}: {}",
+            response.status()
+        );
+        response.json().await.expect("JSON body")
+    }
+
     pub async fn send_json(
         &self,
         method: reqwest::Method,
@@ -335,6 +346,24 @@ pub fn madoguchi() -> Command {
     command.env_remove("RUST_LOG");
     command.env("MADOGUCHI_LOG__LEVEL", "warn");
     command
+}
+
+/// A token from a running `serve` process, with HTTP Basic as its printed hint does.
+pub async fn basic_token(http: &reqwest::Client, address: &str, id: &str, secret: &str) -> String {
+    let body: Value = http
+        .post(format!("{address}/oauth/token"))
+        .basic_auth(id, Some(secret))
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .await
+        .expect("token request")
+        .json()
+        .await
+        .expect("token JSON");
+    body["access_token"]
+        .as_str()
+        .expect("access_token")
+        .to_owned()
 }
 
 /// A `madoguchi serve` process; killed when dropped.

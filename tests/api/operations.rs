@@ -10,15 +10,7 @@ async fn health_and_readiness(backend: Backend) {
     let app = spawn_app(backend).await;
     let health = app.http.get(app.url("/healthz")).send().await.unwrap();
     assert_eq!(health.status(), StatusCode::OK);
-    let ready: Value = app
-        .http
-        .get(app.url("/readyz"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let ready: Value = app.get_public_json("/readyz").await;
     let expected = match backend {
         Backend::Sqlite => "sqlite",
         Backend::Postgres => "postgresql",
@@ -152,15 +144,7 @@ fn the_committed_openapi_document_is_current() {
 
 async fn the_served_document_and_swagger_ui(backend: Backend) {
     let app = spawn_app(backend).await;
-    let served: Value = app
-        .http
-        .get(app.url("/openapi.json"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let served: Value = app.get_public_json("/openapi.json").await;
     let current: Value =
         serde_json::from_str(&madoguchi::http::openapi::document_json().unwrap()).unwrap();
     assert_eq!(served, current);

@@ -227,15 +227,7 @@ storage_test!(a_municipality_changes_its_counter_contact);
 /// route was registered without the authorization extractor.
 async fn every_v1_route_checks_the_token(backend: Backend) {
     let app = spawn_app(backend).await;
-    let doc: Value = app
-        .http
-        .get(app.url("/openapi.json"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let doc: Value = app.get_public_json("/openapi.json").await;
     let mut checked = 0;
     for (path, item) in doc["paths"].as_object().unwrap() {
         if !path.starts_with("/v1/") {

@@ -13,14 +13,7 @@ use crate::storage_test;
 const KITAMI: &str = "/v1/municipalities/012084";
 
 async fn jwks(app: &TestApp) -> JwkSet {
-    app.http
-        .get(app.url("/.well-known/jwks.json"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
+    serde_json::from_value(app.get_public_json("/.well-known/jwks.json").await).unwrap()
 }
 
 async fn both_client_authentication_methods_issue_verifiable_tokens(backend: Backend) {
