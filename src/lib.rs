@@ -5,6 +5,7 @@ pub mod audit;
 pub mod auth;
 pub mod cli;
 pub mod config;
+pub mod forms;
 pub mod http;
 pub mod i18n;
 pub mod idempotency;

@@ -88,6 +88,19 @@ impl LgCode {
         Ok(Self(digits))
     }
 
+    /// The code whose first five digits are `first_five`, with its check digit appended
+    /// (the 5-digit form some older systems and forms still use).
+    pub fn complete(first_five: &str) -> Result<Self, LgCodeError> {
+        if first_five.len() != 5 || !first_five.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(LgCodeError::Length(
+                first_five.to_owned(),
+                first_five.chars().count(),
+            ));
+        }
+        let digits: Vec<u8> = first_five.bytes().map(|b| b - b'0').collect();
+        Self::parse(&format!("{first_five}{}", check_digit(&digits)))
+    }
+
     /// The two-digit prefecture code (JIS X 0401), e.g. "01" for 北海道.
     pub fn prefecture_code(&self) -> String {
         format!("{}{}", self.0[0], self.0[1])

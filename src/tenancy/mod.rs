@@ -11,5 +11,5 @@ pub use lg_code::{LgCode, LgCodeError};
 pub use municipality::{
     Contact, Municipality, MunicipalityError, MunicipalityPatch, NewMunicipality,
 };
-pub use prefectures::{Prefecture, prefecture};
+pub use prefectures::{Prefecture, prefecture, prefecture_names};
 pub use registry::{register_municipality, update_municipality};

@@ -33,6 +33,11 @@ pub fn prefecture(code: &LgCode) -> Option<&'static Prefecture> {
     PREFECTURES.iter().find(|p| p.code == key)
 }
 
+/// Every prefecture's name (北海道, 青森県 …), in code order.
+pub fn prefecture_names() -> impl Iterator<Item = &'static str> {
+    PREFECTURES.iter().map(|p| p.name.as_str())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,0 +1,285 @@
+//! What a form's schema says about each field beyond validation: its Japanese label (`title`),
+//! how to normalize it (`x-normalize`) and the messages to give when it is wrong
+//! (`x-messages`). Collected once per form into a tree that mirrors the document.
+
+use std::collections::HashMap;
+
+use serde_json::{Map, Value};
+
+use super::normalize::Kind;
+
+/// A message a schema gives for one keyword failing on one field.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CustomMessage {
+    pub code: String,
+    pub ja: String,
+    pub en: String,
+}
+
+/// One place in a form document.
+#[derive(Debug, Clone, Default)]
+pub struct PlanNode {
+    pub title: Option<String>,
+    pub normalize: Option<Kind>,
+    pub messages: HashMap<String, CustomMessage>,
+    pub properties: HashMap<String, PlanNode>,
+    pub items: Option<Box<PlanNode>>,
+}
+
+impl PlanNode {
+    /// The node for a JSON pointer into a document (array indices go to `items`).
+    pub fn at(&self, pointer: &str) -> Option<&PlanNode> {
+        let mut node = self;
+        for token in pointer.split('/').skip(1) {
+            let token = token.replace("~1", "/").replace("~0", "~");
+            node = match node.properties.get(&token) {
+                Some(child) => child,
+                None if token.bytes().all(|b| b.is_ascii_digit()) => node.items.as_deref()?,
+                None => return None,
+            };
+        }
+        Some(node)
+    }
+}
+
+/// The keywords of JSON Schema 2020-12. Anything else in a schema object must start with
+/// `x-`: a misspelt keyword would otherwise be ignored silently.
+const KEYWORDS: &[&str] = &[
+    "$schema",
+    "$id",
+    "$ref",
+    "$defs",
+    "$anchor",
+    "$dynamicRef",
+    "$dynamicAnchor",
+    "$vocabulary",
+    "$comment",
+    "type",
+    "enum",
+    "const",
+    "properties",
+    "required",
+    "additionalProperties",
+    "patternProperties",
+    "propertyNames",
+    "unevaluatedProperties",
+    "minProperties",
+    "maxProperties",
+    "dependentRequired",
+    "dependentSchemas",
+    "items",
+    "prefixItems",
+    "contains",
+    "minContains",
+    "maxContains",
+    "minItems",
+    "maxItems",
+    "uniqueItems",
+    "unevaluatedItems",
+    "allOf",
+    "anyOf",
+    "oneOf",
+    "not",
+    "if",
+    "then",
+    "else",
+    "minLength",
+    "maxLength",
+    "pattern",
+    "format",
+    "minimum",
+    "maximum",
+    "exclusiveMinimum",
+    "exclusiveMaximum",
+    "multipleOf",
+    "title",
+    "description",
+    "default",
+    "examples",
+    "deprecated",
+    "readOnly",
+    "writeOnly",
+    "contentEncoding",
+    "contentMediaType",
+    "contentSchema",
+];
+
+/// Resolves `$ref`s among the loaded schema documents (keyed by `$id`).
+pub struct Planner<'a> {
+    pub documents: &'a HashMap<String, Value>,
+}
+
+/// `base` + `reference` → (document URI, fragment).
+pub fn resolve_reference(base: &str, reference: &str) -> (String, String) {
+    let (path, fragment) = match reference.split_once('#') {
+        Some((p, f)) => (p, f.to_owned()),
+        None => (reference, String::new()),
+    };
+    if path.is_empty() {
+        return (base.to_owned(), fragment);
+    }
+    if path.contains("://") || path.starts_with("urn:") {
+        return (path.to_owned(), fragment);
+    }
+    let mut segments: Vec<&str> = base.split('/').collect();
+    segments.pop();
+    for part in path.split('/') {
+        match part {
+            "." | "" => {}
+            ".." => {
+                segments.pop();
+            }
+            p => segments.push(p),
+        }
+    }
+    (segments.join("/"), fragment)
+}
+
+fn pointer_get<'v>(value: &'v Value, fragment: &str) -> Option<&'v Value> {
+    if fragment.is_empty() {
+        Some(value)
+    } else {
+        value.pointer(fragment)
+    }
+}
+
+impl Planner<'_> {
+    pub fn plan(&self, uri: &str, schema: &Value) -> Result<PlanNode, String> {
+        let mut root = PlanNode::default();
+        let mut stack = Vec::new();
+        self.walk(uri, schema, &mut root, "", &mut stack)?;
+        Ok(root)
+    }
+
+    fn walk(
+        &self,
+        base: &str,
+        schema: &Value,
+        node: &mut PlanNode,
+        at: &str,
+        stack: &mut Vec<String>,
+    ) -> Result<(), String> {
+        let Value::Object(map) = schema else {
+            return Ok(());
+        };
+        if stack.len() > 64 {
+            return Err(format!("$ref chain deeper than 64 at {at}"));
+        }
+        for key in map.keys() {
+            if !key.starts_with("x-") && !KEYWORDS.contains(&key.as_str()) {
+                return Err(format!(
+                    "unknown keyword \"{key}\" at {}; custom annotations must start with x-",
+                    if at.is_empty() { "the root" } else { at }
+                ));
+            }
+        }
+        let base = map
+            .get("$id")
+            .and_then(Value::as_str)
+            .map(|id| resolve_reference(base, id).0)
+            .unwrap_or_else(|| base.to_owned());
+        if node.title.is_none() {
+            node.title = map.get("title").and_then(Value::as_str).map(str::to_owned);
+        }
+        if let Some(kind) = map.get("x-normalize") {
+            let parsed = kind.as_str().and_then(Kind::parse).ok_or_else(|| {
+                format!(
+                    "x-normalize at {at} is {kind}; use one of {}",
+                    Kind::ALL.map(Kind::as_str).join(", ")
+                )
+            })?;
+            node.normalize.get_or_insert(parsed);
+        }
+        if let Some(messages) = map.get("x-messages") {
+            read_messages(messages, node, at)?;
+        }
+        if let Some(reference) = map.get("$ref").and_then(Value::as_str) {
+            let (doc, fragment) = resolve_reference(&base, reference);
+            let key = format!("{doc}#{fragment}");
+            if !stack.contains(&key) {
+                let target = self
+                    .documents
+                    .get(&doc)
+                    .and_then(|d| pointer_get(d, &fragment))
+                    .ok_or_else(|| {
+                        format!("$ref \"{reference}\" at {at} does not resolve to a loaded schema")
+                    })?;
+                stack.push(key);
+                self.walk(&doc, target, node, at, stack)?;
+                stack.pop();
+            }
+        }
+        if let Some(Value::Object(properties)) = map.get("properties") {
+            for (name, sub) in properties {
+                let child = node.properties.entry(name.clone()).or_default();
+                self.walk(&base, sub, child, &format!("{at}/properties/{name}"), stack)?;
+            }
+        }
+        if let Some(items) = map.get("items") {
+            let child = node.items.get_or_insert_with(Default::default);
+            self.walk(&base, items, child, &format!("{at}/items"), stack)?;
+        }
+        for combinator in ["allOf", "anyOf", "oneOf"] {
+            if let Some(Value::Array(branches)) = map.get(combinator) {
+                for (i, branch) in branches.iter().enumerate() {
+                    self.walk(
+                        &base,
+                        branch,
+                        node,
+                        &format!("{at}/{combinator}/{i}"),
+                        stack,
+                    )?;
+                }
+            }
+        }
+        for conditional in ["then", "else"] {
+            if let Some(branch) = map.get(conditional) {
+                self.walk(&base, branch, node, &format!("{at}/{conditional}"), stack)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+fn read_messages(messages: &Value, node: &mut PlanNode, at: &str) -> Result<(), String> {
+    let bad = || format!("x-messages at {at} must map keywords to {{code, ja, en}}");
+    let Value::Object(messages) = messages else {
+        return Err(bad());
+    };
+    for (keyword, message) in messages {
+        let text =
+            |m: &Map<String, Value>, k: &str| m.get(k).and_then(Value::as_str).map(str::to_owned);
+        let Value::Object(m) = message else {
+            return Err(bad());
+        };
+        let (Some(code), Some(ja), Some(en)) = (text(m, "code"), text(m, "ja"), text(m, "en"))
+        else {
+            return Err(bad());
+        };
+        node.messages
+            .entry(keyword.clone())
+            .or_insert(CustomMessage { code, ja, en });
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn references_resolve_against_the_base() {
+        let base = "https://madoguchi.example/schemas/forms/residentMove/1.0.schema.json";
+        assert_eq!(
+            resolve_reference(base, "../../common/person.schema.json#/$defs/kana"),
+            (
+                "https://madoguchi.example/schemas/common/person.schema.json".to_owned(),
+                "/$defs/kana".to_owned()
+            )
+        );
+        assert_eq!(
+            resolve_reference(base, "#/$defs/x"),
+            (base.to_owned(), "/$defs/x".to_owned())
+        );
+    }
+}

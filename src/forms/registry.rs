@@ -1,0 +1,438 @@
+//! The schema registry: every form schema, the common schemas they share, the era table and
+//! the vendor dialects, loaded and checked once at start-up. A file that does not parse, a
+//! schema that does not compile, a `$ref` that does not resolve or an example that does not
+//! validate stops start-up with the file's name and the problem. Nothing is fetched.
+
+use std::collections::{BTreeMap, HashMap};
+
+use jsonschema::{Draft, Resource, Validator};
+use serde_json::Value;
+
+use super::dialect::Dialect;
+use super::era::EraTable;
+use super::normalize::{self, Located, Report};
+use super::plan::{PlanNode, Planner};
+use super::source::{SchemaFile, SchemaSource};
+use super::validate::{self, FormError};
+use crate::tenancy::LgCode;
+
+/// A schema file that cannot be used, and why.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("schemas/{file}: {problem}")]
+pub struct SchemaError {
+    pub file: String,
+    pub problem: String,
+}
+
+fn problem(file: &str, problem: impl Into<String>) -> SchemaError {
+    SchemaError {
+        file: file.to_owned(),
+        problem: problem.into(),
+    }
+}
+
+/// One version of one standard form.
+pub struct Form {
+    pub id: String,
+    pub version: String,
+    pub title: String,
+    pub description: Option<String>,
+    /// The schema's `$id`.
+    pub uri: String,
+    pub schema: Value,
+    pub plan: PlanNode,
+    pub validator: Validator,
+    /// Path below the schema root, for messages.
+    pub path: String,
+}
+
+impl Form {
+    pub fn examples(&self) -> &[Value] {
+        self.schema
+            .get("examples")
+            .and_then(Value::as_array)
+            .map_or(&[], Vec::as_slice)
+    }
+}
+
+/// A common schema (person, address …) the forms refer to.
+pub struct CommonSchema {
+    pub path: String,
+    pub uri: String,
+    pub schema: Value,
+}
+
+/// What normalizing (and validating) one document gave.
+#[derive(Debug, Clone)]
+pub struct Processed {
+    pub document: Value,
+    pub report: Report,
+    pub errors: Vec<FormError>,
+}
+
+impl Processed {
+    pub fn valid(&self) -> bool {
+        self.errors.is_empty()
+    }
+}
+
+/// Why a form could not be found, with what exists.
+#[derive(Debug, Clone)]
+pub enum Lookup {
+    UnknownForm { known: Vec<String> },
+    UnknownVersion { versions: Vec<String> },
+}
+
+pub struct FormRegistry {
+    pub eras: EraTable,
+    forms: Vec<Form>,
+    common: Vec<CommonSchema>,
+    dialects: BTreeMap<String, Dialect>,
+    pub source: String,
+}
+
+/// Orders versions by their numeric parts: 1.10 after 1.9.
+pub fn version_key(version: &str) -> Vec<u64> {
+    version.split('.').map(|p| p.parse().unwrap_or(0)).collect()
+}
+
+fn parse_json(file: &SchemaFile) -> Result<Value, SchemaError> {
+    serde_json::from_str(&file.text)
+        .map_err(|e| problem(&file.path, format!("not valid JSON: {e}")))
+}
+
+fn schema_id(file: &SchemaFile, value: &Value) -> Result<String, SchemaError> {
+    if value.get("$schema").and_then(Value::as_str)
+        != Some("https://json-schema.org/draft/2020-12/schema")
+    {
+        return Err(problem(
+            &file.path,
+            "\"$schema\" must be \"https://json-schema.org/draft/2020-12/schema\"",
+        ));
+    }
+    value
+        .get("$id")
+        .and_then(Value::as_str)
+        .filter(|id| id.contains("://"))
+        .map(str::to_owned)
+        .ok_or_else(|| problem(&file.path, "the schema needs an absolute \"$id\""))
+}
+
+/// Every property must carry a Japanese `title`: error messages name fields by it.
+fn check_titles(node: &PlanNode, at: &str) -> Result<(), String> {
+    for (name, child) in &node.properties {
+        let here = format!("{at}/{name}");
+        if child.title.is_none() {
+            return Err(format!(
+                "the property {here} has no \"title\" (its Japanese label)"
+            ));
+        }
+        check_titles(child, &here)?;
+    }
+    if let Some(items) = &node.items {
+        check_titles(items, &format!("{at}/*"))?;
+    }
+    Ok(())
+}
+
+impl FormRegistry {
+    pub fn load(source: &SchemaSource) -> Result<Self, SchemaError> {
+        let files = source.files().map_err(|(file, p)| problem(&file, p))?;
+        let mut eras = None;
+        let mut documents: HashMap<String, Value> = HashMap::new();
+        let mut common = Vec::new();
+        let mut form_files = Vec::new();
+        let mut dialect_files = Vec::new();
+        for file in &files {
+            let parts: Vec<&str> = file.path.split('/').collect();
+            match parts.as_slice() {
+                ["reference", "eras.json"] => {
+                    eras = Some(EraTable::parse(&file.text).map_err(|p| problem(&file.path, p))?);
+                }
+                ["reference", _] => {}
+                ["common", name] if name.ends_with(".schema.json") => {
+                    let value = parse_json(file)?;
+                    let uri = schema_id(file, &value)?;
+                    if documents.insert(uri.clone(), value.clone()).is_some() {
+                        return Err(problem(&file.path, format!("the $id {uri} is used twice")));
+                    }
+                    common.push(CommonSchema {
+                        path: file.path.clone(),
+                        uri,
+                        schema: value,
+                    });
+                }
+                ["forms", id, name] => {
+                    let Some(version) = name.strip_suffix(".schema.json") else {
+                        return Err(problem(
+                            &file.path,
+                            "a form schema is named <version>.schema.json",
+                        ));
+                    };
+                    let value = parse_json(file)?;
+                    let uri = schema_id(file, &value)?;
+                    if documents.insert(uri.clone(), value.clone()).is_some() {
+                        return Err(problem(&file.path, format!("the $id {uri} is used twice")));
+                    }
+                    form_files.push((
+                        file.path.clone(),
+                        id.to_string(),
+                        version.to_owned(),
+                        uri,
+                        value,
+                    ));
+                }
+                ["dialects", name] => {
+                    let name = name.trim_end_matches(".json").to_owned();
+                    dialect_files.push((file.path.clone(), name, file.text.clone()));
+                }
+                _ => {
+                    return Err(problem(
+                        &file.path,
+                        "unexpected file: schemas hold reference/, common/<name>.schema.json, forms/<id>/<version>.schema.json and dialects/<name>.json",
+                    ));
+                }
+            }
+        }
+        let eras =
+            eras.ok_or_else(|| problem("reference/eras.json", "the era table is missing"))?;
+
+        let registry = jsonschema::Registry::new()
+            .extend(
+                documents
+                    .iter()
+                    .map(|(uri, value)| (uri.clone(), Resource::from_contents(value.clone()))),
+            )
+            .and_then(|b| b.prepare())
+            .map_err(|e| problem("common", format!("the schemas do not form a registry: {e}")))?;
+        let planner = Planner {
+            documents: &documents,
+        };
+        for c in &common {
+            planner
+                .plan(&c.uri, &c.schema)
+                .map_err(|p| problem(&c.path, p))?;
+        }
+
+        let mut forms = Vec::new();
+        for (path, id, version, uri, schema) in form_files {
+            let title = schema
+                .get("title")
+                .and_then(Value::as_str)
+                .ok_or_else(|| problem(&path, "the form needs a Japanese \"title\""))?
+                .to_owned();
+            let plan = planner.plan(&uri, &schema).map_err(|p| problem(&path, p))?;
+            check_titles(&plan, "").map_err(|p| problem(&path, p))?;
+            let validator = jsonschema::options()
+                .with_draft(Draft::Draft202012)
+                .with_registry(&registry)
+                .should_validate_formats(true)
+                .with_format("my-number", normalize::codes::is_my_number)
+                .with_format("lg-code", |s: &str| LgCode::parse(s).is_ok())
+                .build(&schema)
+                .map_err(|e| problem(&path, format!("the schema does not compile: {e}")))?;
+            let form = Form {
+                id,
+                version,
+                title,
+                description: schema
+                    .get("description")
+                    .and_then(Value::as_str)
+                    .map(str::to_owned),
+                uri,
+                schema,
+                plan,
+                validator,
+                path,
+            };
+            if form.examples().is_empty() {
+                return Err(problem(
+                    &form.path,
+                    "the form needs at least one entry in \"examples\"",
+                ));
+            }
+            for (i, example) in form.examples().iter().enumerate() {
+                if let Some(e) = validate::errors(&form.validator, &form.plan, example).first() {
+                    return Err(problem(
+                        &form.path,
+                        format!(
+                            "examples[{i}] is not valid: {} ({})",
+                            e.pointer, e.message.en
+                        ),
+                    ));
+                }
+            }
+            forms.push(form);
+        }
+        forms.sort_by(|a, b| {
+            a.id.cmp(&b.id)
+                .then_with(|| version_key(&a.version).cmp(&version_key(&b.version)))
+        });
+
+        let mut dialects = BTreeMap::new();
+        for (path, name, text) in dialect_files {
+            let dialect = Dialect::parse(&name, &text).map_err(|p| problem(&path, p))?;
+            for target in dialect.targets() {
+                let (id, version) = target;
+                if !forms.iter().any(|f| f.id == id && f.version == version) {
+                    return Err(problem(
+                        &path,
+                        format!("the dialect maps to {id}@{version}, which is not a loaded form"),
+                    ));
+                }
+            }
+            dialects.insert(name, dialect);
+        }
+
+        Ok(Self {
+            eras,
+            forms,
+            common,
+            dialects,
+            source: source.describe(),
+        })
+    }
+
+    pub fn forms(&self) -> &[Form] {
+        &self.forms
+    }
+
+    pub fn common(&self) -> &[CommonSchema] {
+        &self.common
+    }
+
+    pub fn dialects(&self) -> impl Iterator<Item = &Dialect> {
+        self.dialects.values()
+    }
+
+    pub fn dialect(&self, name: &str) -> Option<&Dialect> {
+        self.dialects.get(name)
+    }
+
+    /// The distinct form ids, in order.
+    pub fn form_ids(&self) -> Vec<String> {
+        let mut ids: Vec<String> = self.forms.iter().map(|f| f.id.clone()).collect();
+        ids.dedup();
+        ids
+    }
+
+    /// Every version of a form, oldest first.
+    pub fn versions(&self, id: &str) -> Result<Vec<&Form>, Lookup> {
+        let versions: Vec<&Form> = self.forms.iter().filter(|f| f.id == id).collect();
+        if versions.is_empty() {
+            return Err(Lookup::UnknownForm {
+                known: self.form_ids(),
+            });
+        }
+        Ok(versions)
+    }
+
+    /// One version of a form; `None` for the newest.
+    pub fn form(&self, id: &str, version: Option<&str>) -> Result<&Form, Lookup> {
+        let versions = self.versions(id)?;
+        match version {
+            None => versions.last().copied().ok_or(Lookup::UnknownForm {
+                known: self.form_ids(),
+            }),
+            Some(v) => versions
+                .iter()
+                .find(|f| f.version == v)
+                .copied()
+                .ok_or_else(|| Lookup::UnknownVersion {
+                    versions: versions.iter().map(|f| f.version.clone()).collect(),
+                }),
+        }
+    }
+
+    /// Normalizes a document for a form, after translating it from a dialect if one is given.
+    pub fn normalize(&self, form: &Form, document: Value, dialect: Option<&Dialect>) -> Processed {
+        let (mut document, mut report) = match dialect {
+            Some(d) => d.translate(form, document),
+            None => (document, Report::default()),
+        };
+        let normalized = normalize::document::normalize(&form.plan, &mut document, &self.eras);
+        report.changes.extend(normalized.changes);
+        report.warnings.extend(normalized.warnings);
+        report.errors.extend(normalized.errors);
+        Processed {
+            document,
+            report,
+            errors: Vec::new(),
+        }
+    }
+
+    /// Normalizes, then validates: every error at once. A field the normalizer could not read
+    /// is reported once, with the normalizer's message (it says more than the schema's).
+    pub fn validate(&self, form: &Form, document: Value, dialect: Option<&Dialect>) -> Processed {
+        let mut processed = self.normalize(form, document, dialect);
+        let mut errors: Vec<FormError> = processed
+            .report
+            .errors
+            .iter()
+            .map(|Located { pointer, issue }| FormError {
+                pointer: pointer.clone(),
+                keyword: "x-normalize".to_owned(),
+                code: issue.code.to_owned(),
+                message: with_label(form, pointer, &issue.message),
+            })
+            .collect();
+        for e in validate::errors(&form.validator, &form.plan, &processed.document) {
+            if !errors
+                .iter()
+                .any(|n| n.keyword == "x-normalize" && n.pointer == e.pointer)
+            {
+                errors.push(e);
+            }
+        }
+        processed.errors = errors;
+        processed
+    }
+}
+
+/// Prefixes a normalizer's message with the field's label.
+fn with_label(form: &Form, pointer: &str, message: &crate::i18n::Text) -> crate::i18n::Text {
+    let ja = form
+        .plan
+        .at(pointer)
+        .and_then(|n| n.title.as_deref())
+        .unwrap_or("");
+    let en = pointer
+        .rsplit('/')
+        .find(|t| !t.bytes().all(|b| b.is_ascii_digit()))
+        .unwrap_or("");
+    crate::i18n::Text::new(
+        if ja.is_empty() {
+            message.ja.to_string()
+        } else {
+            format!("「{ja}」: {}", message.ja)
+        },
+        if en.is_empty() {
+            message.en.to_string()
+        } else {
+            format!("{en}: {}", message.en)
+        },
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_built_in_schemas_load_and_their_examples_validate() {
+        let registry =
+            FormRegistry::load(&SchemaSource::Embedded).unwrap_or_else(|e| panic!("{e}"));
+        assert!(!registry.forms().is_empty());
+        for form in registry.forms() {
+            for example in form.examples() {
+                let processed = registry.validate(form, example.clone(), None);
+                assert!(processed.valid(), "{}: {:?}", form.id, processed.errors);
+                assert!(
+                    processed.report.changes.is_empty(),
+                    "{}: examples are already normal",
+                    form.id
+                );
+            }
+        }
+    }
+}
