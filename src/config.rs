@@ -31,6 +31,7 @@ pub struct Settings {
     pub auth: AuthSettings,
     pub cache: CacheSettings,
     pub demo: DemoSettings,
+    pub schemas: SchemaSettings,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -142,6 +143,24 @@ impl Default for CacheSettings {
     }
 }
 
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SchemaSettings {
+    /// A directory laid out like `schemas/` (reference/eras.json, common/, forms/,
+    /// dialects/) to use instead of the schemas built into the binary: how an operator adds
+    /// an era, a form version or a dialect without a release. Checked at start-up.
+    pub dir: Option<PathBuf>,
+}
+
+impl SchemaSettings {
+    pub fn source(&self) -> crate::forms::SchemaSource {
+        match &self.dir {
+            Some(dir) => crate::forms::SchemaSource::Directory(dir.clone()),
+            None => crate::forms::SchemaSource::Embedded,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct DemoSettings {
@@ -165,6 +184,7 @@ impl Default for Settings {
             auth: AuthSettings::default(),
             cache: CacheSettings::default(),
             demo: DemoSettings::default(),
+            schemas: SchemaSettings::default(),
         }
     }
 }

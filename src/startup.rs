@@ -49,6 +49,8 @@ pub enum StartupError {
         bind: String,
         source: std::io::Error,
     },
+    #[error("cannot load the form schemas: {0}")]
+    Schemas(#[from] crate::forms::SchemaError),
     #[error("cannot create the demo data: {0}")]
     Demo(String),
     #[error("cannot start: {0}")]
@@ -93,7 +95,13 @@ async fn seed_demo(store: &Store) -> Result<Option<DemoCredentials>, StartupErro
         Ok(_) | Err(MunicipalityError::AlreadyExists(_)) => {}
         Err(e) => return Err(StartupError::Demo(e.to_string())),
     }
-    let scopes = ["municipalities:read", "municipalities:write", "audit:read"].map(String::from);
+    let scopes = [
+        "municipalities:read",
+        "municipalities:write",
+        "audit:read",
+        "forms",
+    ]
+    .map(String::from);
     let (client, secret) = auth::register_client(
         store,
         "demo counter app (北見市)",
@@ -135,6 +143,16 @@ pub struct Application {
 impl Application {
     pub async fn build(settings: Settings) -> Result<Self, StartupError> {
         let settings = Arc::new(settings);
+        // Schemas first: a broken schema file should stop start-up before anything else.
+        let forms = Arc::new(crate::forms::FormRegistry::load(
+            &settings.schemas.source(),
+        )?);
+        tracing::info!(
+            forms = forms.forms().len(),
+            dialects = forms.dialects().count(),
+            source = %forms.source,
+            "form schemas loaded"
+        );
         let store = open_store(&settings).await?;
         if settings.database.migrate_on_start {
             let applied = store.migrate().await?;
@@ -184,7 +202,8 @@ impl Application {
         let doc = openapi::document();
         let route_table = web::Data::new(RouteTable::from_openapi(&doc));
         let openapi_json = web::Bytes::from(
-            serde_json::to_vec(&doc).map_err(|e| StartupError::Other(e.to_string()))?,
+            serde_json::to_vec(&openapi::with_form_schemas(&doc, &forms))
+                .map_err(|e| StartupError::Other(e.to_string()))?,
         );
         let state = web::Data::new(AppState {
             issuer: TokenIssuer::new(
@@ -201,6 +220,7 @@ impl Application {
                 Duration::from_secs(settings.cache.municipality_seconds),
             ),
             store,
+            forms,
             settings: settings.clone(),
         });
 

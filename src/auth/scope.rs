@@ -19,14 +19,18 @@ pub enum Scope {
     /// Read the audit log of a municipality.
     #[serde(rename = "audit:read")]
     AuditRead,
+    /// Read the standard form schemas; normalize and validate form data.
+    #[serde(rename = "forms")]
+    Forms,
 }
 
 impl Scope {
-    pub const ALL: [Scope; 4] = [
+    pub const ALL: [Scope; 5] = [
         Scope::Admin,
         Scope::MunicipalitiesRead,
         Scope::MunicipalitiesWrite,
         Scope::AuditRead,
+        Scope::Forms,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -35,6 +39,7 @@ impl Scope {
             Scope::MunicipalitiesRead => "municipalities:read",
             Scope::MunicipalitiesWrite => "municipalities:write",
             Scope::AuditRead => "audit:read",
+            Scope::Forms => "forms",
         }
     }
 
@@ -51,6 +56,9 @@ impl Scope {
             Scope::MunicipalitiesRead => "団体情報の参照 / read municipalities",
             Scope::MunicipalitiesWrite => "団体情報の変更 / change municipality profile",
             Scope::AuditRead => "監査ログの参照 / read the audit log",
+            Scope::Forms => {
+                "標準様式の参照・正規化・検証 / read form schemas, normalize and validate form data"
+            }
         }
     }
 }

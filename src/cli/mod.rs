@@ -3,6 +3,7 @@
 
 mod admin;
 mod audit;
+mod forms;
 mod serve;
 
 use std::path::PathBuf;
@@ -53,6 +54,42 @@ pub enum Command {
     /// Municipalities (tenants).
     #[command(subcommand)]
     Municipalities(MunicipalitiesCommand),
+    /// Standard form schemas, offline (no database): list them, check documents.
+    #[command(subcommand)]
+    Forms(FormsCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum FormsCommand {
+    /// List the forms, their versions and the dialects.
+    List {
+        #[arg(long)]
+        json: bool,
+        /// Use this schema directory instead of the built-in schemas.
+        #[arg(long, value_name = "DIR")]
+        schemas: Option<PathBuf>,
+    },
+    /// Normalize and validate form documents; exit 1 when any is invalid.
+    Check {
+        /// The form, as <id> (newest version) or <id>@<version>.
+        #[arg(long, value_name = "ID[@VERSION]")]
+        form: String,
+        /// JSON documents to check.
+        #[arg(required = true, value_name = "FILE")]
+        files: Vec<PathBuf>,
+        /// The documents are in this vendor dialect's layout.
+        #[arg(long, value_name = "NAME")]
+        dialect: Option<String>,
+        /// Print a JSON report.
+        #[arg(long)]
+        json: bool,
+        /// Language of messages: ja (default) or en.
+        #[arg(long, value_name = "LANG")]
+        lang: Option<String>,
+        /// Use this schema directory instead of the built-in schemas.
+        #[arg(long, value_name = "DIR")]
+        schemas: Option<PathBuf>,
+    },
 }
 
 #[derive(Debug, Args, Default)]
@@ -147,8 +184,15 @@ fn settings(cli: &Cli, serve: Option<&ServeArgs>) -> Result<Settings, String> {
 
 /// Runs the command line; the return value is the process's exit status.
 pub async fn run(cli: Cli) -> ExitCode {
+    if let Some(Command::Forms(command)) = cli.command {
+        return forms::run(command).unwrap_or_else(|e| fail(&e));
+    }
     if let Some(Command::Openapi) = cli.command {
-        return match crate::http::openapi::document_json() {
+        let forms = match crate::forms::FormRegistry::load(&crate::forms::SchemaSource::Embedded) {
+            Ok(f) => f,
+            Err(e) => return fail(&e.to_string()),
+        };
+        return match crate::http::openapi::document_json(&forms) {
             Ok(json) => {
                 print!("{json}");
                 ExitCode::SUCCESS
@@ -176,7 +220,7 @@ pub async fn run(cli: Cli) -> ExitCode {
     let result = match cli.command {
         None | Some(Command::Serve(_)) => serve::run(settings).await,
         Some(Command::Migrate { json }) => admin::migrate(&settings, json).await,
-        Some(Command::Openapi) => Ok(ExitCode::SUCCESS),
+        Some(Command::Openapi) | Some(Command::Forms(_)) => Ok(ExitCode::SUCCESS),
         Some(Command::Audit(AuditCommand::Verify { json, expect_head })) => {
             audit::verify(&settings, json, expect_head.as_deref()).await
         }

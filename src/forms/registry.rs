@@ -389,7 +389,13 @@ impl FormRegistry {
     }
 }
 
-/// Prefixes a normalizer's message with the field's label.
+impl Form {
+    /// A normalizer's message, prefixed with the label of the field it concerns.
+    pub fn label_message(&self, pointer: &str, message: &crate::i18n::Text) -> crate::i18n::Text {
+        with_label(self, pointer, message)
+    }
+}
+
 fn with_label(form: &Form, pointer: &str, message: &crate::i18n::Text) -> crate::i18n::Text {
     let ja = form
         .plan
@@ -422,7 +428,11 @@ mod tests {
     fn the_built_in_schemas_load_and_their_examples_validate() {
         let registry =
             FormRegistry::load(&SchemaSource::Embedded).unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(registry.forms().len(), 12, "one version of each of the twelve forms");
+        assert_eq!(
+            registry.forms().len(),
+            12,
+            "one version of each of the twelve forms"
+        );
         for form in registry.forms() {
             for example in form.examples() {
                 let processed = registry.validate(form, example.clone(), None);

@@ -128,7 +128,14 @@ fn map_error(error: &ValidationError<'_>, plan: &PlanNode, out: &mut Vec<FormErr
         }
         ValidationErrorKind::AdditionalProperties { unexpected }
         | ValidationErrorKind::UnevaluatedProperties { unexpected } => {
-            for name in unexpected {
+            // A property the schema declares here counts as "unevaluated" when the subschema
+            // declaring it failed (2020-12 drops its annotations); that failure is reported
+            // on its own, so only truly unknown names are reported here.
+            let declared = plan.at(&at).map(|n| &n.properties);
+            let unknown = unexpected
+                .iter()
+                .filter(|name| !declared.is_some_and(|d| d.contains_key(name.as_str())));
+            for name in unknown {
                 let mut pointer = at.clone();
                 super::normalize::document::push_token(&mut pointer, name);
                 push(out, plan, pointer, &keyword, "unknown_field", |_| {

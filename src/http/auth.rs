@@ -42,6 +42,7 @@ pub mod scopes {
     marker!(MunicipalitiesRead);
     marker!(MunicipalitiesWrite);
     marker!(AuditRead);
+    marker!(Forms);
 }
 
 /// A caller whose token carries scope `S` (and, on municipality routes, the municipality).

@@ -7,6 +7,7 @@ pub mod auth;
 mod domain_errors;
 pub mod extract;
 pub mod fallback;
+pub mod forms;
 pub mod idempotency;
 mod municipalities;
 mod oauth;
@@ -45,6 +46,12 @@ pub fn routes(cfg: &mut ServiceConfig) {
                 .service(admin::create_client)
                 .service(admin::list_clients)
                 .service(admin::get_client)
-                .service(admin::revoke_client),
+                .service(admin::revoke_client)
+                .service(forms::list_forms)
+                .service(forms::get_form)
+                .service(forms::get_form_schema)
+                .service(forms::normalize_form)
+                .service(forms::validate_form)
+                .service(forms::normalize_field),
         );
 }

@@ -21,6 +21,7 @@ use crate::auth::Scope;
         (name = "oauth", description = "Tokens (OAuth2 client credentials) and the keys that verify them"),
         (name = "municipalities", description = "Municipalities (tenants) a client acts for"),
         (name = "audit", description = "The hash-chained audit log"),
+        (name = "forms", description = "Standard form schemas; normalizing and validating form data (scope forms)"),
         (name = "admin", description = "Registering municipalities and clients (scope admin)"),
         (name = "operations", description = "Health, readiness, metrics, problem types, this document"),
     )
@@ -67,9 +68,78 @@ pub fn document() -> OpenApiDoc {
     doc
 }
 
-/// The document as committed in `openapi/openapi.json`: pretty-printed, ending in a newline.
-pub fn document_json() -> Result<String, serde_json::Error> {
-    let mut json = serde_json::to_string_pretty(&document())?;
+/// The document as committed in `openapi/openapi.json` (with the built-in form schemas):
+/// pretty-printed, ending in a newline.
+pub fn document_json(forms: &crate::forms::FormRegistry) -> Result<String, serde_json::Error> {
+    let mut json = serde_json::to_string_pretty(&with_form_schemas(&document(), forms))?;
     json.push('\n');
     Ok(json)
+}
+
+/// Component name of a schema document in the OpenAPI document: `form.<id>.<version>` for a
+/// form, `common.<name>` for a common schema.
+fn component_for(uri: &str) -> Option<String> {
+    let path = uri.split("/schemas/").nth(1)?;
+    let path = path.strip_suffix(".schema.json")?;
+    let parts: Vec<&str> = path.split('/').collect();
+    match parts.as_slice() {
+        ["forms", id, version] => Some(format!("form.{id}.{version}")),
+        ["common", name] => Some(format!("common.{name}")),
+        _ => None,
+    }
+}
+
+/// Rewrites a schema for `components.schemas`: `$ref`s between schema files become refs into
+/// the components, and `$id`/`$schema` go (an `$id` would change how those refs resolve).
+fn rewrite_refs(value: &mut serde_json::Value, base: &str) {
+    use serde_json::Value;
+    match value {
+        Value::Object(map) => {
+            map.remove("$id");
+            map.remove("$schema");
+            if let Some(Value::String(reference)) = map.get_mut("$ref") {
+                let (doc, fragment) = crate::forms::plan::resolve_reference(base, reference);
+                if let Some(name) = component_for(&doc) {
+                    *reference = format!("#/components/schemas/{name}{fragment}");
+                }
+            }
+            for (key, child) in map.iter_mut() {
+                // `examples`, `enum`, `const` and `default` hold data, not schemas.
+                if !matches!(key.as_str(), "examples" | "enum" | "const" | "default") {
+                    rewrite_refs(child, base);
+                }
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(|i| rewrite_refs(i, base)),
+        _ => {}
+    }
+}
+
+/// The document with every form and common schema in `components.schemas`, so that vendors
+/// can generate clients for the form data too.
+pub fn with_form_schemas(
+    doc: &OpenApiDoc,
+    forms: &crate::forms::FormRegistry,
+) -> serde_json::Value {
+    let mut value = serde_json::to_value(doc).unwrap_or_default();
+    let documents = forms
+        .common()
+        .iter()
+        .map(|c| (c.uri.as_str(), &c.schema))
+        .chain(forms.forms().iter().map(|f| (f.uri.as_str(), &f.schema)));
+    let mut added = serde_json::Map::new();
+    for (uri, schema) in documents {
+        if let Some(name) = component_for(uri) {
+            let mut schema = schema.clone();
+            rewrite_refs(&mut schema, uri);
+            added.insert(name, schema);
+        }
+    }
+    if let Some(schemas) = value
+        .pointer_mut("/components/schemas")
+        .and_then(serde_json::Value::as_object_mut)
+    {
+        schemas.extend(added);
+    }
+    value
 }

@@ -136,6 +136,22 @@ problem_kinds! {
         "同じ Idempotency-Key のリクエストを処理中です", "Request with this Idempotency-Key in progress",
         "最初のリクエストの処理が終わってから再試行してください。Retry-After に待ち時間を示します。",
         "Retry when the first request has finished; Retry-After says how long to wait.";
+    FormNotFound => "form_not_found", NOT_FOUND,
+        "様式が見つかりません", "Form not found",
+        "指定された様式 ID または版はありません。detail と forms / versions に、ある様式と版を示します。GET /v1/forms で一覧を取得できます。",
+        "There is no form with this id or version. The detail and the forms / versions members list what exists; GET /v1/forms lists them all.";
+    UnknownDialect => "unknown_dialect", BAD_REQUEST,
+        "この方言はありません", "Unknown dialect",
+        "dialect パラメータに指定した方言(ベンダー形式の対応表)はありません。dialects に使える方言を示します。",
+        "The dialect query parameter names no known vendor mapping; the dialects member lists those that exist.";
+    UnknownNormalizeKind => "unknown_normalize_kind", NOT_FOUND,
+        "この種類の正規化はありません", "Unknown kind of normalization",
+        "POST /v1/normalize/{kind} の kind に使える値は kinds に示します。",
+        "The kinds member lists the values POST /v1/normalize/{kind} accepts.";
+    NormalizationFailed => "normalization_failed", UNPROCESSABLE_ENTITY,
+        "値を標準形に直せません", "Value cannot be normalized",
+        "入力された値を標準の形に直せませんでした。errors[] が理由を示し、直し方がある場合は suggestion に示します。",
+        "The value could not be brought to its standard form. errors[] says why; suggestion gives the right value where there is one.";
     Conflict => "conflict", CONFLICT,
         "既に存在します", "Already exists",
         "同じ識別子のリソースが既にあります。",

@@ -18,4 +18,6 @@ pub struct AppState {
     pub public_keys: Vec<SigningKey>,
     /// The OpenAPI document, serialized once; each response shares the buffer.
     pub openapi_json: actix_web::web::Bytes,
+    /// Form schemas, era table and dialects, loaded at start-up.
+    pub forms: Arc<crate::forms::FormRegistry>,
 }

@@ -448,3 +448,9 @@ pub fn serve_process_with(
         address,
     }
 }
+
+/// The schemas built into the binary, as the server loads them by default.
+pub fn built_in_forms() -> madoguchi::forms::FormRegistry {
+    madoguchi::forms::FormRegistry::load(&madoguchi::forms::SchemaSource::Embedded)
+        .unwrap_or_else(|e| panic!("{e}"))
+}

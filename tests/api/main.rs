@@ -9,6 +9,7 @@ mod audit;
 mod cli;
 mod errors;
 mod external_issuer;
+mod forms;
 mod idempotency;
 mod operations;
 mod tenancy;
