@@ -1,6 +1,27 @@
 //! Problems found in input, each tied to the field it concerns by a JSON pointer.
 
+use std::borrow::Cow;
+
 use crate::i18n::Text;
+
+/// Appends one reference token to a JSON pointer (RFC 6901: `~` → `~0`, `/` → `~1`).
+pub fn push_pointer_token(pointer: &mut String, token: &str) {
+    pointer.push('/');
+    if token.contains(['~', '/']) {
+        pointer.push_str(&token.replace('~', "~0").replace('/', "~1"));
+    } else {
+        pointer.push_str(token);
+    }
+}
+
+/// One reference token of a JSON pointer, unescaped.
+pub fn unescape_pointer_token(token: &str) -> Cow<'_, str> {
+    if token.contains('~') {
+        Cow::Owned(token.replace("~1", "/").replace("~0", "~"))
+    } else {
+        Cow::Borrowed(token)
+    }
+}
 
 /// One thing wrong with one field. `code` is stable (snake_case) for programs; `message` is
 /// for people and names the field.

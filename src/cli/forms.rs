@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use serde_json::{Value, json};
 
 use super::{FormsCommand, print_json};
-use crate::forms::{FormRegistry, Lookup, SchemaSource};
+use crate::forms::{FormRegistry, SchemaSource};
 use crate::i18n::Lang;
 
 fn registry(schemas: Option<&Path>) -> Result<FormRegistry, String> {
@@ -74,28 +74,15 @@ fn check(
         Some((id, v)) => (id, Some(v)),
         None => (form, None),
     };
-    let target = forms.form(id, version).map_err(|l| match l {
-        Lookup::UnknownForm { known } => {
-            format!("there is no form {id}; forms: {}", known.join(", "))
-        }
-        Lookup::UnknownVersion { versions } => format!(
-            "form {id} has no version {}; versions: {}",
-            version.unwrap_or_default(),
-            versions.join(", ")
-        ),
-    })?;
+    let target = forms
+        .form(id, version)
+        .map_err(|l| l.text(id, version).en.into_owned())?;
     let dialect = match dialect {
         None => None,
         Some(name) => Some(
             forms
-                .dialect(name)
-                .filter(|d| d.supports(target))
-                .ok_or_else(|| {
-                    format!(
-                        "there is no dialect {name} for {}@{}",
-                        target.id, target.version
-                    )
-                })?,
+                .dialect_for(name, target)
+                .map_err(|l| l.text(name, target).en.into_owned())?,
         ),
     };
     let mut all_valid = true;

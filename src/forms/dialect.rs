@@ -13,6 +13,7 @@ use super::normalize::{Change, Issue, Located, Report};
 use super::registry::Form;
 use crate::i18n::Text;
 use crate::tenancy::prefecture_names;
+use crate::validation::{push_pointer_token, unescape_pointer_token};
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -245,7 +246,7 @@ fn unmapped(value: &Value, at: &mut String, read: &HashSet<String>, out: &mut Ve
         Value::Object(map) => {
             for (k, v) in map {
                 let len = at.len();
-                super::normalize::document::push_token(at, k);
+                push_pointer_token(at, k);
                 unmapped(v, at, read, out);
                 at.truncate(len);
             }
@@ -276,7 +277,7 @@ fn put(root: &mut Value, pointer: &str, value: Value) {
     let tokens: Vec<String> = pointer
         .split('/')
         .skip(1)
-        .map(|t| t.replace("~1", "/").replace("~0", "~"))
+        .map(|t| unescape_pointer_token(t).into_owned())
         .collect();
     for (i, token) in tokens.iter().enumerate() {
         if !node.is_object() {

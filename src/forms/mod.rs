@@ -12,6 +12,6 @@ pub mod validate;
 
 pub use dialect::Dialect;
 pub use era::EraTable;
-pub use registry::{Form, FormRegistry, Lookup, Processed, SchemaError};
+pub use registry::{DialectLookup, Form, FormRegistry, Lookup, Processed, SchemaError};
 pub use source::SchemaSource;
 pub use validate::FormError;

@@ -7,6 +7,7 @@ use std::collections::HashMap;
 use serde_json::{Map, Value};
 
 use super::normalize::Kind;
+use crate::validation::unescape_pointer_token;
 
 /// A message a schema gives for one keyword failing on one field.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -31,14 +32,41 @@ impl PlanNode {
     pub fn at(&self, pointer: &str) -> Option<&PlanNode> {
         let mut node = self;
         for token in pointer.split('/').skip(1) {
-            let token = token.replace("~1", "/").replace("~0", "~");
-            node = match node.properties.get(&token) {
+            let token = unescape_pointer_token(token);
+            node = match node.properties.get(token.as_ref()) {
                 Some(child) => child,
                 None if token.bytes().all(|b| b.is_ascii_digit()) => node.items.as_deref()?,
                 None => return None,
             };
         }
         Some(node)
+    }
+}
+
+/// How messages name a field: by the `title` its schema gives (Japanese), and by its property
+/// name (the last token of the pointer that is not an array index).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Label {
+    pub title: Option<String>,
+    pub name: Option<String>,
+}
+
+impl Label {
+    /// The label of the field at `pointer`, whose plan node (if any) is `node`.
+    pub fn of(node: Option<&PlanNode>, pointer: &str) -> Label {
+        Label {
+            title: node.and_then(|n| n.title.clone()),
+            name: pointer
+                .rsplit('/')
+                .find(|t| !t.is_empty() && !t.bytes().all(|b| b.is_ascii_digit()))
+                .map(|t| unescape_pointer_token(t).into_owned()),
+        }
+    }
+}
+
+impl PlanNode {
+    pub fn label_at(&self, pointer: &str) -> Label {
+        Label::of(self.at(pointer), pointer)
     }
 }
 

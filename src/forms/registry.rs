@@ -83,6 +83,63 @@ pub enum Lookup {
     UnknownVersion { versions: Vec<String> },
 }
 
+impl Lookup {
+    /// What is missing and what exists, for a person.
+    pub fn text(&self, id: &str, version: Option<&str>) -> crate::i18n::Text {
+        match self {
+            Lookup::UnknownForm { known } => crate::i18n::Text::new(
+                format!("様式「{id}」はありません。ある様式: {}", known.join(", ")),
+                format!("There is no form {id}. Forms: {}", known.join(", ")),
+            ),
+            Lookup::UnknownVersion { versions } => {
+                let v = version.unwrap_or_default();
+                crate::i18n::Text::new(
+                    format!(
+                        "様式「{id}」に版「{v}」はありません。ある版: {}",
+                        versions.join(", ")
+                    ),
+                    format!(
+                        "Form {id} has no version {v}. Versions: {}",
+                        versions.join(", ")
+                    ),
+                )
+            }
+        }
+    }
+}
+
+/// Why a dialect cannot be used for a form, with what exists.
+#[derive(Debug, Clone)]
+pub enum DialectLookup {
+    UnknownDialect { known: Vec<String> },
+    UnsupportedForm { targets: Vec<String> },
+}
+
+impl DialectLookup {
+    pub fn text(&self, name: &str, form: &Form) -> crate::i18n::Text {
+        match self {
+            DialectLookup::UnknownDialect { known } => crate::i18n::Text::new(
+                format!("方言「{name}」はありません。ある方言: {}", known.join(", ")),
+                format!("There is no dialect {name}. Dialects: {}", known.join(", ")),
+            ),
+            DialectLookup::UnsupportedForm { targets } => crate::i18n::Text::new(
+                format!(
+                    "方言「{name}」は様式 {}@{} に対応していません。対応する様式: {}",
+                    form.id,
+                    form.version,
+                    targets.join(", ")
+                ),
+                format!(
+                    "The dialect {name} does not map form {}@{}. It maps: {}",
+                    form.id,
+                    form.version,
+                    targets.join(", ")
+                ),
+            ),
+        }
+    }
+}
+
 pub struct FormRegistry {
     pub eras: EraTable,
     forms: Vec<Form>,
@@ -309,6 +366,21 @@ impl FormRegistry {
         self.dialects.get(name)
     }
 
+    /// The dialect of this name, if it maps this form.
+    pub fn dialect_for(&self, name: &str, form: &Form) -> Result<&Dialect, DialectLookup> {
+        let dialect = self
+            .dialect(name)
+            .ok_or_else(|| DialectLookup::UnknownDialect {
+                known: self.dialects.keys().cloned().collect(),
+            })?;
+        if !dialect.supports(form) {
+            return Err(DialectLookup::UnsupportedForm {
+                targets: dialect.targets().map(|(i, v)| format!("{i}@{v}")).collect(),
+            });
+        }
+        Ok(dialect)
+    }
+
     /// The distinct form ids, in order.
     pub fn form_ids(&self) -> Vec<String> {
         let mut ids: Vec<String> = self.forms.iter().map(|f| f.id.clone()).collect();
@@ -397,25 +469,15 @@ impl Form {
 }
 
 fn with_label(form: &Form, pointer: &str, message: &crate::i18n::Text) -> crate::i18n::Text {
-    let ja = form
-        .plan
-        .at(pointer)
-        .and_then(|n| n.title.as_deref())
-        .unwrap_or("");
-    let en = pointer
-        .rsplit('/')
-        .find(|t| !t.bytes().all(|b| b.is_ascii_digit()))
-        .unwrap_or("");
+    let label = form.plan.label_at(pointer);
     crate::i18n::Text::new(
-        if ja.is_empty() {
-            message.ja.to_string()
-        } else {
-            format!("「{ja}」: {}", message.ja)
+        match label.title {
+            Some(ja) => format!("「{ja}」: {}", message.ja),
+            None => message.ja.to_string(),
         },
-        if en.is_empty() {
-            message.en.to_string()
-        } else {
-            format!("{en}: {}", message.en)
+        match label.name {
+            Some(en) => format!("{en}: {}", message.en),
+            None => message.en.to_string(),
         },
     )
 }

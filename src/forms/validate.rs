@@ -8,6 +8,7 @@ use serde_json::Value;
 
 use super::plan::PlanNode;
 use crate::i18n::Text;
+use crate::validation::push_pointer_token;
 
 /// One thing wrong with a form document.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -29,23 +30,19 @@ pub fn errors(validator: &Validator, plan: &PlanNode, document: &Value) -> Vec<F
     out
 }
 
+/// The field's name in each language: its title, else its property name.
 struct Label {
     ja: String,
     en: String,
 }
 
-fn label(plan: &PlanNode, pointer: &str) -> Label {
-    let name = pointer
-        .rsplit('/')
-        .find(|t| !t.is_empty() && !t.bytes().all(|b| b.is_ascii_digit()))
-        .unwrap_or("document")
-        .replace("~1", "/")
-        .replace("~0", "~");
-    let ja = plan
-        .at(pointer)
-        .and_then(|n| n.title.clone())
-        .unwrap_or_else(|| name.clone());
-    Label { ja, en: name }
+fn label(node: Option<&PlanNode>, pointer: &str) -> Label {
+    let label = super::plan::Label::of(node, pointer);
+    let en = label.name.unwrap_or_else(|| "document".to_owned());
+    Label {
+        ja: label.title.unwrap_or_else(|| en.clone()),
+        en,
+    }
 }
 
 fn type_name(kind: &TypeKind) -> (String, String) {
@@ -88,8 +85,9 @@ fn push(
     code: &str,
     message: impl FnOnce(&Label) -> (String, String),
 ) {
-    let label = label(plan, &pointer);
-    let custom = plan.at(&pointer).and_then(|n| n.messages.get(keyword));
+    let node = plan.at(&pointer);
+    let custom = node.and_then(|n| n.messages.get(keyword));
+    let label = label(node, &pointer);
     let (code, message) = match custom {
         Some(m) => (
             m.code.clone(),
@@ -118,7 +116,7 @@ fn map_error(error: &ValidationError<'_>, plan: &PlanNode, out: &mut Vec<FormErr
         ValidationErrorKind::Required { property } => {
             let name = short(property);
             let mut pointer = at.clone();
-            super::normalize::document::push_token(&mut pointer, &name);
+            push_pointer_token(&mut pointer, &name);
             push(out, plan, pointer, &keyword, "required", |l| {
                 (
                     format!("「{}」は必須です。入力してください。", l.ja),
@@ -137,7 +135,7 @@ fn map_error(error: &ValidationError<'_>, plan: &PlanNode, out: &mut Vec<FormErr
                 .filter(|name| !declared.is_some_and(|d| d.contains_key(name.as_str())));
             for name in unknown {
                 let mut pointer = at.clone();
-                super::normalize::document::push_token(&mut pointer, name);
+                push_pointer_token(&mut pointer, name);
                 push(out, plan, pointer, &keyword, "unknown_field", |_| {
                     (
                         format!("項目「{name}」はこの様式にありません。項目名を確認してください。"),

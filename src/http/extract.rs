@@ -12,7 +12,7 @@ use serde::de::DeserializeOwned;
 
 use super::problem::{ApiError, ProblemKind};
 use crate::i18n::Text;
-use crate::validation::FieldError;
+use crate::validation::{FieldError, push_pointer_token};
 
 /// A JSON request body. Unlike `web::Json` it reports where in the body a value is wrong
 /// (a JSON pointer) and answers every failure with a problem.
@@ -74,13 +74,12 @@ fn pointer(path: &serde_path_to_error::Path) -> String {
     use serde_path_to_error::Segment;
     let mut out = String::new();
     for segment in path.iter() {
-        out.push('/');
         match segment {
-            Segment::Seq { index } => out.push_str(&index.to_string()),
+            Segment::Seq { index } => push_pointer_token(&mut out, &index.to_string()),
             Segment::Map { key } | Segment::Enum { variant: key } => {
-                out.push_str(&key.replace('~', "~0").replace('/', "~1"))
+                push_pointer_token(&mut out, key)
             }
-            Segment::Unknown => out.push('-'),
+            Segment::Unknown => push_pointer_token(&mut out, "-"),
         }
     }
     out

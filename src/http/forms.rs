@@ -11,7 +11,7 @@ use super::extract::ApiJson;
 use super::problem::{ApiError, ProblemDoc, ProblemKind, negotiate_lang};
 use super::state::AppState;
 use crate::forms::normalize::{self, Kind, Located};
-use crate::forms::{Dialect, Form, FormError, FormRegistry, Lookup, Processed};
+use crate::forms::{Dialect, DialectLookup, Form, FormError, FormRegistry, Lookup, Processed};
 use crate::i18n::{Lang, Text};
 use crate::validation::FieldError;
 
@@ -175,32 +175,10 @@ fn component_name(form: &Form) -> String {
 }
 
 fn lookup_problem(id: &str, version: Option<&str>, lookup: Lookup) -> ApiError {
+    let problem = ApiError::new(ProblemKind::FormNotFound, lookup.text(id, version));
     match lookup {
-        Lookup::UnknownForm { known } => ApiError::new(
-            ProblemKind::FormNotFound,
-            Text::new(
-                format!("様式「{id}」はありません。ある様式: {}", known.join(", ")),
-                format!("There is no form {id}. Forms: {}", known.join(", ")),
-            ),
-        )
-        .with_extension("forms", known),
-        Lookup::UnknownVersion { versions } => {
-            let v = version.unwrap_or_default();
-            ApiError::new(
-                ProblemKind::FormNotFound,
-                Text::new(
-                    format!(
-                        "様式「{id}」に版「{v}」はありません。ある版: {}",
-                        versions.join(", ")
-                    ),
-                    format!(
-                        "Form {id} has no version {v}. Versions: {}",
-                        versions.join(", ")
-                    ),
-                ),
-            )
-            .with_extension("versions", versions)
-        }
+        Lookup::UnknownForm { known } => problem.with_extension("forms", known),
+        Lookup::UnknownVersion { versions } => problem.with_extension("versions", versions),
     }
 }
 
@@ -210,45 +188,24 @@ fn find_form<'a>(forms: &'a FormRegistry, id: &str, version: &str) -> Result<&'a
         .map_err(|l| lookup_problem(id, Some(version), l))
 }
 
-fn find_dialect<'a>(
+/// The form named in the path and the dialect named in the query, for normalize and validate.
+fn form_and_dialect<'a>(
     forms: &'a FormRegistry,
-    form: &Form,
-    name: Option<&str>,
-) -> Result<Option<&'a Dialect>, ApiError> {
-    let Some(name) = name else { return Ok(None) };
-    let known: Vec<String> = forms.dialects().map(|d| d.name.clone()).collect();
-    let dialect = forms.dialect(name).ok_or_else(|| {
-        ApiError::new(
-            ProblemKind::UnknownDialect,
-            Text::new(
-                format!("方言「{name}」はありません。ある方言: {}", known.join(", ")),
-                format!("There is no dialect {name}. Dialects: {}", known.join(", ")),
-            ),
-        )
-        .with_extension("dialects", known.clone())
+    (id, version): &(String, String),
+    dialect: Option<&str>,
+) -> Result<(&'a Form, Option<&'a Dialect>), ApiError> {
+    let form = find_form(forms, id, version)?;
+    let Some(name) = dialect else {
+        return Ok((form, None));
+    };
+    let dialect = forms.dialect_for(name, form).map_err(|lookup| {
+        let problem = ApiError::new(ProblemKind::UnknownDialect, lookup.text(name, form));
+        match lookup {
+            DialectLookup::UnknownDialect { known } => problem.with_extension("dialects", known),
+            DialectLookup::UnsupportedForm { targets } => problem.with_extension("forms", targets),
+        }
     })?;
-    if !dialect.supports(form) {
-        let targets: Vec<String> = dialect.targets().map(|(i, v)| format!("{i}@{v}")).collect();
-        return Err(ApiError::new(
-            ProblemKind::UnknownDialect,
-            Text::new(
-                format!(
-                    "方言「{name}」は様式 {}@{} に対応していません。対応する様式: {}",
-                    form.id,
-                    form.version,
-                    targets.join(", ")
-                ),
-                format!(
-                    "The dialect {name} does not map form {}@{}. It maps: {}",
-                    form.id,
-                    form.version,
-                    targets.join(", ")
-                ),
-            ),
-        )
-        .with_extension("forms", targets));
-    }
-    Ok(Some(dialect))
+    Ok((form, Some(dialect)))
 }
 
 fn changes(processed: &Processed) -> Vec<ChangeDto> {
@@ -449,9 +406,7 @@ pub async fn normalize_form(
     query: web::Query<DialectQuery>,
     body: ApiJson<Value>,
 ) -> Result<HttpResponse, ApiError> {
-    let (id, version) = path.into_inner();
-    let form = find_form(&state.forms, &id, &version)?;
-    let dialect = find_dialect(&state.forms, form, query.dialect.as_deref())?;
+    let (form, dialect) = form_and_dialect(&state.forms, &path, query.dialect.as_deref())?;
     let processed = state.forms.normalize(form, document(body.0)?, dialect);
     let lang = negotiate_lang(&req);
     Ok(HttpResponse::Ok().json(NormalizeResult {
@@ -494,9 +449,7 @@ pub async fn validate_form(
     query: web::Query<DialectQuery>,
     body: ApiJson<Value>,
 ) -> Result<HttpResponse, ApiError> {
-    let (id, version) = path.into_inner();
-    let form = find_form(&state.forms, &id, &version)?;
-    let dialect = find_dialect(&state.forms, form, query.dialect.as_deref())?;
+    let (form, dialect) = form_and_dialect(&state.forms, &path, query.dialect.as_deref())?;
     let processed = state.forms.validate(form, document(body.0)?, dialect);
     let lang = negotiate_lang(&req);
     Ok(HttpResponse::Ok().json(ValidateResult {
@@ -533,8 +486,8 @@ pub async fn normalize_field(
     body: ApiJson<FieldInput>,
 ) -> Result<HttpResponse, ApiError> {
     let name = path.into_inner();
-    let kinds: Vec<&str> = Kind::ALL.iter().map(|k| k.as_str()).collect();
     let kind = Kind::parse(&name).ok_or_else(|| {
+        let kinds: Vec<&str> = Kind::ALL.iter().map(|k| k.as_str()).collect();
         ApiError::new(
             ProblemKind::UnknownNormalizeKind,
             Text::new(

@@ -10,6 +10,17 @@ async fn post(app: &TestApp, path: &str, token: &str, body: &Value) -> reqwest::
     app.send_json(Method::POST, path, token, body).await
 }
 
+/// `POST /v1/normalize/{kind}` with one value as the clerk typed it.
+async fn normalize_one(app: &TestApp, token: &str, kind: &str, value: &str) -> reqwest::Response {
+    post(
+        app,
+        &format!("/v1/normalize/{kind}"),
+        token,
+        &json!({ "value": value }),
+    )
+    .await
+}
+
 async fn validate(app: &TestApp, token: &str, form: &str, body: &Value) -> Value {
     let response = post(app, &format!("/v1/forms/{form}/validate"), token, body).await;
     assert_eq!(response.status(), StatusCode::OK, "validate answers 200");
@@ -335,53 +346,31 @@ async fn single_fields_normalize_as_the_clerk_types_them() {
             "myNumber.format",
         ),
     ] {
-        let response = post(
-            &app,
-            &format!("/v1/normalize/{kind}"),
-            &token,
-            &json!({"value": input}),
-        )
-        .await;
+        let response = normalize_one(&app, &token, kind, input).await;
         assert_eq!(response.status(), StatusCode::OK, "{kind} {input}");
         let body: Value = response.json().await.unwrap();
         assert_eq!(body["value"], expected, "{kind} {input}");
         assert_eq!(body["rule"], rule, "{kind} {input}");
         assert_eq!(body["changed"], true, "{kind} {input}");
     }
-    let same: Value = post(
-        &app,
-        "/v1/normalize/date",
-        &token,
-        &json!({"value": "2024-03-01"}),
-    )
-    .await
-    .json()
-    .await
-    .unwrap();
+    let same: Value = normalize_one(&app, &token, "date", "2024-03-01")
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(same["changed"], false);
 
-    let overflow: Value = post(
-        &app,
-        "/v1/normalize/date",
-        &token,
-        &json!({"value": "平成31年5月1日"}),
-    )
-    .await
-    .json()
-    .await
-    .unwrap();
+    let overflow: Value = normalize_one(&app, &token, "date", "平成31年5月1日")
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(overflow["value"], "2019-05-01");
     assert_eq!(overflow["warnings"][0]["code"], "date_era_overflow");
     assert_eq!(overflow["warnings"][0]["suggestion"], "令和元年5月1日");
 
     let err = problem(
-        post(
-            &app,
-            "/v1/normalize/date",
-            &token,
-            &json!({"value": "令和元年4月30日"}),
-        )
-        .await,
+        normalize_one(&app, &token, "date", "令和元年4月30日").await,
         StatusCode::UNPROCESSABLE_ENTITY,
         "normalization_failed",
     )
@@ -392,13 +381,7 @@ async fn single_fields_normalize_as_the_clerk_types_them() {
     assert!(err["detail"].as_str().unwrap().contains("令和の始まり"));
 
     let lg = problem(
-        post(
-            &app,
-            "/v1/normalize/lgCode",
-            &token,
-            &json!({"value": "012085"}),
-        )
-        .await,
+        normalize_one(&app, &token, "lgCode", "012085").await,
         StatusCode::UNPROCESSABLE_ENTITY,
         "normalization_failed",
     )
@@ -406,25 +389,13 @@ async fn single_fields_normalize_as_the_clerk_types_them() {
     assert_eq!(lg["suggestion"], "012084");
 
     // A wrong My Number is refused without being quoted.
-    let response = post(
-        &app,
-        "/v1/normalize/myNumber",
-        &token,
-        &json!({"value": "123456789019"}),
-    )
-    .await;
+    let response = normalize_one(&app, &token, "myNumber", "123456789019").await;
     let text = response.text().await.unwrap();
     assert!(text.contains("my_number_check_digit"));
     assert!(!text.contains("123456789019"));
 
     let unknown = problem(
-        post(
-            &app,
-            "/v1/normalize/shoesize",
-            &token,
-            &json!({"value": "26"}),
-        )
-        .await,
+        normalize_one(&app, &token, "shoesize", "26").await,
         StatusCode::NOT_FOUND,
         "unknown_normalize_kind",
     )
@@ -657,16 +628,11 @@ async fn a_broken_schema_stops_start_up_naming_the_file() {
     settings.schemas.dir = Some(dir.path().to_path_buf());
     let app = crate::helpers::start(settings, Some(data)).await;
     let token = app.demo_token().await;
-    let body: Value = post(
-        &app,
-        "/v1/normalize/date",
-        &token,
-        &json!({"value": "新元号2年3月1日"}),
-    )
-    .await
-    .json()
-    .await
-    .unwrap();
+    let body: Value = normalize_one(&app, &token, "date", "新元号2年3月1日")
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(body["value"], "2031-03-01");
 }
 

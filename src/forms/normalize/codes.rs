@@ -13,6 +13,11 @@ fn without_spaces(s: &str) -> String {
         .collect()
 }
 
+/// Half-width, with spaces and hyphens removed: how numbers are stored.
+fn without_separators(s: &str) -> String {
+    without_spaces(s).chars().filter(|c| *c != '-').collect()
+}
+
 /// `〒０９０－００２４` or `0900024` → `090-0024`.
 pub fn postal_code(original: &str) -> Result<FieldOutcome, Issue> {
     let s = without_spaces(original.trim().trim_start_matches('〒'));
@@ -134,10 +139,7 @@ pub fn is_my_number(s: &str) -> bool {
 /// 個人番号: widths, spaces and hyphens folded, the check digit verified. Messages never
 /// quote the number.
 pub fn my_number(original: &str) -> Result<FieldOutcome, Issue> {
-    let s: String = without_spaces(original)
-        .chars()
-        .filter(|c| *c != '-')
-        .collect();
+    let s = without_separators(original);
     if s.len() != 12 || !s.bytes().all(|b| b.is_ascii_digit()) {
         return Err(Issue::new(
             "my_number_invalid_length",
@@ -162,11 +164,10 @@ pub fn my_number(original: &str) -> Result<FieldOutcome, Issue> {
 /// Digit strings such as account, insurance and pension numbers: widths folded, spaces and
 /// hyphens removed. The schema says how many digits the field has.
 pub fn digits(original: &str) -> Result<FieldOutcome, Issue> {
-    let s: String = without_spaces(original)
-        .chars()
-        .filter(|c| *c != '-')
-        .collect();
-    Ok(FieldOutcome::string(s, "digits.halfWidth"))
+    Ok(FieldOutcome::string(
+        without_separators(original),
+        "digits.halfWidth",
+    ))
 }
 
 #[cfg(test)]

@@ -5,6 +5,7 @@ use serde_json::Value;
 use super::{Issue, field};
 use crate::forms::era::EraTable;
 use crate::forms::plan::PlanNode;
+use crate::validation::push_pointer_token;
 
 /// One value the normalizer changed. For a 個人番号 `from` and `to` are withheld.
 #[derive(Debug, Clone, PartialEq)]
@@ -27,16 +28,6 @@ pub struct Report {
     pub changes: Vec<Change>,
     pub warnings: Vec<Located>,
     pub errors: Vec<Located>,
-}
-
-/// Appends one reference token (RFC 6901) to a JSON pointer.
-pub fn push_token(pointer: &mut String, token: &str) {
-    pointer.push('/');
-    if token.contains(['~', '/']) {
-        pointer.push_str(&token.replace('~', "~0").replace('/', "~1"));
-    } else {
-        pointer.push_str(token);
-    }
 }
 
 /// Normalizes every field the plan names, in place, and reports what it did.
@@ -90,7 +81,7 @@ fn walk(
             for (key, child) in map.iter_mut() {
                 if let Some(child_plan) = node.properties.get(key.as_str()) {
                     let len = pointer.len();
-                    push_token(pointer, key);
+                    push_pointer_token(pointer, key);
                     walk(child_plan, child, pointer, eras, report);
                     pointer.truncate(len);
                 }
@@ -100,8 +91,7 @@ fn walk(
             if let Some(item_plan) = node.items.as_deref() {
                 for (index, item) in items.iter_mut().enumerate() {
                     let len = pointer.len();
-                    pointer.push('/');
-                    pointer.push_str(&index.to_string());
+                    push_pointer_token(pointer, &index.to_string());
                     walk(item_plan, item, pointer, eras, report);
                     pointer.truncate(len);
                 }
