@@ -485,6 +485,7 @@ impl Ctx<'_> {
                             let known = table
                                 .map(|t| t.keys().cloned().collect::<Vec<_>>().join(", "))
                                 .unwrap_or_default();
+                            let key = super::normalize::codes::quotable(&key);
                             self.issue(
                                 format!("{out_base}{to}"),
                                 "dialect_unknown_code",

@@ -18,6 +18,22 @@ fn without_separators(s: &str) -> String {
     without_spaces(s).chars().filter(|c| *c != '-').collect()
 }
 
+/// Whether a value could be a 個人番号 (12 digits once widths, spaces and hyphens are
+/// folded, valid check digit or not): such a value is never quoted in a message.
+pub fn could_be_my_number(s: &str) -> bool {
+    let s = without_separators(s);
+    s.len() == 12 && s.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// A value as a message may quote it: a possible 個人番号 is replaced by a placeholder.
+pub fn quotable(s: &str) -> std::borrow::Cow<'_, str> {
+    if could_be_my_number(s) {
+        std::borrow::Cow::Borrowed("(12桁の番号)")
+    } else {
+        std::borrow::Cow::Borrowed(s)
+    }
+}
+
 /// `〒０９０－００２４` or `0900024` → `090-0024`.
 pub fn postal_code(original: &str) -> Result<FieldOutcome, Issue> {
     let s = without_spaces(original.trim().trim_start_matches('〒'));
@@ -76,6 +92,16 @@ pub fn phone(original: &str) -> Result<FieldOutcome, Issue> {
 /// Six digits with a verified check digit; five digits get their check digit added (with a
 /// warning, so the clerk sees the full code).
 pub fn lg_code(original: &str) -> Result<FieldOutcome, Issue> {
+    if could_be_my_number(original) {
+        // LgCodeError's messages quote the input; this input may be a 個人番号.
+        return Err(Issue::new(
+            "invalid_lg_code",
+            Text::new(
+                "全国地方公共団体コードは6桁の数字です(入力は12桁です)。",
+                "A local government code has 6 digits; the input has 12.",
+            ),
+        ));
+    }
     let s = without_spaces(original.trim());
     let s = if s.len() == 5 && s.bytes().all(|b| b.is_ascii_digit()) {
         let full = LgCode::complete(&s).map_err(lg_problem)?;
@@ -233,6 +259,26 @@ mod tests {
             my_number("1234").unwrap_err().code,
             "my_number_invalid_length"
         );
+    }
+
+    #[test]
+    fn a_possible_my_number_is_never_quoted() {
+        for typed in [
+            "123456789018",
+            "1234 5678 9019",
+            "１２３４－５６７８－９０１８",
+        ] {
+            let err = lg_code(typed).unwrap_err();
+            assert_eq!(err.code, "invalid_lg_code");
+            for text in [&err.message.ja, &err.message.en] {
+                assert!(
+                    !text.contains("5678") && !text.contains("５６７８"),
+                    "{text}"
+                );
+            }
+        }
+        assert_eq!(quotable("090-1234-5678"), "090-1234-5678");
+        assert_eq!(quotable("1234-5678-9018"), "(12桁の番号)");
     }
 
     #[test]

@@ -429,6 +429,10 @@ pub fn normalize(
     approximate: bool,
 ) -> Result<FieldOutcome, Issue> {
     let trimmed = original.trim();
+    if super::codes::could_be_my_number(trimmed) {
+        // Date messages quote the input; this input may be a 個人番号.
+        return Err(unreadable(&super::codes::quotable(trimmed)));
+    }
     let date = read(table, trimmed)?;
     let warnings = check(table, trimmed, &date)?;
     let exact = date.precision() == Precision::Day && date.qualifier == Qualifier::Exact;
@@ -558,6 +562,13 @@ mod tests {
             assert_eq!(err.code, "date_before_era", "{before}");
             assert_eq!(err.suggestion.as_deref(), Some(last.as_str()));
         }
+    }
+
+    #[test]
+    fn a_my_number_typed_as_a_date_is_not_quoted() {
+        let err = normalize(&table(), "1234 5678 9018", true).unwrap_err();
+        assert_eq!(err.code, "date_unreadable");
+        assert!(!err.message.ja.contains("5678") && !err.message.en.contains("5678"));
     }
 
     #[test]
