@@ -1,6 +1,6 @@
 // ajv side of `cargo bench --bench forms`. Reads one JSON job from stdin:
 //   { "schemas": [schema, …] (common first), "cases": [{ "id": formSchema$id, "document": … }],
-//     "seconds": n }
+//     "seconds": n, "rounds": r }
 // and prints { "<$id>": validations per second, … } for single-threaded ajv (draft 2020-12,
 // formats asserted, the gateway's two custom formats implemented the same way).
 import { readFileSync } from "node:fs";
@@ -30,21 +30,28 @@ ajv.addFormat("lg-code", (s) => {
 });
 for (const schema of job.schemas) ajv.addSchema(schema);
 
-const out = {};
-for (const c of job.cases) {
+// Each round measures every form for `seconds`; a form's figure is its best round, as on
+// the Rust side, so that a pause of the machine in one round does not decide the ratio.
+const validators = job.cases.map((c) => {
   const validate = ajv.getSchema(c.id);
   if (!validate(c.document)) throw new Error(`${c.id}: ${JSON.stringify(validate.errors)}`);
-  // Warm up, then count validations in the time budget.
+  // Warm up before the first round.
   for (let i = 0; i < 2000; i++) validate(c.document);
-  const budget = job.seconds * 1e9;
-  let n = 0;
-  const start = process.hrtime.bigint();
-  let elapsed = 0n;
-  while (elapsed < BigInt(budget)) {
-    for (let i = 0; i < 1000; i++) validate(c.document);
-    n += 1000;
-    elapsed = process.hrtime.bigint() - start;
+  return { id: c.id, validate, document: c.document };
+});
+const out = {};
+for (let round = 0; round < job.rounds; round++) {
+  for (const { id, validate, document } of validators) {
+    const budget = BigInt(Math.round(job.seconds * 1e9));
+    let n = 0;
+    const start = process.hrtime.bigint();
+    let elapsed = 0n;
+    while (elapsed < budget) {
+      for (let i = 0; i < 1000; i++) validate(document);
+      n += 1000;
+      elapsed = process.hrtime.bigint() - start;
+    }
+    out[id] = Math.max(out[id] ?? 0, n / (Number(elapsed) / 1e9));
   }
-  out[c.id] = n / (Number(elapsed) / 1e9);
 }
 process.stdout.write(JSON.stringify(out));
