@@ -284,6 +284,10 @@ impl FormRegistry {
                 .with_draft(Draft::Draft202012)
                 .with_registry(&registry)
                 .should_validate_formats(true)
+                // The `regex` engine matches in linear time, so no pattern in an edited
+                // schema can make validation backtrack; it has no look-around, which no
+                // form needs, and it skips fancy-regex's wrapper on every match.
+                .with_pattern_options(jsonschema::PatternOptions::regex())
                 .with_format("my-number", normalize::codes::is_my_number)
                 .with_format("lg-code", |s: &str| LgCode::parse(s).is_ok())
                 .build(&schema)

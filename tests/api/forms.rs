@@ -572,7 +572,7 @@ type Breaker = Box<dyn Fn(&str) -> String>;
 #[tokio::test]
 async fn a_broken_schema_stops_start_up_naming_the_file() {
     crate::helpers::install_crypto();
-    let cases: [(&str, Breaker, &str); 4] = [
+    let cases: [(&str, Breaker, &str); 5] = [
         (
             "forms/residentMove/1.0.schema.json",
             Box::new(|s: &str| {
@@ -596,6 +596,12 @@ async fn a_broken_schema_stops_start_up_naming_the_file() {
         (
             "forms/funeralExpenses/1.0.schema.json",
             Box::new(|s: &str| s.replacen("\"type\": \"object\"", "\"type\": \"objekt\"", 1)),
+            "does not compile",
+        ),
+        (
+            // Patterns run on the linear-time `regex` engine: no look-around.
+            "forms/sealRegistration/1.0.schema.json",
+            Box::new(|s: &str| s.replacen("^[0-9A-Za-z-]{1,20}$", "^(?!0)[0-9A-Za-z-]{1,20}$", 1)),
             "does not compile",
         ),
     ];
