@@ -4,6 +4,7 @@
 
 pub mod dialect;
 pub mod era;
+pub mod instance;
 pub mod normalize;
 pub mod plan;
 pub mod registry;
@@ -12,6 +13,7 @@ pub mod validate;
 
 pub use dialect::Dialect;
 pub use era::EraTable;
+pub use instance::{FormJson, FormValidator};
 pub use registry::{DialectLookup, Form, FormRegistry, Lookup, Processed, SchemaError};
 pub use source::SchemaSource;
 pub use validate::FormError;

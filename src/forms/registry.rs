@@ -5,11 +5,12 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use jsonschema::{Draft, Resource, Validator};
+use jsonschema::{Draft, Resource};
 use serde_json::Value;
 
 use super::dialect::Dialect;
 use super::era::EraTable;
+use super::instance::{FormJson, FormValidator};
 use super::normalize::{self, Located, Report};
 use super::plan::{PlanNode, Planner};
 use super::source::{SchemaFile, SchemaSource};
@@ -41,7 +42,7 @@ pub struct Form {
     pub uri: String,
     pub schema: Value,
     pub plan: PlanNode,
-    pub validator: Validator,
+    pub validator: FormValidator,
     /// Path below the schema root, for messages.
     pub path: String,
 }
@@ -280,7 +281,7 @@ impl FormRegistry {
                 .to_owned();
             let plan = planner.plan(&uri, &schema).map_err(|p| problem(&path, p))?;
             check_titles(&plan, "").map_err(|p| problem(&path, p))?;
-            let validator = jsonschema::options()
+            let validator = jsonschema::options_for::<FormJson>()
                 .with_draft(Draft::Draft202012)
                 .with_registry(&registry)
                 .should_validate_formats(true)

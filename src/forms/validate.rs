@@ -2,10 +2,11 @@
 //! pointer, the failing keyword, a stable code and a message that names the field by the
 //! Japanese label its schema gives (`title`).
 
+use jsonschema::ValidationError;
 use jsonschema::error::{TypeKind, ValidationErrorKind};
-use jsonschema::{ValidationError, Validator};
 use serde_json::Value;
 
+use super::instance::FormValidator;
 use super::plan::PlanNode;
 use crate::i18n::Text;
 use crate::validation::push_pointer_token;
@@ -20,7 +21,7 @@ pub struct FormError {
 }
 
 /// Every error of a document, in document order, without repeats.
-pub fn errors(validator: &Validator, plan: &PlanNode, document: &Value) -> Vec<FormError> {
+pub fn errors(validator: &FormValidator, plan: &PlanNode, document: &Value) -> Vec<FormError> {
     let mut out = Vec::new();
     for error in validator.iter_errors(document) {
         map_error(&error, plan, &mut out);
