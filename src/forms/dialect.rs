@@ -576,6 +576,10 @@ pub fn split_address(line: &str) -> Option<AddressParts> {
             continue;
         }
         let end = i + c.len_utf8();
+        // 余市郡, 高市郡: a 市 (or 町, 村, 区) right before 郡 belongs to the district's name.
+        if matches!(c, '市' | '町' | '村' | '区') && rest[end..].starts_with('郡') {
+            continue;
+        }
         match c {
             '市' => {
                 // 四日市市, 廿日市市: a 市 followed by 市 belongs to the name.
@@ -597,7 +601,17 @@ pub fn split_address(line: &str) -> Option<AddressParts> {
                 city_end = town.map(|(j, t)| end + j + t.len_utf8());
                 break;
             }
-            '区' | '町' | '村' => {
+            '町' | '村' => {
+                // 大町市, 十日町市, 東村山市, 羽村市: outside a 郡 (every town and village
+                // but a few on Tokyo's islands is in one), a 市 close behind ends the name.
+                let city = rest[end..].char_indices().take(3).find(|(_, m)| *m == '市');
+                city_end = Some(match city {
+                    Some((j, m)) => end + j + m.len_utf8(),
+                    None => end,
+                });
+                break;
+            }
+            '区' => {
                 city_end = Some(end);
                 break;
             }
@@ -691,6 +705,42 @@ mod tests {
                 "".into()
             )
         );
+        // Names holding 市, 町 or 村 before their end.
+        for (line, city, street, block) in [
+            ("長野県大町市大町1234", "大町市", "大町", "1234"),
+            ("新潟県十日町市本町1-1", "十日町市", "本町", "1-1"),
+            ("東京都東村山市本町1-2-3", "東村山市", "本町", "1-2-3"),
+            ("東京都羽村市緑ヶ丘5-2-1", "羽村市", "緑ヶ丘", "5-2-1"),
+            ("長崎県大村市玖島1-25", "大村市", "玖島", "1-25"),
+            ("東京都町田市森野2-2-22", "町田市", "森野", "2-2-22"),
+            ("千葉県市川市八幡1-1-1", "市川市", "八幡", "1-1-1"),
+            (
+                "北海道余市郡余市町黒川町19-1",
+                "余市郡余市町",
+                "黒川町",
+                "19-1",
+            ),
+            (
+                "奈良県高市郡高取町観覚寺990-1",
+                "高市郡高取町",
+                "観覚寺",
+                "990-1",
+            ),
+            ("東京都大島町元町1-1-14", "大島町", "元町", "1-1-14"),
+            (
+                "長野県北佐久郡軽井沢町大字軽井沢1323",
+                "北佐久郡軽井沢町",
+                "大字軽井沢",
+                "1323",
+            ),
+        ] {
+            let (_, c, s, b, _) = parts(line);
+            assert_eq!(
+                (c.as_str(), s.as_str(), b.as_str()),
+                (city, street, block),
+                "{line}"
+            );
+        }
         assert!(split_address("北見市北5条東2丁目").is_none());
     }
 }
