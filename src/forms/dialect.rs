@@ -555,6 +555,15 @@ fn is_block(s: &str) -> bool {
     groups > 0
 }
 
+/// The byte offset just past the first of `marks` among the first `within` characters of
+/// `text`.
+fn past_mark(text: &str, within: usize, marks: &[char]) -> Option<usize> {
+    text.char_indices()
+        .take(within)
+        .find(|(_, c)| marks.contains(c))
+        .map(|(i, c)| i + c.len_utf8())
+}
+
 /// Splits `北海道北見市北5条東2丁目3番地 コーポ北見101` into its parts. Cities are found by
 /// their suffix (市, 区, 町, 村, with 郡 and the wards of designated cities), 番地以下 as the
 /// longest tail of numbers, 方書 after the first space that follows it.
@@ -569,46 +578,33 @@ pub fn split_address(line: &str) -> Option<AddressParts> {
     };
     let prefecture = prefecture_names().find(|p| main.starts_with(p))?;
     let rest = &main[prefecture.len()..];
-    let chars: Vec<(usize, char)> = rest.char_indices().collect();
     let mut city_end = None;
-    for (n, &(i, c)) in chars.iter().enumerate() {
-        if n == 0 {
-            continue;
-        }
+    // A name has at least two characters: the first is never its suffix.
+    for (i, c) in rest.char_indices().skip(1) {
         let end = i + c.len_utf8();
+        let after = &rest[end..];
         // 余市郡, 高市郡: a 市 (or 町, 村, 区) right before 郡 belongs to the district's name.
-        if matches!(c, '市' | '町' | '村' | '区') && rest[end..].starts_with('郡') {
+        if matches!(c, '市' | '町' | '村' | '区') && after.starts_with('郡') {
             continue;
         }
         match c {
             '市' => {
                 // 四日市市, 廿日市市: a 市 followed by 市 belongs to the name.
-                if rest[end..].starts_with('市') {
+                if after.starts_with('市') {
                     continue;
                 }
                 // 札幌市中央区: a designated city's ward follows within a few characters.
-                let ward = rest[end..].char_indices().take(5).find(|(_, w)| *w == '区');
-                city_end = Some(match ward {
-                    Some((j, w)) => end + j + w.len_utf8(),
-                    None => end,
-                });
+                city_end = Some(end + past_mark(after, 5, &['区']).unwrap_or(0));
                 break;
             }
             '郡' => {
-                let town = rest[end..]
-                    .char_indices()
-                    .find(|(_, t)| matches!(t, '町' | '村'));
-                city_end = town.map(|(j, t)| end + j + t.len_utf8());
+                city_end = past_mark(after, usize::MAX, &['町', '村']).map(|j| end + j);
                 break;
             }
             '町' | '村' => {
                 // 大町市, 十日町市, 東村山市, 羽村市: outside a 郡 (every town and village
                 // but a few on Tokyo's islands is in one), a 市 close behind ends the name.
-                let city = rest[end..].char_indices().take(3).find(|(_, m)| *m == '市');
-                city_end = Some(match city {
-                    Some((j, m)) => end + j + m.len_utf8(),
-                    None => end,
-                });
+                city_end = Some(end + past_mark(after, 3, &['市']).unwrap_or(0));
                 break;
             }
             '区' => {

@@ -33,6 +33,21 @@ fn example(form: &str) -> Value {
     form.examples()[0].clone()
 }
 
+/// The (pointer, code) pairs of a list of errors, as the specimens give them.
+fn pointers_and_codes(errors: &Value) -> Vec<(String, String)> {
+    errors
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["pointer"].as_str().unwrap().to_owned(),
+                e["code"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect()
+}
+
 /// Applies a JSON-patch-like list of add / replace / remove operations.
 fn apply_patch(doc: &mut Value, patch: &[Value]) {
     for op in patch {
@@ -161,28 +176,8 @@ async fn every_example_validates_and_every_specimen_fails_exactly_as_expected() 
             let result = validate(&app, &token, &route, &doc).await;
             let name = specimen["name"].as_str().unwrap();
             assert_eq!(result["valid"], false, "{route} {name}");
-            let mut got: Vec<(String, String)> = result["errors"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|e| {
-                    (
-                        e["pointer"].as_str().unwrap().to_owned(),
-                        e["code"].as_str().unwrap().to_owned(),
-                    )
-                })
-                .collect();
-            let mut expected: Vec<(String, String)> = specimen["expect"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|e| {
-                    (
-                        e["pointer"].as_str().unwrap().to_owned(),
-                        e["code"].as_str().unwrap().to_owned(),
-                    )
-                })
-                .collect();
+            let mut got = pointers_and_codes(&result["errors"]);
+            let mut expected = pointers_and_codes(&specimen["expect"]);
             got.sort();
             expected.sort();
             assert_eq!(got, expected, "{route} {name}: {}", result["errors"]);
