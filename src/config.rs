@@ -32,6 +32,9 @@ pub struct Settings {
     pub cache: CacheSettings,
     pub demo: DemoSettings,
     pub schemas: SchemaSettings,
+    pub secrets: SecretsSettings,
+    pub idempotency: IdempotencySettings,
+    pub audit: AuditSettings,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -39,6 +42,14 @@ pub struct Settings {
 pub struct HttpSettings {
     /// Largest request body accepted, in bytes (413 above it).
     pub body_limit_bytes: usize,
+    /// The whole request, body included, must arrive and be answered within this many
+    /// seconds: a body that stalls gets 408, a request that takes longer 503.
+    pub request_timeout_seconds: u64,
+    /// Addresses (or networks, `10.0.0.0/8`) of reverse proxies in front of the gateway. For a
+    /// connection from one of them, the client's address is the rightmost `X-Forwarded-For`
+    /// entry that is not itself a trusted proxy. Empty: the connection's address is the
+    /// client's (a forwarded header is ignored).
+    pub trusted_proxies: Vec<ipnet::IpNet>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -106,6 +117,33 @@ pub struct AuthSettings {
     pub jwks_cache_seconds: u64,
     /// Other authorization servers whose tokens are accepted.
     pub external_issuers: Vec<ExternalIssuer>,
+    /// Failed client authentications at `/oauth/token` before a caller must wait.
+    pub lockout: LockoutSettings,
+}
+
+/// Wrong client secrets at `/oauth/token`: after `address_failures` failures from one address,
+/// or `client_failures` for one client (from addresses where that client has not
+/// authenticated recently), further attempts are refused with 429 and `Retry-After` for
+/// 1 s, then 2 s, 4 s … up to `max_seconds`, before any secret is checked. Failures are
+/// forgotten `window_seconds` after the last one. Per replica.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LockoutSettings {
+    pub address_failures: u32,
+    pub client_failures: u32,
+    pub max_seconds: u64,
+    pub window_seconds: u64,
+}
+
+impl Default for LockoutSettings {
+    fn default() -> Self {
+        Self {
+            address_failures: 10,
+            client_failures: 50,
+            max_seconds: 300,
+            window_seconds: 600,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -121,6 +159,17 @@ pub struct ExternalIssuer {
     /// Claim holding the granted municipalities (array of lgCodes).
     #[serde(default = "default_municipalities_claim")]
     pub municipalities_claim: String,
+    /// Also accept tokens whose header `typ` is `JWT` or absent (RFC 9068 access tokens say
+    /// `at+jwt`; an ID token or another JWT of the issuer must not pass as one).
+    #[serde(default)]
+    pub accept_any_typ: bool,
+    /// Also take the client id from `sub` when the token has neither `client_id` nor `azp`
+    /// (`sub` may name a user rather than the calling application).
+    #[serde(default)]
+    pub accept_sub_as_client_id: bool,
+    /// Allow a `http://` JWKS URL (keys fetched without TLS can be replaced on the way).
+    #[serde(default)]
+    pub allow_http_jwks: bool,
 }
 
 fn default_municipalities_claim() -> String {
@@ -161,6 +210,69 @@ impl SchemaSettings {
     }
 }
 
+/// The server's own secret key, which the database never holds.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SecretsSettings {
+    /// A file holding 32 random bytes, base64 or hex (`openssl rand -base64 32`). The stored
+    /// token-signing key is encrypted with it, stored idempotent responses are sealed with it,
+    /// and audit checkpoints are signed with it. Every replica needs the same file. Empty:
+    /// with the embedded SQLite database, `server.key` in `data_dir` (created on first start);
+    /// with a database URL, none (the README says what that leaves open).
+    pub key_path: Option<PathBuf>,
+}
+
+/// `Idempotency-Key` on creating requests: what the gateway keeps, and how much.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct IdempotencySettings {
+    /// How long a completed request can be replayed, in seconds.
+    pub retention_seconds: u64,
+    /// A response larger than this is not kept: a retry is told the request was done and
+    /// where its result is, instead of getting the response again.
+    pub max_response_bytes: usize,
+    /// Keys one client may hold at a time; beyond it, requests with a new key get 429.
+    pub max_keys_per_client: u64,
+    /// Bytes of stored responses one client may hold at a time; beyond it, 429.
+    pub max_bytes_per_client: u64,
+    /// Seconds between purges of expired keys.
+    pub purge_interval_seconds: u64,
+}
+
+impl Default for IdempotencySettings {
+    fn default() -> Self {
+        Self {
+            retention_seconds: 86_400,
+            max_response_bytes: 64 * 1024,
+            max_keys_per_client: 10_000,
+            max_bytes_per_client: 32 * 1024 * 1024,
+            purge_interval_seconds: 60,
+        }
+    }
+}
+
+/// The audit log's protection against floods and rewrites.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuditSettings {
+    /// Refused accesses of one client to one municipality are recorded once when the first
+    /// happens, then counted; the count of the repeats is recorded when this many seconds
+    /// have passed since the first.
+    pub denial_window_seconds: u64,
+    /// Seconds between checkpoints of the chain head (signed with the server key). 0: only
+    /// `madoguchi audit checkpoint` writes them.
+    pub checkpoint_seconds: u64,
+}
+
+impl Default for AuditSettings {
+    fn default() -> Self {
+        Self {
+            denial_window_seconds: 60,
+            checkpoint_seconds: 300,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct DemoSettings {
@@ -185,6 +297,9 @@ impl Default for Settings {
             cache: CacheSettings::default(),
             demo: DemoSettings::default(),
             schemas: SchemaSettings::default(),
+            secrets: SecretsSettings::default(),
+            idempotency: IdempotencySettings::default(),
+            audit: AuditSettings::default(),
         }
     }
 }
@@ -193,6 +308,8 @@ impl Default for HttpSettings {
     fn default() -> Self {
         Self {
             body_limit_bytes: 1024 * 1024,
+            request_timeout_seconds: 30,
+            trusted_proxies: Vec::new(),
         }
     }
 }
@@ -236,6 +353,7 @@ impl Default for AuthSettings {
             signing_key_path: None,
             jwks_cache_seconds: 600,
             external_issuers: Vec::new(),
+            lockout: LockoutSettings::default(),
         }
     }
 }
@@ -308,13 +426,46 @@ impl Settings {
             return invalid("database.max_connections must be greater than 0");
         }
         for issuer in &self.auth.external_issuers {
-            if !(issuer.jwks_url.starts_with("https://") || issuer.jwks_url.starts_with("http://"))
-            {
+            let https = issuer.jwks_url.starts_with("https://");
+            let http = issuer.jwks_url.starts_with("http://");
+            if http && !issuer.allow_http_jwks {
                 return Err(ConfigError::Invalid(format!(
-                    "auth.external_issuers: jwks_url of {} must be an http(s) URL",
+                    "auth.external_issuers: jwks_url of {} is plain http://; use https://, or set allow_http_jwks = true for that issuer",
                     issuer.issuer
                 )));
             }
+            if !https && !http {
+                return Err(ConfigError::Invalid(format!(
+                    "auth.external_issuers: jwks_url of {} must be an https:// URL",
+                    issuer.issuer
+                )));
+            }
+        }
+        if self.http.request_timeout_seconds == 0 {
+            return invalid("http.request_timeout_seconds must be greater than 0");
+        }
+        let lockout = &self.auth.lockout;
+        if lockout.address_failures == 0 || lockout.client_failures == 0 {
+            return invalid(
+                "auth.lockout.address_failures and client_failures must be greater than 0",
+            );
+        }
+        if lockout.max_seconds == 0 || lockout.window_seconds == 0 {
+            return invalid("auth.lockout.max_seconds and window_seconds must be greater than 0");
+        }
+        let idempotency = &self.idempotency;
+        if idempotency.retention_seconds == 0 || idempotency.purge_interval_seconds == 0 {
+            return invalid(
+                "idempotency.retention_seconds and purge_interval_seconds must be greater than 0",
+            );
+        }
+        if idempotency.max_keys_per_client == 0 || idempotency.max_bytes_per_client == 0 {
+            return invalid(
+                "idempotency.max_keys_per_client and max_bytes_per_client must be greater than 0",
+            );
+        }
+        if self.audit.denial_window_seconds == 0 {
+            return invalid("audit.denial_window_seconds must be greater than 0");
         }
         Ok(())
     }

@@ -16,13 +16,16 @@ use uuid::Uuid;
 use crate::audit::Actor;
 use crate::auth::{self, SigningKey, TokenIssuer, TokenVerifier};
 use crate::config::Settings;
+use crate::http::deadline::RequestDeadline;
 use crate::http::extract::{BodyLimit, form_error, json_error, path_error, query_error};
 use crate::http::fallback::{RouteTable, not_found_or_not_allowed};
+use crate::http::methods::UnknownMethods;
 use crate::http::problem::ProblemRenderer;
 use crate::http::request_id::RequestIdMiddleware;
 use crate::http::state::AppState;
 use crate::http::telemetry::RequestSpan;
 use crate::http::{self, openapi};
+use crate::secrets::ServerKey;
 use crate::store::{Store, StoreError};
 use crate::tenancy::{self, LgCode, MunicipalityError};
 
@@ -51,6 +54,8 @@ pub enum StartupError {
     },
     #[error("cannot load the form schemas: {0}")]
     Schemas(#[from] crate::forms::SchemaError),
+    #[error("cannot use the server key: {0}")]
+    ServerKey(#[from] crate::secrets::SecretsError),
     #[error("cannot create the demo data: {0}")]
     Demo(String),
     #[error("cannot start: {0}")]
@@ -67,14 +72,19 @@ pub struct DemoCredentials {
 
 pub const DEMO_LG_CODE: &str = "012084";
 
-/// Opens the database named by the settings, creating the SQLite directory when needed.
+/// Opens the database named by the settings. For the embedded SQLite database, the data
+/// directory is created 0700 and the database files are kept 0600: whoever reads them reads
+/// every client grant and audit event, and without a server key the token-signing key.
 pub async fn open_store(settings: &Settings) -> Result<Store, StartupError> {
     let url = settings.database_url();
     if settings.uses_embedded_sqlite() {
-        std::fs::create_dir_all(&settings.data_dir).map_err(|source| StartupError::DataDir {
+        let data_dir_error = |source| StartupError::DataDir {
             path: settings.data_dir.display().to_string(),
             source,
-        })?;
+        };
+        crate::datadir::prepare(&settings.data_dir).map_err(data_dir_error)?;
+        crate::datadir::restrict_sqlite_files(&settings.embedded_sqlite_path())
+            .map_err(data_dir_error)?;
     }
     Ok(Store::connect(&url, settings.database.max_connections).await?)
 }
@@ -119,7 +129,11 @@ async fn seed_demo(store: &Store) -> Result<Option<DemoCredentials>, StartupErro
     }))
 }
 
-async fn signing_keys(settings: &Settings, store: &Store) -> Result<Vec<SigningKey>, StartupError> {
+async fn signing_keys(
+    settings: &Settings,
+    store: &Store,
+    server_key: Option<&ServerKey>,
+) -> Result<Vec<SigningKey>, StartupError> {
     match &settings.auth.signing_key_path {
         Some(path) => {
             let pem = std::fs::read(path).map_err(|e| {
@@ -129,12 +143,19 @@ async fn signing_keys(settings: &Settings, store: &Store) -> Result<Vec<SigningK
                 .map_err(|e| StartupError::SigningKey(format!("{}: {e}", path.display())))?;
             Ok(vec![key])
         }
-        None => Ok(store.signing_keys_or_generate().await?),
+        None => store
+            .signing_keys_or_generate(server_key)
+            .await
+            .map_err(|e| match e {
+                StoreError::Locked(message) => StartupError::SigningKey(message),
+                e => StartupError::Database(e),
+            }),
     }
 }
 
 pub struct Application {
     server: Server,
+    maintenance: crate::maintenance::Maintenance,
     local_addr: SocketAddr,
     base_url: String,
     demo: Option<DemoCredentials>,
@@ -165,7 +186,13 @@ impl Application {
                 return Err(StartupError::MigrationsPending(pending.join(", ")));
             }
         }
-        let keys = signing_keys(&settings, &store).await?;
+        let server_key = ServerKey::load(&settings, true)?;
+        if server_key.is_none() {
+            tracing::warn!(
+                "no server key (secrets.key_path): the generated token-signing key and stored idempotent responses are protected only by the database's access control, and audit checkpoints are not signed"
+            );
+        }
+        let keys = signing_keys(&settings, &store, server_key.as_ref()).await?;
         let signing = keys
             .first()
             .cloned()
@@ -205,6 +232,8 @@ impl Application {
             serde_json::to_vec(&openapi::with_form_schemas(&doc, &forms))
                 .map_err(|e| StartupError::Other(e.to_string()))?,
         );
+        let maintenance =
+            crate::maintenance::Maintenance::start(&store, &settings, server_key.clone());
         let state = web::Data::new(AppState {
             issuer: TokenIssuer::new(
                 issuer,
@@ -221,6 +250,8 @@ impl Application {
             ),
             store,
             forms,
+            lockout: crate::auth::Lockout::new(&settings.auth.lockout),
+            server_key,
             settings: settings.clone(),
         });
 
@@ -235,6 +266,7 @@ impl Application {
             .map_err(|e| StartupError::Other(e.to_string()))?;
         let registry = web::Data::new(registry);
         let limit = settings.http.body_limit_bytes;
+        let request_timeout = Duration::from_secs(settings.http.request_timeout_seconds);
 
         let server = HttpServer::new(move || {
             App::new()
@@ -271,9 +303,11 @@ impl Application {
                     }),
                 )
                 .default_service(web::to(not_found_or_not_allowed))
+                .wrap(RequestDeadline(request_timeout))
                 .wrap(ProblemRenderer)
                 .wrap(TracingLogger::<RequestSpan>::new())
                 .wrap(prometheus.clone())
+                .wrap(UnknownMethods)
                 .wrap(RequestIdMiddleware)
         })
         .shutdown_timeout(settings.shutdown_timeout_seconds)
@@ -296,6 +330,7 @@ impl Application {
 
         Ok(Self {
             server,
+            maintenance,
             local_addr,
             base_url,
             demo,
@@ -327,6 +362,8 @@ impl Application {
     /// Serves until stopped through [`Application::handle`]; a graceful stop lets in-flight
     /// requests finish within `shutdown_timeout_seconds`.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        let result = self.server.await;
+        drop(self.maintenance);
+        result
     }
 }

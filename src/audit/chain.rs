@@ -5,6 +5,8 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
+use super::checkpoint::CheckpointCheck;
+
 /// `prev_hash` of the first record.
 pub const GENESIS_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
@@ -24,13 +26,16 @@ pub struct AuditRecord {
     pub outcome: String,
     pub prev_hash: String,
     pub hash: String,
+    /// For a record of repeated refusals: how many (see [`super::record_denial`]).
+    pub repeat_count: Option<i64>,
 }
 
 impl AuditRecord {
     /// SHA-256 over a JSON array of every field but `hash`, in a fixed order, prefixed with
-    /// a version tag so that the format can evolve.
+    /// a version tag so that the format can evolve: v1 for records without a repeat count
+    /// (every record written before counts existed), v2 with it.
     pub fn compute_hash(&self) -> String {
-        let canonical = serde_json::json!([
+        let mut canonical = serde_json::json!([
             "madoguchi-audit-v1",
             self.seq,
             self.id.to_string(),
@@ -45,6 +50,10 @@ impl AuditRecord {
             self.outcome,
             self.prev_hash,
         ]);
+        if let (Some(count), Some(fields)) = (self.repeat_count, canonical.as_array_mut()) {
+            fields[0] = "madoguchi-audit-v2".into();
+            fields.push(count.into());
+        }
         hex::encode(Sha256::digest(canonical.to_string().as_bytes()))
     }
 }
@@ -61,34 +70,100 @@ pub enum ChainBreak {
     )]
     Unlinked { seq: i64, id: Uuid },
     #[error(
-        "the newest entry is {found_seq} with hash {found_hash}, not the expected head {expected}: newer entries were removed"
+        "no entry has the expected hash {expected} (the log ends at entry {head_seq}): entries were removed, or the log was rewritten"
     )]
-    HeadMismatch {
+    AnchorNotFound { expected: String, head_seq: i64 },
+    #[error(
+        "the log ends at entry {head_seq}, before the expected entry {anchor_seq}: newer entries were removed"
+    )]
+    AnchorBeyondHead { anchor_seq: i64, head_seq: i64 },
+    #[error(
+        "entry {seq} ({id}) is not the expected one (hash {expected}): the log was rewritten at or before entry {seq}, and every hash after it recomputed"
+    )]
+    AnchorMismatch {
+        seq: i64,
+        id: Uuid,
         expected: String,
-        found_seq: i64,
-        found_hash: String,
     },
+    #[error(
+        "entry {seq} ({id}) differs from the checkpoint recorded at {checkpoint_at}: the log was rewritten at or before entry {seq}{after}, and every hash after it recomputed",
+        after = match last_good { Some(good) => format!(" and after entry {good}, whose checkpoint still matches"), None => String::new() }
+    )]
+    Rewritten {
+        seq: i64,
+        id: Uuid,
+        checkpoint_at: String,
+        last_good: Option<i64>,
+    },
+    #[error(
+        "the log ends at entry {head_seq}, but a checkpoint recorded at {checkpoint_at} saw entry {checkpoint_seq}: newer entries were removed"
+    )]
+    Truncated {
+        checkpoint_seq: i64,
+        checkpoint_at: String,
+        head_seq: i64,
+    },
+    #[error(
+        "the checkpoint of entry {seq} has a signature that the server key does not make: checkpoints were forged, or the key is not the one that signed them"
+    )]
+    ForgedCheckpoint { seq: i64 },
+    #[error(
+        "the signed checkpoint of entry {seq} follows entry {prev_seq}'s, which is missing: signed checkpoints were removed"
+    )]
+    CheckpointRemoved { seq: i64, prev_seq: i64 },
 }
 
-/// Checks records fed to it in `seq` order.
+/// An entry recorded earlier somewhere else (`--expect-head`): `SEQ:HASH`, or a hash alone.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Anchor {
+    pub seq: Option<i64>,
+    pub hash: String,
+}
+
+impl Anchor {
+    pub fn parse(text: &str) -> Option<Self> {
+        let text = text.trim();
+        let (seq, hash) = match text.split_once(':') {
+            Some((seq, hash)) => (Some(seq.parse().ok()?), hash),
+            None => (None, text),
+        };
+        let hash = hash.to_ascii_lowercase();
+        (hash.len() == 64 && hash.bytes().all(|b| b.is_ascii_hexdigit()))
+            .then_some(Self { seq, hash })
+    }
+}
+
+/// Checks records fed to it in `seq` order: each record's hash and link, and — when given —
+/// an anchor recorded elsewhere and the stored checkpoints of the head.
 #[derive(Debug)]
 pub struct ChainVerifier {
     next_seq: i64,
     prev_hash: String,
     checked: u64,
+    anchor: Option<Anchor>,
+    /// `(seq, id, hash)` of the record the anchor picks, once met.
+    anchor_record: Option<(i64, Uuid, String)>,
+    checkpoints: CheckpointCheck,
 }
 
 impl Default for ChainVerifier {
     fn default() -> Self {
-        Self {
-            next_seq: 1,
-            prev_hash: GENESIS_HASH.to_owned(),
-            checked: 0,
-        }
+        Self::new(None, CheckpointCheck::default())
     }
 }
 
 impl ChainVerifier {
+    pub fn new(anchor: Option<Anchor>, checkpoints: CheckpointCheck) -> Self {
+        Self {
+            next_seq: 1,
+            prev_hash: GENESIS_HASH.to_owned(),
+            checked: 0,
+            anchor,
+            anchor_record: None,
+            checkpoints,
+        }
+    }
+
     pub fn check(&mut self, record: &AuditRecord) -> Result<(), ChainBreak> {
         if record.seq != self.next_seq {
             return Err(ChainBreak::Missing {
@@ -109,6 +184,10 @@ impl ChainVerifier {
                 id: record.id,
             });
         }
+        self.checkpoints.check(record)?;
+        if self.anchor.as_ref().is_some_and(|a| a.picks(record)) {
+            self.anchor_record = Some((record.seq, record.id, record.hash.clone()));
+        }
         self.next_seq += 1;
         self.prev_hash.clone_from(&record.hash);
         self.checked += 1;
@@ -125,20 +204,78 @@ impl ChainVerifier {
         (self.next_seq - 1, &self.prev_hash)
     }
 
-    /// Compares the head with one recorded earlier; catches removal of the newest records,
-    /// which the chain alone cannot show.
-    pub fn expect_head(&self, expected: &str) -> Result<(), ChainBreak> {
-        let (seq, hash) = self.head();
-        if hash == expected {
-            Ok(())
-        } else {
-            Err(ChainBreak::HeadMismatch {
-                expected: expected.to_owned(),
-                found_seq: seq,
-                found_hash: hash.to_owned(),
-            })
+    /// What the checkpoints showed (after [`ChainVerifier::finish`]).
+    pub fn checkpoint_summary(&self) -> &CheckpointCheck {
+        &self.checkpoints
+    }
+
+    /// After the last record: the checks that need the whole walk. The anchor must be in the
+    /// chain (entries added after it was taken are fine); no checkpoint may lie beyond the
+    /// head. Removal of the newest entries and a rewrite that recomputed every later hash
+    /// both show here.
+    pub fn finish(&mut self) -> Result<(), ChainBreak> {
+        let (head_seq, _) = self.head();
+        self.checkpoints.finish(head_seq)?;
+        let Some(anchor) = &self.anchor else {
+            return Ok(());
+        };
+        match (anchor.seq, &self.anchor_record) {
+            (_, Some((_, _, hash))) if *hash == anchor.hash => Ok(()),
+            (Some(seq), _) if seq > head_seq => Err(ChainBreak::AnchorBeyondHead {
+                anchor_seq: seq,
+                head_seq,
+            }),
+            (Some(seq), Some((_, id, _))) => Err(ChainBreak::AnchorMismatch {
+                seq,
+                id: *id,
+                expected: anchor.hash.clone(),
+            }),
+            _ => Err(ChainBreak::AnchorNotFound {
+                expected: anchor.hash.clone(),
+                head_seq,
+            }),
         }
     }
+}
+
+impl Anchor {
+    /// Whether `record` is the one to compare with the anchor: the entry at its `seq`, or
+    /// without a `seq` the entry with its hash.
+    pub fn picks(&self, record: &AuditRecord) -> bool {
+        match self.seq {
+            Some(seq) => record.seq == seq,
+            None => record.hash == self.hash,
+        }
+    }
+}
+
+/// A valid chain of `n` records, for tests.
+#[cfg(test)]
+pub(crate) fn test_chain(n: i64) -> Vec<AuditRecord> {
+    let mut prev = GENESIS_HASH.to_owned();
+    (1..=n)
+        .map(|seq| {
+            let mut r = AuditRecord {
+                seq,
+                id: Uuid::now_v7(),
+                occurred_at: DateTime::from_timestamp(1_800_000_000 + seq, 123_456_000)
+                    .unwrap_or_default(),
+                request_id: Some(format!("req-{seq}")),
+                client_id: Some("client".into()),
+                actor: Some("staff-1".into()),
+                lg_code: Some("012084".into()),
+                action: "client.create".into(),
+                target: None,
+                outcome: "success".into(),
+                prev_hash: prev.clone(),
+                hash: String::new(),
+                repeat_count: None,
+            };
+            r.hash = r.compute_hash();
+            prev.clone_from(&r.hash);
+            r
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -146,29 +283,7 @@ mod tests {
     use super::*;
 
     fn chain(n: i64) -> Vec<AuditRecord> {
-        let mut prev = GENESIS_HASH.to_owned();
-        (1..=n)
-            .map(|seq| {
-                let mut r = AuditRecord {
-                    seq,
-                    id: Uuid::now_v7(),
-                    occurred_at: DateTime::from_timestamp(1_800_000_000 + seq, 123_456_000)
-                        .unwrap(),
-                    request_id: Some(format!("req-{seq}")),
-                    client_id: Some("client".into()),
-                    actor: Some("staff-1".into()),
-                    lg_code: Some("012084".into()),
-                    action: "client.create".into(),
-                    target: None,
-                    outcome: "success".into(),
-                    prev_hash: prev.clone(),
-                    hash: String::new(),
-                };
-                r.hash = r.compute_hash();
-                prev.clone_from(&r.hash);
-                r
-            })
-            .collect()
+        test_chain(n)
     }
 
     fn verify(records: &[AuditRecord]) -> Result<(), ChainBreak> {
@@ -217,12 +332,69 @@ mod tests {
     }
 
     #[test]
-    fn removing_the_newest_records_shows_against_an_anchor() {
+    fn a_repeat_count_is_covered_by_the_hash() {
+        let mut records = chain(3);
+        assert_eq!(verify(&records), Ok(()));
+        records[1].repeat_count = Some(12);
+        assert!(matches!(
+            verify(&records),
+            Err(ChainBreak::Altered { seq: 2, .. })
+        ));
+        records[1].hash = records[1].compute_hash();
+        let mut again = records.clone();
+        again[1].repeat_count = Some(13);
+        assert_ne!(again[1].compute_hash(), records[1].hash);
+    }
+
+    fn walk_with_anchor(records: &[AuditRecord], anchor: &Anchor) -> Result<(), ChainBreak> {
+        let mut v = ChainVerifier::new(Some(anchor.clone()), CheckpointCheck::default());
+        records.iter().try_for_each(|r| v.check(r))?;
+        v.finish()
+    }
+
+    #[test]
+    fn an_anchor_catches_removal_and_rewrite_but_not_growth() {
         let records = chain(5);
-        let mut v = ChainVerifier::default();
-        records[..4].iter().for_each(|r| v.check(r).unwrap());
-        assert!(v.expect_head(&records[4].hash).is_err());
-        v.check(&records[4]).unwrap();
-        assert_eq!(v.expect_head(&records[4].hash), Ok(()));
+        let anchor = Anchor::parse(&format!("4:{}", records[3].hash)).unwrap();
+        assert_eq!(
+            walk_with_anchor(&records, &anchor),
+            Ok(()),
+            "entry 5 is new"
+        );
+        assert!(matches!(
+            walk_with_anchor(&records[..3], &anchor),
+            Err(ChainBreak::AnchorBeyondHead {
+                anchor_seq: 4,
+                head_seq: 3
+            })
+        ));
+        // Rewrite entry 2 and recompute every later hash: the chain itself stays valid.
+        let mut rewritten = records.clone();
+        rewritten[1].actor = Some("someone-else".into());
+        for i in 1..rewritten.len() {
+            rewritten[i].prev_hash = rewritten[i - 1].hash.clone();
+            rewritten[i].hash = rewritten[i].compute_hash();
+        }
+        assert_eq!(verify(&rewritten), Ok(()));
+        let err = walk_with_anchor(&rewritten, &anchor).unwrap_err();
+        assert!(matches!(err, ChainBreak::AnchorMismatch { seq: 4, .. }));
+        assert!(err.to_string().contains("rewritten"), "{err}");
+        let bare = Anchor::parse(&records[3].hash).unwrap();
+        let err = walk_with_anchor(&rewritten, &bare).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("removed, or the log was rewritten"),
+            "{err}"
+        );
+        assert_eq!(walk_with_anchor(&records, &bare), Ok(()));
+    }
+
+    #[test]
+    fn anchors_parse_with_or_without_a_seq() {
+        let hash = "a".repeat(64);
+        assert_eq!(Anchor::parse(&hash).unwrap().seq, None);
+        assert_eq!(Anchor::parse(&format!("12:{hash}")).unwrap().seq, Some(12));
+        assert!(Anchor::parse("12:abc").is_none());
+        assert!(Anchor::parse("x:".to_owned().as_str()).is_none());
     }
 }

@@ -2,10 +2,15 @@
 //! did what, when, under which request. Never request bodies or personal data.
 
 mod chain;
+mod checkpoint;
 
-pub use chain::{AuditRecord, ChainBreak, ChainVerifier, GENESIS_HASH};
+pub use chain::{Anchor, AuditRecord, ChainBreak, ChainVerifier, GENESIS_HASH};
+pub use checkpoint::{Checkpoint, CheckpointCheck};
 
-use crate::tenancy::LgCode;
+use std::time::Duration;
+
+use crate::store::{Store, StoreError};
+use crate::tenancy::{Directory, LgCode};
 
 /// What happened, named `resource.verb`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -75,6 +80,8 @@ pub struct AuditEntry {
     /// Identifier of the resource acted on (a client id, an lgCode …), never personal data.
     pub target: Option<String>,
     pub outcome: Outcome,
+    /// For a record that stands for several repeated events: how many.
+    pub repeat_count: Option<i64>,
 }
 
 impl AuditEntry {
@@ -85,6 +92,52 @@ impl AuditEntry {
             action,
             target: Some(target),
             outcome: Outcome::Success,
+            repeat_count: None,
         }
     }
+
+    /// A refused access of `actor` to municipality `code`; `repeats` for a record of the
+    /// repeats that followed the first within a window.
+    pub fn denial(actor: &Actor, code: LgCode, repeats: Option<i64>) -> Self {
+        Self {
+            actor: actor.clone(),
+            lg_code: Some(code),
+            action: Action::MunicipalityAccessDenied,
+            target: Some(code.to_string()),
+            outcome: Outcome::Denied,
+            repeat_count: repeats,
+        }
+    }
+}
+
+/// Records that `actor` was refused access to municipality `code`, without letting a client
+/// flood the chain:
+/// - a code that is not registered is not recorded at all (it only shows in the log): there
+///   is nothing of that municipality to protect, and any made-up code would add a row;
+/// - the first refusal of a client for a municipality is appended at once;
+/// - the repeats within `window` after it are counted (in the database, so nothing is lost on
+///   a crash) and appended as one record with their number when the window has passed
+///   ([`flush_denials`], or the next refusal after the window).
+pub async fn record_denial(
+    store: &Store,
+    municipalities: &Directory,
+    actor: &Actor,
+    code: LgCode,
+    window: Duration,
+) -> Result<(), StoreError> {
+    if municipalities.municipality(&code).await?.is_none() {
+        tracing::warn!(
+            client_id = actor.client_id.as_deref().unwrap_or("-"),
+            lg_code = %code,
+            "the refused municipality is not registered; not recorded in the audit log"
+        );
+        return Ok(());
+    }
+    store.record_denial(actor, code, window).await
+}
+
+/// Appends the counted repeats of every window that has passed; returns how many records it
+/// appended. Run periodically; safe to run on every replica at once.
+pub async fn flush_denials(store: &Store, window: Duration) -> Result<u64, StoreError> {
+    store.flush_denials(window).await
 }

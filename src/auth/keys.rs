@@ -4,7 +4,13 @@ use aws_lc_rs::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair};
 use jsonwebtoken::jwk::{Jwk, PublicKeyUse, ThumbprintHash};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey};
 
+use crate::secrets::{self, Purpose, ServerKey};
+
 pub const SIGNING_ALGORITHM: Algorithm = Algorithm::ES256;
+
+/// Starts a stored signing key sealed with the server key. A key stored in clear is PKCS#8
+/// DER, which starts with 0x30, so the two never mix up.
+const SEALED_PREFIX: &[u8] = b"MDGK1";
 
 #[derive(Debug, thiserror::Error)]
 pub enum KeyError {
@@ -12,6 +18,52 @@ pub enum KeyError {
     Generate,
     #[error("the signing key is not a PKCS#8 ECDSA P-256 key: {0}")]
     Unreadable(String),
+    #[error(
+        "the stored signing key is encrypted with a server key, and none is configured: set secrets.key_path to the key file it was encrypted with"
+    )]
+    ServerKeyMissing,
+    #[error(
+        "the stored signing key cannot be decrypted with the server key {0}: it was encrypted with another key (restore that key file)"
+    )]
+    WrongServerKey(String),
+}
+
+/// A signing key as the database keeps it: sealed with the server key when there is one,
+/// bound to its key id so that sealed keys cannot be swapped between rows.
+pub fn seal_for_storage(
+    der: &[u8],
+    kid: &str,
+    server_key: Option<&ServerKey>,
+) -> Result<Vec<u8>, KeyError> {
+    let Some(server_key) = server_key else {
+        return Ok(der.to_vec());
+    };
+    let sealed = secrets::seal(
+        &server_key.subkey(Purpose::SigningKeyWrap),
+        kid.as_bytes(),
+        der,
+    )
+    .map_err(|_| KeyError::Generate)?;
+    Ok([SEALED_PREFIX, sealed.as_slice()].concat())
+}
+
+/// The PKCS#8 DER of a stored key, and whether it was stored in clear.
+pub fn open_stored(
+    stored: &[u8],
+    kid: &str,
+    server_key: Option<&ServerKey>,
+) -> Result<(Vec<u8>, bool), KeyError> {
+    let Some(sealed) = stored.strip_prefix(SEALED_PREFIX) else {
+        return Ok((stored.to_vec(), true));
+    };
+    let server_key = server_key.ok_or(KeyError::ServerKeyMissing)?;
+    let der = secrets::open(
+        &server_key.subkey(Purpose::SigningKeyWrap),
+        kid.as_bytes(),
+        sealed,
+    )
+    .map_err(|_| KeyError::WrongServerKey(server_key.source.display().to_string()))?;
+    Ok((der, false))
 }
 
 /// A private signing key with everything derived from it.
@@ -95,6 +147,36 @@ mod tests {
             json.get("d").is_none(),
             "the private part must never be published"
         );
+    }
+
+    #[test]
+    fn a_stored_key_is_sealed_only_when_a_server_key_is_given() {
+        let (key, der) = SigningKey::generate().unwrap();
+        let clear = seal_for_storage(&der, &key.kid, None).unwrap();
+        assert_eq!(clear, der);
+        assert_eq!(
+            open_stored(&clear, &key.kid, None).unwrap(),
+            (der.clone(), true)
+        );
+
+        let server = ServerKey::from_bytes([9; 32]);
+        let sealed = seal_for_storage(&der, &key.kid, Some(&server)).unwrap();
+        assert!(sealed.starts_with(SEALED_PREFIX));
+        assert!(!sealed.windows(der.len()).any(|w| w == der.as_slice()));
+        assert_eq!(
+            open_stored(&sealed, &key.kid, Some(&server)).unwrap(),
+            (der, false)
+        );
+        assert!(matches!(
+            open_stored(&sealed, &key.kid, None),
+            Err(KeyError::ServerKeyMissing)
+        ));
+        let other = ServerKey::from_bytes([8; 32]);
+        assert!(matches!(
+            open_stored(&sealed, &key.kid, Some(&other)),
+            Err(KeyError::WrongServerKey(_))
+        ));
+        assert!(open_stored(&sealed, "another-kid", Some(&server)).is_err());
     }
 
     #[test]

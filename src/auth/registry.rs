@@ -19,14 +19,7 @@ pub async fn register_client(
 ) -> Result<(Client, ClientSecret), ClientError> {
     let new = NewClient::parse(name, scopes, municipalities)?;
     let secret = ClientSecret::generate().map_err(|e| ClientError::Internal(e.to_string()))?;
-    // argon2 takes tens of milliseconds of CPU: keep it off the async workers.
-    let (secret, hash) = tokio::task::spawn_blocking(move || {
-        let hash = secret.hash();
-        (secret, hash)
-    })
-    .await
-    .map_err(|e| ClientError::Internal(e.to_string()))?;
-    let hash = hash.map_err(|e| ClientError::Internal(e.to_string()))?;
+    let hash = secret.hash();
     match store.create_client(&new, &hash, actor).await {
         Ok(client) => Ok((client, secret)),
         Err(StoreError::UnknownMunicipalities(codes)) => Err(ClientError::Invalid(

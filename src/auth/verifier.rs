@@ -163,11 +163,7 @@ impl TokenVerifier {
         token: &str,
         header: &jsonwebtoken::Header,
     ) -> Result<Principal, TokenError> {
-        let typ_ok = header.typ.as_deref().is_some_and(|t| {
-            t.eq_ignore_ascii_case(ACCESS_TOKEN_TYPE)
-                || t.eq_ignore_ascii_case("application/at+jwt")
-        });
-        if !typ_ok {
+        if !is_access_token_type(header) {
             return Err(TokenError::WrongType);
         }
         if header.alg != SIGNING_ALGORITHM {
@@ -260,6 +256,9 @@ impl TokenVerifier {
         if !ALLOWED.contains(&header.alg) {
             return Err(TokenError::BadSignature);
         }
+        if !external.config.accept_any_typ && !is_access_token_type(header) {
+            return Err(TokenError::WrongType);
+        }
         let jwk = self.external_key(external, header.kid.as_deref()).await?;
         let key = DecodingKey::from_jwk(&jwk).map_err(|_| TokenError::UnknownKey)?;
         let validation = Self::validation(header.alg, &external.config.issuer, &external.audience);
@@ -269,6 +268,14 @@ impl TokenVerifier {
     }
 }
 
+/// RFC 9068 §2.1: an access token says `typ: at+jwt` (or its media type), so that an ID token
+/// or another JWT of the same issuer cannot pass for one.
+fn is_access_token_type(header: &jsonwebtoken::Header) -> bool {
+    header.typ.as_deref().is_some_and(|t| {
+        t.eq_ignore_ascii_case(ACCESS_TOKEN_TYPE) || t.eq_ignore_ascii_case("application/at+jwt")
+    })
+}
+
 fn principal_from_external(
     config: &ExternalIssuer,
     claims: Map<String, Value>,
@@ -276,7 +283,12 @@ fn principal_from_external(
     let text = |name: &str| claims.get(name).and_then(Value::as_str).map(str::to_owned);
     let client_id = text("client_id")
         .or_else(|| text("azp"))
-        .or_else(|| text("sub"))
+        .or_else(|| {
+            config
+                .accept_sub_as_client_id
+                .then(|| text("sub"))
+                .flatten()
+        })
         .ok_or(TokenError::MissingClaim("client_id".into()))?;
     let scopes = match (claims.get("scope"), claims.get("scp")) {
         (Some(Value::String(s)), _) => ScopeSet::parse_lenient(s),

@@ -101,14 +101,20 @@ pub struct ServeArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum AuditCommand {
-    /// Check the hash chain: exit 0 when intact, 2 naming the first broken entry.
+    /// Check the hash chain and its checkpoints: exit 0 when intact, 2 naming the first
+    /// broken entry.
     Verify {
         #[arg(long)]
         json: bool,
-        /// Hash of the newest entry recorded earlier (from a previous verify): also
-        /// detects removal of the newest entries.
-        #[arg(long, value_name = "HASH")]
+        /// An entry recorded earlier, as a previous verify printed it (SEQ:HASH, or the hash
+        /// alone): also detects removal of the newest entries and a rewrite of the log.
+        #[arg(long, value_name = "SEQ:HASH")]
         expect_head: Option<String>,
+    },
+    /// Record a checkpoint of the newest entry now, signed with the server key.
+    Checkpoint {
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -223,6 +229,9 @@ pub async fn run(cli: Cli) -> ExitCode {
         Some(Command::Openapi) | Some(Command::Forms(_)) => Ok(ExitCode::SUCCESS),
         Some(Command::Audit(AuditCommand::Verify { json, expect_head })) => {
             audit::verify(&settings, json, expect_head.as_deref()).await
+        }
+        Some(Command::Audit(AuditCommand::Checkpoint { json })) => {
+            audit::checkpoint(&settings, json).await
         }
         Some(Command::Clients(command)) => admin::clients(&settings, command).await,
         Some(Command::Municipalities(command)) => admin::municipalities(&settings, command).await,

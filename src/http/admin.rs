@@ -9,11 +9,12 @@ use uuid::Uuid;
 
 use super::auth::{Authorized, scopes};
 use super::extract::ApiJson;
+use super::idempotency::Idempotent;
 use super::municipalities::{MunicipalityDto, MunicipalityPage};
 use super::pagination::{PageParams, encode, page_type};
 use super::problem::{ApiError, ProblemDoc, ProblemKind};
 use super::state::AppState;
-use crate::auth::{self, Client, ClientError};
+use crate::auth::{self, Client, ClientError, Scope};
 use crate::i18n::Text;
 use crate::tenancy;
 
@@ -100,12 +101,13 @@ const CLIENTS_CURSOR: &str = "clients";
             headers(("Location" = String, description = "URL of the municipality"))),
         (status = 401, description = "No or invalid token", body = ProblemDoc, content_type = "application/problem+json"),
         (status = 403, description = "Scope admin missing", body = ProblemDoc, content_type = "application/problem+json"),
-        (status = 409, description = "Registered already, or a request with the same Idempotency-Key is still running", body = ProblemDoc, content_type = "application/problem+json"),
+        (status = 409, description = "Registered already, a request with the same Idempotency-Key is still running, or its completed response was too large to keep", body = ProblemDoc, content_type = "application/problem+json"),
         (status = 422, description = "Invalid fields (all listed in errors[]), or an Idempotency-Key reused for another request", body = ProblemDoc, content_type = "application/problem+json"),
+        (status = 429, description = "The client holds as many Idempotency-Keys as it may; Retry-After says when the oldest expires", body = ProblemDoc, content_type = "application/problem+json"),
     ),
     security(("bearer" = ["admin"]))
 )]
-#[post("/admin/municipalities")]
+#[post("/admin/municipalities", wrap = "Idempotent::requiring(Scope::Admin)")]
 pub async fn create_municipality(
     auth: Authorized<scopes::Admin>,
     state: web::Data<AppState>,
@@ -165,12 +167,13 @@ pub async fn list_all_municipalities(
             headers(("Location" = String, description = "URL of the client"))),
         (status = 401, description = "No or invalid token", body = ProblemDoc, content_type = "application/problem+json"),
         (status = 403, description = "Scope admin missing", body = ProblemDoc, content_type = "application/problem+json"),
-        (status = 409, description = "A request with the same Idempotency-Key is still running", body = ProblemDoc, content_type = "application/problem+json"),
+        (status = 409, description = "A request with the same Idempotency-Key is still running, or its completed response was too large to keep", body = ProblemDoc, content_type = "application/problem+json"),
         (status = 422, description = "Invalid fields (all listed in errors[]), or an Idempotency-Key reused for another request", body = ProblemDoc, content_type = "application/problem+json"),
+        (status = 429, description = "The client holds as many Idempotency-Keys as it may; Retry-After says when the oldest expires", body = ProblemDoc, content_type = "application/problem+json"),
     ),
     security(("bearer" = ["admin"]))
 )]
-#[post("/admin/clients")]
+#[post("/admin/clients", wrap = "Idempotent::requiring(Scope::Admin)")]
 pub async fn create_client(
     auth: Authorized<scopes::Admin>,
     state: web::Data<AppState>,
@@ -264,16 +267,25 @@ pub async fn get_client(
 /// they expire (at most `auth.token_ttl_seconds`).
 #[utoipa::path(
     tag = "admin",
-    params(("clientId" = Uuid, Path, description = "The client's id")),
+    params(
+        ("clientId" = Uuid, Path, description = "The client's id"),
+        ("Idempotency-Key" = Option<String>, Header, description = "A new UUID per request: a retry with the same key returns the first response (with Idempotent-Replayed: true)"),
+    ),
     responses(
         (status = 200, description = "The revoked client", body = ClientDto),
         (status = 401, description = "No or invalid token", body = ProblemDoc, content_type = "application/problem+json"),
         (status = 403, description = "Scope admin missing", body = ProblemDoc, content_type = "application/problem+json"),
         (status = 404, description = "No such client", body = ProblemDoc, content_type = "application/problem+json"),
+        (status = 409, description = "A request with the same Idempotency-Key is still running", body = ProblemDoc, content_type = "application/problem+json"),
+        (status = 422, description = "An Idempotency-Key reused for another request", body = ProblemDoc, content_type = "application/problem+json"),
+        (status = 429, description = "The client holds as many Idempotency-Keys as it may; Retry-After says when the oldest expires", body = ProblemDoc, content_type = "application/problem+json"),
     ),
     security(("bearer" = ["admin"]))
 )]
-#[post("/admin/clients/{clientId}/revoke")]
+#[post(
+    "/admin/clients/{clientId}/revoke",
+    wrap = "Idempotent::requiring(Scope::Admin)"
+)]
 pub async fn revoke_client(
     auth: Authorized<scopes::Admin>,
     state: web::Data<AppState>,

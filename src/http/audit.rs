@@ -33,6 +33,10 @@ pub struct AuditEventDto {
     pub target: Option<String>,
     #[schema(example = "success")]
     pub outcome: String,
+    /// For a record of repeated refused accesses: how many followed the first one (which has
+    /// a record of its own) within the counting window (`audit.denial_window_seconds`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub repeat_count: Option<i64>,
     /// SHA-256 chain hash of this event.
     pub hash: String,
 }
@@ -50,6 +54,7 @@ impl From<AuditRecord> for AuditEventDto {
             action: r.action,
             target: r.target,
             outcome: r.outcome,
+            repeat_count: r.repeat_count,
             hash: r.hash,
         }
     }

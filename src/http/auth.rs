@@ -13,10 +13,11 @@ use futures_util::future::LocalBoxFuture;
 use super::problem::{ApiError, ProblemKind};
 use super::request_id::RequestId;
 use super::state::AppState;
-use crate::audit::{Action, Actor, AuditEntry, Outcome};
+use crate::audit::Actor;
 use crate::auth::{Principal, Scope, TokenError};
 use crate::i18n::Text;
 use crate::tenancy::LgCode;
+use crate::validation::is_hidden_or_control;
 
 pub const ACTOR_HEADER: HeaderName = HeaderName::from_static("madoguchi-actor");
 const REALM: &str = "madoguchi";
@@ -134,23 +135,28 @@ pub fn lg_code_problem(raw: &str) -> Result<LgCode, ApiError> {
     LgCode::parse(raw).map_err(|e| ApiError::new(ProblemKind::InvalidLgCode, e.text()))
 }
 
-/// The staff id from `Madoguchi-Actor`, when given; refused when malformed.
+/// The staff id from `Madoguchi-Actor`, when given; refused when malformed, or when the
+/// header comes twice (which of two clerks acted would be a guess).
 fn staff(req: &HttpRequest) -> Result<Option<String>, ApiError> {
-    let Some(value) = req.headers().get(&ACTOR_HEADER) else {
+    let mut values = req.headers().get_all(&ACTOR_HEADER);
+    let Some(value) = values.next() else {
         return Ok(None);
     };
     let invalid = || {
         ApiError::new(
             ProblemKind::InvalidActor,
             Text::new(
-                "Madoguchi-Actor には職員番号を1〜64文字(制御文字なし、UTF-8)で入れてください。",
-                "Madoguchi-Actor must be a staff id of 1 to 64 characters (UTF-8, no control characters).",
+                "Madoguchi-Actor は1つだけ、職員番号を1〜64文字(UTF-8、制御文字・双方向制御文字・ゼロ幅文字なし)で入れてください。",
+                "Send one Madoguchi-Actor header: a staff id of 1 to 64 characters (UTF-8, no control, bidirectional or zero-width characters).",
             ),
         )
     };
+    if values.next().is_some() {
+        return Err(invalid());
+    }
     let s = std::str::from_utf8(value.as_bytes()).map_err(|_| invalid())?;
     let s = s.trim();
-    if s.is_empty() || s.chars().count() > 64 || s.chars().any(char::is_control) {
+    if s.is_empty() || s.chars().count() > 64 || s.chars().any(is_hidden_or_control) {
         return Err(invalid());
     }
     Ok(Some(s.to_owned()))
@@ -165,6 +171,59 @@ pub(crate) fn bearer_token(req: &HttpRequest) -> Option<&str> {
         .filter(|t| !t.is_empty())
 }
 
+/// What a request may do, once its token, scope and municipality are checked.
+pub(crate) struct Authorization {
+    pub principal: Arc<Principal>,
+    pub actor: Actor,
+    pub lg_code: Option<LgCode>,
+}
+
+/// Checks the bearer token, the `scope`, the acting clerk and — on a route with `{lgCode}` —
+/// that the token may act for that municipality (a refusal is audited). Shared by the
+/// [`Authorized`] extractor and by middleware that must authorize before it answers (an
+/// idempotent replay).
+pub(crate) async fn authorize(req: &HttpRequest, scope: Scope) -> Result<Authorization, ApiError> {
+    let state = req
+        .app_data::<web::Data<AppState>>()
+        .ok_or_else(|| ApiError::internal("AppState is not registered"))?;
+    let token = bearer_token(req).ok_or_else(missing_token)?;
+    let principal = state
+        .verifier
+        .verify(token)
+        .await
+        .map_err(|e| token_problem(&e))?;
+    if !principal.has_scope(scope) {
+        return Err(insufficient_scope(scope));
+    }
+    let actor = Actor {
+        client_id: Some(principal.client_id.clone()),
+        staff: staff(req)?,
+        request_id: req.extensions().get::<RequestId>().map(|r| r.0.clone()),
+    };
+    let lg_code = match req.match_info().get("lgCode") {
+        None => None,
+        Some(raw) => {
+            let code = lg_code_problem(raw)?;
+            if !principal.may_act_for(&code) {
+                deny(state, &actor, code).await?;
+                return Err(ApiError::new(
+                    ProblemKind::MunicipalityForbidden,
+                    Text::new(
+                        format!("このクライアントは団体 {code} のために操作できません。"),
+                        format!("This client may not act for municipality {code}."),
+                    ),
+                ));
+            }
+            Some(code)
+        }
+    };
+    Ok(Authorization {
+        principal,
+        actor,
+        lg_code,
+    })
+}
+
 impl<S: RequiredScope + 'static> FromRequest for Authorized<S> {
     type Error = ApiError;
     type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
@@ -172,40 +231,11 @@ impl<S: RequiredScope + 'static> FromRequest for Authorized<S> {
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let req = req.clone();
         Box::pin(async move {
-            let state = req
-                .app_data::<web::Data<AppState>>()
-                .ok_or_else(|| ApiError::internal("AppState is not registered"))?;
-            let token = bearer_token(&req).ok_or_else(missing_token)?;
-            let principal = state
-                .verifier
-                .verify(token)
-                .await
-                .map_err(|e| token_problem(&e))?;
-            if !principal.has_scope(S::SCOPE) {
-                return Err(insufficient_scope(S::SCOPE));
-            }
-            let actor = Actor {
-                client_id: Some(principal.client_id.clone()),
-                staff: staff(&req)?,
-                request_id: req.extensions().get::<RequestId>().map(|r| r.0.clone()),
-            };
-            let lg_code = match req.match_info().get("lgCode") {
-                None => None,
-                Some(raw) => {
-                    let code = lg_code_problem(raw)?;
-                    if !principal.may_act_for(&code) {
-                        deny(state, &actor, code).await;
-                        return Err(ApiError::new(
-                            ProblemKind::MunicipalityForbidden,
-                            Text::new(
-                                format!("このクライアントは団体 {code} のために操作できません。"),
-                                format!("This client may not act for municipality {code}."),
-                            ),
-                        ));
-                    }
-                    Some(code)
-                }
-            };
+            let Authorization {
+                principal,
+                actor,
+                lg_code,
+            } = authorize(&req, S::SCOPE).await?;
             Ok(Authorized {
                 principal,
                 actor,
@@ -224,22 +254,32 @@ impl<S> Authorized<S> {
     }
 }
 
-/// Records a refused attempt in the target municipality's audit log. A failure to record is
-/// logged and does not change the answer.
-async fn deny(state: &AppState, actor: &Actor, code: LgCode) {
-    let entry = AuditEntry {
-        actor: actor.clone(),
-        lg_code: Some(code),
-        action: Action::MunicipalityAccessDenied,
-        target: Some(code.to_string()),
-        outcome: Outcome::Denied,
-    };
+/// Records a refused attempt in the target municipality's audit log (see
+/// [`crate::audit::record_denial`]). When it cannot be recorded, the caller gets 503 rather
+/// than a refusal that left no trace.
+async fn deny(state: &AppState, actor: &Actor, code: LgCode) -> Result<(), ApiError> {
     tracing::warn!(
         client_id = actor.client_id.as_deref().unwrap_or("-"),
         lg_code = %code,
         "refused access to a municipality the token was not granted"
     );
-    if let Err(e) = state.store.record_audit(entry).await {
-        tracing::error!(error = %e, "could not record a refused access in the audit log");
-    }
+    crate::audit::record_denial(
+        &state.store,
+        &state.municipalities,
+        actor,
+        code,
+        std::time::Duration::from_secs(state.settings.audit.denial_window_seconds),
+    )
+    .await
+    .map_err(|e| {
+        ApiError::new(
+            ProblemKind::ServiceUnavailable,
+            Text::new(
+                "監査ログに記録できないため、リクエストを処理できません。しばらくして再試行してください。",
+                "The request cannot be answered because the audit log cannot record it; retry later.",
+            ),
+        )
+        .with_header(header::RETRY_AFTER, "1")
+        .with_internal(e)
+    })
 }

@@ -4,11 +4,14 @@
 mod admin;
 mod audit;
 pub mod auth;
+pub mod client_address;
+pub mod deadline;
 mod domain_errors;
 pub mod extract;
 pub mod fallback;
 pub mod forms;
 pub mod idempotency;
+pub mod methods;
 mod municipalities;
 mod oauth;
 pub mod openapi;
@@ -36,7 +39,6 @@ pub fn routes(cfg: &mut ServiceConfig) {
         .service(oauth::jwks)
         .service(
             scope::scope("/v1")
-                .wrap(idempotency::Idempotency)
                 .service(municipalities::list_municipalities)
                 .service(municipalities::get_municipality)
                 .service(municipalities::patch_municipality)

@@ -225,6 +225,9 @@ pub async fn patch_municipality(
         phone: contact.phone,
         email: contact.email,
     };
-    let municipality = tenancy::update_municipality(&state.store, code, patch, &auth.actor).await?;
+    let municipality = tenancy::update_municipality(&state.store, code, patch, &auth.actor).await;
+    // Whatever happened, this replica reads the record afresh next time.
+    state.municipalities.forget(&code).await;
+    let municipality = municipality?;
     Ok(HttpResponse::Ok().json(MunicipalityDto::from(municipality)))
 }

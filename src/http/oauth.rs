@@ -7,11 +7,11 @@ use base64::engine::general_purpose::STANDARD;
 use jsonwebtoken::jwk::JwkSet;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
-use uuid::Uuid;
 
+use super::client_address::client_address;
 use super::problem::{ApiError, ProblemDoc, ProblemKind};
 use super::state::AppState;
-use crate::auth::{ScopeSet, verify_secret};
+use crate::auth::{AuthenticationError, ScopeSet, authenticate_client};
 use crate::i18n::Text;
 
 /// The token request (form-encoded). Client credentials go in HTTP Basic
@@ -69,6 +69,27 @@ fn invalid_client() -> ApiError {
     .with_header(header::WWW_AUTHENTICATE, "Basic realm=\"madoguchi\"")
 }
 
+/// Too many failed attempts: RFC 6749's `temporarily_unavailable`, as 429 with the true wait.
+fn throttled(wait: std::time::Duration) -> ApiError {
+    // Whole seconds, rounded up: retrying at the announced time must not be refused again.
+    let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+    let description = format!(
+        "Too many failed client authentications from this address or for this client; retry in {seconds} s."
+    );
+    ApiError::new(
+        ProblemKind::TooManyFailedAttempts,
+        Text::new(
+            format!(
+                "クライアント認証の失敗が続いたため、{seconds}秒間受け付けません。client_id と client_secret を確認してから再試行してください。"
+            ),
+            description.clone(),
+        ),
+    )
+    .with_extension("error", "temporarily_unavailable")
+    .with_extension("error_description", description)
+    .with_header(header::RETRY_AFTER, &seconds.to_string())
+}
+
 /// RFC 6749 §2.3.1: both parts of Basic credentials are form-urlencoded first.
 fn form_decode(s: &str) -> Option<String> {
     percent_encoding::percent_decode_str(&s.replace('+', " "))
@@ -107,6 +128,7 @@ fn basic_credentials(req: &HttpRequest) -> Result<Option<(String, String)>, ApiE
         (status = 400, description = "invalid_request, unsupported_grant_type or invalid_scope", body = ProblemDoc, content_type = "application/problem+json"),
         (status = 401, description = "invalid_client", body = ProblemDoc, content_type = "application/problem+json"),
         (status = 415, description = "Not form-encoded", body = ProblemDoc, content_type = "application/problem+json"),
+        (status = 429, description = "Too many failed attempts from this address or for this client (temporarily_unavailable); Retry-After says when to retry", body = ProblemDoc, content_type = "application/problem+json"),
     ),
     security((), ("basic" = []))
 )]
@@ -149,27 +171,15 @@ pub async fn token(
         (None, Some(id), Some(secret)) => (id, secret),
         _ => return Err(invalid_client()),
     };
-    let record = match Uuid::parse_str(&client_id) {
-        Ok(id) => state.store.client_with_secret(id).await?,
-        Err(_) => None,
-    };
-    let hash = record.as_ref().map(|(_, h)| h.clone());
-    // Verify even for unknown ids (against a dummy hash) so that timing does not tell
-    // which client ids exist.
-    let verified = web::block(move || verify_secret(&secret, hash.as_deref()))
-        .await
-        .map_err(ApiError::internal)?;
-    let client = match record {
-        Some((client, _)) if verified && client.is_active() => client,
-        Some((client, _)) if verified => {
-            tracing::info!(client_id = %client.id, "token refused: the client is revoked");
-            return Err(invalid_client());
-        }
-        _ => {
-            tracing::info!("token refused: unknown client or wrong secret");
-            return Err(invalid_client());
-        }
-    };
+    let address = client_address(&req, &state.settings.http.trusted_proxies);
+    let client =
+        match authenticate_client(&state.store, &state.lockout, &client_id, &secret, address).await
+        {
+            Ok(client) => client,
+            Err(AuthenticationError::Throttled(wait)) => return Err(throttled(wait)),
+            Err(AuthenticationError::Refused) => return Err(invalid_client()),
+            Err(AuthenticationError::Store(e)) => return Err(e.into()),
+        };
     let scopes = match form.scope.as_deref().map(str::trim) {
         None | Some("") => client.scopes.clone(),
         Some(requested) => {

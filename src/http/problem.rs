@@ -112,6 +112,10 @@ problem_kinds! {
         "クライアント認証に失敗しました", "Client authentication failed",
         "client_id と client_secret を確認してください(Basic 認証またはフォーム本文)。失効したクライアントは使えません。",
         "Check client_id and client_secret (HTTP Basic or form body). Revoked clients cannot get tokens.";
+    TooManyFailedAttempts => "too_many_failed_attempts", TOO_MANY_REQUESTS,
+        "認証の失敗が続いています", "Too many failed attempts",
+        "同じアドレスから、または同じクライアントについてクライアント認証の失敗が続いたため、しばらく受け付けません。Retry-After の秒数だけ待ち、client_id と client_secret を確認してから再試行してください。OAuth の error は temporarily_unavailable です。",
+        "Client authentication failed too often from this address or for this client, so attempts are refused for a while. Wait for the seconds in Retry-After, check client_id and client_secret, then retry. The OAuth error is temporarily_unavailable.";
     UnsupportedGrantType => "unsupported_grant_type", BAD_REQUEST,
         "この grant_type は使えません", "Unsupported grant type",
         "このトークンエンドポイントは grant_type=client_credentials のみ受け付けます。",
@@ -122,8 +126,8 @@ problem_kinds! {
         "The scope parameter may only name scopes registered for the client.";
     InvalidActor => "invalid_actor", BAD_REQUEST,
         "Madoguchi-Actor ヘッダーが正しくありません", "Invalid Madoguchi-Actor header",
-        "Madoguchi-Actor には操作する職員の職員番号(1〜64文字、制御文字なし)を入れてください。",
-        "Madoguchi-Actor carries the acting staff member's id (1 to 64 characters, no control characters).";
+        "Madoguchi-Actor には操作する職員の職員番号(1〜64文字、制御文字・双方向制御文字・ゼロ幅文字なし)を1つだけ入れてください。",
+        "Madoguchi-Actor carries the acting staff member's id, once (1 to 64 characters, no control, bidirectional or zero-width characters).";
     InvalidIdempotencyKey => "invalid_idempotency_key", BAD_REQUEST,
         "Idempotency-Key が正しくありません", "Invalid Idempotency-Key",
         "Idempotency-Key には16〜255文字の英数字・記号を使います。リクエストごとに新しい UUID を推奨します。",
@@ -136,6 +140,14 @@ problem_kinds! {
         "同じ Idempotency-Key のリクエストを処理中です", "Request with this Idempotency-Key in progress",
         "最初のリクエストの処理が終わってから再試行してください。Retry-After に待ち時間を示します。",
         "Retry when the first request has finished; Retry-After says how long to wait.";
+    IdempotencyQuotaExceeded => "idempotency_quota_exceeded", TOO_MANY_REQUESTS,
+        "保存中の Idempotency-Key が上限に達しました", "Too many Idempotency-Keys held",
+        "このクライアントが保存中の Idempotency-Key(件数または応答の合計サイズ)が上限に達しました。Retry-After の秒数で最も古いキーが期限切れになります。",
+        "This client holds as many Idempotency-Keys (in number or in stored bytes) as it may. The oldest expires after the seconds in Retry-After.";
+    IdempotentResponseNotKept => "idempotent_response_not_kept", CONFLICT,
+        "最初の応答は保存されていません", "First response not kept",
+        "この Idempotency-Key のリクエストは完了しています(originalStatus)。応答が大きすぎたため保存しておらず、再送はできません。結果は Location の URL で取得してください。",
+        "The request with this Idempotency-Key was completed (originalStatus), but its response was too large to keep, so it cannot be replayed. Read the result at the Location URL.";
     FormNotFound => "form_not_found", NOT_FOUND,
         "様式が見つかりません", "Form not found",
         "指定された様式 ID または版はありません。detail と forms / versions に、ある様式と版を示します。GET /v1/forms で一覧を取得できます。",
@@ -160,6 +172,10 @@ problem_kinds! {
         "内部エラーが発生しました", "Internal error",
         "ゲートウェイ内部でエラーが発生しました。requestId を添えて運用担当に連絡してください。",
         "Something failed inside the gateway. Give the requestId to the operators.";
+    RequestTimeout => "request_timeout", REQUEST_TIMEOUT,
+        "リクエストが時間内に届きませんでした", "Request timeout",
+        "リクエスト本文が上限時間内に届きませんでした。通信状態を確認して、本文をまとめて送り直してください。",
+        "The request body did not arrive within the time limit. Check the connection and send the whole body again.";
     ServiceUnavailable => "service_unavailable", SERVICE_UNAVAILABLE,
         "一時的に利用できません", "Temporarily unavailable",
         "ゲートウェイまたはその依存先が一時的に応答しません。しばらくしてから再試行してください。",
@@ -277,9 +293,35 @@ impl ApiError {
         self
     }
 
+    /// Keeps a cause for the log (with the request id), never shown to the caller.
+    pub fn with_internal(mut self, cause: impl std::fmt::Display) -> Self {
+        self.internal = Some(cause.to_string());
+        self
+    }
+
     pub fn with_extension(mut self, key: &str, value: impl Into<Value>) -> Self {
         self.extensions.insert(key.to_owned(), value.into());
         self
+    }
+
+    /// The complete response, for the rare answer that no middleware will render (one made
+    /// after the request itself is gone).
+    pub fn standalone_response(
+        &self,
+        lang: Lang,
+        instance: &str,
+        request_id: Option<&str>,
+    ) -> HttpResponse {
+        let mut response = HttpResponse::build(self.status);
+        for (name, value) in &self.headers {
+            response.insert_header((name.clone(), value.clone()));
+        }
+        if let Some(id) = request_id.and_then(|id| HeaderValue::from_str(id).ok()) {
+            response.insert_header((super::request_id::REQUEST_ID_HEADER, id));
+        }
+        response
+            .insert_header((header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON)))
+            .body(self.body(lang, instance, request_id).to_string())
     }
 
     fn body(&self, lang: Lang, instance: &str, request_id: Option<&str>) -> Value {

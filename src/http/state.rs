@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use crate::auth::{SigningKey, TokenIssuer, TokenVerifier};
+use crate::auth::{Lockout, SigningKey, TokenIssuer, TokenVerifier};
 use crate::config::Settings;
 use crate::store::Store;
 use crate::tenancy::Directory;
@@ -20,4 +20,8 @@ pub struct AppState {
     pub openapi_json: actix_web::web::Bytes,
     /// Form schemas, era table and dialects, loaded at start-up.
     pub forms: Arc<crate::forms::FormRegistry>,
+    /// Failed client authentications, per replica.
+    pub lockout: Lockout,
+    /// The server key, when there is one (see [`crate::secrets`]).
+    pub server_key: Option<crate::secrets::ServerKey>,
 }

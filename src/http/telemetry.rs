@@ -1,12 +1,18 @@
 //! Logs: a tracing subscriber (text or JSON) and the root span of every request.
 
+use std::io::IsTerminal;
+
 use actix_web::HttpMessage;
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use tracing::Span;
 use tracing_actix_web::RootSpanBuilder;
+
 use tracing_subscriber::EnvFilter;
+use tracing_subscriber::fmt::format::Writer;
+use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields};
 use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::registry::LookupSpan;
 use tracing_subscriber::util::SubscriberInitExt;
 
 use super::request_id::RequestId;
@@ -26,15 +32,84 @@ pub fn init(format: LogFormat, level: &str) {
                     .json()
                     .with_current_span(true)
                     .with_span_list(false)
-                    .with_writer(std::io::stderr),
+                    .with_writer(std::io::stderr)
+                    .map_event_format(|f| DemoteClientMistakes {
+                        inner: f,
+                        from: "\"level\":\"ERROR\"",
+                        to: "\"level\":\"WARN\"",
+                    }),
             )
             .try_init(),
         LogFormat::Text => registry
-            .with(tracing_subscriber::fmt::layer().with_writer(std::io::stderr))
+            .with(
+                tracing_subscriber::fmt::layer()
+                    // Colour codes only for a person at a terminal, never in a log file.
+                    .with_ansi(std::io::stderr().is_terminal())
+                    .with_writer(std::io::stderr)
+                    .map_event_format(|f| DemoteClientMistakes {
+                        inner: f,
+                        from: "ERROR",
+                        to: " WARN",
+                    }),
+            )
             .try_init(),
     };
     // A second init (tests start several servers in one process) keeps the first.
     let _ = result;
+}
+
+/// actix-http logs a request it cannot parse (a client's mistake, or an attack) as
+/// `ERROR stream error: …`. An operator's ERROR means "the gateway is broken": such lines are
+/// written at WARN instead, by rewriting the level in the line the inner formatter wrote
+/// (tracing cannot change an event's level once it is made).
+struct DemoteClientMistakes<F> {
+    inner: F,
+    from: &'static str,
+    to: &'static str,
+}
+
+/// Reads an event's `message` field.
+#[derive(Default)]
+struct Message(String);
+
+impl tracing::field::Visit for Message {
+    fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
+        if field.name() == "message" {
+            self.0 = format!("{value:?}");
+        }
+    }
+}
+
+fn is_client_mistake(event: &tracing::Event<'_>) -> bool {
+    let meta = event.metadata();
+    if *meta.level() != tracing::Level::ERROR || !meta.target().starts_with("actix_http::h1") {
+        return false;
+    }
+    let mut message = Message::default();
+    event.record(&mut message);
+    message.0.starts_with("stream error")
+}
+
+impl<S, N, F> FormatEvent<S, N> for DemoteClientMistakes<F>
+where
+    S: tracing::Subscriber + for<'a> LookupSpan<'a>,
+    N: for<'a> FormatFields<'a> + 'static,
+    F: FormatEvent<S, N>,
+{
+    fn format_event(
+        &self,
+        ctx: &FmtContext<'_, S, N>,
+        mut writer: Writer<'_>,
+        event: &tracing::Event<'_>,
+    ) -> std::fmt::Result {
+        if !is_client_mistake(event) {
+            return self.inner.format_event(ctx, writer, event);
+        }
+        let mut line = String::new();
+        self.inner
+            .format_event(ctx, Writer::new(&mut line), event)?;
+        writer.write_str(&line.replacen(self.from, self.to, 1))
+    }
 }
 
 /// One span per request with the request id, method, route template and status. The path

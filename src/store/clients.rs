@@ -120,6 +120,22 @@ impl Store {
         )))
     }
 
+    /// Replaces a client's secret hash, unless it changed meanwhile.
+    pub async fn replace_secret_hash(
+        &self,
+        id: Uuid,
+        old: &str,
+        new: &str,
+    ) -> Result<(), StoreError> {
+        Entity::update_many()
+            .col_expr(Column::SecretHash, sea_orm::sea_query::Expr::value(new))
+            .filter(Column::Id.eq(id))
+            .filter(Column::SecretHash.eq(old))
+            .exec(&self.db)
+            .await?;
+        Ok(())
+    }
+
     pub async fn client(&self, id: Uuid) -> Result<Option<Client>, StoreError> {
         Ok(self.client_with_secret(id).await?.map(|(c, _)| c))
     }

@@ -30,6 +30,9 @@ pub enum StoreError {
     UnknownMunicipalities(Vec<crate::tenancy::LgCode>),
     #[error("stored data is unreadable: {0}")]
     Corrupt(String),
+    /// Stored data is encrypted and the key to it is missing or wrong.
+    #[error("{0}")]
+    Locked(String),
     #[error("database error: {0}")]
     Database(#[from] DbErr),
 }

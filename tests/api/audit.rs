@@ -4,18 +4,30 @@ use std::process::Output;
 
 use reqwest::{Method, StatusCode};
 use sea_orm::ConnectionTrait;
+
 use serde_json::{Value, json};
 
 use crate::helpers::{Backend, TestApp, madoguchi, spawn_app};
 use crate::storage_test;
 
 fn verify(app: &TestApp, extra: &[&str]) -> (Output, Value) {
+    audit_command(app, &[&["verify"], extra].concat(), None)
+}
+
+/// `madoguchi audit ARGS --json` on the app's database (with a server key file, if given);
+/// its exit status and JSON report.
+fn audit_command(app: &TestApp, args: &[&str], key: Option<&std::path::Path>) -> (Output, Value) {
     let mut command = madoguchi();
-    command.args(["audit", "verify", "--json", "--data-dir"]);
+    command
+        .arg("audit")
+        .args(args)
+        .args(["--json", "--data-dir"]);
     command.arg(&app.settings.data_dir);
-    command.args(extra);
     if let Some(url) = &app.settings.database.url {
         command.env("DATABASE_URL", url);
+    }
+    if let Some(key) = key {
+        command.env("MADOGUCHI_SECRETS__KEY_PATH", key);
     }
     let output = command.output().unwrap();
     let report: Value = serde_json::from_slice(&output.stdout)
@@ -227,3 +239,201 @@ async fn spawn_app_workers(backend: Backend) -> TestApp {
     })
     .await
 }
+
+fn count(events: &[madoguchi::audit::AuditRecord], action: &str) -> usize {
+    events.iter().filter(|e| e.action == action).count()
+}
+
+async fn events_of(app: &TestApp, code: &str) -> Vec<madoguchi::audit::AuditRecord> {
+    app.store
+        .list_audit(&code.parse().unwrap(), None, 100_000)
+        .await
+        .unwrap()
+        .items
+}
+
+/// Changes and refused accesses at once, from 8 connections: every answer a client saw has
+/// its event — no change answered 500 for want of a place in the chain, no refusal went
+/// unrecorded.
+async fn every_answer_has_its_event_under_load(backend: Backend) {
+    let app = spawn_app_workers(backend).await;
+    app.register_municipality("131016", "千代田区").await;
+    let token = app.demo_token().await;
+    let updates_before = count(&events_of(&app, "012084").await, "municipality.update");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(4);
+    let tasks: Vec<_> = (0..8)
+        .map(|n| {
+            let (http, token, base) = (app.http.clone(), token.clone(), app.address.clone());
+            tokio::spawn(async move {
+                let mut statuses = Vec::new();
+                let mut i = 0;
+                while std::time::Instant::now() < deadline {
+                    i += 1;
+                    let answer = if n % 2 == 0 {
+                        http.patch(format!("{base}/v1/municipalities/012084"))
+                            .bearer_auth(&token)
+                            .json(&json!({ "name": format!("北見市{n}-{i}") }))
+                            .send()
+                            .await
+                    } else {
+                        http.get(format!("{base}/v1/municipalities/131016"))
+                            .bearer_auth(&token)
+                            .send()
+                            .await
+                    };
+                    statuses.push(answer.unwrap().status());
+                }
+                statuses
+            })
+        })
+        .collect();
+    let mut statuses = Vec::new();
+    for task in tasks {
+        statuses.extend(task.await.unwrap());
+    }
+    let ok = statuses.iter().filter(|s| **s == StatusCode::OK).count();
+    let refused = statuses
+        .iter()
+        .filter(|s| **s == StatusCode::FORBIDDEN)
+        .count();
+    assert_eq!(ok + refused, statuses.len(), "{statuses:?}");
+    assert!(ok > 10 && refused > 10, "{ok} changes, {refused} refusals");
+
+    madoguchi::audit::flush_denials(&app.store, std::time::Duration::ZERO)
+        .await
+        .unwrap();
+    let updates = count(&events_of(&app, "012084").await, "municipality.update");
+    assert_eq!(
+        updates - updates_before,
+        ok,
+        "every change answered 200 has its event"
+    );
+    let recorded: i64 = events_of(&app, "131016")
+        .await
+        .iter()
+        .filter(|e| e.action == "municipality.access_denied")
+        .map(|e| e.repeat_count.unwrap_or(1))
+        .sum();
+    assert_eq!(
+        recorded as usize, refused,
+        "every refusal is recorded or counted"
+    );
+    let (output, report) = verify(&app, &[]);
+    assert!(output.status.success(), "{report}");
+}
+storage_test!(every_answer_has_its_event_under_load);
+
+/// Refusals for made-up municipality codes leave no trace in the chain, and repeats of a real
+/// one become one counted event.
+async fn refusals_do_not_flood_the_chain(backend: Backend) {
+    let app = spawn_app(backend).await;
+    app.register_municipality("131016", "千代田区").await;
+    let token = app.demo_token().await;
+    let before = app.store.audit_len().await.unwrap();
+    for n in 0..30 {
+        let code = madoguchi::tenancy::LgCode::complete(&format!("472{n:02}")).unwrap();
+        let answer = app.get(&format!("/v1/municipalities/{code}"), &token).await;
+        assert_eq!(answer.status(), StatusCode::FORBIDDEN);
+    }
+    assert_eq!(
+        app.store.audit_len().await.unwrap(),
+        before,
+        "unregistered codes"
+    );
+    for _ in 0..10 {
+        let answer = app.get("/v1/municipalities/131016", &token).await;
+        assert_eq!(answer.status(), StatusCode::FORBIDDEN);
+    }
+    assert_eq!(
+        app.store.audit_len().await.unwrap(),
+        before + 1,
+        "the first at once"
+    );
+    madoguchi::audit::flush_denials(&app.store, std::time::Duration::ZERO)
+        .await
+        .unwrap();
+    assert_eq!(app.store.audit_len().await.unwrap(), before + 2);
+    let events = events_of(&app, "131016").await;
+    assert_eq!(events[0].repeat_count, Some(9), "the nine repeats, counted");
+    assert_eq!(events[1].repeat_count, None);
+    let (output, report) = verify(&app, &[]);
+    assert!(output.status.success(), "{report}");
+}
+storage_test!(refusals_do_not_flood_the_chain);
+
+/// Someone with write access to the database alters an entry and recomputes every later hash:
+/// the chain alone verifies, a signed checkpoint does not; nor does a forged checkpoint.
+async fn a_rewritten_log_shows_against_a_signed_checkpoint(backend: Backend) {
+    use madoguchi::store::entities::audit_event;
+    use sea_orm::{ActiveModelTrait, EntityTrait, IntoActiveModel, Set};
+
+    let keys = tempfile::TempDir::new().unwrap();
+    let key_file = keys.path().join("server.key");
+    std::fs::write(&key_file, "12".repeat(32)).unwrap();
+    let configured = key_file.clone();
+    let app = crate::helpers::spawn_app_with(backend, move |s| {
+        s.secrets.key_path = Some(configured);
+    })
+    .await;
+    let token = app.demo_token().await;
+    for i in 0..3 {
+        let body = json!({ "name": format!("北見市{i}") });
+        app.send_json(Method::PATCH, "/v1/municipalities/012084", &token, &body)
+            .await;
+    }
+    let command = |args: &[&str]| audit_command(&app, args, Some(&key_file));
+    let (_, checkpoint) = command(&["checkpoint"]);
+    assert_eq!(checkpoint["written"], true);
+    assert_eq!(checkpoint["signed"], true);
+    let checkpoint_seq = checkpoint["seq"].as_i64().unwrap();
+    for i in 3..5 {
+        let body = json!({ "name": format!("北見市{i}") });
+        app.send_json(Method::PATCH, "/v1/municipalities/012084", &token, &body)
+            .await;
+    }
+    let (output, report) = command(&["verify"]);
+    assert!(output.status.success(), "{report}");
+    assert_eq!(report["checkpoints"]["matched"], 1);
+    assert_eq!(report["checkpoints"]["signed"], true);
+
+    // Rewrite entry 2 and every hash after it.
+    let db = app.store.connection();
+    let mut records = app.store.audit_batch(0).await.unwrap();
+    records[1].actor = Some("someone-else".to_owned());
+    for i in 1..records.len() {
+        records[i].prev_hash = records[i - 1].hash.clone();
+        records[i].hash = records[i].compute_hash();
+        let row = audit_event::Entity::find_by_id(records[i].seq)
+            .one(db)
+            .await
+            .unwrap()
+            .unwrap();
+        let mut row = row.into_active_model();
+        row.actor = Set(records[i].actor.clone());
+        row.prev_hash = Set(records[i].prev_hash.clone());
+        row.hash = Set(records[i].hash.clone());
+        row.update(db).await.unwrap();
+    }
+    let (output, report) = command(&["verify"]);
+    assert_eq!(output.status.code(), Some(2), "{report}");
+    let broken = report["firstBroken"].as_str().unwrap();
+    assert!(
+        broken.contains(&format!("rewritten at or before entry {checkpoint_seq}")),
+        "{broken}"
+    );
+
+    // Making the checkpoint agree needs the server key.
+    let new_hash = &records[(checkpoint_seq - 1) as usize].hash;
+    db.execute_unprepared(&format!(
+        "UPDATE audit_checkpoints SET hash = '{new_hash}' WHERE seq = {checkpoint_seq}"
+    ))
+    .await
+    .unwrap();
+    let (output, report) = command(&["verify"]);
+    assert_eq!(output.status.code(), Some(2), "{report}");
+    assert!(
+        report["firstBroken"].as_str().unwrap().contains("forged"),
+        "{report}"
+    );
+}
+storage_test!(a_rewritten_log_shows_against_a_signed_checkpoint);

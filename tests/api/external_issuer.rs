@@ -60,9 +60,15 @@ async fn idp() -> Idp {
     }
 }
 
+/// An RFC 9068 access token (`typ: at+jwt`) of the external issuer.
 fn mint(key: &SigningKey, kid: &str, claims: &Value) -> String {
+    mint_typed(key, kid, claims, Some("at+jwt"))
+}
+
+fn mint_typed(key: &SigningKey, kid: &str, claims: &Value, typ: Option<&str>) -> String {
     let mut header = Header::new(Algorithm::ES256);
     header.kid = Some(kid.to_owned());
+    header.typ = typ.map(str::to_owned);
     jsonwebtoken::encode(&header, claims, &key.encoding).unwrap()
 }
 
@@ -76,17 +82,72 @@ fn claims(municipalities: &[&str]) -> Value {
     })
 }
 
+/// The test IdP serves its keys over plain http on loopback: allowed here, and only here.
+fn trusted(idp: &Idp) -> ExternalIssuer {
+    ExternalIssuer {
+        issuer: ISSUER.to_owned(),
+        jwks_url: idp.jwks_url.clone(),
+        audience: None,
+        municipalities_claim: "municipalities".to_owned(),
+        accept_any_typ: false,
+        accept_sub_as_client_id: false,
+        allow_http_jwks: true,
+    }
+}
+
 async fn app_trusting(idp: &Idp) -> TestApp {
-    let jwks_url = idp.jwks_url.clone();
+    let issuer = trusted(idp);
     spawn_app_with(Backend::Sqlite, move |s| {
-        s.auth.external_issuers = vec![ExternalIssuer {
-            issuer: ISSUER.to_owned(),
-            jwks_url,
-            audience: None,
-            municipalities_claim: "municipalities".to_owned(),
-        }];
+        s.auth.external_issuers = vec![issuer];
     })
     .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn external_tokens_are_held_to_strict_rules_unless_the_operator_relaxes_them() {
+    let idp = idp().await;
+    let strict = app_trusting(&idp).await;
+    let id_token_like = mint_typed(&idp.key, &idp.key.kid, &claims(&["012084"]), Some("JWT"));
+    let untyped = mint_typed(&idp.key, &idp.key.kid, &claims(&["012084"]), None);
+    let mut user_only = claims(&["012084"]);
+    user_only.as_object_mut().unwrap().remove("azp");
+    let user_only = mint(&idp.key, &idp.key.kid, &user_only);
+    for token in [&id_token_like, &untyped, &user_only] {
+        problem(
+            strict.get("/v1/municipalities/012084", token).await,
+            StatusCode::UNAUTHORIZED,
+            "invalid_token",
+        )
+        .await;
+    }
+
+    let mut relaxed_issuer = trusted(&idp);
+    relaxed_issuer.accept_any_typ = true;
+    relaxed_issuer.accept_sub_as_client_id = true;
+    let relaxed = spawn_app_with(Backend::Sqlite, move |s| {
+        s.auth.external_issuers = vec![relaxed_issuer];
+    })
+    .await;
+    for token in [&id_token_like, &untyped, &user_only] {
+        assert_eq!(
+            relaxed
+                .get("/v1/municipalities/012084", token)
+                .await
+                .status(),
+            StatusCode::OK
+        );
+    }
+
+    // A JWKS fetched over plain http could be swapped on the way: refused unless allowed.
+    let mut plain = madoguchi::config::Settings::default();
+    let mut issuer = trusted(&idp);
+    issuer.allow_http_jwks = false;
+    plain.auth.external_issuers = vec![issuer];
+    let err = plain.check().unwrap_err().to_string();
+    assert!(
+        err.contains("plain http://") && err.contains("allow_http_jwks"),
+        "{err}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

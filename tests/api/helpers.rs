@@ -157,6 +157,20 @@ pub async fn spawn_app_with(backend: Backend, configure: impl FnOnce(&mut Settin
 }
 
 pub async fn start(settings: Settings, dir: Option<TempDir>) -> TestApp {
+    start_with(settings, dir, None).await
+}
+
+/// Starts a server again on a database that has its demo client already (`demo`, from the
+/// first start).
+pub async fn restart(settings: Settings, demo: DemoCredentials) -> TestApp {
+    start_with(settings, None, Some(demo)).await
+}
+
+async fn start_with(
+    settings: Settings,
+    dir: Option<TempDir>,
+    known_demo: Option<DemoCredentials>,
+) -> TestApp {
     let app = Application::build(settings.clone())
         .await
         .expect("the application builds");
@@ -164,6 +178,7 @@ pub async fn start(settings: Settings, dir: Option<TempDir>) -> TestApp {
     let demo = app
         .demo_credentials()
         .cloned()
+        .or(known_demo)
         .expect("a fresh database gets the demo client");
     let handle = app.handle();
     tokio::spawn(app.run_until_stopped());
@@ -191,6 +206,12 @@ pub struct TestClient {
 }
 
 impl TestApp {
+    /// The server key the gateway uses, if any (on SQLite, the one it created in its data
+    /// directory).
+    pub fn server_key(&self) -> Option<madoguchi::secrets::ServerKey> {
+        madoguchi::secrets::ServerKey::load(&self.settings, false).expect("server key")
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.address)
     }
@@ -291,6 +312,18 @@ impl TestApp {
             response.status()
         );
         response.json().await.expect("JSON body")
+    }
+
+    /// GET without a token; the body as text, whatever the status.
+    pub async fn get_public_text(&self, path: &str) -> String {
+        self.http
+            .get(self.url(path))
+            .send()
+            .await
+            .expect("GET")
+            .text()
+            .await
+            .expect("text body")
     }
 
     pub async fn send_json(

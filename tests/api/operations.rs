@@ -57,15 +57,7 @@ async fn metrics_count_requests_by_route_and_status(backend: Backend) {
         app.get("/v1/municipalities/012084", &token).await;
     }
     app.get("/v1/municipalities/131016", &token).await;
-    let text = app
-        .http
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = app.get_public_text("/metrics").await;
     let line = |needle: &str| {
         text.lines()
             .find(|l| l.starts_with(needle))
@@ -162,15 +154,7 @@ async fn the_served_document_and_swagger_ui(backend: Backend) {
     assert_eq!(ui.status(), StatusCode::OK);
     let html = ui.text().await.unwrap();
     assert!(html.contains("swagger-ui"), "{html}");
-    let init = app
-        .http
-        .get(app.url("/docs/swagger-initializer.js"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let init = app.get_public_text("/docs/swagger-initializer.js").await;
     assert!(init.contains("/openapi.json"), "{init}");
     assert!(
         !html.contains("unpkg.com") && !html.contains("cdn."),

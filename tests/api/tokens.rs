@@ -271,7 +271,12 @@ storage_test!(a_revoked_client_gets_no_token);
 
 /// Signs `claims` with the gateway's own key, as an attacker with a stolen token could not.
 async fn sign_with_gateway_key(app: &TestApp, header: Header, claims: &Value) -> String {
-    let key = app.store.signing_keys().await.unwrap().remove(0);
+    let key = app
+        .store
+        .signing_keys(app.server_key().as_ref())
+        .await
+        .unwrap()
+        .remove(0);
     let mut header = header;
     header.kid = Some(key.kid.clone());
     jsonwebtoken::encode(&header, claims, &key.encoding).unwrap()
@@ -397,7 +402,14 @@ async fn bad_tokens_get_401_with_a_bearer_challenge(backend: Backend) {
     // A token signed by a key of its own, claiming the gateway's kid.
     let (foreign, _) = madoguchi::auth::SigningKey::generate().unwrap();
     let mut header = access_header();
-    header.kid = Some(app.store.signing_keys().await.unwrap()[0].kid.clone());
+    header.kid = Some(
+        app.store
+            .signing_keys(app.server_key().as_ref())
+            .await
+            .unwrap()[0]
+            .kid
+            .clone(),
+    );
     let forged = jsonwebtoken::encode(
         &header,
         &claims(now + 60, &issuer, "madoguchi"),
@@ -412,15 +424,7 @@ async fn bad_tokens_get_401_with_a_bearer_challenge(backend: Backend) {
     .await;
 
     // HS256 with the public key as secret (algorithm confusion) is refused.
-    let jwks_text = app
-        .http
-        .get(app.url("/.well-known/jwks.json"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let jwks_text = app.get_public_text("/.well-known/jwks.json").await;
     let mut hs = Header::new(Algorithm::HS256);
     hs.typ = Some("at+jwt".into());
     let confused = jsonwebtoken::encode(
@@ -528,7 +532,11 @@ async fn a_configured_signing_key_is_used(backend: Backend) {
     );
     assert_eq!(app.get(KITAMI, &token).await.status(), StatusCode::OK);
     assert!(
-        app.store.signing_keys().await.unwrap().is_empty(),
+        app.store
+            .signing_keys(app.server_key().as_ref())
+            .await
+            .unwrap()
+            .is_empty(),
         "no key was generated into the database"
     );
 

@@ -17,6 +17,8 @@ pub struct Model {
     pub outcome: String,
     pub prev_hash: String,
     pub hash: String,
+    /// For a record of repeated refusals: how many.
+    pub repeat_count: Option<i64>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -15,6 +15,11 @@ pub struct Model {
     pub sealed: Option<Vec<u8>>,
     pub created_at: DateTimeUtc,
     pub expires_at: DateTimeUtc,
+    /// Bytes of `sealed`, for the per-client quota.
+    pub size: i64,
+    /// 1: JSON sealed under a key from the Idempotency-Key alone (before 2026-12);
+    /// 2: bytes sealed under a key that also mixes in the server key.
+    pub format: i16,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -1,5 +1,7 @@
 //! sea-orm entities: one per table, nothing but the row shape.
 
+pub mod audit_checkpoint;
+pub mod audit_denial;
 pub mod audit_event;
 pub mod client;
 pub mod client_municipality;

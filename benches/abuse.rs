@@ -1,0 +1,446 @@
+//! Abuse benchmark: what a misbehaving or hostile client can do to a running gateway, measured
+//! on the real `madoguchi serve` process (so that its memory is the gateway's alone).
+//!
+//! 1. **Token flood.** `ABUSE_ATTACKERS` connections from 127.0.0.1 send wrong client
+//!    secrets to `POST /oauth/token` for `ABUSE_SECONDS`, half for a registered client id and
+//!    half for made-up ones. Meanwhile a legitimate client on 127.0.0.2 (another address)
+//!    asks for a token every 100 ms. Reported: the attack's rate and answers, the legitimate
+//!    client's latency and failures, and the server's resident memory (before, peak, after).
+//! 2. **Token rate.** The legitimate client alone, 4 connections back to back: tokens/s.
+//! 3. **Disk fill.** 60 bodies of about 1 MiB to `POST /v1/forms/residentMove/1.0/validate`,
+//!    each with a fresh `Idempotency-Key`, then creating requests (`POST /v1/admin/clients`)
+//!    with fresh keys until the gateway refuses one or `ABUSE_CREATES` were sent (the server
+//!    runs with `idempotency.max_keys_per_client` = `ABUSE_KEY_QUOTA`, 200, so that the quota
+//!    shows). Reported: how much the database file and the whole data directory (with
+//!    SQLite's write-ahead log, which SQLite checkpoints back to about 4 MiB) grew.
+//!
+//! `cargo bench --bench abuse`. Knobs (environment): ABUSE_SECONDS (10), ABUSE_ATTACKERS (16),
+//! ABUSE_CREATES (300), ABUSE_KEY_QUOTA (200), ABUSE_DATABASE_URL (default: SQLite in a temporary directory; the
+//! size figures then cover the database file). It prints a Markdown report and writes it to
+//! `target/abuse-report.md`. Nothing here asserts a figure: the report is read.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::io::{BufRead, BufReader};
+use std::net::IpAddr;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// Resident memory of a process in MiB, now and at its peak (VmRSS, VmHWM).
+fn memory_mib(pid: u32) -> (f64, f64) {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let field = |name: &str| {
+        status
+            .lines()
+            .find(|l| l.starts_with(name))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|kb| kb.parse::<f64>().ok())
+            .map_or(f64::NAN, |kb| kb / 1024.0)
+    };
+    (field("VmRSS:"), field("VmHWM:"))
+}
+
+fn dir_size(path: &Path) -> u64 {
+    std::fs::read_dir(path)
+        .map(|entries| {
+            entries
+                .filter_map(Result::ok)
+                .map(|e| match e.metadata() {
+                    Ok(m) if m.is_dir() => dir_size(&e.path()),
+                    Ok(m) => m.len(),
+                    Err(_) => 0,
+                })
+                .sum()
+        })
+        .unwrap_or(0)
+}
+
+fn madoguchi(data_dir: &Path, database_url: Option<&str>) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_madoguchi"));
+    for (key, _) in std::env::vars() {
+        if key.starts_with("MADOGUCHI_") || key == "DATABASE_URL" || key == "RUST_LOG" {
+            command.env_remove(key);
+        }
+    }
+    command.arg("--data-dir").arg(data_dir);
+    command.env("MADOGUCHI_LOG__LEVEL", "error");
+    if let Some(url) = database_url {
+        command.env("DATABASE_URL", url);
+    }
+    command
+}
+
+struct Server {
+    child: Child,
+    address: String,
+    client_id: String,
+    client_secret: String,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts `madoguchi serve` with two workers and reads the demo credentials off its banner.
+fn start_server(data_dir: &Path, database_url: Option<&str>, key_quota: u64) -> Server {
+    let mut child = madoguchi(data_dir, database_url)
+        .args(["serve", "--bind", "127.0.0.1:0"])
+        .env("MADOGUCHI_WORKERS", "2")
+        .env(
+            "MADOGUCHI_IDEMPOTENCY__MAX_KEYS_PER_CLIENT",
+            key_quota.to_string(),
+        )
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("start madoguchi serve");
+    let stdout = BufReader::new(child.stdout.take().unwrap());
+    let (mut address, mut client_id, mut client_secret) = (None, None, None);
+    for line in stdout.lines() {
+        let line = line.unwrap();
+        let word_after = |marker: &str| {
+            line.split(marker)
+                .nth(1)
+                .and_then(|rest| rest.split_whitespace().next())
+                .map(str::to_owned)
+        };
+        address = address.or_else(|| word_after("listening on "));
+        client_id = client_id.or_else(|| word_after("client_id:"));
+        client_secret = client_secret.or_else(|| word_after("client_secret:"));
+        if line.trim_start().starts_with("curl -s -H") {
+            break;
+        }
+    }
+    Server {
+        child,
+        address: address.expect("the banner names the address"),
+        client_id: client_id.expect("a fresh database prints the demo client"),
+        client_secret: client_secret.expect("and its secret"),
+    }
+}
+
+fn http_from(address: IpAddr, connections: usize) -> reqwest::Client {
+    reqwest::Client::builder()
+        .local_address(address)
+        .pool_max_idle_per_host(connections)
+        .timeout(Duration::from_secs(60))
+        .build()
+        .unwrap()
+}
+
+async fn token(
+    http: &reqwest::Client,
+    base: &str,
+    id: &str,
+    secret: &str,
+) -> (reqwest::StatusCode, Option<String>) {
+    let response = http
+        .post(format!("{base}/oauth/token"))
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", id),
+            ("client_secret", secret),
+        ])
+        .send()
+        .await
+        .unwrap();
+    let status = response.status();
+    let body: Value = response.json().await.unwrap_or(Value::Null);
+    (status, body["access_token"].as_str().map(str::to_owned))
+}
+
+fn percentile_ms(samples: &[Duration], p: f64) -> f64 {
+    if samples.is_empty() {
+        return f64::NAN;
+    }
+    let mut sorted = samples.to_vec();
+    sorted.sort_unstable();
+    let index = ((p / 100.0) * (sorted.len() - 1) as f64).round() as usize;
+    sorted[index].as_secs_f64() * 1000.0
+}
+
+fn main() {
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(run());
+}
+
+async fn run() {
+    let seconds: u64 = env_or("ABUSE_SECONDS", 10);
+    let attackers: usize = env_or("ABUSE_ATTACKERS", 16);
+    let creates: usize = env_or("ABUSE_CREATES", 300);
+    let key_quota: u64 = env_or("ABUSE_KEY_QUOTA", 200);
+    let database_url = std::env::var("ABUSE_DATABASE_URL")
+        .ok()
+        .filter(|u| !u.is_empty());
+    let dir = tempfile::TempDir::new().unwrap();
+    let data_dir = dir.path().join("data");
+
+    let server = start_server(&data_dir, database_url.as_deref(), key_quota);
+    let pid = server.child.id();
+    let base = server.address.clone();
+    let attacker_ip: IpAddr = "127.0.0.1".parse().unwrap();
+    let legit_ip: IpAddr = "127.0.0.2".parse().unwrap();
+    let legit = http_from(legit_ip, 4);
+
+    // A second registered client: the attack guesses its secret.
+    let victim = madoguchi(&data_dir, database_url.as_deref())
+        .args([
+            "clients",
+            "create",
+            "--name",
+            "victim",
+            "--scope",
+            "forms",
+            "--municipality",
+            "012084",
+            "--json",
+        ])
+        .output()
+        .unwrap();
+    let victim: Value = serde_json::from_slice(&victim.stdout).unwrap_or_else(|e| {
+        panic!("{e}: {}", String::from_utf8_lossy(&victim.stderr));
+    });
+    let victim_id = victim["clientId"].as_str().unwrap().to_owned();
+
+    let mut report = String::new();
+    writeln!(
+        report,
+        "# madoguchi abuse report\n\n{} cores; `madoguchi serve` with 2 workers; database {}; attack {seconds} s with {attackers} connections.\n",
+        std::thread::available_parallelism().map_or(0, |n| n.get()),
+        if database_url.is_some() { "postgresql" } else { "sqlite" },
+    )
+    .unwrap();
+
+    // Warm up and measure the legitimate client at rest.
+    let mut at_rest = Vec::new();
+    for _ in 0..20 {
+        let started = Instant::now();
+        let (status, _) = token(&legit, &base, &server.client_id, &server.client_secret).await;
+        assert!(
+            status.is_success(),
+            "the demo client gets a token: {status}"
+        );
+        at_rest.push(started.elapsed());
+    }
+    let (rss_before, _) = memory_mib(pid);
+
+    // 1. Token flood.
+    let stop = Arc::new(AtomicBool::new(false));
+    let answers: Arc<std::sync::Mutex<BTreeMap<u16, u64>>> = Arc::default();
+    let attack_http = http_from(attacker_ip, attackers);
+    let mut tasks = Vec::new();
+    for n in 0..attackers {
+        let (stop, answers, http, base) = (
+            stop.clone(),
+            answers.clone(),
+            attack_http.clone(),
+            base.clone(),
+        );
+        let target = if n % 2 == 0 {
+            victim_id.clone()
+        } else {
+            uuid::Uuid::new_v4().to_string()
+        };
+        tasks.push(tokio::spawn(async move {
+            while !stop.load(Ordering::Relaxed) {
+                let (status, _) = token(&http, &base, &target, "mdgs_wrong-guess").await;
+                *answers.lock().unwrap().entry(status.as_u16()).or_default() += 1;
+            }
+        }));
+    }
+    let peak = Arc::new(AtomicU64::new(0));
+    let sampler = {
+        let (stop, peak) = (stop.clone(), peak.clone());
+        tokio::spawn(async move {
+            while !stop.load(Ordering::Relaxed) {
+                let (rss, _) = memory_mib(pid);
+                peak.fetch_max((rss * 1024.0) as u64, Ordering::Relaxed);
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        })
+    };
+    let started = Instant::now();
+    let mut under_attack = Vec::new();
+    let mut legit_failures = 0;
+    while started.elapsed() < Duration::from_secs(seconds) {
+        let sent = Instant::now();
+        let (status, _) = token(&legit, &base, &server.client_id, &server.client_secret).await;
+        if status.is_success() {
+            under_attack.push(sent.elapsed());
+        } else {
+            legit_failures += 1;
+        }
+        tokio::time::sleep(Duration::from_millis(100).saturating_sub(sent.elapsed())).await;
+    }
+    let attack_seconds = started.elapsed().as_secs_f64();
+    stop.store(true, Ordering::Relaxed);
+    for task in tasks {
+        task.await.unwrap();
+    }
+    sampler.await.unwrap();
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let (rss_after, hwm) = memory_mib(pid);
+    let answers = answers.lock().unwrap().clone();
+    let attack_total: u64 = answers.values().sum();
+    writeln!(report, "## Token flood\n").unwrap();
+    writeln!(
+        report,
+        "| measure | value |\n|---|---|\n| attack requests answered | {attack_total} ({:.0}/s) |\n| attack answers by status | {} |\n| legitimate token p50 at rest | {:.2} ms |\n| legitimate token p50 / p99 / max under attack | {:.2} / {:.2} / {:.2} ms |\n| legitimate tokens under attack: got / refused | {} / {legit_failures} |\n| server RSS before attack | {rss_before:.1} MiB |\n| server RSS peak during attack (sampled / VmHWM) | {:.1} / {hwm:.1} MiB |\n| server RSS 1 s after attack | {rss_after:.1} MiB |\n",
+        attack_total as f64 / attack_seconds,
+        answers
+            .iter()
+            .map(|(s, n)| format!("{s}: {n}"))
+            .collect::<Vec<_>>()
+            .join(", "),
+        percentile_ms(&at_rest, 50.0),
+        percentile_ms(&under_attack, 50.0),
+        percentile_ms(&under_attack, 99.0),
+        percentile_ms(&under_attack, 100.0),
+        under_attack.len(),
+        peak.load(Ordering::Relaxed) as f64 / 1024.0,
+    )
+    .unwrap();
+
+    // 2. Token rate, no attack.
+    let count = Arc::new(AtomicU64::new(0));
+    let deadline = Instant::now() + Duration::from_secs(seconds.min(5));
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..4 {
+        let (legit, base, count) = (legit.clone(), base.clone(), count.clone());
+        let (id, secret) = (server.client_id.clone(), server.client_secret.clone());
+        tasks.push(tokio::spawn(async move {
+            while Instant::now() < deadline {
+                if token(&legit, &base, &id, &secret).await.0.is_success() {
+                    count.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+        }));
+    }
+    for task in tasks {
+        task.await.unwrap();
+    }
+    writeln!(
+        report,
+        "## Token rate\n\n{:.0} tokens/s (legitimate client alone, 4 connections).\n",
+        count.load(Ordering::Relaxed) as f64 / started.elapsed().as_secs_f64()
+    )
+    .unwrap();
+
+    // 3. Disk fill.
+    let (_, demo_token) = token(&legit, &base, &server.client_id, &server.client_secret).await;
+    let demo_token = demo_token.unwrap();
+    let db_file = data_dir.join("madoguchi.db");
+    let file_size = |path: &Path| std::fs::metadata(path).map_or(0, |m| m.len());
+    let before = dir_size(&data_dir);
+    let db_before = file_size(&db_file);
+    let filler = "あ".repeat(340_000); // about 1 MiB of UTF-8
+    let document = json!({ "notificationType": filler }).to_string();
+    let mut validate_answers: BTreeMap<u16, u64> = BTreeMap::new();
+    for _ in 0..60 {
+        let status = legit
+            .post(format!("{base}/v1/forms/residentMove/1.0/validate"))
+            .bearer_auth(&demo_token)
+            .header("idempotency-key", uuid::Uuid::new_v4().to_string())
+            .header("content-type", "application/json")
+            .body(document.clone())
+            .send()
+            .await
+            .unwrap()
+            .status();
+        *validate_answers.entry(status.as_u16()).or_default() += 1;
+    }
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let after_validate = dir_size(&data_dir);
+    let db_after_validate = file_size(&db_file);
+
+    let admin = madoguchi(&data_dir, database_url.as_deref())
+        .args([
+            "clients", "create", "--name", "ops", "--scope", "admin", "--json",
+        ])
+        .output()
+        .unwrap();
+    let admin: Value = serde_json::from_slice(&admin.stdout).unwrap();
+    let (_, admin_token) = token(
+        &legit,
+        &base,
+        admin["clientId"].as_str().unwrap(),
+        admin["clientSecret"].as_str().unwrap(),
+    )
+    .await;
+    let admin_token = admin_token.unwrap();
+    let before_creates = dir_size(&data_dir);
+    let db_before_creates = file_size(&db_file);
+    let mut created = 0;
+    let mut refused = None;
+    for _ in 0..creates {
+        let response = legit
+            .post(format!("{base}/v1/admin/clients"))
+            .bearer_auth(&admin_token)
+            .header("idempotency-key", uuid::Uuid::new_v4().to_string())
+            .json(&json!({"name": "filler", "scopes": ["forms"], "municipalities": ["012084"]}))
+            .send()
+            .await
+            .unwrap();
+        if response.status().is_success() {
+            created += 1;
+        } else {
+            let status = response.status().as_u16();
+            let body: Value = response.json().await.unwrap_or(Value::Null);
+            refused = Some(format!("{status} {}", body["code"].as_str().unwrap_or("")));
+            break;
+        }
+    }
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let after_creates = dir_size(&data_dir);
+    let db_after_creates = file_size(&db_file);
+    let mib = |bytes: u64| bytes as f64 / (1024.0 * 1024.0);
+    writeln!(
+        report,
+        "## Disk fill\n\n| measure | value |\n|---|---|\n| 60 × ~1 MiB validate with fresh keys: answers | {} |\n| growth from them: database file / data directory | {:.2} / {:.2} MiB |\n| creating requests with fresh keys (key quota {key_quota}): accepted | {created} of {creates} |\n| first refusal | {} |\n| growth from them: database file / data directory | {:.2} / {:.2} MiB |\n",
+        validate_answers
+            .iter()
+            .map(|(s, n)| format!("{s}: {n}"))
+            .collect::<Vec<_>>()
+            .join(", "),
+        mib(db_after_validate.saturating_sub(db_before)),
+        mib(after_validate.saturating_sub(before)),
+        refused.as_deref().unwrap_or("none"),
+        mib(db_after_creates.saturating_sub(db_before_creates)),
+        mib(after_creates.saturating_sub(before_creates)),
+    )
+    .unwrap();
+    if database_url.is_some() {
+        writeln!(
+            report,
+            "(On PostgreSQL the data directory holds no database: the growth figures are not meaningful.)"
+        )
+        .unwrap();
+    }
+
+    println!("{report}");
+    let target = Path::new(env!("CARGO_MANIFEST_DIR")).join("target");
+    let _ = std::fs::create_dir_all(&target);
+    let _ = std::fs::write(target.join("abuse-report.md"), &report);
+}

@@ -1,0 +1,68 @@
+//! Client authentication at the token endpoint: the failure limits first, then the client and
+//! its secret, then the upgrade of a legacy secret hash.
+
+use std::net::IpAddr;
+use std::time::Duration;
+
+use uuid::Uuid;
+
+use super::client::Client;
+use super::lockout::Lockout;
+use super::secret_hash::{self, Check};
+use crate::store::{Store, StoreError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum AuthenticationError {
+    /// Too many failures: refused without a check; retry after this long.
+    #[error("too many failed attempts; retry in {0:?}")]
+    Throttled(Duration),
+    /// Unknown client, wrong secret, or a revoked client: the caller is told no more.
+    #[error("client authentication failed")]
+    Refused,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// The active client that `client_id` and `secret` name, presented from `address`.
+pub async fn authenticate_client(
+    store: &Store,
+    lockout: &Lockout,
+    client_id: &str,
+    secret: &str,
+    address: IpAddr,
+) -> Result<Client, AuthenticationError> {
+    let id = Uuid::parse_str(client_id).ok();
+    if let Err(wait) = lockout.check(id, address).await {
+        // Trying on while told to wait counts too: the wait grows.
+        lockout.record_failure(id, address).await;
+        return Err(AuthenticationError::Throttled(wait));
+    }
+    let record = match id {
+        Some(id) => store.client_with_secret(id).await?,
+        None => None,
+    };
+    let stored = record.as_ref().map(|(_, hash)| hash.as_str());
+    let check = secret_hash::check(secret, stored).await;
+    let Some((client, stored)) = record else {
+        tracing::info!("token refused: unknown client");
+        lockout.record_failure(None, address).await;
+        return Err(AuthenticationError::Refused);
+    };
+    let Check::Match { rehash } = check else {
+        tracing::info!(client_id = %client.id, "token refused: wrong secret");
+        lockout.record_failure(Some(client.id), address).await;
+        return Err(AuthenticationError::Refused);
+    };
+    if !client.is_active() {
+        tracing::info!(client_id = %client.id, "token refused: the client is revoked");
+        return Err(AuthenticationError::Refused);
+    }
+    if let Some(new_hash) = rehash {
+        store
+            .replace_secret_hash(client.id, &stored, &new_hash)
+            .await?;
+        tracing::info!(client_id = %client.id, "replaced the client's argon2 secret hash with SHA-256");
+    }
+    lockout.record_success(client.id, address).await;
+    Ok(client)
+}

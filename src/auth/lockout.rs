@@ -1,0 +1,220 @@
+//! Failed client authentications: after too many from one address, or for one client, further
+//! attempts wait, with a backoff that doubles with every further attempt up to a maximum. A
+//! refused attempt costs no database read and no hash.
+//!
+//! Someone who knows a client id could lock that client out by failing on purpose from many
+//! addresses. Addresses from which a client recently authenticated are therefore exempt from
+//! both limits for that client: the vendor's own servers keep getting tokens during such an
+//! attack.
+//!
+//! The counters live in each replica's memory (bounded caches): behind N replicas an attacker
+//! gets up to N times the allowance, which still bounds the work each replica does.
+
+use std::future::ready;
+use std::net::IpAddr;
+use std::time::{Duration, Instant};
+
+use moka::future::Cache;
+use uuid::Uuid;
+
+use crate::config::LockoutSettings;
+
+/// How long a successful (client, address) pair stays exempt.
+const KNOWN_GOOD_FOR: Duration = Duration::from_secs(24 * 3600);
+/// Entries per cache: enough for any real deployment, bounded against address floods.
+const CAPACITY: u64 = 100_000;
+
+#[derive(Debug, Clone, Copy, Default)]
+struct Failures {
+    count: u32,
+    locked_until: Option<Instant>,
+}
+
+/// One more failure: from the threshold on, a wait of 1 s, doubling with each further
+/// failure, up to `max`.
+fn bumped(previous: Option<Failures>, threshold: u32, max: Duration) -> Failures {
+    let mut failures = previous.unwrap_or_default();
+    failures.count = failures.count.saturating_add(1);
+    if failures.count >= threshold {
+        let doublings = (failures.count - threshold).min(30);
+        let backoff = Duration::from_secs(1u64 << doublings).min(max);
+        failures.locked_until = Some(Instant::now() + backoff);
+    }
+    failures
+}
+
+impl Failures {
+    fn remaining(&self, now: Instant) -> Option<Duration> {
+        self.locked_until
+            .filter(|until| *until > now)
+            .map(|until| until - now)
+    }
+}
+
+fn failure_cache<K>(window: Duration) -> Cache<K, Failures>
+where
+    K: std::hash::Hash + Eq + Send + Sync + 'static,
+{
+    Cache::builder()
+        .max_capacity(CAPACITY)
+        .time_to_idle(window)
+        .build()
+}
+
+pub struct Lockout {
+    settings: LockoutSettings,
+    addresses: Cache<IpAddr, Failures>,
+    clients: Cache<Uuid, Failures>,
+    known_good: Cache<(Uuid, IpAddr), ()>,
+}
+
+impl Lockout {
+    pub fn new(settings: &LockoutSettings) -> Self {
+        let window = Duration::from_secs(settings.window_seconds);
+        Self {
+            settings: settings.clone(),
+            addresses: failure_cache(window),
+            clients: failure_cache(window),
+            known_good: Cache::builder()
+                .max_capacity(CAPACITY)
+                .time_to_live(KNOWN_GOOD_FOR)
+                .build(),
+        }
+    }
+
+    /// `Err(wait)` when the attempt must be refused without checking anything.
+    pub async fn check(&self, client: Option<Uuid>, address: IpAddr) -> Result<(), Duration> {
+        if let Some(client) = client
+            && self.known_good.contains_key(&(client, address))
+        {
+            return Ok(());
+        }
+        let now = Instant::now();
+        let by_address = self.addresses.get(&address).await;
+        let by_client = match client {
+            Some(client) => self.clients.get(&client).await,
+            None => None,
+        };
+        let wait = [by_address, by_client]
+            .into_iter()
+            .flatten()
+            .filter_map(|f| f.remaining(now))
+            .max();
+        match wait {
+            Some(wait) => Err(wait),
+            None => Ok(()),
+        }
+    }
+
+    /// Counts a failure from `address`, and for `client`.
+    pub async fn record_failure(&self, client: Option<Uuid>, address: IpAddr) {
+        let settings = &self.settings;
+        let count = self
+            .bump(&self.addresses, address, settings.address_failures)
+            .await;
+        if count == settings.address_failures {
+            tracing::warn!(
+                address = %address,
+                failures = count,
+                "client authentication keeps failing from one address: its attempts now wait"
+            );
+        }
+        if let Some(client) = client {
+            let count = self
+                .bump(&self.clients, client, settings.client_failures)
+                .await;
+            if count == settings.client_failures {
+                tracing::warn!(
+                    client_id = %client,
+                    failures = count,
+                    "authentication of one client keeps failing: attempts from addresses it has not used now wait"
+                );
+            }
+        }
+    }
+
+    /// One more failure for `key`; returns how many there are now.
+    async fn bump<K>(&self, cache: &Cache<K, Failures>, key: K, threshold: u32) -> u32
+    where
+        K: std::hash::Hash + Eq + Send + Sync + Clone + 'static,
+    {
+        let max = Duration::from_secs(self.settings.max_seconds);
+        cache
+            .entry(key)
+            .and_upsert_with(|e| ready(bumped(e.map(|e| e.into_value()), threshold, max)))
+            .await
+            .into_value()
+            .count
+    }
+
+    /// Remembers that `client` authenticated from `address`.
+    pub async fn record_success(&self, client: Uuid, address: IpAddr) {
+        self.known_good.insert((client, address), ()).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings() -> LockoutSettings {
+        LockoutSettings {
+            address_failures: 3,
+            client_failures: 5,
+            max_seconds: 4,
+            window_seconds: 60,
+        }
+    }
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().unwrap()
+    }
+
+    #[tokio::test]
+    async fn an_address_waits_after_its_failures_with_a_growing_backoff() {
+        let lockout = Lockout::new(&settings());
+        let attacker = ip("192.0.2.1");
+        for _ in 0..2 {
+            lockout.record_failure(None, attacker).await;
+            assert!(lockout.check(None, attacker).await.is_ok());
+        }
+        lockout.record_failure(None, attacker).await;
+        let first = lockout.check(None, attacker).await.unwrap_err();
+        assert!(first <= Duration::from_secs(1) && first > Duration::ZERO);
+        lockout.record_failure(None, attacker).await;
+        let second = lockout.check(None, attacker).await.unwrap_err();
+        assert!(second > Duration::from_secs(1), "{second:?}");
+        for _ in 0..10 {
+            lockout.record_failure(None, attacker).await;
+        }
+        let capped = lockout.check(None, attacker).await.unwrap_err();
+        assert!(capped <= Duration::from_secs(4), "{capped:?}");
+        assert!(lockout.check(None, ip("192.0.2.2")).await.is_ok());
+    }
+
+    #[tokio::test]
+    async fn a_locked_client_still_authenticates_from_where_it_did_before() {
+        let lockout = Lockout::new(&settings());
+        let client = Uuid::now_v7();
+        let home = ip("198.51.100.7");
+        lockout.record_success(client, home).await;
+        for n in 0..5 {
+            lockout
+                .record_failure(Some(client), ip(&format!("203.0.113.{n}")))
+                .await;
+        }
+        assert!(
+            lockout
+                .check(Some(client), ip("203.0.113.99"))
+                .await
+                .is_err()
+        );
+        assert!(lockout.check(Some(client), home).await.is_ok());
+        assert!(
+            lockout
+                .check(Some(Uuid::now_v7()), ip("203.0.113.99"))
+                .await
+                .is_ok()
+        );
+    }
+}
