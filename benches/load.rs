@@ -4,7 +4,8 @@
 //! - a bare actix-web handler that answers the same JSON as the gateway (the ceiling),
 //! - the gateway's authenticated `GET /v1/municipalities/012084` (token verification, scope
 //!   and municipality checks, the database read, all middleware),
-//! - the token endpoint (argon2id verification of the client secret),
+//! - the token endpoint (client authentication: a SHA-256 check of the secret, a database
+//!   read, and signing the token),
 //!
 //! each closed-loop (N connections as fast as they go: throughput) and the first two also
 //! open-loop at a fixed rate (1,000 requests/s by default: latency under a steady load; each
