@@ -83,10 +83,11 @@ impl FieldErrors {
         }
     }
 
-    /// A required free-text field: trimmed, 1..=max characters, no control characters.
+    /// A required one-line text: 1..=max characters, no space at either end, no control,
+    /// line-breaking, bidirectional or zero-width character. Exactly what
+    /// [`text_pattern`] says in the OpenAPI document.
     pub fn text(&mut self, pointer: &str, label: &Text, value: &str, max: usize) -> String {
-        let trimmed = value.trim();
-        if trimmed.is_empty() {
+        if value.is_empty() {
             self.push(FieldError::new(
                 pointer,
                 "required",
@@ -95,7 +96,7 @@ impl FieldErrors {
                     format!("{} must not be empty.", label.en),
                 ),
             ));
-        } else if trimmed.chars().count() > max {
+        } else if value.chars().count() > max {
             self.push(FieldError::new(
                 pointer,
                 "too_long",
@@ -104,7 +105,7 @@ impl FieldErrors {
                     format!("{} must be at most {max} characters.", label.en),
                 ),
             ));
-        } else if trimmed.chars().any(is_hidden_or_control) {
+        } else if value.chars().any(is_hidden_or_control) {
             self.push(FieldError::new(
                 pointer,
                 "control_character",
@@ -119,9 +120,31 @@ impl FieldErrors {
                     ),
                 ),
             ));
+        } else if value.starts_with(char::is_whitespace) || value.ends_with(char::is_whitespace) {
+            self.push(FieldError::new(
+                pointer,
+                "surrounding_space",
+                Text::new(
+                    format!("{}の前後の空白を取り除いてください。", label.ja),
+                    format!("{} must not begin or end with a space.", label.en),
+                ),
+            ));
         }
-        trimmed.to_owned()
+        value.to_owned()
     }
+}
+
+/// The characters of [`is_hidden_or_control`], as the inside of a regular-expression class.
+pub const HIDDEN_CLASS: &str = r"\u0000-\u001F\u007F-\u009F\u061C\u200B-\u200F\u2028\u2029\u202A-\u202E\u2060-\u2064\u2066-\u2069\uFEFF";
+
+/// The pattern (ECMA-262, as JSON Schema reads it) of what [`FieldErrors::text`] accepts with
+/// this `max`.
+pub fn text_pattern(max: usize) -> String {
+    let h = HIDDEN_CLASS;
+    format!(
+        r"^[^{h}\s](?:[^{h}]{{0,{}}}[^{h}\s])?$",
+        max.saturating_sub(2)
+    )
 }
 
 #[cfg(test)]
@@ -141,5 +164,46 @@ mod tests {
         let mut errors = FieldErrors::default();
         errors.text("/name", &Text::new("名前", "name"), "北見\u{202E}市", 64);
         assert_eq!(errors.0[0].code, "control_character");
+    }
+
+    /// The OpenAPI pattern and the server's check agree, value by value.
+    #[test]
+    fn the_text_pattern_says_what_text_accepts() {
+        // Read the pattern as a JSON Schema validator reads it (ECMA-262 escapes).
+        let schema = serde_json::json!({ "type": "string", "pattern": text_pattern(8) });
+        let validator = jsonschema::options()
+            .with_pattern_options(jsonschema::PatternOptions::regex())
+            .build(&schema)
+            .unwrap();
+        for value in [
+            "北見市",
+            "a",
+            "ab",
+            "a b",
+            "12345678",
+            "123456789",
+            "",
+            " ",
+            " a",
+            "a ",
+            "a\u{3000}",
+            "\u{3000}a",
+            "a\u{3000}b",
+            "a\u{202E}b",
+            "a\nb",
+            "\u{FEFF}a",
+            "a\u{200B}",
+            "葛\u{E0100}飾",
+            "\u{2028}",
+            "a\u{0085}",
+        ] {
+            let mut errors = FieldErrors::default();
+            errors.text("/x", &Text::new("x", "x"), value, 8);
+            assert_eq!(
+                validator.is_valid(&serde_json::json!(value)),
+                errors.is_empty(),
+                "{value:?}: pattern and check disagree"
+            );
+        }
     }
 }

@@ -58,7 +58,7 @@ impl NewClient {
         let name = errors.text("/name", &Text::new("クライアント名", "name"), name, 100);
         let mut parsed_scopes = Vec::new();
         for (i, s) in scopes.iter().enumerate() {
-            match Scope::parse(s.trim()) {
+            match Scope::parse(s) {
                 Some(scope) => parsed_scopes.push(scope),
                 None => errors.push(FieldError::new(
                     format!("/scopes/{i}"),
@@ -85,7 +85,7 @@ impl NewClient {
         }
         let mut codes = Vec::new();
         for (i, m) in municipalities.iter().enumerate() {
-            match LgCode::parse(m.trim()) {
+            match LgCode::parse(m) {
                 Ok(code) => codes.push(code),
                 Err(e) => {
                     let text = e.text();

@@ -10,8 +10,8 @@ use uuid::Uuid;
 use super::auth::{Authorized, scopes};
 use super::extract::ApiJson;
 use super::idempotency::Idempotent;
-use super::municipalities::{MunicipalityDto, MunicipalityPage};
-use super::pagination::{PageParams, encode, page_type};
+use super::municipalities::{MunicipalityDto, MunicipalityPage, MunicipalityPageParams};
+use super::pagination::{page_params, page_type, six_digits};
 use super::problem::{ApiError, ProblemDoc, ProblemKind};
 use super::state::AppState;
 use crate::auth::{self, Client, ClientError, Scope};
@@ -24,12 +24,21 @@ use crate::tenancy;
 #[schema(as = NewMunicipality)]
 pub struct NewMunicipalityDto {
     /// 全国地方公共団体コード: 6 digits, the last a check digit.
-    #[schema(example = "131016")]
+    #[schema(example = "131016", pattern = "^[0-9]{6}$", format = "lg-code")]
     pub lg_code: String,
-    #[schema(example = "千代田区")]
+    /// 1–64 characters; no control, line-breaking, bidirectional or zero-width characters.
+    #[schema(
+        example = "千代田区",
+        max_length = 64,
+        pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F\\u061C\\u200B-\\u200F\\u2028\\u2029\\u202A-\\u202E\\u2060-\\u2064\\u2066-\\u2069\\uFEFF\\s](?:[^\\u0000-\\u001F\\u007F-\\u009F\\u061C\\u200B-\\u200F\\u2028\\u2029\\u202A-\\u202E\\u2060-\\u2064\\u2066-\\u2069\\uFEFF]{0,62}[^\\u0000-\\u001F\\u007F-\\u009F\\u061C\\u200B-\\u200F\\u2028\\u2029\\u202A-\\u202E\\u2060-\\u2064\\u2066-\\u2069\\uFEFF\\s])?$"
+    )]
     pub name: String,
-    /// Full-width katakana.
-    #[schema(example = "チヨダク")]
+    /// Full-width katakana (and full-width spaces), up to 64 characters.
+    #[schema(
+        example = "チヨダク",
+        max_length = 64,
+        pattern = "^$|^[\\u30A1-\\u30FC](?:[\\u30A1-\\u30FC\\u3000]{0,62}[\\u30A1-\\u30FC])?$"
+    )]
     pub name_kana: Option<String>,
 }
 
@@ -38,15 +47,42 @@ pub struct NewMunicipalityDto {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 #[schema(as = NewClient)]
 pub struct NewClientDto {
-    /// Who the client is: the vendor and its application.
-    #[schema(example = "Vendor A counter app (Kitami)")]
+    /// Who the client is: the vendor and its application; 1–100 characters.
+    #[schema(
+        example = "Vendor A counter app (Kitami)",
+        max_length = 100,
+        pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F\\u061C\\u200B-\\u200F\\u2028\\u2029\\u202A-\\u202E\\u2060-\\u2064\\u2066-\\u2069\\uFEFF\\s](?:[^\\u0000-\\u001F\\u007F-\\u009F\\u061C\\u200B-\\u200F\\u2028\\u2029\\u202A-\\u202E\\u2060-\\u2064\\u2066-\\u2069\\uFEFF]{0,98}[^\\u0000-\\u001F\\u007F-\\u009F\\u061C\\u200B-\\u200F\\u2028\\u2029\\u202A-\\u202E\\u2060-\\u2064\\u2066-\\u2069\\uFEFF\\s])?$"
+    )]
     pub name: String,
-    #[schema(example = json!(["municipalities:read"]))]
+    #[schema(example = json!(["municipalities:read"]), min_items = 1, value_type = Vec<ScopeName>)]
     pub scopes: Vec<String>,
-    /// lgCodes of the registered municipalities the client may act for.
-    #[schema(example = json!(["012084"]))]
+    /// lgCodes of the registered municipalities the client may act for (at least one unless
+    /// the only scope is `admin`).
+    #[schema(example = json!(["012084"]), value_type = Vec<LgCodeText>)]
     #[serde(default)]
     pub municipalities: Vec<String>,
+}
+
+/// A 全国地方公共団体コード: six digits, the last a check digit.
+#[derive(ToSchema)]
+#[schema(value_type = String, pattern = "^[0-9]{6}$", format = "lg-code", example = "012084")]
+#[allow(dead_code)] // a schema only: requests carry lgCodes as strings
+pub struct LgCodeText(String);
+
+/// A scope a client may hold.
+#[derive(ToSchema)]
+#[allow(dead_code)] // a schema only: requests carry scopes as strings, checked with their names
+pub enum ScopeName {
+    #[serde(rename = "admin")]
+    Admin,
+    #[serde(rename = "municipalities:read")]
+    MunicipalitiesRead,
+    #[serde(rename = "municipalities:write")]
+    MunicipalitiesWrite,
+    #[serde(rename = "audit:read")]
+    AuditRead,
+    #[serde(rename = "forms")]
+    Forms,
 }
 
 /// A registered client. Its secret is shown only once, when it is created.
@@ -88,8 +124,12 @@ pub struct CreatedClientDto {
 
 page_type!(ClientPage, ClientDto, "One page of clients.");
 
-const MUNICIPALITIES_CURSOR: &str = "admin-municipalities";
-const CLIENTS_CURSOR: &str = "clients";
+page_params!(
+    ClientPageParams,
+    Uuid,
+    "`nextCursor` of the previous page: the client id the next page starts after.",
+    value_type = Option<String>, format = Uuid
+);
 
 /// Register a municipality.
 #[utoipa::path(
@@ -105,7 +145,7 @@ const CLIENTS_CURSOR: &str = "clients";
         (status = 422, description = "Invalid fields (all listed in errors[]), or an Idempotency-Key reused for another request", body = ProblemDoc, content_type = "application/problem+json"),
         (status = 429, description = "The client holds as many Idempotency-Keys as it may; Retry-After says when the oldest expires", body = ProblemDoc, content_type = "application/problem+json"),
     ),
-    security(("bearer" = ["admin"]))
+    security(("oauth2" = ["admin"]))
 )]
 #[post("/admin/municipalities", wrap = "Idempotent::requiring(Scope::Admin)")]
 pub async fn create_municipality(
@@ -131,29 +171,26 @@ pub async fn create_municipality(
 /// Every registered municipality.
 #[utoipa::path(
     tag = "admin",
-    params(PageParams),
+    params(MunicipalityPageParams),
     responses(
         (status = 200, description = "One page of municipalities", body = MunicipalityPage),
         (status = 401, description = "No or invalid token", body = ProblemDoc, content_type = "application/problem+json"),
         (status = 403, description = "Scope admin missing", body = ProblemDoc, content_type = "application/problem+json"),
     ),
-    security(("bearer" = ["admin"]))
+    security(("oauth2" = ["admin"]))
 )]
 #[get("/admin/municipalities")]
 pub async fn list_all_municipalities(
     _auth: Authorized<scopes::Admin>,
     state: web::Data<AppState>,
-    query: web::Query<PageParams>,
+    query: web::Query<MunicipalityPageParams>,
 ) -> Result<HttpResponse, ApiError> {
     let limit = query.limit()?;
-    let after = query.position(MUNICIPALITIES_CURSOR)?;
-    let page = state
-        .store
-        .list_municipalities(after.as_deref(), limit, None)
-        .await?;
+    let after = six_digits(query.cursor.as_deref())?;
+    let page = state.store.list_municipalities(after, limit, None).await?;
     Ok(HttpResponse::Ok().json(MunicipalityPage {
         items: page.items.into_iter().map(Into::into).collect(),
-        next_cursor: page.next_after.map(|p| encode(MUNICIPALITIES_CURSOR, &p)),
+        next_cursor: page.next_after,
     }))
 }
 
@@ -171,7 +208,7 @@ pub async fn list_all_municipalities(
         (status = 422, description = "Invalid fields (all listed in errors[]), or an Idempotency-Key reused for another request", body = ProblemDoc, content_type = "application/problem+json"),
         (status = 429, description = "The client holds as many Idempotency-Keys as it may; Retry-After says when the oldest expires", body = ProblemDoc, content_type = "application/problem+json"),
     ),
-    security(("bearer" = ["admin"]))
+    security(("oauth2" = ["admin"]))
 )]
 #[post("/admin/clients", wrap = "Idempotent::requiring(Scope::Admin)")]
 pub async fn create_client(
@@ -201,26 +238,26 @@ pub async fn create_client(
 /// Every registered client, revoked ones included.
 #[utoipa::path(
     tag = "admin",
-    params(PageParams),
+    params(ClientPageParams),
     responses(
         (status = 200, description = "One page of clients", body = ClientPage),
         (status = 401, description = "No or invalid token", body = ProblemDoc, content_type = "application/problem+json"),
         (status = 403, description = "Scope admin missing", body = ProblemDoc, content_type = "application/problem+json"),
     ),
-    security(("bearer" = ["admin"]))
+    security(("oauth2" = ["admin"]))
 )]
 #[get("/admin/clients")]
 pub async fn list_clients(
     _auth: Authorized<scopes::Admin>,
     state: web::Data<AppState>,
-    query: web::Query<PageParams>,
+    query: web::Query<ClientPageParams>,
 ) -> Result<HttpResponse, ApiError> {
     let limit = query.limit()?;
-    let after = query.position_as::<Uuid>(CLIENTS_CURSOR)?;
+    let after = query.cursor;
     let page = state.store.list_clients(after, limit).await?;
     Ok(HttpResponse::Ok().json(ClientPage {
         items: page.items.into_iter().map(Into::into).collect(),
-        next_cursor: page.next_after.map(|p| encode(CLIENTS_CURSOR, &p)),
+        next_cursor: page.next_after,
     }))
 }
 
@@ -246,7 +283,7 @@ fn client_id(raw: &str) -> Result<Uuid, ApiError> {
         (status = 403, description = "Scope admin missing", body = ProblemDoc, content_type = "application/problem+json"),
         (status = 404, description = "No such client", body = ProblemDoc, content_type = "application/problem+json"),
     ),
-    security(("bearer" = ["admin"]))
+    security(("oauth2" = ["admin"]))
 )]
 #[get("/admin/clients/{clientId}")]
 pub async fn get_client(
@@ -280,7 +317,7 @@ pub async fn get_client(
         (status = 422, description = "An Idempotency-Key reused for another request", body = ProblemDoc, content_type = "application/problem+json"),
         (status = 429, description = "The client holds as many Idempotency-Keys as it may; Retry-After says when the oldest expires", body = ProblemDoc, content_type = "application/problem+json"),
     ),
-    security(("bearer" = ["admin"]))
+    security(("oauth2" = ["admin"]))
 )]
 #[post(
     "/admin/clients/{clientId}/revoke",

@@ -7,7 +7,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::auth::{Authorized, scopes};
-use super::pagination::{PageParams, encode, page_type};
+use super::pagination::{page_params, page_type};
 use super::problem::{ApiError, ProblemDoc};
 use super::state::AppState;
 use crate::audit::AuditRecord;
@@ -60,20 +60,35 @@ impl From<AuditRecord> for AuditEventDto {
     }
 }
 
+fn invalid_seq() -> ApiError {
+    ApiError::new(
+        crate::http::problem::ProblemKind::InvalidCursor,
+        crate::i18n::Text::new(
+            "cursor には直前の応答の nextCursor(1以上の整数)をそのまま渡してください。",
+            "cursor takes the nextCursor of the previous response (an integer of 1 or more) unchanged.",
+        ),
+    )
+}
+
 page_type!(
     AuditEventPage,
     AuditEventDto,
     "One page of audit events, newest first."
 );
 
-const CURSOR_KIND: &str = "audit";
+page_params!(
+    AuditPageParams,
+    i64,
+    "`nextCursor` of the previous page: the `seq` the next page starts before.",
+    minimum = 1, value_type = Option<i64>
+);
 
 /// The municipality's audit events, newest first.
 #[utoipa::path(
     tag = "audit",
     params(
         ("lgCode" = String, Path, description = "全国地方公共団体コード", example = "012084"),
-        PageParams,
+        AuditPageParams,
     ),
     responses(
         (status = 200, description = "One page of events", body = AuditEventPage),
@@ -81,22 +96,23 @@ const CURSOR_KIND: &str = "audit";
         (status = 401, description = "No or invalid token", body = ProblemDoc, content_type = "application/problem+json"),
         (status = 403, description = "Scope missing, or the client may not act for this municipality", body = ProblemDoc, content_type = "application/problem+json"),
     ),
-    security(("bearer" = ["audit:read"]))
+    security(("oauth2" = ["audit:read"]))
 )]
 #[get("/municipalities/{lgCode}/audit-events")]
 pub async fn list_audit_events(
     auth: Authorized<scopes::AuditRead>,
     state: web::Data<AppState>,
-    query: web::Query<PageParams>,
+    query: web::Query<AuditPageParams>,
 ) -> Result<HttpResponse, ApiError> {
     let code = auth.municipality()?;
     let limit = query.limit()?;
-    let before = query.position_as::<i64>(CURSOR_KIND)?;
+    let before = match query.cursor {
+        Some(seq) if seq < 1 => return Err(invalid_seq()),
+        seq => seq,
+    };
     let page = state.store.list_audit(&code, before, limit).await?;
     Ok(HttpResponse::Ok().json(AuditEventPage {
         items: page.items.into_iter().map(Into::into).collect(),
-        next_cursor: page
-            .next_before
-            .map(|seq| encode(CURSOR_KIND, &seq.to_string())),
+        next_cursor: page.next_before.map(|seq| seq.to_string()),
     }))
 }

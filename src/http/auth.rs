@@ -17,7 +17,6 @@ use crate::audit::Actor;
 use crate::auth::{Principal, Scope, TokenError};
 use crate::i18n::Text;
 use crate::tenancy::LgCode;
-use crate::validation::is_hidden_or_control;
 
 pub const ACTOR_HEADER: HeaderName = HeaderName::from_static("madoguchi-actor");
 const REALM: &str = "madoguchi";
@@ -155,11 +154,12 @@ fn staff(req: &HttpRequest) -> Result<Option<String>, ApiError> {
         return Err(invalid());
     }
     let s = std::str::from_utf8(value.as_bytes()).map_err(|_| invalid())?;
-    let s = s.trim();
-    if s.is_empty() || s.chars().count() > 64 || s.chars().any(is_hidden_or_control) {
+    let mut errors = crate::validation::FieldErrors::default();
+    let staff = errors.text("", &Text::new("職員番号", "staff id"), s, 64);
+    if !errors.is_empty() {
         return Err(invalid());
     }
-    Ok(Some(s.to_owned()))
+    Ok(Some(staff))
 }
 
 pub(crate) fn bearer_token(req: &HttpRequest) -> Option<&str> {

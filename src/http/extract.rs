@@ -151,12 +151,47 @@ fn json_problem(err: serde_path_to_error::Error<serde_json::Error>) -> ApiError 
     ApiError::validation(vec![error])
 }
 
-/// Parses a JSON document; used by [`ApiJson`] and by tests of the error mapping.
+/// A JSON object, and never an array: serde's derived structs also accept a sequence of
+/// their fields in order (`["北見市", null]`), which no request of this API means. The object
+/// is handed to `T` as it is read, so errors inside keep their path.
+#[derive(Debug)]
+pub struct JsonObject<T>(pub T);
+
+impl<'de, T: serde::Deserialize<'de>> serde::Deserialize<'de> for JsonObject<T> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct ObjectVisitor<T>(std::marker::PhantomData<T>);
+        impl<'de, T: serde::Deserialize<'de>> serde::de::Visitor<'de> for ObjectVisitor<T> {
+            type Value = T;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<T, A::Error> {
+                T::deserialize(serde::de::value::MapAccessDeserializer::new(map))
+            }
+        }
+        deserializer
+            .deserialize_map(ObjectVisitor(std::marker::PhantomData))
+            .map(JsonObject)
+    }
+}
+
+/// For `#[serde(deserialize_with)]` on an optional field that, when present, must be a JSON
+/// object and not `null`.
+pub fn present_object<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: serde::Deserialize<'de>,
+{
+    <JsonObject<T> as serde::Deserialize>::deserialize(deserializer).map(|o| Some(o.0))
+}
+
+/// Parses a JSON document, which must be an object; used by [`ApiJson`] and by tests of the
+/// error mapping.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     let mut de = serde_json::Deserializer::from_slice(bytes);
-    let value = serde_path_to_error::deserialize(&mut de).map_err(json_problem)?;
+    let value: JsonObject<T> = serde_path_to_error::deserialize(&mut de).map_err(json_problem)?;
     de.end().map_err(|e| syntax_problem(&e))?;
-    Ok(value)
+    Ok(value.0)
 }
 
 impl<T: DeserializeOwned + 'static> FromRequest for ApiJson<T> {
@@ -313,8 +348,41 @@ mod tests {
 
     #[test]
     fn deep_nesting_is_refused_not_a_crash() {
-        let deep = format!("{}{}", "[".repeat(10_000), "]".repeat(10_000));
+        let deep = format!("{{\"a\": {}{}}}", "[".repeat(10_000), "]".repeat(10_000));
         let err = parse_json::<serde_json::Value>(deep.as_bytes()).unwrap_err();
         assert_eq!(err.kind, ProblemKind::MalformedJson);
+    }
+
+    #[test]
+    fn a_body_is_an_object_never_an_array_of_fields() {
+        #[derive(Debug, serde::Deserialize)]
+        #[allow(dead_code)]
+        struct Named {
+            name: String,
+            inner: Option<Inner>,
+        }
+        #[derive(Debug, serde::Deserialize)]
+        #[allow(dead_code)]
+        struct Inner {
+            #[serde(default, deserialize_with = "present_object")]
+            deeper: Option<Deeper>,
+        }
+        #[derive(Debug, serde::Deserialize)]
+        #[allow(dead_code)]
+        struct Deeper {
+            x: u8,
+        }
+        assert!(parse_json::<Named>(br#"{"name": "a"}"#).is_ok());
+        let top = parse_json::<Named>(br#"["a", null]"#).unwrap_err();
+        assert_eq!(top.kind, ProblemKind::ValidationFailed);
+        let nested =
+            parse_json::<Named>(br#"{"name": "a", "inner": {"deeper": [1]}}"#).unwrap_err();
+        assert_eq!(nested.errors[0].pointer, "/inner/deeper");
+        let inside =
+            parse_json::<Named>(br#"{"name": "a", "inner": {"deeper": {"x": "no"}}}"#).unwrap_err();
+        assert_eq!(
+            inside.errors[0].pointer, "/inner/deeper/x",
+            "the path inside is kept"
+        );
     }
 }

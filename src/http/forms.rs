@@ -34,7 +34,7 @@ pub struct FormSummary {
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct DialectSummary {
-    #[schema(example = "kitami-legacy")]
+    #[schema(example = "legacy-counter-v2")]
     pub name: String,
     pub title: String,
     /// The forms it maps to, as `formId@version`.
@@ -78,9 +78,12 @@ pub struct FormDetail {
 pub struct ChangeDto {
     #[schema(example = "/notificationDate")]
     pub pointer: String,
-    #[schema(value_type = Option<Object>, example = "令和8年4月3日")]
+    /// The value as sent: any JSON value (a string, usually); null for a 個人番号.
+    #[schema(schema_with = any_json, example = "令和8年4月3日")]
     pub from: Option<Value>,
-    #[schema(value_type = Option<Object>, example = "2026-04-03")]
+    /// The value in standard form: any JSON value (an object for an approximate registry
+    /// date, nothing when an empty optional field was removed); null for a 個人番号.
+    #[schema(schema_with = any_json, example = "2026-04-03")]
     pub to: Option<Value>,
     #[schema(example = "date.wareki")]
     pub rule: String,
@@ -139,8 +142,8 @@ pub struct ValidateResult {
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
 pub struct DialectQuery {
-    /// A vendor dialect (`schemas/dialects/<name>.json`) the body is written in.
-    #[param(example = "kitami-legacy")]
+    /// A vendor dialect (`schemas/dialects/<name>.json`) the body is written in; GET
+    /// /v1/forms lists them. Leave it out for a document in the standard layout.
     pub dialect: Option<String>,
 }
 
@@ -161,13 +164,30 @@ pub struct FieldWarningDto {
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct FieldResult {
-    /// The value in standard form (an object for an approximate registry date).
-    #[schema(value_type = Object, example = "2019-05-01")]
+    /// The value in standard form: a string, or for an approximate `registryDate` an object
+    /// (`common.date.approximateDate`).
+    #[schema(schema_with = field_value, example = "2019-05-01")]
     pub value: Value,
     pub changed: bool,
     #[schema(example = "date.wareki")]
     pub rule: String,
     pub warnings: Vec<FieldWarningDto>,
+}
+
+/// Any JSON value (OpenAPI 3.1's empty schema).
+fn any_json() -> utoipa::openapi::schema::Object {
+    utoipa::openapi::schema::Object::with_type(utoipa::openapi::schema::SchemaType::AnyValue)
+}
+
+/// A normalized field: a string, or an approximate registry date.
+fn field_value() -> utoipa::openapi::schema::Schema {
+    use utoipa::openapi::schema::{ObjectBuilder, OneOfBuilder, Ref, Schema, Type};
+    Schema::OneOf(
+        OneOfBuilder::new()
+            .item(ObjectBuilder::new().schema_type(Type::String))
+            .item(Ref::new("#/components/schemas/common.date.approximateDate"))
+            .build(),
+    )
 }
 
 fn component_name(form: &Form) -> String {
@@ -257,7 +277,7 @@ fn form_errors(errors: &[FormError], lang: Lang) -> Vec<FormErrorDto> {
         (status = 401, description = "No or invalid token", body = ProblemDoc, content_type = "application/problem+json"),
         (status = 403, description = "Scope forms missing", body = ProblemDoc, content_type = "application/problem+json"),
     ),
-    security(("bearer" = ["forms"]))
+    security(("oauth2" = ["forms"]))
 )]
 #[get("/forms")]
 pub async fn list_forms(
@@ -300,7 +320,7 @@ pub async fn list_forms(
         (status = 403, description = "Scope forms missing", body = ProblemDoc, content_type = "application/problem+json"),
         (status = 404, description = "No such form; `forms` lists those that exist", body = ProblemDoc, content_type = "application/problem+json"),
     ),
-    security(("bearer" = ["forms"]))
+    security(("oauth2" = ["forms"]))
 )]
 #[get("/forms/{formId}")]
 pub async fn get_form(
@@ -345,7 +365,7 @@ pub async fn get_form(
         (status = 403, description = "Scope forms missing", body = ProblemDoc, content_type = "application/problem+json"),
         (status = 404, description = "No such form or version", body = ProblemDoc, content_type = "application/problem+json"),
     ),
-    security(("bearer" = ["forms"]))
+    security(("oauth2" = ["forms"]))
 )]
 #[get("/forms/{formId}/{version}/schema")]
 pub async fn get_form_schema(
@@ -395,7 +415,7 @@ fn document(body: Value) -> Result<Value, ApiError> {
         (status = 415, description = "Not JSON", body = ProblemDoc, content_type = "application/problem+json"),
         (status = 422, description = "The body is not a JSON object", body = ProblemDoc, content_type = "application/problem+json"),
     ),
-    security(("bearer" = ["forms"]))
+    security(("oauth2" = ["forms"]))
 )]
 #[post("/forms/{formId}/{version}/normalize")]
 pub async fn normalize_form(
@@ -438,7 +458,7 @@ pub async fn normalize_form(
         (status = 415, description = "Not JSON", body = ProblemDoc, content_type = "application/problem+json"),
         (status = 422, description = "The body is not a JSON object", body = ProblemDoc, content_type = "application/problem+json"),
     ),
-    security(("bearer" = ["forms"]))
+    security(("oauth2" = ["forms"]))
 )]
 #[post("/forms/{formId}/{version}/validate")]
 pub async fn validate_form(
@@ -475,7 +495,7 @@ pub async fn validate_form(
         (status = 404, description = "Unknown kind; `kinds` lists those that exist", body = ProblemDoc, content_type = "application/problem+json"),
         (status = 422, description = "The value cannot be normalized: errors[] says why, `suggestion` gives the right value where there is one", body = ProblemDoc, content_type = "application/problem+json"),
     ),
-    security(("bearer" = ["forms"]))
+    security(("oauth2" = ["forms"]))
 )]
 #[post("/normalize/{kind}")]
 pub async fn normalize_field(

@@ -6,8 +6,8 @@ use serde::{Deserialize, Deserializer, Serialize};
 use utoipa::ToSchema;
 
 use super::auth::{Authorized, scopes};
-use super::extract::ApiJson;
-use super::pagination::{PageParams, encode, page_type};
+use super::extract::{ApiJson, present_object};
+use super::pagination::{page_params, page_type, six_digits};
 use super::problem::{ApiError, ProblemDoc};
 use super::state::AppState;
 use crate::i18n::Text;
@@ -88,30 +88,51 @@ fn nullable<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D
     Option::<String>::deserialize(d).map(Some)
 }
 
+/// A field that can be changed but not cleared: absent leaves it, `null` is refused.
+fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<T>, D::Error> {
+    T::deserialize(d).map(Some)
+}
+
+/// The counter contact to change; at least one field. An empty string or `null` clears one.
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-#[schema(as = ContactPatch)]
+#[schema(as = ContactPatch, min_properties = 1)]
 pub struct ContactPatchDto {
+    /// 担当課, up to 64 characters.
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, max_length = 64, pattern = "^$|^[^\\u0000-\\u001F\\u007F-\\u009F\\u061C\\u200B-\\u200F\\u2028\\u2029\\u202A-\\u202E\\u2060-\\u2064\\u2066-\\u2069\\uFEFF\\s](?:[^\\u0000-\\u001F\\u007F-\\u009F\\u061C\\u200B-\\u200F\\u2028\\u2029\\u202A-\\u202E\\u2060-\\u2064\\u2066-\\u2069\\uFEFF]{0,62}[^\\u0000-\\u001F\\u007F-\\u009F\\u061C\\u200B-\\u200F\\u2028\\u2029\\u202A-\\u202E\\u2060-\\u2064\\u2066-\\u2069\\uFEFF\\s])?$", example = "市民課")]
     pub department: Option<Option<String>>,
+    /// Half-width digits and hyphens, 10 or 11 digits from the area code.
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, pattern = "^$|^-*(?:[0-9]-*){10,11}$", example = "0157-23-7111")]
     pub phone: Option<Option<String>>,
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, max_length = 254, pattern = "^$|^[^\\s@\\u0000-\\u001F\\u007F-\\u009F\\u061C\\u200B-\\u200F\\u2028\\u2029\\u202A-\\u202E\\u2060-\\u2064\\u2066-\\u2069\\uFEFF]+@[^\\s@.\\u0000-\\u001F\\u007F-\\u009F\\u061C\\u200B-\\u200F\\u2028\\u2029\\u202A-\\u202E\\u2060-\\u2064\\u2066-\\u2069\\uFEFF][^\\s@\\u0000-\\u001F\\u007F-\\u009F\\u061C\\u200B-\\u200F\\u2028\\u2029\\u202A-\\u202E\\u2060-\\u2064\\u2066-\\u2069\\uFEFF]*\\.[^\\s@\\u0000-\\u001F\\u007F-\\u009F\\u061C\\u200B-\\u200F\\u2028\\u2029\\u202A-\\u202E\\u2060-\\u2064\\u2066-\\u2069\\uFEFF]+$", example = "shimin@city.kitami.lg.jp")]
     pub email: Option<Option<String>>,
 }
 
-/// A change in the style of JSON merge patch (RFC 7396): absent fields stay, `null` clears.
+impl ContactPatchDto {
+    fn is_empty(&self) -> bool {
+        self.department.is_none() && self.phone.is_none() && self.email.is_none()
+    }
+}
+
+/// A change in the style of JSON merge patch (RFC 7396): absent fields stay, `null` clears
+/// (where a field can be cleared). At least one field.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-#[schema(as = MunicipalityPatch)]
+#[schema(as = MunicipalityPatch, min_properties = 1)]
 pub struct MunicipalityPatchDto {
+    /// 団体名, 1–64 characters; cannot be cleared.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = String, max_length = 64, pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F\\u061C\\u200B-\\u200F\\u2028\\u2029\\u202A-\\u202E\\u2060-\\u2064\\u2066-\\u2069\\uFEFF\\s](?:[^\\u0000-\\u001F\\u007F-\\u009F\\u061C\\u200B-\\u200F\\u2028\\u2029\\u202A-\\u202E\\u2060-\\u2064\\u2066-\\u2069\\uFEFF]{0,62}[^\\u0000-\\u001F\\u007F-\\u009F\\u061C\\u200B-\\u200F\\u2028\\u2029\\u202A-\\u202E\\u2060-\\u2064\\u2066-\\u2069\\uFEFF\\s])?$", example = "北見市")]
     pub name: Option<String>,
+    /// Full-width katakana; an empty string or `null` clears it.
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, max_length = 64, pattern = "^$|^[\\u30A1-\\u30FC](?:[\\u30A1-\\u30FC\\u3000]{0,62}[\\u30A1-\\u30FC])?$", example = "キタミシ")]
     pub name_kana: Option<Option<String>>,
+    #[serde(default, deserialize_with = "present_object")]
+    #[schema(value_type = ContactPatchDto)]
     pub contact: Option<ContactPatchDto>,
 }
 
@@ -121,39 +142,41 @@ page_type!(
     "One page of municipalities."
 );
 
-const CURSOR_KIND: &str = "municipalities";
+page_params!(
+    MunicipalityPageParams,
+    String,
+    "`nextCursor` of the previous page: the lgCode the next page starts after.",
+    pattern = r"^[0-9]{6}$",
+    example = "012084"
+);
 
 /// The municipalities this client may act for.
 #[utoipa::path(
     tag = "municipalities",
-    params(PageParams),
+    params(MunicipalityPageParams),
     responses(
         (status = 200, description = "One page of municipalities", body = MunicipalityPage),
         (status = 400, description = "Bad limit or cursor", body = ProblemDoc, content_type = "application/problem+json"),
         (status = 401, description = "No or invalid token", body = ProblemDoc, content_type = "application/problem+json"),
         (status = 403, description = "Scope municipalities:read missing", body = ProblemDoc, content_type = "application/problem+json"),
     ),
-    security(("bearer" = ["municipalities:read"]))
+    security(("oauth2" = ["municipalities:read"]))
 )]
 #[get("/municipalities")]
 pub async fn list_municipalities(
     auth: Authorized<scopes::MunicipalitiesRead>,
     state: web::Data<AppState>,
-    query: web::Query<PageParams>,
+    query: web::Query<MunicipalityPageParams>,
 ) -> Result<HttpResponse, ApiError> {
     let limit = query.limit()?;
-    let after = query.position(CURSOR_KIND)?;
+    let after = six_digits(query.cursor.as_deref())?;
     let page = state
         .store
-        .list_municipalities(
-            after.as_deref(),
-            limit,
-            Some(&auth.principal.municipalities),
-        )
+        .list_municipalities(after, limit, Some(&auth.principal.municipalities))
         .await?;
     Ok(HttpResponse::Ok().json(MunicipalityPage {
         items: page.items.into_iter().map(Into::into).collect(),
-        next_cursor: page.next_after.map(|p| encode(CURSOR_KIND, &p)),
+        next_cursor: page.next_after,
     }))
 }
 
@@ -175,7 +198,7 @@ pub fn not_registered(code: &tenancy::LgCode) -> ApiError {
         (status = 403, description = "Scope missing, or the client may not act for this municipality", body = ProblemDoc, content_type = "application/problem+json"),
         (status = 404, description = "Not registered", body = ProblemDoc, content_type = "application/problem+json"),
     ),
-    security(("bearer" = ["municipalities:read"]))
+    security(("oauth2" = ["municipalities:read"]))
 )]
 #[get("/municipalities/{lgCode}")]
 pub async fn get_municipality(
@@ -207,7 +230,7 @@ pub async fn get_municipality(
         (status = 404, description = "Not registered", body = ProblemDoc, content_type = "application/problem+json"),
         (status = 422, description = "Invalid fields, all listed in errors[]", body = ProblemDoc, content_type = "application/problem+json"),
     ),
-    security(("bearer" = ["municipalities:write"]))
+    security(("oauth2" = ["municipalities:write"]))
 )]
 #[patch("/municipalities/{lgCode}")]
 pub async fn patch_municipality(
@@ -217,6 +240,18 @@ pub async fn patch_municipality(
 ) -> Result<HttpResponse, ApiError> {
     let code = auth.municipality()?;
     let body = body.0;
+    if body.contact.as_ref().is_some_and(ContactPatchDto::is_empty) {
+        return Err(ApiError::validation(vec![
+            crate::validation::FieldError::new(
+                "/contact",
+                "empty_patch",
+                Text::new(
+                    "contact には変更する項目を1つ以上指定してください(department, phone, email)。",
+                    "contact must name at least one field to change (department, phone, email).",
+                ),
+            ),
+        ]));
+    }
     let contact = body.contact.unwrap_or_default();
     let patch = MunicipalityPatch {
         name: body.name,

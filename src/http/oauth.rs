@@ -227,6 +227,7 @@ pub async fn token(
 #[utoipa::path(
     tag = "oauth",
     responses((status = 200, description = "JWK set", body = Object, content_type = "application/json")),
+    security(())
 )]
 #[get("/.well-known/jwks.json")]
 pub async fn jwks(state: web::Data<AppState>) -> HttpResponse {

@@ -33,23 +33,19 @@ struct SecuritySchemes;
 impl Modify for SecuritySchemes {
     fn modify(&self, openapi: &mut OpenApiDoc) {
         let components = openapi.components.get_or_insert_with(Default::default);
-        let mut bearer = Http::new(HttpAuthScheme::Bearer);
-        bearer.bearer_format = Some("JWT".to_owned());
-        bearer.description = Some(
-            "Access token from POST /oauth/token (or from a trusted external issuer).".to_owned(),
-        );
-        components.add_security_scheme("bearer", SecurityScheme::Http(bearer));
         let scopes = Scopes::from_iter(
             Scope::ALL
                 .iter()
                 .map(|s| (s.as_str().to_owned(), s.description().to_owned())),
         );
-        components.add_security_scheme(
-            "oauth2",
-            SecurityScheme::OAuth2(OAuth2::new([Flow::ClientCredentials(
-                ClientCredentials::new("/oauth/token", scopes),
-            )])),
+        let mut oauth2 = OAuth2::new([Flow::ClientCredentials(ClientCredentials::new(
+            "/oauth/token",
+            scopes,
+        ))]);
+        oauth2.description = Some(
+            "Client credentials at POST /oauth/token give a bearer access token (a JWT, RFC 9068); tokens of a trusted external issuer are accepted too.".to_owned(),
         );
+        components.add_security_scheme("oauth2", SecurityScheme::OAuth2(oauth2));
         components.add_security_scheme(
             "basic",
             SecurityScheme::Http(Http::new(HttpAuthScheme::Basic)),
@@ -89,8 +85,31 @@ fn component_for(uri: &str) -> Option<String> {
     }
 }
 
-/// Rewrites a schema for `components.schemas`: `$ref`s between schema files become refs into
-/// the components, and `$id`/`$schema` go (an `$id` would change how those refs resolve).
+/// Where a reference into a schema document points in `components.schemas`: a definition in
+/// `$defs` is a component of its own (`common.person.applicant`), anything else a pointer into
+/// the document's component.
+fn component_ref(doc: &str, fragment: &str) -> Option<String> {
+    let name = component_for(doc)?;
+    let fragment = fragment.trim_start_matches('/');
+    if let Some(rest) = fragment.strip_prefix("$defs/") {
+        let (def, deeper) = rest.split_once('/').map_or((rest, ""), |(d, r)| (d, r));
+        let deeper = if deeper.is_empty() {
+            String::new()
+        } else {
+            format!("/{deeper}")
+        };
+        return Some(format!("#/components/schemas/{name}.{def}{deeper}"));
+    }
+    if fragment.is_empty() {
+        Some(format!("#/components/schemas/{name}"))
+    } else {
+        Some(format!("#/components/schemas/{name}/{fragment}"))
+    }
+}
+
+/// Rewrites a schema for `components.schemas`: `$ref`s between schema files (and into
+/// `$defs`) become refs into the components, and `$id`/`$schema` go (an `$id` would change how
+/// those refs resolve).
 fn rewrite_refs(value: &mut serde_json::Value, base: &str) {
     use serde_json::Value;
     match value {
@@ -99,8 +118,8 @@ fn rewrite_refs(value: &mut serde_json::Value, base: &str) {
             map.remove("$schema");
             if let Some(Value::String(reference)) = map.get_mut("$ref") {
                 let (doc, fragment) = crate::forms::plan::resolve_reference(base, reference);
-                if let Some(name) = component_for(&doc) {
-                    *reference = format!("#/components/schemas/{name}{fragment}");
+                if let Some(target) = component_ref(&doc, &fragment) {
+                    *reference = target;
                 }
             }
             for (key, child) in map.iter_mut() {
@@ -115,13 +134,378 @@ fn rewrite_refs(value: &mut serde_json::Value, base: &str) {
     }
 }
 
-/// The document with every form and common schema in `components.schemas`, so that vendors
-/// can generate clients for the form data too.
+/// The components one schema document becomes: its `$defs`, each a named component
+/// (`<name>.<def>`), and the document itself (`<name>`) unless it only holds definitions.
+fn components_of(uri: &str, schema: &serde_json::Value) -> Vec<(String, serde_json::Value)> {
+    let Some(name) = component_for(uri) else {
+        return Vec::new();
+    };
+    let mut schema = schema.clone();
+    rewrite_refs(&mut schema, uri);
+    let mut out = Vec::new();
+    if let Some(serde_json::Value::Object(defs)) =
+        schema.as_object_mut().and_then(|m| m.remove("$defs"))
+    {
+        out.extend(
+            defs.into_iter()
+                .map(|(def, body)| (format!("{name}.{def}"), body)),
+        );
+    }
+    let only_definitions = schema.as_object().is_some_and(|m| {
+        m.keys()
+            .all(|k| matches!(k.as_str(), "title" | "description" | "$comment"))
+    });
+    if !only_definitions {
+        out.push((name, schema));
+    }
+    out
+}
+
+/// Code generators follow a `$ref` to a named component, not into one (`…/common.person/
+/// properties/familyName`): such a reference is replaced by a copy of what it points at.
+/// JSON Schema gives the same answers either way (the schemas have no recursion), and a
+/// reference's own annotations (its `title`) win over the copy's.
+fn inline_deep_refs(
+    value: &mut serde_json::Value,
+    schemas: &serde_json::Map<String, serde_json::Value>,
+    depth: usize,
+) {
+    use serde_json::Value;
+    const PREFIX: &str = "#/components/schemas/";
+    match value {
+        Value::Object(map) => {
+            let deep = map
+                .get("$ref")
+                .and_then(Value::as_str)
+                .and_then(|r| r.strip_prefix(PREFIX))
+                .and_then(|r| r.split_once('/'))
+                .map(|(name, pointer)| (name.to_owned(), format!("/{pointer}")));
+            if let Some((name, pointer)) = deep
+                && depth < 8
+                && let Some(target) = schemas.get(&name).and_then(|s| s.pointer(&pointer))
+            {
+                let mut copy = target.clone();
+                inline_deep_refs(&mut copy, schemas, depth + 1);
+                map.remove("$ref");
+                let annotations_only = map.keys().all(|k| {
+                    matches!(
+                        k.as_str(),
+                        "title" | "description" | "$comment" | "examples"
+                    ) || k.starts_with("x-")
+                });
+                let siblings = std::mem::take(map);
+                match copy {
+                    Value::Object(mut target) if annotations_only => {
+                        target.extend(siblings);
+                        *map = target;
+                    }
+                    copy => {
+                        *map = siblings;
+                        map.insert("allOf".into(), Value::Array(vec![copy]));
+                    }
+                }
+                return;
+            }
+            for (key, child) in map.iter_mut() {
+                if !matches!(key.as_str(), "examples" | "enum" | "const" | "default") {
+                    inline_deep_refs(child, schemas, depth);
+                }
+            }
+        }
+        Value::Array(items) => items
+            .iter_mut()
+            .for_each(|i| inline_deep_refs(i, schemas, depth)),
+        _ => {}
+    }
+}
+
+/// The shared header parameters, defined once with what the server enforces.
+fn shared_parameters() -> serde_json::Value {
+    serde_json::json!({
+        "IdempotencyKey": {
+            "name": "Idempotency-Key",
+            "in": "header",
+            "required": false,
+            "description": "A new UUID per request: a retry with the same key and body returns the first response (with Idempotent-Replayed: true) instead of acting twice. 16–255 visible ASCII characters.",
+            "schema": {
+                "type": "string",
+                "minLength": 16,
+                "maxLength": 255,
+                "pattern": "^[!-~]{16,255}$"
+            },
+            "example": "3f2b8c1e-5a4d-4e6f-9b7a-1c2d3e4f5a6b"
+        },
+        "MadoguchiActor": {
+            "name": "Madoguchi-Actor",
+            "in": "header",
+            "required": false,
+            "description": "Staff id of the clerk acting, recorded in the audit log: 1 to 64 characters (not only spaces), no control, line-breaking, bidirectional or zero-width characters; one header.",
+            "schema": {
+                "type": "string",
+                "minLength": 1,
+                "maxLength": 64,
+                "pattern": crate::validation::text_pattern(64)
+            },
+            "example": "K-00123"
+        }
+    })
+}
+
+/// Replaces every inline `Idempotency-Key` and `Madoguchi-Actor` header parameter with a
+/// reference to its shared definition; an operation with no security requirement but
+/// `{}` (anonymous) gets an empty list, as OpenAPI spells "public".
+fn tidy_operations(doc: &mut serde_json::Value) {
+    use serde_json::Value;
+    let Some(paths) = doc.get_mut("paths").and_then(Value::as_object_mut) else {
+        return;
+    };
+    for item in paths.values_mut() {
+        let Some(item) = item.as_object_mut() else {
+            continue;
+        };
+        for operation in item.values_mut() {
+            if let Some(Value::Array(params)) = operation.get_mut("parameters") {
+                for param in params.iter_mut() {
+                    let shared = match param.get("name").and_then(Value::as_str) {
+                        Some("Idempotency-Key") => "IdempotencyKey",
+                        Some("Madoguchi-Actor") => "MadoguchiActor",
+                        _ => continue,
+                    };
+                    *param =
+                        serde_json::json!({ "$ref": format!("#/components/parameters/{shared}") });
+                }
+            }
+            if let Some(security) = operation.get_mut("security")
+                && security.as_array().is_some_and(|s| {
+                    s.iter()
+                        .all(|r| r.as_object().is_some_and(|o| o.is_empty()))
+                })
+            {
+                *security = Value::Array(Vec::new());
+            }
+        }
+    }
+}
+
+/// The problems the HTTP edge itself can answer with, added to every operation where they
+/// apply and the handler's own list does not name them: a malformed or slow body, a body
+/// over the limit or of the wrong type, a malformed parameter, a missing or insufficient
+/// token. (The edge's answers are the same for every route; listing them route by route in
+/// the handlers would let one drift.)
+fn standard_responses(doc: &mut serde_json::Value) {
+    use serde_json::{Value, json};
+    let Some(paths) = doc.get_mut("paths").and_then(Value::as_object_mut) else {
+        return;
+    };
+    for item in paths.values_mut() {
+        let Some(item) = item.as_object_mut() else {
+            continue;
+        };
+        for operation in item.values_mut() {
+            let has_body = operation.get("requestBody").is_some();
+            let has_params = operation
+                .get("parameters")
+                .and_then(Value::as_array)
+                .is_some_and(|p| !p.is_empty());
+            let secured = operation
+                .get("security")
+                .and_then(Value::as_array)
+                .is_some_and(|s| s.iter().any(|r| r.get("oauth2").is_some()));
+            let mut add: Vec<(&str, &str)> = Vec::new();
+            if has_body || has_params {
+                add.push(("400", "A malformed body or parameter"));
+            }
+            if has_body {
+                add.push((
+                    "408",
+                    "The body did not arrive within the request time limit",
+                ));
+                add.push(("413", "The body is over the size limit"));
+                add.push(("415", "The body is not of the documented media type"));
+            }
+            if secured {
+                add.push(("401", "No token, or an invalid or expired one"));
+                add.push((
+                    "403",
+                    "The token lacks the scope, or may not act for this municipality",
+                ));
+            }
+            let Some(responses) = operation
+                .get_mut("responses")
+                .and_then(Value::as_object_mut)
+            else {
+                continue;
+            };
+            for (status, description) in add {
+                responses.entry(status).or_insert_with(|| {
+                    json!({
+                        "description": description,
+                        "content": { "application/problem+json": { "schema": { "$ref": "#/components/schemas/Problem" } } }
+                    })
+                });
+            }
+        }
+    }
+}
+
+/// The path and query parameters that mean the same everywhere, declared once with exactly
+/// what the gateway accepts: an lgCode is six digits (`format: lg-code` — the sixth a check
+/// digit, which a pattern cannot say), a client id a UUID, and form ids, versions, dialects,
+/// normalize kinds and problem types come from their registries.
+fn parameter_schemas(doc: &mut serde_json::Value, forms: &crate::forms::FormRegistry) {
+    use serde_json::{Value, json};
+    let versions: Vec<String> = {
+        let mut all: Vec<String> = forms.forms().iter().map(|f| f.version.clone()).collect();
+        all.sort();
+        all.dedup();
+        all
+    };
+    let schema_of = |name: &str| -> Option<Value> {
+        Some(match name {
+            "lgCode" => json!({ "type": "string", "pattern": "^[0-9]{6}$", "format": "lg-code" }),
+            "clientId" => json!({ "type": "string", "format": "uuid" }),
+            "formId" => json!({ "type": "string", "enum": forms.form_ids() }),
+            "version" => json!({ "type": "string", "enum": versions }),
+            "dialect" => json!({
+                "type": "string",
+                "enum": forms.dialects().map(|d| d.name.clone()).collect::<Vec<_>>()
+            }),
+            "kind" => json!({
+                "type": "string",
+                "enum": crate::forms::normalize::Kind::ALL.iter().map(|k| k.as_str()).collect::<Vec<_>>()
+            }),
+            "problemType" => json!({
+                "type": "string",
+                "enum": super::problem::ProblemKind::ALL.iter().map(|k| k.code().replace('_', "-")).collect::<Vec<_>>()
+            }),
+            _ => return None,
+        })
+    };
+    let Some(paths) = doc.get_mut("paths").and_then(Value::as_object_mut) else {
+        return;
+    };
+    for item in paths.values_mut() {
+        let Some(item) = item.as_object_mut() else {
+            continue;
+        };
+        for operation in item.values_mut() {
+            let Some(Value::Array(params)) = operation.get_mut("parameters") else {
+                continue;
+            };
+            for param in params.iter_mut() {
+                let name = param
+                    .get("name")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default();
+                if let Some(schema) = schema_of(name) {
+                    param["schema"] = schema;
+                }
+            }
+        }
+    }
+}
+
+/// One concrete `normalize` and `validate` operation per form version, beside the generic
+/// routes (which serve them): its request body is the form's own schema, so that a generated
+/// client has a typed call per form.
+fn form_operations(doc: &mut serde_json::Value, forms: &crate::forms::FormRegistry) {
+    use serde_json::Value;
+    let Some(paths) = doc.get_mut("paths").and_then(Value::as_object_mut) else {
+        return;
+    };
+    let generic: Vec<(&str, Value)> = ["normalize", "validate"]
+        .into_iter()
+        .filter_map(|verb| {
+            let path = format!("/v1/forms/{{formId}}/{{version}}/{verb}");
+            paths
+                .get(&path)
+                .and_then(|p| p.get("post"))
+                .cloned()
+                .map(|o| (verb, o))
+        })
+        .collect();
+    // The generic routes take any JSON object (a form document, or a dialect's layout).
+    for verb in ["normalize", "validate"] {
+        let pointer = format!(
+            "/v1~1forms~1{{formId}}~1{{version}}~1{verb}/post/requestBody/content/application~1json/schema"
+        );
+        if let Some(schema) = paths_schema(paths, &pointer) {
+            *schema = serde_json::json!({ "type": "object", "additionalProperties": true });
+        }
+    }
+    for form in forms.forms() {
+        let component = format!("form.{}.{}", form.id, form.version);
+        let id = operation_suffix(&form.id, &form.version);
+        for (verb, operation) in &generic {
+            let mut operation = operation.clone();
+            let Some(object) = operation.as_object_mut() else {
+                continue;
+            };
+            object.insert("operationId".into(), format!("{verb}{id}").into());
+            object.insert(
+                "summary".into(),
+                format!("{}: {} ({} {})", verb, form.title, form.id, form.version).into(),
+            );
+            object.insert(
+                "description".into(),
+                format!(
+                    "`{verb}` for {} ({} {}): the body is a document of the form's schema `{component}`. The same as the generic `/v1/forms/{{formId}}/{{version}}/{verb}` without a dialect.",
+                    form.title, form.id, form.version
+                )
+                .into(),
+            );
+            // The path names the form; a dialect's layout is for the generic route.
+            object.remove("parameters");
+            object.insert(
+                "requestBody".into(),
+                serde_json::json!({
+                    "description": format!("A document of {} ({} {})", form.title, form.id, form.version),
+                    "required": true,
+                    "content": { "application/json": { "schema": { "$ref": format!("#/components/schemas/{component}") } } }
+                }),
+            );
+            let path = format!("/v1/forms/{}/{}/{verb}", form.id, form.version);
+            paths.insert(path, serde_json::json!({ "post": operation }));
+        }
+    }
+}
+
+fn paths_schema<'a>(
+    paths: &'a mut serde_json::Map<String, serde_json::Value>,
+    pointer: &str,
+) -> Option<&'a mut serde_json::Value> {
+    let (path, rest) = pointer.trim_start_matches('/').split_once('/')?;
+    let path = path.replace("~1", "/").replace("~0", "~");
+    paths.get_mut(&path)?.pointer_mut(&format!("/{rest}"))
+}
+
+/// `residentMove`, `1.0` → `ResidentMove_1_0`.
+fn operation_suffix(id: &str, version: &str) -> String {
+    let mut out = String::new();
+    let mut chars = id.chars();
+    if let Some(first) = chars.next() {
+        out.extend(first.to_uppercase());
+        out.extend(chars);
+    }
+    out.push('_');
+    out.push_str(&version.replace(['.', '-'], "_"));
+    out
+}
+
+/// The document with every form and common schema in `components.schemas` (their `$defs`
+/// hoisted into components of their own), the shared header parameters, and a typed operation
+/// per form, so that vendors can generate clients for the form data too.
 pub fn with_form_schemas(
     doc: &OpenApiDoc,
     forms: &crate::forms::FormRegistry,
 ) -> serde_json::Value {
     let mut value = serde_json::to_value(doc).unwrap_or_default();
+    if let Some(root) = value.as_object_mut() {
+        root.insert(
+            "servers".into(),
+            serde_json::json!([{ "url": "/", "description": "This gateway" }]),
+        );
+    }
     let documents = forms
         .common()
         .iter()
@@ -129,11 +513,11 @@ pub fn with_form_schemas(
         .chain(forms.forms().iter().map(|f| (f.uri.as_str(), &f.schema)));
     let mut added = serde_json::Map::new();
     for (uri, schema) in documents {
-        if let Some(name) = component_for(uri) {
-            let mut schema = schema.clone();
-            rewrite_refs(&mut schema, uri);
-            added.insert(name, schema);
-        }
+        added.extend(components_of(uri, schema));
+    }
+    let lookup = added.clone();
+    for schema in added.values_mut() {
+        inline_deep_refs(schema, &lookup, 0);
     }
     if let Some(schemas) = value
         .pointer_mut("/components/schemas")
@@ -141,5 +525,128 @@ pub fn with_form_schemas(
     {
         schemas.extend(added);
     }
+    if let Some(components) = value
+        .get_mut("components")
+        .and_then(serde_json::Value::as_object_mut)
+    {
+        components.insert("parameters".into(), shared_parameters());
+    }
+    tidy_operations(&mut value);
+    parameter_schemas(&mut value, forms);
+    standard_responses(&mut value);
+    form_operations(&mut value, forms);
     value
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tenancy::MunicipalityPatch;
+    use crate::validation::text_pattern;
+    use serde_json::{Value, json};
+
+    fn schema_at(doc: &Value, pointer: &str) -> Value {
+        doc.pointer(pointer)
+            .cloned()
+            .unwrap_or_else(|| panic!("no schema at {pointer}"))
+    }
+
+    fn accepts(schema: &Value, value: &str) -> bool {
+        let validator = jsonschema::options()
+            .with_pattern_options(jsonschema::PatternOptions::regex())
+            .build(schema)
+            .unwrap();
+        validator.is_valid(&json!(value))
+    }
+
+    /// What the document says a field takes is what the server takes, value by value: a
+    /// generated client or a contract tester that trusts the document is never surprised.
+    #[test]
+    fn documented_field_rules_match_the_server() {
+        let doc = serde_json::to_value(document()).unwrap();
+        let s = "/components/schemas";
+        for (pointer, max) in [
+            ("/NewMunicipality/properties/name", 64),
+            ("/NewClient/properties/name", 100),
+            ("/MunicipalityPatch/properties/name", 64),
+        ] {
+            let schema = schema_at(&doc, &format!("{s}{pointer}"));
+            assert_eq!(schema["pattern"], json!(text_pattern(max)), "{pointer}");
+        }
+        let department = schema_at(&doc, &format!("{s}/ContactPatch/properties/department"));
+        assert_eq!(
+            department["pattern"],
+            json!(format!("^$|{}", text_pattern(64)))
+        );
+
+        let kana = schema_at(&doc, &format!("{s}/MunicipalityPatch/properties/nameKana"));
+        let phone = schema_at(&doc, &format!("{s}/ContactPatch/properties/phone"));
+        let email = schema_at(&doc, &format!("{s}/ContactPatch/properties/email"));
+        let patch = |f: &dyn Fn(&mut MunicipalityPatch)| {
+            let mut p = MunicipalityPatch::default();
+            f(&mut p);
+            p.checked().is_ok()
+        };
+        for value in [
+            "",
+            "キタミシ",
+            "キタミ\u{3000}シ",
+            "きたみし",
+            " キタミシ",
+            "キタミシ\u{3000}",
+            "ｷﾀﾐｼ",
+            "ー",
+            "・",
+            &"ア".repeat(64),
+            &"ア".repeat(65),
+        ] {
+            let v = Some(value.to_owned());
+            assert_eq!(
+                accepts(&kana, value),
+                patch(&|p| p.name_kana = Some(v.clone())),
+                "nameKana {value:?}"
+            );
+        }
+        for value in [
+            "",
+            "0157-23-7111",
+            "0157237111",
+            "09012345678",
+            "090-1234-5678-9",
+            "0157-23-711",
+            " 0157-23-7111",
+            "0157 23 7111",
+            "--0157237111--",
+            "０１５７２３７１１１",
+        ] {
+            let v = Some(value.to_owned());
+            assert_eq!(
+                accepts(&phone, value),
+                patch(&|p| p.phone = Some(v.clone())),
+                "phone {value:?}"
+            );
+        }
+        for value in [
+            "",
+            "a@b.jp",
+            "shimin@city.kitami.lg.jp",
+            "a@.jp",
+            "a@b.",
+            "a@b",
+            "@b.jp",
+            "a b@c.jp",
+            "a@b@c.jp",
+            " a@b.jp",
+            "a@b.jp\u{200B}",
+            "a@b..",
+            "a@b.c.",
+        ] {
+            let v = Some(value.to_owned());
+            assert_eq!(
+                accepts(&email, value),
+                patch(&|p| p.email = Some(v.clone())),
+                "email {value:?}"
+            );
+        }
+    }
 }

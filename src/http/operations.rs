@@ -28,7 +28,11 @@ pub struct ReadinessDto {
 }
 
 /// The process is alive.
-#[utoipa::path(tag = "operations", responses((status = 200, body = HealthDto)))]
+#[utoipa::path(
+    tag = "operations",
+    responses((status = 200, description = "The process is alive", body = HealthDto)),
+    security(())
+)]
 #[get("/healthz")]
 pub async fn healthz() -> HttpResponse {
     HttpResponse::Ok().json(HealthDto {
@@ -40,9 +44,10 @@ pub async fn healthz() -> HttpResponse {
 #[utoipa::path(
     tag = "operations",
     responses(
-        (status = 200, body = ReadinessDto),
+        (status = 200, description = "The database answers and no migration is pending", body = ReadinessDto),
         (status = 503, description = "Database unreachable or migrations pending", body = ProblemDoc, content_type = "application/problem+json"),
-    )
+    ),
+    security(())
 )]
 #[get("/readyz")]
 pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
@@ -73,7 +78,8 @@ pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError
 /// Prometheus metrics: request counts and latency histograms by route, method and status.
 #[utoipa::path(
     tag = "operations",
-    responses((status = 200, description = "Prometheus text format", body = String, content_type = "text/plain; version=0.0.4"))
+    responses((status = 200, description = "Prometheus text format", body = String, content_type = "text/plain; version=0.0.4")),
+    security(())
 )]
 #[get("/metrics")]
 pub async fn metrics(registry: web::Data<Registry>) -> Result<HttpResponse, ApiError> {
@@ -92,8 +98,9 @@ pub async fn metrics(registry: web::Data<Registry>) -> Result<HttpResponse, ApiE
     params(("problemType" = String, Path, description = "The problem type, e.g. validation-failed")),
     responses(
         (status = 200, description = "HTML page", body = String, content_type = "text/html"),
-        (status = 404, body = ProblemDoc, content_type = "application/problem+json"),
-    )
+        (status = 404, description = "No such problem type", body = ProblemDoc, content_type = "application/problem+json"),
+    ),
+    security(())
 )]
 #[get("/problems/{problemType}")]
 pub async fn problem_type(path: web::Path<String>) -> Result<HttpResponse, ApiError> {
@@ -111,7 +118,8 @@ pub async fn problem_type(path: web::Path<String>) -> Result<HttpResponse, ApiEr
 /// This document.
 #[utoipa::path(
     tag = "operations",
-    responses((status = 200, description = "OpenAPI 3.1 document", body = Object, content_type = "application/json"))
+    responses((status = 200, description = "OpenAPI 3.1 document", body = Object, content_type = "application/json")),
+    security(())
 )]
 #[get("/openapi.json")]
 pub async fn openapi_json(state: web::Data<AppState>) -> HttpResponse {

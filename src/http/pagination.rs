@@ -1,9 +1,8 @@
-//! Cursor pagination: `limit` and an opaque `cursor` in, `items` and `nextCursor` out.
-
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use serde::Deserialize;
-use utoipa::IntoParams;
+//! Cursor pagination: `limit` and `cursor` in, `items` and `nextCursor` out. A cursor is the
+//! position of the last item of the previous page in that list's own terms — an lgCode, a
+//! client id, an audit `seq` — and each list declares exactly what its cursor is, so that
+//! every cursor the document allows is one the gateway accepts. Pass `nextCursor` back
+//! unchanged; a made-up cursor of the right form is simply a position in the list.
 
 use super::problem::{ApiError, ProblemKind};
 use crate::i18n::Text;
@@ -11,67 +10,58 @@ use crate::i18n::Text;
 pub const DEFAULT_LIMIT: u64 = 20;
 pub const MAX_LIMIT: u64 = 100;
 
-#[derive(Debug, Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct PageParams {
-    /// Items per page, 1–100 (default 20).
-    pub limit: Option<u64>,
-    /// `nextCursor` of the previous page.
-    pub cursor: Option<String>,
+/// The page size asked for, or the default.
+pub fn limit(limit: Option<u64>) -> Result<u64, ApiError> {
+    match limit {
+        None => Ok(DEFAULT_LIMIT),
+        Some(n) if (1..=MAX_LIMIT).contains(&n) => Ok(n),
+        Some(n) => Err(ApiError::new(
+            ProblemKind::InvalidRequest,
+            Text::new(
+                format!("limit は1〜{MAX_LIMIT}で指定してください(指定値: {n})。"),
+                format!("limit must be between 1 and {MAX_LIMIT} (got {n})."),
+            ),
+        )),
+    }
 }
 
-impl PageParams {
-    pub fn limit(&self) -> Result<u64, ApiError> {
-        match self.limit {
-            None => Ok(DEFAULT_LIMIT),
-            Some(n) if (1..=MAX_LIMIT).contains(&n) => Ok(n),
-            Some(n) => Err(ApiError::new(
-                ProblemKind::InvalidRequest,
-                Text::new(
-                    format!("limit は1〜{MAX_LIMIT}で指定してください(指定値: {n})。"),
-                    format!("limit must be between 1 and {MAX_LIMIT} (got {n})."),
-                ),
-            )),
+/// A cursor that must be six digits (an lgCode position).
+pub fn six_digits(cursor: Option<&str>) -> Result<Option<&str>, ApiError> {
+    match cursor {
+        Some(c) if !(c.len() == 6 && c.bytes().all(|b| b.is_ascii_digit())) => Err(ApiError::new(
+            ProblemKind::InvalidCursor,
+            Text::new(
+                "cursor には直前の応答の nextCursor(6桁の数字)をそのまま渡してください。",
+                "cursor takes the nextCursor of the previous response (six digits) unchanged.",
+            ),
+        )),
+        c => Ok(c),
+    }
+}
+
+/// Declares the query parameters of one list: `limit`, and a `cursor` of the list's own type
+/// with its schema. A macro so that each list documents its own cursor.
+macro_rules! page_params {
+    ($name:ident, $cursor:ty, $cursor_doc:literal, $($schema:tt)*) => {
+        #[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+        #[into_params(parameter_in = Query)]
+        pub struct $name {
+            /// Items per page, 1–100 (default 20).
+            #[param(minimum = 1, maximum = 100)]
+            pub limit: Option<u64>,
+            #[doc = $cursor_doc]
+            #[param($($schema)*)]
+            pub cursor: Option<$cursor>,
         }
-    }
 
-    /// The position the cursor holds, for a list of `kind`.
-    pub fn position(&self, kind: &str) -> Result<Option<String>, ApiError> {
-        self.cursor
-            .as_deref()
-            .map(|c| decode(kind, c).ok_or_else(invalid_cursor))
-            .transpose()
-    }
-
-    /// The position parsed as `T` (a `seq`, a UUID …).
-    pub fn position_as<T: std::str::FromStr>(&self, kind: &str) -> Result<Option<T>, ApiError> {
-        self.position(kind)?
-            .map(|p| p.parse::<T>().map_err(|_| invalid_cursor()))
-            .transpose()
-    }
+        impl $name {
+            pub fn limit(&self) -> Result<u64, $crate::http::problem::ApiError> {
+                $crate::http::pagination::limit(self.limit)
+            }
+        }
+    };
 }
-
-fn invalid_cursor() -> ApiError {
-    ApiError::new(
-        ProblemKind::InvalidCursor,
-        Text::new(
-            "cursor が正しくありません。直前の応答の nextCursor をそのまま渡してください。",
-            "The cursor is not valid. Pass the nextCursor of the previous response unchanged.",
-        ),
-    )
-}
-
-/// Cursors name the list they belong to, so that one list's cursor fails on another.
-pub fn encode(kind: &str, position: &str) -> String {
-    URL_SAFE_NO_PAD.encode(format!("{kind}:{position}"))
-}
-
-fn decode(kind: &str, cursor: &str) -> Option<String> {
-    let bytes = URL_SAFE_NO_PAD.decode(cursor).ok()?;
-    let text = String::from_utf8(bytes).ok()?;
-    let (k, position) = text.split_once(':')?;
-    (k == kind && !position.is_empty()).then(|| position.to_owned())
-}
+pub(crate) use page_params;
 
 /// Declares the page type of one list: `items` and `nextCursor`. A macro rather than a
 /// generic struct so that each list has its own named schema in the OpenAPI document.
@@ -94,22 +84,10 @@ mod tests {
     use super::*;
 
     #[test]
-    fn cursors_round_trip_and_do_not_cross_lists() {
-        let c = encode("municipalities", "012084");
-        let params = PageParams {
-            limit: None,
-            cursor: Some(c),
-        };
-        assert_eq!(
-            params.position("municipalities").unwrap().as_deref(),
-            Some("012084")
-        );
-        assert!(params.position("clients").is_err());
-        let garbage = PageParams {
-            limit: Some(0),
-            cursor: Some("!!".into()),
-        };
-        assert!(garbage.position("clients").is_err());
-        assert!(garbage.limit().is_err());
+    fn limits_outside_one_to_a_hundred_are_refused() {
+        assert_eq!(limit(None).unwrap(), DEFAULT_LIMIT);
+        assert_eq!(limit(Some(100)).unwrap(), 100);
+        assert!(limit(Some(0)).is_err());
+        assert!(limit(Some(101)).is_err());
     }
 }

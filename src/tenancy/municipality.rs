@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 
 use super::LgCode;
 use crate::i18n::Text;
-use crate::validation::{FieldError, FieldErrors};
+use crate::validation::{FieldError, FieldErrors, is_hidden_or_control};
 
 /// Where residents and vendors reach the municipality's one-stop counter; printed on
 /// receipts later.
@@ -86,7 +86,7 @@ fn check_kana(errors: &mut FieldErrors, pointer: &str, value: &str) -> String {
 }
 
 fn check_phone(errors: &mut FieldErrors, value: &str) -> String {
-    let phone = value.trim().to_owned();
+    let phone = value.to_owned();
     let digits = phone.chars().filter(char::is_ascii_digit).count();
     if !phone.chars().all(|c| c.is_ascii_digit() || c == '-') || !(10..=11).contains(&digits) {
         errors.push(FieldError::new(
@@ -101,13 +101,26 @@ fn check_phone(errors: &mut FieldErrors, value: &str) -> String {
     phone
 }
 
+/// `local@domain`: no spaces, no second `@`, no hidden characters, a domain that does not
+/// start with a dot and has a dot with something after it (the OpenAPI document's pattern
+/// says the same).
 fn check_email(errors: &mut FieldErrors, value: &str) -> String {
-    let email = value.trim().to_owned();
-    let valid = email.len() <= 254
+    let email = value.to_owned();
+    let plain = |s: &str| {
+        !s.is_empty()
+            && s.chars()
+                .all(|c| !c.is_whitespace() && c != '@' && !is_hidden_or_control(c))
+    };
+    let valid = email.chars().count() <= 254
         && email.split_once('@').is_some_and(|(local, domain)| {
-            !local.is_empty() && domain.contains('.') && !domain.starts_with('.')
-        })
-        && !email.chars().any(|c| c.is_whitespace() || c.is_control());
+            plain(local)
+                && plain(domain)
+                && !domain.starts_with('.')
+                && domain
+                    .char_indices()
+                    .skip(1)
+                    .any(|(i, c)| c == '.' && i + 1 < domain.len())
+        });
     if !valid {
         errors.push(FieldError::new(
             "/contact/email",
@@ -129,13 +142,13 @@ impl NewMunicipality {
         name_kana: Option<&str>,
     ) -> Result<Self, MunicipalityError> {
         let mut errors = FieldErrors::default();
-        let code = LgCode::parse(lg_code.trim());
+        let code = LgCode::parse(lg_code);
         if let Err(e) = &code {
             errors.push(FieldError::new("/lgCode", "invalid_lg_code", e.text()));
         }
         let name = errors.text("/name", &label_name(), name, 64);
         let name_kana = name_kana
-            .filter(|k| !k.trim().is_empty())
+            .filter(|k| !k.is_empty())
             .map(|k| check_kana(&mut errors, "/nameKana", k));
         errors.into_result().map_err(MunicipalityError::Invalid)?;
         let lg_code = code.map_err(|e| {
@@ -154,10 +167,10 @@ impl NewMunicipality {
 }
 
 impl MunicipalityPatch {
-    /// Checks every field at once; empty strings clear optional fields.
+    /// Checks every field at once; an empty string clears an optional field.
     pub fn checked(self) -> Result<Self, MunicipalityError> {
         let mut errors = FieldErrors::default();
-        let blank_to_none = |v: Option<String>| v.filter(|s| !s.trim().is_empty());
+        let blank_to_none = |v: Option<String>| v.filter(|s| !s.is_empty());
         let name = self
             .name
             .map(|n| errors.text("/name", &label_name(), &n, 64));
@@ -242,9 +255,17 @@ mod tests {
     }
 
     #[test]
-    fn a_valid_patch_trims_and_clears() {
-        let patch = MunicipalityPatch {
+    fn a_valid_patch_clears_with_an_empty_string_and_keeps_spaces_out() {
+        let spaced = MunicipalityPatch {
             name: Some(" 北見市 ".into()),
+            ..Default::default()
+        };
+        let MunicipalityError::Invalid(errors) = spaced.checked().unwrap_err() else {
+            panic!("expected invalid");
+        };
+        assert_eq!(errors[0].code, "surrounding_space");
+        let patch = MunicipalityPatch {
+            name: Some("北見市".into()),
             name_kana: Some(Some("キタミシ".into())),
             department: Some(Some(String::new())),
             phone: Some(Some("0157-23-7111".into())),

@@ -56,7 +56,7 @@ async fn an_operator_registers_a_municipality(backend: Backend) {
         errors,
         [
             ("/lgCode", "invalid_lg_code"),
-            ("/name", "required"),
+            ("/name", "surrounding_space"),
             ("/nameKana", "not_katakana")
         ]
     );

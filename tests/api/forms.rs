@@ -504,7 +504,7 @@ async fn bad_input_is_a_clear_problem_never_a_crash() {
         "payload_too_large",
     )
     .await;
-    let deep = format!("{}{}", "[".repeat(5_000), "]".repeat(5_000)).into_bytes();
+    let deep = format!("{{\"remarks\": {}{}}}", "[".repeat(5_000), "]".repeat(5_000)).into_bytes();
     problem(
         send(deep, "application/json").await.unwrap(),
         StatusCode::BAD_REQUEST,
