@@ -197,12 +197,6 @@ impl Application {
             .first()
             .cloned()
             .ok_or_else(|| StartupError::SigningKey("no signing key".to_owned()))?;
-        let demo = if settings.demo.enabled {
-            seed_demo(&store).await?
-        } else {
-            None
-        };
-
         let listener = TcpListener::bind(&settings.bind).map_err(|source| StartupError::Bind {
             bind: settings.bind.clone(),
             source,
@@ -234,6 +228,7 @@ impl Application {
         );
         let maintenance =
             crate::maintenance::Maintenance::start(&store, &settings, server_key.clone());
+        let demo_store = store.clone();
         let state = web::Data::new(AppState {
             issuer: TokenIssuer::new(
                 issuer,
@@ -294,6 +289,12 @@ impl Application {
                     SwaggerUi::new("/docs/{_:.*}")
                         .config(utoipa_swagger_ui::Config::from("/openapi.json")),
                 )
+                // `/problems/` as the pages under it would suggest; documented as `/problems`
+                // (a trailing slash in a documented path is an error to Redocly).
+                .route(
+                    "/problems/",
+                    web::get().to(crate::http::operations::problem_types_page),
+                )
                 .route(
                     "/docs",
                     web::get().to(|| async {
@@ -325,8 +326,15 @@ impl Application {
         .map_err(|source| StartupError::Bind {
             bind: settings.bind.clone(),
             source,
-        })?
-        .run();
+        })?;
+        // The demo client is made only once the address is ours and TLS is set up: a start
+        // that cannot serve must not use up the one moment its secret is shown.
+        let demo = if settings.demo.enabled {
+            seed_demo(&demo_store).await?
+        } else {
+            None
+        };
+        let server = server.run();
 
         Ok(Self {
             server,

@@ -125,9 +125,8 @@ pub enum ClientsCommand {
         /// Who the client is (vendor and application).
         #[arg(long)]
         name: String,
-        /// A scope it may use; repeat for several (admin, municipalities:read,
-        /// municipalities:write, audit:read).
-        #[arg(long = "scope", required = true)]
+        /// A scope it may use; repeat for several.
+        #[arg(long = "scope", required = true, value_parser = scope_names())]
         scopes: Vec<String>,
         /// lgCode of a municipality it acts for; repeat for several.
         #[arg(long = "municipality")]
@@ -168,6 +167,16 @@ pub enum MunicipalitiesCommand {
         #[arg(long)]
         json: bool,
     },
+}
+
+/// Every scope, as `clients create --help` lists it (from the one list of scopes, so the help
+/// never leaves one out).
+fn scope_names() -> clap::builder::PossibleValuesParser {
+    clap::builder::PossibleValuesParser::new(
+        crate::auth::Scope::ALL
+            .iter()
+            .map(|s| clap::builder::PossibleValue::new(s.as_str()).help(s.description())),
+    )
 }
 
 /// Exit status of a failed command whose failure is a finding (a broken audit chain).

@@ -405,6 +405,41 @@ impl FormRegistry {
     }
 
     /// One version of a form; `None` for the newest.
+    /// The form's schema as one self-contained document (a JSON Schema 2020-12 compound
+    /// document): every common schema it reaches is embedded in `$defs` under its own `$id`,
+    /// so that its `$ref`s resolve inside the document — a vendor's validator compiles it
+    /// offline, with nothing else loaded.
+    pub fn bundle(&self, form: &Form) -> Value {
+        let mut embedded: Vec<&CommonSchema> = Vec::new();
+        let mut queue: Vec<(String, &Value)> = vec![(form.uri.clone(), &form.schema)];
+        while let Some((base, schema)) = queue.pop() {
+            let mut targets = Vec::new();
+            collect_ref_documents(schema, &base, &mut targets);
+            for target in targets {
+                if target == form.uri || embedded.iter().any(|c| c.uri == target) {
+                    continue;
+                }
+                if let Some(common) = self.common.iter().find(|c| c.uri == target) {
+                    embedded.push(common);
+                    queue.push((common.uri.clone(), &common.schema));
+                }
+            }
+        }
+        let mut bundle = form.schema.clone();
+        if let Some(root) = bundle.as_object_mut() {
+            let defs = root
+                .entry("$defs")
+                .or_insert_with(|| Value::Object(serde_json::Map::new()));
+            if let Some(defs) = defs.as_object_mut() {
+                embedded.sort_by(|a, b| a.uri.cmp(&b.uri));
+                for common in embedded {
+                    defs.insert(common.uri.clone(), common.schema.clone());
+                }
+            }
+        }
+        bundle
+    }
+
     pub fn form(&self, id: &str, version: Option<&str>) -> Result<&Form, Lookup> {
         let versions = self.versions(id)?;
         match version {
@@ -485,6 +520,29 @@ fn with_label(form: &Form, pointer: &str, message: &crate::i18n::Text) -> crate:
             None => message.en.to_string(),
         },
     )
+}
+
+/// The documents (absolute URIs) the `$ref`s of `schema` point into.
+fn collect_ref_documents(schema: &Value, base: &str, out: &mut Vec<String>) {
+    match schema {
+        Value::Object(map) => {
+            if let Some(Value::String(reference)) = map.get("$ref") {
+                let (document, _) = super::plan::resolve_reference(base, reference);
+                if !out.contains(&document) {
+                    out.push(document);
+                }
+            }
+            for (key, child) in map {
+                if !matches!(key.as_str(), "examples" | "enum" | "const" | "default") {
+                    collect_ref_documents(child, base, out);
+                }
+            }
+        }
+        Value::Array(items) => items
+            .iter()
+            .for_each(|i| collect_ref_documents(i, base, out)),
+        _ => {}
+    }
 }
 
 #[cfg(test)]

@@ -352,7 +352,9 @@ pub async fn get_form(
     }))
 }
 
-/// The JSON Schema (2020-12) of one form version, as the gateway validates with it.
+/// The JSON Schema (2020-12) of one form version, as the gateway validates with it, as one
+/// self-contained document: the common schemas it uses are embedded in `$defs` under their
+/// `$id`s, so a validator compiles it offline with nothing else loaded.
 #[utoipa::path(
     tag = "forms",
     params(
@@ -377,7 +379,7 @@ pub async fn get_form_schema(
     let form = find_form(&state.forms, &id, &version)?;
     Ok(HttpResponse::Ok()
         .content_type("application/schema+json")
-        .json(&form.schema))
+        .json(state.forms.bundle(form)))
 }
 
 fn document(body: Value) -> Result<Value, ApiError> {

@@ -15,7 +15,7 @@ pub mod methods;
 mod municipalities;
 mod oauth;
 pub mod openapi;
-mod operations;
+pub mod operations;
 pub mod pagination;
 pub mod problem;
 pub mod request_id;
@@ -33,6 +33,7 @@ pub fn routes(cfg: &mut ServiceConfig) {
     cfg.service(operations::healthz)
         .service(operations::readyz)
         .service(operations::metrics)
+        .service(operations::problem_types)
         .service(operations::problem_type)
         .service(operations::openapi_json)
         .service(oauth::token)

@@ -424,13 +424,39 @@ fn form_operations(doc: &mut serde_json::Value, forms: &crate::forms::FormRegist
                 .map(|o| (verb, o))
         })
         .collect();
-    // The generic routes take any JSON object (a form document, or a dialect's layout).
+    // The generic routes take any JSON object (a form document, or a dialect's layout); their
+    // example is a document of the form their path parameters' examples name.
     for verb in ["normalize", "validate"] {
-        let pointer = format!(
-            "/v1~1forms~1{{formId}}~1{{version}}~1{verb}/post/requestBody/content/application~1json/schema"
-        );
-        if let Some(schema) = paths_schema(paths, &pointer) {
-            *schema = serde_json::json!({ "type": "object", "additionalProperties": true });
+        let path = format!("/v1/forms/{{formId}}/{{version}}/{verb}");
+        let example_of = |name: &str| {
+            paths
+                .get(&path)
+                .and_then(|p| p.pointer("/post/parameters"))
+                .and_then(Value::as_array)
+                .and_then(|params| params.iter().find(|p| p["name"] == name))
+                .and_then(|p| p.get("example"))
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+        };
+        let example = match (example_of("formId"), example_of("version")) {
+            (Some(id), Some(version)) => forms
+                .form(&id, Some(&version))
+                .ok()
+                .and_then(|f| f.schema.pointer("/examples/0").cloned()),
+            _ => None,
+        };
+        if let Some(content) = paths
+            .get_mut(&path)
+            .and_then(|p| p.pointer_mut("/post/requestBody/content/application~1json"))
+            .and_then(Value::as_object_mut)
+        {
+            content.insert(
+                "schema".into(),
+                serde_json::json!({ "type": "object", "additionalProperties": true }),
+            );
+            if let Some(example) = example {
+                content.insert("example".into(), example);
+            }
         }
     }
     for form in forms.forms() {
@@ -468,15 +494,6 @@ fn form_operations(doc: &mut serde_json::Value, forms: &crate::forms::FormRegist
             paths.insert(path, serde_json::json!({ "post": operation }));
         }
     }
-}
-
-fn paths_schema<'a>(
-    paths: &'a mut serde_json::Map<String, serde_json::Value>,
-    pointer: &str,
-) -> Option<&'a mut serde_json::Value> {
-    let (path, rest) = pointer.trim_start_matches('/').split_once('/')?;
-    let path = path.replace("~1", "/").replace("~0", "~");
-    paths.get_mut(&path)?.pointer_mut(&format!("/{rest}"))
 }
 
 /// `residentMove`, `1.0` → `ResidentMove_1_0`.

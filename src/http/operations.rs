@@ -7,7 +7,7 @@ use prometheus::{Encoder, Registry, TextEncoder};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::problem::{ApiError, ProblemDoc, ProblemKind, problem_page};
+use super::problem::{ApiError, ProblemDoc, ProblemKind, problem_index, problem_page};
 use super::state::AppState;
 use crate::i18n::Text;
 
@@ -92,10 +92,29 @@ pub async fn metrics(registry: web::Data<Registry>) -> Result<HttpResponse, ApiE
         .body(buffer))
 }
 
+/// Every problem type: its code, HTTP status and meaning, each linking its page. Also served
+/// at `/problems/`.
+#[utoipa::path(
+    tag = "operations",
+    responses((status = 200, description = "HTML page listing every problem type", body = String, content_type = "text/html")),
+    security(())
+)]
+#[get("/problems")]
+pub async fn problem_types() -> HttpResponse {
+    problem_types_page().await
+}
+
+/// The page of [`problem_types`], for the `/problems/` alias.
+pub async fn problem_types_page() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type(ContentType::html())
+        .body(problem_index())
+}
+
 /// A readable page about one problem type (the `type` of a problem points here).
 #[utoipa::path(
     tag = "operations",
-    params(("problemType" = String, Path, description = "The problem type, e.g. validation-failed")),
+    params(("problemType" = String, Path, description = "The problem type: a problem's `type` without `/problems/`", example = "validation-failed")),
     responses(
         (status = 200, description = "HTML page", body = String, content_type = "text/html"),
         (status = 404, description = "No such problem type", body = ProblemDoc, content_type = "application/problem+json"),

@@ -541,6 +541,35 @@ pub struct FieldErrorDoc {
     pub message: String,
 }
 
+/// `/problems/`: every problem type with its code, status and meaning, linking each page.
+pub fn problem_index() -> String {
+    fn escape(s: &str) -> String {
+        s.replace('&', "&amp;")
+            .replace('<', "&lt;")
+            .replace('>', "&gt;")
+    }
+    let rows: String = ProblemKind::ALL
+        .iter()
+        .map(|kind| {
+            let title = kind.title();
+            let about = kind.about();
+            format!(
+                "<tr><td><a href=\"{uri}\"><code>{code}</code></a></td><td>{status}</td><td>{ja}<br><span lang=\"en\">{en}</span></td><td>{about_ja}<br><span lang=\"en\">{about_en}</span></td></tr>\n",
+                uri = kind.type_uri(),
+                code = kind.code(),
+                status = kind.status().as_u16(),
+                ja = escape(&title.ja),
+                en = escape(&title.en),
+                about_ja = escape(&about.ja),
+                about_en = escape(&about.en),
+            )
+        })
+        .collect();
+    format!(
+        "<!DOCTYPE html>\n<html lang=\"ja\"><head><meta charset=\"utf-8\"><title>問題の種類 / Problem types</title></head>\n<body>\n<h1>問題の種類 / Problem types</h1>\n<p>エラーの応答は RFC 9457 の application/problem+json です。type はこの一覧の各ページ、code は次の表の値です。 / Every error answer is RFC 9457 application/problem+json; its type is one of these pages and its code one of these values.</p>\n<table>\n<tr><th>code</th><th>HTTP</th><th>title</th><th>meaning</th></tr>\n{rows}</table>\n</body></html>\n"
+    )
+}
+
 /// `/problems/{type}`: a page that explains one problem type in both languages.
 pub fn problem_page(kind: ProblemKind) -> String {
     fn escape(s: &str) -> String {

@@ -86,6 +86,39 @@ async fn first_start_and_second_start(backend: Backend) {
 }
 storage_test!(first_start_and_second_start);
 
+/// A first start that cannot listen (the port is taken) creates nothing, so the start that
+/// follows is still the first one and shows the demo secret.
+async fn a_first_start_that_cannot_listen_keeps_the_demo_for_the_next(backend: Backend) {
+    let dir = TempDir::new().unwrap();
+    let url = database_for(backend).await;
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port();
+    let mut command = madoguchi();
+    command
+        .args([
+            "serve",
+            "--bind",
+            &format!("127.0.0.1:{port}"),
+            "--data-dir",
+        ])
+        .arg(dir.path());
+    if let Some(url) = &url {
+        command.env("DATABASE_URL", url);
+    }
+    let failed = command.output().unwrap();
+    assert!(!failed.status.success());
+    let stderr = String::from_utf8_lossy(&failed.stderr);
+    assert!(stderr.contains("cannot listen"), "{stderr}");
+    assert!(!String::from_utf8_lossy(&failed.stdout).contains("client_secret"));
+    drop(taken);
+
+    let next = serve_process(dir.path(), url.as_deref());
+    let id = credential(&next.stdout, "client_id:");
+    let secret = credential(&next.stdout, "client_secret:");
+    basic_token(&reqwest::Client::new(), &next.address, &id, &secret).await;
+}
+storage_test!(a_first_start_that_cannot_listen_keeps_the_demo_for_the_next);
+
 fn run(dir: &TempDir, url: Option<&str>, args: &[&str]) -> std::process::Output {
     let mut command = madoguchi();
     command.args(args).arg("--data-dir").arg(dir.path());

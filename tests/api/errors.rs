@@ -267,5 +267,27 @@ async fn problem_types_are_readable_pages(backend: Backend) {
         .await
         .unwrap();
     assert_eq!(page.status(), StatusCode::OK);
+
+    // The index lists every problem type, each linking its page.
+    let index = app.get_public_text("/problems/").await;
+    let links: Vec<&str> = index
+        .split("<a href=\"")
+        .skip(1)
+        .filter_map(|rest| rest.split('"').next())
+        .collect();
+    assert_eq!(
+        links.len(),
+        madoguchi::http::problem::ProblemKind::ALL.len()
+    );
+    for link in links {
+        let page = app.http.get(app.url(link)).send().await.unwrap();
+        assert_eq!(page.status(), StatusCode::OK, "{link}");
+    }
+    assert!(index.contains("too_many_failed_attempts") && index.contains("429"));
+    assert_eq!(
+        app.get_public_text("/problems").await,
+        index,
+        "as documented"
+    );
 }
 storage_test!(problem_types_are_readable_pages);

@@ -218,3 +218,140 @@ fn the_openapi_document_is_self_contained() {
         "#/components/schemas/AuditEvent"
     );
 }
+
+/// A value built from the document's examples alone: an object's properties from their own
+/// examples (following `$ref`s), or the schema's `example` / first of `examples`.
+fn example_value(doc: &Value, schema: &Value) -> Option<Value> {
+    if let Some(reference) = schema.get("$ref").and_then(Value::as_str) {
+        let target = doc.pointer(reference.trim_start_matches('#'))?;
+        return example_value(doc, target);
+    }
+    if let Some(example) = schema
+        .get("example")
+        .or_else(|| schema.pointer("/examples/0"))
+    {
+        return Some(example.clone());
+    }
+    let properties = schema.get("properties")?.as_object()?;
+    let mut object = serde_json::Map::new();
+    for (name, property) in properties {
+        if let Some(value) = example_value(doc, property) {
+            object.insert(name.clone(), value);
+        }
+    }
+    Some(Value::Object(object))
+}
+
+/// Every operation of the document, called with its documented examples only, answers its
+/// documented success: no example leads a vendor (or Swagger UI's "Try it out") astray.
+/// Only what no example can hold is filled in: credentials, a client id to look up, and a new
+/// Idempotency-Key per request (as the document asks).
+async fn every_documented_example_works(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let everything = app
+        .register_client(
+            &[
+                "admin",
+                "forms",
+                "municipalities:read",
+                "municipalities:write",
+                "audit:read",
+            ],
+            &["012084"],
+        )
+        .await;
+    let token = app.token_for(&everything.id, &everything.secret).await;
+    let known_client = app.demo.client_id.to_string();
+    let doc: Value = app.get_public_json("/openapi.json").await;
+    let mut calls = Vec::new();
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, operation) in item.as_object().unwrap() {
+            calls.push((path.clone(), method.clone(), operation.clone()));
+        }
+    }
+    // Revoking last: the client looked up must still be there for the rest.
+    calls.sort_by_key(|(path, _, _)| path.ends_with("/revoke"));
+    let mut checked = 0;
+    for (path, method, operation) in calls {
+        let mut url = path.clone();
+        let mut query = Vec::new();
+        let mut headers = Vec::new();
+        for param in operation["parameters"].as_array().into_iter().flatten() {
+            let param = match param.get("$ref").and_then(Value::as_str) {
+                Some(r) => doc.pointer(r.trim_start_matches('#')).unwrap().clone(),
+                None => param.clone(),
+            };
+            let name = param["name"].as_str().unwrap();
+            let example = param
+                .get("example")
+                .and_then(Value::as_str)
+                .map(str::to_owned);
+            match (param["in"].as_str().unwrap(), name) {
+                ("path", "clientId") => url = url.replace("{clientId}", &known_client),
+                ("path", _) => {
+                    let value = example.unwrap_or_else(|| panic!("{path}: no example for {name}"));
+                    url = url.replace(&format!("{{{name}}}"), &value);
+                }
+                ("header", "Idempotency-Key") => {
+                    headers.push((name.to_owned(), uuid::Uuid::new_v4().to_string()))
+                }
+                ("header", _) => headers.extend(example.map(|e| (name.to_owned(), e))),
+                ("query", _) => query.extend(example.map(|e| (name.to_owned(), e))),
+                _ => {}
+            }
+        }
+        let mut request = app
+            .http
+            .request(method.to_uppercase().parse().unwrap(), app.url(&url))
+            .query(&query);
+        for (name, value) in headers {
+            request = request.header(name, value);
+        }
+        let security = operation["security"].to_string();
+        if security.contains("oauth2") {
+            request = request.bearer_auth(&token);
+        } else if security.contains("basic") {
+            request = request.basic_auth(app.demo.client_id, Some(&app.demo.client_secret));
+        }
+        let content = &operation["requestBody"]["content"];
+        if let Some(json) = content.get("application/json") {
+            let body = json
+                .get("example")
+                .cloned()
+                .or_else(|| example_value(&doc, &json["schema"]))
+                .unwrap_or_else(|| panic!("{method} {path}: no example body"));
+            request = request.json(&body);
+        } else if let Some(form) = content.get("application/x-www-form-urlencoded") {
+            let body = example_value(&doc, &form["schema"]).unwrap();
+            let fields: Vec<(String, String)> = body
+                .as_object()
+                .unwrap()
+                .iter()
+                .filter_map(|(k, v)| v.as_str().map(|v| (k.clone(), v.to_owned())))
+                .collect();
+            request = request.form(&fields);
+        }
+        let expected: u16 = operation["responses"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .filter_map(|s| s.parse().ok())
+            .filter(|s| (200..300).contains(s))
+            .min()
+            .unwrap();
+        let response = request.send().await.unwrap();
+        let status = response.status().as_u16();
+        let text = response.text().await.unwrap();
+        assert_eq!(status, expected, "{method} {url}: {text}");
+        if path.ends_with("/validate") && !path.contains('{') {
+            let result: Value = serde_json::from_str(&text).unwrap();
+            assert_eq!(
+                result["valid"], true,
+                "{path}: its example is not valid: {text}"
+            );
+        }
+        checked += 1;
+    }
+    assert!(checked > 40, "only {checked} operations");
+}
+storage_test!(every_documented_example_works);
