@@ -22,6 +22,10 @@ struct EraRow {
     start: NaiveDate,
     #[serde(default)]
     gregorian_from: Option<NaiveDate>,
+    /// The era's last day, when it is not the day before the next era starts (it may be that
+    /// day itself: the changeover day then has two spellings).
+    #[serde(default)]
+    last_day: Option<NaiveDate>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -30,7 +34,8 @@ pub struct Era {
     pub latin: String,
     pub abbreviations: Vec<String>,
     pub start: NaiveDate,
-    /// The day before the next era starts; `None` for the current era.
+    /// The era's last day: the day before the next era starts, or that day itself where both
+    /// eras name it; `None` for the current era.
     pub end: Option<NaiveDate>,
     /// Dates before this day are in the lunisolar calendar (明治5年 and earlier).
     pub gregorian_from: Option<NaiveDate>,
@@ -57,19 +62,32 @@ impl EraTable {
             return Err("the era table lists no era".to_owned());
         }
         let mut eras: Vec<Era> = Vec::with_capacity(file.eras.len());
+        let mut last_days: Vec<Option<NaiveDate>> = Vec::with_capacity(file.eras.len());
         for row in file.eras {
-            if let Some(prev) = eras.last_mut() {
+            if let (Some(prev), Some(prev_last)) = (eras.last_mut(), last_days.last()) {
                 if row.start <= prev.start {
                     return Err(format!(
                         "era {} starts on {} which is not after {} ({})",
                         row.name, row.start, prev.name, prev.start
                     ));
                 }
-                prev.end = row.start.pred_opt();
+                prev.end = match prev_last {
+                    None => row.start.pred_opt(),
+                    Some(last) if *last == row.start || Some(*last) == row.start.pred_opt() => {
+                        Some(*last)
+                    }
+                    Some(last) => {
+                        return Err(format!(
+                            "lastDay of {} is {last}: it must be {} (the day {} starts) or the day before",
+                            prev.name, row.start, row.name
+                        ));
+                    }
+                };
             }
             if row.name.trim().is_empty() {
                 return Err("an era has an empty name".to_owned());
             }
+            last_days.push(row.last_day);
             eras.push(Era {
                 name: row.name,
                 latin: row.latin,

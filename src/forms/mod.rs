@@ -2,6 +2,7 @@
 //! normalization of what clerks type, and validation with messages that name each field by its
 //! Japanese label. Free of HTTP: the edge calls [`FormRegistry`].
 
+pub mod crosscheck;
 pub mod dialect;
 pub mod era;
 pub mod instance;

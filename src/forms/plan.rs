@@ -25,6 +25,9 @@ pub struct PlanNode {
     pub messages: HashMap<String, CustomMessage>,
     pub properties: HashMap<String, PlanNode>,
     pub items: Option<Box<PlanNode>>,
+    /// Properties required whatever else the document holds (`required` of the schema and
+    /// of its `allOf` branches, not of `anyOf`/`oneOf`/`then`/`else`).
+    pub required: std::collections::HashSet<String>,
 }
 
 impl PlanNode {
@@ -175,7 +178,7 @@ impl Planner<'_> {
     pub fn plan(&self, uri: &str, schema: &Value) -> Result<PlanNode, String> {
         let mut root = PlanNode::default();
         let mut stack = Vec::new();
-        self.walk(uri, schema, &mut root, "", &mut stack)?;
+        self.walk(uri, schema, &mut root, "", &mut stack, false)?;
         Ok(root)
     }
 
@@ -186,6 +189,7 @@ impl Planner<'_> {
         node: &mut PlanNode,
         at: &str,
         stack: &mut Vec<String>,
+        conditional: bool,
     ) -> Result<(), String> {
         let Value::Object(map) = schema else {
             return Ok(());
@@ -233,19 +237,26 @@ impl Planner<'_> {
                         format!("$ref \"{reference}\" at {at} does not resolve to a loaded schema")
                     })?;
                 stack.push(key);
-                self.walk(&doc, target, node, at, stack)?;
+                self.walk(&doc, target, node, at, stack, conditional)?;
                 stack.pop();
             }
         }
         if let Some(Value::Object(properties)) = map.get("properties") {
             for (name, sub) in properties {
                 let child = node.properties.entry(name.clone()).or_default();
-                self.walk(&base, sub, child, &format!("{at}/properties/{name}"), stack)?;
+                self.walk(
+                    &base,
+                    sub,
+                    child,
+                    &format!("{at}/properties/{name}"),
+                    stack,
+                    false,
+                )?;
             }
         }
         if let Some(items) = map.get("items") {
             let child = node.items.get_or_insert_with(Default::default);
-            self.walk(&base, items, child, &format!("{at}/items"), stack)?;
+            self.walk(&base, items, child, &format!("{at}/items"), stack, false)?;
         }
         for combinator in ["allOf", "anyOf", "oneOf"] {
             if let Some(Value::Array(branches)) = map.get(combinator) {
@@ -256,14 +267,19 @@ impl Planner<'_> {
                         node,
                         &format!("{at}/{combinator}/{i}"),
                         stack,
+                        conditional || combinator != "allOf",
                     )?;
                 }
             }
         }
-        for conditional in ["then", "else"] {
-            if let Some(branch) = map.get(conditional) {
-                self.walk(&base, branch, node, &format!("{at}/{conditional}"), stack)?;
+        for keyword in ["then", "else"] {
+            if let Some(branch) = map.get(keyword) {
+                self.walk(&base, branch, node, &format!("{at}/{keyword}"), stack, true)?;
             }
+        }
+        if !conditional && let Some(Value::Array(required)) = map.get("required") {
+            node.required
+                .extend(required.iter().filter_map(Value::as_str).map(str::to_owned));
         }
         Ok(())
     }

@@ -45,6 +45,8 @@ pub struct Form {
     pub validator: FormValidator,
     /// Path below the schema root, for messages.
     pub path: String,
+    /// The order its dates must come in (`x-dateOrder`).
+    pub date_order: Vec<super::crosscheck::DateOrder>,
 }
 
 impl Form {
@@ -293,7 +295,10 @@ impl FormRegistry {
                 .with_format("lg-code", |s: &str| LgCode::parse(s).is_ok())
                 .build(&schema)
                 .map_err(|e| problem(&path, format!("the schema does not compile: {e}")))?;
+            let date_order =
+                super::crosscheck::date_order(&schema).map_err(|p| problem(&path, p))?;
             let form = Form {
+                date_order,
                 id,
                 version,
                 title,
@@ -496,6 +501,11 @@ impl FormRegistry {
                 errors.push(e);
             }
         }
+        errors.extend(super::crosscheck::check(
+            &form.plan,
+            &form.date_order,
+            &processed.document,
+        ));
         processed.errors = errors;
         processed
     }

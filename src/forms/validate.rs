@@ -282,18 +282,53 @@ fn map_error(error: &ValidationError<'_>, plan: &PlanNode, out: &mut Vec<FormErr
             });
         }
         ValidationErrorKind::OneOfNotValid { context } | ValidationErrorKind::AnyOf { context } => {
-            // Report the errors of the one alternative whose type matched, if there is one:
-            // "not a valid date" helps more than "matches none of the alternatives".
-            let matching: Vec<_> = context
+            // A schema that says what its alternatives mean (x-messages) is heard first.
+            if plan
+                .at(&at)
+                .is_some_and(|n| n.messages.contains_key(keyword.as_str()))
+            {
+                push(out, plan, at, &keyword, "no_matching_alternative", |l| {
+                    (l.ja.clone(), l.en.clone())
+                });
+                return;
+            }
+            // Otherwise report the errors of the alternative the value was meant to be: one
+            // of the right type ("not a valid date" helps more than "matches none of the
+            // alternatives"), then one of the right shape (no unknown fields), then the one
+            // closest to fitting. An error inside an address then names the inner field.
+            let shape_errors =
+                |branch: &&Vec<ValidationError<'_>>, shape: fn(&ValidationErrorKind) -> bool| {
+                    branch
+                        .iter()
+                        .any(|e| shape(e.kind()) && e.instance_path().as_str() == at)
+                };
+            let mut candidates: Vec<&Vec<ValidationError<'_>>> = context
                 .iter()
-                .filter(|branch| {
-                    !branch.iter().any(|e| {
-                        matches!(e.kind(), ValidationErrorKind::Type { .. })
-                            && e.instance_path().as_str() == at
-                    })
-                })
+                .filter(|b| !shape_errors(b, |k| matches!(k, ValidationErrorKind::Type { .. })))
                 .collect();
-            if let [branch] = matching.as_slice() {
+            if candidates.len() > 1 {
+                let shaped: Vec<_> = candidates
+                    .iter()
+                    .copied()
+                    .filter(|b| {
+                        !shape_errors(b, |k| {
+                            matches!(
+                                k,
+                                ValidationErrorKind::AdditionalProperties { .. }
+                                    | ValidationErrorKind::UnevaluatedProperties { .. }
+                            )
+                        })
+                    })
+                    .collect();
+                if !shaped.is_empty() {
+                    candidates = shaped;
+                }
+            }
+            if candidates.len() > 1 {
+                let fewest = candidates.iter().map(|b| b.len()).min().unwrap_or(0);
+                candidates.retain(|b| b.len() == fewest);
+            }
+            if let [branch] = candidates.as_slice() {
                 for e in branch.iter() {
                     map_error(e, plan, out);
                 }

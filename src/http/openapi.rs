@@ -178,8 +178,16 @@ fn inline_deep_refs(
                 .get("$ref")
                 .and_then(Value::as_str)
                 .and_then(|r| r.strip_prefix(PREFIX))
-                .and_then(|r| r.split_once('/'))
-                .map(|(name, pointer)| (name.to_owned(), format!("/{pointer}")));
+                .and_then(|r| match r.split_once('/') {
+                    Some((name, pointer)) => Some((name.to_owned(), format!("/{pointer}"))),
+                    // A component that is only a constraint (no type of its own, as
+                    // `common.person.named`): generators make nothing of a reference to it,
+                    // and everything of the same constraint written in place.
+                    None => schemas
+                        .get(r)
+                        .is_some_and(is_constraint_only)
+                        .then(|| (r.to_owned(), String::new())),
+                });
             if let Some((name, pointer)) = deep
                 && depth < 8
                 && let Some(target) = schemas.get(&name).and_then(|s| s.pointer(&pointer))
@@ -217,6 +225,19 @@ fn inline_deep_refs(
             .for_each(|i| inline_deep_refs(i, schemas, depth)),
         _ => {}
     }
+}
+
+/// A schema that says what a value must satisfy but not what it is: no type, properties,
+/// reference, enum or const — only combinators and `required` (and annotations).
+fn is_constraint_only(schema: &serde_json::Value) -> bool {
+    schema.as_object().is_some_and(|map| {
+        !map.keys().any(|k| {
+            matches!(
+                k.as_str(),
+                "type" | "properties" | "$ref" | "enum" | "const" | "items" | "oneOf"
+            )
+        })
+    })
 }
 
 /// The shared header parameters, defined once with what the server enforces.

@@ -440,6 +440,202 @@ async fn single_fields_normalize_as_the_clerk_types_them() {
     );
 }
 
+/// 番地以下 never loses or merges a character: a 方書 after the block moves to its own field
+/// when there is room, stays as written (and is refused) when there is not; 番外地, 無番地,
+/// 甲/乙 and イロハ 地番 survive.
+#[tokio::test]
+async fn a_building_in_the_block_number_is_kept_apart_never_merged() {
+    let app = spawn_app(Backend::Sqlite).await;
+    let token = app.demo_token().await;
+    let answer = normalize_one(&app, &token, "cityBlock", "3丁目2番1号 101号室").await;
+    let body = problem(
+        answer,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "normalization_failed",
+    )
+    .await;
+    assert_eq!(body["errors"][0]["code"], "city_block_has_building");
+    assert_eq!(body["suggestion"], "3-2-1");
+    assert!(body["detail"].as_str().unwrap().contains("101号室"));
+    for (input, expected) in [
+        ("番外地", "番外地"),
+        ("無番地", "無番地"),
+        ("甲１２番地", "甲12"),
+        ("イ3番地の4", "イ3-4"),
+    ] {
+        let answer: Value = normalize_one(&app, &token, "cityBlock", input)
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(answer["value"], expected, "{input}");
+    }
+
+    let mut doc = example("residentMove");
+    doc["toAddress"]["cityBlock"] = json!("3丁目2番1号 101号室");
+    doc["fromAddress"]["cityBlock"] = json!("1丁目2番地3号 札幌ハイツ305");
+    let result = validate(&app, &token, "residentMove/1.0", &doc).await;
+    // Room in toAddress: split.
+    assert_eq!(result["document"]["toAddress"]["cityBlock"], "3-2-1");
+    assert_eq!(
+        result["document"]["toAddress"]["buildingNameEtc"],
+        "101号室"
+    );
+    let split = result["warnings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|w| w["pointer"] == "/toAddress/buildingNameEtc")
+        .unwrap();
+    assert_eq!(split["code"], "city_block_building_split");
+    // fromAddress has a 方書 already: nothing is moved, and the document is not valid.
+    assert_eq!(
+        result["document"]["fromAddress"]["cityBlock"],
+        "1丁目2番地3号 札幌ハイツ305"
+    );
+    assert_eq!(
+        result["document"]["fromAddress"]["buildingNameEtc"],
+        "札幌ハイツ305"
+    );
+    assert_eq!(result["valid"], false);
+    let codes = pointers_and_codes(&result["errors"]);
+    assert!(
+        codes.contains(&(
+            "/fromAddress/cityBlock".to_owned(),
+            "invalid_city_block".to_owned()
+        )),
+        "{codes:?}"
+    );
+}
+
+/// The changeover days of 明治/大正 and 大正/昭和 belong to both eras.
+#[tokio::test]
+async fn the_era_table_knows_the_overlap_days() {
+    let app = spawn_app(Backend::Sqlite).await;
+    let token = app.demo_token().await;
+    for (input, iso) in [
+        ("明治45年7月30日", "1912-07-30"),
+        ("大正元年7月30日", "1912-07-30"),
+        ("大正15年12月25日", "1926-12-25"),
+        ("昭和元年12月25日", "1926-12-25"),
+    ] {
+        let answer: Value = normalize_one(&app, &token, "date", input)
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(answer["value"], iso, "{input}");
+        assert_eq!(answer["warnings"], json!([]), "{input}");
+    }
+}
+
+/// Names refuse what hides or breaks them; a foreign resident may be named by fullName alone;
+/// residence card numbers are normalized; an empty optional field is treated as absent.
+#[tokio::test]
+async fn names_foreign_residents_and_empty_optionals() {
+    let app = spawn_app(Backend::Sqlite).await;
+    let token = app.demo_token().await;
+    let mut doc = example("residentMove");
+    doc["members"][1]["givenName"] = json!("花\u{202E}子");
+    doc["members"][2]["familyName"] = json!("　");
+    let result = validate(&app, &token, "residentMove/1.0", &doc).await;
+    let codes = pointers_and_codes(&result["errors"]);
+    for pointer in ["/members/1/givenName", "/members/2/familyName"] {
+        assert!(
+            codes.contains(&(pointer.to_owned(), "invalid_name_characters".to_owned())),
+            "{pointer}: {codes:?}"
+        );
+    }
+    assert_eq!(
+        result["document"]["members"][1]["givenName"], "花\u{202E}子",
+        "untouched"
+    );
+
+    let mut doc = example("residentMove");
+    doc["members"][1] = json!({
+        "fullName": "JOHN SMITH",
+        "dateOfBirth": "1990-02-03",
+        "sex": "1",
+        "relationship": "同居人",
+        "nationality": "アメリカ合衆国",
+        "residenceCardNumber": "ａｂ 1234 5678 ｃｄ",
+        "residenceStatus": ""
+    });
+    let result = validate(&app, &token, "residentMove/1.0", &doc).await;
+    assert_eq!(result["valid"], true, "{}", result["errors"]);
+    let member = &result["document"]["members"][1];
+    assert_eq!(member["fullName"], "JOHN SMITH");
+    assert_eq!(member["residenceCardNumber"], "AB12345678CD");
+    assert!(
+        member.get("residenceStatus").is_none(),
+        "an empty optional is removed"
+    );
+    let removed = result["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["pointer"] == "/members/1/residenceStatus")
+        .unwrap();
+    assert_eq!(removed["rule"], "emptyOptional.removed");
+    assert_eq!(removed["to"], Value::Null);
+
+    doc["members"][1]
+        .as_object_mut()
+        .unwrap()
+        .remove("fullName");
+    let result = validate(&app, &token, "residentMove/1.0", &doc).await;
+    let codes = pointers_and_codes(&result["errors"]);
+    assert_eq!(
+        codes,
+        [("/members/1".to_owned(), "name_required".to_owned())]
+    );
+    assert!(
+        result["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("fullName")
+    );
+}
+
+/// What no schema keyword can say: the prefecture must be the lgCode's, and nobody may be born
+/// after the day of notification. Each finding points at every field involved; an error inside
+/// an address names the inner field.
+#[tokio::test]
+async fn cross_field_checks_and_errors_inside_composites() {
+    let app = spawn_app(Backend::Sqlite).await;
+    let token = app.demo_token().await;
+    let mut doc = example("residentMove");
+    doc["toAddress"]["prefecture"] = json!("東京都");
+    doc["members"][2]["dateOfBirth"] = json!("2026-05-01");
+    doc["fromAddress"]["streetAddress"] = json!("北".repeat(61));
+    let result = validate(&app, &token, "residentMove/1.0", &doc).await;
+    assert_eq!(result["valid"], false);
+    let codes = pointers_and_codes(&result["errors"]);
+    for (pointer, code) in [
+        ("/toAddress/prefecture", "prefecture_mismatch"),
+        ("/toAddress/lgCode", "prefecture_mismatch"),
+        ("/members/2/dateOfBirth", "date_order"),
+        ("/notificationDate", "date_order"),
+        ("/fromAddress/streetAddress", "too_long"),
+    ] {
+        assert!(
+            codes.contains(&(pointer.to_owned(), code.to_owned())),
+            "{pointer} {code}: {codes:?}"
+        );
+    }
+    assert!(
+        !codes.iter().any(|(p, _)| p == "/fromAddress"),
+        "the inner field is named, not the whole address: {codes:?}"
+    );
+    let mismatch = result["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["pointer"] == "/toAddress/prefecture")
+        .unwrap();
+    assert!(mismatch["message"].as_str().unwrap().contains("北海道"));
+}
+
 #[tokio::test]
 async fn a_vendor_dialect_becomes_the_standard_form() {
     let app = spawn_app(Backend::Sqlite).await;

@@ -89,6 +89,32 @@ pub fn phone(original: &str) -> Result<FieldOutcome, Issue> {
     Ok(FieldOutcome::string(out, "phone.format"))
 }
 
+/// 在留カード / 特別永住者証明書 number: two letters, eight digits, two letters, as the card
+/// prints it (`AB12345678CD`). Full-width characters, lower case, spaces and hyphens are what
+/// a clerk types; they are folded away.
+pub fn residence_card_number(original: &str) -> Result<FieldOutcome, Issue> {
+    let folded: String = super::width::fold_code(original)
+        .chars()
+        .filter(|c| !c.is_whitespace() && *c != '-')
+        .map(|c| c.to_ascii_uppercase())
+        .collect();
+    let b = folded.as_bytes();
+    let valid = b.len() == 12
+        && b[..2].iter().all(u8::is_ascii_uppercase)
+        && b[2..10].iter().all(u8::is_ascii_digit)
+        && b[10..].iter().all(u8::is_ascii_uppercase);
+    if !valid {
+        return Err(Issue::new(
+            "invalid_residence_card_number",
+            Text::new(
+                "在留カード等の番号は英字2文字・数字8桁・英字2文字(例: AB12345678CD)で入力してください。",
+                "A residence card number is two letters, eight digits and two letters (AB12345678CD).",
+            ),
+        ));
+    }
+    Ok(FieldOutcome::string(folded, "residenceCardNumber.format"))
+}
+
 /// Six digits with a verified check digit; five digits get their check digit added (with a
 /// warning, so the clerk sees the full code).
 pub fn lg_code(original: &str) -> Result<FieldOutcome, Issue> {
@@ -259,6 +285,33 @@ mod tests {
             my_number("1234").unwrap_err().code,
             "my_number_invalid_length"
         );
+    }
+
+    #[test]
+    fn residence_card_numbers_are_folded_to_the_printed_form() {
+        for input in [
+            "AB12345678CD",
+            "ab12345678cd",
+            "ＡＢ１２３４５６７８ＣＤ",
+            "AB 1234 5678 CD",
+            "AB-12345678-CD",
+        ] {
+            let out = residence_card_number(input).unwrap();
+            assert_eq!(out.value, "AB12345678CD", "{input}");
+        }
+        for bad in [
+            "A12345678CD",
+            "AB1234567CD",
+            "1212345678CD",
+            "AB12345678C1",
+            "",
+        ] {
+            assert_eq!(
+                residence_card_number(bad).unwrap_err().code,
+                "invalid_residence_card_number",
+                "{bad}"
+            );
+        }
     }
 
     #[test]

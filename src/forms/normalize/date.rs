@@ -544,6 +544,24 @@ mod tests {
                 new.start.day()
             );
             assert_eq!(exact(&first), new.start.to_string(), "{first}");
+            if end == new.start {
+                // 明治→大正, 大正→昭和: the changeover day belongs to both; no warning either way.
+                let both = format!("{}元年{}月{}日", new.name, end.month(), end.day());
+                let out = normalize(&t, &both, false).unwrap();
+                assert_eq!(out.value, end.to_string(), "{both}");
+                assert!(out.warnings.is_empty(), "{both}");
+                let after = end.succ_opt().unwrap();
+                let over = format!(
+                    "{}{}年{}月{}日",
+                    old.name,
+                    last_year + i32::from(after.year() != end.year()),
+                    after.month(),
+                    after.day()
+                );
+                let out = normalize(&t, &over, false).unwrap();
+                assert_eq!(out.warnings[0].code, "date_era_overflow", "{over}");
+                continue;
+            }
             // The new era's first day written in the old era: read, with a warning.
             let over = format!(
                 "{}{}年{}月{}日",
@@ -562,6 +580,26 @@ mod tests {
             assert_eq!(err.code, "date_before_era", "{before}");
             assert_eq!(err.suggestion.as_deref(), Some(last.as_str()));
         }
+    }
+
+    #[test]
+    fn the_changeover_days_of_meiji_and_taisho_have_two_proper_spellings() {
+        for (old, new, iso) in [
+            ("明治45年7月30日", "大正元年7月30日", "1912-07-30"),
+            ("大正15年12月25日", "昭和元年12月25日", "1926-12-25"),
+        ] {
+            for written in [old, new] {
+                let out = normalize(&table(), written, false).unwrap();
+                assert_eq!(out.value, iso, "{written}");
+                assert!(out.warnings.is_empty(), "{written}: {:?}", out.warnings);
+            }
+        }
+        // The day after is 大正 / 昭和 only.
+        let out = normalize(&table(), "明治45年7月31日", false).unwrap();
+        assert_eq!(out.warnings[0].code, "date_era_overflow");
+        // 昭和64年1月7日 and 平成元年1月8日 do not overlap.
+        let out = normalize(&table(), "昭和64年1月8日", false).unwrap();
+        assert_eq!(out.warnings[0].code, "date_era_overflow");
     }
 
     #[test]

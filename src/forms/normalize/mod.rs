@@ -32,10 +32,12 @@ pub enum Kind {
     MyNumber,
     /// A digit string (account, insurance or pension number).
     Digits,
+    /// A residence card number: two letters, eight digits, two letters.
+    ResidenceCardNumber,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 9] = [
+    pub const ALL: [Kind; 10] = [
         Kind::Date,
         Kind::RegistryDate,
         Kind::Kana,
@@ -45,6 +47,7 @@ impl Kind {
         Kind::LgCode,
         Kind::MyNumber,
         Kind::Digits,
+        Kind::ResidenceCardNumber,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -58,6 +61,7 @@ impl Kind {
             Kind::LgCode => "lgCode",
             Kind::MyNumber => "myNumber",
             Kind::Digits => "digits",
+            Kind::ResidenceCardNumber => "residenceCardNumber",
         }
     }
 
@@ -124,5 +128,6 @@ pub fn field(kind: Kind, value: &str, eras: &EraTable) -> Result<FieldOutcome, I
         Kind::LgCode => codes::lg_code(value),
         Kind::MyNumber => codes::my_number(value),
         Kind::Digits => codes::digits(value),
+        Kind::ResidenceCardNumber => codes::residence_card_number(value),
     }
 }
