@@ -210,6 +210,8 @@ impl FormRegistry {
                     eras = Some(EraTable::parse(&file.text).map_err(|p| problem(&file.path, p))?);
                 }
                 ["reference", _] => {}
+                // The procedure catalogue, read by `crate::catalog`.
+                ["catalog", ..] => {}
                 ["common", name] if name.ends_with(".schema.json") => {
                     let value = parse_json(file)?;
                     let uri = schema_id(file, &value)?;

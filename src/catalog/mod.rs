@@ -1,0 +1,644 @@
+//! The procedure catalogue: every procedure a life event can bring, as data under
+//! `schemas/catalog/` (one file per procedure, a facts dictionary and the vocabularies), read
+//! and checked at start-up. A file that does not fit stops start-up with its name and the
+//! problem, as the form schemas do.
+
+pub mod facts;
+pub mod rule;
+pub mod template;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+use serde::Deserialize;
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+pub use facts::{FactDef, FactDictionary, FactKind, FactType};
+pub use rule::{Evaluation, FactRef, FactSource, Holder, Rule, Scope, Tri};
+
+use crate::forms::{FormRegistry, SchemaError, SchemaSource};
+use crate::i18n::{Lang, Text};
+
+/// A text in Japanese and English, as catalogue files write it.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Bilingual {
+    pub ja: String,
+    pub en: String,
+}
+
+impl Bilingual {
+    pub fn get(&self, lang: Lang) -> &str {
+        match lang {
+            Lang::Ja => &self.ja,
+            Lang::En => &self.en,
+        }
+    }
+
+    pub fn text(&self) -> Text {
+        Text::new(self.ja.clone(), self.en.clone())
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LifeEventDef {
+    pub ja: String,
+    pub en: String,
+    /// The event facts the clerk may record for it.
+    pub attributes: Vec<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Vocabulary {
+    #[serde(rename = "$comment", default)]
+    _comment: Option<String>,
+    pub life_events: BTreeMap<String, LifeEventDef>,
+    pub areas: BTreeMap<String, Bilingual>,
+    pub identity_checks: BTreeMap<String, Bilingual>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum AppliesTo {
+    Household,
+    Member,
+}
+
+#[derive(Debug, Clone, Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Fee {
+    pub yen: u32,
+    #[serde(default)]
+    pub per: Option<Bilingual>,
+}
+
+#[derive(Debug, Clone, Deserialize, serde::Serialize)]
+#[serde(tag = "mode", rename_all = "camelCase", deny_unknown_fields)]
+pub enum Handling {
+    /// The one-stop counter completes it.
+    Counter,
+    /// The resident is sent to a department or another office.
+    Referral { to: Bilingual, why: Bilingual },
+}
+
+#[derive(Debug, Clone, Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Deadline {
+    pub days: u32,
+    #[serde(default)]
+    pub note: Option<Bilingual>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Reasons {
+    pub needed: Bilingual,
+    pub not_needed: Bilingual,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FilerFile {
+    rule: Value,
+    questions: Vec<String>,
+    refused: Bilingual,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct ProcedureFile {
+    #[serde(rename = "$comment", default)]
+    _comment: Option<String>,
+    id: String,
+    name: Bilingual,
+    department: String,
+    area: String,
+    life_events: Vec<String>,
+    applies_to: AppliesTo,
+    rule: Value,
+    questions: Vec<String>,
+    documents: Vec<Bilingual>,
+    identity_check: String,
+    fee: Option<Fee>,
+    form: Option<String>,
+    handling: Handling,
+    deadline: Option<Deadline>,
+    legal_basis: Bilingual,
+    reason: Reasons,
+    #[serde(default)]
+    filer: Option<FilerFile>,
+}
+
+/// Who may file a procedure, when not anyone.
+#[derive(Debug, Clone)]
+pub struct Filer {
+    pub rule: Rule,
+    pub source: Value,
+    pub questions: Vec<String>,
+    pub refused: Bilingual,
+}
+
+/// One procedure, checked.
+#[derive(Debug, Clone)]
+pub struct Procedure {
+    pub id: String,
+    pub name: Bilingual,
+    pub department: String,
+    pub area: String,
+    pub life_events: Vec<String>,
+    pub applies_to: AppliesTo,
+    pub rule: Rule,
+    /// The rule as written, for the catalogue API.
+    pub rule_source: Value,
+    pub questions: Vec<String>,
+    pub documents: Vec<Bilingual>,
+    pub identity_check: String,
+    pub fee: Option<Fee>,
+    /// `(formId, version)`.
+    pub form: Option<(String, String)>,
+    pub handling: Handling,
+    pub deadline: Option<Deadline>,
+    pub legal_basis: Bilingual,
+    pub reason: Reasons,
+    pub filer: Option<Filer>,
+    /// `catalog/procedures/<id>.json`, for messages.
+    pub path: String,
+}
+
+/// The whole catalogue: procedures, facts and vocabularies.
+#[derive(Debug, Clone)]
+pub struct Catalog {
+    pub procedures: Vec<Arc<Procedure>>,
+    pub facts: FactDictionary,
+    pub vocabulary: Vocabulary,
+    /// First 12 hex digits of the SHA-256 over every catalogue file: which built-in catalogue
+    /// a visit was decided with.
+    pub digest: String,
+}
+
+fn problem(file: &str, problem: impl Into<String>) -> SchemaError {
+    SchemaError {
+        file: file.to_owned(),
+        problem: problem.into(),
+    }
+}
+
+impl Catalog {
+    /// Reads `catalog/` of the schema source and checks every procedure against the schema
+    /// beside it, the vocabularies, the facts dictionary and the forms.
+    pub fn load(source: &SchemaSource, forms: &FormRegistry) -> Result<Self, SchemaError> {
+        let files = source.files().map_err(|(file, p)| problem(&file, p))?;
+        let mut digest = Sha256::new();
+        let mut schema = None;
+        let mut vocabulary = None;
+        let mut facts = None;
+        let mut procedure_files = Vec::new();
+        for file in files.iter().filter(|f| f.path.starts_with("catalog/")) {
+            digest.update(file.path.as_bytes());
+            digest.update([0]);
+            digest.update(file.text.as_bytes());
+            digest.update([0]);
+            let parsed = || -> Result<Value, SchemaError> {
+                serde_json::from_str(&file.text)
+                    .map_err(|e| problem(&file.path, format!("not valid JSON: {e}")))
+            };
+            match file.path.split('/').collect::<Vec<_>>().as_slice() {
+                ["catalog", "procedure.schema.json"] => schema = Some(parsed()?),
+                ["catalog", "vocabulary.json"] => {
+                    vocabulary = Some(
+                        serde_json::from_value::<Vocabulary>(parsed()?)
+                            .map_err(|e| problem(&file.path, e.to_string()))?,
+                    )
+                }
+                ["catalog", "facts.json"] => {
+                    facts = Some(
+                        serde_json::from_value::<FactDictionary>(parsed()?)
+                            .map_err(|e| problem(&file.path, e.to_string()))?,
+                    )
+                }
+                ["catalog", "procedures", name] if name.ends_with(".json") => {
+                    procedure_files.push((
+                        file.path.clone(),
+                        name.trim_end_matches(".json").to_owned(),
+                        parsed()?,
+                    ));
+                }
+                _ => {
+                    return Err(problem(
+                        &file.path,
+                        "unexpected file: catalog/ holds procedure.schema.json, vocabulary.json, facts.json and procedures/<id>.json",
+                    ));
+                }
+            }
+        }
+        let schema = schema.ok_or_else(|| {
+            problem(
+                "catalog/procedure.schema.json",
+                "the procedure schema is missing",
+            )
+        })?;
+        let vocabulary = vocabulary
+            .ok_or_else(|| problem("catalog/vocabulary.json", "the vocabulary is missing"))?;
+        let mut facts = facts
+            .ok_or_else(|| problem("catalog/facts.json", "the facts dictionary is missing"))?;
+        check_facts(&mut facts, &vocabulary, forms)
+            .map_err(|p| problem("catalog/facts.json", p))?;
+        let validator = jsonschema::options()
+            .with_draft(jsonschema::Draft::Draft202012)
+            .with_pattern_options(jsonschema::PatternOptions::regex())
+            .build(&schema)
+            .map_err(|e| {
+                problem(
+                    "catalog/procedure.schema.json",
+                    format!("the schema does not compile: {e}"),
+                )
+            })?;
+        let mut procedures = Vec::new();
+        let mut ids = BTreeSet::new();
+        for (path, stem, value) in procedure_files {
+            if let Some(e) = validator.iter_errors(&value).next() {
+                let at = e.instance_path().to_string();
+                return Err(problem(
+                    &path,
+                    format!("{}: {e}", if at.is_empty() { "/" } else { &at }),
+                ));
+            }
+            let file: ProcedureFile =
+                serde_json::from_value(value).map_err(|e| problem(&path, e.to_string()))?;
+            if file.id != stem {
+                return Err(problem(
+                    &path,
+                    format!(
+                        "the file of procedure \"{}\" must be named {}.json",
+                        file.id, file.id
+                    ),
+                ));
+            }
+            if !ids.insert(file.id.clone()) {
+                return Err(problem(&path, format!("the id {} is used twice", file.id)));
+            }
+            let procedure = check_procedure(file, &path, &facts, &vocabulary, forms)
+                .map_err(|p| problem(&path, p))?;
+            procedures.push(Arc::new(procedure));
+        }
+        if procedures.is_empty() {
+            return Err(problem("catalog/procedures", "there are no procedures"));
+        }
+        let digest = hex::encode(digest.finalize());
+        Ok(Self {
+            procedures,
+            facts,
+            vocabulary,
+            digest: digest[..12].to_owned(),
+        })
+    }
+
+    pub fn procedure(&self, id: &str) -> Option<&Arc<Procedure>> {
+        self.procedures.iter().find(|p| p.id == id)
+    }
+
+    pub fn life_event(&self, id: &str) -> Option<&LifeEventDef> {
+        self.vocabulary.life_events.get(id)
+    }
+}
+
+fn check_facts(
+    facts: &mut FactDictionary,
+    vocabulary: &Vocabulary,
+    forms: &FormRegistry,
+) -> Result<(), String> {
+    let attributes: BTreeSet<&String> = vocabulary
+        .life_events
+        .values()
+        .flat_map(|e| e.attributes.iter())
+        .collect();
+    for attribute in &attributes {
+        if !facts.event.contains_key(*attribute) {
+            return Err(format!(
+                "vocabulary.json names the event attribute \"{attribute}\", which facts.json does not define under \"event\""
+            ));
+        }
+    }
+    for (holder, defs) in facts.holders_mut() {
+        let names: BTreeSet<String> = defs.keys().cloned().collect();
+        for (name, def) in defs.iter_mut() {
+            let key = format!("{holder}.{name}");
+            if def.kind != FactKind::Derived && def.question.is_none() && key != "event.kind" {
+                return Err(format!("{key} can be unknown but has no \"question\""));
+            }
+            for from in &def.derived_from {
+                if !names.contains(from) {
+                    return Err(format!(
+                        "{key} is derived from \"{from}\", which is not a {holder} fact"
+                    ));
+                }
+            }
+            if let Some(reference) = &def.enum_from {
+                def.values = Some(enum_from(reference, forms).map_err(|p| format!("{key}: {p}"))?);
+            }
+        }
+    }
+    // Question texts may name facts of their own holder (a member's name, the event kind).
+    for (holder, defs) in facts.holders() {
+        for (name, def) in defs {
+            if let Some(q) = &def.question {
+                for t in [&q.ja, &q.en] {
+                    template::check(t, facts, &[holder])
+                        .map_err(|p| format!("{holder}.{name}: question: {p}"))?;
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The `enum` at `$id#/pointer` of a common schema.
+fn enum_from(reference: &str, forms: &FormRegistry) -> Result<Vec<String>, String> {
+    let (uri, pointer) = reference
+        .split_once('#')
+        .ok_or_else(|| format!("enumFrom \"{reference}\" needs a #/pointer"))?;
+    let schema = forms
+        .common()
+        .iter()
+        .find(|c| c.uri == uri)
+        .ok_or_else(|| format!("enumFrom: no common schema has the $id {uri}"))?;
+    schema
+        .schema
+        .pointer(pointer)
+        .and_then(|s| s.get("enum"))
+        .and_then(Value::as_array)
+        .map(|values| {
+            values
+                .iter()
+                .filter_map(Value::as_str)
+                .map(str::to_owned)
+                .collect()
+        })
+        .ok_or_else(|| format!("enumFrom: {reference} is not a schema with an \"enum\""))
+}
+
+fn check_procedure(
+    file: ProcedureFile,
+    path: &str,
+    facts: &FactDictionary,
+    vocabulary: &Vocabulary,
+    forms: &FormRegistry,
+) -> Result<Procedure, String> {
+    let _ = path;
+    if !vocabulary.areas.contains_key(&file.area) {
+        return Err(format!(
+            "/area: \"{}\" is not an area of vocabulary.json ({})",
+            file.area,
+            vocabulary
+                .areas
+                .keys()
+                .cloned()
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
+    for event in &file.life_events {
+        if !vocabulary.life_events.contains_key(event) {
+            return Err(format!(
+                "/lifeEvents: \"{event}\" is not a life event of vocabulary.json ({})",
+                vocabulary
+                    .life_events
+                    .keys()
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+        }
+    }
+    if !vocabulary
+        .identity_checks
+        .contains_key(&file.identity_check)
+    {
+        return Err(format!(
+            "/identityCheck: \"{}\" is not a code of vocabulary.json ({})",
+            file.identity_check,
+            vocabulary
+                .identity_checks
+                .keys()
+                .cloned()
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
+    let form = match &file.form {
+        None => None,
+        Some(reference) => {
+            let (id, version) = reference.split_once('@').unwrap_or((reference, ""));
+            forms
+                .form(id, Some(version))
+                .map_err(|e| format!("/form: {}", e.text(id, Some(version)).en))?;
+            Some((id.to_owned(), version.to_owned()))
+        }
+    };
+    let in_member = file.applies_to == AppliesTo::Member;
+    let rule = Rule::parse(&file.rule, in_member)
+        .map_err(|e| format!("/rule{}: {}", e.at.trim_end_matches('/'), e.message))?;
+    check_rule_facts(&rule, &file.questions, facts, "/rule")?;
+    let holders: &[&str] = if in_member {
+        &["event", "household", "applicant", "member"]
+    } else {
+        &["event", "household", "applicant"]
+    };
+    for (which, t) in [
+        ("needed", &file.reason.needed),
+        ("notNeeded", &file.reason.not_needed),
+    ] {
+        for text in [&t.ja, &t.en] {
+            template::check(text, facts, holders).map_err(|p| format!("/reason/{which}: {p}"))?;
+        }
+    }
+    let filer = match file.filer {
+        None => None,
+        Some(f) => {
+            let rule = Rule::parse(&f.rule, false)
+                .map_err(|e| format!("/filer/rule{}: {}", e.at.trim_end_matches('/'), e.message))?;
+            check_rule_facts(&rule, &f.questions, facts, "/filer/rule")?;
+            for text in [&f.refused.ja, &f.refused.en] {
+                template::check(text, facts, &["event", "household", "applicant"])
+                    .map_err(|p| format!("/filer/refused: {p}"))?;
+            }
+            Some(Filer {
+                rule,
+                source: f.rule,
+                questions: f.questions,
+                refused: f.refused,
+            })
+        }
+    };
+    Ok(Procedure {
+        id: file.id,
+        name: file.name,
+        department: file.department,
+        area: file.area,
+        life_events: file.life_events,
+        applies_to: file.applies_to,
+        rule,
+        rule_source: file.rule,
+        questions: file.questions,
+        documents: file.documents,
+        identity_check: file.identity_check,
+        fee: file.fee,
+        form,
+        handling: file.handling,
+        deadline: file.deadline,
+        legal_basis: file.legal_basis,
+        reason: file.reason,
+        filer,
+        path: path.to_owned(),
+    })
+}
+
+/// Every fact a rule reads exists; every answer it reads is among its questions and every
+/// question is read; literals compared with an enum fact are among its values.
+fn check_rule_facts(
+    rule: &Rule,
+    questions: &[String],
+    facts: &FactDictionary,
+    at: &str,
+) -> Result<(), String> {
+    let mut answers_read = BTreeSet::new();
+    for var in rule.vars() {
+        let (holder, name) = var.dictionary_key();
+        let key = format!("{holder}.{name}");
+        let def = facts.get(holder, name).ok_or_else(|| {
+            format!("{at}: the rule reads {key}, which catalog/facts.json does not define")
+        })?;
+        if def.kind == FactKind::Answer {
+            if !questions.contains(&key) {
+                return Err(format!(
+                    "{at}: the rule reads the answer {key}; list it in \"questions\""
+                ));
+            }
+            answers_read.insert(key);
+        }
+    }
+    for q in questions {
+        match facts.lookup(q) {
+            Some(def) if def.kind == FactKind::Answer => {}
+            Some(_) => {
+                return Err(format!(
+                    "/questions: {q} is not an answer fact (only facts of kind \"answer\" are questions)"
+                ));
+            }
+            None => {
+                return Err(format!(
+                    "/questions: {q} is not a fact of catalog/facts.json"
+                ));
+            }
+        }
+        if !answers_read.contains(q) {
+            return Err(format!(
+                "/questions: {q} is listed but the rule never reads it"
+            ));
+        }
+    }
+    check_literals(rule, facts, at)
+}
+
+fn check_literals(rule: &Rule, facts: &FactDictionary, at: &str) -> Result<(), String> {
+    use rule::Var;
+    let def_of = |r: &Rule| match r {
+        Rule::Var(v) => {
+            let (h, n) = v.dictionary_key();
+            facts.get(h, n).map(|d| (format!("{h}.{n}"), d))
+        }
+        _ => None,
+    };
+    let literal_ok = |key: &str, def: &FactDef, lit: &Value| -> Result<(), String> {
+        if def.accepts(lit)
+            || (def.ty == FactType::Array
+                && lit.is_string()
+                && def.accepts(&Value::Array(vec![lit.clone()])))
+        {
+            Ok(())
+        } else {
+            Err(format!(
+                "{at}: {key} is compared with {lit}, which is not a value it can take ({})",
+                def.ty.as_str()
+            ))
+        }
+    };
+    match rule {
+        Rule::Compare(_, xs) => {
+            for pair in xs.windows(2) {
+                match (&pair[0], &pair[1]) {
+                    (v @ Rule::Var(_), Rule::Literal(lit))
+                    | (Rule::Literal(lit), v @ Rule::Var(_)) => {
+                        if let Some((key, def)) = def_of(v) {
+                            literal_ok(&key, def, lit)?;
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            xs.iter().try_for_each(|x| check_literals(x, facts, at))
+        }
+        Rule::In(needle, hay) => {
+            if let (Rule::Literal(lit), Some((key, def))) = (needle.as_ref(), def_of(hay)) {
+                literal_ok(&key, def, lit)?;
+            }
+            if let (Some((key, def)), Rule::Literal(Value::Array(items))) =
+                (def_of(needle), hay.as_ref())
+            {
+                items
+                    .iter()
+                    .try_for_each(|lit| literal_ok(&key, def, lit))?;
+            }
+            check_literals(needle, facts, at)?;
+            check_literals(hay, facts, at)
+        }
+        Rule::And(xs) | Rule::Or(xs) | Rule::If(xs) => {
+            xs.iter().try_for_each(|x| check_literals(x, facts, at))
+        }
+        Rule::Not(x) | Rule::Truthy(x) | Rule::Quantified(_, _, x) => check_literals(x, facts, at),
+        Rule::Literal(_)
+        | Rule::Var(
+            Var::Event(_) | Var::Household(_) | Var::Applicant(_) | Var::Member(_) | Var::Item(_),
+        ) => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_built_in_catalogue_loads_and_reaches_every_form() {
+        let forms = FormRegistry::load(&SchemaSource::Embedded).unwrap();
+        let catalog = Catalog::load(&SchemaSource::Embedded, &forms).unwrap();
+        assert!(
+            catalog.procedures.len() >= 45,
+            "{}",
+            catalog.procedures.len()
+        );
+        let areas: BTreeSet<&str> = catalog.procedures.iter().map(|p| p.area.as_str()).collect();
+        assert!(areas.len() >= 10, "{areas:?}");
+        for form in forms.forms() {
+            assert!(
+                catalog
+                    .procedures
+                    .iter()
+                    .any(|p| p.form.as_ref().is_some_and(|(id, _)| *id == form.id)),
+                "no procedure is filed on {}",
+                form.id
+            );
+        }
+        for event in catalog.vocabulary.life_events.keys() {
+            assert!(
+                catalog
+                    .procedures
+                    .iter()
+                    .any(|p| p.life_events.contains(event)),
+                "no procedure follows {event}"
+            );
+        }
+    }
+}
