@@ -18,5 +18,6 @@ pub mod store;
 pub mod tenancy;
 pub mod tls;
 pub mod validation;
+pub mod visits;
 
 pub use startup::{Application, DemoCredentials, StartupError};

@@ -110,6 +110,7 @@ async fn seed_demo(store: &Store) -> Result<Option<DemoCredentials>, StartupErro
         "municipalities:write",
         "audit:read",
         "forms",
+        "visits",
     ]
     .map(String::from);
     let (client, secret) = auth::register_client(
@@ -173,6 +174,15 @@ impl Application {
             dialects = forms.dialects().count(),
             source = %forms.source,
             "form schemas loaded"
+        );
+        let catalog = Arc::new(crate::catalog::Catalog::load(
+            &settings.schemas.source(),
+            &forms,
+        )?);
+        tracing::info!(
+            procedures = catalog.procedures.len(),
+            version = %catalog.digest,
+            "procedure catalogue loaded"
         );
         let store = open_store(&settings).await?;
         if settings.database.migrate_on_start {
@@ -245,6 +255,7 @@ impl Application {
             ),
             store,
             forms,
+            catalog,
             lockout: crate::auth::Lockout::new(&settings.auth.lockout),
             server_key,
             settings: settings.clone(),

@@ -10,6 +10,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261122_000001_foundation;
 mod m20261122_000002_idempotency;
 mod m20261203_000003_hardening;
+mod m20261203_000004_visits;
 
 pub struct Migrator;
 
@@ -20,6 +21,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000001_foundation::Migration),
             Box::new(m20261122_000002_idempotency::Migration),
             Box::new(m20261203_000003_hardening::Migration),
+            Box::new(m20261203_000004_visits::Migration),
         ]
     }
 }

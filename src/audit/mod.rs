@@ -21,6 +21,11 @@ pub enum Action {
     ClientRevoke,
     /// A token tried to act for a municipality it was not granted.
     MunicipalityAccessDenied,
+    VisitCreate,
+    VisitRead,
+    VisitList,
+    VisitUpdate,
+    VisitClose,
 }
 
 impl Action {
@@ -31,6 +36,11 @@ impl Action {
             Action::ClientCreate => "client.create",
             Action::ClientRevoke => "client.revoke",
             Action::MunicipalityAccessDenied => "municipality.access_denied",
+            Action::VisitCreate => "visit.create",
+            Action::VisitRead => "visit.read",
+            Action::VisitList => "visit.list",
+            Action::VisitUpdate => "visit.update",
+            Action::VisitClose => "visit.close",
         }
     }
 }

@@ -22,15 +22,19 @@ pub enum Scope {
     /// Read the standard form schemas; normalize and validate form data.
     #[serde(rename = "forms")]
     Forms,
+    /// Open and work on one-stop visits (personal data of residents).
+    #[serde(rename = "visits")]
+    Visits,
 }
 
 impl Scope {
-    pub const ALL: [Scope; 5] = [
+    pub const ALL: [Scope; 6] = [
         Scope::Admin,
         Scope::MunicipalitiesRead,
         Scope::MunicipalitiesWrite,
         Scope::AuditRead,
         Scope::Forms,
+        Scope::Visits,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -40,6 +44,7 @@ impl Scope {
             Scope::MunicipalitiesWrite => "municipalities:write",
             Scope::AuditRead => "audit:read",
             Scope::Forms => "forms",
+            Scope::Visits => "visits",
         }
     }
 
@@ -58,6 +63,9 @@ impl Scope {
             Scope::AuditRead => "監査ログの参照 / read the audit log",
             Scope::Forms => {
                 "標準様式の参照・正規化・検証 / read form schemas, normalize and validate form data"
+            }
+            Scope::Visits => {
+                "ワンストップ窓口の来庁(手続判定・住民の個人情報) / one-stop visits (determination, residents' personal data)"
             }
         }
     }

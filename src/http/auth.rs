@@ -43,6 +43,7 @@ pub mod scopes {
     marker!(MunicipalitiesWrite);
     marker!(AuditRead);
     marker!(Forms);
+    marker!(Visits);
 }
 
 /// A caller whose token carries scope `S` (and, on municipality routes, the municipality).

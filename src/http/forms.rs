@@ -175,7 +175,7 @@ pub struct FieldResult {
 }
 
 /// Any JSON value (OpenAPI 3.1's empty schema).
-fn any_json() -> utoipa::openapi::schema::Object {
+pub(crate) fn any_json() -> utoipa::openapi::schema::Object {
     utoipa::openapi::schema::Object::with_type(utoipa::openapi::schema::SchemaType::AnyValue)
 }
 

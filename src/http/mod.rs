@@ -21,6 +21,7 @@ pub mod problem;
 pub mod request_id;
 pub mod state;
 pub mod telemetry;
+mod visits;
 
 pub use admin::{ClientDto, CreatedClientDto};
 pub use municipalities::MunicipalityDto;
@@ -55,6 +56,12 @@ pub fn routes(cfg: &mut ServiceConfig) {
                 .service(forms::get_form_schema)
                 .service(forms::normalize_form)
                 .service(forms::validate_form)
-                .service(forms::normalize_field),
+                .service(forms::normalize_field)
+                .service(visits::create_visit)
+                .service(visits::list_visits)
+                .service(visits::get_visit)
+                .service(visits::get_determination)
+                .service(visits::post_answers)
+                .service(visits::close_visit),
         );
 }

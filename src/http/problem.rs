@@ -168,6 +168,14 @@ problem_kinds! {
         "既に存在します", "Already exists",
         "同じ識別子のリソースが既にあります。",
         "A resource with the same identifier exists already.";
+    VisitClosed => "visit_closed", CONFLICT,
+        "来庁は終了しています", "Visit closed",
+        "終了した来庁は変更できません。新しい来庁を作成してください。",
+        "A closed visit cannot change. Open a new visit.";
+    VisitChanged => "visit_changed", CONFLICT,
+        "来庁が同時に変更されました", "Visit changed meanwhile",
+        "同じ来庁が同時に別の端末から変更されました。来庁を読み直してから、もう一度送ってください。",
+        "The visit was changed from another terminal at the same time. Read it again and resend.";
     InternalError => "internal_error", INTERNAL_SERVER_ERROR,
         "内部エラーが発生しました", "Internal error",
         "ゲートウェイ内部でエラーが発生しました。requestId を添えて運用担当に連絡してください。",

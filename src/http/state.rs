@@ -20,6 +20,8 @@ pub struct AppState {
     pub openapi_json: actix_web::web::Bytes,
     /// Form schemas, era table and dialects, loaded at start-up.
     pub forms: Arc<crate::forms::FormRegistry>,
+    /// The procedure catalogue, loaded at start-up.
+    pub catalog: Arc<crate::catalog::Catalog>,
     /// Failed client authentications, per replica.
     pub lockout: Lockout,
     /// The server key, when there is one (see [`crate::secrets`]).

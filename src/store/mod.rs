@@ -7,6 +7,8 @@ pub mod entities;
 mod idempotency;
 mod keys;
 mod municipalities;
+mod visits;
+pub use visits::VisitChange;
 
 use std::time::Duration;
 

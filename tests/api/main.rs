@@ -17,3 +17,4 @@ mod tenancy;
 mod throttle;
 mod tls;
 mod tokens;
+mod visits;

@@ -256,13 +256,32 @@ async fn every_documented_example_works(backend: Backend) {
                 "municipalities:read",
                 "municipalities:write",
                 "audit:read",
+                "visits",
             ],
             &["012084"],
         )
         .await;
     let token = app.token_for(&everything.id, &everything.secret).await;
     let known_client = app.demo.client_id.to_string();
+    // A visit to look up, opened from the documented example of a new visit.
     let doc: Value = app.get_public_json("/openapi.json").await;
+    let new_visit = doc
+        .pointer("/components/schemas/NewVisit/example")
+        .cloned()
+        .expect("NewVisit has an example");
+    let known_visit: Value = app
+        .http
+        .post(app.url("/v1/municipalities/012084/visits"))
+        .bearer_auth(&token)
+        .header("Madoguchi-Actor", "clerk-0042")
+        .json(&new_visit)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let known_visit = known_visit["id"].as_str().unwrap().to_owned();
     let mut calls = Vec::new();
     for (path, item) in doc["paths"].as_object().unwrap() {
         for (method, operation) in item.as_object().unwrap() {
@@ -270,7 +289,7 @@ async fn every_documented_example_works(backend: Backend) {
         }
     }
     // Revoking last: the client looked up must still be there for the rest.
-    calls.sort_by_key(|(path, _, _)| path.ends_with("/revoke"));
+    calls.sort_by_key(|(path, _, _)| path.ends_with("/revoke") || path.ends_with("/close"));
     let mut checked = 0;
     for (path, method, operation) in calls {
         let mut url = path.clone();
@@ -288,6 +307,7 @@ async fn every_documented_example_works(backend: Backend) {
                 .map(str::to_owned);
             match (param["in"].as_str().unwrap(), name) {
                 ("path", "clientId") => url = url.replace("{clientId}", &known_client),
+                ("path", "visitId") => url = url.replace("{visitId}", &known_visit),
                 ("path", _) => {
                     let value = example.unwrap_or_else(|| panic!("{path}: no example for {name}"));
                     url = url.replace(&format!("{{{name}}}"), &value);

@@ -30,7 +30,7 @@ async fn both_client_authentication_methods_issue_verifiable_tokens(backend: Bac
     assert_eq!(post["expires_in"], 300);
     assert_eq!(
         post["scope"],
-        "municipalities:read municipalities:write audit:read forms"
+        "municipalities:read municipalities:write audit:read forms visits"
     );
 
     // client_secret_basic

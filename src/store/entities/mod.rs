@@ -8,3 +8,4 @@ pub mod client_municipality;
 pub mod idempotency_record;
 pub mod municipality;
 pub mod signing_key;
+pub mod visit;

@@ -1,0 +1,80 @@
+//! The one-stop visit (issue 10): one row per visit; the household (events, members, facts
+//! with their sources) is one JSON document, read and written whole.
+
+use sea_orm_migration::prelude::*;
+use sea_orm_migration::schema::*;
+
+#[derive(DeriveMigrationName)]
+pub struct Migration;
+
+#[derive(DeriveIden)]
+enum Visits {
+    Table,
+    Id,
+    LgCode,
+    Status,
+    Ticket,
+    CatalogVersion,
+    Household,
+    OpenedAt,
+    OpenedOn,
+    ClosedAt,
+    UpdatedAt,
+    OpenedByClient,
+    OpenedByStaff,
+    Revision,
+}
+
+#[derive(DeriveIden)]
+enum Municipalities {
+    Table,
+    LgCode,
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for Migration {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .create_table(
+                Table::create()
+                    .table(Visits::Table)
+                    .col(string(Visits::Id).primary_key())
+                    .col(string(Visits::LgCode))
+                    .col(string(Visits::Status))
+                    .col(string_null(Visits::Ticket))
+                    .col(string(Visits::CatalogVersion))
+                    .col(text(Visits::Household))
+                    .col(timestamp_with_time_zone(Visits::OpenedAt))
+                    .col(string(Visits::OpenedOn))
+                    .col(timestamp_with_time_zone_null(Visits::ClosedAt))
+                    .col(timestamp_with_time_zone(Visits::UpdatedAt))
+                    .col(string_null(Visits::OpenedByClient))
+                    .col(string_null(Visits::OpenedByStaff))
+                    .col(big_integer(Visits::Revision))
+                    .foreign_key(
+                        ForeignKey::create()
+                            .from(Visits::Table, Visits::LgCode)
+                            .to(Municipalities::Table, Municipalities::LgCode),
+                    )
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_index(
+                Index::create()
+                    .name("visits_by_day")
+                    .table(Visits::Table)
+                    .col(Visits::LgCode)
+                    .col(Visits::OpenedOn)
+                    .col(Visits::Id)
+                    .to_owned(),
+            )
+            .await
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .drop_table(Table::drop().table(Visits::Table).to_owned())
+            .await
+    }
+}

@@ -1,0 +1,1041 @@
+//! `/v1/municipalities/{lgCode}/visits`: one-stop visits — the household's life events and
+//! facts, the determination of its procedures, and the questions that can still change it.
+//! Everything a visit holds is personal data: every read and write is audited with the clerk.
+
+use actix_web::{HttpRequest, HttpResponse, get, post, web};
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+
+use super::auth::{Authorized, scopes};
+use super::extract::ApiJson;
+use super::idempotency::Idempotent;
+use super::pagination::{page_params, page_type};
+use super::problem::{ApiError, ProblemDoc, ProblemKind, negotiate_lang};
+use super::state::AppState;
+use crate::audit::Action;
+use crate::auth::Scope;
+use crate::catalog::{Handling, Holder};
+use crate::i18n::{Lang, Text};
+use crate::store::{StoreError, VisitChange};
+use crate::validation::FieldError;
+use crate::visits::determination::UsedFact;
+use crate::visits::facts::key_of;
+use crate::visits::input::{self, Context, NewAnswer, NewApplicant, NewEvent, NewMember};
+use crate::visits::{Decision, Explainer, Outcome, Status, Visit, determine};
+
+// ---------------------------------------------------------------- input
+
+/// A life event the household comes with.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[schema(as = NewLifeEvent)]
+pub struct NewLifeEventDto {
+    /// A life event of the catalogue: moveIn, moveOut, moveWithin, householdChange, birth,
+    /// death, marriage, divorce, certificateRequest.
+    #[schema(example = "moveIn")]
+    pub kind: String,
+    /// The day it happened (or will): ISO or 和暦 (`令和8年12月1日`).
+    #[schema(example = "2026-12-01")]
+    pub date: String,
+    /// The members it concerns (the deceased, the newborn, the spouses); empty or absent for
+    /// the whole household.
+    #[serde(default)]
+    pub subjects: Vec<String>,
+    /// Facts of the event the clerk knows already (`from`, `cardSpecialMoveIn` …).
+    #[serde(default)]
+    #[schema(value_type = Object, example = json!({"from": "otherMunicipality"}))]
+    pub facts: Map<String, Value>,
+}
+
+/// A household member as the clerk records it. Names are kept byte for byte.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[schema(as = NewMember)]
+pub struct NewMemberDto {
+    /// Chosen by the counter app, unique within the visit.
+    #[schema(example = "m1", pattern = "^[A-Za-z0-9_-]{1,32}$")]
+    pub id: String,
+    #[schema(example = "山田")]
+    pub family_name: Option<String>,
+    #[schema(example = "太郎")]
+    pub given_name: Option<String>,
+    /// For a foreign resident without a family/given split.
+    pub full_name: Option<String>,
+    /// 世帯主との続柄.
+    #[schema(example = "世帯主")]
+    pub relationship: Option<String>,
+    /// ISO or 和暦.
+    #[schema(example = "1988-04-10")]
+    pub date_of_birth: Option<String>,
+    /// 1 男, 2 女, 9 不明.
+    #[schema(example = "1")]
+    pub sex: Option<String>,
+    #[schema(example = "JP")]
+    pub nationality: Option<String>,
+    /// employee, nationalHealth, lateStage, publicAssistance, none.
+    #[schema(example = "nationalHealth")]
+    pub insurance: Option<String>,
+}
+
+/// The person filing: a member, or someone from outside the household by name.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[schema(as = NewApplicant)]
+pub struct NewApplicantDto {
+    #[schema(example = "m1")]
+    pub member: Option<String>,
+    pub name: Option<String>,
+}
+
+/// An answer to a question of the determination (or a correction of a recorded fact).
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[schema(as = Answer)]
+pub struct AnswerDto {
+    /// The question's `fact`.
+    #[schema(example = "member.hasMyNumberCard")]
+    pub fact: String,
+    /// For a member fact: the member's id.
+    #[schema(example = "m1")]
+    pub member: Option<String>,
+    /// For an event fact: the event's index (default 0).
+    pub event: Option<usize>,
+    #[schema(schema_with = super::forms::any_json, example = json!(true))]
+    pub value: Value,
+}
+
+/// A new visit.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[schema(as = NewVisit, example = json!({
+    "ticket": "A-012",
+    "events": [{"kind": "moveIn", "date": "2026-12-01", "facts": {"from": "otherMunicipality", "cardSpecialMoveIn": false}}],
+    "members": [{"id": "m1", "familyName": "山田", "givenName": "太郎", "relationship": "世帯主", "dateOfBirth": "1988-04-10", "sex": "1", "insurance": "nationalHealth"}],
+    "applicant": {"member": "m1"}
+}))]
+pub struct NewVisitDto {
+    /// 受付番号 (queue ticket).
+    #[schema(max_length = 32)]
+    pub ticket: Option<String>,
+    pub events: Vec<NewLifeEventDto>,
+    pub members: Vec<NewMemberDto>,
+    pub applicant: NewApplicantDto,
+    /// Answers known already.
+    #[serde(default)]
+    pub answers: Vec<AnswerDto>,
+}
+
+/// Answers to record; the determination is run again.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[schema(as = Answers, example = json!({"answers": [{"fact": "member.hasMyNumberCard", "member": "m1", "value": true}]}))]
+pub struct AnswersDto {
+    #[schema(min_items = 1)]
+    pub answers: Vec<AnswerDto>,
+}
+
+fn answers(list: Vec<AnswerDto>) -> Vec<NewAnswer> {
+    list.into_iter()
+        .map(|a| NewAnswer {
+            fact: a.fact,
+            member: a.member,
+            event: a.event,
+            value: a.value,
+        })
+        .collect()
+}
+
+fn member_input(m: NewMemberDto) -> NewMember {
+    let mut facts = Vec::new();
+    for (name, v) in [
+        ("familyName", m.family_name),
+        ("givenName", m.given_name),
+        ("fullName", m.full_name),
+        ("relationship", m.relationship),
+        ("dateOfBirth", m.date_of_birth),
+        ("sex", m.sex),
+        ("nationality", m.nationality),
+        ("insurance", m.insurance),
+    ] {
+        if let Some(v) = v {
+            facts.push((name.to_owned(), Value::String(v)));
+        }
+    }
+    NewMember { id: m.id, facts }
+}
+
+// ---------------------------------------------------------------- output
+
+/// A fact, its value and where it came from.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(as = Fact)]
+pub struct FactDto {
+    #[schema(example = "dateOfBirth")]
+    pub name: String,
+    #[schema(schema_with = super::forms::any_json)]
+    pub value: Value,
+    /// clerk, answer, registry, card or derived.
+    #[schema(example = "clerk")]
+    pub source: String,
+    pub recorded_at: Option<DateTime<Utc>>,
+}
+
+fn fact_dtos(facts: &crate::visits::model::Facts) -> Vec<FactDto> {
+    facts
+        .iter()
+        .map(|(name, r)| FactDto {
+            name: name.clone(),
+            value: r.value.clone(),
+            source: r.source.as_str().to_owned(),
+            recorded_at: Some(r.recorded_at),
+        })
+        .collect()
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(as = LifeEvent)]
+pub struct LifeEventDto {
+    pub index: usize,
+    #[schema(example = "moveIn")]
+    pub kind: String,
+    #[schema(example = "転入")]
+    pub label: String,
+    pub date: NaiveDate,
+    pub subjects: Vec<String>,
+    pub facts: Vec<FactDto>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(as = Member)]
+pub struct MemberDto {
+    pub id: String,
+    /// As recorded, plus what the gateway derives (name, age at the first event) marked
+    /// `derived`.
+    pub facts: Vec<FactDto>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(as = Applicant)]
+pub struct ApplicantDto {
+    pub member: Option<String>,
+    pub facts: Vec<FactDto>,
+}
+
+/// A visit and what is known about the household.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(as = Visit)]
+pub struct VisitDto {
+    pub id: Uuid,
+    pub lg_code: String,
+    /// open or closed.
+    #[schema(example = "open")]
+    pub status: String,
+    pub ticket: Option<String>,
+    /// The catalogue the visit was opened with.
+    pub catalog_version: String,
+    pub opened_at: DateTime<Utc>,
+    /// The day of the visit in Japan.
+    pub opened_on: NaiveDate,
+    pub closed_at: Option<DateTime<Utc>>,
+    /// Stay time in seconds, once closed.
+    pub stay_seconds: Option<i64>,
+    pub revision: i64,
+    pub events: Vec<LifeEventDto>,
+    pub members: Vec<MemberDto>,
+    pub applicant: ApplicantDto,
+    pub household_facts: Vec<FactDto>,
+}
+
+fn visit_dto(state: &AppState, v: &Visit, lang: Lang) -> VisitDto {
+    let h = &v.household;
+    let first = h
+        .events
+        .first()
+        .map(|e| crate::visits::facts::EventFacts::new(h, e));
+    VisitDto {
+        id: v.id,
+        lg_code: v.lg_code.to_string(),
+        status: v.status.as_str().to_owned(),
+        ticket: v.ticket.clone(),
+        catalog_version: v.catalog_version.clone(),
+        opened_at: v.opened_at,
+        opened_on: v.opened_on,
+        closed_at: v.closed_at,
+        stay_seconds: v.closed_at.map(|c| (c - v.opened_at).num_seconds()),
+        revision: v.revision,
+        events: h
+            .events
+            .iter()
+            .enumerate()
+            .map(|(index, e)| LifeEventDto {
+                index,
+                kind: e.kind.clone(),
+                label: state
+                    .catalog
+                    .life_event(&e.kind)
+                    .map(|d| {
+                        if lang == Lang::Ja {
+                            d.ja.clone()
+                        } else {
+                            d.en.clone()
+                        }
+                    })
+                    .unwrap_or_default(),
+                date: e.date,
+                subjects: e.subjects.clone(),
+                facts: fact_dtos(&e.facts),
+            })
+            .collect(),
+        members: h
+            .members
+            .iter()
+            .map(|m| {
+                let mut facts = fact_dtos(&m.facts);
+                for name in ["name", "age"] {
+                    if let Some(value) = first
+                        .as_ref()
+                        .and_then(|f| f.by_key(&format!("member.{name}"), Some(&m.id)))
+                    {
+                        facts.push(FactDto {
+                            name: name.to_owned(),
+                            value,
+                            source: "derived".to_owned(),
+                            recorded_at: None,
+                        });
+                    }
+                }
+                MemberDto {
+                    id: m.id.clone(),
+                    facts,
+                }
+            })
+            .collect(),
+        applicant: ApplicantDto {
+            member: h.applicant.member.clone(),
+            facts: fact_dtos(&h.applicant.facts),
+        },
+        household_facts: fact_dtos(&h.facts),
+    }
+}
+
+/// A fact that decided an outcome.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(as = DecidingFact)]
+pub struct DecidingFactDto {
+    /// `member.age`, `event.from` …
+    pub fact: String,
+    pub member: Option<String>,
+    /// The fact's label, with the member's name.
+    pub label: String,
+    #[schema(schema_with = super::forms::any_json)]
+    pub value: Value,
+    /// The value as a person reads it (enum labels, 和暦 dates in Japanese).
+    pub shown: String,
+    pub source: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(as = Labelled)]
+pub struct LabelledDto {
+    pub code: String,
+    pub label: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(as = ProcedureFee)]
+pub struct FeeDto {
+    pub yen: u32,
+    pub per: Option<String>,
+}
+
+/// Where the procedure is done: at this counter, or by referral (with where and why).
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(as = ProcedureHandling)]
+pub struct HandlingDto {
+    /// counter or referral.
+    pub mode: String,
+    pub to: Option<String>,
+    pub why: Option<String>,
+}
+
+/// Whether this applicant may file it today.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(as = Filing)]
+pub struct FilingDto {
+    /// null while a question about the applicant is open.
+    pub allowed: Option<bool>,
+    /// Why not, when not.
+    pub reason: Option<String>,
+}
+
+/// One procedure for one event (and one member, when decided per member).
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(as = ProcedureDecision)]
+pub struct DecisionDto {
+    #[schema(example = "nhiJoinMoveIn")]
+    pub procedure_id: String,
+    pub name: String,
+    /// 担当課.
+    pub department: String,
+    pub area: LabelledDto,
+    /// Index of the visit's life event.
+    pub event: usize,
+    pub member: Option<String>,
+    /// The reason in plain language, naming the facts that decided it; for an undecided
+    /// procedure, what is still missing.
+    pub reason: String,
+    pub decided_by: Vec<DecidingFactDto>,
+    /// For an undecided procedure: the ids of the questions that decide it.
+    pub questions: Vec<String>,
+    pub documents: Vec<String>,
+    /// 本人確認 (code of the 行政手続等の棚卸調査).
+    pub identity_check: LabelledDto,
+    pub fee: Option<FeeDto>,
+    pub deadline: Option<NaiveDate>,
+    pub deadline_note: Option<String>,
+    /// `formId@version`, or null for a checklist or a referral.
+    pub form: Option<String>,
+    pub handling: HandlingDto,
+    pub legal_basis: String,
+    pub filing: Option<FilingDto>,
+}
+
+/// An option of a question.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(as = QuestionOption)]
+pub struct OptionDto {
+    #[schema(schema_with = super::forms::any_json)]
+    pub value: Value,
+    pub label: String,
+}
+
+/// A question whose answer can still change the outcome of a procedure.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(as = Question)]
+pub struct QuestionDto {
+    /// Stable within the visit: `fact`, `@member` or `@event`.
+    #[schema(example = "member.hasMyNumberCard@m1")]
+    pub id: String,
+    /// Send as `fact` in the answer.
+    pub fact: String,
+    pub member: Option<String>,
+    pub event: Option<usize>,
+    pub text: String,
+    /// boolean, integer, string, date or array.
+    #[serde(rename = "type")]
+    pub ty: String,
+    pub options: Vec<OptionDto>,
+    /// The procedures the answer can decide.
+    pub decides: Vec<String>,
+}
+
+/// What the household needs, what is not needed and why, and what to ask.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(as = Determination)]
+pub struct DeterminationDto {
+    pub visit_id: Uuid,
+    pub catalog_version: String,
+    pub needed: Vec<DecisionDto>,
+    pub undecided: Vec<DecisionDto>,
+    pub ruled_out: Vec<DecisionDto>,
+    pub questions: Vec<QuestionDto>,
+}
+
+fn question_id(at: &crate::catalog::FactRef, event: Option<usize>) -> String {
+    match (&at.holder, event) {
+        (Holder::Member(id), _) => format!("{}@{id}", key_of(at)),
+        (Holder::Event, Some(i)) => format!("{}@{i}", key_of(at)),
+        _ => key_of(at),
+    }
+}
+
+fn holder_member(at: &crate::catalog::FactRef) -> Option<String> {
+    match &at.holder {
+        Holder::Member(id) => Some(id.clone()),
+        _ => None,
+    }
+}
+
+fn determination_dto(state: &AppState, visit: &Visit, lang: Lang) -> DeterminationDto {
+    let catalog = &state.catalog;
+    let d = determine(catalog, &visit.household);
+    let ex = Explainer {
+        catalog,
+        eras: &state.forms.eras,
+        household: &visit.household,
+        lang,
+    };
+    let deciding = |f: &UsedFact, event: usize| DecidingFactDto {
+        fact: key_of(&f.at),
+        member: holder_member(&f.at),
+        label: ex.fact_label(&f.at),
+        value: f.value.clone(),
+        shown: ex.show(f, event),
+        source: f.source.as_str().to_owned(),
+    };
+    let dto = |x: &Decision| {
+        let p = &x.procedure;
+        DecisionDto {
+            procedure_id: p.id.clone(),
+            name: p.name.get(lang).to_owned(),
+            department: p.department.clone(),
+            area: LabelledDto {
+                code: p.area.clone(),
+                label: catalog
+                    .vocabulary
+                    .areas
+                    .get(&p.area)
+                    .map(|a| a.get(lang).to_owned())
+                    .unwrap_or_default(),
+            },
+            event: x.event,
+            member: x.member.clone(),
+            reason: ex.reason(x),
+            decided_by: x.facts.iter().map(|f| deciding(f, x.event)).collect(),
+            questions: x
+                .questions
+                .iter()
+                .map(|q| question_id(q, Some(x.event)))
+                .collect(),
+            documents: p.documents.iter().map(|t| t.get(lang).to_owned()).collect(),
+            identity_check: LabelledDto {
+                code: p.identity_check.clone(),
+                label: catalog
+                    .vocabulary
+                    .identity_checks
+                    .get(&p.identity_check)
+                    .map(|a| a.get(lang).to_owned())
+                    .unwrap_or_default(),
+            },
+            fee: p.fee.as_ref().map(|f| FeeDto {
+                yen: f.yen,
+                per: f.per.as_ref().map(|t| t.get(lang).to_owned()),
+            }),
+            deadline: x.deadline,
+            deadline_note: p
+                .deadline
+                .as_ref()
+                .and_then(|d| d.note.as_ref())
+                .map(|t| t.get(lang).to_owned()),
+            form: p.form.as_ref().map(|(id, v)| format!("{id}@{v}")),
+            handling: match &p.handling {
+                Handling::Counter => HandlingDto {
+                    mode: "counter".into(),
+                    to: None,
+                    why: None,
+                },
+                Handling::Referral { to, why } => HandlingDto {
+                    mode: "referral".into(),
+                    to: Some(to.get(lang).to_owned()),
+                    why: Some(why.get(lang).to_owned()),
+                },
+            },
+            legal_basis: p.legal_basis.get(lang).to_owned(),
+            filing: x.filing.as_ref().map(|f| FilingDto {
+                allowed: f.allowed,
+                reason: ex.refusal(x),
+            }),
+        }
+    };
+    let pick = |o: Outcome| -> Vec<DecisionDto> {
+        d.decisions
+            .iter()
+            .filter(|x| x.outcome == o)
+            .map(dto)
+            .collect()
+    };
+    DeterminationDto {
+        visit_id: visit.id,
+        catalog_version: visit.catalog_version.clone(),
+        needed: pick(Outcome::Needed),
+        undecided: pick(Outcome::Undecided),
+        ruled_out: pick(Outcome::NotNeeded),
+        questions: d
+            .questions
+            .iter()
+            .map(|q| {
+                let def = catalog.facts.lookup(&q.key);
+                QuestionDto {
+                    id: question_id(&q.at, q.event),
+                    fact: q.key.clone(),
+                    member: holder_member(&q.at),
+                    event: q.event,
+                    text: ex.question(q),
+                    ty: def.map(|d| d.ty.as_str()).unwrap_or("string").to_owned(),
+                    options: def
+                        .and_then(|d| d.r#enum.as_ref())
+                        .map(|e| {
+                            e.iter()
+                                .map(|(k, l)| OptionDto {
+                                    value: Value::String(k.clone()),
+                                    label: l.get(lang).to_owned(),
+                                })
+                                .collect()
+                        })
+                        .unwrap_or_default(),
+                    decides: q.decides.clone(),
+                }
+            })
+            .collect(),
+    }
+}
+
+// ---------------------------------------------------------------- handlers
+
+fn visit_not_found(id: Uuid) -> ApiError {
+    ApiError::not_found(Text::new(
+        format!("来庁 {id} はありません。"),
+        format!("There is no visit {id}."),
+    ))
+}
+
+fn store_conflict(e: StoreError) -> ApiError {
+    match e {
+        StoreError::Conflict => ApiError::new(
+            ProblemKind::VisitChanged,
+            Text::new(
+                "この来庁は同時に別の端末から変更されました。読み直してから、もう一度送ってください。",
+                "The visit was changed from another terminal meanwhile. Read it again and resend.",
+            ),
+        ),
+        e => e.into(),
+    }
+}
+
+fn closed(id: Uuid) -> ApiError {
+    ApiError::new(
+        ProblemKind::VisitClosed,
+        Text::new(
+            format!("来庁 {id} は終了しているため変更できません。"),
+            format!("Visit {id} is closed and cannot change."),
+        ),
+    )
+}
+
+fn require_staff(auth: &Authorized<scopes::Visits>) -> Result<(), ApiError> {
+    if auth.actor.staff.is_some() {
+        return Ok(());
+    }
+    Err(ApiError::new(
+        ProblemKind::InvalidActor,
+        Text::new(
+            "来庁は個人情報を扱うため、Madoguchi-Actor ヘッダーに操作する職員の職員番号を入れてください。",
+            "A visit holds personal data: send the acting clerk's staff id in the Madoguchi-Actor header.",
+        ),
+    ))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Path)]
+pub struct VisitPath {
+    /// 全国地方公共団体コード.
+    #[serde(rename = "lgCode")]
+    #[allow(dead_code)] // Authorized reads and checks it from the path.
+    #[param(rename = "lgCode", example = "012084")]
+    pub lg_code: String,
+    /// The visit's id.
+    #[serde(rename = "visitId")]
+    #[param(rename = "visitId")]
+    pub visit_id: Uuid,
+}
+
+/// Open a visit: the life events, the household members known so far, the applicant.
+#[utoipa::path(
+    tag = "visits",
+    params(
+        ("lgCode" = String, Path, description = "全国地方公共団体コード", example = "012084"),
+        ("Madoguchi-Actor" = String, Header, description = "Staff id of the clerk acting (required: a visit is personal data)", example = "clerk-0042"),
+        ("Idempotency-Key" = Option<String>, Header, description = "A new UUID per request: a retry with the same key and body returns the first response"),
+    ),
+    request_body(content = NewVisitDto, content_type = "application/json"),
+    responses(
+        (status = 201, description = "The visit", body = VisitDto),
+        (status = 400, description = "Malformed JSON, lgCode or Madoguchi-Actor", body = ProblemDoc, content_type = "application/problem+json"),
+        (status = 401, description = "No or invalid token", body = ProblemDoc, content_type = "application/problem+json"),
+        (status = 403, description = "Scope visits missing, or the client may not act for this municipality", body = ProblemDoc, content_type = "application/problem+json"),
+        (status = 404, description = "Municipality not registered", body = ProblemDoc, content_type = "application/problem+json"),
+        (status = 409, description = "Idempotency-Key in use", body = ProblemDoc, content_type = "application/problem+json"),
+        (status = 413, description = "Body too large", body = ProblemDoc, content_type = "application/problem+json"),
+        (status = 415, description = "Not JSON", body = ProblemDoc, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid events, members, applicant or answers, all listed in errors[]", body = ProblemDoc, content_type = "application/problem+json"),
+    ),
+    security(("oauth2" = ["visits"]))
+)]
+#[post(
+    "/municipalities/{lgCode}/visits",
+    wrap = "Idempotent::requiring(Scope::Visits)"
+)]
+pub async fn create_visit(
+    req: HttpRequest,
+    auth: Authorized<scopes::Visits>,
+    state: web::Data<AppState>,
+    body: ApiJson<NewVisitDto>,
+) -> Result<HttpResponse, ApiError> {
+    let code = auth.municipality()?;
+    require_staff(&auth)?;
+    state
+        .municipalities
+        .municipality(&code)
+        .await?
+        .ok_or_else(|| super::municipalities::not_registered(&code))?;
+    let body = body.0;
+    let now = crate::store::now();
+    let ctx = Context {
+        catalog: &state.catalog,
+        eras: &state.forms.eras,
+        now,
+    };
+    let mut errors: Vec<FieldError> = Vec::new();
+    if let Some(t) = &body.ticket
+        && (t.is_empty()
+            || t.chars().count() > 32
+            || t.chars().any(crate::validation::is_hidden_or_control))
+    {
+        errors.push(FieldError::new(
+            "/ticket",
+            "invalid_ticket",
+            Text::new(
+                "受付番号は1〜32文字で、制御文字を含めずに入れてください。",
+                "ticket: 1 to 32 characters without control characters.",
+            ),
+        ));
+    }
+    for (i, m) in body.members.iter().enumerate() {
+        if m.id.is_empty()
+            || m.id.len() > 32
+            || !m
+                .id
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+        {
+            errors.push(FieldError::new(
+                format!("/members/{i}/id"),
+                "invalid_member_id",
+                Text::new(
+                    "世帯員の id は英数字・_・- の1〜32文字です(例: m1)。",
+                    "A member id is 1 to 32 letters, digits, _ or - (e.g. m1).",
+                ),
+            ));
+        }
+    }
+    let household = input::household(
+        &ctx,
+        body.events
+            .into_iter()
+            .map(|e| NewEvent {
+                kind: e.kind,
+                date: e.date,
+                subjects: e.subjects,
+                facts: e.facts.into_iter().collect(),
+            })
+            .collect(),
+        body.members.into_iter().map(member_input).collect(),
+        NewApplicant {
+            member: body.applicant.member,
+            name: body.applicant.name,
+        },
+        answers(body.answers),
+    );
+    let household = match household {
+        Ok(h) if errors.is_empty() => h,
+        Ok(_) => return Err(ApiError::validation(errors)),
+        Err(mut e) => {
+            errors.append(&mut e);
+            return Err(ApiError::validation(errors));
+        }
+    };
+    let visit = Visit {
+        id: Uuid::now_v7(),
+        lg_code: code,
+        status: Status::Open,
+        ticket: body.ticket,
+        catalog_version: state.catalog.digest.clone(),
+        household,
+        opened_at: now,
+        opened_on: crate::visits::model::japan_day(now),
+        closed_at: None,
+        updated_at: now,
+        opened_by_client: auth.actor.client_id.clone(),
+        opened_by_staff: auth.actor.staff.clone(),
+        revision: 1,
+    };
+    state.store.create_visit(&visit, &auth.actor).await?;
+    let lang = negotiate_lang(&req);
+    Ok(HttpResponse::Created()
+        .insert_header((
+            actix_web::http::header::LOCATION,
+            format!("/v1/municipalities/{code}/visits/{}", visit.id),
+        ))
+        .json(visit_dto(&state, &visit, lang)))
+}
+
+async fn load(
+    state: &AppState,
+    auth: &Authorized<scopes::Visits>,
+    id: Uuid,
+) -> Result<Visit, ApiError> {
+    let code = auth.municipality()?;
+    require_staff(auth)?;
+    state
+        .store
+        .read_visit(&code, id, &auth.actor)
+        .await?
+        .ok_or_else(|| visit_not_found(id))
+}
+
+/// A visit, with what is known about the household and where each fact came from.
+#[utoipa::path(
+    tag = "visits",
+    params(
+        VisitPath,
+        ("Madoguchi-Actor" = String, Header, description = "Staff id of the clerk acting (required)", example = "clerk-0042"),
+    ),
+    responses(
+        (status = 200, description = "The visit", body = VisitDto),
+        (status = 400, description = "Malformed lgCode, visit id or Madoguchi-Actor", body = ProblemDoc, content_type = "application/problem+json"),
+        (status = 401, description = "No or invalid token", body = ProblemDoc, content_type = "application/problem+json"),
+        (status = 403, description = "Scope visits missing, or the client may not act for this municipality", body = ProblemDoc, content_type = "application/problem+json"),
+        (status = 404, description = "No such visit in this municipality", body = ProblemDoc, content_type = "application/problem+json"),
+    ),
+    security(("oauth2" = ["visits"]))
+)]
+#[get("/municipalities/{lgCode}/visits/{visitId}")]
+pub async fn get_visit(
+    req: HttpRequest,
+    auth: Authorized<scopes::Visits>,
+    state: web::Data<AppState>,
+    path: web::Path<VisitPath>,
+) -> Result<HttpResponse, ApiError> {
+    let visit = load(&state, &auth, path.visit_id).await?;
+    Ok(HttpResponse::Ok().json(visit_dto(&state, &visit, negotiate_lang(&req))))
+}
+
+/// The determination: every needed procedure with its reason, documents, 本人確認, fee,
+/// deadline, form and counter or referral; the undecided ones with the questions that decide
+/// them; the ones ruled out with why.
+#[utoipa::path(
+    tag = "visits",
+    params(
+        VisitPath,
+        ("Madoguchi-Actor" = String, Header, description = "Staff id of the clerk acting (required)", example = "clerk-0042"),
+    ),
+    responses(
+        (status = 200, description = "The determination", body = DeterminationDto),
+        (status = 400, description = "Malformed lgCode, visit id or Madoguchi-Actor", body = ProblemDoc, content_type = "application/problem+json"),
+        (status = 401, description = "No or invalid token", body = ProblemDoc, content_type = "application/problem+json"),
+        (status = 403, description = "Scope visits missing, or the client may not act for this municipality", body = ProblemDoc, content_type = "application/problem+json"),
+        (status = 404, description = "No such visit in this municipality", body = ProblemDoc, content_type = "application/problem+json"),
+    ),
+    security(("oauth2" = ["visits"]))
+)]
+#[get("/municipalities/{lgCode}/visits/{visitId}/determination")]
+pub async fn get_determination(
+    req: HttpRequest,
+    auth: Authorized<scopes::Visits>,
+    state: web::Data<AppState>,
+    path: web::Path<VisitPath>,
+) -> Result<HttpResponse, ApiError> {
+    let visit = load(&state, &auth, path.visit_id).await?;
+    Ok(HttpResponse::Ok().json(determination_dto(&state, &visit, negotiate_lang(&req))))
+}
+
+/// Record answers (all or none) and run the determination again.
+#[utoipa::path(
+    tag = "visits",
+    params(
+        VisitPath,
+        ("Madoguchi-Actor" = String, Header, description = "Staff id of the clerk acting (required)", example = "clerk-0042"),
+        ("Idempotency-Key" = Option<String>, Header, description = "A new UUID per request: a retry with the same key and body returns the first response"),
+    ),
+    request_body(content = AnswersDto, content_type = "application/json"),
+    responses(
+        (status = 200, description = "The determination with the answers", body = DeterminationDto),
+        (status = 400, description = "Malformed JSON, lgCode, visit id or Madoguchi-Actor", body = ProblemDoc, content_type = "application/problem+json"),
+        (status = 401, description = "No or invalid token", body = ProblemDoc, content_type = "application/problem+json"),
+        (status = 403, description = "Scope visits missing, or the client may not act for this municipality", body = ProblemDoc, content_type = "application/problem+json"),
+        (status = 404, description = "No such visit in this municipality", body = ProblemDoc, content_type = "application/problem+json"),
+        (status = 409, description = "The visit is closed, was changed meanwhile, or the Idempotency-Key is in use", body = ProblemDoc, content_type = "application/problem+json"),
+        (status = 413, description = "Body too large", body = ProblemDoc, content_type = "application/problem+json"),
+        (status = 415, description = "Not JSON", body = ProblemDoc, content_type = "application/problem+json"),
+        (status = 422, description = "Unknown facts, members or values, all listed in errors[]", body = ProblemDoc, content_type = "application/problem+json"),
+    ),
+    security(("oauth2" = ["visits"]))
+)]
+#[post(
+    "/municipalities/{lgCode}/visits/{visitId}/answers",
+    wrap = "Idempotent::requiring(Scope::Visits)"
+)]
+pub async fn post_answers(
+    req: HttpRequest,
+    auth: Authorized<scopes::Visits>,
+    state: web::Data<AppState>,
+    path: web::Path<VisitPath>,
+    body: ApiJson<AnswersDto>,
+) -> Result<HttpResponse, ApiError> {
+    let code = auth.municipality()?;
+    require_staff(&auth)?;
+    let id = path.visit_id;
+    if body.0.answers.is_empty() {
+        return Err(ApiError::validation(vec![FieldError::new(
+            "/answers",
+            "no_answers",
+            Text::new("回答を1つ以上入れてください。", "Give at least one answer."),
+        )]));
+    }
+    let ctx = Context {
+        catalog: &state.catalog,
+        eras: &state.forms.eras,
+        now: crate::store::now(),
+    };
+    let list = answers(body.0.answers);
+    match state
+        .store
+        .change_visit(&code, id, Action::VisitUpdate, &auth.actor, |visit| {
+            input::apply_answers(&ctx, &mut visit.household, list, "/answers")
+        })
+        .await
+        .map_err(store_conflict)?
+    {
+        VisitChange::Done(visit) => {
+            Ok(HttpResponse::Ok().json(determination_dto(&state, &visit, negotiate_lang(&req))))
+        }
+        VisitChange::NotFound => Err(visit_not_found(id)),
+        VisitChange::Closed(_) => Err(closed(id)),
+        VisitChange::Refused(errors) => Err(ApiError::validation(errors)),
+    }
+}
+
+/// Close the visit: the resident has left. Its stay time is recorded.
+#[utoipa::path(
+    tag = "visits",
+    params(
+        VisitPath,
+        ("Madoguchi-Actor" = String, Header, description = "Staff id of the clerk acting (required)", example = "clerk-0042"),
+        ("Idempotency-Key" = Option<String>, Header, description = "A new UUID per request: a retry with the same key returns the first response"),
+    ),
+    responses(
+        (status = 200, description = "The closed visit", body = VisitDto),
+        (status = 400, description = "Malformed lgCode, visit id or Madoguchi-Actor", body = ProblemDoc, content_type = "application/problem+json"),
+        (status = 401, description = "No or invalid token", body = ProblemDoc, content_type = "application/problem+json"),
+        (status = 403, description = "Scope visits missing, or the client may not act for this municipality", body = ProblemDoc, content_type = "application/problem+json"),
+        (status = 404, description = "No such visit in this municipality", body = ProblemDoc, content_type = "application/problem+json"),
+        (status = 409, description = "Already closed, changed meanwhile, or Idempotency-Key in use", body = ProblemDoc, content_type = "application/problem+json"),
+    ),
+    security(("oauth2" = ["visits"]))
+)]
+#[post(
+    "/municipalities/{lgCode}/visits/{visitId}/close",
+    wrap = "Idempotent::requiring(Scope::Visits)"
+)]
+pub async fn close_visit(
+    req: HttpRequest,
+    auth: Authorized<scopes::Visits>,
+    state: web::Data<AppState>,
+    path: web::Path<VisitPath>,
+) -> Result<HttpResponse, ApiError> {
+    let code = auth.municipality()?;
+    require_staff(&auth)?;
+    let id = path.visit_id;
+    let now = crate::store::now();
+    match state
+        .store
+        .change_visit(&code, id, Action::VisitClose, &auth.actor, |visit| {
+            visit.status = Status::Closed;
+            visit.closed_at = Some(now);
+            Ok(())
+        })
+        .await
+        .map_err(store_conflict)?
+    {
+        VisitChange::Done(visit) => {
+            Ok(HttpResponse::Ok().json(visit_dto(&state, &visit, negotiate_lang(&req))))
+        }
+        VisitChange::NotFound => Err(visit_not_found(id)),
+        VisitChange::Closed(_) => Err(closed(id)),
+        VisitChange::Refused(errors) => Err(ApiError::validation(errors)),
+    }
+}
+
+page_type!(
+    VisitPage,
+    VisitDto,
+    "One page of a day's visits, oldest first."
+);
+
+page_params!(
+    VisitPageParams,
+    Uuid,
+    "`nextCursor` of the previous page: the visit id the next page starts after.",
+    value_type = Option<String>, format = Uuid
+);
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct DayParam {
+    /// The day in Japan (YYYY-MM-DD); today when absent.
+    #[param(value_type = Option<String>, format = Date, example = "2026-12-03")]
+    pub date: Option<NaiveDate>,
+}
+
+/// A day's visits of the municipality.
+#[utoipa::path(
+    tag = "visits",
+    params(
+        ("lgCode" = String, Path, description = "全国地方公共団体コード", example = "012084"),
+        ("Madoguchi-Actor" = String, Header, description = "Staff id of the clerk acting (required)", example = "clerk-0042"),
+        DayParam,
+        VisitPageParams,
+    ),
+    responses(
+        (status = 200, description = "One page of visits", body = VisitPage),
+        (status = 400, description = "Malformed lgCode, date, limit, cursor or Madoguchi-Actor", body = ProblemDoc, content_type = "application/problem+json"),
+        (status = 401, description = "No or invalid token", body = ProblemDoc, content_type = "application/problem+json"),
+        (status = 403, description = "Scope visits missing, or the client may not act for this municipality", body = ProblemDoc, content_type = "application/problem+json"),
+    ),
+    security(("oauth2" = ["visits"]))
+)]
+#[get("/municipalities/{lgCode}/visits")]
+pub async fn list_visits(
+    req: HttpRequest,
+    auth: Authorized<scopes::Visits>,
+    state: web::Data<AppState>,
+    day: web::Query<DayParam>,
+    page: web::Query<VisitPageParams>,
+) -> Result<HttpResponse, ApiError> {
+    let code = auth.municipality()?;
+    require_staff(&auth)?;
+    let limit = page.limit()?;
+    let day = day
+        .date
+        .unwrap_or_else(|| crate::visits::model::japan_day(crate::store::now()));
+    let lang = negotiate_lang(&req);
+    let result = state
+        .store
+        .list_visits(&code, day, page.cursor, limit, &auth.actor)
+        .await?;
+    Ok(HttpResponse::Ok().json(VisitPage {
+        items: result
+            .items
+            .iter()
+            .map(|v| visit_dto(&state, v, lang))
+            .collect(),
+        next_cursor: result.next_after,
+    }))
+}

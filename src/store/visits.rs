@@ -1,0 +1,198 @@
+//! Rows of `visits`. The household is one JSON document; every write appends its audit event
+//! in the same transaction, and a change names the revision it was made on.
+
+use chrono::NaiveDate;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder,
+    QuerySelect, Set,
+};
+use uuid::Uuid;
+
+use super::entities::visit::{ActiveModel, Column, Entity, Model};
+use super::{Page, Store, StoreError};
+use crate::audit::{Action, Actor, AuditEntry};
+use crate::tenancy::LgCode;
+use crate::visits::{Household, Status, Visit};
+
+fn to_domain(row: Model) -> Result<Visit, StoreError> {
+    let corrupt = |what: &str, e: &dyn std::fmt::Display| {
+        StoreError::Corrupt(format!("visits.{what} of {}: {e}", row.id))
+    };
+    Ok(Visit {
+        id: Uuid::parse_str(&row.id).map_err(|e| corrupt("id", &e))?,
+        lg_code: LgCode::parse(&row.lg_code).map_err(|e| corrupt("lg_code", &e))?,
+        status: Status::parse(&row.status).ok_or_else(|| corrupt("status", &row.status))?,
+        ticket: row.ticket.clone(),
+        catalog_version: row.catalog_version.clone(),
+        household: serde_json::from_str::<Household>(&row.household)
+            .map_err(|e| corrupt("household", &e))?,
+        opened_at: row.opened_at,
+        opened_on: NaiveDate::parse_from_str(&row.opened_on, "%Y-%m-%d")
+            .map_err(|e| corrupt("opened_on", &e))?,
+        closed_at: row.closed_at,
+        updated_at: row.updated_at,
+        opened_by_client: row.opened_by_client.clone(),
+        opened_by_staff: row.opened_by_staff.clone(),
+        revision: row.revision,
+    })
+}
+
+fn household_json(household: &Household) -> Result<String, StoreError> {
+    serde_json::to_string(household).map_err(|e| StoreError::Corrupt(format!("household: {e}")))
+}
+
+/// Why a change was not made.
+#[derive(Debug)]
+pub enum VisitChange {
+    Done(Visit),
+    NotFound,
+    /// The visit is closed; nothing changes any more.
+    Closed(Visit),
+    /// The change was refused; nothing was written.
+    Refused(Vec<crate::validation::FieldError>),
+}
+
+impl Store {
+    pub async fn create_visit(&self, visit: &Visit, actor: &Actor) -> Result<(), StoreError> {
+        let txn = self.begin_write().await?;
+        ActiveModel {
+            id: Set(visit.id.to_string()),
+            lg_code: Set(visit.lg_code.to_string()),
+            status: Set(visit.status.as_str().to_owned()),
+            ticket: Set(visit.ticket.clone()),
+            catalog_version: Set(visit.catalog_version.clone()),
+            household: Set(household_json(&visit.household)?),
+            opened_at: Set(visit.opened_at),
+            opened_on: Set(visit.opened_on.to_string()),
+            closed_at: Set(visit.closed_at),
+            updated_at: Set(visit.updated_at),
+            opened_by_client: Set(visit.opened_by_client.clone()),
+            opened_by_staff: Set(visit.opened_by_staff.clone()),
+            revision: Set(visit.revision),
+        }
+        .insert(&txn)
+        .await
+        .map_err(StoreError::classify)?;
+        self.append_audit(
+            &txn,
+            AuditEntry::success(
+                actor,
+                Action::VisitCreate,
+                Some(visit.lg_code),
+                visit.id.to_string(),
+            ),
+        )
+        .await?;
+        txn.commit().await?;
+        Ok(())
+    }
+
+    /// A visit of the municipality, and an audit event for the read.
+    pub async fn read_visit(
+        &self,
+        lg_code: &LgCode,
+        id: Uuid,
+        actor: &Actor,
+    ) -> Result<Option<Visit>, StoreError> {
+        let txn = self.begin_write().await?;
+        let Some(row) = Entity::find_by_id(id.to_string())
+            .filter(Column::LgCode.eq(lg_code.to_string()))
+            .one(&txn)
+            .await?
+        else {
+            return Ok(None);
+        };
+        self.append_audit(
+            &txn,
+            AuditEntry::success(actor, Action::VisitRead, Some(*lg_code), id.to_string()),
+        )
+        .await?;
+        txn.commit().await?;
+        to_domain(row).map(Some)
+    }
+
+    /// The visits opened on `day` (in Japan), oldest first, after the visit `after`.
+    pub async fn list_visits(
+        &self,
+        lg_code: &LgCode,
+        day: NaiveDate,
+        after: Option<Uuid>,
+        limit: u64,
+        actor: &Actor,
+    ) -> Result<Page<Visit>, StoreError> {
+        let txn = self.begin_write().await?;
+        let mut query = Entity::find()
+            .filter(Column::LgCode.eq(lg_code.to_string()))
+            .filter(Column::OpenedOn.eq(day.to_string()))
+            .order_by_asc(Column::Id);
+        if let Some(after) = after {
+            query = query.filter(Column::Id.gt(after.to_string()));
+        }
+        let (rows, last) = super::split_page(query.limit(limit + 1).all(&txn).await?, limit);
+        self.append_audit(
+            &txn,
+            AuditEntry::success(actor, Action::VisitList, Some(*lg_code), day.to_string()),
+        )
+        .await?;
+        txn.commit().await?;
+        let next_after = last.map(|i| rows[i].id.clone());
+        Ok(Page {
+            items: rows.into_iter().map(to_domain).collect::<Result<_, _>>()?,
+            next_after,
+        })
+    }
+
+    /// Applies `change` to an open visit and records `action`, in one transaction.
+    pub async fn change_visit(
+        &self,
+        lg_code: &LgCode,
+        id: Uuid,
+        action: Action,
+        actor: &Actor,
+        change: impl FnOnce(&mut Visit) -> Result<(), Vec<crate::validation::FieldError>>,
+    ) -> Result<VisitChange, StoreError> {
+        let txn = self.begin_write().await?;
+        let Some(row) = Entity::find_by_id(id.to_string())
+            .filter(Column::LgCode.eq(lg_code.to_string()))
+            .one(&txn)
+            .await?
+        else {
+            return Ok(VisitChange::NotFound);
+        };
+        let mut visit = to_domain(row.clone())?;
+        if visit.status == Status::Closed {
+            return Ok(VisitChange::Closed(visit));
+        }
+        let read_revision = visit.revision;
+        if let Err(errors) = change(&mut visit) {
+            // Dropping the transaction rolls it back: no write, no audit event.
+            return Ok(VisitChange::Refused(errors));
+        }
+        visit.updated_at = super::now();
+        visit.revision = read_revision + 1;
+        let mut active = row.into_active_model();
+        active.status = Set(visit.status.as_str().to_owned());
+        active.household = Set(household_json(&visit.household)?);
+        active.closed_at = Set(visit.closed_at);
+        active.updated_at = Set(visit.updated_at);
+        active.revision = Set(visit.revision);
+        // Only over the revision read: a change made meanwhile through another replica is
+        // never overwritten (the caller gets a conflict and retries on the new state).
+        let updated = Entity::update_many()
+            .set(active)
+            .filter(Column::Id.eq(id.to_string()))
+            .filter(Column::Revision.eq(read_revision))
+            .exec(&txn)
+            .await?;
+        if updated.rows_affected != 1 {
+            return Err(StoreError::Conflict);
+        }
+        self.append_audit(
+            &txn,
+            AuditEntry::success(actor, action, Some(*lg_code), id.to_string()),
+        )
+        .await?;
+        txn.commit().await?;
+        Ok(VisitChange::Done(visit))
+    }
+}

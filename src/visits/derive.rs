@@ -1,0 +1,85 @@
+//! Facts the gateway computes: a member's name and age, the school-year age, whether the
+//! event concerns them, the household's size, whether the applicant is a member.
+
+use chrono::{Datelike, NaiveDate};
+use serde_json::Value;
+
+/// Completed years from `birth` to `on`; a birthday on 29 February counts on 1 March in a
+/// common year (the day after 28 February, as 年齢計算ニ関スル法律 and the Civil Code count).
+pub fn age_on(birth: NaiveDate, on: NaiveDate) -> Option<i64> {
+    if on < birth {
+        return None;
+    }
+    let mut years = on.year() - birth.year();
+    if (on.month(), on.day()) < (birth.month(), birth.day()) {
+        years -= 1;
+    }
+    Some(i64::from(years))
+}
+
+/// The age by which a child is placed in a school year (学年齢): the ordinary age on 1 April
+/// of the school year of `on`. A child enters primary school at the first 1 April after the
+/// day before the 6th birthday (学校教育法第17条, 年齢計算ニ関スル法律), so children born from
+/// 2 April to 1 April of the next year share a year: 6 is the first year of primary school,
+/// 12 of junior high, 15 of high school, 17 its last year.
+pub fn school_year_age(birth: NaiveDate, on: NaiveDate) -> Option<i64> {
+    let year = if on.month() >= 4 {
+        on.year()
+    } else {
+        on.year() - 1
+    };
+    let april_1 = NaiveDate::from_ymd_opt(year, 4, 1)?;
+    if april_1 < birth {
+        return Some(-1);
+    }
+    age_on(birth, april_1)
+}
+
+/// A member's name for reasons and questions: family and given name, or the full name.
+pub fn display_name(
+    family: Option<&Value>,
+    given: Option<&Value>,
+    full: Option<&Value>,
+) -> Option<String> {
+    match (
+        family.and_then(Value::as_str),
+        given.and_then(Value::as_str),
+    ) {
+        (Some(f), Some(g)) => Some(format!("{f}{g}")),
+        (Some(f), None) => Some(f.to_owned()),
+        _ => full.and_then(Value::as_str).map(str::to_owned),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn d(s: &str) -> NaiveDate {
+        NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()
+    }
+
+    #[test]
+    fn ages_count_completed_years() {
+        assert_eq!(age_on(d("1950-12-02"), d("2025-12-01")), Some(74));
+        assert_eq!(age_on(d("1950-12-01"), d("2025-12-01")), Some(75));
+        assert_eq!(age_on(d("2004-02-29"), d("2024-02-28")), Some(19));
+        assert_eq!(age_on(d("2004-02-29"), d("2023-03-01")), Some(19));
+        assert_eq!(age_on(d("2026-12-02"), d("2026-12-01")), None);
+    }
+
+    #[test]
+    fn school_years_run_from_2_april_to_1_april() {
+        // Born 2 April 2019 and 1 April 2020: both start primary school in April 2026.
+        assert_eq!(school_year_age(d("2019-04-02"), d("2026-12-01")), Some(6));
+        assert_eq!(school_year_age(d("2019-04-01"), d("2026-12-01")), Some(7));
+        assert_eq!(school_year_age(d("2020-04-01"), d("2026-04-10")), Some(6));
+        assert_eq!(school_year_age(d("2020-04-02"), d("2026-04-10")), Some(5));
+        // In March the school year is still the one that began the April before.
+        assert_eq!(school_year_age(d("2020-04-01"), d("2027-03-31")), Some(6));
+        // The last year of high school: 17 (child allowance runs to its end).
+        assert_eq!(school_year_age(d("2008-04-02"), d("2026-12-01")), Some(17));
+        assert_eq!(school_year_age(d("2008-04-01"), d("2026-12-01")), Some(18));
+        assert_eq!(school_year_age(d("2009-04-01"), d("2026-12-01")), Some(17));
+    }
+}

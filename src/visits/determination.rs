@@ -1,0 +1,361 @@
+//! Determination (手続判定): which procedures a visit's household needs, why, and which
+//! questions can still change the answer — and only those.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use chrono::NaiveDate;
+use serde_json::Value;
+
+use super::facts::{EventFacts, key_of};
+use super::model::{Household, Source};
+use crate::catalog::template::{self, Fill};
+use crate::catalog::{AppliesTo, Catalog, FactKind, FactRef, Holder, Procedure, Scope};
+use crate::forms::EraTable;
+use crate::i18n::{Lang, Text};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Needed,
+    Undecided,
+    NotNeeded,
+}
+
+/// A fact that decided an outcome, as it was.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UsedFact {
+    pub at: FactRef,
+    pub value: Value,
+    pub source: Source,
+}
+
+/// Whether this applicant may file the procedure today.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Filing {
+    /// `None` while a fact it needs is unknown.
+    pub allowed: Option<bool>,
+    pub facts: Vec<UsedFact>,
+    pub questions: Vec<FactRef>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Decision {
+    pub procedure: Arc<Procedure>,
+    /// Index of the visit's life event it follows.
+    pub event: usize,
+    pub member: Option<String>,
+    pub outcome: Outcome,
+    /// When decided: the facts that decided it.
+    pub facts: Vec<UsedFact>,
+    /// When undecided: the facts still to be asked.
+    pub questions: Vec<FactRef>,
+    pub deadline: Option<NaiveDate>,
+    /// Only for a needed procedure with a filer rule.
+    pub filing: Option<Filing>,
+}
+
+/// One question, with the procedures its answer can decide.
+#[derive(Debug, Clone)]
+pub struct Question {
+    pub at: FactRef,
+    /// The event whose fact it is (event facts are per event).
+    pub event: Option<usize>,
+    /// `holder.name` in the facts dictionary.
+    pub key: String,
+    pub decides: Vec<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Determination {
+    pub decisions: Vec<Decision>,
+    pub questions: Vec<Question>,
+}
+
+/// Evaluates every procedure that follows one of the visit's events.
+pub fn determine(catalog: &Catalog, household: &Household) -> Determination {
+    let mut decisions = Vec::new();
+    for (index, event) in household.events.iter().enumerate() {
+        let facts = EventFacts::new(household, event);
+        for procedure in catalog
+            .procedures
+            .iter()
+            .filter(|p| p.life_events.contains(&event.kind))
+        {
+            let members: Vec<Option<&str>> = match procedure.applies_to {
+                AppliesTo::Household => vec![None],
+                AppliesTo::Member => household
+                    .members
+                    .iter()
+                    .map(|m| Some(m.id.as_str()))
+                    .collect(),
+            };
+            for member in members {
+                decisions.push(decide(catalog, procedure, &facts, index, member));
+            }
+        }
+    }
+    let questions = questions(catalog, &decisions);
+    Determination {
+        decisions,
+        questions,
+    }
+}
+
+fn used(facts: &EventFacts<'_>, refs: impl IntoIterator<Item = FactRef>) -> Vec<UsedFact> {
+    refs.into_iter()
+        .filter_map(|at| {
+            facts
+                .get(&at)
+                .map(|(value, source)| UsedFact { at, value, source })
+        })
+        .collect()
+}
+
+/// The facts to ask for: an unknown derived fact is asked through the facts it comes from.
+fn askable(
+    catalog: &Catalog,
+    facts: &EventFacts<'_>,
+    unknown: impl IntoIterator<Item = FactRef>,
+) -> Vec<FactRef> {
+    let mut out = Vec::new();
+    for at in unknown {
+        let key = key_of(&at);
+        match catalog.facts.lookup(&key) {
+            Some(def) if def.kind == FactKind::Derived => {
+                for from in &def.derived_from {
+                    let source = FactRef {
+                        holder: at.holder.clone(),
+                        name: from.clone(),
+                    };
+                    if facts.get(&source).is_none() && !out.contains(&source) {
+                        out.push(source);
+                    }
+                }
+            }
+            _ => {
+                if !out.contains(&at) {
+                    out.push(at);
+                }
+            }
+        }
+    }
+    out
+}
+
+fn decide(
+    catalog: &Catalog,
+    procedure: &Arc<Procedure>,
+    facts: &EventFacts<'_>,
+    event: usize,
+    member: Option<&str>,
+) -> Decision {
+    let scope = Scope { facts, member };
+    let evaluation = procedure.rule.evaluate(&scope);
+    let (outcome, used_facts, questions) = match evaluation.decided() {
+        Some(true) => (Outcome::Needed, used(facts, evaluation.facts), Vec::new()),
+        Some(false) => (
+            Outcome::NotNeeded,
+            used(facts, evaluation.facts),
+            Vec::new(),
+        ),
+        None => (
+            Outcome::Undecided,
+            Vec::new(),
+            askable(catalog, facts, evaluation.facts),
+        ),
+    };
+    let filing = match (&procedure.filer, outcome) {
+        (Some(filer), Outcome::Needed) => {
+            let e = filer.rule.evaluate(&scope);
+            Some(match e.decided() {
+                Some(allowed) => Filing {
+                    allowed: Some(allowed),
+                    facts: used(facts, e.facts),
+                    questions: Vec::new(),
+                },
+                None => Filing {
+                    allowed: None,
+                    facts: Vec::new(),
+                    questions: askable(catalog, facts, e.facts),
+                },
+            })
+        }
+        _ => None,
+    };
+    let deadline = procedure.deadline.as_ref().and_then(|d| {
+        facts
+            .event
+            .date
+            .checked_add_days(chrono::Days::new(u64::from(d.days)))
+    });
+    Decision {
+        procedure: procedure.clone(),
+        event,
+        member: member.map(str::to_owned),
+        outcome,
+        facts: used_facts,
+        questions,
+        deadline,
+        filing,
+    }
+}
+
+fn questions(catalog: &Catalog, decisions: &[Decision]) -> Vec<Question> {
+    let mut by_fact: BTreeMap<(Option<usize>, FactRef), Vec<String>> = BTreeMap::new();
+    let mut order = Vec::new();
+    for d in decisions {
+        let asked = d
+            .questions
+            .iter()
+            .chain(d.filing.iter().flat_map(|f| f.questions.iter()));
+        for at in asked {
+            let event = matches!(at.holder, Holder::Event).then_some(d.event);
+            let entry = by_fact.entry((event, at.clone())).or_insert_with(|| {
+                order.push((event, at.clone()));
+                Vec::new()
+            });
+            if !entry.contains(&d.procedure.id) {
+                entry.push(d.procedure.id.clone());
+            }
+        }
+    }
+    let _ = catalog;
+    order
+        .into_iter()
+        .map(|(event, at)| {
+            let decides = by_fact.remove(&(event, at.clone())).unwrap_or_default();
+            Question {
+                key: key_of(&at),
+                at,
+                event,
+                decides,
+            }
+        })
+        .collect()
+}
+
+/// Fills reasons and questions in one language.
+pub struct Explainer<'a> {
+    pub catalog: &'a Catalog,
+    pub eras: &'a EraTable,
+    pub household: &'a Household,
+    pub lang: Lang,
+}
+
+impl Explainer<'_> {
+    fn render(&self, template: &str, event: usize, member: Option<&str>) -> String {
+        let Some(ev) = self.household.events.get(event) else {
+            return template.to_owned();
+        };
+        let facts = EventFacts::new(self.household, ev);
+        let value = |key: &str| facts.by_key(key, member);
+        let event_label = |kind: &str, lang: Lang| {
+            self.catalog.life_event(kind).map(|e| {
+                if lang == Lang::Ja {
+                    e.ja.clone()
+                } else {
+                    e.en.clone()
+                }
+            })
+        };
+        template::render(
+            template,
+            &Fill {
+                facts: &self.catalog.facts,
+                eras: self.eras,
+                lang: self.lang,
+                value: &value,
+                event_label: &event_label,
+            },
+        )
+    }
+
+    /// Why the procedure is needed or not; for an undecided one, what is missing.
+    pub fn reason(&self, d: &Decision) -> String {
+        let member = d.member.as_deref();
+        match d.outcome {
+            Outcome::Needed => {
+                self.render(d.procedure.reason.needed.get(self.lang), d.event, member)
+            }
+            Outcome::NotNeeded => self.render(
+                d.procedure.reason.not_needed.get(self.lang),
+                d.event,
+                member,
+            ),
+            Outcome::Undecided => {
+                let labels: Vec<String> = d.questions.iter().map(|q| self.fact_label(q)).collect();
+                match self.lang {
+                    Lang::Ja => format!("次の事項が分かると判定できます: {}", labels.join("、")),
+                    Lang::En => format!("Decided once these are known: {}", labels.join(", ")),
+                }
+            }
+        }
+    }
+
+    /// Why this applicant cannot file it today.
+    pub fn refusal(&self, d: &Decision) -> Option<String> {
+        let filer = d.procedure.filer.as_ref()?;
+        match d.filing.as_ref()?.allowed {
+            Some(false) => Some(self.render(filer.refused.get(self.lang), d.event, None)),
+            _ => None,
+        }
+    }
+
+    /// A fact's label, with the member's name: 「山田花子さんの生年月日」.
+    pub fn fact_label(&self, at: &FactRef) -> String {
+        let label = self
+            .catalog
+            .facts
+            .lookup(&key_of(at))
+            .map(|d| d.label.get(self.lang).to_owned())
+            .unwrap_or_else(|| at.name.clone());
+        match &at.holder {
+            Holder::Member(id) => {
+                let name = self
+                    .household
+                    .events
+                    .first()
+                    .map(|e| EventFacts::new(self.household, e))
+                    .and_then(|f| f.by_key("member.name", Some(id)))
+                    .and_then(|v| v.as_str().map(str::to_owned))
+                    .unwrap_or_else(|| id.clone());
+                match self.lang {
+                    Lang::Ja => format!("{name}さんの{label}"),
+                    Lang::En => format!("{name}: {label}"),
+                }
+            }
+            _ => label,
+        }
+    }
+
+    /// The question to ask for a fact.
+    pub fn question(&self, q: &Question) -> String {
+        let member = match &q.at.holder {
+            Holder::Member(id) => Some(id.as_str()),
+            _ => None,
+        };
+        let Some(text) = self
+            .catalog
+            .facts
+            .lookup(&q.key)
+            .and_then(|d| d.question.as_ref())
+        else {
+            return self.fact_label(&q.at);
+        };
+        self.render(text.get(self.lang), q.event.unwrap_or(0), member)
+    }
+
+    /// A fact's value as a person reads it.
+    pub fn show(&self, f: &UsedFact, event: usize) -> String {
+        let member = match &f.at.holder {
+            Holder::Member(id) => Some(id.as_str()),
+            _ => None,
+        };
+        let key = key_of(&f.at);
+        self.render(&format!("{{{key}}}"), event, member)
+    }
+
+    pub fn text(&self, ja: &str, en: &str) -> Text {
+        Text::new(ja.to_owned(), en.to_owned())
+    }
+}

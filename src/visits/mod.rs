@@ -1,0 +1,11 @@
+//! The one-stop visit: a household's life events and facts, the procedures they need
+//! (determination), and — in later steps — prefilled drafts, one signature and applications.
+
+pub mod derive;
+pub mod determination;
+pub mod facts;
+pub mod input;
+pub mod model;
+
+pub use determination::{Decision, Determination, Explainer, Outcome, Question, determine};
+pub use model::{Applicant, Household, LifeEvent, Member, Recorded, Source, Status, Visit};

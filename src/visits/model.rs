@@ -1,0 +1,153 @@
+//! A visit: the life events a household comes with, its members and the facts known about
+//! them, each with where it came from.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use uuid::Uuid;
+
+use crate::tenancy::LgCode;
+
+/// Where a fact came from. Later sources (the resident registry, the My Number card) add
+/// facts with their own source; the API stays the same.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Source {
+    /// Typed by the clerk.
+    Clerk,
+    /// The answer to a question of the determination.
+    Answer,
+    /// Read from the resident registry.
+    Registry,
+    /// Read from the My Number card.
+    Card,
+    /// Computed by the gateway from other facts.
+    Derived,
+}
+
+impl Source {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Source::Clerk => "clerk",
+            Source::Answer => "answer",
+            Source::Registry => "registry",
+            Source::Card => "card",
+            Source::Derived => "derived",
+        }
+    }
+}
+
+/// One known fact.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Recorded {
+    pub value: Value,
+    pub source: Source,
+    pub recorded_at: DateTime<Utc>,
+}
+
+pub type Facts = BTreeMap<String, Recorded>;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Member {
+    /// Chosen by the counter app (`m1`, `m2` …), unique within the visit.
+    pub id: String,
+    pub facts: Facts,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LifeEvent {
+    /// A life event id of the catalogue's vocabulary (`moveIn`, `death` …).
+    pub kind: String,
+    pub date: NaiveDate,
+    /// The members the event concerns (the deceased, the newborn, the spouses); empty means
+    /// every member (a move of the whole household).
+    pub subjects: Vec<String>,
+    /// The event's own facts (`from`, `cardSpecialMoveIn` …).
+    pub facts: Facts,
+}
+
+impl LifeEvent {
+    pub fn concerns(&self, member: &str) -> bool {
+        self.subjects.is_empty() || self.subjects.iter().any(|s| s == member)
+    }
+}
+
+/// The person filing: a member, or someone from outside the household.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Applicant {
+    pub member: Option<String>,
+    pub facts: Facts,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Status {
+    Open,
+    Closed,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Open => "open",
+            Status::Closed => "closed",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "open" => Some(Status::Open),
+            "closed" => Some(Status::Closed),
+            _ => None,
+        }
+    }
+}
+
+/// What the visit holds about the household, stored as one document.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Household {
+    pub events: Vec<LifeEvent>,
+    pub members: Vec<Member>,
+    pub applicant: Applicant,
+    /// Facts of the household as a whole (answers such as `receivesChildAllowance`).
+    pub facts: Facts,
+}
+
+impl Household {
+    pub fn member(&self, id: &str) -> Option<&Member> {
+        self.members.iter().find(|m| m.id == id)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Visit {
+    pub id: Uuid,
+    pub lg_code: LgCode,
+    pub status: Status,
+    /// 受付番号 (queue ticket), when the counter uses one.
+    pub ticket: Option<String>,
+    /// The catalogue the visit was opened with.
+    pub catalog_version: String,
+    pub household: Household,
+    pub opened_at: DateTime<Utc>,
+    /// The day of the visit in Japan (+09:00), for a day's list.
+    pub opened_on: NaiveDate,
+    pub closed_at: Option<DateTime<Utc>>,
+    pub updated_at: DateTime<Utc>,
+    pub opened_by_client: Option<String>,
+    pub opened_by_staff: Option<String>,
+    /// Incremented by every change, for optimistic concurrency.
+    pub revision: i64,
+}
+
+/// The day in Japan (+09:00) of an instant.
+pub fn japan_day(at: DateTime<Utc>) -> NaiveDate {
+    (at + chrono::Duration::hours(9)).date_naive()
+}
