@@ -253,6 +253,11 @@ impl Application {
                 store.clone(),
                 Duration::from_secs(settings.cache.municipality_seconds),
             ),
+            catalogs: crate::catalog::versions::Catalogs::new(
+                catalog.clone(),
+                forms.clone(),
+                store.clone(),
+            ),
             store,
             forms,
             catalog,

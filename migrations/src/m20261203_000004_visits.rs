@@ -1,5 +1,6 @@
 //! The one-stop visit (issue 10): one row per visit; the household (events, members, facts
-//! with their sources) is one JSON document, read and written whole.
+//! with their sources) is one JSON document, read and written whole. And the municipalities'
+//! changes to the procedure catalogue, one row per version.
 
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::schema::*;
@@ -23,6 +24,17 @@ enum Visits {
     OpenedByClient,
     OpenedByStaff,
     Revision,
+}
+
+#[derive(DeriveIden)]
+enum CatalogOverrides {
+    Table,
+    LgCode,
+    Version,
+    Document,
+    CreatedAt,
+    ClientId,
+    Staff,
 }
 
 #[derive(DeriveIden)]
@@ -69,10 +81,36 @@ impl MigrationTrait for Migration {
                     .col(Visits::Id)
                     .to_owned(),
             )
+            .await?;
+        manager
+            .create_table(
+                Table::create()
+                    .table(CatalogOverrides::Table)
+                    .col(string(CatalogOverrides::LgCode))
+                    .col(big_integer(CatalogOverrides::Version))
+                    .col(text(CatalogOverrides::Document))
+                    .col(timestamp_with_time_zone(CatalogOverrides::CreatedAt))
+                    .col(string_null(CatalogOverrides::ClientId))
+                    .col(string_null(CatalogOverrides::Staff))
+                    .primary_key(
+                        Index::create()
+                            .col(CatalogOverrides::LgCode)
+                            .col(CatalogOverrides::Version),
+                    )
+                    .foreign_key(
+                        ForeignKey::create()
+                            .from(CatalogOverrides::Table, CatalogOverrides::LgCode)
+                            .to(Municipalities::Table, Municipalities::LgCode),
+                    )
+                    .to_owned(),
+            )
             .await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .drop_table(Table::drop().table(CatalogOverrides::Table).to_owned())
+            .await?;
         manager
             .drop_table(Table::drop().table(Visits::Table).to_owned())
             .await

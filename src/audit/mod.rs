@@ -26,6 +26,8 @@ pub enum Action {
     VisitList,
     VisitUpdate,
     VisitClose,
+    /// A municipality changed its procedure catalogue.
+    CatalogOverride,
 }
 
 impl Action {
@@ -41,6 +43,7 @@ impl Action {
             Action::VisitList => "visit.list",
             Action::VisitUpdate => "visit.update",
             Action::VisitClose => "visit.close",
+            Action::CatalogOverride => "catalog.override",
         }
     }
 }

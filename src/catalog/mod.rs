@@ -4,8 +4,11 @@
 //! problem, as the form schemas do.
 
 pub mod facts;
+pub mod overrides;
+pub mod prefill;
 pub mod rule;
 pub mod template;
+pub mod versions;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -67,7 +70,7 @@ pub enum AppliesTo {
     Member,
 }
 
-#[derive(Debug, Clone, Deserialize, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Fee {
     pub yen: u32,
@@ -130,6 +133,22 @@ struct ProcedureFile {
     reason: Reasons,
     #[serde(default)]
     filer: Option<FilerFile>,
+    #[serde(default)]
+    prefill: BTreeMap<String, Value>,
+    #[serde(default)]
+    draft_covers: DraftCovers,
+}
+
+/// Which members a household-wide procedure's draft lists.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum DraftCovers {
+    /// The members the event concerns.
+    #[default]
+    Subjects,
+    /// The members it does not concern (after a death: those who remain).
+    Others,
+    All,
 }
 
 /// Who may file a procedure, when not anyone.
@@ -166,12 +185,23 @@ pub struct Procedure {
     pub filer: Option<Filer>,
     /// `catalog/procedures/<id>.json`, for messages.
     pub path: String,
+    /// False when the municipality turned it off (see [`overrides`]).
+    pub enabled: bool,
+    /// A municipality's own procedure.
+    pub local: bool,
+    /// Constants of its draft, by JSON pointer into the form.
+    pub prefill: BTreeMap<String, Value>,
+    pub draft_covers: DraftCovers,
 }
 
 /// The whole catalogue: procedures, facts and vocabularies.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Catalog {
     pub procedures: Vec<Arc<Procedure>>,
+    /// How drafts of each form are prefilled, by `formId@version`.
+    pub prefill: BTreeMap<String, prefill::PrefillMap>,
+    /// The procedure schema, compiled: municipalities' local procedures are checked with it.
+    validator: Arc<jsonschema::Validator>,
     pub facts: FactDictionary,
     pub vocabulary: Vocabulary,
     /// First 12 hex digits of the SHA-256 over every catalogue file: which built-in catalogue
@@ -196,6 +226,7 @@ impl Catalog {
         let mut vocabulary = None;
         let mut facts = None;
         let mut procedure_files = Vec::new();
+        let mut prefill_files = Vec::new();
         for file in files.iter().filter(|f| f.path.starts_with("catalog/")) {
             digest.update(file.path.as_bytes());
             digest.update([0]);
@@ -219,6 +250,9 @@ impl Catalog {
                             .map_err(|e| problem(&file.path, e.to_string()))?,
                     )
                 }
+                ["catalog", "prefill", name] if name.ends_with(".json") => {
+                    prefill_files.push((file.path.clone(), parsed()?));
+                }
                 ["catalog", "procedures", name] if name.ends_with(".json") => {
                     procedure_files.push((
                         file.path.clone(),
@@ -229,7 +263,7 @@ impl Catalog {
                 _ => {
                     return Err(problem(
                         &file.path,
-                        "unexpected file: catalog/ holds procedure.schema.json, vocabulary.json, facts.json and procedures/<id>.json",
+                        "unexpected file: catalog/ holds procedure.schema.json, vocabulary.json, facts.json, procedures/<id>.json and prefill/<formId>.json",
                     ));
                 }
             }
@@ -259,30 +293,41 @@ impl Catalog {
         let mut procedures = Vec::new();
         let mut ids = BTreeSet::new();
         for (path, stem, value) in procedure_files {
-            if let Some(e) = validator.iter_errors(&value).next() {
-                let at = e.instance_path().to_string();
-                return Err(problem(
-                    &path,
-                    format!("{}: {e}", if at.is_empty() { "/" } else { &at }),
-                ));
-            }
-            let file: ProcedureFile =
-                serde_json::from_value(value).map_err(|e| problem(&path, e.to_string()))?;
-            if file.id != stem {
+            let procedure = read_procedure(&validator, value, &path, &facts, &vocabulary, forms)
+                .map_err(|p| problem(&path, p))?;
+            if procedure.id != stem {
                 return Err(problem(
                     &path,
                     format!(
                         "the file of procedure \"{}\" must be named {}.json",
-                        file.id, file.id
+                        procedure.id, procedure.id
                     ),
                 ));
             }
-            if !ids.insert(file.id.clone()) {
-                return Err(problem(&path, format!("the id {} is used twice", file.id)));
+            if !ids.insert(procedure.id.clone()) {
+                return Err(problem(
+                    &path,
+                    format!("the id {} is used twice", procedure.id),
+                ));
             }
-            let procedure = check_procedure(file, &path, &facts, &vocabulary, forms)
-                .map_err(|p| problem(&path, p))?;
             procedures.push(Arc::new(procedure));
+        }
+        let mut prefill = BTreeMap::new();
+        for (path, value) in prefill_files {
+            let map: prefill::PrefillMap =
+                serde_json::from_value(value).map_err(|e| problem(&path, e.to_string()))?;
+            let (id, version) = map.form.split_once('@').unwrap_or((&map.form, ""));
+            let form = forms
+                .form(id, Some(version))
+                .map_err(|e| problem(&path, format!("/form: {}", e.text(id, Some(version)).en)))?;
+            map.check(&form.plan, &facts)
+                .map_err(|p| problem(&path, p))?;
+            if prefill.insert(map.form.clone(), map).is_some() {
+                return Err(problem(&path, "a second prefill map for the same form"));
+            }
+        }
+        for p in &procedures {
+            check_prefill(p, &prefill, forms).map_err(|e| problem(&p.path, e))?;
         }
         if procedures.is_empty() {
             return Err(problem("catalog/procedures", "there are no procedures"));
@@ -290,6 +335,8 @@ impl Catalog {
         let digest = hex::encode(digest.finalize());
         Ok(Self {
             procedures,
+            prefill,
+            validator: Arc::new(validator),
             facts,
             vocabulary,
             digest: digest[..12].to_owned(),
@@ -303,6 +350,54 @@ impl Catalog {
     pub fn life_event(&self, id: &str) -> Option<&LifeEventDef> {
         self.vocabulary.life_events.get(id)
     }
+}
+
+/// A procedure on a form needs the form's prefill map, and its constants must name fields of
+/// the form.
+fn check_prefill(
+    p: &Procedure,
+    maps: &BTreeMap<String, prefill::PrefillMap>,
+    forms: &FormRegistry,
+) -> Result<(), String> {
+    let Some((id, version)) = &p.form else {
+        if p.prefill.is_empty() {
+            return Ok(());
+        }
+        return Err("/prefill: the procedure has no form".to_owned());
+    };
+    let key = format!("{id}@{version}");
+    if !maps.contains_key(&key) {
+        return Err(format!(
+            "/form: there is no prefill map for {key} (catalog/prefill/{id}.json)"
+        ));
+    }
+    let form = forms
+        .form(id, Some(version))
+        .map_err(|e| format!("/form: {}", e.text(id, Some(version)).en))?;
+    for pointer in p.prefill.keys() {
+        if form.plan.at(pointer).is_none() {
+            return Err(format!("/prefill{pointer}: {key} has no such field"));
+        }
+    }
+    Ok(())
+}
+
+/// Checks one procedure against the procedure schema, the vocabularies, the facts and the
+/// forms; the error names where in the procedure the problem is.
+fn read_procedure(
+    validator: &jsonschema::Validator,
+    value: Value,
+    path: &str,
+    facts: &FactDictionary,
+    vocabulary: &Vocabulary,
+    forms: &FormRegistry,
+) -> Result<Procedure, String> {
+    if let Some(e) = validator.iter_errors(&value).next() {
+        let at = e.instance_path().to_string();
+        return Err(format!("{}: {e}", if at.is_empty() { "/" } else { &at }));
+    }
+    let file: ProcedureFile = serde_json::from_value(value).map_err(|e| e.to_string())?;
+    check_procedure(file, path, facts, vocabulary, forms)
 }
 
 fn check_facts(
@@ -493,6 +588,10 @@ fn check_procedure(
         reason: file.reason,
         filer,
         path: path.to_owned(),
+        enabled: true,
+        local: false,
+        prefill: file.prefill,
+        draft_covers: file.draft_covers,
     })
 }
 

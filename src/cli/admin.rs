@@ -18,7 +18,7 @@ use crate::validation::FieldError;
 /// Every page of a list, for commands that print all of it.
 const PAGE: u64 = 100;
 
-async fn store(settings: &Settings) -> Result<Store, String> {
+pub(super) async fn store(settings: &Settings) -> Result<Store, String> {
     let store = open_store(settings).await.map_err(|e| e.to_string())?;
     let pending = store
         .pending_migrations()

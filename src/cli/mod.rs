@@ -3,6 +3,7 @@
 
 mod admin;
 mod audit;
+mod catalog;
 mod forms;
 mod serve;
 
@@ -57,6 +58,30 @@ pub enum Command {
     /// Standard form schemas, offline (no database): list them, check documents.
     #[command(subcommand)]
     Forms(FormsCommand),
+    /// A municipality's changes to the procedure catalogue.
+    #[command(subcommand)]
+    Catalog(CatalogCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CatalogCommand {
+    /// Print the municipality's current overrides and their version.
+    ShowOverrides {
+        /// The municipality's lgCode.
+        lg_code: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Replace the municipality's overrides with a JSON file (a new catalogue version for
+    /// visits opened from now on); every problem is printed and nothing is stored.
+    SetOverrides {
+        lg_code: String,
+        /// The overrides: {"procedures": {…}, "local": […]}.
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -244,6 +269,7 @@ pub async fn run(cli: Cli) -> ExitCode {
         }
         Some(Command::Clients(command)) => admin::clients(&settings, command).await,
         Some(Command::Municipalities(command)) => admin::municipalities(&settings, command).await,
+        Some(Command::Catalog(command)) => catalog::run(&settings, command).await,
     };
     result.unwrap_or_else(|e| fail(&e))
 }

@@ -242,7 +242,7 @@ fn changes(processed: &Processed) -> Vec<ChangeDto> {
         .collect()
 }
 
-fn issues(form: &Form, located: &[Located], lang: Lang) -> Vec<IssueDto> {
+pub(crate) fn issues(form: &Form, located: &[Located], lang: Lang) -> Vec<IssueDto> {
     located
         .iter()
         .map(|l| IssueDto {
@@ -257,7 +257,7 @@ fn issues(form: &Form, located: &[Located], lang: Lang) -> Vec<IssueDto> {
         .collect()
 }
 
-fn form_errors(errors: &[FormError], lang: Lang) -> Vec<FormErrorDto> {
+pub(crate) fn form_errors(errors: &[FormError], lang: Lang) -> Vec<FormErrorDto> {
     errors
         .iter()
         .map(|e| FormErrorDto {

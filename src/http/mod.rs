@@ -4,6 +4,7 @@
 mod admin;
 mod audit;
 pub mod auth;
+mod catalog;
 pub mod client_address;
 pub mod deadline;
 mod domain_errors;
@@ -62,6 +63,11 @@ pub fn routes(cfg: &mut ServiceConfig) {
                 .service(visits::get_visit)
                 .service(visits::get_determination)
                 .service(visits::post_answers)
-                .service(visits::close_visit),
+                .service(visits::get_drafts)
+                .service(visits::patch_draft)
+                .service(visits::close_visit)
+                .service(catalog::get_catalog)
+                .service(catalog::get_overrides)
+                .service(catalog::put_overrides),
         );
 }

@@ -268,6 +268,19 @@ fn shared_parameters() -> serde_json::Value {
                 "pattern": crate::validation::text_pattern(64)
             },
             "example": "K-00123"
+        },
+        "MadoguchiActorRequired": {
+            "name": "Madoguchi-Actor",
+            "in": "header",
+            "required": true,
+            "description": "Staff id of the clerk acting, recorded in the audit log; required on routes that hold residents' personal data (visits): 1 to 64 characters (not only spaces), no control, line-breaking, bidirectional or zero-width characters; one header.",
+            "schema": {
+                "type": "string",
+                "minLength": 1,
+                "maxLength": 64,
+                "pattern": crate::validation::text_pattern(64)
+            },
+            "example": "K-00123"
         }
     })
 }
@@ -287,8 +300,10 @@ fn tidy_operations(doc: &mut serde_json::Value) {
         for operation in item.values_mut() {
             if let Some(Value::Array(params)) = operation.get_mut("parameters") {
                 for param in params.iter_mut() {
+                    let required = param.get("required") == Some(&Value::Bool(true));
                     let shared = match param.get("name").and_then(Value::as_str) {
                         Some("Idempotency-Key") => "IdempotencyKey",
+                        Some("Madoguchi-Actor") if required => "MadoguchiActorRequired",
                         Some("Madoguchi-Actor") => "MadoguchiActor",
                         _ => continue,
                     };

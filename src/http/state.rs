@@ -20,8 +20,10 @@ pub struct AppState {
     pub openapi_json: actix_web::web::Bytes,
     /// Form schemas, era table and dialects, loaded at start-up.
     pub forms: Arc<crate::forms::FormRegistry>,
-    /// The procedure catalogue, loaded at start-up.
+    /// The built-in procedure catalogue, loaded at start-up.
     pub catalog: Arc<crate::catalog::Catalog>,
+    /// The catalogues of municipalities with their overrides, by version.
+    pub catalogs: crate::catalog::versions::Catalogs,
     /// Failed client authentications, per replica.
     pub lockout: Lockout,
     /// The server key, when there is one (see [`crate::secrets`]).

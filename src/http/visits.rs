@@ -2,7 +2,7 @@
 //! facts, the determination of its procedures, and the questions that can still change it.
 //! Everything a visit holds is personal data: every read and write is audited with the clerk.
 
-use actix_web::{HttpRequest, HttpResponse, get, post, web};
+use actix_web::{HttpRequest, HttpResponse, get, patch, post, web};
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -62,6 +62,11 @@ pub struct NewMemberDto {
     pub family_name: Option<String>,
     #[schema(example = "太郎")]
     pub given_name: Option<String>,
+    /// Full-width katakana (hiragana and half-width kana are converted in the drafts).
+    #[schema(example = "ヤマダ")]
+    pub family_name_kana: Option<String>,
+    #[schema(example = "タロウ")]
+    pub given_name_kana: Option<String>,
     /// For a foreign resident without a family/given split.
     pub full_name: Option<String>,
     /// 世帯主との続柄.
@@ -131,7 +136,7 @@ pub struct NewVisitDto {
 /// Answers to record; the determination is run again.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-#[schema(as = Answers, example = json!({"answers": [{"fact": "member.hasMyNumberCard", "member": "m1", "value": true}]}))]
+#[schema(as = AnswerBatch, example = json!({"answers": [{"fact": "member.hasMyNumberCard", "member": "m1", "value": true}]}))]
 pub struct AnswersDto {
     #[schema(min_items = 1)]
     pub answers: Vec<AnswerDto>,
@@ -153,6 +158,8 @@ fn member_input(m: NewMemberDto) -> NewMember {
     for (name, v) in [
         ("familyName", m.family_name),
         ("givenName", m.given_name),
+        ("familyNameKana", m.family_name_kana),
+        ("givenNameKana", m.given_name_kana),
         ("fullName", m.full_name),
         ("relationship", m.relationship),
         ("dateOfBirth", m.date_of_birth),
@@ -473,8 +480,12 @@ fn holder_member(at: &crate::catalog::FactRef) -> Option<String> {
     }
 }
 
-fn determination_dto(state: &AppState, visit: &Visit, lang: Lang) -> DeterminationDto {
-    let catalog = &state.catalog;
+fn determination_dto(
+    state: &AppState,
+    catalog: &crate::catalog::Catalog,
+    visit: &Visit,
+    lang: Lang,
+) -> DeterminationDto {
     let d = determine(catalog, &visit.household);
     let ex = Explainer {
         catalog,
@@ -598,6 +609,39 @@ fn determination_dto(state: &AppState, visit: &Visit, lang: Lang) -> Determinati
 }
 
 // ---------------------------------------------------------------- handlers
+
+/// The catalogue the visit was opened with.
+async fn catalog_of(
+    state: &AppState,
+    visit: &Visit,
+) -> Result<std::sync::Arc<crate::catalog::Catalog>, ApiError> {
+    let version = crate::catalog::versions::Catalogs::version_of(&visit.catalog_version);
+    state
+        .catalogs
+        .version(&visit.lg_code, version)
+        .await
+        .map_err(catalog_problem)
+}
+
+pub(crate) fn catalog_problem(e: crate::catalog::versions::CatalogError) -> ApiError {
+    use crate::catalog::versions::CatalogError;
+    match e {
+        CatalogError::Store(e) => e.into(),
+        CatalogError::Invalid(errors) => ApiError::validation(
+            errors
+                .into_iter()
+                .map(|e| {
+                    FieldError::new(
+                        e.pointer,
+                        "invalid_override",
+                        Text::new(e.message.clone(), e.message),
+                    )
+                })
+                .collect(),
+        ),
+        e @ CatalogError::Unusable { .. } => ApiError::internal(e),
+    }
+}
 
 fn visit_not_found(id: Uuid) -> ApiError {
     ApiError::not_found(Text::new(
@@ -761,12 +805,17 @@ pub async fn create_visit(
             return Err(ApiError::validation(errors));
         }
     };
+    let (version, _) = state
+        .catalogs
+        .current(&code)
+        .await
+        .map_err(catalog_problem)?;
     let visit = Visit {
         id: Uuid::now_v7(),
         lg_code: code,
         status: Status::Open,
         ticket: body.ticket,
-        catalog_version: state.catalog.digest.clone(),
+        catalog_version: state.catalogs.label(version),
         household,
         opened_at: now,
         opened_on: crate::visits::model::japan_day(now),
@@ -853,7 +902,13 @@ pub async fn get_determination(
     path: web::Path<VisitPath>,
 ) -> Result<HttpResponse, ApiError> {
     let visit = load(&state, &auth, path.visit_id).await?;
-    Ok(HttpResponse::Ok().json(determination_dto(&state, &visit, negotiate_lang(&req))))
+    let catalog = catalog_of(&state, &visit).await?;
+    Ok(HttpResponse::Ok().json(determination_dto(
+        &state,
+        &catalog,
+        &visit,
+        negotiate_lang(&req),
+    )))
 }
 
 /// Record answers (all or none) and run the determination again.
@@ -914,7 +969,13 @@ pub async fn post_answers(
         .map_err(store_conflict)?
     {
         VisitChange::Done(visit) => {
-            Ok(HttpResponse::Ok().json(determination_dto(&state, &visit, negotiate_lang(&req))))
+            let catalog = catalog_of(&state, &visit).await?;
+            Ok(HttpResponse::Ok().json(determination_dto(
+                &state,
+                &catalog,
+                &visit,
+                negotiate_lang(&req),
+            )))
         }
         VisitChange::NotFound => Err(visit_not_found(id)),
         VisitChange::Closed(_) => Err(closed(id)),
@@ -937,6 +998,7 @@ pub async fn post_answers(
         (status = 403, description = "Scope visits missing, or the client may not act for this municipality", body = ProblemDoc, content_type = "application/problem+json"),
         (status = 404, description = "No such visit in this municipality", body = ProblemDoc, content_type = "application/problem+json"),
         (status = 409, description = "Already closed, changed meanwhile, or Idempotency-Key in use", body = ProblemDoc, content_type = "application/problem+json"),
+        (status = 422, description = "The Idempotency-Key was used for another request", body = ProblemDoc, content_type = "application/problem+json"),
     ),
     security(("oauth2" = ["visits"]))
 )]
@@ -1038,4 +1100,320 @@ pub async fn list_visits(
             .collect(),
         next_cursor: result.next_after,
     }))
+}
+
+// ---------------------------------------------------------------- drafts
+
+/// Where one field of a draft came from.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(as = DraftField)]
+pub struct DraftFieldDto {
+    pub pointer: String,
+    /// clerk, answer, registry, card, derived (from the visit's facts), today, constant (the
+    /// procedure's), edit (typed into the draft).
+    pub source: String,
+    pub fact: Option<String>,
+    pub member: Option<String>,
+}
+
+/// A form prefilled for one procedure, normalized and validated.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(as = Draft)]
+pub struct DraftDto {
+    /// `procedureId@event` or `procedureId@event@member`.
+    #[schema(example = "nhiJoinMoveIn@0")]
+    pub key: String,
+    /// `formId@version`.
+    pub form: String,
+    pub form_title: String,
+    pub procedure_id: String,
+    pub procedure_name: String,
+    pub event: usize,
+    pub member: Option<String>,
+    pub members: Vec<String>,
+    /// The document, normalized.
+    #[schema(value_type = Object)]
+    pub document: Value,
+    pub fields: Vec<DraftFieldDto>,
+    pub valid: bool,
+    /// What the clerk still has to complete or correct.
+    pub errors: Vec<super::forms::FormErrorDto>,
+    pub warnings: Vec<super::forms::IssueDto>,
+    /// Fields filled from the facts and the procedure: the resident does not write them by hand.
+    pub prefilled_fields: usize,
+    /// Fields the clerk typed into the draft.
+    pub typed_fields: usize,
+}
+
+/// Every draft of the visit.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(as = Drafts)]
+pub struct DraftsDto {
+    pub visit_id: Uuid,
+    pub drafts: Vec<DraftDto>,
+    pub prefilled_fields: usize,
+    pub typed_fields: usize,
+}
+
+/// The clerk's changes to a draft: values to set and fields to remove, by JSON pointer.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[schema(as = DraftEdit, example = json!({"set": {"/qualificationConfirmationDelivery": "窓口"}}))]
+pub struct DraftEditDto {
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    pub set: Map<String, Value>,
+    #[serde(default)]
+    pub remove: Vec<String>,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Path)]
+pub struct DraftPath {
+    /// 全国地方公共団体コード.
+    #[serde(rename = "lgCode")]
+    #[param(rename = "lgCode", example = "012084")]
+    #[allow(dead_code)] // Authorized reads and checks it from the path.
+    pub lg_code: String,
+    #[serde(rename = "visitId")]
+    #[param(rename = "visitId")]
+    pub visit_id: Uuid,
+    /// The draft's key.
+    #[serde(rename = "draftKey")]
+    #[param(rename = "draftKey", example = "nhiJoinMoveIn@0")]
+    pub draft_key: String,
+}
+
+fn drafts_of(
+    state: &AppState,
+    catalog: &crate::catalog::Catalog,
+    visit: &Visit,
+    lang: Lang,
+) -> Vec<DraftDto> {
+    let d = determine(catalog, &visit.household);
+    let today = crate::visits::model::japan_day(crate::store::now());
+    crate::visits::drafts::specs(catalog, &visit.household, &d)
+        .into_iter()
+        .filter_map(|spec| {
+            let form = state
+                .forms
+                .form(&spec.form_id, Some(&spec.form_version))
+                .ok()?;
+            let draft = crate::visits::drafts::build(
+                catalog,
+                &form.plan,
+                &visit.household,
+                &spec,
+                visit.household.edits.get(&spec.key),
+                today,
+            );
+            let processed = state.forms.validate(form, draft.document, None);
+            let mut errors = super::forms::form_errors(&processed.errors, lang);
+            errors.extend(
+                super::forms::issues(form, &processed.report.errors, lang)
+                    .into_iter()
+                    .map(|i| super::forms::FormErrorDto {
+                        pointer: i.pointer,
+                        keyword: "x-normalize".to_owned(),
+                        code: i.code,
+                        message: i.message,
+                    }),
+            );
+            Some(DraftDto {
+                key: spec.key.clone(),
+                form: format!("{}@{}", spec.form_id, spec.form_version),
+                form_title: form.title.clone(),
+                procedure_id: spec.procedure.id.clone(),
+                procedure_name: spec.procedure.name.get(lang).to_owned(),
+                event: spec.event,
+                member: spec.member.clone(),
+                members: spec.members.clone(),
+                valid: errors.is_empty(),
+                document: processed.document,
+                fields: draft
+                    .fields
+                    .into_iter()
+                    .map(|f| DraftFieldDto {
+                        pointer: f.pointer,
+                        source: f.source.to_owned(),
+                        fact: f.fact,
+                        member: f.member,
+                    })
+                    .collect(),
+                errors,
+                warnings: super::forms::issues(form, &processed.report.warnings, lang),
+                prefilled_fields: draft.prefilled,
+                typed_fields: draft.typed,
+            })
+        })
+        .collect()
+}
+
+/// The drafts: each needed procedure filed on a form, prefilled from the facts (every field
+/// with its source), with the clerk's edits, normalized and validated.
+#[utoipa::path(
+    tag = "visits",
+    params(
+        VisitPath,
+        ("Madoguchi-Actor" = String, Header, description = "Staff id of the clerk acting (required)", example = "clerk-0042"),
+    ),
+    responses(
+        (status = 200, description = "The drafts", body = DraftsDto),
+        (status = 400, description = "Malformed lgCode, visit id or Madoguchi-Actor", body = ProblemDoc, content_type = "application/problem+json"),
+        (status = 401, description = "No or invalid token", body = ProblemDoc, content_type = "application/problem+json"),
+        (status = 403, description = "Scope visits missing, or the client may not act for this municipality", body = ProblemDoc, content_type = "application/problem+json"),
+        (status = 404, description = "No such visit in this municipality", body = ProblemDoc, content_type = "application/problem+json"),
+    ),
+    security(("oauth2" = ["visits"]))
+)]
+#[get("/municipalities/{lgCode}/visits/{visitId}/drafts")]
+pub async fn get_drafts(
+    req: HttpRequest,
+    auth: Authorized<scopes::Visits>,
+    state: web::Data<AppState>,
+    path: web::Path<VisitPath>,
+) -> Result<HttpResponse, ApiError> {
+    let visit = load(&state, &auth, path.visit_id).await?;
+    let catalog = catalog_of(&state, &visit).await?;
+    let drafts = drafts_of(&state, &catalog, &visit, negotiate_lang(&req));
+    Ok(HttpResponse::Ok().json(DraftsDto {
+        visit_id: visit.id,
+        prefilled_fields: drafts.iter().map(|d| d.prefilled_fields).sum(),
+        typed_fields: drafts.iter().map(|d| d.typed_fields).sum(),
+        drafts,
+    }))
+}
+
+/// Change fields of a draft (the clerk completes what no system knows); the draft comes back
+/// normalized and validated.
+#[utoipa::path(
+    tag = "visits",
+    params(
+        DraftPath,
+        ("Madoguchi-Actor" = String, Header, description = "Staff id of the clerk acting (required)", example = "clerk-0042"),
+    ),
+    request_body(content = DraftEditDto, content_type = "application/json"),
+    responses(
+        (status = 200, description = "The draft with the change", body = DraftDto),
+        (status = 400, description = "Malformed JSON, lgCode, visit id or Madoguchi-Actor", body = ProblemDoc, content_type = "application/problem+json"),
+        (status = 401, description = "No or invalid token", body = ProblemDoc, content_type = "application/problem+json"),
+        (status = 403, description = "Scope visits missing, or the client may not act for this municipality", body = ProblemDoc, content_type = "application/problem+json"),
+        (status = 404, description = "No such visit or draft", body = ProblemDoc, content_type = "application/problem+json"),
+        (status = 409, description = "The visit is closed or was changed meanwhile", body = ProblemDoc, content_type = "application/problem+json"),
+        (status = 413, description = "Body too large", body = ProblemDoc, content_type = "application/problem+json"),
+        (status = 415, description = "Not JSON", body = ProblemDoc, content_type = "application/problem+json"),
+        (status = 422, description = "A pointer that is not a field of the form, or no change", body = ProblemDoc, content_type = "application/problem+json"),
+    ),
+    security(("oauth2" = ["visits"]))
+)]
+#[patch("/municipalities/{lgCode}/visits/{visitId}/drafts/{draftKey}")]
+pub async fn patch_draft(
+    req: HttpRequest,
+    auth: Authorized<scopes::Visits>,
+    state: web::Data<AppState>,
+    path: web::Path<DraftPath>,
+    body: ApiJson<DraftEditDto>,
+) -> Result<HttpResponse, ApiError> {
+    let code = auth.municipality()?;
+    let lang = negotiate_lang(&req);
+    let visit = load(&state, &auth, path.visit_id).await?;
+    let catalog = catalog_of(&state, &visit).await?;
+    let d = determine(&catalog, &visit.household);
+    let spec = crate::visits::drafts::specs(&catalog, &visit.household, &d)
+        .into_iter()
+        .find(|s| s.key == path.draft_key)
+        .ok_or_else(|| {
+            ApiError::not_found(Text::new(
+                format!(
+                    "この来庁に下書き「{}」はありません。GET …/drafts の key を指定してください。",
+                    path.draft_key
+                ),
+                format!(
+                    "The visit has no draft {}; use a key from GET …/drafts.",
+                    path.draft_key
+                ),
+            ))
+        })?;
+    let form = state
+        .forms
+        .form(&spec.form_id, Some(&spec.form_version))
+        .map_err(|_| ApiError::internal("a procedure's form is not loaded"))?;
+    let body = body.0;
+    let mut errors = Vec::new();
+    if body.set.is_empty() && body.remove.is_empty() {
+        errors.push(FieldError::new(
+            "/set",
+            "empty_edit",
+            Text::new(
+                "変更する項目を set か remove に入れてください。",
+                "Name at least one field in set or remove.",
+            ),
+        ));
+    }
+    let fields = body
+        .set
+        .iter()
+        .map(|(p, v)| (p.clone(), Some(v.clone()), "set"))
+        .chain(body.remove.iter().map(|p| (p.clone(), None, "remove")));
+    let mut changes = Vec::new();
+    for (pointer, value, part) in fields {
+        if !pointer.starts_with('/') || form.plan.at(&pointer).is_none() {
+            let mut at = format!("/{part}");
+            crate::validation::push_pointer_token(&mut at, &pointer);
+            errors.push(FieldError::new(
+                at,
+                "unknown_field",
+                Text::new(
+                    format!("「{pointer}」は様式 {} の項目ではありません。", form.title),
+                    format!(
+                        "{pointer} is not a field of {}@{}.",
+                        spec.form_id, spec.form_version
+                    ),
+                ),
+            ));
+            continue;
+        }
+        changes.push((pointer, value));
+    }
+    if !errors.is_empty() {
+        return Err(ApiError::validation(errors));
+    }
+    let key = spec.key.clone();
+    let changed = state
+        .store
+        .change_visit(
+            &code,
+            path.visit_id,
+            Action::VisitUpdate,
+            &auth.actor,
+            |v| {
+                let edits = v.household.edits.entry(key).or_default();
+                for (pointer, value) in changes {
+                    edits.insert(
+                        pointer,
+                        value.map_or(
+                            crate::visits::drafts::Edit::Remove,
+                            crate::visits::drafts::Edit::Set,
+                        ),
+                    );
+                }
+                Ok(())
+            },
+        )
+        .await
+        .map_err(store_conflict)?;
+    let visit = match changed {
+        VisitChange::Done(v) => v,
+        VisitChange::NotFound => return Err(visit_not_found(path.visit_id)),
+        VisitChange::Closed(_) => return Err(closed(path.visit_id)),
+        VisitChange::Refused(e) => return Err(ApiError::validation(e)),
+    };
+    drafts_of(&state, &catalog, &visit, lang)
+        .into_iter()
+        .find(|d| d.key == spec.key)
+        .map(|d| HttpResponse::Ok().json(d))
+        .ok_or_else(|| ApiError::internal("the edited draft vanished"))
 }

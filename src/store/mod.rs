@@ -2,6 +2,8 @@
 //! and back. No SQL outside this module.
 
 mod audit;
+mod catalog_overrides;
+pub use catalog_overrides::StoredOverrides;
 mod clients;
 pub mod entities;
 mod idempotency;

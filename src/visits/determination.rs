@@ -12,7 +12,7 @@ use super::model::{Household, Source};
 use crate::catalog::template::{self, Fill};
 use crate::catalog::{AppliesTo, Catalog, FactKind, FactRef, Holder, Procedure, Scope};
 use crate::forms::EraTable;
-use crate::i18n::{Lang, Text};
+use crate::i18n::Lang;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {
@@ -52,6 +52,8 @@ pub struct Decision {
     pub deadline: Option<NaiveDate>,
     /// Only for a needed procedure with a filer rule.
     pub filing: Option<Filing>,
+    /// The municipality turned the procedure off.
+    pub disabled: bool,
 }
 
 /// One question, with the procedures its answer can decide.
@@ -94,7 +96,7 @@ pub fn determine(catalog: &Catalog, household: &Household) -> Determination {
             }
         }
     }
-    let questions = questions(catalog, &decisions);
+    let questions = questions(&decisions);
     Determination {
         decisions,
         questions,
@@ -149,6 +151,19 @@ fn decide(
     event: usize,
     member: Option<&str>,
 ) -> Decision {
+    if !procedure.enabled {
+        return Decision {
+            procedure: procedure.clone(),
+            event,
+            member: member.map(str::to_owned),
+            outcome: Outcome::NotNeeded,
+            facts: Vec::new(),
+            questions: Vec::new(),
+            deadline: None,
+            filing: None,
+            disabled: true,
+        };
+    }
     let scope = Scope { facts, member };
     let evaluation = procedure.rule.evaluate(&scope);
     let (outcome, used_facts, questions) = match evaluation.decided() {
@@ -197,10 +212,11 @@ fn decide(
         questions,
         deadline,
         filing,
+        disabled: false,
     }
 }
 
-fn questions(catalog: &Catalog, decisions: &[Decision]) -> Vec<Question> {
+fn questions(decisions: &[Decision]) -> Vec<Question> {
     let mut by_fact: BTreeMap<(Option<usize>, FactRef), Vec<String>> = BTreeMap::new();
     let mut order = Vec::new();
     for d in decisions {
@@ -219,7 +235,6 @@ fn questions(catalog: &Catalog, decisions: &[Decision]) -> Vec<Question> {
             }
         }
     }
-    let _ = catalog;
     order
         .into_iter()
         .map(|(event, at)| {
@@ -273,6 +288,12 @@ impl Explainer<'_> {
     /// Why the procedure is needed or not; for an undecided one, what is missing.
     pub fn reason(&self, d: &Decision) -> String {
         let member = d.member.as_deref();
+        if d.disabled {
+            return match self.lang {
+                Lang::Ja => "この団体ではこの手続を扱っていません(団体の設定で無効になっています)。担当課にご確認ください。".to_owned(),
+                Lang::En => "This municipality does not offer this procedure (turned off in its settings). Ask the department.".to_owned(),
+            };
+        }
         match d.outcome {
             Outcome::Needed => {
                 self.render(d.procedure.reason.needed.get(self.lang), d.event, member)
@@ -353,9 +374,5 @@ impl Explainer<'_> {
         };
         let key = key_of(&f.at);
         self.render(&format!("{{{key}}}"), event, member)
-    }
-
-    pub fn text(&self, ja: &str, en: &str) -> Text {
-        Text::new(ja.to_owned(), en.to_owned())
     }
 }

@@ -339,6 +339,7 @@ pub fn household(
         members: out_members,
         applicant: out_applicant,
         facts: Facts::new(),
+        edits: Default::default(),
     };
     if let Err(mut e) = apply_answers(ctx, &mut household, answers, "/answers") {
         errors.append(&mut e);

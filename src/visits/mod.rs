@@ -3,6 +3,7 @@
 
 pub mod derive;
 pub mod determination;
+pub mod drafts;
 pub mod facts;
 pub mod input;
 pub mod model;

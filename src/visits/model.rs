@@ -118,6 +118,9 @@ pub struct Household {
     pub applicant: Applicant,
     /// Facts of the household as a whole (answers such as `receivesChildAllowance`).
     pub facts: Facts,
+    /// The clerk's edits of the drafts, by draft key and JSON pointer.
+    #[serde(default)]
+    pub edits: super::drafts::Edits,
 }
 
 impl Household {

@@ -173,6 +173,51 @@ async fn operator_commands_manage_tenants_and_clients(backend: Backend) {
     assert_eq!(created["lgCode"], "131016");
     assert_eq!(created["prefecture"]["name"], "東京都");
 
+    // The municipality's catalogue overrides: a bad file stores nothing and says where.
+    let bad = dir.path().join("bad-overrides.json");
+    std::fs::write(
+        &bad,
+        r#"{"procedures": {"noSuchProcedure": {"enabled": false}}}"#,
+    )
+    .unwrap();
+    let refused = run(
+        &dir,
+        url,
+        &["catalog", "set-overrides", "131016", bad.to_str().unwrap()],
+    );
+    assert_eq!(refused.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(stderr.contains("/procedures/noSuchProcedure"), "{stderr}");
+    let good = dir.path().join("overrides.json");
+    std::fs::write(
+        &good,
+        r#"{"procedures": {"mopedRegistration": {"enabled": false}}}"#,
+    )
+    .unwrap();
+    let set = json_of(&run(
+        &dir,
+        url,
+        &[
+            "catalog",
+            "set-overrides",
+            "131016",
+            good.to_str().unwrap(),
+            "--json",
+        ],
+    ));
+    assert_eq!(set["version"], 1);
+    let shown = json_of(&run(
+        &dir,
+        url,
+        &["catalog", "show-overrides", "131016", "--json"],
+    ));
+    assert_eq!(shown["version"], 1);
+    assert_eq!(
+        shown["overrides"]["procedures"]["mopedRegistration"]["enabled"],
+        false
+    );
+    assert!(shown["catalogVersion"].as_str().unwrap().ends_with(".1"));
+
     let refused = run(
         &dir,
         url,
@@ -251,7 +296,10 @@ async fn operator_commands_manage_tenants_and_clients(backend: Backend) {
     // Operator actions are audited as the CLI.
     let report = json_of(&run(&dir, url, &["audit", "verify", "--json"]));
     assert_eq!(report["intact"], true);
-    assert_eq!(report["checked"], 3, "municipality, client, revocation");
+    assert_eq!(
+        report["checked"], 4,
+        "municipality, catalogue override, client, revocation"
+    );
 }
 storage_test!(operator_commands_manage_tenants_and_clients);
 

@@ -196,6 +196,11 @@ async fn internal_errors_are_opaque(backend: Backend) {
         .unwrap();
     app.store
         .connection()
+        .execute_unprepared("DROP TABLE catalog_overrides")
+        .await
+        .unwrap();
+    app.store
+        .connection()
         .execute_unprepared("DROP TABLE municipalities")
         .await
         .unwrap();

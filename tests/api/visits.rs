@@ -140,6 +140,85 @@ fn check(name: &str, step: usize, d: &Value, expect: &Value) {
     }
 }
 
+/// The drafts a scenario expects: their keys, and per draft the values of some fields and
+/// where they came from.
+fn check_drafts(name: &str, drafts: &Value, expected: &Value) {
+    let keys: BTreeSet<String> = drafts["drafts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["key"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(keys, strings(&expected["keys"]), "{name}: drafts");
+    let prefilled = drafts["prefilledFields"].as_u64().unwrap();
+    assert!(
+        prefilled >= expected["prefilledAtLeast"].as_u64().unwrap(),
+        "{name}: {prefilled} fields prefilled"
+    );
+    if let Some(typed) = expected.get("typed") {
+        assert_eq!(
+            &drafts["typedFields"], typed,
+            "{name}: fields typed into the drafts"
+        );
+    }
+    // Every draft is checked by the forms engine: what is missing comes back as errors
+    // with a message, and every filled field says where it came from.
+    for d in drafts["drafts"].as_array().unwrap() {
+        assert_eq!(
+            d["valid"],
+            d["errors"].as_array().unwrap().is_empty(),
+            "{name}: {}",
+            d["key"]
+        );
+        assert!(
+            d["errors"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|e| !e["message"].as_str().unwrap().is_empty())
+        );
+        assert!(
+            d["fields"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|f| f["source"].as_str().is_some_and(|s| !s.is_empty()))
+        );
+    }
+    for (key, want) in expected["fields"].as_object().into_iter().flatten() {
+        let draft = drafts["drafts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|d| d["key"] == key.as_str())
+            .unwrap_or_else(|| panic!("{name}: no draft {key}"));
+        for (pointer, value) in want.as_object().unwrap() {
+            assert_eq!(
+                draft["document"].pointer(pointer),
+                Some(value),
+                "{name}: {key}{pointer}"
+            );
+        }
+    }
+    for (key, want) in expected["sources"].as_object().into_iter().flatten() {
+        let draft = drafts["drafts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|d| d["key"] == key.as_str())
+            .unwrap();
+        for (pointer, source) in want.as_object().unwrap() {
+            let field = draft["fields"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|f| f["pointer"] == pointer.as_str())
+                .unwrap_or_else(|| panic!("{name}: {key}{pointer} has no source"));
+            assert_eq!(&field["source"], source, "{name}: {key}{pointer}");
+        }
+    }
+}
+
 async fn scenarios_run_as_the_counter_does(backend: Backend) {
     let app = spawn_app(backend).await;
     let token = app.demo_token().await;
@@ -190,6 +269,44 @@ async fn scenarios_run_as_the_counter_does(backend: Backend) {
                 }
             };
             check(name, i, &d, &step["expect"]);
+        }
+        for edit in scenario["draftEdits"].as_array().into_iter().flatten() {
+            let key = edit["key"].as_str().unwrap();
+            let r = send(
+                &app,
+                Method::PATCH,
+                &format!("{VISITS}/{id}/drafts/{key}"),
+                &token,
+                Some(&json!({"set": edit["set"]})),
+            )
+            .await;
+            assert_eq!(
+                r.status(),
+                StatusCode::OK,
+                "{name}: {}",
+                r.text().await.unwrap()
+            );
+            let draft: Value = r.json().await.unwrap();
+            assert!(
+                draft["typedFields"].as_u64().unwrap() >= 1,
+                "{name}: {draft}"
+            );
+        }
+        if let Some(expected) = scenario.get("drafts") {
+            let r = send(
+                &app,
+                Method::GET,
+                &format!("{VISITS}/{id}/drafts"),
+                &token,
+                None,
+            )
+            .await;
+            assert_eq!(r.status(), StatusCode::OK, "{name}");
+            let drafts: Value = r.json().await.unwrap();
+            if std::env::var("SHOW_DRAFTS").is_ok() {
+                println!("{}", serde_json::to_string_pretty(&drafts).unwrap());
+            }
+            check_drafts(name, &drafts, expected);
         }
         // The answers are kept with their source.
         let read: Value = send(&app, Method::GET, &format!("{VISITS}/{id}"), &token, None)
@@ -289,6 +406,79 @@ async fn a_visit_is_listed_closed_and_audited(backend: Backend) {
     .unwrap();
     assert_eq!(other_day["items"], json!([]));
 
+    // The certificate request's draft: prefilled, then completed by the clerk.
+    let drafts: Value = send(
+        &app,
+        Method::GET,
+        &format!("{VISITS}/{id}/drafts"),
+        &token,
+        None,
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    let draft = &drafts["drafts"][0];
+    assert_eq!(draft["key"], "residentRecordCopy@0");
+    assert_eq!(
+        draft["document"]["lines"],
+        json!([{"certificate": "residentRecordCopy", "copies": 1}])
+    );
+    assert_eq!(draft["document"]["applicant"]["familyName"], "田中");
+    assert!(
+        draft["errors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["pointer"] == "/purpose")
+    );
+    let path = format!("{VISITS}/{id}/drafts/residentRecordCopy@0");
+    let bad = send(
+        &app,
+        Method::PATCH,
+        &path,
+        &token,
+        Some(&json!({"set": {"/noSuchField": 1}})),
+    )
+    .await;
+    let p = problem(bad, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").await;
+    assert_eq!(p["errors"][0]["pointer"], "/set/~1noSuchField");
+    let unknown = send(
+        &app,
+        Method::PATCH,
+        &format!("{VISITS}/{id}/drafts/sealCertificate@0"),
+        &token,
+        Some(&json!({"set": {"/purpose": "その他"}})),
+    )
+    .await;
+    problem(unknown, StatusCode::NOT_FOUND, "not_found").await;
+    let edited = send(
+        &app,
+        Method::PATCH,
+        &path,
+        &token,
+        Some(&json!({"set": {"/purpose": "勤務先提出", "/identityDocument": "運転免許証"}})),
+    )
+    .await;
+    assert_eq!(edited.status(), StatusCode::OK);
+    let edited: Value = edited.json().await.unwrap();
+    assert_eq!(edited["typedFields"], 2);
+    assert!(
+        !edited["errors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["pointer"] == "/purpose"),
+        "{edited}"
+    );
+    let purpose = edited["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["pointer"] == "/purpose")
+        .unwrap();
+    assert_eq!(purpose["source"], "edit");
+
     let closed = send(
         &app,
         Method::POST,
@@ -319,6 +509,15 @@ async fn a_visit_is_listed_closed_and_audited(backend: Backend) {
     )
     .await;
     problem(late, StatusCode::CONFLICT, "visit_closed").await;
+    let late_edit = send(
+        &app,
+        Method::PATCH,
+        &path,
+        &token,
+        Some(&json!({"set": {"/purpose": "その他"}})),
+    )
+    .await;
+    problem(late_edit, StatusCode::CONFLICT, "visit_closed").await;
 
     // Every read and write is in the audit log with the clerk.
     let auditor = app.register_client(&["audit:read"], &["012084"]).await;
@@ -442,3 +641,172 @@ async fn bad_input_is_a_clear_problem_and_writes_nothing(backend: Backend) {
     problem(unknown, StatusCode::NOT_FOUND, "not_found").await;
 }
 storage_test!(bad_input_is_a_clear_problem_and_writes_nothing);
+
+/// A municipality turns a procedure off, changes a fee and a department and adds its own
+/// procedure: visits opened afterwards see it, a visit opened before keeps its catalogue.
+async fn municipality_overrides_make_a_new_catalogue_version(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let token = app.demo_token().await;
+    let admin = app
+        .register_client(&["admin", "audit:read"], &["012084"])
+        .await;
+    let admin = app.token_for(&admin.id, &admin.secret).await;
+    let body = json!({
+        "events": [{"kind": "moveIn", "date": "2026-12-01", "facts": {"from": "otherMunicipality", "cardSpecialMoveIn": false}}],
+        "members": [{"id": "m1", "familyName": "木村", "givenName": "拓", "dateOfBirth": "1985-05-05", "insurance": "employee"}],
+        "applicant": {"member": "m1"},
+        "answers": [{"fact": "member.wantsSealRegistration", "member": "m1", "value": true}]
+    });
+    let before: Value = send(&app, Method::POST, VISITS, &token, Some(&body))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(before["catalogVersion"].as_str().unwrap().ends_with(".0"));
+
+    let overrides_path = "/v1/municipalities/012084/catalog/overrides";
+    let bad = json!({
+        "procedures": {"noSuchProcedure": {"enabled": false}, "sealRegistrationMoveIn": {"fee": {"yen": 0}}},
+        "local": [{"id": "garbage", "rule": true}]
+    });
+    let r = app
+        .send_json(Method::PUT, overrides_path, &admin, &bad)
+        .await;
+    let p = problem(r, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").await;
+    let pointers: BTreeSet<String> = p["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["pointer"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(
+        pointers,
+        BTreeSet::from([
+            "/procedures/noSuchProcedure".to_owned(),
+            "/procedures/sealRegistrationMoveIn/fee/yen".to_owned(),
+            "/local/0/id".to_owned()
+        ]),
+        "{p}"
+    );
+    let current: Value = app.get_json(overrides_path, &admin).await;
+    assert_eq!(current["version"], 0, "nothing was stored");
+
+    let local = json!({
+        "id": "local.garbageGuide", "name": {"ja": "ごみ分別の案内とごみ袋の交付", "en": "Waste sorting guide and bags"},
+        "department": "環境課", "area": "residentRegistry", "lifeEvents": ["moveIn"], "appliesTo": "household",
+        "rule": true, "questions": [], "documents": [], "identityCheck": "none", "fee": null, "form": null,
+        "handling": {"mode": "counter"}, "deadline": null, "legalBasis": {"ja": "市廃棄物条例", "en": "municipal waste ordinance"},
+        "reason": {"needed": {"ja": "転入した世帯にごみ分別の案内を渡します。", "en": "Households moving in get the waste guide."},
+                   "notNeeded": {"ja": "不要です。", "en": "Not needed."}}
+    });
+    let good = json!({
+        "procedures": {"mopedRegistration": {"enabled": false}, "sealRegistrationMoveIn": {"fee": {"yen": 200}, "department": "戸籍住民課"}},
+        "local": [local]
+    });
+    let saved = app
+        .send_json(Method::PUT, overrides_path, &admin, &good)
+        .await;
+    assert_eq!(saved.status(), StatusCode::OK);
+    let saved: Value = saved.json().await.unwrap();
+    assert_eq!(saved["version"], 1);
+    // The same overrides again make no new version.
+    let again: Value = app
+        .send_json(Method::PUT, overrides_path, &admin, &good)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(again["version"], 1);
+
+    let after: Value = send(&app, Method::POST, VISITS, &token, Some(&body))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(after["catalogVersion"].as_str().unwrap().ends_with(".1"));
+    let d: Value = send(
+        &app,
+        Method::GET,
+        &format!("{VISITS}/{}/determination", after["id"].as_str().unwrap()),
+        &token,
+        None,
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    let moped = find(&d, "mopedRegistration");
+    assert!(
+        moped["reason"].as_str().unwrap().contains("扱っていません"),
+        "{moped}"
+    );
+    assert!(
+        d["ruledOut"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|x| x["procedureId"] == "mopedRegistration")
+    );
+    assert!(
+        !d["questions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|q| q["fact"] == "household.ownsMoped"),
+        "no question for a procedure that is off"
+    );
+    let seal = find(&d, "sealRegistrationMoveIn@m1");
+    assert_eq!(seal["fee"]["yen"], 200);
+    assert_eq!(seal["department"], "戸籍住民課");
+    assert_eq!(find(&d, "local.garbageGuide")["department"], "環境課");
+
+    // The visit opened before keeps its catalogue: the moped question is still asked there.
+    let old: Value = send(
+        &app,
+        Method::GET,
+        &format!("{VISITS}/{}/determination", before["id"].as_str().unwrap()),
+        &token,
+        None,
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    assert!(
+        old["questions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|q| q["fact"] == "household.ownsMoped")
+    );
+    assert!(
+        old["needed"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|x| x["procedureId"] != "local.garbageGuide")
+    );
+    assert_eq!(find(&old, "sealRegistrationMoveIn@m1")["fee"], Value::Null);
+
+    let catalog: Value = app
+        .get_json("/v1/municipalities/012084/catalog", &token)
+        .await;
+    assert!(
+        catalog["procedures"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p["id"] == "mopedRegistration" && p["enabled"] == false)
+    );
+    let events: Value = app
+        .get_json("/v1/municipalities/012084/audit-events?limit=100", &admin)
+        .await;
+    assert!(
+        events["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["action"] == "catalog.override" && e["target"] == "catalog.1")
+    );
+}
+storage_test!(municipality_overrides_make_a_new_catalogue_version);

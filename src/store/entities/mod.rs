@@ -3,6 +3,7 @@
 pub mod audit_checkpoint;
 pub mod audit_denial;
 pub mod audit_event;
+pub mod catalog_override;
 pub mod client;
 pub mod client_municipality;
 pub mod idempotency_record;

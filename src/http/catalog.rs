@@ -1,0 +1,238 @@
+//! `/v1/municipalities/{lgCode}/catalog`: the procedure catalogue a municipality's visits are
+//! decided with, and its overrides (turn a procedure off; change documents, fee, department;
+//! add local procedures). Each change is a new version; a visit keeps the version it was
+//! opened with.
+
+use actix_web::{HttpRequest, HttpResponse, get, put, web};
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use serde_json::Value;
+use utoipa::ToSchema;
+
+use super::auth::{Authorized, scopes};
+use super::extract::ApiJson;
+use super::problem::{ApiError, ProblemDoc, negotiate_lang};
+use super::state::AppState;
+use super::visits::catalog_problem;
+use crate::catalog::overrides::Overrides;
+use crate::i18n::Text;
+use crate::validation::FieldError;
+
+/// A municipality's overrides and the catalogue version they make.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(as = CatalogOverrides)]
+pub struct OverridesDto {
+    pub lg_code: String,
+    /// 0 when the municipality has never changed the catalogue.
+    pub version: i64,
+    /// What visits opened now record as their `catalogVersion`.
+    pub catalog_version: String,
+    pub created_at: Option<DateTime<Utc>>,
+    /// `procedures` (changes by built-in id: enabled, documents, fee, department) and
+    /// `local` (the municipality's own procedures, ids starting with `local.`).
+    #[schema(value_type = Object)]
+    pub overrides: Value,
+}
+
+/// One procedure of the effective catalogue.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(as = CatalogProcedure)]
+pub struct ProcedureDto {
+    pub id: String,
+    pub name: String,
+    pub department: String,
+    pub area: String,
+    pub life_events: Vec<String>,
+    /// `member` when decided for each household member.
+    pub applies_to: String,
+    pub enabled: bool,
+    pub local: bool,
+    /// `formId@version`, or null.
+    pub form: Option<String>,
+    pub fee_yen: Option<u32>,
+    pub documents: Vec<String>,
+    pub legal_basis: String,
+}
+
+/// The catalogue visits opened now are decided with.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(as = Catalog)]
+pub struct CatalogDto {
+    pub catalog_version: String,
+    pub procedures: Vec<ProcedureDto>,
+}
+
+async fn current_dto(
+    state: &AppState,
+    code: &crate::tenancy::LgCode,
+) -> Result<OverridesDto, ApiError> {
+    let stored = state.store.catalog_overrides(code, None).await?;
+    let (version, overrides, created_at) = match stored {
+        None => (
+            0,
+            serde_json::to_value(Overrides::default()).unwrap_or(Value::Null),
+            None,
+        ),
+        Some(s) => (
+            s.version,
+            serde_json::from_str(&s.document).map_err(ApiError::internal)?,
+            Some(s.created_at),
+        ),
+    };
+    Ok(OverridesDto {
+        lg_code: code.to_string(),
+        version,
+        catalog_version: state.catalogs.label(version),
+        created_at,
+        overrides,
+    })
+}
+
+/// The municipality's current overrides.
+#[utoipa::path(
+    tag = "catalog",
+    params(("lgCode" = String, Path, description = "全国地方公共団体コード", example = "012084")),
+    responses(
+        (status = 200, description = "The current overrides (version 0: none)", body = OverridesDto),
+        (status = 400, description = "Malformed lgCode", body = ProblemDoc, content_type = "application/problem+json"),
+        (status = 401, description = "No or invalid token", body = ProblemDoc, content_type = "application/problem+json"),
+        (status = 403, description = "Scope admin missing, or the client may not act for this municipality", body = ProblemDoc, content_type = "application/problem+json"),
+    ),
+    security(("oauth2" = ["admin"]))
+)]
+#[get("/municipalities/{lgCode}/catalog/overrides")]
+pub async fn get_overrides(
+    auth: Authorized<scopes::Admin>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let code = auth.municipality()?;
+    Ok(HttpResponse::Ok().json(current_dto(&state, &code).await?))
+}
+
+/// Replace the municipality's overrides: a new catalogue version for visits opened from now
+/// on (open visits keep theirs). The same overrides again change nothing.
+#[utoipa::path(
+    tag = "catalog",
+    params(
+        ("lgCode" = String, Path, description = "全国地方公共団体コード", example = "012084"),
+        ("Madoguchi-Actor" = Option<String>, Header, description = "Staff id of the person acting, recorded in the audit log"),
+    ),
+    request_body(content = Object, content_type = "application/json", description = "The overrides", example = json!({
+        "procedures": {"mopedRegistration": {"enabled": false}, "sealRegistrationMoveIn": {"fee": {"yen": 200}, "department": "戸籍住民課"}},
+        "local": []
+    })),
+    responses(
+        (status = 200, description = "The overrides now in force", body = OverridesDto),
+        (status = 400, description = "Malformed JSON or lgCode", body = ProblemDoc, content_type = "application/problem+json"),
+        (status = 401, description = "No or invalid token", body = ProblemDoc, content_type = "application/problem+json"),
+        (status = 403, description = "Scope admin missing, or the client may not act for this municipality", body = ProblemDoc, content_type = "application/problem+json"),
+        (status = 404, description = "Municipality not registered", body = ProblemDoc, content_type = "application/problem+json"),
+        (status = 409, description = "Changed by someone else at the same moment; send again", body = ProblemDoc, content_type = "application/problem+json"),
+        (status = 413, description = "Body too large", body = ProblemDoc, content_type = "application/problem+json"),
+        (status = 415, description = "Not JSON", body = ProblemDoc, content_type = "application/problem+json"),
+        (status = 422, description = "Unknown procedures, bad values or local procedures that do not fit the catalogue, all listed in errors[]", body = ProblemDoc, content_type = "application/problem+json"),
+    ),
+    security(("oauth2" = ["admin"]))
+)]
+#[put("/municipalities/{lgCode}/catalog/overrides")]
+pub async fn put_overrides(
+    auth: Authorized<scopes::Admin>,
+    state: web::Data<AppState>,
+    body: ApiJson<Value>,
+) -> Result<HttpResponse, ApiError> {
+    let code = auth.municipality()?;
+    state
+        .municipalities
+        .municipality(&code)
+        .await?
+        .ok_or_else(|| super::municipalities::not_registered(&code))?;
+    let overrides: Overrides = serde_json::from_value(body.0).map_err(|e| {
+        ApiError::validation(vec![FieldError::new(
+            "/",
+            "invalid_overrides",
+            Text::new(
+                format!("上書き設定の形式が正しくありません: {e}"),
+                format!("The overrides do not have the expected shape: {e}"),
+            ),
+        )])
+    })?;
+    let current = state.store.catalog_overrides(&code, None).await?;
+    let unchanged = current
+        .as_ref()
+        .and_then(|c| serde_json::from_str::<Overrides>(&c.document).ok())
+        .is_some_and(|c| c == overrides)
+        || (current.is_none() && overrides == Overrides::default());
+    if !unchanged {
+        state
+            .catalogs
+            .save(&code, &overrides, &auth.actor)
+            .await
+            .map_err(|e| match e {
+                crate::catalog::versions::CatalogError::Store(
+                    crate::store::StoreError::Conflict,
+                ) => ApiError::new(
+                    super::problem::ProblemKind::Conflict,
+                    Text::new(
+                        "同時に別の変更が保存されました。読み直してから、もう一度送ってください。",
+                        "Another change was saved at the same moment. Read again and resend.",
+                    ),
+                ),
+                e => catalog_problem(e),
+            })?;
+    }
+    Ok(HttpResponse::Ok().json(current_dto(&state, &code).await?))
+}
+
+/// The procedure catalogue visits of this municipality opened now are decided with.
+#[utoipa::path(
+    tag = "catalog",
+    params(("lgCode" = String, Path, description = "全国地方公共団体コード", example = "012084")),
+    responses(
+        (status = 200, description = "The effective catalogue", body = CatalogDto),
+        (status = 400, description = "Malformed lgCode", body = ProblemDoc, content_type = "application/problem+json"),
+        (status = 401, description = "No or invalid token", body = ProblemDoc, content_type = "application/problem+json"),
+        (status = 403, description = "Scope visits missing, or the client may not act for this municipality", body = ProblemDoc, content_type = "application/problem+json"),
+    ),
+    security(("oauth2" = ["visits"]))
+)]
+#[get("/municipalities/{lgCode}/catalog")]
+pub async fn get_catalog(
+    req: HttpRequest,
+    auth: Authorized<scopes::Visits>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let code = auth.municipality()?;
+    let lang = negotiate_lang(&req);
+    let (version, catalog) = state
+        .catalogs
+        .current(&code)
+        .await
+        .map_err(catalog_problem)?;
+    Ok(HttpResponse::Ok().json(CatalogDto {
+        catalog_version: state.catalogs.label(version),
+        procedures: catalog
+            .procedures
+            .iter()
+            .map(|p| ProcedureDto {
+                id: p.id.clone(),
+                name: p.name.get(lang).to_owned(),
+                department: p.department.clone(),
+                area: p.area.clone(),
+                life_events: p.life_events.clone(),
+                applies_to: match p.applies_to {
+                    crate::catalog::AppliesTo::Household => "household".into(),
+                    crate::catalog::AppliesTo::Member => "member".into(),
+                },
+                enabled: p.enabled,
+                local: p.local,
+                form: p.form.as_ref().map(|(id, v)| format!("{id}@{v}")),
+                fee_yen: p.fee.as_ref().map(|f| f.yen),
+                documents: p.documents.iter().map(|d| d.get(lang).to_owned()).collect(),
+                legal_basis: p.legal_basis.get(lang).to_owned(),
+            })
+            .collect(),
+    }))
+}
