@@ -11,6 +11,7 @@ pub mod forms;
 pub mod http;
 pub mod i18n;
 pub mod idempotency;
+pub mod kpi;
 pub mod maintenance;
 pub mod secrets;
 pub mod startup;

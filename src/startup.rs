@@ -239,7 +239,11 @@ impl Application {
         let maintenance =
             crate::maintenance::Maintenance::start(&store, &settings, server_key.clone());
         let demo_store = store.clone();
+        let registry = Registry::new();
+        let visit_metrics = crate::kpi::VisitMetrics::register(&registry)
+            .map_err(|e| StartupError::Other(e.to_string()))?;
         let state = web::Data::new(AppState {
+            visit_metrics,
             issuer: TokenIssuer::new(
                 issuer,
                 settings.auth.audience.clone(),
@@ -266,7 +270,6 @@ impl Application {
             settings: settings.clone(),
         });
 
-        let registry = Registry::new();
         let prometheus = PrometheusMetricsBuilder::new("madoguchi")
             .registry(registry.clone())
             .mask_unmatched_patterns("unmatched")

@@ -1,6 +1,7 @@
 //! The one-stop visit (issue 10): one row per visit; the household (events, members, facts
-//! with their sources) is one JSON document, read and written whole. And the municipalities'
-//! changes to the procedure catalogue, one row per version.
+//! with their sources) is one JSON document, read and written whole; the applications a
+//! submitted visit turns into, one row each; and the municipalities' changes to the procedure
+//! catalogue, one row per version.
 
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::schema::*;
@@ -24,6 +25,22 @@ enum Visits {
     OpenedByClient,
     OpenedByStaff,
     Revision,
+}
+
+#[derive(DeriveIden)]
+enum Applications {
+    Table,
+    Id,
+    VisitId,
+    LgCode,
+    ProcedureId,
+    Area,
+    Member,
+    Form,
+    Document,
+    State,
+    CreatedAt,
+    UpdatedAt,
 }
 
 #[derive(DeriveIden)]
@@ -85,6 +102,39 @@ impl MigrationTrait for Migration {
         manager
             .create_table(
                 Table::create()
+                    .table(Applications::Table)
+                    .col(string(Applications::Id).primary_key())
+                    .col(string(Applications::VisitId))
+                    .col(string(Applications::LgCode))
+                    .col(string(Applications::ProcedureId))
+                    .col(string(Applications::Area))
+                    .col(string_null(Applications::Member))
+                    .col(string_null(Applications::Form))
+                    .col(text_null(Applications::Document))
+                    .col(string(Applications::State))
+                    .col(timestamp_with_time_zone(Applications::CreatedAt))
+                    .col(timestamp_with_time_zone(Applications::UpdatedAt))
+                    .foreign_key(
+                        ForeignKey::create()
+                            .from(Applications::Table, Applications::VisitId)
+                            .to(Visits::Table, Visits::Id),
+                    )
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_index(
+                Index::create()
+                    .name("applications_by_visit")
+                    .table(Applications::Table)
+                    .col(Applications::VisitId)
+                    .col(Applications::Id)
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_table(
+                Table::create()
                     .table(CatalogOverrides::Table)
                     .col(string(CatalogOverrides::LgCode))
                     .col(big_integer(CatalogOverrides::Version))
@@ -108,6 +158,9 @@ impl MigrationTrait for Migration {
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .drop_table(Table::drop().table(Applications::Table).to_owned())
+            .await?;
         manager
             .drop_table(Table::drop().table(CatalogOverrides::Table).to_owned())
             .await?;

@@ -26,6 +26,8 @@ pub enum Action {
     VisitList,
     VisitUpdate,
     VisitClose,
+    VisitConfirm,
+    VisitSubmit,
     /// A municipality changed its procedure catalogue.
     CatalogOverride,
 }
@@ -43,6 +45,8 @@ impl Action {
             Action::VisitList => "visit.list",
             Action::VisitUpdate => "visit.update",
             Action::VisitClose => "visit.close",
+            Action::VisitConfirm => "visit.confirm",
+            Action::VisitSubmit => "visit.submit",
             Action::CatalogOverride => "catalog.override",
         }
     }

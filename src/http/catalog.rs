@@ -5,7 +5,7 @@
 
 use actix_web::{HttpRequest, HttpResponse, get, put, web};
 use chrono::{DateTime, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::ToSchema;
 
@@ -16,7 +16,100 @@ use super::state::AppState;
 use super::visits::catalog_problem;
 use crate::catalog::overrides::Overrides;
 use crate::i18n::Text;
-use crate::validation::FieldError;
+
+/// A text in Japanese and English.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(as = BilingualText)]
+pub struct TextDto {
+    #[schema(min_length = 1)]
+    pub ja: String,
+    #[schema(min_length = 1)]
+    pub en: String,
+}
+
+/// A fee in yen.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(as = FeeInput)]
+pub struct FeeInputDto {
+    #[schema(minimum = 1)]
+    pub yen: u32,
+    pub per: Option<TextDto>,
+}
+
+/// What a municipality changes in one built-in procedure; absent fields stay.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[schema(as = ProcedureChange)]
+pub struct ProcedureChangeDto {
+    /// false turns the procedure off.
+    pub enabled: Option<bool>,
+    pub documents: Option<Vec<TextDto>>,
+    /// null for no fee.
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<FeeInputDto>, nullable)]
+    pub fee: Option<Option<FeeInputDto>>,
+    #[schema(min_length = 1, max_length = 32)]
+    pub department: Option<String>,
+}
+
+/// A municipality's changes to the catalogue (each version replaces the previous one).
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[schema(as = CatalogOverridesInput, example = json!({
+    "procedures": {"mopedRegistration": {"enabled": false}, "sealRegistrationMoveIn": {"fee": {"yen": 200}, "department": "戸籍住民課"}},
+    "local": []
+}))]
+pub struct OverridesInputDto {
+    /// Changes by built-in procedure id.
+    #[serde(default)]
+    pub procedures: std::collections::BTreeMap<String, ProcedureChangeDto>,
+    /// The municipality's own procedures, written as the files of `catalog/procedures/`
+    /// (see `schemas/catalog/procedure.schema.json`); ids start with `local.`.
+    #[serde(default)]
+    #[schema(value_type = Vec<Object>)]
+    pub local: Vec<Value>,
+}
+
+/// `Some(None)` for an explicit `null`, `None` when absent.
+fn nullable<'de, D: serde::Deserializer<'de>, T: serde::Deserialize<'de>>(
+    d: D,
+) -> Result<Option<Option<T>>, D::Error> {
+    Option::<T>::deserialize(d).map(Some)
+}
+
+fn text(t: TextDto) -> crate::catalog::Bilingual {
+    crate::catalog::Bilingual { ja: t.ja, en: t.en }
+}
+
+impl From<OverridesInputDto> for Overrides {
+    fn from(dto: OverridesInputDto) -> Self {
+        Overrides {
+            procedures: dto
+                .procedures
+                .into_iter()
+                .map(|(id, c)| {
+                    (
+                        id,
+                        crate::catalog::overrides::ProcedureChange {
+                            enabled: c.enabled,
+                            documents: c.documents.map(|d| d.into_iter().map(text).collect()),
+                            fee: c.fee.map(|f| {
+                                f.map(|f| crate::catalog::Fee {
+                                    yen: f.yen,
+                                    per: f.per.map(text),
+                                })
+                            }),
+                            department: c.department,
+                        },
+                    )
+                })
+                .collect(),
+            local: dto.local,
+        }
+    }
+}
 
 /// A municipality's overrides and the catalogue version they make.
 #[derive(Debug, Serialize, ToSchema)]
@@ -120,10 +213,7 @@ pub async fn get_overrides(
         ("lgCode" = String, Path, description = "全国地方公共団体コード", example = "012084"),
         ("Madoguchi-Actor" = Option<String>, Header, description = "Staff id of the person acting, recorded in the audit log"),
     ),
-    request_body(content = Object, content_type = "application/json", description = "The overrides", example = json!({
-        "procedures": {"mopedRegistration": {"enabled": false}, "sealRegistrationMoveIn": {"fee": {"yen": 200}, "department": "戸籍住民課"}},
-        "local": []
-    })),
+    request_body(content = OverridesInputDto, content_type = "application/json"),
     responses(
         (status = 200, description = "The overrides now in force", body = OverridesDto),
         (status = 400, description = "Malformed JSON or lgCode", body = ProblemDoc, content_type = "application/problem+json"),
@@ -141,7 +231,7 @@ pub async fn get_overrides(
 pub async fn put_overrides(
     auth: Authorized<scopes::Admin>,
     state: web::Data<AppState>,
-    body: ApiJson<Value>,
+    body: ApiJson<OverridesInputDto>,
 ) -> Result<HttpResponse, ApiError> {
     let code = auth.municipality()?;
     state
@@ -149,16 +239,7 @@ pub async fn put_overrides(
         .municipality(&code)
         .await?
         .ok_or_else(|| super::municipalities::not_registered(&code))?;
-    let overrides: Overrides = serde_json::from_value(body.0).map_err(|e| {
-        ApiError::validation(vec![FieldError::new(
-            "/",
-            "invalid_overrides",
-            Text::new(
-                format!("上書き設定の形式が正しくありません: {e}"),
-                format!("The overrides do not have the expected shape: {e}"),
-            ),
-        )])
-    })?;
+    let overrides = Overrides::from(body.0);
     let current = state.store.catalog_overrides(&code, None).await?;
     let unchanged = current
         .as_ref()

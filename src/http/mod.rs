@@ -12,6 +12,7 @@ pub mod extract;
 pub mod fallback;
 pub mod forms;
 pub mod idempotency;
+mod kpis;
 pub mod methods;
 mod municipalities;
 mod oauth;
@@ -65,7 +66,11 @@ pub fn routes(cfg: &mut ServiceConfig) {
                 .service(visits::post_answers)
                 .service(visits::get_drafts)
                 .service(visits::patch_draft)
+                .service(visits::confirm_visit)
+                .service(visits::submit_visit)
+                .service(visits::list_applications)
                 .service(visits::close_visit)
+                .service(kpis::get_kpis)
                 .service(catalog::get_catalog)
                 .service(catalog::get_overrides)
                 .service(catalog::put_overrides),

@@ -176,6 +176,18 @@ problem_kinds! {
         "来庁が同時に変更されました", "Visit changed meanwhile",
         "同じ来庁が同時に別の端末から変更されました。来庁を読み直してから、もう一度送ってください。",
         "The visit was changed from another terminal at the same time. Read it again and resend.";
+    VisitConfirmed => "visit_confirmed", CONFLICT,
+        "署名済みのため変更できません", "Visit already confirmed",
+        "住民が下書きを確認・署名した後は、回答や下書きを変更できません。",
+        "After the resident has confirmed and signed the drafts, answers and drafts cannot change.";
+    VisitNotConfirmed => "visit_not_confirmed", CONFLICT,
+        "まだ確認・署名されていません", "Visit not confirmed",
+        "申請する前に、住民が下書きを確認して署名する必要があります(POST …/confirm)。",
+        "The resident must confirm and sign the drafts before the visit is submitted (POST …/confirm).";
+    VisitSubmitted => "visit_submitted", CONFLICT,
+        "既に申請済みです", "Visit already submitted",
+        "この来庁は既に申請されています。申請の一覧は GET …/applications で確認できます。",
+        "The visit has been submitted already. GET …/applications lists its applications.";
     InternalError => "internal_error", INTERNAL_SERVER_ERROR,
         "内部エラーが発生しました", "Internal error",
         "ゲートウェイ内部でエラーが発生しました。requestId を添えて運用担当に連絡してください。",

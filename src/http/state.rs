@@ -22,6 +22,8 @@ pub struct AppState {
     pub forms: Arc<crate::forms::FormRegistry>,
     /// The built-in procedure catalogue, loaded at start-up.
     pub catalog: Arc<crate::catalog::Catalog>,
+    /// Counters of the one-stop visits, in the Prometheus registry.
+    pub visit_metrics: crate::kpi::VisitMetrics,
     /// The catalogues of municipalities with their overrides, by version.
     pub catalogs: crate::catalog::versions::Catalogs,
     /// Failed client authentications, per replica.

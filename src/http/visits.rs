@@ -826,6 +826,7 @@ pub async fn create_visit(
         revision: 1,
     };
     state.store.create_visit(&visit, &auth.actor).await?;
+    state.visit_metrics.opened(&visit.lg_code);
     let lang = negotiate_lang(&req);
     Ok(HttpResponse::Created()
         .insert_header((
@@ -980,6 +981,7 @@ pub async fn post_answers(
         VisitChange::NotFound => Err(visit_not_found(id)),
         VisitChange::Closed(_) => Err(closed(id)),
         VisitChange::Refused(errors) => Err(ApiError::validation(errors)),
+        VisitChange::Frozen(_) => Err(frozen(id)),
     }
 }
 
@@ -1027,11 +1029,13 @@ pub async fn close_visit(
         .map_err(store_conflict)?
     {
         VisitChange::Done(visit) => {
+            state.visit_metrics.closed(&visit);
             Ok(HttpResponse::Ok().json(visit_dto(&state, &visit, negotiate_lang(&req))))
         }
         VisitChange::NotFound => Err(visit_not_found(id)),
         VisitChange::Closed(_) => Err(closed(id)),
         VisitChange::Refused(errors) => Err(ApiError::validation(errors)),
+        VisitChange::Frozen(_) => Err(frozen(id)),
     }
 }
 
@@ -1150,7 +1154,7 @@ pub struct DraftDto {
 /// Every draft of the visit.
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
-#[schema(as = Drafts)]
+#[schema(as = DraftList)]
 pub struct DraftsDto {
     pub visit_id: Uuid,
     pub drafts: Vec<DraftDto>,
@@ -1410,10 +1414,487 @@ pub async fn patch_draft(
         VisitChange::NotFound => return Err(visit_not_found(path.visit_id)),
         VisitChange::Closed(_) => return Err(closed(path.visit_id)),
         VisitChange::Refused(e) => return Err(ApiError::validation(e)),
+        VisitChange::Frozen(_) => return Err(frozen(path.visit_id)),
     };
     drafts_of(&state, &catalog, &visit, lang)
         .into_iter()
         .find(|d| d.key == spec.key)
         .map(|d| HttpResponse::Ok().json(d))
         .ok_or_else(|| ApiError::internal("the edited draft vanished"))
+}
+
+// ---------------------------------------------------------------- confirm, submit
+
+fn frozen(id: Uuid) -> ApiError {
+    ApiError::new(
+        ProblemKind::VisitConfirmed,
+        Text::new(
+            format!("来庁 {id} は住民が確認・署名済みのため、回答や下書きは変更できません。"),
+            format!("Visit {id} has been confirmed and signed; answers and drafts cannot change."),
+        ),
+    )
+}
+
+/// A signature written on the counter's pad.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[schema(as = SignatureImage)]
+pub struct SignatureImageDto {
+    /// image/png or image/jpeg.
+    #[schema(example = "image/png")]
+    pub media_type: String,
+    /// The image, base64 (at most 256 KiB decoded).
+    pub data: String,
+}
+
+/// The resident's one confirmation of every draft.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[schema(as = Confirm, example = json!({"method": "attestation"}))]
+pub struct ConfirmDto {
+    /// `signature` (with `signature`) or `attestation` (the clerk attests that the resident
+    /// signed the printed summary).
+    #[schema(example = "attestation")]
+    pub method: String,
+    pub signature: Option<SignatureImageDto>,
+}
+
+/// What was confirmed.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(as = Confirmation)]
+pub struct ConfirmationDto {
+    pub visit_id: Uuid,
+    pub confirmed_at: DateTime<Utc>,
+    pub method: String,
+    /// SHA-256 of the signature image.
+    pub signature_sha256: Option<String>,
+    /// The procedures confirmed (needed, and fileable by this applicant).
+    pub procedures: Vec<String>,
+    /// The drafts frozen with it.
+    pub drafts: Vec<String>,
+    pub prefilled_fields: usize,
+    pub typed_fields: usize,
+}
+
+fn confirmation_dto(visit: &Visit) -> Option<ConfirmationDto> {
+    let c = visit.household.confirmation.as_ref()?;
+    let (method, sha) = match &c.signature {
+        crate::visits::confirmation::Signature::Image { sha256, .. } => {
+            ("signature", Some(sha256.clone()))
+        }
+        crate::visits::confirmation::Signature::Attestation { .. } => ("attestation", None),
+    };
+    Some(ConfirmationDto {
+        visit_id: visit.id,
+        confirmed_at: c.confirmed_at,
+        method: method.to_owned(),
+        signature_sha256: sha,
+        procedures: c
+            .procedures
+            .iter()
+            .map(|p| match &p.member {
+                Some(m) => format!("{}@{m}", p.procedure_id),
+                None => p.procedure_id.clone(),
+            })
+            .collect(),
+        drafts: c.drafts.iter().map(|d| d.key.clone()).collect(),
+        prefilled_fields: c.prefilled_fields(),
+        typed_fields: c.typed_fields(),
+    })
+}
+
+fn signature(
+    body: ConfirmDto,
+    staff: Option<&str>,
+) -> Result<crate::visits::confirmation::Signature, FieldError> {
+    use crate::visits::confirmation::Signature;
+    use base64::Engine;
+    match (body.method.as_str(), body.signature) {
+        ("attestation", None) => Ok(Signature::Attestation {
+            attested_by: staff.unwrap_or_default().to_owned(),
+        }),
+        ("signature", Some(image)) => {
+            let bytes = base64::engine::general_purpose::STANDARD
+                .decode(image.data.as_bytes())
+                .map_err(|_| {
+                    FieldError::new(
+                        "/signature/data",
+                        "invalid_base64",
+                        Text::new(
+                            "署名の画像を base64 で入れてください。",
+                            "The signature image must be base64.",
+                        ),
+                    )
+                })?;
+            let kind_ok = match image.media_type.as_str() {
+                "image/png" => bytes.starts_with(b"\x89PNG\r\n\x1a\n"),
+                "image/jpeg" => bytes.starts_with(&[0xFF, 0xD8, 0xFF]),
+                _ => false,
+            };
+            if !kind_ok {
+                return Err(FieldError::new(
+                    "/signature/mediaType",
+                    "invalid_signature_image",
+                    Text::new(
+                        "署名の画像は PNG か JPEG で、mediaType と内容を一致させてください。",
+                        "The signature image must be PNG or JPEG, matching mediaType.",
+                    ),
+                ));
+            }
+            if bytes.len() > 256 * 1024 {
+                return Err(FieldError::new(
+                    "/signature/data",
+                    "signature_too_large",
+                    Text::new(
+                        "署名の画像は256KiB以下にしてください。",
+                        "The signature image is at most 256 KiB.",
+                    ),
+                ));
+            }
+            use sha2::Digest;
+            Ok(Signature::Image {
+                media_type: image.media_type,
+                sha256: hex::encode(sha2::Sha256::digest(&bytes)),
+                bytes: bytes.len(),
+                data: image.data,
+            })
+        }
+        _ => Err(FieldError::new(
+            "/method",
+            "invalid_confirmation",
+            Text::new(
+                "method は signature(署名画像を signature に)か attestation(署名した控えの確認、signature なし)です。",
+                "method is signature (with the image in signature) or attestation (no signature).",
+            ),
+        )),
+    }
+}
+
+/// The resident confirms every draft at once: a signature image, or the clerk's attestation
+/// that the resident signed the printed summary. Refused while a question is open or a draft
+/// has errors; after it, answers and drafts are frozen.
+#[utoipa::path(
+    tag = "visits",
+    params(
+        VisitPath,
+        ("Madoguchi-Actor" = String, Header, description = "Staff id of the clerk acting (required)", example = "clerk-0042"),
+        ("Idempotency-Key" = Option<String>, Header, description = "A new UUID per request: a retry with the same key and body returns the first response"),
+    ),
+    request_body(content = ConfirmDto, content_type = "application/json"),
+    responses(
+        (status = 200, description = "The confirmation", body = ConfirmationDto),
+        (status = 400, description = "Malformed JSON, lgCode, visit id or Madoguchi-Actor", body = ProblemDoc, content_type = "application/problem+json"),
+        (status = 401, description = "No or invalid token", body = ProblemDoc, content_type = "application/problem+json"),
+        (status = 403, description = "Scope visits missing, or the client may not act for this municipality", body = ProblemDoc, content_type = "application/problem+json"),
+        (status = 404, description = "No such visit in this municipality", body = ProblemDoc, content_type = "application/problem+json"),
+        (status = 409, description = "Closed, confirmed already, changed meanwhile, or Idempotency-Key in use", body = ProblemDoc, content_type = "application/problem+json"),
+        (status = 413, description = "Body too large", body = ProblemDoc, content_type = "application/problem+json"),
+        (status = 415, description = "Not JSON", body = ProblemDoc, content_type = "application/problem+json"),
+        (status = 422, description = "A bad signature, open questions, or drafts with errors, all listed in errors[]", body = ProblemDoc, content_type = "application/problem+json"),
+    ),
+    security(("oauth2" = ["visits"]))
+)]
+#[post(
+    "/municipalities/{lgCode}/visits/{visitId}/confirm",
+    wrap = "Idempotent::requiring(Scope::Visits)"
+)]
+pub async fn confirm_visit(
+    req: HttpRequest,
+    auth: Authorized<scopes::Visits>,
+    state: web::Data<AppState>,
+    path: web::Path<VisitPath>,
+    body: ApiJson<ConfirmDto>,
+) -> Result<HttpResponse, ApiError> {
+    let code = auth.municipality()?;
+    let lang = negotiate_lang(&req);
+    let visit = load(&state, &auth, path.visit_id).await?;
+    if visit.status == Status::Closed {
+        return Err(closed(visit.id));
+    }
+    if visit.household.confirmation.is_some() {
+        return Err(frozen(visit.id));
+    }
+    let signature = signature(body.0, auth.actor.staff.as_deref())
+        .map_err(|e| ApiError::validation(vec![e]))?;
+    let catalog = catalog_of(&state, &visit).await?;
+    let d = determine(&catalog, &visit.household);
+    let mut errors = Vec::new();
+    let open: Vec<String> = d
+        .questions
+        .iter()
+        .map(|q| question_id(&q.at, q.event))
+        .collect();
+    if !open.is_empty() {
+        errors.push(FieldError::new(
+            "/",
+            "questions_open",
+            Text::new(
+                format!("まだ回答していない質問があります: {}", open.join(", ")),
+                format!("Questions are still open: {}", open.join(", ")),
+            ),
+        ));
+    }
+    let drafts = drafts_of(&state, &catalog, &visit, lang);
+    for draft in drafts.iter().filter(|x| !x.valid) {
+        let first = draft
+            .errors
+            .first()
+            .map(|e| format!("{} {}", e.pointer, e.message))
+            .unwrap_or_default();
+        let mut at = "/drafts".to_owned();
+        crate::validation::push_pointer_token(&mut at, &draft.key);
+        errors.push(FieldError::new(
+            at,
+            "draft_invalid",
+            Text::new(
+                format!(
+                    "下書き「{}」({})に{}件の誤りがあります。最初: {first}",
+                    draft.key,
+                    draft.form_title,
+                    draft.errors.len()
+                ),
+                format!(
+                    "Draft {} ({}) has {} error(s). First: {first}",
+                    draft.key,
+                    draft.form,
+                    draft.errors.len()
+                ),
+            ),
+        ));
+    }
+    if !errors.is_empty() {
+        return Err(ApiError::validation(errors));
+    }
+    let now = crate::store::now();
+    let keys_of = |x: &Decision| {
+        drafts
+            .iter()
+            .find(|dr| {
+                dr.procedure_id == x.procedure.id
+                    && dr.event == x.event
+                    && (dr.member.is_none() || dr.member == x.member)
+            })
+            .map(|dr| dr.key.clone())
+    };
+    use crate::visits::confirmation::{Confirmation, ConfirmedProcedure, FrozenDraft};
+    let confirmation = Confirmation {
+        confirmed_at: now,
+        confirmed_by: auth.actor.staff.clone(),
+        signature,
+        procedures: d
+            .decisions
+            .iter()
+            .filter(|x| x.outcome == Outcome::Needed)
+            // One this applicant may not file today stays on the receipt as left to do.
+            .filter(|x| x.filing.as_ref().is_none_or(|f| f.allowed == Some(true)))
+            .map(|x| ConfirmedProcedure {
+                procedure_id: x.procedure.id.clone(),
+                area: x.procedure.area.clone(),
+                event: x.event,
+                member: x.member.clone(),
+                referral: matches!(x.procedure.handling, Handling::Referral { .. }),
+                draft: keys_of(x),
+            })
+            .collect(),
+        drafts: drafts
+            .into_iter()
+            .map(|dr| FrozenDraft {
+                key: dr.key,
+                procedure_id: dr.procedure_id,
+                form: dr.form,
+                member: dr.member,
+                document: dr.document,
+                prefilled_fields: dr.prefilled_fields,
+                typed_fields: dr.typed_fields,
+            })
+            .collect(),
+    };
+    let seen = visit.revision;
+    let change = state
+        .store
+        .change_visit(
+            &code,
+            visit.id,
+            Action::VisitConfirm,
+            &auth.actor,
+            move |v| {
+                if v.revision != seen || v.household.confirmation.is_some() {
+                    return Err(vec![FieldError::new(
+                        "/",
+                        "visit_changed",
+                        Text::new(
+                            "来庁が同時に変更されました。",
+                            "The visit changed meanwhile.",
+                        ),
+                    )]);
+                }
+                v.household.confirmation = Some(confirmation);
+                Ok(())
+            },
+        )
+        .await
+        .map_err(store_conflict)?;
+    match change {
+        VisitChange::Done(v) => {
+            state.visit_metrics.confirmed(&v);
+            confirmation_dto(&v)
+                .map(|c| HttpResponse::Ok().json(c))
+                .ok_or_else(|| ApiError::internal("the confirmation was not stored"))
+        }
+        VisitChange::NotFound => Err(visit_not_found(path.visit_id)),
+        VisitChange::Closed(_) => Err(closed(path.visit_id)),
+        VisitChange::Frozen(_) => Err(frozen(path.visit_id)),
+        VisitChange::Refused(_) => Err(store_conflict(StoreError::Conflict)),
+    }
+}
+
+/// One application of a submitted visit.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(as = Application)]
+pub struct ApplicationDto {
+    pub id: Uuid,
+    pub visit_id: Uuid,
+    pub procedure_id: String,
+    pub area: String,
+    pub member: Option<String>,
+    /// `formId@version`, when filed on a form.
+    pub form: Option<String>,
+    /// The confirmed form document.
+    #[schema(schema_with = super::forms::any_json)]
+    pub document: Option<Value>,
+    /// submitted, delivered, accepted, rejected, completed or referred.
+    #[schema(example = "submitted")]
+    pub state: String,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// The applications of a visit.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(as = Applications)]
+pub struct ApplicationsDto {
+    pub visit_id: Uuid,
+    pub items: Vec<ApplicationDto>,
+}
+
+fn applications_dto(
+    visit: Uuid,
+    list: Vec<crate::visits::confirmation::Application>,
+) -> ApplicationsDto {
+    ApplicationsDto {
+        visit_id: visit,
+        items: list
+            .into_iter()
+            .map(|a| ApplicationDto {
+                id: a.id,
+                visit_id: a.visit_id,
+                procedure_id: a.procedure_id,
+                area: a.area,
+                member: a.member,
+                form: a.form,
+                document: a.document,
+                state: a.state.as_str().to_owned(),
+                created_at: a.created_at,
+                updated_at: a.updated_at,
+            })
+            .collect(),
+    }
+}
+
+/// Submit the confirmed visit: each confirmed procedure becomes an application (`submitted`,
+/// or `referred` for a referral), in one transaction with the visit and its audit event.
+#[utoipa::path(
+    tag = "visits",
+    params(
+        VisitPath,
+        ("Madoguchi-Actor" = String, Header, description = "Staff id of the clerk acting (required)", example = "clerk-0042"),
+        ("Idempotency-Key" = Option<String>, Header, description = "A new UUID per request: a retry with the same key returns the first response"),
+    ),
+    responses(
+        (status = 201, description = "The applications", body = ApplicationsDto),
+        (status = 400, description = "Malformed lgCode, visit id or Madoguchi-Actor", body = ProblemDoc, content_type = "application/problem+json"),
+        (status = 401, description = "No or invalid token", body = ProblemDoc, content_type = "application/problem+json"),
+        (status = 403, description = "Scope visits missing, or the client may not act for this municipality", body = ProblemDoc, content_type = "application/problem+json"),
+        (status = 404, description = "No such visit in this municipality", body = ProblemDoc, content_type = "application/problem+json"),
+        (status = 409, description = "Not confirmed yet, submitted already, closed, changed meanwhile, or Idempotency-Key in use", body = ProblemDoc, content_type = "application/problem+json"),
+        (status = 422, description = "The Idempotency-Key was used for another request", body = ProblemDoc, content_type = "application/problem+json"),
+    ),
+    security(("oauth2" = ["visits"]))
+)]
+#[post(
+    "/municipalities/{lgCode}/visits/{visitId}/submit",
+    wrap = "Idempotent::requiring(Scope::Visits)"
+)]
+pub async fn submit_visit(
+    auth: Authorized<scopes::Visits>,
+    state: web::Data<AppState>,
+    path: web::Path<VisitPath>,
+) -> Result<HttpResponse, ApiError> {
+    let code = auth.municipality()?;
+    require_staff(&auth)?;
+    let id = path.visit_id;
+    match state
+        .store
+        .submit_visit(&code, id, &auth.actor, crate::store::now())
+        .await
+        .map_err(store_conflict)?
+    {
+        crate::store::Submission::Done(list) => {
+            Ok(HttpResponse::Created().json(applications_dto(id, list)))
+        }
+        crate::store::Submission::NotFound => Err(visit_not_found(id)),
+        crate::store::Submission::Closed => Err(closed(id)),
+        crate::store::Submission::NotConfirmed => Err(ApiError::new(
+            ProblemKind::VisitNotConfirmed,
+            Text::new(
+                format!(
+                    "来庁 {id} はまだ住民が確認・署名していません。先に POST …/confirm を行ってください。"
+                ),
+                format!("Visit {id} has not been confirmed by the resident; POST …/confirm first."),
+            ),
+        )),
+        crate::store::Submission::AlreadySubmitted(list) => Err(ApiError::new(
+            ProblemKind::VisitSubmitted,
+            Text::new(
+                format!(
+                    "来庁 {id} は既に申請済みです({}件)。GET …/applications で確認できます。",
+                    list.len()
+                ),
+                format!(
+                    "Visit {id} was submitted already ({} applications); see GET …/applications.",
+                    list.len()
+                ),
+            ),
+        )),
+    }
+}
+
+/// The applications of a submitted visit, with their states.
+#[utoipa::path(
+    tag = "visits",
+    params(
+        VisitPath,
+        ("Madoguchi-Actor" = String, Header, description = "Staff id of the clerk acting (required)", example = "clerk-0042"),
+    ),
+    responses(
+        (status = 200, description = "The applications (none before submission)", body = ApplicationsDto),
+        (status = 400, description = "Malformed lgCode, visit id or Madoguchi-Actor", body = ProblemDoc, content_type = "application/problem+json"),
+        (status = 401, description = "No or invalid token", body = ProblemDoc, content_type = "application/problem+json"),
+        (status = 403, description = "Scope visits missing, or the client may not act for this municipality", body = ProblemDoc, content_type = "application/problem+json"),
+        (status = 404, description = "No such visit in this municipality", body = ProblemDoc, content_type = "application/problem+json"),
+    ),
+    security(("oauth2" = ["visits"]))
+)]
+#[get("/municipalities/{lgCode}/visits/{visitId}/applications")]
+pub async fn list_applications(
+    auth: Authorized<scopes::Visits>,
+    state: web::Data<AppState>,
+    path: web::Path<VisitPath>,
+) -> Result<HttpResponse, ApiError> {
+    let visit = load(&state, &auth, path.visit_id).await?;
+    let list = state.store.applications(visit.id).await?;
+    Ok(HttpResponse::Ok().json(applications_dto(visit.id, list)))
 }

@@ -10,7 +10,7 @@ mod idempotency;
 mod keys;
 mod municipalities;
 mod visits;
-pub use visits::VisitChange;
+pub use visits::{Submission, VisitChange};
 
 use std::time::Duration;
 

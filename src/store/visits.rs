@@ -8,10 +8,12 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
+use super::entities::application as app;
 use super::entities::visit::{ActiveModel, Column, Entity, Model};
 use super::{Page, Store, StoreError};
 use crate::audit::{Action, Actor, AuditEntry};
 use crate::tenancy::LgCode;
+use crate::visits::confirmation::{Application, ApplicationState};
 use crate::visits::{Household, Status, Visit};
 
 fn to_domain(row: Model) -> Result<Visit, StoreError> {
@@ -50,6 +52,62 @@ pub enum VisitChange {
     Closed(Visit),
     /// The change was refused; nothing was written.
     Refused(Vec<crate::validation::FieldError>),
+    /// The resident has confirmed the drafts: answers and edits are frozen.
+    Frozen(Visit),
+}
+
+/// What submitting a visit did.
+#[derive(Debug)]
+pub enum Submission {
+    Done(Vec<Application>),
+    NotFound,
+    Closed,
+    NotConfirmed,
+    AlreadySubmitted(Vec<Application>),
+}
+
+fn application_row(lg_code: &LgCode, a: &Application) -> Result<app::ActiveModel, StoreError> {
+    Ok(app::ActiveModel {
+        id: Set(a.id.to_string()),
+        visit_id: Set(a.visit_id.to_string()),
+        lg_code: Set(lg_code.to_string()),
+        procedure_id: Set(a.procedure_id.clone()),
+        area: Set(a.area.clone()),
+        member: Set(a.member.clone()),
+        form: Set(a.form.clone()),
+        document: Set(a
+            .document
+            .as_ref()
+            .map(serde_json::to_string)
+            .transpose()
+            .map_err(|e| StoreError::Corrupt(e.to_string()))?),
+        state: Set(a.state.as_str().to_owned()),
+        created_at: Set(a.created_at),
+        updated_at: Set(a.updated_at),
+    })
+}
+
+fn application(row: app::Model) -> Result<Application, StoreError> {
+    let corrupt = |what: &str, e: &dyn std::fmt::Display| {
+        StoreError::Corrupt(format!("applications.{what} of {}: {e}", row.id))
+    };
+    Ok(Application {
+        id: Uuid::parse_str(&row.id).map_err(|e| corrupt("id", &e))?,
+        visit_id: Uuid::parse_str(&row.visit_id).map_err(|e| corrupt("visit_id", &e))?,
+        procedure_id: row.procedure_id.clone(),
+        area: row.area.clone(),
+        member: row.member.clone(),
+        form: row.form.clone(),
+        document: row
+            .document
+            .as_deref()
+            .map(serde_json::from_str)
+            .transpose()
+            .map_err(|e| corrupt("document", &e))?,
+        state: ApplicationState::parse(&row.state).ok_or_else(|| corrupt("state", &row.state))?,
+        created_at: row.created_at,
+        updated_at: row.updated_at,
+    })
 }
 
 impl Store {
@@ -163,6 +221,9 @@ impl Store {
         if visit.status == Status::Closed {
             return Ok(VisitChange::Closed(visit));
         }
+        if action == Action::VisitUpdate && visit.household.confirmation.is_some() {
+            return Ok(VisitChange::Frozen(visit));
+        }
         let read_revision = visit.revision;
         if let Err(errors) = change(&mut visit) {
             // Dropping the transaction rolls it back: no write, no audit event.
@@ -194,5 +255,93 @@ impl Store {
         .await?;
         txn.commit().await?;
         Ok(VisitChange::Done(visit))
+    }
+
+    /// Turns a confirmed visit into its applications, in one transaction with the visit's
+    /// change and the audit event: either everything is written or nothing.
+    pub async fn submit_visit(
+        &self,
+        lg_code: &LgCode,
+        id: Uuid,
+        actor: &Actor,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Submission, StoreError> {
+        let txn = self.begin_write().await?;
+        let Some(row) = Entity::find_by_id(id.to_string())
+            .filter(Column::LgCode.eq(lg_code.to_string()))
+            .one(&txn)
+            .await?
+        else {
+            return Ok(Submission::NotFound);
+        };
+        let mut visit = to_domain(row.clone())?;
+        if visit.household.submitted_at.is_some() {
+            drop(txn);
+            return Ok(Submission::AlreadySubmitted(self.applications(id).await?));
+        }
+        if visit.status == Status::Closed {
+            return Ok(Submission::Closed);
+        }
+        let Some(confirmation) = visit.household.confirmation.clone() else {
+            return Ok(Submission::NotConfirmed);
+        };
+        let applications = crate::visits::confirmation::applications(id, &confirmation, now);
+        for a in &applications {
+            application_row(lg_code, a)?.insert(&txn).await?;
+        }
+        let read_revision = visit.revision;
+        visit.household.submitted_at = Some(now);
+        visit.updated_at = now;
+        visit.revision = read_revision + 1;
+        let mut active = row.into_active_model();
+        active.household = Set(household_json(&visit.household)?);
+        active.updated_at = Set(visit.updated_at);
+        active.revision = Set(visit.revision);
+        let updated = Entity::update_many()
+            .set(active)
+            .filter(Column::Id.eq(id.to_string()))
+            .filter(Column::Revision.eq(read_revision))
+            .exec(&txn)
+            .await?;
+        if updated.rows_affected != 1 {
+            return Err(StoreError::Conflict);
+        }
+        self.append_audit(
+            &txn,
+            AuditEntry::success(actor, Action::VisitSubmit, Some(*lg_code), id.to_string()),
+        )
+        .await?;
+        txn.commit().await?;
+        Ok(Submission::Done(applications))
+    }
+
+    /// The applications of a visit, oldest first.
+    pub async fn applications(&self, visit: Uuid) -> Result<Vec<Application>, StoreError> {
+        app::Entity::find()
+            .filter(app::Column::VisitId.eq(visit.to_string()))
+            .order_by_asc(app::Column::Id)
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .map(application)
+            .collect()
+    }
+
+    /// Every visit of the municipality opened on `day`, for the day's KPIs (which hold no
+    /// personal data, so this read is not an audit event).
+    pub async fn visits_on(
+        &self,
+        lg_code: &LgCode,
+        day: NaiveDate,
+    ) -> Result<Vec<Visit>, StoreError> {
+        Entity::find()
+            .filter(Column::LgCode.eq(lg_code.to_string()))
+            .filter(Column::OpenedOn.eq(day.to_string()))
+            .order_by_asc(Column::Id)
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .map(to_domain)
+            .collect()
     }
 }

@@ -340,6 +340,8 @@ pub fn household(
         applicant: out_applicant,
         facts: Facts::new(),
         edits: Default::default(),
+        confirmation: None,
+        submitted_at: None,
     };
     if let Err(mut e) = apply_answers(ctx, &mut household, answers, "/answers") {
         errors.append(&mut e);

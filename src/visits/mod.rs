@@ -1,6 +1,7 @@
 //! The one-stop visit: a household's life events and facts, the procedures they need
 //! (determination), and — in later steps — prefilled drafts, one signature and applications.
 
+pub mod confirmation;
 pub mod derive;
 pub mod determination;
 pub mod drafts;

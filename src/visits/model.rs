@@ -121,6 +121,12 @@ pub struct Household {
     /// The clerk's edits of the drafts, by draft key and JSON pointer.
     #[serde(default)]
     pub edits: super::drafts::Edits,
+    /// The resident's one confirmation of every draft; nothing changes after it.
+    #[serde(default)]
+    pub confirmation: Option<super::confirmation::Confirmation>,
+    /// When the visit was submitted (its applications exist from then on).
+    #[serde(default)]
+    pub submitted_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 impl Household {

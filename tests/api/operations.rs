@@ -282,6 +282,35 @@ async fn every_documented_example_works(backend: Backend) {
         .await
         .unwrap();
     let known_visit = known_visit["id"].as_str().unwrap().to_owned();
+    // A visit ready to be confirmed and submitted (no question open, its one draft complete):
+    // a state no example of the confirm and submit routes can hold.
+    let ready: Value = app
+        .http
+        .post(app.url("/v1/municipalities/012084/visits"))
+        .bearer_auth(&token)
+        .header("Madoguchi-Actor", "clerk-0042")
+        .json(&serde_json::json!({
+            "events": [{"kind": "certificateRequest", "date": "2026-12-03", "facts": {"certificates": ["residentRecordCopy"]}}],
+            "members": [{"id": "m1", "familyName": "田中", "givenName": "修", "familyNameKana": "タナカ", "givenNameKana": "オサム", "dateOfBirth": "1970-01-01", "sex": "1"}],
+            "applicant": {"member": "m1"}
+        }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let ready_visit = ready["id"].as_str().unwrap().to_owned();
+    let completed = app
+        .http
+        .patch(app.url(&format!("/v1/municipalities/012084/visits/{ready_visit}/drafts/residentRecordCopy@0")))
+        .bearer_auth(&token)
+        .header("Madoguchi-Actor", "clerk-0042")
+        .json(&serde_json::json!({"set": {"/purpose": "勤務先提出", "/identityDocument": "運転免許証", "/applicant/relation": "本人", "/applicant/contact/phone": "0157-23-7111"}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(completed.status(), StatusCode::OK);
     let mut calls = Vec::new();
     for (path, item) in doc["paths"].as_object().unwrap() {
         for (method, operation) in item.as_object().unwrap() {
@@ -289,7 +318,12 @@ async fn every_documented_example_works(backend: Backend) {
         }
     }
     // Revoking last: the client looked up must still be there for the rest.
-    calls.sort_by_key(|(path, _, _)| path.ends_with("/revoke") || path.ends_with("/close"));
+    calls.sort_by_key(|(path, _, _)| {
+        (
+            path.ends_with("/revoke") || path.ends_with("/close"),
+            path.ends_with("/submit"),
+        )
+    });
     let mut checked = 0;
     for (path, method, operation) in calls {
         let mut url = path.clone();
@@ -307,6 +341,9 @@ async fn every_documented_example_works(backend: Backend) {
                 .map(str::to_owned);
             match (param["in"].as_str().unwrap(), name) {
                 ("path", "clientId") => url = url.replace("{clientId}", &known_client),
+                ("path", "visitId") if path.ends_with("/confirm") || path.ends_with("/submit") => {
+                    url = url.replace("{visitId}", &ready_visit)
+                }
                 ("path", "visitId") => url = url.replace("{visitId}", &known_visit),
                 ("path", _) => {
                     let value = example.unwrap_or_else(|| panic!("{path}: no example for {name}"));

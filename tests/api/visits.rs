@@ -810,3 +810,174 @@ async fn municipality_overrides_make_a_new_catalogue_version(backend: Backend) {
     );
 }
 storage_test!(municipality_overrides_make_a_new_catalogue_version);
+
+/// One confirmation covers every draft, then one submission makes the applications; before,
+/// after and twice are each a clear problem, and nothing is half-written.
+async fn confirm_once_and_submit_once(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let token = app.demo_token().await;
+    let body = json!({
+        "events": [{"kind": "certificateRequest", "date": "2026-12-03", "facts": {"certificates": ["residentRecordCopy"]}}],
+        "members": [{"id": "m1", "familyName": "田中", "givenName": "修", "familyNameKana": "タナカ", "givenNameKana": "オサム", "dateOfBirth": "1970-01-01", "sex": "1"}],
+        "applicant": {"member": "m1"}
+    });
+    let visit: Value = send(&app, Method::POST, VISITS, &token, Some(&body))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let id = visit["id"].as_str().unwrap();
+    let at = |p: &str| format!("{VISITS}/{id}/{p}");
+
+    let early = send(&app, Method::POST, &at("submit"), &token, None).await;
+    problem(early, StatusCode::CONFLICT, "visit_not_confirmed").await;
+    let attest = json!({"method": "attestation"});
+    let incomplete = send(&app, Method::POST, &at("confirm"), &token, Some(&attest)).await;
+    let p = problem(
+        incomplete,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "validation_failed",
+    )
+    .await;
+    assert_eq!(
+        p["errors"][0]["pointer"], "/drafts/residentRecordCopy@0",
+        "{p}"
+    );
+    assert_eq!(p["errors"][0]["code"], "draft_invalid");
+
+    // The clerk completes what no system knows.
+    let edit = json!({"set": {"/purpose": "勤務先提出", "/identityDocument": "運転免許証", "/applicant/relation": "本人", "/applicant/contact/phone": "0157-23-7111"}});
+    let draft: Value = send(
+        &app,
+        Method::PATCH,
+        &at("drafts/residentRecordCopy@0"),
+        &token,
+        Some(&edit),
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    assert_eq!(draft["valid"], true, "{}", draft["errors"]);
+
+    let bad_image = json!({"method": "signature", "signature": {"mediaType": "image/png", "data": "bm90IGEgcG5n"}});
+    let r = send(&app, Method::POST, &at("confirm"), &token, Some(&bad_image)).await;
+    let p = problem(r, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").await;
+    assert_eq!(p["errors"][0]["pointer"], "/signature/mediaType");
+    // A 1×1 PNG as a signature pad would send it.
+    let png = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==";
+    let signed = send(
+        &app,
+        Method::POST,
+        &at("confirm"),
+        &token,
+        Some(&json!({"method": "signature", "signature": {"mediaType": "image/png", "data": png}})),
+    )
+    .await;
+    assert_eq!(signed.status(), StatusCode::OK);
+    let signed: Value = signed.json().await.unwrap();
+    assert_eq!(signed["method"], "signature");
+    assert_eq!(signed["signatureSha256"].as_str().unwrap().len(), 64);
+    assert_eq!(signed["drafts"], json!(["residentRecordCopy@0"]));
+    assert!(signed["prefilledFields"].as_u64().unwrap() >= 8, "{signed}");
+    assert_eq!(signed["typedFields"], 4);
+
+    // Frozen: no answer, no edit, no second confirmation.
+    let again = send(&app, Method::POST, &at("confirm"), &token, Some(&attest)).await;
+    problem(again, StatusCode::CONFLICT, "visit_confirmed").await;
+    let edit = send(
+        &app,
+        Method::PATCH,
+        &at("drafts/residentRecordCopy@0"),
+        &token,
+        Some(&json!({"set": {"/purpose": "その他"}})),
+    )
+    .await;
+    problem(edit, StatusCode::CONFLICT, "visit_confirmed").await;
+    let answer = send(&app, Method::POST, &at("answers"), &token,
+        Some(&json!({"answers": [{"fact": "event.certificates", "value": ["residentRecordCopy", "taxCertificate"]}]}))).await;
+    problem(answer, StatusCode::CONFLICT, "visit_confirmed").await;
+
+    let none: Value = send(&app, Method::GET, &at("applications"), &token, None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(none["items"], json!([]));
+    let submitted = send(&app, Method::POST, &at("submit"), &token, None).await;
+    assert_eq!(submitted.status(), StatusCode::CREATED);
+    let submitted: Value = submitted.json().await.unwrap();
+    let items = submitted["items"].as_array().unwrap();
+    assert_eq!(items.len(), 1);
+    assert_eq!(items[0]["procedureId"], "residentRecordCopy");
+    assert_eq!(items[0]["state"], "submitted");
+    assert_eq!(items[0]["form"], "certificateIssuance@1.0");
+    assert_eq!(items[0]["document"]["purpose"], "勤務先提出");
+    let twice = send(&app, Method::POST, &at("submit"), &token, None).await;
+    problem(twice, StatusCode::CONFLICT, "visit_submitted").await;
+    let listed: Value = send(&app, Method::GET, &at("applications"), &token, None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        listed["items"].as_array().unwrap().len(),
+        1,
+        "the second submit wrote nothing"
+    );
+    assert_eq!(listed["items"][0]["id"], items[0]["id"]);
+
+    // The day's KPIs and the metrics count what the resident did not write by hand.
+    let closed = send(&app, Method::POST, &at("close"), &token, None).await;
+    assert_eq!(closed.status(), StatusCode::OK);
+    let day = visit["openedOn"].as_str().unwrap();
+    let kpis: Value = app
+        .get_json(
+            &format!("/v1/municipalities/012084/kpis?date={day}"),
+            &token,
+        )
+        .await;
+    assert_eq!(kpis["visits"], 1);
+    assert_eq!(kpis["closed"], 1);
+    assert_eq!(kpis["confirmed"], 1);
+    assert_eq!(kpis["submitted"], 1);
+    assert_eq!(kpis["formsPrefilled"], 1);
+    assert_eq!(kpis["proceduresPerVisit"], 1.0);
+    assert_eq!(kpis["fieldsPrefilled"], signed["prefilledFields"]);
+    assert_eq!(kpis["fieldsTyped"], 4);
+    assert!(kpis["meanStaySeconds"].as_f64().unwrap() >= 0.0);
+    let share = kpis["prefilledShare"].as_f64().unwrap();
+    assert!(share > 0.5 && share < 1.0, "{kpis}");
+    let metrics = app
+        .http
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let prefilled = format!(
+        "madoguchi_visit_fields_prefilled_total{{lg_code=\"012084\"}} {}",
+        signed["prefilledFields"]
+    );
+    assert!(metrics.contains(&prefilled), "{prefilled} not in metrics");
+    assert!(metrics.contains("madoguchi_visits_closed_total{lg_code=\"012084\"} 1"));
+    assert!(!metrics.contains("田中"), "no personal data in metrics");
+
+    let auditor = app.register_client(&["audit:read"], &["012084"]).await;
+    let auditor = app.token_for(&auditor.id, &auditor.secret).await;
+    let events: Value = app
+        .get_json("/v1/municipalities/012084/audit-events?limit=100", &auditor)
+        .await;
+    let actions: Vec<&str> = events["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["target"] == visit["id"])
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(actions.iter().filter(|a| **a == "visit.submit").count(), 1);
+    assert_eq!(actions.iter().filter(|a| **a == "visit.confirm").count(), 1);
+}
+storage_test!(confirm_once_and_submit_once);

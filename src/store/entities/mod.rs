@@ -1,5 +1,6 @@
 //! sea-orm entities: one per table, nothing but the row shape.
 
+pub mod application;
 pub mod audit_checkpoint;
 pub mod audit_denial;
 pub mod audit_event;
