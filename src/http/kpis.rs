@@ -2,12 +2,13 @@
 
 use actix_web::{HttpResponse, get, web};
 use chrono::NaiveDate;
-use serde::{Deserialize, Serialize};
-use utoipa::{IntoParams, ToSchema};
+use serde::Serialize;
+use utoipa::ToSchema;
 
 use super::auth::{Authorized, scopes};
 use super::problem::{ApiError, ProblemDoc};
 use super::state::AppState;
+use super::visits::DayParam;
 
 /// A municipality's day at the one-stop counter.
 #[derive(Debug, Serialize, ToSchema)]
@@ -37,20 +38,12 @@ pub struct KpisDto {
     pub prefilled_share: Option<f64>,
 }
 
-#[derive(Debug, Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct KpiDay {
-    /// The day in Japan (YYYY-MM-DD); today when absent.
-    #[param(value_type = Option<String>, format = Date, example = "2026-12-03")]
-    pub date: Option<NaiveDate>,
-}
-
 /// The day's KPIs: stay time, procedures per visit, forms and fields prefilled against typed.
 #[utoipa::path(
     tag = "visits",
     params(
         ("lgCode" = String, Path, description = "全国地方公共団体コード", example = "012084"),
-        KpiDay,
+        DayParam,
     ),
     responses(
         (status = 200, description = "The day's KPIs", body = KpisDto),
@@ -64,7 +57,7 @@ pub struct KpiDay {
 pub async fn get_kpis(
     auth: Authorized<scopes::MunicipalitiesRead>,
     state: web::Data<AppState>,
-    query: web::Query<KpiDay>,
+    query: web::Query<DayParam>,
 ) -> Result<HttpResponse, ApiError> {
     let code = auth.municipality()?;
     let day = query

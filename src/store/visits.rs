@@ -110,6 +110,37 @@ fn application(row: app::Model) -> Result<Application, StoreError> {
     })
 }
 
+/// Writes a changed visit over the row read in the same transaction, with the next revision.
+/// Only over the revision read: a change made meanwhile through another replica is never
+/// overwritten (the caller gets `Conflict` and retries on the new state).
+async fn write_over(
+    txn: &sea_orm::DatabaseTransaction,
+    row: Model,
+    visit: &mut Visit,
+    read_revision: i64,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<(), StoreError> {
+    visit.updated_at = now;
+    visit.revision = read_revision + 1;
+    let id = row.id.clone();
+    let mut active = row.into_active_model();
+    active.status = Set(visit.status.as_str().to_owned());
+    active.household = Set(household_json(&visit.household)?);
+    active.closed_at = Set(visit.closed_at);
+    active.updated_at = Set(visit.updated_at);
+    active.revision = Set(visit.revision);
+    let updated = Entity::update_many()
+        .set(active)
+        .filter(Column::Id.eq(id))
+        .filter(Column::Revision.eq(read_revision))
+        .exec(txn)
+        .await?;
+    if updated.rows_affected != 1 {
+        return Err(StoreError::Conflict);
+    }
+    Ok(())
+}
+
 impl Store {
     pub async fn create_visit(&self, visit: &Visit, actor: &Actor) -> Result<(), StoreError> {
         let txn = self.begin_write().await?;
@@ -229,25 +260,7 @@ impl Store {
             // Dropping the transaction rolls it back: no write, no audit event.
             return Ok(VisitChange::Refused(errors));
         }
-        visit.updated_at = super::now();
-        visit.revision = read_revision + 1;
-        let mut active = row.into_active_model();
-        active.status = Set(visit.status.as_str().to_owned());
-        active.household = Set(household_json(&visit.household)?);
-        active.closed_at = Set(visit.closed_at);
-        active.updated_at = Set(visit.updated_at);
-        active.revision = Set(visit.revision);
-        // Only over the revision read: a change made meanwhile through another replica is
-        // never overwritten (the caller gets a conflict and retries on the new state).
-        let updated = Entity::update_many()
-            .set(active)
-            .filter(Column::Id.eq(id.to_string()))
-            .filter(Column::Revision.eq(read_revision))
-            .exec(&txn)
-            .await?;
-        if updated.rows_affected != 1 {
-            return Err(StoreError::Conflict);
-        }
+        write_over(&txn, row, &mut visit, read_revision, super::now()).await?;
         self.append_audit(
             &txn,
             AuditEntry::success(actor, action, Some(*lg_code), id.to_string()),
@@ -291,21 +304,7 @@ impl Store {
         }
         let read_revision = visit.revision;
         visit.household.submitted_at = Some(now);
-        visit.updated_at = now;
-        visit.revision = read_revision + 1;
-        let mut active = row.into_active_model();
-        active.household = Set(household_json(&visit.household)?);
-        active.updated_at = Set(visit.updated_at);
-        active.revision = Set(visit.revision);
-        let updated = Entity::update_many()
-            .set(active)
-            .filter(Column::Id.eq(id.to_string()))
-            .filter(Column::Revision.eq(read_revision))
-            .exec(&txn)
-            .await?;
-        if updated.rows_affected != 1 {
-            return Err(StoreError::Conflict);
-        }
+        write_over(&txn, row, &mut visit, read_revision, now).await?;
         self.append_audit(
             &txn,
             AuditEntry::success(actor, Action::VisitSubmit, Some(*lg_code), id.to_string()),
