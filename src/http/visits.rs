@@ -1195,11 +1195,11 @@ fn drafts_of(
     state: &AppState,
     catalog: &crate::catalog::Catalog,
     visit: &Visit,
+    d: &crate::visits::Determination,
     lang: Lang,
 ) -> Vec<DraftDto> {
-    let d = determine(catalog, &visit.household);
     let today = crate::visits::model::japan_day(crate::store::now());
-    crate::visits::drafts::specs(catalog, &visit.household, &d)
+    crate::visits::drafts::specs(catalog, &visit.household, d)
         .into_iter()
         .filter_map(|spec| {
             let form = state
@@ -1282,7 +1282,8 @@ pub async fn get_drafts(
 ) -> Result<HttpResponse, ApiError> {
     let visit = load(&state, &auth, path.visit_id).await?;
     let catalog = catalog_of(&state, &visit).await?;
-    let drafts = drafts_of(&state, &catalog, &visit, negotiate_lang(&req));
+    let d = determine(&catalog, &visit.household);
+    let drafts = drafts_of(&state, &catalog, &visit, &d, negotiate_lang(&req));
     Ok(HttpResponse::Ok().json(DraftsDto {
         visit_id: visit.id,
         prefilled_fields: drafts.iter().map(|d| d.prefilled_fields).sum(),
@@ -1416,7 +1417,8 @@ pub async fn patch_draft(
         VisitChange::Refused(e) => return Err(ApiError::validation(e)),
         VisitChange::Frozen(_) => return Err(frozen(path.visit_id)),
     };
-    drafts_of(&state, &catalog, &visit, lang)
+    // Edits change no fact, so the determination read before the edit still holds.
+    drafts_of(&state, &catalog, &visit, &d, lang)
         .into_iter()
         .find(|d| d.key == spec.key)
         .map(|d| HttpResponse::Ok().json(d))
@@ -1635,7 +1637,7 @@ pub async fn confirm_visit(
             ),
         ));
     }
-    let drafts = drafts_of(&state, &catalog, &visit, lang);
+    let drafts = drafts_of(&state, &catalog, &visit, &d, lang);
     for draft in drafts.iter().filter(|x| !x.valid) {
         let first = draft
             .errors

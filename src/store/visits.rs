@@ -110,6 +110,18 @@ fn application(row: app::Model) -> Result<Application, StoreError> {
     })
 }
 
+/// The row of a visit of the municipality, read in the transaction.
+async fn find_row(
+    txn: &sea_orm::DatabaseTransaction,
+    lg_code: &LgCode,
+    id: Uuid,
+) -> Result<Option<Model>, StoreError> {
+    Ok(Entity::find_by_id(id.to_string())
+        .filter(Column::LgCode.eq(lg_code.to_string()))
+        .one(txn)
+        .await?)
+}
+
 /// Writes a changed visit over the row read in the same transaction, with the next revision.
 /// Only over the revision read: a change made meanwhile through another replica is never
 /// overwritten (the caller gets `Conflict` and retries on the new state).
@@ -184,11 +196,7 @@ impl Store {
         actor: &Actor,
     ) -> Result<Option<Visit>, StoreError> {
         let txn = self.begin_write().await?;
-        let Some(row) = Entity::find_by_id(id.to_string())
-            .filter(Column::LgCode.eq(lg_code.to_string()))
-            .one(&txn)
-            .await?
-        else {
+        let Some(row) = find_row(&txn, lg_code, id).await? else {
             return Ok(None);
         };
         self.append_audit(
@@ -241,11 +249,7 @@ impl Store {
         change: impl FnOnce(&mut Visit) -> Result<(), Vec<crate::validation::FieldError>>,
     ) -> Result<VisitChange, StoreError> {
         let txn = self.begin_write().await?;
-        let Some(row) = Entity::find_by_id(id.to_string())
-            .filter(Column::LgCode.eq(lg_code.to_string()))
-            .one(&txn)
-            .await?
-        else {
+        let Some(row) = find_row(&txn, lg_code, id).await? else {
             return Ok(VisitChange::NotFound);
         };
         let mut visit = to_domain(row.clone())?;
@@ -280,11 +284,7 @@ impl Store {
         now: chrono::DateTime<chrono::Utc>,
     ) -> Result<Submission, StoreError> {
         let txn = self.begin_write().await?;
-        let Some(row) = Entity::find_by_id(id.to_string())
-            .filter(Column::LgCode.eq(lg_code.to_string()))
-            .one(&txn)
-            .await?
-        else {
+        let Some(row) = find_row(&txn, lg_code, id).await? else {
             return Ok(Submission::NotFound);
         };
         let mut visit = to_domain(row.clone())?;
