@@ -11,8 +11,9 @@ use criterion::Criterion;
 use madoguchi::catalog::Catalog;
 use madoguchi::forms::{FormRegistry, SchemaSource};
 use madoguchi::i18n::Lang;
+use madoguchi::print::{Booklet, Typeface, print};
 use madoguchi::visits::input::{self, Context, NewAnswer, NewApplicant, NewEvent, NewMember};
-use madoguchi::visits::{Explainer, Household, determine, drafts};
+use madoguchi::visits::{Explainer, Household, Visit, determine, drafts, printouts};
 use serde_json::{Value, json};
 
 fn member(
@@ -133,6 +134,60 @@ fn with_drafts(catalog: &Catalog, forms: &FormRegistry, h: &Household, validate:
     n
 }
 
+/// Everything `GET …/printouts` does after reading the visit: determination, every draft
+/// prefilled and validated, each laid out as a form sheet, the receipt, and the PDF written
+/// with the typeface subset embedded. Returns the PDF's size.
+fn printouts(
+    catalog: &Catalog,
+    forms: &FormRegistry,
+    face: &Typeface,
+    visit: &Visit,
+) -> (usize, usize) {
+    let h = &visit.household;
+    let d = determine(catalog, h);
+    let today = chrono::NaiveDate::from_ymd_opt(2026, 12, 3).unwrap_or_default();
+    let cx = printouts::Context {
+        catalog,
+        eras: &forms.eras,
+        municipality: "北見市",
+        visit,
+        determination: &d,
+    };
+    let mut sheets = Vec::new();
+    for spec in drafts::specs(catalog, h, &d) {
+        let Ok(form) = forms.form(&spec.form_id, Some(&spec.form_version)) else {
+            continue;
+        };
+        let draft = drafts::build(catalog, &form.plan, h, &spec, None, today);
+        let processed = forms.validate(form, draft.document, None);
+        sheets.push(printouts::form_sheet(
+            &cx,
+            &printouts::FormPrint {
+                procedure: spec.procedure.clone(),
+                form_title: form.title.clone(),
+                form: format!("{}@{}", spec.form_id, spec.form_version),
+                plan: &form.plan,
+                document: processed.document,
+                prefilled: draft.prefilled,
+                problems: processed
+                    .errors
+                    .iter()
+                    .map(|e| (e.pointer.clone(), e.keyword.clone()))
+                    .collect(),
+            },
+        ));
+    }
+    sheets.push(printouts::receipt_sheet(&cx));
+    let booklet = Booklet {
+        title: "届書と受付票".to_owned(),
+        sheets,
+    };
+    match print(face, &booklet) {
+        Ok(printed) => (printed.pdf.len(), printed.pages),
+        Err(e) => unreachable!("{e}"),
+    }
+}
+
 /// One measured computation over a household.
 type Run<'a> = dyn Fn(&Household) -> usize + 'a;
 
@@ -181,7 +236,45 @@ fn main() {
             b.iter(|| with_drafts(&catalog, &forms, black_box(h), true))
         });
     }
+    // Printing: the answered household, as a visit.
+    let face = Typeface::embedded().unwrap_or_else(|| unreachable!("the embedded typeface"));
+    let now = chrono::Utc::now();
+    let visit = Visit {
+        id: uuid::Uuid::now_v7(),
+        lg_code: "012084".parse().unwrap_or_else(|_| unreachable!("lgCode")),
+        status: madoguchi::visits::Status::Open,
+        ticket: Some("A-001".to_owned()),
+        catalog_version: catalog.digest.clone(),
+        household: cases[1].1.clone(),
+        opened_at: now,
+        opened_on: madoguchi::visits::model::japan_day(now),
+        closed_at: None,
+        updated_at: now,
+        opened_by_client: None,
+        opened_by_staff: None,
+        revision: 0,
+    };
+    let (bytes, pages) = printouts(&catalog, &forms, &face, &visit);
+    println!("printouts, six members, everything answered: {pages} pages, {bytes} bytes of PDF");
+    criterion.bench_function("printouts/six members, everything answered", |b| {
+        b.iter(|| printouts(&catalog, &forms, &face, black_box(&visit)))
+    });
     criterion.final_summary();
+    let mut times: Vec<Duration> = (0..300)
+        .map(|_| {
+            let start = Instant::now();
+            black_box(printouts(&catalog, &forms, &face, black_box(&visit)));
+            start.elapsed()
+        })
+        .collect();
+    times.sort();
+    println!(
+        "printouts, six members, everything answered: p50 {:?}, p99 {:?}, max {:?} over {} single calls",
+        times[times.len() / 2],
+        times[times.len() * 99 / 100],
+        times[times.len() - 1],
+        times.len()
+    );
     let runs: [(&str, &Run); 3] = [
         ("determination", &|h| determination(&catalog, &forms, h)),
         ("determination + prefill", &|h| {

@@ -13,6 +13,7 @@ pub mod i18n;
 pub mod idempotency;
 pub mod kpi;
 pub mod maintenance;
+pub mod print;
 pub mod secrets;
 pub mod startup;
 pub mod store;

@@ -242,7 +242,11 @@ impl Application {
         let registry = Registry::new();
         let visit_metrics = crate::kpi::VisitMetrics::register(&registry)
             .map_err(|e| StartupError::Other(e.to_string()))?;
+        let typeface = crate::print::Typeface::embedded().ok_or_else(|| {
+            StartupError::Other("the typeface embedded for printouts cannot be read".to_owned())
+        })?;
         let state = web::Data::new(AppState {
+            typeface: std::sync::Arc::new(typeface),
             visit_metrics,
             issuer: TokenIssuer::new(
                 issuer,

@@ -23,6 +23,8 @@ pub enum Action {
     MunicipalityAccessDenied,
     VisitCreate,
     VisitRead,
+    /// A visit's forms or receipt were printed (rendered as PDF).
+    VisitPrint,
     VisitList,
     VisitUpdate,
     VisitClose,
@@ -42,6 +44,7 @@ impl Action {
             Action::MunicipalityAccessDenied => "municipality.access_denied",
             Action::VisitCreate => "visit.create",
             Action::VisitRead => "visit.read",
+            Action::VisitPrint => "visit.print",
             Action::VisitList => "visit.list",
             Action::VisitUpdate => "visit.update",
             Action::VisitClose => "visit.close",

@@ -24,6 +24,10 @@ pub struct PlanNode {
     pub normalize: Option<Kind>,
     pub messages: HashMap<String, CustomMessage>,
     pub properties: HashMap<String, PlanNode>,
+    /// Property names in the order the schema lists them (printouts follow it).
+    pub order: Vec<String>,
+    /// Labels of enumerated codes (`x-enumLabels`): `moveIn` → 転入.
+    pub labels: HashMap<String, String>,
     pub items: Option<Box<PlanNode>>,
     /// Properties required whatever else the document holds (`required` of the schema and
     /// of its `allOf` branches, not of `anyOf`/`oneOf`/`then`/`else`).
@@ -222,6 +226,9 @@ impl Planner<'_> {
             })?;
             node.normalize.get_or_insert(parsed);
         }
+        if let Some(labels) = map.get("x-enumLabels") {
+            read_labels(labels, map.get("enum"), node, at)?;
+        }
         if let Some(messages) = map.get("x-messages") {
             read_messages(messages, node, at)?;
         }
@@ -243,6 +250,9 @@ impl Planner<'_> {
         }
         if let Some(Value::Object(properties)) = map.get("properties") {
             for (name, sub) in properties {
+                if !node.order.contains(name) {
+                    node.order.push(name.clone());
+                }
                 let child = node.properties.entry(name.clone()).or_default();
                 self.walk(
                     &base,
@@ -283,6 +293,36 @@ impl Planner<'_> {
         }
         Ok(())
     }
+}
+
+fn read_labels(
+    labels: &Value,
+    values: Option<&Value>,
+    node: &mut PlanNode,
+    at: &str,
+) -> Result<(), String> {
+    let Value::Object(labels) = labels else {
+        return Err(format!(
+            "x-enumLabels at {at} must map each enum value to its label"
+        ));
+    };
+    let Some(Value::Array(values)) = values else {
+        return Err(format!("x-enumLabels at {at} needs an enum beside it"));
+    };
+    for (code, label) in labels {
+        if !values.iter().any(|v| v.as_str() == Some(code)) {
+            return Err(format!(
+                "x-enumLabels at {at} labels \"{code}\", which is not one of the enum values"
+            ));
+        }
+        let Some(label) = label.as_str() else {
+            return Err(format!(
+                "x-enumLabels at {at}: the label of \"{code}\" must be a string"
+            ));
+        };
+        node.labels.insert(code.clone(), label.to_owned());
+    }
+    Ok(())
 }
 
 fn read_messages(messages: &Value, node: &mut PlanNode, at: &str) -> Result<(), String> {

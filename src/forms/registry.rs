@@ -582,4 +582,49 @@ mod tests {
             }
         }
     }
+
+    /// Printouts show a code by its label (`moveIn` → 転入): every enumeration of ASCII codes
+    /// in the forms and the schemas they share has a label for each value (the narrower
+    /// enumerations inside `if` only test a value).
+    #[test]
+    fn every_code_a_form_can_hold_has_a_japanese_label() {
+        fn walk(file: &str, at: &str, v: &Value, missing: &mut Vec<String>) {
+            match v {
+                Value::Object(map) => {
+                    if let Some(Value::Array(values)) = map.get("enum") {
+                        let labels = map.get("x-enumLabels").and_then(Value::as_object);
+                        // Codes written in Japanese (続柄 …) are their own label.
+                        for code in values
+                            .iter()
+                            .filter_map(Value::as_str)
+                            .filter(|c| c.is_ascii())
+                        {
+                            if !labels.is_some_and(|l| l.contains_key(code)) {
+                                missing.push(format!("{file}{at}: {code}"));
+                            }
+                        }
+                    }
+                    for (k, sub) in map {
+                        if k != "if" && k != "examples" {
+                            walk(file, &format!("{at}/{k}"), sub, missing);
+                        }
+                    }
+                }
+                Value::Array(items) => {
+                    for (i, sub) in items.iter().enumerate() {
+                        walk(file, &format!("{at}/{i}"), sub, missing);
+                    }
+                }
+                _ => {}
+            }
+        }
+        let mut missing = Vec::new();
+        for file in SchemaSource::Embedded.files().unwrap() {
+            if file.path.starts_with("forms/") || file.path.starts_with("common/") {
+                let v: Value = serde_json::from_str(&file.text).unwrap();
+                walk(&file.path, "", &v, &mut missing);
+            }
+        }
+        assert!(missing.is_empty(), "codes without a label: {missing:#?}");
+    }
 }

@@ -19,6 +19,7 @@ mod oauth;
 pub mod openapi;
 pub mod operations;
 pub mod pagination;
+mod printouts;
 pub mod problem;
 pub mod request_id;
 pub mod state;
@@ -69,6 +70,9 @@ pub fn routes(cfg: &mut ServiceConfig) {
                 .service(visits::confirm_visit)
                 .service(visits::submit_visit)
                 .service(visits::list_applications)
+                .service(printouts::get_printouts)
+                .service(printouts::get_receipt)
+                .service(printouts::get_draft_pdf)
                 .service(visits::close_visit)
                 .service(kpis::get_kpis)
                 .service(catalog::get_catalog)

@@ -26,6 +26,8 @@ pub struct AppState {
     pub visit_metrics: crate::kpi::VisitMetrics,
     /// The catalogues of municipalities with their overrides, by version.
     pub catalogs: crate::catalog::versions::Catalogs,
+    /// The typeface printouts are set in (embedded in the binary).
+    pub typeface: std::sync::Arc<crate::print::Typeface>,
     /// Failed client authentications, per replica.
     pub lockout: Lockout,
     /// The server key, when there is one (see [`crate::secrets`]).

@@ -611,7 +611,7 @@ fn determination_dto(
 // ---------------------------------------------------------------- handlers
 
 /// The catalogue the visit was opened with.
-async fn catalog_of(
+pub(super) async fn catalog_of(
     state: &AppState,
     visit: &Visit,
 ) -> Result<std::sync::Arc<crate::catalog::Catalog>, ApiError> {
@@ -841,11 +841,21 @@ async fn load(
     auth: &Authorized<scopes::Visits>,
     id: Uuid,
 ) -> Result<Visit, ApiError> {
+    load_for(state, auth, id, crate::audit::Action::VisitRead).await
+}
+
+/// The visit, read for the acting clerk and audited as `action`.
+pub(super) async fn load_for(
+    state: &AppState,
+    auth: &Authorized<scopes::Visits>,
+    id: Uuid,
+    action: crate::audit::Action,
+) -> Result<Visit, ApiError> {
     let code = auth.municipality()?;
     require_staff(auth)?;
     state
         .store
-        .read_visit(&code, id, &auth.actor)
+        .read_visit_for(&code, id, &auth.actor, action)
         .await?
         .ok_or_else(|| visit_not_found(id))
 }
@@ -1191,7 +1201,7 @@ pub struct DraftPath {
     pub draft_key: String,
 }
 
-fn drafts_of(
+pub(super) fn drafts_of(
     state: &AppState,
     catalog: &crate::catalog::Catalog,
     visit: &Visit,

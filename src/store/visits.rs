@@ -195,13 +195,25 @@ impl Store {
         id: Uuid,
         actor: &Actor,
     ) -> Result<Option<Visit>, StoreError> {
+        self.read_visit_for(lg_code, id, actor, Action::VisitRead)
+            .await
+    }
+
+    /// Reads a visit and records why (`visit.read`, `visit.print`) in the same transaction.
+    pub async fn read_visit_for(
+        &self,
+        lg_code: &LgCode,
+        id: Uuid,
+        actor: &Actor,
+        action: Action,
+    ) -> Result<Option<Visit>, StoreError> {
         let txn = self.begin_write().await?;
         let Some(row) = find_row(&txn, lg_code, id).await? else {
             return Ok(None);
         };
         self.append_audit(
             &txn,
-            AuditEntry::success(actor, Action::VisitRead, Some(*lg_code), id.to_string()),
+            AuditEntry::success(actor, action, Some(*lg_code), id.to_string()),
         )
         .await?;
         txn.commit().await?;

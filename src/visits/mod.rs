@@ -8,6 +8,7 @@ pub mod drafts;
 pub mod facts;
 pub mod input;
 pub mod model;
+pub mod printouts;
 
 pub use determination::{Decision, Determination, Explainer, Outcome, Question, determine};
 pub use model::{Applicant, Household, LifeEvent, Member, Recorded, Source, Status, Visit};

@@ -13,6 +13,7 @@ mod forms;
 mod hardening;
 mod idempotency;
 mod operations;
+mod printouts;
 mod tenancy;
 mod throttle;
 mod tls;

@@ -10,9 +10,10 @@ use serde_json::{Value, json};
 use crate::helpers::{Backend, TestApp, problem, spawn_app};
 use crate::storage_test;
 
-const VISITS: &str = "/v1/municipalities/012084/visits";
+pub const VISITS: &str = "/v1/municipalities/012084/visits";
 
-async fn send(
+/// A request as the counter app sends it: the demo clerk acting.
+pub async fn send(
     app: &TestApp,
     method: Method,
     path: &str,
@@ -28,6 +29,14 @@ async fn send(
         request = request.json(body);
     }
     request.send().await.expect("request")
+}
+
+/// Opens a visit; its id.
+pub async fn open_visit(app: &TestApp, token: &str, body: &Value) -> String {
+    let r = send(app, Method::POST, VISITS, token, Some(body)).await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let visit: Value = r.json().await.unwrap();
+    visit["id"].as_str().unwrap().to_owned()
 }
 
 /// `procedureId` or `procedureId@member`.

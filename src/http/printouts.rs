@@ -1,0 +1,297 @@
+//! `/v1/municipalities/{lgCode}/visits/{visitId}/…` printouts: every prefilled form as a PDF
+//! the resident checks and signs, and the receipt (受付票). Japanese, set in the embedded
+//! typeface; each print is audited as `visit.print`.
+
+use std::sync::Arc;
+
+use actix_web::http::header;
+use actix_web::{HttpResponse, get, web};
+use uuid::Uuid;
+
+use super::auth::{Authorized, scopes};
+use super::problem::{ApiError, ProblemDoc};
+use super::state::AppState;
+use super::visits::{DraftPath, VisitPath, catalog_of, drafts_of, load_for};
+use crate::audit::Action;
+use crate::catalog::Catalog;
+use crate::i18n::{Lang, Text};
+use crate::print::{Booklet, Sheet};
+use crate::visits::model::Visit;
+use crate::visits::printouts::{Context, FormPrint, form_sheet, receipt_sheet};
+use crate::visits::{Determination, determine};
+
+/// A PDF file, as the OpenAPI document describes it: a string of bytes of that media type.
+pub struct PdfFile;
+
+impl utoipa::PartialSchema for PdfFile {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{ObjectBuilder, Type};
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .content_media_type("application/pdf")
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for PdfFile {}
+
+/// A form to print, before it borrows the form's plan.
+struct Printable {
+    key: String,
+    procedure: Arc<crate::catalog::Procedure>,
+    form_id: String,
+    form_version: String,
+    form_title: String,
+    document: serde_json::Value,
+    prefilled: usize,
+    problems: Vec<(String, String)>,
+}
+
+/// The forms of a visit: the documents confirmed, once it is; else the drafts as they stand,
+/// with what their validation still finds.
+fn printables(
+    state: &AppState,
+    catalog: &Catalog,
+    visit: &Visit,
+    d: &Determination,
+) -> Vec<Printable> {
+    if let Some(c) = &visit.household.confirmation {
+        return c
+            .drafts
+            .iter()
+            .filter_map(|f| {
+                let (form_id, form_version) = f.form.split_once('@')?;
+                let procedure = catalog
+                    .procedures
+                    .iter()
+                    .find(|p| p.id == f.procedure_id)?
+                    .clone();
+                let form = state.forms.form(form_id, Some(form_version)).ok()?;
+                Some(Printable {
+                    key: f.key.clone(),
+                    procedure,
+                    form_id: form_id.to_owned(),
+                    form_version: form_version.to_owned(),
+                    form_title: form.title.clone(),
+                    document: f.document.clone(),
+                    prefilled: f.prefilled_fields,
+                    problems: Vec::new(),
+                })
+            })
+            .collect();
+    }
+    drafts_of(state, catalog, visit, d, Lang::Ja)
+        .into_iter()
+        .filter_map(|draft| {
+            let (form_id, form_version) = draft.form.split_once('@')?;
+            let procedure = catalog
+                .procedures
+                .iter()
+                .find(|p| p.id == draft.procedure_id)?
+                .clone();
+            Some(Printable {
+                key: draft.key,
+                procedure,
+                form_id: form_id.to_owned(),
+                form_version: form_version.to_owned(),
+                form_title: draft.form_title,
+                document: draft.document,
+                prefilled: draft.prefilled_fields,
+                problems: draft
+                    .errors
+                    .into_iter()
+                    .map(|e| (e.pointer, e.message))
+                    .collect(),
+            })
+        })
+        .collect()
+}
+
+fn form_sheets(state: &AppState, cx: &Context, forms: Vec<Printable>) -> Vec<Sheet> {
+    forms
+        .into_iter()
+        .filter_map(|p| {
+            let form = state.forms.form(&p.form_id, Some(&p.form_version)).ok()?;
+            Some(form_sheet(
+                cx,
+                &FormPrint {
+                    procedure: p.procedure,
+                    form_title: p.form_title,
+                    form: format!("{}@{}", p.form_id, p.form_version),
+                    plan: &form.plan,
+                    document: p.document,
+                    prefilled: p.prefilled,
+                    problems: p.problems,
+                },
+            ))
+        })
+        .collect()
+}
+
+/// What to print.
+enum Selection {
+    /// Every form, then the receipt.
+    All,
+    Receipt,
+    Form(String),
+}
+
+async fn printout(
+    state: &AppState,
+    auth: &Authorized<scopes::Visits>,
+    id: Uuid,
+    selection: Selection,
+) -> Result<HttpResponse, ApiError> {
+    let code = auth.municipality()?;
+    let visit = load_for(state, auth, id, Action::VisitPrint).await?;
+    let catalog = catalog_of(state, &visit).await?;
+    let d = determine(&catalog, &visit.household);
+    let municipality = state
+        .municipalities
+        .municipality(&code)
+        .await?
+        .map(|m| m.name.clone())
+        .unwrap_or_else(|| code.to_string());
+    let cx = Context {
+        catalog: &catalog,
+        eras: &state.forms.eras,
+        municipality: &municipality,
+        visit: &visit,
+        determination: &d,
+    };
+    let (title, file, sheets) = match selection {
+        Selection::Receipt => ("受付票", "receipt".to_owned(), vec![receipt_sheet(&cx)]),
+        Selection::All => {
+            let forms = printables(state, &catalog, &visit, &d);
+            let mut sheets = form_sheets(state, &cx, forms);
+            sheets.push(receipt_sheet(&cx));
+            ("届書と受付票", "printouts".to_owned(), sheets)
+        }
+        Selection::Form(key) => {
+            let forms: Vec<Printable> = printables(state, &catalog, &visit, &d)
+                .into_iter()
+                .filter(|p| p.key == key)
+                .collect();
+            if forms.is_empty() {
+                return Err(ApiError::not_found(Text::new(
+                    format!(
+                        "来庁 {id} に届書 {key} はありません。届書の一覧(drafts)でキーを確かめてください。"
+                    ),
+                    format!("Visit {id} has no draft {key}. Check the key in the list of drafts."),
+                )));
+            }
+            ("届書", "form".to_owned(), form_sheets(state, &cx, forms))
+        }
+    };
+    let booklet = Booklet {
+        title: format!("{title} {municipality}"),
+        sheets,
+    };
+    let face = state.typeface.clone();
+    let printed = web::block(move || crate::print::print(&face, &booklet))
+        .await
+        .map_err(ApiError::internal)?
+        .map_err(ApiError::internal)?;
+    if !printed.missing.is_empty() {
+        // Which characters, not whose: the count only.
+        tracing::info!(
+            visit = %id,
+            characters = printed.missing.len(),
+            "printed characters the typeface lacks as 〓"
+        );
+    }
+    Ok(HttpResponse::Ok()
+        .content_type("application/pdf")
+        .insert_header((
+            header::CONTENT_DISPOSITION,
+            format!("inline; filename=\"{file}-{id}.pdf\""),
+        ))
+        // Personal data: never kept by a cache on the way.
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .body(printed.pdf))
+}
+
+/// Every form of the visit and the receipt, as one PDF to print at the counter: the drafts
+/// as they stand (with a note of what still needs checking) until the resident confirms,
+/// then the confirmed documents.
+#[utoipa::path(
+    tag = "visits",
+    params(
+        VisitPath,
+        ("Madoguchi-Actor" = String, Header, description = "Staff id of the clerk acting (required)", example = "clerk-0042"),
+    ),
+    responses(
+        (status = 200, description = "PDF (A4, Japanese, typeface embedded): each form, then the receipt", body = inline(PdfFile), content_type = "application/pdf"),
+        (status = 400, description = "Malformed lgCode, visit id or Madoguchi-Actor", body = ProblemDoc, content_type = "application/problem+json"),
+        (status = 401, description = "No or invalid token", body = ProblemDoc, content_type = "application/problem+json"),
+        (status = 403, description = "Scope visits missing, or the client may not act for this municipality", body = ProblemDoc, content_type = "application/problem+json"),
+        (status = 404, description = "No such visit in this municipality", body = ProblemDoc, content_type = "application/problem+json"),
+    ),
+    security(("oauth2" = ["visits"]))
+)]
+#[get("/municipalities/{lgCode}/visits/{visitId}/printouts")]
+pub async fn get_printouts(
+    auth: Authorized<scopes::Visits>,
+    state: web::Data<AppState>,
+    path: web::Path<VisitPath>,
+) -> Result<HttpResponse, ApiError> {
+    printout(&state, &auth, path.visit_id, Selection::All).await
+}
+
+/// The receipt (受付票): the procedures done at the counter, where to go next and why, what
+/// to bring, what is still undecided, fees.
+#[utoipa::path(
+    tag = "visits",
+    params(
+        VisitPath,
+        ("Madoguchi-Actor" = String, Header, description = "Staff id of the clerk acting (required)", example = "clerk-0042"),
+    ),
+    responses(
+        (status = 200, description = "PDF (A4, Japanese, typeface embedded)", body = inline(PdfFile), content_type = "application/pdf"),
+        (status = 400, description = "Malformed lgCode, visit id or Madoguchi-Actor", body = ProblemDoc, content_type = "application/problem+json"),
+        (status = 401, description = "No or invalid token", body = ProblemDoc, content_type = "application/problem+json"),
+        (status = 403, description = "Scope visits missing, or the client may not act for this municipality", body = ProblemDoc, content_type = "application/problem+json"),
+        (status = 404, description = "No such visit in this municipality", body = ProblemDoc, content_type = "application/problem+json"),
+    ),
+    security(("oauth2" = ["visits"]))
+)]
+#[get("/municipalities/{lgCode}/visits/{visitId}/receipt")]
+pub async fn get_receipt(
+    auth: Authorized<scopes::Visits>,
+    state: web::Data<AppState>,
+    path: web::Path<VisitPath>,
+) -> Result<HttpResponse, ApiError> {
+    printout(&state, &auth, path.visit_id, Selection::Receipt).await
+}
+
+/// One form as a PDF: the draft with its fields in the form's order, codes by their names,
+/// days in 和暦, and the box the resident signs in.
+#[utoipa::path(
+    tag = "visits",
+    params(
+        DraftPath,
+        ("Madoguchi-Actor" = String, Header, description = "Staff id of the clerk acting (required)", example = "clerk-0042"),
+    ),
+    responses(
+        (status = 200, description = "PDF (A4, Japanese, typeface embedded)", body = inline(PdfFile), content_type = "application/pdf"),
+        (status = 400, description = "Malformed lgCode, visit id or Madoguchi-Actor", body = ProblemDoc, content_type = "application/problem+json"),
+        (status = 401, description = "No or invalid token", body = ProblemDoc, content_type = "application/problem+json"),
+        (status = 403, description = "Scope visits missing, or the client may not act for this municipality", body = ProblemDoc, content_type = "application/problem+json"),
+        (status = 404, description = "No such visit or draft", body = ProblemDoc, content_type = "application/problem+json"),
+    ),
+    security(("oauth2" = ["visits"]))
+)]
+#[get("/municipalities/{lgCode}/visits/{visitId}/drafts/{draftKey}/pdf")]
+pub async fn get_draft_pdf(
+    auth: Authorized<scopes::Visits>,
+    state: web::Data<AppState>,
+    path: web::Path<DraftPath>,
+) -> Result<HttpResponse, ApiError> {
+    printout(
+        &state,
+        &auth,
+        path.visit_id,
+        Selection::Form(path.draft_key.clone()),
+    )
+    .await
+}
