@@ -3,6 +3,7 @@
 
 pub mod audit;
 pub mod auth;
+pub mod card;
 pub mod catalog;
 pub mod cli;
 pub mod config;

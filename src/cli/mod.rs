@@ -3,6 +3,7 @@
 
 mod admin;
 mod audit;
+mod card;
 mod catalog;
 mod forms;
 mod serve;
@@ -61,6 +62,39 @@ pub enum Command {
     /// A municipality's changes to the procedure catalogue.
     #[command(subcommand)]
     Catalog(CatalogCommand),
+    /// My Number card data, offline (no database, no reader): check a card dump.
+    #[command(subcommand)]
+    Card(CardCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CardCommand {
+    /// Check a card dump against a trust directory: exit 0 when every check that the dump
+    /// allows passes, 2 naming the one that fails. Prints the 基本4情報 found.
+    Verify {
+        /// The dump: kenhojo/, kenkaku/, jpki/ with one file per EF (0002.bin …).
+        #[arg(value_name = "DUMP_DIR")]
+        dump: PathBuf,
+        /// cvc/<keyId>.pem (J-LIS CVC CA keys) and jpki/ (root certificates).
+        #[arg(long, value_name = "DIR")]
+        trust_dir: PathBuf,
+        #[arg(long)]
+        json: bool,
+        /// Print the 個人番号 in full instead of masked (it is 特定個人情報: only when needed).
+        #[arg(long)]
+        show_my_number: bool,
+    },
+    /// Write a practice dump of a synthetic card (our own test CA 9000033, never a J-LIS key)
+    /// and the trust directory that verifies it.
+    MakeTestDump {
+        #[arg(value_name = "DUMP_DIR")]
+        dump: PathBuf,
+        #[arg(long, value_name = "DIR")]
+        trust_dir: PathBuf,
+        /// The municipality the synthetic issuer stands for.
+        #[arg(long, default_value = "012084")]
+        lg_code: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -227,6 +261,9 @@ pub async fn run(cli: Cli) -> ExitCode {
     if let Some(Command::Forms(command)) = cli.command {
         return forms::run(command).unwrap_or_else(|e| fail(&e));
     }
+    if let Some(Command::Card(command)) = cli.command {
+        return card::run(command).unwrap_or_else(|e| fail(&e));
+    }
     if let Some(Command::Openapi) = cli.command {
         let forms = match crate::forms::FormRegistry::load(&crate::forms::SchemaSource::Embedded) {
             Ok(f) => f,
@@ -260,7 +297,9 @@ pub async fn run(cli: Cli) -> ExitCode {
     let result = match cli.command {
         None | Some(Command::Serve(_)) => serve::run(settings).await,
         Some(Command::Migrate { json }) => admin::migrate(&settings, json).await,
-        Some(Command::Openapi) | Some(Command::Forms(_)) => Ok(ExitCode::SUCCESS),
+        Some(Command::Openapi) | Some(Command::Forms(_)) | Some(Command::Card(_)) => {
+            Ok(ExitCode::SUCCESS)
+        }
         Some(Command::Audit(AuditCommand::Verify { json, expect_head })) => {
             audit::verify(&settings, json, expect_head.as_deref()).await
         }

@@ -6,6 +6,7 @@ mod helpers;
 
 mod admin;
 mod audit;
+mod card;
 mod cli;
 mod errors;
 mod external_issuer;

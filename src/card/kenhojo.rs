@@ -1,0 +1,198 @@
+//! 券面事項入力補助 (kenhojo): the files of the application and what they hold (reference §3).
+//! Parsing only; [`super::verify`] decides whether the data is genuine.
+
+use chrono::NaiveDate;
+use serde::Serialize;
+
+use super::tlv::{Reader, Tlv, TlvError};
+
+/// 個人番号: `FF 10 0C` + 12 ASCII digits, then `FF FF` filler.
+pub const EF_MY_NUMBER: u16 = 0x0001;
+/// 基本4情報.
+pub const EF_BASIC_INFO: u16 = 0x0002;
+/// Two SHA-256 digests and their RSA signature.
+pub const EF_INTEGRITY: u16 = 0x0003;
+/// The card-verifiable certificate of the key that signed EF 0003.
+pub const EF_CVC: u16 = 0x0004;
+/// The card key with a signature over it.
+pub const EF_CARD_KEY: u16 = 0x0007;
+/// Key references.
+pub const KEY_PIN: u16 = 0x0011;
+pub const KEY_MATCH_A: u16 = 0x0014;
+pub const KEY_MATCH_B: u16 = 0x0015;
+
+/// 基本4情報 as the card holds them (names byte for byte).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BasicInfo {
+    /// 氏名, a full-width space between family and given name.
+    pub name: String,
+    /// 住所, as printed on the card (full-width digits).
+    pub address: String,
+    /// 生年月日 as the card writes it: `YYYYMMDD` (西暦).
+    pub date_of_birth: String,
+    /// 性別: `1` 男, `2` 女, `9` 適用不能 (ISO 5218).
+    pub sex: String,
+}
+
+impl BasicInfo {
+    pub fn birth_date(&self) -> Option<NaiveDate> {
+        NaiveDate::parse_from_str(&self.date_of_birth, "%Y%m%d").ok()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DataError {
+    #[error("EF {file:04X}: {source}")]
+    Tlv { file: u16, source: TlvError },
+    #[error("EF {file:04X} has no {tag:04X}")]
+    Missing { file: u16, tag: u32 },
+    #[error("EF {file:04X}: {what}")]
+    Malformed { file: u16, what: String },
+}
+
+fn first<'a>(file: u16, reader: Reader<'a>, tag: u32) -> Result<Tlv<'a>, DataError> {
+    reader
+        .find(tag)
+        .map_err(|source| DataError::Tlv { file, source })?
+        .ok_or(DataError::Missing { file, tag })
+}
+
+fn text(file: u16, tlv: Tlv<'_>, what: &str) -> Result<String, DataError> {
+    String::from_utf8(tlv.value.to_vec()).map_err(|_| DataError::Malformed {
+        file,
+        what: format!("{what} is not UTF-8"),
+    })
+}
+
+/// EF 0002: the 基本4情報, and the bytes its digest DF32 covers (from the first byte of DF22
+/// to the end of the FF20 value).
+pub fn basic_info(ef: &[u8]) -> Result<(BasicInfo, &[u8]), DataError> {
+    let file = EF_BASIC_INFO;
+    let record = first(file, Reader::new(ef), 0xFF20)?;
+    let field = |tag| first(file, record.children(), tag);
+    let name = field(0xDF22)?;
+    let info = BasicInfo {
+        name: text(file, name, "the name")?,
+        address: text(file, field(0xDF23)?, "the address")?,
+        date_of_birth: text(file, field(0xDF24)?, "the date of birth")?,
+        sex: text(file, field(0xDF25)?, "the sex")?,
+    };
+    let end = record.value_offset + record.value.len();
+    let signed = ef.get(name.offset..end).ok_or(DataError::Malformed {
+        file,
+        what: "DF22 lies outside FF20".to_owned(),
+    })?;
+    Ok((info, signed))
+}
+
+/// EF 0001: the 個人番号.
+pub fn my_number(ef: &[u8]) -> Result<String, DataError> {
+    let file = EF_MY_NUMBER;
+    let tlv = first(file, Reader::new(ef), 0xFF10)?;
+    if tlv.value.len() != 12 || !tlv.value.iter().all(u8::is_ascii_digit) {
+        return Err(DataError::Malformed {
+            file,
+            what: "the number is not 12 digits".to_owned(),
+        });
+    }
+    Ok(String::from_utf8_lossy(tlv.value).into_owned())
+}
+
+/// EF 0003: the digests of EF 0001 (DF31) and EF 0002 (DF32) and the signature (DF33) over
+/// the two digest TLVs as they are encoded.
+#[derive(Debug, Clone)]
+pub struct Integrity<'a> {
+    pub my_number_digest: &'a [u8],
+    pub basic_info_digest: &'a [u8],
+    pub signature: &'a [u8],
+    /// `DF31 20 … DF32 20 …`: what DF33 signs.
+    pub signed: Vec<u8>,
+}
+
+pub fn integrity(ef: &[u8]) -> Result<Integrity<'_>, DataError> {
+    let file = EF_INTEGRITY;
+    let record = first(file, Reader::new(ef), 0xFF30)?;
+    let df31 = first(file, record.children(), 0xDF31)?;
+    let df32 = first(file, record.children(), 0xDF32)?;
+    let df33 = first(file, record.children(), 0xDF33)?;
+    let mut signed = df31.raw.to_vec();
+    signed.extend_from_slice(df32.raw);
+    Ok(Integrity {
+        my_number_digest: df31.value,
+        basic_info_digest: df32.value,
+        signature: df33.value,
+        signed,
+    })
+}
+
+/// EF 0004: a card-verifiable certificate, `7F21 { 5F4E body, 5F37 signature }`, the body
+/// being issuer key id (16) ‖ subject key id (16) ‖ the public key (TLVs `90` e, `91` n).
+#[derive(Debug, Clone)]
+pub struct Cvc<'a> {
+    pub issuer: &'a [u8],
+    pub subject: &'a [u8],
+    pub exponent: &'a [u8],
+    pub modulus: &'a [u8],
+    /// The 5F4E value: what the issuer signed.
+    pub body: &'a [u8],
+    pub signature: &'a [u8],
+}
+
+pub fn cvc(ef: &[u8]) -> Result<Cvc<'_>, DataError> {
+    let file = EF_CVC;
+    let cert = first(file, Reader::new(ef), 0x7F21)?;
+    let body = first(file, cert.children(), 0x5F4E)?;
+    let signature = first(file, cert.children(), 0x5F37)?;
+    let short = || DataError::Malformed {
+        file,
+        what: "the certificate body is shorter than its two key ids".to_owned(),
+    };
+    let issuer = body.value.get(..16).ok_or_else(short)?;
+    let subject = body.value.get(16..32).ok_or_else(short)?;
+    let key = body.value.get(32..).ok_or_else(short)?;
+    let part = |tag| first(file, Reader::new(key), tag).map(|t| t.value);
+    Ok(Cvc {
+        issuer,
+        subject,
+        exponent: part(0x90)?,
+        modulus: part(0x91)?,
+        body: body.value,
+        signature: signature.value,
+    })
+}
+
+/// EF 0007: the card's public key (DF51, an RSA public key in DER) and the issuer's signature
+/// over the DF51 TLV (DF52).
+#[derive(Debug, Clone)]
+pub struct CardKey<'a> {
+    pub public_key: &'a [u8],
+    pub signed: &'a [u8],
+    pub signature: &'a [u8],
+}
+
+pub fn card_key(ef: &[u8]) -> Result<CardKey<'_>, DataError> {
+    let file = EF_CARD_KEY;
+    let record = first(file, Reader::new(ef), 0xFF50)?;
+    let key = first(file, record.children(), 0xDF51)?;
+    let signature = first(file, record.children(), 0xDF52)?;
+    Ok(CardKey {
+        public_key: key.value,
+        signed: key.raw,
+        signature: signature.value,
+    })
+}
+
+/// A 16-byte key id as people write it: its 7 ASCII characters (`6000033`).
+pub fn key_id_label(id: &[u8]) -> String {
+    id.iter()
+        .take(7)
+        .map(|&b| {
+            if b.is_ascii_graphic() {
+                char::from(b)
+            } else {
+                '?'
+            }
+        })
+        .collect()
+}

@@ -1,0 +1,12 @@
+//! The My Number card at the counter (reference: `mynumber-card.md`): APDUs and status words,
+//! a lenient BER-TLV reader, the kenhojo application's data, the checks that prove it genuine
+//! against the operator's trust directory, card dumps, and a synthetic issuer for tests and
+//! practice. Free of HTTP and SQL; the 個人番号 is never logged.
+
+pub mod apdu;
+pub mod files;
+pub mod kenhojo;
+pub mod synth;
+pub mod tlv;
+pub mod trust;
+pub mod verify;

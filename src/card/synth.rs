@@ -1,0 +1,224 @@
+//! A synthetic card issuer of our own (reference §9): a CVC CA with a key id starting with 9
+//! (`9000033`, never a J-LIS id), a data-signing key certified by it, and cards written as a
+//! real one is laid out — long-form tags, non-minimal lengths, `FF` filler — so that tests,
+//! the virtual card and support staff's practice dumps exercise the same code as real cards.
+
+use aws_lc_rs::encoding::AsDer;
+use aws_lc_rs::rand::SystemRandom;
+use aws_lc_rs::rsa::KeySize;
+use aws_lc_rs::signature::{KeyPair, RSA_PKCS1_SHA256, RsaKeyPair};
+use chrono::NaiveDate;
+use sha2::{Digest, Sha256};
+
+use super::files::{AppFiles, Dump};
+use super::kenhojo::{EF_BASIC_INFO, EF_CARD_KEY, EF_CVC, EF_INTEGRITY, EF_MY_NUMBER};
+use super::tlv::{encode, tag_bytes};
+
+/// Our synthetic CVC CA key id (kenhojo).
+pub const SYNTH_CA_ID: &str = "9000033";
+
+#[derive(Debug, thiserror::Error)]
+#[error("the synthetic issuer could not {0}")]
+pub struct SynthError(&'static str);
+
+/// A 16-byte key id: 7 characters, `08 05 "001"`, zero padding.
+pub fn key_id(label: &str) -> [u8; 16] {
+    let mut id = [0u8; 16];
+    for (slot, b) in id.iter_mut().zip(label.bytes().take(7)) {
+        *slot = b;
+    }
+    id[7..12].copy_from_slice(&[0x08, 0x05, b'0', b'0', b'1']);
+    id
+}
+
+/// A resident as a synthetic card holds them.
+#[derive(Debug, Clone)]
+pub struct Resident {
+    /// 氏名 with a full-width space (山田　花子).
+    pub name: String,
+    pub address: String,
+    pub date_of_birth: NaiveDate,
+    /// `1`, `2` or `9`.
+    pub sex: char,
+    /// 12 digits with a valid check digit.
+    pub my_number: String,
+}
+
+impl Resident {
+    /// The sample resident of the README and the tests.
+    pub fn sample() -> Self {
+        Resident {
+            name: "山田　花子".to_owned(),
+            address: "北海道北見市北５条東２丁目１０番地".to_owned(),
+            date_of_birth: NaiveDate::from_ymd_opt(1980, 2, 17).unwrap_or_default(),
+            sex: '2',
+            // The Digital Agency's published sample number (valid check digit).
+            my_number: "123456789018".to_owned(),
+        }
+    }
+}
+
+pub struct Issuer {
+    ca: RsaKeyPair,
+    ca_id: [u8; 16],
+    signer: RsaKeyPair,
+    signer_id: [u8; 16],
+}
+
+/// A synthetic card: its files and the key only the card holds.
+pub struct Card {
+    pub dump: Dump,
+    pub card_key: RsaKeyPair,
+}
+
+impl Card {
+    /// What the card answers to `80 2A 00 00` over a nonce (PKCS#1 v1.5, SHA-256).
+    pub fn sign_challenge(&self, nonce: &[u8]) -> Result<Vec<u8>, SynthError> {
+        sign(&self.card_key, nonce)
+    }
+}
+
+fn generate() -> Result<RsaKeyPair, SynthError> {
+    RsaKeyPair::generate(KeySize::Rsa2048).map_err(|_| SynthError("generate an RSA key"))
+}
+
+fn sign(key: &RsaKeyPair, message: &[u8]) -> Result<Vec<u8>, SynthError> {
+    let mut signature = vec![0; key.public_modulus_len()];
+    key.sign(
+        &RSA_PKCS1_SHA256,
+        &SystemRandom::new(),
+        message,
+        &mut signature,
+    )
+    .map_err(|_| SynthError("sign"))?;
+    Ok(signature)
+}
+
+/// A TLV with a non-minimal 3-byte length (`82 hi lo`), as the card writes its records.
+fn padded(tag: u32, value: &[u8]) -> Vec<u8> {
+    let mut out = tag_bytes(tag);
+    out.push(0x82);
+    out.extend((value.len() as u16).to_be_bytes());
+    out.extend_from_slice(value);
+    out
+}
+
+impl Issuer {
+    /// A new CA and data-signing key; the signer's key id starts with `lg_code`.
+    pub fn generate(lg_code: &str) -> Result<Self, SynthError> {
+        Ok(Issuer {
+            ca: generate()?,
+            ca_id: key_id(SYNTH_CA_ID),
+            signer: generate()?,
+            signer_id: key_id(&format!("{lg_code}S")),
+        })
+    }
+
+    /// The CA's public key as the trust directory holds it (`cvc/9000033.pem`).
+    pub fn ca_public_pem(&self) -> Result<String, SynthError> {
+        let der = self
+            .ca
+            .public_key()
+            .as_der()
+            .map_err(|_| SynthError("encode the CA key"))?;
+        Ok(pem("PUBLIC KEY", der.as_ref()))
+    }
+
+    /// EF 0004: the CVC of the data-signing key, signed by the CA.
+    pub fn cvc(&self) -> Result<Vec<u8>, SynthError> {
+        let key = self.signer.public_key();
+        let mut body = self.ca_id.to_vec();
+        body.extend_from_slice(&self.signer_id);
+        body.extend(encode(
+            0x90,
+            key.exponent().big_endian_without_leading_zero(),
+        ));
+        body.extend(encode(
+            0x91,
+            key.modulus().big_endian_without_leading_zero(),
+        ));
+        let signature = sign(&self.ca, &body)?;
+        let mut inner = padded(0x5F4E, &body);
+        inner.extend(encode(0x5F37, &signature));
+        Ok(padded(0x7F21, &inner))
+    }
+
+    /// A card for a resident: kenhojo EF 0001, 0002, 0003, 0004 and 0007, and its card key.
+    pub fn card(&self, resident: &Resident) -> Result<Card, SynthError> {
+        let card_key = generate()?;
+        let mut kenhojo = AppFiles::default();
+
+        // EF 0001: FF10 0C + 12 digits, FF FF filler.
+        let mut ef1 = encode(0xFF10, resident.my_number.as_bytes());
+        ef1.extend([0xFF, 0xFF]);
+
+        // EF 0002: FF20 { DF21 offsets, DF22 name, DF23 address, DF24 birth, DF25 sex }, filler.
+        let fields = [
+            encode(0xDF22, resident.name.as_bytes()),
+            encode(0xDF23, resident.address.as_bytes()),
+            encode(
+                0xDF24,
+                resident
+                    .date_of_birth
+                    .format("%Y%m%d")
+                    .to_string()
+                    .as_bytes(),
+            ),
+            encode(0xDF25, resident.sex.to_string().as_bytes()),
+        ];
+        let header = 5; // FF 20 82 hi lo
+        let table = 3 + 2 * fields.len(); // DF 21 08 + four 2-byte offsets
+        let mut offsets = Vec::new();
+        let mut at = header + table;
+        for f in &fields {
+            offsets.extend((at as u16).to_be_bytes());
+            at += f.len();
+        }
+        let mut value = encode(0xDF21, &offsets);
+        value.extend(fields.concat());
+        let mut ef2 = padded(0xFF20, &value);
+        let signed_basic = ef2[header + table..].to_vec();
+        ef2.extend([0xFF; 16]);
+
+        // EF 0003: the digests and the signer's signature over their TLVs.
+        let df31 = encode(0xDF31, &Sha256::digest(&ef1));
+        let df32 = encode(0xDF32, &Sha256::digest(&signed_basic));
+        let signature = sign(&self.signer, &[df31.as_slice(), df32.as_slice()].concat())?;
+        let ef3 = padded(0xFF30, &[df31, df32, encode(0xDF33, &signature)].concat());
+
+        // EF 0007: the card key, certified by the signer.
+        let card_public = card_key
+            .public_key()
+            .as_der()
+            .map_err(|_| SynthError("encode the card key"))?;
+        let df51 = encode(0xDF51, card_public.as_ref());
+        let df52 = encode(0xDF52, &sign(&self.signer, &df51)?);
+        let ef7 = padded(0xFF50, &[df51, df52].concat());
+
+        kenhojo.insert(EF_MY_NUMBER, ef1);
+        kenhojo.insert(EF_BASIC_INFO, ef2);
+        kenhojo.insert(EF_INTEGRITY, ef3);
+        kenhojo.insert(EF_CVC, self.cvc()?);
+        kenhojo.insert(EF_CARD_KEY, ef7);
+        Ok(Card {
+            dump: Dump {
+                kenhojo,
+                ..Dump::default()
+            },
+            card_key,
+        })
+    }
+}
+
+/// PEM armour (RFC 7468). By hand: four lines, and the PEM crates this project has only read.
+fn pem(label: &str, der: &[u8]) -> String {
+    use base64::Engine;
+    let b64 = base64::engine::general_purpose::STANDARD.encode(der);
+    let mut out = format!("-----BEGIN {label}-----\n");
+    for chunk in b64.as_bytes().chunks(64) {
+        out.push_str(&String::from_utf8_lossy(chunk));
+        out.push('\n');
+    }
+    out.push_str(&format!("-----END {label}-----\n"));
+    out
+}

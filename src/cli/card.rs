@@ -1,0 +1,123 @@
+//! `madoguchi card verify` and `make-test-dump`: support staff check a card dump recorded in
+//! the field against the municipality's trust directory, offline.
+
+use std::path::Path;
+use std::process::ExitCode;
+
+use serde_json::json;
+
+use super::{CardCommand, print_json};
+use crate::card::files::Dump;
+use crate::card::synth::{Issuer, Resident, SYNTH_CA_ID};
+use crate::card::trust::Trust;
+use crate::card::verify::{self, Outcome, mask};
+
+pub fn run(command: CardCommand) -> Result<ExitCode, String> {
+    match command {
+        CardCommand::Verify {
+            dump,
+            trust_dir,
+            json,
+            show_my_number,
+        } => verify_dump(&dump, &trust_dir, json, show_my_number),
+        CardCommand::MakeTestDump {
+            dump,
+            trust_dir,
+            lg_code,
+        } => make_test_dump(&dump, &trust_dir, &lg_code),
+    }
+}
+
+fn sex_label(code: &str) -> &'static str {
+    match code {
+        "1" => "男",
+        "2" => "女",
+        "9" => "適用不能",
+        _ => "?",
+    }
+}
+
+fn verify_dump(dir: &Path, trust_dir: &Path, json: bool, show: bool) -> Result<ExitCode, String> {
+    let trust = Trust::load(trust_dir).map_err(|e| e.to_string())?;
+    let dump = Dump::read(dir).map_err(|e| e.to_string())?;
+    if dump.kenhojo.0.is_empty() {
+        return Err(format!(
+            "{}: no kenhojo/ files; this version checks the 券面事項入力補助 application only",
+            dir.display()
+        ));
+    }
+    let report = verify::kenhojo(&dump.kenhojo, &trust, None);
+    let number = report
+        .my_number
+        .as_deref()
+        .map(|n| if show { n.to_owned() } else { mask(n) });
+    let passed = report.passed();
+    if json {
+        let mut value = serde_json::to_value(&report).map_err(|e| e.to_string())?;
+        if let Some(object) = value.as_object_mut() {
+            object.insert("myNumber".to_owned(), json!(number));
+            object.insert("passed".to_owned(), json!(passed));
+        }
+        print_json(&value)?;
+    } else {
+        println!("card dump {}", dir.display());
+        match &report.basic_info {
+            Some(b) => {
+                println!("基本4情報 (kenhojo EF 0002):");
+                println!("  氏名      {}", b.name);
+                println!("  住所      {}", b.address);
+                println!(
+                    "  生年月日  {}",
+                    b.birth_date()
+                        .map_or_else(|| b.date_of_birth.clone(), |d| d.to_string())
+                );
+                println!("  性別      {} ({})", b.sex, sex_label(&b.sex));
+            }
+            None => println!("基本4情報: not in the dump"),
+        }
+        println!(
+            "個人番号 (EF 0001): {}",
+            number.as_deref().unwrap_or("not in the dump")
+        );
+        if let (Some(ca), Some(signer)) = (&report.ca_key_id, &report.signer_key_id) {
+            println!("CA key {ca}, data-signing key {signer}");
+        }
+        for c in &report.checks {
+            let word = match c.outcome {
+                Outcome::Passed => "passed",
+                Outcome::Failed => "FAILED",
+                Outcome::NotChecked => "not checked",
+            };
+            println!("  {word:<12} {:<17} {}", c.id, c.detail);
+        }
+    }
+    if passed {
+        return Ok(ExitCode::SUCCESS);
+    }
+    for c in report.failed() {
+        eprintln!("madoguchi: {} failed: {}", c.id, c.detail);
+    }
+    if report.failed().next().is_none() {
+        eprintln!("madoguchi: nothing in the dump could be checked");
+    }
+    Ok(ExitCode::from(2))
+}
+
+fn make_test_dump(dir: &Path, trust_dir: &Path, lg_code: &str) -> Result<ExitCode, String> {
+    let issuer = Issuer::generate(lg_code).map_err(|e| e.to_string())?;
+    let card = issuer
+        .card(&Resident::sample())
+        .map_err(|e| e.to_string())?;
+    card.dump.write(dir).map_err(|e| e.to_string())?;
+    let cvc = trust_dir.join("cvc");
+    std::fs::create_dir_all(&cvc).map_err(|e| format!("{}: {e}", cvc.display()))?;
+    let key = cvc.join(format!("{SYNTH_CA_ID}.pem"));
+    std::fs::write(&key, issuer.ca_public_pem().map_err(|e| e.to_string())?)
+        .map_err(|e| format!("{}: {e}", key.display()))?;
+    println!(
+        "wrote a synthetic card's kenhojo files to {} and its CA key to {} (test key {SYNTH_CA_ID}: never trust it in production)",
+        dir.display(),
+        key.display()
+    );
+    Ok(ExitCode::SUCCESS)
+}
