@@ -183,6 +183,29 @@ pub fn card_key(ef: &[u8]) -> Result<CardKey<'_>, DataError> {
     })
 }
 
+/// 照合番号B (reference §3): the date of birth in 和暦 as YYMMDD (era dropped), the card's
+/// expiry year (西暦) and the 4-digit security code on the card face. `None` when a part is
+/// not what the card face shows (a code that is not 4 digits, a date before 明治).
+pub fn matching_number_b(
+    eras: &crate::forms::era::EraTable,
+    date_of_birth: NaiveDate,
+    expiry_year: i32,
+    security_code: &str,
+) -> Option<String> {
+    use chrono::Datelike;
+    let era = eras.era_of(date_of_birth)?;
+    let year = date_of_birth.year() - era.start.year() + 1;
+    let code_ok = security_code.len() == 4 && security_code.bytes().all(|b| b.is_ascii_digit());
+    if !(1..=99).contains(&year) || !(1000..=9999).contains(&expiry_year) || !code_ok {
+        return None;
+    }
+    Some(format!(
+        "{year:02}{:02}{:02}{expiry_year}{security_code}",
+        date_of_birth.month(),
+        date_of_birth.day()
+    ))
+}
+
 /// A 16-byte key id as people write it: its 7 ASCII characters (`6000033`).
 pub fn key_id_label(id: &[u8]) -> String {
     id.iter()
@@ -195,4 +218,29 @@ pub fn key_id_label(id: &[u8]) -> String {
             }
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn matching_number_b_is_the_wareki_birthday_the_expiry_year_and_the_code() {
+        let eras =
+            crate::forms::era::EraTable::parse(include_str!("../../schemas/reference/eras.json"))
+                .unwrap();
+        let born = NaiveDate::from_ymd_opt(1980, 2, 17).unwrap();
+        assert_eq!(
+            matching_number_b(&eras, born, 2036, "1234").as_deref(),
+            Some("55021720361234"),
+            "昭和55年2月17日"
+        );
+        let reiwa = NaiveDate::from_ymd_opt(2019, 5, 1).unwrap();
+        assert_eq!(
+            matching_number_b(&eras, reiwa, 2029, "0007").as_deref(),
+            Some("01050120290007"),
+            "令和元年 is 01"
+        );
+        assert_eq!(matching_number_b(&eras, born, 2036, "12a4"), None);
+    }
 }

@@ -6,7 +6,10 @@
 pub mod apdu;
 pub mod files;
 pub mod kenhojo;
+pub mod protocol;
 pub mod synth;
 pub mod tlv;
+pub mod transport;
 pub mod trust;
 pub mod verify;
+pub mod virtual_card;

@@ -76,6 +76,19 @@ impl Card {
     pub fn sign_challenge(&self, nonce: &[u8]) -> Result<Vec<u8>, SynthError> {
         sign(&self.card_key, nonce)
     }
+
+    /// What the card does with `80 2A 00 00 <DigestInfo>`: pads and signs a SHA-256
+    /// DigestInfo as given. `None` for anything else.
+    pub fn sign_digest_info(&self, digest_info: &[u8]) -> Option<Vec<u8>> {
+        let hash = digest_info.strip_prefix(&super::protocol::SHA256_DIGEST_INFO_PREFIX[..])?;
+        let digest =
+            aws_lc_rs::digest::Digest::import_less_safe(hash, &aws_lc_rs::digest::SHA256).ok()?;
+        let mut signature = vec![0; self.card_key.public_modulus_len()];
+        self.card_key
+            .sign_digest(&RSA_PKCS1_SHA256, &digest, &mut signature)
+            .ok()?;
+        Some(signature)
+    }
 }
 
 fn generate() -> Result<RsaKeyPair, SynthError> {

@@ -1,0 +1,443 @@
+//! The card protocol the gateway drives over any [`Transport`]: recognise a My Number card,
+//! select applications and files, read whole EFs (in chunks, following `61xx`), ask a retry
+//! counter without spending a try, present a secret, and read the kenhojo application for a
+//! purpose.
+
+use super::apdu::{Command, Response, Status, StatusWord, aid};
+use super::files::AppFiles;
+use super::kenhojo::{
+    EF_BASIC_INFO, EF_CARD_KEY, EF_CVC, EF_INTEGRITY, EF_MY_NUMBER, KEY_MATCH_B, KEY_PIN,
+};
+use super::transport::{Secret, Transport, TransportError};
+use crate::i18n::Text;
+
+/// No EF of the card is larger (the kenkaku face images are the largest).
+const MAX_FILE: usize = 128 * 1024;
+/// GET RESPONSE rounds for one command.
+const MAX_CHAINING: usize = 64;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CardError {
+    #[error("{0}")]
+    Transport(#[from] TransportError),
+    #[error("not a My Number card (the JPKI application is missing)")]
+    NotMyNumberCard,
+    #[error("wrong PIN or number, {left} tries left")]
+    WrongSecret { left: u8 },
+    #[error("the PIN is blocked")]
+    Blocked,
+    #[error("the card refused the read: the PIN was not presented")]
+    SecretRequired,
+    #[error("EF {fid:04X}: the card answered {sw:04X}")]
+    Unexpected { fid: u16, sw: u16 },
+    #[error("EF {fid:04X} is larger than any file of the card")]
+    TooLarge { fid: u16 },
+}
+
+impl CardError {
+    /// What the clerk is told.
+    pub fn clerk_message(&self) -> Text {
+        match self {
+            CardError::Transport(TransportError::CardRemoved) => Text::new(
+                "読み取りの途中でカードが外されました。カードを置いたまま、もう一度お試しください。",
+                "The card was removed during the read. Leave it on the reader and retry.",
+            ),
+            CardError::Transport(e) => Text::new(
+                format!("カードリーダーとの通信に失敗しました({e})。"),
+                format!("The card reader failed ({e})."),
+            ),
+            CardError::NotMyNumberCard => Text::new(
+                "マイナンバーカードではありません。カードをご確認ください。",
+                "This is not a My Number card.",
+            ),
+            CardError::WrongSecret { left } => {
+                StatusWord(0x63C0 | u16::from(*left)).clerk_message()
+            }
+            CardError::Blocked => StatusWord(0x6984).clerk_message(),
+            CardError::SecretRequired => StatusWord(0x6982).clerk_message(),
+            CardError::Unexpected { sw, .. } => StatusWord(*sw).clerk_message(),
+            CardError::TooLarge { .. } => Text::new(
+                "カードから想定外の大きさのデータが返りました。",
+                "The card returned more data than any of its files holds.",
+            ),
+        }
+    }
+}
+
+pub struct Card<T: Transport> {
+    transport: T,
+}
+
+impl<T: Transport> Card<T> {
+    pub fn new(transport: T) -> Self {
+        Card { transport }
+    }
+
+    pub fn into_inner(self) -> T {
+        self.transport
+    }
+
+    /// Sends a command and follows `61xx` with GET RESPONSE, joining the data.
+    async fn send(&mut self, command: &Command) -> Result<Response, CardError> {
+        let mut response = self.transport.transmit(command).await?;
+        let mut data = std::mem::take(&mut response.data);
+        for _ in 0..MAX_CHAINING {
+            let Status::MoreData(n) = response.sw.status() else {
+                return Ok(Response {
+                    data,
+                    sw: response.sw,
+                });
+            };
+            response = self.transport.transmit(&Command::get_response(n)).await?;
+            data.append(&mut response.data);
+            if data.len() > MAX_FILE {
+                break;
+            }
+        }
+        Err(CardError::Unexpected {
+            fid: 0,
+            sw: response.sw.0,
+        })
+    }
+
+    /// A My Number card answers the JPKI application (never judged by its ATR).
+    pub async fn recognise(&mut self) -> Result<(), CardError> {
+        let r = self.send(&Command::select_application(aid::JPKI)).await?;
+        match r.sw.status() {
+            Status::Ok => Ok(()),
+            _ => Err(CardError::NotMyNumberCard),
+        }
+    }
+
+    pub async fn select_application(&mut self, id: &[u8]) -> Result<(), CardError> {
+        let r = self.send(&Command::select_application(id)).await?;
+        match r.sw.status() {
+            Status::Ok => Ok(()),
+            Status::NotFound => Err(CardError::NotMyNumberCard),
+            _ => Err(CardError::Unexpected { fid: 0, sw: r.sw.0 }),
+        }
+    }
+
+    async fn select_file(&mut self, fid: u16) -> Result<(), CardError> {
+        let r = self.send(&Command::select_file(fid)).await?;
+        if r.sw.is_ok() {
+            Ok(())
+        } else {
+            Err(CardError::Unexpected { fid, sw: r.sw.0 })
+        }
+    }
+
+    /// A whole EF: chunks of 256 bytes until a short one or the end of the file.
+    pub async fn read_file(&mut self, fid: u16) -> Result<Vec<u8>, CardError> {
+        self.select_file(fid).await?;
+        let mut out = Vec::new();
+        loop {
+            let offset = u16::try_from(out.len()).map_err(|_| CardError::TooLarge { fid })?;
+            let r = self.send(&Command::read_binary(offset, 256)).await?;
+            match r.sw.status() {
+                Status::Ok => {
+                    let short = r.data.len() < 256;
+                    out.extend_from_slice(&r.data);
+                    if short || r.data.is_empty() {
+                        return Ok(out);
+                    }
+                }
+                Status::EndOfFile if !out.is_empty() => return Ok(out),
+                Status::SecurityNotSatisfied => return Err(CardError::SecretRequired),
+                _ => return Err(CardError::Unexpected { fid, sw: r.sw.0 }),
+            }
+            if out.len() > MAX_FILE {
+                return Err(CardError::TooLarge { fid });
+            }
+        }
+    }
+
+    /// Tries left for a key reference, asked with VERIFY without data (uses no try).
+    pub async fn tries_left(&mut self, key: u16) -> Result<u8, CardError> {
+        self.select_file(key).await?;
+        let r = self.send(&Command::retry_counter()).await?;
+        match r.sw.status() {
+            Status::TriesLeft(n) => Ok(n),
+            Status::Blocked => Err(CardError::Blocked),
+            // Some cards answer 9000 when the key is already verified.
+            Status::Ok => Ok(u8::MAX),
+            _ => Err(CardError::Unexpected {
+                fid: key,
+                sw: r.sw.0,
+            }),
+        }
+    }
+
+    /// Presents a secret to a key reference.
+    pub async fn present(&mut self, key: u16, secret: &Secret) -> Result<(), CardError> {
+        self.select_file(key).await?;
+        let sw = self.transport.present(secret).await?;
+        match sw.status() {
+            Status::Ok => Ok(()),
+            Status::TriesLeft(0) | Status::Blocked => Err(CardError::Blocked),
+            Status::TriesLeft(left) => Err(CardError::WrongSecret { left }),
+            _ => Err(CardError::Unexpected { fid: key, sw: sw.0 }),
+        }
+    }
+
+    /// The card key's signature over a DigestInfo (kenhojo, no PIN).
+    pub async fn sign_with_card_key(&mut self, digest_info: &[u8]) -> Result<Vec<u8>, CardError> {
+        let r = self.send(&Command::sign(digest_info, 0x00)).await?;
+        if r.sw.is_ok() {
+            Ok(r.data)
+        } else {
+            Err(CardError::Unexpected {
+                fid: EF_CARD_KEY,
+                sw: r.sw.0,
+            })
+        }
+    }
+}
+
+/// How the kenhojo data is unlocked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Access {
+    /// The resident's 4-digit PIN, at the counter PC.
+    Pin,
+    /// 照合番号B from the card face (no PIN; never the 個人番号).
+    MatchingNumberB(String),
+}
+
+/// What a kenhojo read returns: the files, and the card's signature over the nonce.
+#[derive(Debug, Clone)]
+pub struct KenhojoRead {
+    pub files: AppFiles,
+    pub challenge: Vec<u8>,
+}
+
+/// The DER prefix of a SHA-256 DigestInfo (RFC 8017 §9.2).
+pub const SHA256_DIGEST_INFO_PREFIX: [u8; 19] = [
+    0x30, 0x31, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x01, 0x05,
+    0x00, 0x04, 0x20,
+];
+
+/// The DigestInfo the card signs for a message.
+pub fn sha256_digest_info(message: &[u8]) -> Vec<u8> {
+    use sha2::{Digest, Sha256};
+    let mut out = SHA256_DIGEST_INFO_PREFIX.to_vec();
+    out.extend(Sha256::digest(message));
+    out
+}
+
+/// Reads the kenhojo application: recognise the card, ask the tries left (shown to the
+/// resident before a PIN), unlock, read EF 0002 (and EF 0001 only when `with_my_number`), the
+/// integrity record, the CVC and the card key, and have the card sign `nonce`.
+pub async fn read_kenhojo<T: Transport>(
+    card: &mut Card<T>,
+    access: &Access,
+    with_my_number: bool,
+    nonce: &[u8],
+) -> Result<KenhojoRead, CardError> {
+    card.recognise().await?;
+    card.select_application(aid::KENHOJO).await?;
+    let (key, secret) = match access {
+        Access::Pin => (KEY_PIN, Secret::LocalPin),
+        Access::MatchingNumberB(digits) => (KEY_MATCH_B, Secret::Digits(digits.clone())),
+    };
+    if card.tries_left(key).await? == 0 {
+        return Err(CardError::Blocked);
+    }
+    card.present(key, &secret).await?;
+    let mut files = AppFiles::default();
+    let mut wanted = vec![EF_BASIC_INFO, EF_INTEGRITY, EF_CVC, EF_CARD_KEY];
+    if with_my_number {
+        wanted.insert(0, EF_MY_NUMBER);
+    }
+    for fid in wanted {
+        let bytes = card.read_file(fid).await?;
+        files.insert(fid, bytes);
+    }
+    let challenge = card.sign_with_card_key(&sha256_digest_info(nonce)).await?;
+    Ok(KenhojoRead { files, challenge })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::card::apdu::StatusWord;
+    use crate::card::synth::{Issuer, Resident};
+    use crate::card::trust::Trust;
+    use crate::card::verify::{self, Outcome};
+    use crate::card::virtual_card::VirtualCard;
+    use rustls_pki_types::SubjectPublicKeyInfoDer;
+    use rustls_pki_types::pem::PemObject;
+
+    /// 昭和55年2月17日, a card expiring in 2036, security code 1234.
+    const MATCHING_B: &str = "55021720361234";
+
+    fn setup() -> (VirtualCard, Trust) {
+        let issuer = Issuer::generate("012084").unwrap();
+        let resident = Resident::sample();
+        let card = issuer.card(&resident).unwrap();
+        let pem = issuer.ca_public_pem().unwrap();
+        let der = SubjectPublicKeyInfoDer::from_pem_slice(pem.as_bytes()).unwrap();
+        let trust = Trust::default().with_cvc_key("9000033", der.as_ref().to_vec());
+        (
+            VirtualCard::new(card, "1234", MATCHING_B, &resident.my_number),
+            trust,
+        )
+    }
+
+    const NONCE: &[u8] = b"0123456789abcdef0123456789abcdef";
+
+    #[tokio::test]
+    async fn a_pin_read_with_the_number_verifies_end_to_end() {
+        let (vc, trust) = setup();
+        let mut card = Card::new(vc);
+        let read = read_kenhojo(&mut card, &Access::Pin, true, NONCE)
+            .await
+            .unwrap();
+        let r = verify::kenhojo(&read.files, &trust, Some((NONCE, &read.challenge)));
+        assert!(
+            r.checks.iter().all(|c| c.outcome == Outcome::Passed),
+            "{:#?}",
+            r.checks
+        );
+        assert_eq!(r.basic_info.unwrap().name, "山田　花子");
+        assert_eq!(r.my_number.as_deref(), Some("123456789018"));
+        let vc = card.into_inner();
+        assert_eq!(vc.tries(KEY_PIN), Some(3), "a correct PIN leaves all tries");
+        // The PIN was presented where the card is: nothing the gateway sent carried it.
+        assert!(vc.log.iter().any(|c| c.ins == 0x20 && !c.data.is_empty()));
+        assert!(
+            !vc.transmitted
+                .iter()
+                .any(|c| c.ins == 0x20 && !c.data.is_empty()),
+            "no VERIFY with data from the gateway"
+        );
+    }
+
+    #[tokio::test]
+    async fn matching_number_b_reads_the_four_items_but_never_the_number() {
+        let (vc, trust) = setup();
+        let mut card = Card::new(vc);
+        let access = Access::MatchingNumberB(MATCHING_B.to_owned());
+        let read = read_kenhojo(&mut card, &access, false, NONCE)
+            .await
+            .unwrap();
+        assert!(read.files.get(EF_MY_NUMBER).is_none());
+        let r = verify::kenhojo(&read.files, &trust, Some((NONCE, &read.challenge)));
+        assert!(r.passed());
+        assert!(r.my_number.is_none());
+        // With 照合番号B the card refuses EF 0001.
+        let mut card = Card::new(card.into_inner());
+        let refused = read_kenhojo(&mut card, &access, true, NONCE).await;
+        assert_eq!(refused.unwrap_err(), CardError::SecretRequired);
+    }
+
+    #[tokio::test]
+    async fn wrong_pins_count_down_to_the_lock_and_asking_spends_nothing() {
+        let (mut vc, _) = setup();
+        vc.local_pin = "9999".to_owned();
+        let mut card = Card::new(vc);
+        card.select_application(aid::KENHOJO).await.unwrap();
+        for _ in 0..3 {
+            assert_eq!(card.tries_left(KEY_PIN).await.unwrap(), 3);
+        }
+        let mut errors = Vec::new();
+        for _ in 0..3 {
+            errors.push(
+                read_kenhojo(&mut card, &Access::Pin, false, NONCE)
+                    .await
+                    .unwrap_err(),
+            );
+        }
+        assert_eq!(
+            errors,
+            vec![
+                CardError::WrongSecret { left: 2 },
+                CardError::WrongSecret { left: 1 },
+                CardError::Blocked
+            ]
+        );
+        assert!(errors[1].clerk_message().ja.contains("あと1回"));
+        // Blocked for good: the right PIN no longer helps, and no try is made.
+        let mut vc = card.into_inner();
+        vc.local_pin = "1234".to_owned();
+        let mut card = Card::new(vc);
+        assert_eq!(
+            read_kenhojo(&mut card, &Access::Pin, false, NONCE)
+                .await
+                .unwrap_err(),
+            CardError::Blocked
+        );
+        assert!(CardError::Blocked.clerk_message().ja.contains("ロック"));
+        assert_eq!(card.into_inner().tries(KEY_PIN), Some(0));
+    }
+
+    #[tokio::test]
+    async fn a_read_before_the_pin_is_refused_with_6982() {
+        let (vc, _) = setup();
+        let mut card = Card::new(vc);
+        card.recognise().await.unwrap();
+        card.select_application(aid::KENHOJO).await.unwrap();
+        assert_eq!(
+            card.read_file(EF_BASIC_INFO).await.unwrap_err(),
+            CardError::SecretRequired
+        );
+        // Free files read without it.
+        assert!(
+            card.read_file(EF_CVC)
+                .await
+                .unwrap()
+                .starts_with(&[0x7F, 0x21])
+        );
+    }
+
+    #[tokio::test]
+    async fn a_reader_that_chains_with_61xx_gives_the_same_files() {
+        let (mut vc, trust) = setup();
+        vc.chain_responses = true;
+        let mut card = Card::new(vc);
+        let read = read_kenhojo(&mut card, &Access::Pin, true, NONCE)
+            .await
+            .unwrap();
+        let r = verify::kenhojo(&read.files, &trust, Some((NONCE, &read.challenge)));
+        assert!(r.passed(), "{:#?}", r.checks);
+        let vc = card.into_inner();
+        assert!(
+            vc.log.iter().any(|c| c.ins == 0xC0),
+            "GET RESPONSE was used"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_card_removed_mid_read_is_said_so() {
+        let (mut vc, _) = setup();
+        vc.remove_after = Some(9);
+        let mut card = Card::new(vc);
+        let err = read_kenhojo(&mut card, &Access::Pin, true, NONCE)
+            .await
+            .unwrap_err();
+        assert_eq!(err, CardError::Transport(TransportError::CardRemoved));
+        assert!(err.clerk_message().ja.contains("外されました"));
+    }
+
+    /// Answers 6A82 to everything: a card without the JPKI application.
+    struct OtherCard;
+
+    impl Transport for OtherCard {
+        async fn transmit(&mut self, _: &Command) -> Result<Response, TransportError> {
+            Ok(Response::new(Vec::new(), 0x6A82))
+        }
+        async fn present(&mut self, _: &Secret) -> Result<StatusWord, TransportError> {
+            Ok(StatusWord(0x6A82))
+        }
+    }
+
+    #[tokio::test]
+    async fn another_card_is_not_taken_for_a_my_number_card() {
+        let mut card = Card::new(OtherCard);
+        assert_eq!(
+            read_kenhojo(&mut card, &Access::Pin, false, NONCE)
+                .await
+                .unwrap_err(),
+            CardError::NotMyNumberCard
+        );
+    }
+}

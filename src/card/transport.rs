@@ -1,0 +1,36 @@
+//! How the gateway reaches a card: a transport relays APDUs (a virtual card in-process, a
+//! local reader, the bridge on a counter PC) and presents secrets *where the card is*. The
+//! gateway never holds the resident's PIN: it asks the transport to present it, and the
+//! transport (the bridge) takes it from a PIN pad or its own prompt and reports only the
+//! status word (reference §7).
+
+use super::apdu::{Command, Response, StatusWord};
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TransportError {
+    #[error("the card was removed from the reader")]
+    CardRemoved,
+    #[error("the reader failed: {0}")]
+    Reader(String),
+    #[error("the counter PC declined: {0}")]
+    Declined(String),
+}
+
+/// A secret presented to the card for a key reference.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Secret {
+    /// The resident's PIN, entered where the card is (never sent by the gateway).
+    LocalPin,
+    /// 照合番号B or A: digits from the card face, typed by the clerk (not a PIN).
+    Digits(String),
+}
+
+#[allow(async_fn_in_trait)] // Used through generics only; no `dyn` and no `Send` needed.
+pub trait Transport {
+    /// Sends one command APDU; the response with its status word.
+    async fn transmit(&mut self, command: &Command) -> Result<Response, TransportError>;
+
+    /// Presents a secret to the selected key reference (a VERIFY built where the card is);
+    /// only the status word comes back.
+    async fn present(&mut self, secret: &Secret) -> Result<StatusWord, TransportError>;
+}

@@ -1,0 +1,272 @@
+//! A software My Number card that behaves as the reference describes: the applications, the
+//! kenhojo files with their access rules, PIN retry counters down to the lock (only a correct
+//! VERIFY resets one; asking the counter spends nothing), the card-key signature, GET
+//! CHALLENGE, and the status words — built from a synthetic card. Tests drive the protocol
+//! against it in-process; it can also answer like a reader that chains with `61xx`.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use super::apdu::{Command, Response, StatusWord, aid};
+use super::kenhojo::{
+    EF_BASIC_INFO, EF_CARD_KEY, EF_INTEGRITY, EF_MY_NUMBER, KEY_MATCH_A, KEY_MATCH_B, KEY_PIN,
+};
+use super::synth;
+use super::transport::{Secret, Transport, TransportError};
+
+const OK: u16 = 0x9000;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum App {
+    Jpki,
+    Kenhojo,
+    Kenkaku,
+}
+
+struct Key {
+    secret: Vec<u8>,
+    tries: u8,
+}
+
+pub struct VirtualCard {
+    card: synth::Card,
+    app: Option<App>,
+    ef: Option<u16>,
+    keys: BTreeMap<u16, Key>,
+    /// Key references verified since the application was selected.
+    verified: BTreeSet<u16>,
+    /// Answer in pieces with `61xx`, as some readers do.
+    pub chain_responses: bool,
+    pending: Vec<u8>,
+    /// Commands left before the card is pulled from the reader (`None`: never).
+    pub remove_after: Option<usize>,
+    /// What the resident types at the counter PC when a PIN is asked for.
+    pub local_pin: String,
+    /// Every command the card processed, for tests to inspect.
+    pub log: Vec<Command>,
+    /// The commands that came through [`Transport::transmit`] (from the gateway's side, as
+    /// opposed to a secret presented where the card is).
+    pub transmitted: Vec<Command>,
+}
+
+impl VirtualCard {
+    /// A card with the resident's PIN and the digits of 照合番号B.
+    pub fn new(card: synth::Card, pin: &str, matching_b: &str, my_number: &str) -> Self {
+        let mut keys = BTreeMap::new();
+        keys.insert(
+            KEY_PIN,
+            Key {
+                secret: pin.as_bytes().to_vec(),
+                tries: 3,
+            },
+        );
+        keys.insert(
+            KEY_MATCH_B,
+            Key {
+                secret: matching_b.as_bytes().to_vec(),
+                tries: 10,
+            },
+        );
+        keys.insert(
+            KEY_MATCH_A,
+            Key {
+                secret: my_number.as_bytes().to_vec(),
+                tries: 10,
+            },
+        );
+        VirtualCard {
+            card,
+            app: None,
+            ef: None,
+            keys,
+            verified: BTreeSet::new(),
+            chain_responses: false,
+            pending: Vec::new(),
+            remove_after: None,
+            local_pin: pin.to_owned(),
+            log: Vec::new(),
+            transmitted: Vec::new(),
+        }
+    }
+
+    pub fn tries(&self, key: u16) -> Option<u8> {
+        self.keys.get(&key).map(|k| k.tries)
+    }
+
+    /// Which key references unlock a kenhojo EF (reference §3); `None`: free.
+    fn unlocked_by(fid: u16) -> Option<&'static [u16]> {
+        match fid {
+            EF_MY_NUMBER => Some(&[KEY_PIN, KEY_MATCH_A]),
+            EF_BASIC_INFO => Some(&[KEY_PIN, KEY_MATCH_B]),
+            EF_INTEGRITY | EF_CARD_KEY => Some(&[KEY_PIN, KEY_MATCH_A, KEY_MATCH_B]),
+            _ => None,
+        }
+    }
+
+    fn verify(&mut self, data: &[u8]) -> u16 {
+        let Some(fid) = self.ef else {
+            return 0x6A82;
+        };
+        let Some(key) = self.keys.get_mut(&fid) else {
+            return 0x6A82;
+        };
+        if key.tries == 0 {
+            return 0x6984;
+        }
+        if data.is_empty() {
+            return 0x63C0 | u16::from(key.tries);
+        }
+        if key.secret == data {
+            key.tries = match fid {
+                KEY_PIN => 3,
+                _ => 10,
+            };
+            self.verified.insert(fid);
+            OK
+        } else {
+            key.tries -= 1;
+            if key.tries == 0 {
+                0x6984
+            } else {
+                0x63C0 | u16::from(key.tries)
+            }
+        }
+    }
+
+    fn read(&self, c: &Command) -> Response {
+        let Some(fid) = self.ef else {
+            return Response::new(Vec::new(), 0x6986);
+        };
+        let files = match self.app {
+            Some(App::Kenhojo) => &self.card.dump.kenhojo,
+            Some(App::Kenkaku) => &self.card.dump.kenkaku,
+            Some(App::Jpki) => &self.card.dump.jpki,
+            None => return Response::new(Vec::new(), 0x6986),
+        };
+        let Some(bytes) = files.get(fid) else {
+            return Response::new(Vec::new(), 0x6A82);
+        };
+        if let Some(keys) = Self::unlocked_by(fid)
+            && !keys.iter().any(|k| self.verified.contains(k))
+        {
+            return Response::new(Vec::new(), 0x6982);
+        }
+        let offset = usize::from(u16::from_be_bytes([c.p1, c.p2]));
+        if offset >= bytes.len() {
+            return Response::new(Vec::new(), 0x6B00);
+        }
+        let le = usize::from(c.le.unwrap_or(256));
+        let end = (offset + le).min(bytes.len());
+        Response::new(bytes[offset..end].to_vec(), OK)
+    }
+
+    /// Answers one command APDU as the card would.
+    pub fn process(&mut self, c: &Command) -> Response {
+        self.log.push(c.clone());
+        let r = match (c.cla, c.ins, c.p1, c.p2) {
+            (0x00, 0xA4, 0x04, 0x0C) => {
+                let app = match c.data.as_slice() {
+                    d if d == aid::JPKI => Some(App::Jpki),
+                    d if d == aid::KENHOJO => Some(App::Kenhojo),
+                    d if d == aid::KENKAKU => Some(App::Kenkaku),
+                    _ => None,
+                };
+                match app {
+                    Some(app) => {
+                        // Selecting an application clears what was verified.
+                        self.app = Some(app);
+                        self.ef = None;
+                        self.verified.clear();
+                        Response::new(Vec::new(), OK)
+                    }
+                    None => Response::new(Vec::new(), 0x6A82),
+                }
+            }
+            (0x00, 0xA4, 0x02, 0x0C) if c.data.len() == 2 => {
+                let fid = u16::from_be_bytes([c.data[0], c.data[1]]);
+                let exists = match self.app {
+                    Some(App::Kenhojo) => {
+                        self.card.dump.kenhojo.get(fid).is_some() || self.keys.contains_key(&fid)
+                    }
+                    Some(App::Kenkaku) => self.card.dump.kenkaku.get(fid).is_some(),
+                    Some(App::Jpki) => self.card.dump.jpki.get(fid).is_some(),
+                    None => false,
+                };
+                if exists {
+                    self.ef = Some(fid);
+                    Response::new(Vec::new(), OK)
+                } else {
+                    Response::new(Vec::new(), 0x6A82)
+                }
+            }
+            (0x00, 0xB0, _, _) => self.read(c),
+            (0x00, 0x20, 0x00, 0x80) => Response::new(Vec::new(), self.verify(&c.data)),
+            (0x80, 0x2A, 0x00, 0x00) if self.app == Some(App::Kenhojo) => {
+                match self.card.sign_digest_info(&c.data) {
+                    Some(signature) => Response::new(signature, OK),
+                    None => Response::new(Vec::new(), 0x6A80),
+                }
+            }
+            (0x00, 0x84, 0x00, 0x00) => {
+                let n = usize::from(c.le.unwrap_or(8));
+                let mut random = vec![0; n];
+                let _ = aws_lc_rs::rand::fill(&mut random);
+                Response::new(random, OK)
+            }
+            (0x00, 0xC0, 0x00, 0x00) => {
+                let n = usize::from(c.le.unwrap_or(256)).min(self.pending.len());
+                let rest = self.pending.split_off(n);
+                let chunk = std::mem::replace(&mut self.pending, rest);
+                return self.chained(chunk);
+            }
+            (cla, _, _, _) if cla != 0x00 && cla != 0x80 => Response::new(Vec::new(), 0x6E00),
+            _ => Response::new(Vec::new(), 0x6D00),
+        };
+        if self.chain_responses && r.sw.is_ok() && r.data.len() > 64 {
+            // As a reader that returns 64 bytes at a time: the rest with GET RESPONSE.
+            let mut data = r.data;
+            self.pending = data.split_off(64);
+            return self.chained(data);
+        }
+        r
+    }
+
+    fn chained(&self, data: Vec<u8>) -> Response {
+        if self.pending.is_empty() {
+            Response::new(data, OK)
+        } else {
+            let n = self.pending.len().min(256);
+            Response::new(data, 0x6100 | (n % 256) as u16)
+        }
+    }
+
+    fn step(&mut self) -> Result<(), TransportError> {
+        match &mut self.remove_after {
+            Some(0) => Err(TransportError::CardRemoved),
+            Some(n) => {
+                *n -= 1;
+                Ok(())
+            }
+            None => Ok(()),
+        }
+    }
+}
+
+impl Transport for VirtualCard {
+    async fn transmit(&mut self, command: &Command) -> Result<Response, TransportError> {
+        self.step()?;
+        // Through the wire format, as a reader would carry it.
+        let parsed = Command::parse(&command.to_bytes())
+            .map_err(|e| TransportError::Reader(e.to_string()))?;
+        self.transmitted.push(parsed.clone());
+        Ok(self.process(&parsed))
+    }
+
+    async fn present(&mut self, secret: &Secret) -> Result<StatusWord, TransportError> {
+        self.step()?;
+        let digits = match secret {
+            Secret::LocalPin => self.local_pin.clone(),
+            Secret::Digits(d) => d.clone(),
+        };
+        Ok(self.process(&Command::verify(digits.as_bytes())).sw)
+    }
+}
