@@ -13,3 +13,4 @@ pub mod transport;
 pub mod trust;
 pub mod verify;
 pub mod virtual_card;
+pub mod vpcd;

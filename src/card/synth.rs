@@ -65,16 +65,21 @@ pub struct Issuer {
     signer_id: [u8; 16],
 }
 
-/// A synthetic card: its files and the key only the card holds.
+/// A card's contents: its files and, for a synthetic card, the key only the card holds (a
+/// dump recorded from a real card has no private key: it cannot answer a challenge).
 pub struct Card {
     pub dump: Dump,
-    pub card_key: RsaKeyPair,
+    pub card_key: Option<RsaKeyPair>,
 }
 
 impl Card {
     /// What the card answers to `80 2A 00 00` over a nonce (PKCS#1 v1.5, SHA-256).
     pub fn sign_challenge(&self, nonce: &[u8]) -> Result<Vec<u8>, SynthError> {
-        sign(&self.card_key, nonce)
+        let key = self
+            .card_key
+            .as_ref()
+            .ok_or(SynthError("sign: a dump holds no card key"))?;
+        sign(key, nonce)
     }
 
     /// What the card does with `80 2A 00 00 <DigestInfo>`: pads and signs a SHA-256
@@ -83,9 +88,9 @@ impl Card {
         let hash = digest_info.strip_prefix(&super::protocol::SHA256_DIGEST_INFO_PREFIX[..])?;
         let digest =
             aws_lc_rs::digest::Digest::import_less_safe(hash, &aws_lc_rs::digest::SHA256).ok()?;
-        let mut signature = vec![0; self.card_key.public_modulus_len()];
-        self.card_key
-            .sign_digest(&RSA_PKCS1_SHA256, &digest, &mut signature)
+        let key = self.card_key.as_ref()?;
+        let mut signature = vec![0; key.public_modulus_len()];
+        key.sign_digest(&RSA_PKCS1_SHA256, &digest, &mut signature)
             .ok()?;
         Some(signature)
     }
@@ -218,7 +223,7 @@ impl Issuer {
                 kenhojo,
                 ..Dump::default()
             },
-            card_key,
+            card_key: Some(card_key),
         })
     }
 }

@@ -88,6 +88,14 @@ impl VirtualCard {
         }
     }
 
+    /// Power off, power on or reset: nothing selected, nothing verified.
+    pub fn reset(&mut self) {
+        self.app = None;
+        self.ef = None;
+        self.verified.clear();
+        self.pending.clear();
+    }
+
     pub fn tries(&self, key: u16) -> Option<u8> {
         self.keys.get(&key).map(|k| k.tries)
     }
@@ -200,6 +208,10 @@ impl VirtualCard {
             }
             (0x00, 0xB0, _, _) => self.read(c),
             (0x00, 0x20, 0x00, 0x80) => Response::new(Vec::new(), self.verify(&c.data)),
+            // A card loaded from a dump has no private key: conditions not satisfied.
+            (0x80, 0x2A, 0x00, 0x00) if self.card.card_key.is_none() => {
+                Response::new(Vec::new(), 0x6985)
+            }
             (0x80, 0x2A, 0x00, 0x00) if self.app == Some(App::Kenhojo) => {
                 match self.card.sign_digest_info(&c.data) {
                     Some(signature) => Response::new(signature, OK),

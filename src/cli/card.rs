@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use serde_json::json;
 
-use super::{CardCommand, print_json};
+use super::{CardCommand, VirtualCardArgs, print_json};
 use crate::card::files::Dump;
 use crate::card::synth::{Issuer, Resident, SYNTH_CA_ID};
 use crate::card::trust::Trust;
@@ -119,5 +119,85 @@ fn make_test_dump(dir: &Path, trust_dir: &Path, lg_code: &str) -> Result<ExitCod
         dir.display(),
         key.display()
     );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The sample resident's card expires in this year and shows this security code.
+const SAMPLE_EXPIRY_YEAR: i32 = 2036;
+const SAMPLE_SECURITY_CODE: &str = "1234";
+
+fn era_table() -> Result<crate::forms::era::EraTable, String> {
+    let files = crate::forms::SchemaSource::Embedded
+        .files()
+        .map_err(|(f, p)| format!("{f}: {p}"))?;
+    let eras = files
+        .iter()
+        .find(|f| f.path == "reference/eras.json")
+        .ok_or("the era table is missing")?;
+    crate::forms::era::EraTable::parse(&eras.text)
+}
+
+pub async fn virtual_card(args: VirtualCardArgs) -> Result<ExitCode, String> {
+    use crate::card::synth::Card;
+    use crate::card::virtual_card::VirtualCard;
+
+    let (card, matching_b, my_number, who) = match &args.dump {
+        Some(dir) => {
+            let dump = Dump::read(dir).map_err(|e| e.to_string())?;
+            let my_number = dump
+                .kenhojo
+                .get(crate::card::kenhojo::EF_MY_NUMBER)
+                .and_then(|ef| crate::card::kenhojo::my_number(ef).ok())
+                .unwrap_or_default();
+            let who = format!("the card recorded in {}", dir.display());
+            (
+                Card {
+                    dump,
+                    card_key: None,
+                },
+                args.matching_b.clone().unwrap_or_default(),
+                my_number,
+                who,
+            )
+        }
+        None => {
+            let resident = Resident::sample();
+            let issuer = Issuer::generate("012084").map_err(|e| e.to_string())?;
+            let card = issuer.card(&resident).map_err(|e| e.to_string())?;
+            if let Some(trust) = &args.trust_dir {
+                let cvc = trust.join("cvc");
+                std::fs::create_dir_all(&cvc).map_err(|e| format!("{}: {e}", cvc.display()))?;
+                let key = cvc.join(format!("{SYNTH_CA_ID}.pem"));
+                std::fs::write(&key, issuer.ca_public_pem().map_err(|e| e.to_string())?)
+                    .map_err(|e| format!("{}: {e}", key.display()))?;
+            }
+            let matching_b = crate::card::kenhojo::matching_number_b(
+                &era_table()?,
+                resident.date_of_birth,
+                SAMPLE_EXPIRY_YEAR,
+                SAMPLE_SECURITY_CODE,
+            )
+            .ok_or("照合番号B of the sample resident")?;
+            let who = format!(
+                "a synthetic card of {} (test CA {SYNTH_CA_ID}; 照合番号B {matching_b})",
+                resident.name
+            );
+            (card, matching_b, resident.my_number, who)
+        }
+    };
+    let mut virtual_card = VirtualCard::new(card, &args.pin, &matching_b, &my_number);
+    let stream = tokio::net::TcpStream::connect(&args.vpcd)
+        .await
+        .map_err(|e| {
+            format!(
+                "vpcd at {}: {e} (is pcscd running with vsmartcard-vpcd?)",
+                args.vpcd
+            )
+        })?;
+    println!("inserted {who} into the vpcd reader at {}", args.vpcd);
+    let answered = crate::card::vpcd::serve(&mut virtual_card, stream)
+        .await
+        .map_err(|e| format!("vpcd at {}: {e}", args.vpcd))?;
+    println!("removed: vpcd closed the connection after {answered} commands");
     Ok(ExitCode::SUCCESS)
 }

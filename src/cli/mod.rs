@@ -65,6 +65,30 @@ pub enum Command {
     /// My Number card data, offline (no database, no reader): check a card dump.
     #[command(subcommand)]
     Card(CardCommand),
+    /// A virtual My Number card in a PC/SC reader through vsmartcard-vpcd: connecting inserts
+    /// it, ending the command (or vpcd closing) removes it.
+    VirtualCard(VirtualCardArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct VirtualCardArgs {
+    /// vpcd's address (pcscd with vsmartcard-vpcd listens on port 35963).
+    #[arg(long, value_name = "HOST:PORT")]
+    pub vpcd: String,
+    /// Play the card recorded in this dump (no card key: it cannot answer a challenge)
+    /// instead of a synthetic one.
+    #[arg(long, value_name = "DIR")]
+    pub dump: Option<PathBuf>,
+    /// For a synthetic card: write its CA key here (cvc/9000033.pem) so that the gateway can
+    /// verify it.
+    #[arg(long, value_name = "DIR")]
+    pub trust_dir: Option<PathBuf>,
+    /// The card's 4-digit PIN.
+    #[arg(long, default_value = "1234")]
+    pub pin: String,
+    /// 照合番号B of a dump's card (a synthetic card's follows from its resident).
+    #[arg(long, value_name = "DIGITS")]
+    pub matching_b: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -261,6 +285,9 @@ pub async fn run(cli: Cli) -> ExitCode {
     if let Some(Command::Forms(command)) = cli.command {
         return forms::run(command).unwrap_or_else(|e| fail(&e));
     }
+    if let Some(Command::VirtualCard(args)) = cli.command {
+        return card::virtual_card(args).await.unwrap_or_else(|e| fail(&e));
+    }
     if let Some(Command::Card(command)) = cli.command {
         return card::run(command).unwrap_or_else(|e| fail(&e));
     }
@@ -297,9 +324,10 @@ pub async fn run(cli: Cli) -> ExitCode {
     let result = match cli.command {
         None | Some(Command::Serve(_)) => serve::run(settings).await,
         Some(Command::Migrate { json }) => admin::migrate(&settings, json).await,
-        Some(Command::Openapi) | Some(Command::Forms(_)) | Some(Command::Card(_)) => {
-            Ok(ExitCode::SUCCESS)
-        }
+        Some(Command::Openapi)
+        | Some(Command::Forms(_))
+        | Some(Command::Card(_))
+        | Some(Command::VirtualCard(_)) => Ok(ExitCode::SUCCESS),
         Some(Command::Audit(AuditCommand::Verify { json, expect_head })) => {
             audit::verify(&settings, json, expect_head.as_deref()).await
         }

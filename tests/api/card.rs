@@ -9,6 +9,13 @@ use std::process::Output;
 use serde_json::Value;
 use tempfile::TempDir;
 
+use madoguchi::card::apdu::{Command, Response, StatusWord};
+use madoguchi::card::protocol;
+use madoguchi::card::transport::{Secret, Transport, TransportError};
+use madoguchi::card::trust::Trust;
+use madoguchi::card::verify;
+use madoguchi::card::vpcd::{ATR, read_frame, write_frame};
+
 use crate::helpers::madoguchi;
 
 fn run(args: &[&str]) -> Output {
@@ -128,4 +135,94 @@ fn a_card_dump_is_verified_and_every_failure_is_named() {
     ]);
     assert_eq!(nothing.status.code(), Some(1));
     assert!(text(&nothing.stderr).contains("not a card dump"));
+}
+
+/// The far end of vpcd as the bridge's PC/SC calls would reach the card: framed APDUs on the
+/// connection the virtual card opened. The PIN is typed here, at the "counter PC".
+struct VpcdLink {
+    stream: tokio::net::TcpStream,
+    pin: String,
+}
+
+impl VpcdLink {
+    async fn exchange(&mut self, payload: &[u8]) -> Result<Vec<u8>, TransportError> {
+        // The card closing its connection is the card leaving the reader.
+        let gone = |e: std::io::Error| match e.kind() {
+            std::io::ErrorKind::BrokenPipe
+            | std::io::ErrorKind::ConnectionReset
+            | std::io::ErrorKind::UnexpectedEof => TransportError::CardRemoved,
+            _ => TransportError::Reader(e.to_string()),
+        };
+        write_frame(&mut self.stream, payload).await.map_err(gone)?;
+        match read_frame(&mut self.stream).await.map_err(gone)? {
+            Some(reply) => Ok(reply),
+            None => Err(TransportError::CardRemoved),
+        }
+    }
+}
+
+impl Transport for VpcdLink {
+    async fn transmit(&mut self, command: &Command) -> Result<Response, TransportError> {
+        let reply = self.exchange(&command.to_bytes()).await?;
+        Response::parse(&reply).map_err(|e| TransportError::Reader(e.to_string()))
+    }
+
+    async fn present(&mut self, secret: &Secret) -> Result<StatusWord, TransportError> {
+        let digits = match secret {
+            Secret::LocalPin => self.pin.clone(),
+            Secret::Digits(d) => d.clone(),
+        };
+        Ok(self.transmit(&Command::verify(digits.as_bytes())).await?.sw)
+    }
+}
+
+/// `madoguchi virtual-card --vpcd` inserts its card into a vpcd reader (played here by a
+/// listener on 127.0.0.1:0): the ATR, a full kenhojo read with the PIN verified against the
+/// trust directory it wrote, and ending the process removes the card.
+#[tokio::test]
+async fn the_virtual_card_plays_a_card_in_a_vpcd_reader() {
+    let dir = TempDir::new().unwrap();
+    let trust = dir.path().join("trust");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap().to_string();
+    let mut process = madoguchi()
+        .args(["virtual-card", "--vpcd", &address, "--trust-dir"])
+        .arg(&trust)
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let (stream, _) = tokio::time::timeout(std::time::Duration::from_secs(60), listener.accept())
+        .await
+        .expect("the virtual card connects")
+        .unwrap();
+    let mut link = VpcdLink {
+        stream,
+        pin: "1234".to_owned(),
+    };
+    // Power on (no answer), then the ATR.
+    write_frame(&mut link.stream, &[0x01]).await.unwrap();
+    assert_eq!(link.exchange(&[0x04]).await.unwrap(), ATR);
+
+    let mut card = protocol::Card::new(link);
+    let nonce = b"a nonce the gateway just made....";
+    let read = protocol::read_kenhojo(&mut card, &protocol::Access::Pin, false, nonce)
+        .await
+        .unwrap();
+    let trust = Trust::load(&trust).unwrap();
+    let report = verify::kenhojo(&read.files, &trust, Some((nonce, &read.challenge)));
+    assert!(report.passed(), "{:#?}", report.checks);
+    assert_eq!(report.basic_info.unwrap().name, "山田　花子");
+    assert!(
+        report
+            .checks
+            .iter()
+            .any(|c| c.id == "card.challenge" && c.outcome == verify::Outcome::Passed)
+    );
+
+    // The card leaves the reader.
+    process.kill().unwrap();
+    process.wait().unwrap();
+    let mut link = card.into_inner();
+    let gone = link.transmit(&Command::retry_counter()).await;
+    assert_eq!(gone.unwrap_err(), TransportError::CardRemoved);
 }
