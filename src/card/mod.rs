@@ -5,6 +5,7 @@
 
 pub mod apdu;
 pub mod files;
+pub mod jpki;
 pub mod kenhojo;
 pub mod protocol;
 pub mod synth;

@@ -194,6 +194,42 @@ impl<T: Transport> Card<T> {
     }
 }
 
+/// JPKI authentication: the 利用者証明用 certificate (without the card's padding) and the
+/// card's signature over the nonce with its key, after the resident's PIN at the counter PC.
+pub async fn authenticate<T: Transport>(
+    card: &mut Card<T>,
+    nonce: &[u8],
+) -> Result<(Vec<u8>, Vec<u8>), CardError> {
+    use super::synth::{EF_JPKI_AUTH_CERT, EF_JPKI_AUTH_KEY, KEY_JPKI_AUTH_PIN};
+    card.recognise().await?;
+    let raw = card.read_file(EF_JPKI_AUTH_CERT).await?;
+    // The certificate is followed by padding: its length is in its DER header.
+    let certificate = match super::tlv::Reader::new(&raw).next() {
+        Some(Ok(tlv)) if tlv.tag == 0x30 => tlv.raw.to_vec(),
+        _ => {
+            return Err(CardError::Unexpected {
+                fid: EF_JPKI_AUTH_CERT,
+                sw: 0x9000,
+            });
+        }
+    };
+    if card.tries_left(KEY_JPKI_AUTH_PIN).await? == 0 {
+        return Err(CardError::Blocked);
+    }
+    card.present(KEY_JPKI_AUTH_PIN, &Secret::LocalPin).await?;
+    card.select_file(EF_JPKI_AUTH_KEY).await?;
+    let r = card
+        .send(&Command::sign(&sha256_digest_info(nonce), 0x80))
+        .await?;
+    if !r.sw.is_ok() {
+        return Err(CardError::Unexpected {
+            fid: EF_JPKI_AUTH_KEY,
+            sw: r.sw.0,
+        });
+    }
+    Ok((certificate, r.data))
+}
+
 /// How the kenhojo data is unlocked.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Access {
@@ -439,5 +475,140 @@ mod tests {
                 .unwrap_err(),
             CardError::NotMyNumberCard
         );
+    }
+}
+
+#[cfg(test)]
+mod jpki_tests {
+    use std::time::SystemTime;
+
+    use super::*;
+    use crate::card::jpki::{self, NoRevocation, Revocation};
+    use crate::card::synth::{Issuer, JpkiIssuer, KEY_JPKI_AUTH_PIN, Resident};
+    use crate::card::trust::Trust;
+    use crate::card::verify::{Check, Outcome};
+    use crate::card::virtual_card::VirtualCard;
+
+    const ROOT: &str = "JPKI-TEST-SYNTH Root 9";
+    const NONCE: &[u8] = b"a single-use nonce of 32 bytes..";
+
+    struct Crls(Vec<Vec<u8>>);
+
+    impl Revocation for Crls {
+        fn crls(&self) -> Result<Vec<Vec<u8>>, String> {
+            Ok(self.0.clone())
+        }
+    }
+
+    fn card(jpki: &JpkiIssuer, serial: u64, valid: (i32, i32)) -> VirtualCard {
+        let resident = Resident::sample();
+        let mut card = Issuer::generate("012084").unwrap().card(&resident).unwrap();
+        jpki.enrol(&mut card, serial, valid).unwrap();
+        VirtualCard::new(card, "1234", "55021720361234", &resident.my_number)
+    }
+
+    fn outcome(checks: &[Check], id: &str) -> Outcome {
+        checks
+            .iter()
+            .find(|c| c.id == id)
+            .unwrap_or_else(|| panic!("no {id} in {checks:#?}"))
+            .outcome
+    }
+
+    async fn authenticate_with(vc: VirtualCard) -> (Vec<u8>, Vec<u8>) {
+        let mut card = Card::new(vc);
+        authenticate(&mut card, NONCE).await.unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_jpki_signature_verifies_to_the_configured_root_chosen_by_key() {
+        let jpki = JpkiIssuer::generate(ROOT).unwrap();
+        // Another root with the very same name, configured first: the path is found by key.
+        let namesake = JpkiIssuer::generate(ROOT).unwrap();
+        let trust = Trust::default()
+            .with_jpki_root(namesake.root_der().to_vec())
+            .with_jpki_root(jpki.root_der().to_vec());
+        let (cert, signature) = authenticate_with(card(&jpki, 7, (2025, 2035))).await;
+        let now = SystemTime::now();
+        let checks = jpki::verify(&cert, Some((NONCE, &signature)), &trust, &NoRevocation, now);
+        for id in [
+            "jpki.signature",
+            "jpki.keyUsage",
+            "jpki.chain",
+            "jpki.validity",
+        ] {
+            assert_eq!(outcome(&checks, id), Outcome::Passed, "{checks:#?}");
+        }
+        assert_eq!(outcome(&checks, "jpki.revocation"), Outcome::NotChecked);
+        let crl = Crls(vec![jpki.crl(&[99]).unwrap()]);
+        let checks = jpki::verify(&cert, Some((NONCE, &signature)), &trust, &crl, now);
+        assert_eq!(outcome(&checks, "jpki.revocation"), Outcome::Passed);
+
+        // A replayed signature over another nonce.
+        let checks = jpki::verify(
+            &cert,
+            Some((b"another nonce", &signature)),
+            &trust,
+            &NoRevocation,
+            now,
+        );
+        assert_eq!(outcome(&checks, "jpki.signature"), Outcome::Failed);
+        // Only the namesake configured: the card's root is not trusted.
+        let only_namesake = Trust::default().with_jpki_root(namesake.root_der().to_vec());
+        let checks = jpki::verify(
+            &cert,
+            Some((NONCE, &signature)),
+            &only_namesake,
+            &NoRevocation,
+            now,
+        );
+        assert_eq!(outcome(&checks, "jpki.chain"), Outcome::Failed);
+    }
+
+    #[tokio::test]
+    async fn revoked_and_expired_certificates_are_named() {
+        let jpki = JpkiIssuer::generate(ROOT).unwrap();
+        let trust = Trust::default().with_jpki_root(jpki.root_der().to_vec());
+        let now = SystemTime::now();
+
+        let (cert, signature) = authenticate_with(card(&jpki, 8, (2025, 2035))).await;
+        let crl = Crls(vec![jpki.crl(&[8]).unwrap()]);
+        let checks = jpki::verify(&cert, Some((NONCE, &signature)), &trust, &crl, now);
+        assert_eq!(outcome(&checks, "jpki.revocation"), Outcome::Failed);
+
+        let (cert, signature) = authenticate_with(card(&jpki, 9, (2020, 2021))).await;
+        let checks = jpki::verify(&cert, Some((NONCE, &signature)), &trust, &NoRevocation, now);
+        assert_eq!(outcome(&checks, "jpki.validity"), Outcome::Failed);
+        assert_eq!(outcome(&checks, "jpki.signature"), Outcome::Passed);
+    }
+
+    #[tokio::test]
+    async fn the_jpki_pin_counts_its_own_tries() {
+        let jpki = JpkiIssuer::generate(ROOT).unwrap();
+        let mut vc = card(&jpki, 10, (2025, 2035));
+        vc.local_pin = "0000".to_owned();
+        let mut card = Card::new(vc);
+        assert_eq!(
+            authenticate(&mut card, NONCE).await.unwrap_err(),
+            CardError::WrongSecret { left: 2 }
+        );
+        let vc = card.into_inner();
+        assert_eq!(vc.tries(KEY_JPKI_AUTH_PIN), Some(2));
+        assert_eq!(
+            vc.tries(KEY_PIN),
+            Some(3),
+            "the kenhojo PIN is another counter"
+        );
+        // Signing before the PIN is refused by the card.
+        let mut card = Card::new(vc);
+        card.recognise().await.unwrap();
+        card.select_file(crate::card::synth::EF_JPKI_AUTH_KEY)
+            .await
+            .unwrap();
+        let r = card
+            .send(&Command::sign(&sha256_digest_info(NONCE), 0x80))
+            .await
+            .unwrap();
+        assert_eq!(r.sw, StatusWord(0x6982));
     }
 }

@@ -70,6 +70,8 @@ pub struct Issuer {
 pub struct Card {
     pub dump: Dump,
     pub card_key: Option<RsaKeyPair>,
+    /// JPKI 利用者証明用 private key (EF 0017), once enrolled by a [`JpkiIssuer`].
+    pub auth_key: Option<RsaKeyPair>,
 }
 
 impl Card {
@@ -85,14 +87,7 @@ impl Card {
     /// What the card does with `80 2A 00 00 <DigestInfo>`: pads and signs a SHA-256
     /// DigestInfo as given. `None` for anything else.
     pub fn sign_digest_info(&self, digest_info: &[u8]) -> Option<Vec<u8>> {
-        let hash = digest_info.strip_prefix(&super::protocol::SHA256_DIGEST_INFO_PREFIX[..])?;
-        let digest =
-            aws_lc_rs::digest::Digest::import_less_safe(hash, &aws_lc_rs::digest::SHA256).ok()?;
-        let key = self.card_key.as_ref()?;
-        let mut signature = vec![0; key.public_modulus_len()];
-        key.sign_digest(&RSA_PKCS1_SHA256, &digest, &mut signature)
-            .ok()?;
-        Some(signature)
+        sign_digest_info_with(self.card_key.as_ref()?, digest_info)
     }
 }
 
@@ -224,6 +219,7 @@ impl Issuer {
                 ..Dump::default()
             },
             card_key: Some(card_key),
+            auth_key: None,
         })
     }
 }
@@ -239,4 +235,152 @@ fn pem(label: &str, der: &[u8]) -> String {
     }
     out.push_str(&format!("-----END {label}-----\n"));
     out
+}
+
+/// JPKI files (reference §5).
+pub const EF_JPKI_AUTH_CERT: u16 = 0x000A;
+pub const EF_JPKI_AUTH_CA: u16 = 0x000B;
+pub const EF_JPKI_TOKEN: u16 = 0x0006;
+pub const EF_JPKI_AUTH_KEY: u16 = 0x0017;
+pub const KEY_JPKI_AUTH_PIN: u16 = 0x0018;
+
+/// A synthetic JPKI root of our own (`O=JPKI-TEST-SYNTH`), issuing 利用者証明用 certificates.
+pub struct JpkiIssuer {
+    issuer: rcgen::Issuer<'static, rcgen::KeyPair>,
+    root: Vec<u8>,
+}
+
+fn rcgen_key(key: &RsaKeyPair) -> Result<rcgen::KeyPair, SynthError> {
+    use aws_lc_rs::encoding::AsDer;
+    let pkcs8: aws_lc_rs::encoding::Pkcs8V1Der =
+        key.as_der().map_err(|_| SynthError("export an RSA key"))?;
+    rcgen::KeyPair::from_pkcs8_der_and_sign_algo(
+        &rustls_pki_types::PrivatePkcs8KeyDer::from(pkcs8.as_ref()),
+        &rcgen::PKCS_RSA_SHA256,
+    )
+    .map_err(|_| SynthError("import an RSA key"))
+}
+
+/// Certificate parameters with our test subject: `C=JP, O=JPKI-TEST-SYNTH, CN=<name>`.
+fn synth_params(common_name: &str) -> rcgen::CertificateParams {
+    use rcgen::DnType;
+    let mut params = rcgen::CertificateParams::default();
+    params.distinguished_name = rcgen::DistinguishedName::new();
+    params.distinguished_name.push(DnType::CountryName, "JP");
+    params
+        .distinguished_name
+        .push(DnType::OrganizationName, "JPKI-TEST-SYNTH");
+    params
+        .distinguished_name
+        .push(DnType::CommonName, common_name);
+    params
+}
+
+impl JpkiIssuer {
+    /// A root certificate valid from 2025 to 2045.
+    pub fn generate(name: &str) -> Result<Self, SynthError> {
+        use rcgen::{BasicConstraints, IsCa, KeyUsagePurpose};
+        let key = rcgen_key(&generate()?)?;
+        let mut params = synth_params(name);
+        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+        params.not_before = rcgen::date_time_ymd(2025, 1, 1);
+        params.not_after = rcgen::date_time_ymd(2045, 1, 1);
+        let root = params
+            .self_signed(&key)
+            .map_err(|_| SynthError("sign the JPKI root"))?
+            .der()
+            .to_vec();
+        Ok(JpkiIssuer {
+            issuer: rcgen::Issuer::new(params, key),
+            root,
+        })
+    }
+
+    /// The root certificate (DER): what an operator puts in `jpki/`.
+    pub fn root_der(&self) -> &[u8] {
+        &self.root
+    }
+
+    /// A 利用者証明用 certificate for `key`: no personal attributes, digitalSignature only,
+    /// valid between the two years.
+    pub fn auth_certificate(
+        &self,
+        key: &RsaKeyPair,
+        serial: u64,
+        valid: (i32, i32),
+    ) -> Result<Vec<u8>, SynthError> {
+        use rcgen::{KeyUsagePurpose, SerialNumber};
+        let mut params = synth_params(&format!("JPKI-TEST-SYNTH user {serial}"));
+        params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+        params.serial_number = Some(SerialNumber::from(serial));
+        params.not_before = rcgen::date_time_ymd(valid.0, 1, 1);
+        params.not_after = rcgen::date_time_ymd(valid.1, 1, 1);
+        let public = rcgen_key(key)?;
+        Ok(params
+            .signed_by(&public, &self.issuer)
+            .map_err(|_| SynthError("sign a JPKI certificate"))?
+            .der()
+            .to_vec())
+    }
+
+    /// A CRL revoking the given serials.
+    pub fn crl(&self, revoked: &[u64]) -> Result<Vec<u8>, SynthError> {
+        use rcgen::{
+            CertificateRevocationListParams, KeyIdMethod, RevokedCertParams, SerialNumber,
+        };
+        let params = CertificateRevocationListParams {
+            this_update: rcgen::date_time_ymd(2026, 1, 1),
+            next_update: rcgen::date_time_ymd(2040, 1, 1),
+            crl_number: SerialNumber::from(1u64),
+            issuing_distribution_point: None,
+            revoked_certs: revoked
+                .iter()
+                .map(|s| RevokedCertParams {
+                    serial_number: SerialNumber::from(*s),
+                    revocation_time: rcgen::date_time_ymd(2026, 6, 1),
+                    reason_code: None,
+                    invalidity_date: None,
+                })
+                .collect(),
+            key_identifier_method: KeyIdMethod::Sha256,
+        };
+        Ok(params
+            .signed_by(&self.issuer)
+            .map_err(|_| SynthError("sign a CRL"))?
+            .der()
+            .to_vec())
+    }
+
+    /// Gives a card its JPKI application: a new 利用者証明用 key, its certificate (followed by
+    /// padding, as on the card), the CA certificate and the token label.
+    pub fn enrol(&self, card: &mut Card, serial: u64, valid: (i32, i32)) -> Result<(), SynthError> {
+        let key = generate()?;
+        let mut cert = self.auth_certificate(&key, serial, valid)?;
+        cert.extend([0u8; 32]);
+        let mut label = b"JPKIAPICCTOKEN2".to_vec();
+        label.resize(32, b' ');
+        card.dump.jpki.insert(EF_JPKI_AUTH_CERT, cert);
+        card.dump.jpki.insert(EF_JPKI_AUTH_CA, self.root.clone());
+        card.dump.jpki.insert(EF_JPKI_TOKEN, label);
+        card.auth_key = Some(key);
+        Ok(())
+    }
+}
+
+impl Card {
+    /// What the card answers to `80 2A 00 80 <DigestInfo>` with the JPKI key (PIN presented).
+    pub fn sign_with_auth_key(&self, digest_info: &[u8]) -> Option<Vec<u8>> {
+        sign_digest_info_with(self.auth_key.as_ref()?, digest_info)
+    }
+}
+
+fn sign_digest_info_with(key: &RsaKeyPair, digest_info: &[u8]) -> Option<Vec<u8>> {
+    let hash = digest_info.strip_prefix(&super::protocol::SHA256_DIGEST_INFO_PREFIX[..])?;
+    let digest =
+        aws_lc_rs::digest::Digest::import_less_safe(hash, &aws_lc_rs::digest::SHA256).ok()?;
+    let mut signature = vec![0; key.public_modulus_len()];
+    key.sign_digest(&RSA_PKCS1_SHA256, &digest, &mut signature)
+        .ok()?;
+    Some(signature)
 }

@@ -94,6 +94,12 @@ impl Trust {
         self
     }
 
+    /// Adds a JPKI root certificate (DER).
+    pub fn with_jpki_root(mut self, der: Vec<u8>) -> Self {
+        self.jpki_roots.push(der);
+        self
+    }
+
     /// The CVC CA key with this 7-character id.
     pub fn cvc_key(&self, id: &str) -> Option<&[u8]> {
         self.cvc.get(id).map(Vec::as_slice)

@@ -10,7 +10,7 @@ use super::apdu::{Command, Response, StatusWord, aid};
 use super::kenhojo::{
     EF_BASIC_INFO, EF_CARD_KEY, EF_INTEGRITY, EF_MY_NUMBER, KEY_MATCH_A, KEY_MATCH_B, KEY_PIN,
 };
-use super::synth;
+use super::synth::{self, EF_JPKI_AUTH_KEY, KEY_JPKI_AUTH_PIN};
 use super::transport::{Secret, Transport, TransportError};
 
 const OK: u16 = 0x9000;
@@ -54,6 +54,13 @@ impl VirtualCard {
         let mut keys = BTreeMap::new();
         keys.insert(
             KEY_PIN,
+            Key {
+                secret: pin.as_bytes().to_vec(),
+                tries: 3,
+            },
+        );
+        keys.insert(
+            KEY_JPKI_AUTH_PIN,
             Key {
                 secret: pin.as_bytes().to_vec(),
                 tries: 3,
@@ -125,7 +132,7 @@ impl VirtualCard {
         }
         if key.secret == data {
             key.tries = match fid {
-                KEY_PIN => 3,
+                KEY_PIN | KEY_JPKI_AUTH_PIN => 3,
                 _ => 10,
             };
             self.verified.insert(fid);
@@ -196,7 +203,11 @@ impl VirtualCard {
                         self.card.dump.kenhojo.get(fid).is_some() || self.keys.contains_key(&fid)
                     }
                     Some(App::Kenkaku) => self.card.dump.kenkaku.get(fid).is_some(),
-                    Some(App::Jpki) => self.card.dump.jpki.get(fid).is_some(),
+                    Some(App::Jpki) => {
+                        self.card.dump.jpki.get(fid).is_some()
+                            || fid == KEY_JPKI_AUTH_PIN
+                            || (fid == EF_JPKI_AUTH_KEY && self.card.auth_key.is_some())
+                    }
                     None => false,
                 };
                 if exists {
@@ -208,6 +219,17 @@ impl VirtualCard {
             }
             (0x00, 0xB0, _, _) => self.read(c),
             (0x00, 0x20, 0x00, 0x80) => Response::new(Vec::new(), self.verify(&c.data)),
+            // The JPKI 利用者証明用 key: selected, and its PIN presented.
+            (0x80, 0x2A, 0x00, 0x80) => {
+                let ready = self.app == Some(App::Jpki)
+                    && self.ef == Some(EF_JPKI_AUTH_KEY)
+                    && self.verified.contains(&KEY_JPKI_AUTH_PIN);
+                match (ready, self.card.sign_with_auth_key(&c.data)) {
+                    (false, _) => Response::new(Vec::new(), 0x6982),
+                    (true, Some(signature)) => Response::new(signature, OK),
+                    (true, None) => Response::new(Vec::new(), 0x6A80),
+                }
+            }
             // A card loaded from a dump has no private key: conditions not satisfied.
             (0x80, 0x2A, 0x00, 0x00) if self.card.card_key.is_none() => {
                 Response::new(Vec::new(), 0x6985)

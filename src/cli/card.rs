@@ -8,7 +8,9 @@ use serde_json::json;
 
 use super::{CardCommand, VirtualCardArgs, print_json};
 use crate::card::files::Dump;
-use crate::card::synth::{Issuer, Resident, SYNTH_CA_ID};
+use crate::card::jpki::CrlDirectory;
+use crate::card::synth::EF_JPKI_AUTH_CERT;
+use crate::card::synth::{Issuer, JpkiIssuer, Resident, SYNTH_CA_ID};
 use crate::card::trust::Trust;
 use crate::card::verify::{self, Outcome, mask};
 
@@ -40,13 +42,31 @@ fn sex_label(code: &str) -> &'static str {
 fn verify_dump(dir: &Path, trust_dir: &Path, json: bool, show: bool) -> Result<ExitCode, String> {
     let trust = Trust::load(trust_dir).map_err(|e| e.to_string())?;
     let dump = Dump::read(dir).map_err(|e| e.to_string())?;
-    if dump.kenhojo.0.is_empty() {
+    if dump.kenhojo.0.is_empty() && dump.jpki.get(EF_JPKI_AUTH_CERT).is_none() {
         return Err(format!(
-            "{}: no kenhojo/ files; this version checks the 券面事項入力補助 application only",
+            "{}: neither kenhojo/ files nor jpki/000A; this version checks the 券面事項入力補助 application and the JPKI certificate",
             dir.display()
         ));
     }
-    let report = verify::kenhojo(&dump.kenhojo, &trust, None);
+    let mut report = verify::kenhojo(&dump.kenhojo, &trust, None);
+    if dump.kenhojo.0.is_empty() {
+        report.checks.clear();
+    }
+    if let Some(raw) = dump.jpki.get(EF_JPKI_AUTH_CERT) {
+        // The certificate is followed by padding: its length is in its DER header.
+        let certificate = crate::card::tlv::Reader::new(raw)
+            .next()
+            .and_then(Result::ok)
+            .map_or(raw, |t| t.raw);
+        let crls = CrlDirectory(trust_dir.join("jpki-crl"));
+        report.checks.extend(crate::card::jpki::verify(
+            certificate,
+            None,
+            &trust,
+            &crls,
+            std::time::SystemTime::now(),
+        ));
+    }
     let number = report
         .my_number
         .as_deref()
@@ -103,21 +123,42 @@ fn verify_dump(dir: &Path, trust_dir: &Path, json: bool, show: bool) -> Result<E
     Ok(ExitCode::from(2))
 }
 
-fn make_test_dump(dir: &Path, trust_dir: &Path, lg_code: &str) -> Result<ExitCode, String> {
+/// A synthetic card of the sample resident with its JPKI application, and the two issuers.
+fn synthetic(lg_code: &str) -> Result<(crate::card::synth::Card, Issuer, JpkiIssuer), String> {
     let issuer = Issuer::generate(lg_code).map_err(|e| e.to_string())?;
-    let card = issuer
+    let mut card = issuer
         .card(&Resident::sample())
         .map_err(|e| e.to_string())?;
+    let jpki = JpkiIssuer::generate("JPKI-TEST-SYNTH Root 9").map_err(|e| e.to_string())?;
+    jpki.enrol(&mut card, 1, (2025, 2035))
+        .map_err(|e| e.to_string())?;
+    Ok((card, issuer, jpki))
+}
+
+/// The trust directory that verifies a synthetic card: `cvc/9000033.pem`, `jpki/synth-root.der`.
+fn write_synthetic_trust(trust: &Path, issuer: &Issuer, jpki: &JpkiIssuer) -> Result<(), String> {
+    let write = |path: std::path::PathBuf, bytes: &[u8]| -> Result<(), String> {
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).map_err(|e| format!("{}: {e}", parent.display()))?;
+        }
+        std::fs::write(&path, bytes).map_err(|e| format!("{}: {e}", path.display()))
+    };
+    let pem = issuer.ca_public_pem().map_err(|e| e.to_string())?;
+    write(
+        trust.join("cvc").join(format!("{SYNTH_CA_ID}.pem")),
+        pem.as_bytes(),
+    )?;
+    write(trust.join("jpki").join("synth-root.der"), jpki.root_der())
+}
+
+fn make_test_dump(dir: &Path, trust_dir: &Path, lg_code: &str) -> Result<ExitCode, String> {
+    let (card, issuer, jpki) = synthetic(lg_code)?;
     card.dump.write(dir).map_err(|e| e.to_string())?;
-    let cvc = trust_dir.join("cvc");
-    std::fs::create_dir_all(&cvc).map_err(|e| format!("{}: {e}", cvc.display()))?;
-    let key = cvc.join(format!("{SYNTH_CA_ID}.pem"));
-    std::fs::write(&key, issuer.ca_public_pem().map_err(|e| e.to_string())?)
-        .map_err(|e| format!("{}: {e}", key.display()))?;
+    write_synthetic_trust(trust_dir, &issuer, &jpki)?;
     println!(
-        "wrote a synthetic card's kenhojo files to {} and its CA key to {} (test key {SYNTH_CA_ID}: never trust it in production)",
+        "wrote a synthetic card's kenhojo and JPKI files to {} and the keys that verify them to {} (test keys of our own: never trust them in production)",
         dir.display(),
-        key.display()
+        trust_dir.display()
     );
     Ok(ExitCode::SUCCESS)
 }
@@ -154,6 +195,7 @@ pub async fn virtual_card(args: VirtualCardArgs) -> Result<ExitCode, String> {
                 Card {
                     dump,
                     card_key: None,
+                    auth_key: None,
                 },
                 args.matching_b.clone().unwrap_or_default(),
                 my_number,
@@ -162,14 +204,9 @@ pub async fn virtual_card(args: VirtualCardArgs) -> Result<ExitCode, String> {
         }
         None => {
             let resident = Resident::sample();
-            let issuer = Issuer::generate("012084").map_err(|e| e.to_string())?;
-            let card = issuer.card(&resident).map_err(|e| e.to_string())?;
+            let (card, issuer, jpki) = synthetic("012084")?;
             if let Some(trust) = &args.trust_dir {
-                let cvc = trust.join("cvc");
-                std::fs::create_dir_all(&cvc).map_err(|e| format!("{}: {e}", cvc.display()))?;
-                let key = cvc.join(format!("{SYNTH_CA_ID}.pem"));
-                std::fs::write(&key, issuer.ca_public_pem().map_err(|e| e.to_string())?)
-                    .map_err(|e| format!("{}: {e}", key.display()))?;
+                write_synthetic_trust(trust, &issuer, &jpki)?;
             }
             let matching_b = crate::card::kenhojo::matching_number_b(
                 &era_table()?,

@@ -60,6 +60,11 @@ fn a_card_dump_is_verified_and_every_failure_is_named() {
     assert!(stdout.contains("1234 **** **18"), "masked: {stdout}");
     assert!(!stdout.contains("123456789018"));
     assert!(stdout.contains("not checked  card.challenge"));
+    // The JPKI certificate of the dump chains to the synthetic root; its signature over a
+    // nonce needs the card itself.
+    assert!(stdout.contains("passed       jpki.chain"), "{stdout}");
+    assert!(stdout.contains("not checked  jpki.signature"), "{stdout}");
+    assert!(stdout.contains("not checked  jpki.revocation"), "{stdout}");
 
     let json = run(&["card", "verify", &dump, "--trust-dir", &trust, "--json"]);
     let report: Value = serde_json::from_slice(&json.stdout).unwrap();
@@ -218,6 +223,26 @@ async fn the_virtual_card_plays_a_card_in_a_vpcd_reader() {
             .iter()
             .any(|c| c.id == "card.challenge" && c.outcome == verify::Outcome::Passed)
     );
+
+    // JPKI authentication through the same reader: the PIN at the counter PC, the signature
+    // over the nonce, the chain to the root the virtual card wrote.
+    let (certificate, signature) = protocol::authenticate(&mut card, nonce).await.unwrap();
+    let checks = madoguchi::card::jpki::verify(
+        &certificate,
+        Some((nonce, &signature)),
+        &trust,
+        &madoguchi::card::jpki::NoRevocation,
+        std::time::SystemTime::now(),
+    );
+    for id in [
+        "jpki.signature",
+        "jpki.chain",
+        "jpki.validity",
+        "jpki.keyUsage",
+    ] {
+        let c = checks.iter().find(|c| c.id == id).unwrap();
+        assert_eq!(c.outcome, verify::Outcome::Passed, "{checks:#?}");
+    }
 
     // The card leaves the reader.
     process.kill().unwrap();
