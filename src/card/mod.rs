@@ -7,6 +7,7 @@ pub mod apdu;
 pub mod files;
 pub mod jpki;
 pub mod kenhojo;
+pub mod kenkaku;
 pub mod protocol;
 pub mod synth;
 pub mod tlv;

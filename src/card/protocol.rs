@@ -230,6 +230,28 @@ pub async fn authenticate<T: Transport>(
     Ok((certificate, r.data))
 }
 
+/// Reads the kenkaku card face with 照合番号B: EF 0002 (text, images, photo, signature) and
+/// its CVC.
+pub async fn read_kenkaku<T: Transport>(
+    card: &mut Card<T>,
+    matching_b: &str,
+) -> Result<AppFiles, CardError> {
+    use super::kenkaku::{EF_CVC, EF_FACE, KEY_MATCH_B};
+    card.recognise().await?;
+    card.select_application(aid::KENKAKU).await?;
+    if card.tries_left(KEY_MATCH_B).await? == 0 {
+        return Err(CardError::Blocked);
+    }
+    card.present(KEY_MATCH_B, &Secret::Digits(matching_b.to_owned()))
+        .await?;
+    let mut files = AppFiles::default();
+    for fid in [EF_FACE, EF_CVC] {
+        let bytes = card.read_file(fid).await?;
+        files.insert(fid, bytes);
+    }
+    Ok(files)
+}
+
 /// How the kenhojo data is unlocked.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Access {
@@ -404,6 +426,30 @@ mod tests {
         );
         assert!(CardError::Blocked.clerk_message().ja.contains("ロック"));
         assert_eq!(card.into_inner().tries(KEY_PIN), Some(0));
+    }
+
+    #[tokio::test]
+    async fn the_card_face_reads_with_matching_number_b_and_verifies() {
+        let resident = Resident::sample();
+        let mut synthetic = Issuer::generate("012084").unwrap().card(&resident).unwrap();
+        let face_issuer = Issuer::generate_for("9000023", "012084").unwrap();
+        let expiry = chrono::NaiveDate::from_ymd_opt(2036, 2, 17).unwrap();
+        face_issuer
+            .enrol_kenkaku(&mut synthetic, &resident, expiry)
+            .unwrap();
+        let pem = face_issuer.ca_public_pem().unwrap();
+        let der = SubjectPublicKeyInfoDer::from_pem_slice(pem.as_bytes()).unwrap();
+        let trust = Trust::default().with_cvc_key("9000023", der.as_ref().to_vec());
+        let vc = VirtualCard::new(synthetic, "1234", MATCHING_B, &resident.my_number);
+        let mut card = Card::new(vc);
+        assert_eq!(
+            read_kenkaku(&mut card, "00000000000000").await.unwrap_err(),
+            CardError::WrongSecret { left: 9 }
+        );
+        let files = read_kenkaku(&mut card, MATCHING_B).await.unwrap();
+        let r = verify::kenkaku(&files, &trust);
+        assert!(r.passed(), "{:#?}", r.checks);
+        assert_eq!(r.card_face.unwrap().sex, "2");
     }
 
     #[tokio::test]

@@ -19,7 +19,7 @@ pub const SYNTH_CA_ID: &str = "9000033";
 
 #[derive(Debug, thiserror::Error)]
 #[error("the synthetic issuer could not {0}")]
-pub struct SynthError(&'static str);
+pub struct SynthError(pub &'static str);
 
 /// A 16-byte key id: 7 characters, `08 05 "001"`, zero padding.
 pub fn key_id(label: &str) -> [u8; 16] {
@@ -119,12 +119,74 @@ fn padded(tag: u32, value: &[u8]) -> Vec<u8> {
 impl Issuer {
     /// A new CA and data-signing key; the signer's key id starts with `lg_code`.
     pub fn generate(lg_code: &str) -> Result<Self, SynthError> {
+        Self::generate_for(SYNTH_CA_ID, lg_code)
+    }
+
+    /// The same under another CA key id (`9000023` for kenkaku).
+    pub fn generate_for(ca_label: &str, lg_code: &str) -> Result<Self, SynthError> {
         Ok(Issuer {
             ca: generate()?,
-            ca_id: key_id(SYNTH_CA_ID),
+            ca_id: key_id(ca_label),
             signer: generate()?,
             signer_id: key_id(&format!("{lg_code}S")),
         })
+    }
+
+    /// Gives a card its kenkaku application, signed by this issuer (use a `9000023` one):
+    /// EF 0002, the card face with the three-digest signature, and EF 0004, the CVC.
+    pub fn enrol_kenkaku(
+        &self,
+        card: &mut Card,
+        resident: &Resident,
+        expiry: NaiveDate,
+    ) -> Result<(), SynthError> {
+        use super::kenkaku::{EF_CVC as KENKAKU_CVC, EF_FACE, sign_digest_info, three_digests};
+        // Stand-ins for the images: their format's magic bytes and what they show.
+        let png = |what: &str| [b"\x89PNG\r\n\x1a\n".as_slice(), what.as_bytes()].concat();
+        let card_public = card
+            .card_key
+            .as_ref()
+            .map(|k| k.public_key().as_ref().to_vec())
+            .unwrap_or_default();
+        let signed = [
+            encode(
+                0xDF22,
+                resident
+                    .date_of_birth
+                    .format("%Y%m%d")
+                    .to_string()
+                    .as_bytes(),
+            ),
+            encode(0xDF23, resident.sex.to_string().as_bytes()),
+            encode(0xDF24, &card_public),
+            encode(0xDF25, &png(&resident.name)),
+            encode(0xDF26, &png(&resident.address)),
+            encode(
+                0xDF27,
+                &[b"\x00\x00\x00\x0cjP  ".as_slice(), b"photo"].concat(),
+            ),
+        ];
+        let digest_info = three_digests([
+            &[signed[0].as_slice(), &signed[1], &signed[2]],
+            &[signed[3].as_slice(), &signed[4]],
+            &[signed[5].as_slice()],
+        ]);
+        let (n, d) = private_parts(&self.signer)?;
+        let signature =
+            sign_digest_info(&n, &d, &digest_info).ok_or(SynthError("sign the card face"))?;
+        let mut value = encode(0xDF21, &[0; 8]);
+        value.extend(signed.concat());
+        value.extend(encode(0xDF28, &signature));
+        value.extend(encode(
+            0xDF29,
+            expiry.format("%Y%m%d").to_string().as_bytes(),
+        ));
+        value.extend(encode(0xDF2A, &png("security code")));
+        let mut face = padded(0xFF20, &value);
+        face.extend([0xFF; 8]);
+        card.dump.kenkaku.insert(EF_FACE, face);
+        card.dump.kenkaku.insert(KENKAKU_CVC, self.cvc()?);
+        Ok(())
     }
 
     /// The CA's public key as the trust directory holds it (`cvc/9000033.pem`).
@@ -221,6 +283,33 @@ impl Issuer {
             card_key: Some(card_key),
             auth_key: None,
         })
+    }
+}
+
+/// `n` and `d` of an RSA key, read from its PKCS#8 export (PrivateKeyInfo → RSAPrivateKey):
+/// the synthetic issuer's own key, for the one signature no RSA API makes.
+fn private_parts(key: &RsaKeyPair) -> Result<(Vec<u8>, Vec<u8>), SynthError> {
+    use super::tlv::Reader;
+    let bad = || SynthError("read its own RSA key");
+    let pkcs8: aws_lc_rs::encoding::Pkcs8V1Der = key.as_der().map_err(|_| bad())?;
+    let info = Reader::new(pkcs8.as_ref())
+        .next()
+        .and_then(Result::ok)
+        .ok_or_else(bad)?;
+    let octets = info.children().find(0x04).ok().flatten().ok_or_else(bad)?;
+    let rsa = Reader::new(octets.value)
+        .next()
+        .and_then(Result::ok)
+        .ok_or_else(bad)?;
+    let ints: Vec<&[u8]> = rsa
+        .children()
+        .take(4)
+        .filter_map(Result::ok)
+        .map(|t| t.value)
+        .collect();
+    match ints.as_slice() {
+        [_version, n, _e, d] => Ok((n.to_vec(), d.to_vec())),
+        _ => Err(bad()),
     }
 }
 

@@ -34,7 +34,7 @@ pub struct Check {
 }
 
 /// What a kenhojo read proves.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Default, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Report {
     pub basic_info: Option<BasicInfo>,
@@ -45,7 +45,19 @@ pub struct Report {
     pub ca_key_id: Option<String>,
     /// The key that signed the data; it starts with the issuing municipality's code.
     pub signer_key_id: Option<String>,
+    /// What the kenkaku card face says in text (its images are for the clerk's screen only).
+    pub card_face: Option<CardFace>,
     pub checks: Vec<Check>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CardFace {
+    /// `YYYYMMDD` as on the card.
+    pub date_of_birth: String,
+    pub sex: String,
+    /// Not signed: a hint.
+    pub expiry_hint: Option<String>,
 }
 
 impl Report {
@@ -104,6 +116,68 @@ impl Checks {
         outcome == Outcome::Passed
     }
 
+    /// The CVC (EF 0004) under a configured CA key: `cvc.caKey`, `cvc.signature`. The CVC
+    /// when both pass.
+    fn cvc<'a>(
+        &mut self,
+        ids: (&'static str, &'static str),
+        ef: Option<&'a [u8]>,
+        trust: &Trust,
+        report: &mut Report,
+    ) -> Option<kenhojo::Cvc<'a>> {
+        let (ca_key, signature) = ids;
+        match ef.map(kenhojo::cvc) {
+            None => {
+                self.push(
+                    ca_key,
+                    Outcome::NotChecked,
+                    "EF 0004 (the CVC) is not in the dump",
+                );
+                None
+            }
+            Some(Err(e)) => {
+                self.push(ca_key, Outcome::Failed, e.to_string());
+                None
+            }
+            Some(Ok(cvc)) => {
+                let ca = kenhojo::key_id_label(cvc.issuer);
+                report.ca_key_id = Some(ca.clone());
+                report.signer_key_id = Some(kenhojo::key_id_label(cvc.subject));
+                match trust.cvc_key(&ca) {
+                    None => {
+                        let known: Vec<&str> = trust.cvc_ids().collect();
+                        self.push(
+                            ca_key,
+                            Outcome::Failed,
+                            format!(
+                                "the CVC names CA key {ca}, which is not in the trust directory (cvc/{ca}.pem; configured: {})",
+                                if known.is_empty() { "none".to_owned() } else { known.join(", ") }
+                            ),
+                        );
+                        None
+                    }
+                    Some(key) => {
+                        self.push(
+                            ca_key,
+                            Outcome::Passed,
+                            format!("CA key {ca} is configured"),
+                        );
+                        self.result(
+                            signature,
+                            verify_with_der(key, cvc.body, cvc.signature),
+                            &format!(
+                                "the CVC of key {} is signed by CA key {ca}",
+                                kenhojo::key_id_label(cvc.subject)
+                            ),
+                            &format!("the CVC's signature does not verify under CA key {ca}"),
+                        )
+                        .then_some(cvc)
+                    }
+                }
+            }
+        }
+    }
+
     /// A file signed with the CVC's key: read, then checked, when the CVC verified.
     #[allow(clippy::too_many_arguments)]
     fn under_cvc<T>(
@@ -157,13 +231,7 @@ impl Checks {
 /// server nonce with the nonce, when the card was in a reader.
 pub fn kenhojo(files: &AppFiles, trust: &Trust, challenge: Option<(&[u8], &[u8])>) -> Report {
     let mut checks = Checks(Vec::new());
-    let mut report = Report {
-        basic_info: None,
-        my_number: None,
-        ca_key_id: None,
-        signer_key_id: None,
-        checks: Vec::new(),
-    };
+    let mut report = Report::default();
 
     let basic = files.get(kenhojo::EF_BASIC_INFO).map(kenhojo::basic_info);
     let basic = match basic {
@@ -182,57 +250,12 @@ pub fn kenhojo(files: &AppFiles, trust: &Trust, challenge: Option<(&[u8], &[u8])
     }
 
     // The CVC, under a configured CA key.
-    let cvc = match files.get(kenhojo::EF_CVC).map(kenhojo::cvc) {
-        None => {
-            checks.push(
-                "cvc.caKey",
-                Outcome::NotChecked,
-                "EF 0004 (the CVC) is not in the dump",
-            );
-            None
-        }
-        Some(Err(e)) => {
-            checks.push("cvc.caKey", Outcome::Failed, e.to_string());
-            None
-        }
-        Some(Ok(cvc)) => {
-            let ca = kenhojo::key_id_label(cvc.issuer);
-            report.ca_key_id = Some(ca.clone());
-            report.signer_key_id = Some(kenhojo::key_id_label(cvc.subject));
-            match trust.cvc_key(&ca) {
-                None => {
-                    let known: Vec<&str> = trust.cvc_ids().collect();
-                    checks.push(
-                        "cvc.caKey",
-                        Outcome::Failed,
-                        format!(
-                            "the CVC names CA key {ca}, which is not in the trust directory (cvc/{ca}.pem; configured: {})",
-                            if known.is_empty() { "none".to_owned() } else { known.join(", ") }
-                        ),
-                    );
-                    None
-                }
-                Some(key) => {
-                    checks.push(
-                        "cvc.caKey",
-                        Outcome::Passed,
-                        format!("CA key {ca} is configured"),
-                    );
-                    checks
-                        .result(
-                            "cvc.signature",
-                            verify_with_der(key, cvc.body, cvc.signature),
-                            &format!(
-                                "the CVC of key {} is signed by CA key {ca}",
-                                kenhojo::key_id_label(cvc.subject)
-                            ),
-                            &format!("the CVC's signature does not verify under CA key {ca}"),
-                        )
-                        .then_some(cvc)
-                }
-            }
-        }
-    };
+    let cvc = checks.cvc(
+        ("cvc.caKey", "cvc.signature"),
+        files.get(kenhojo::EF_CVC),
+        trust,
+        &mut report,
+    );
 
     // EF 0003 under the CVC's key, then the digests it holds.
     let integrity = checks.under_cvc(
@@ -324,6 +347,64 @@ pub fn kenhojo(files: &AppFiles, trust: &Trust, challenge: Option<(&[u8], &[u8])
                 verify_with_der(k.public_key, nonce, signature),
                 "the card signed the server's nonce with its certified key",
                 "the signature over the nonce does not verify under the card key",
+            );
+        }
+    }
+    report.checks = checks.0;
+    report
+}
+
+/// Checks a kenkaku read: the CVC (CA `…23`), then DF28 under its key by the three-digest
+/// rule. The expiry date and the security code are not signed: reported as unverified hints.
+pub fn kenkaku(files: &AppFiles, trust: &Trust) -> Report {
+    use super::kenkaku::{EF_CVC, EF_FACE, face, verify_digest_info};
+    let mut checks = Checks(Vec::new());
+    let mut report = Report::default();
+    let cvc = checks.cvc(
+        ("kenkaku.cvc.caKey", "kenkaku.cvc.signature"),
+        files.get(EF_CVC),
+        trust,
+        &mut report,
+    );
+    let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+    match (files.get(EF_FACE).map(face), cvc) {
+        (None, _) => {
+            checks.push(
+                "kenkaku.signature",
+                Outcome::NotChecked,
+                "EF 0002 is not in the dump",
+            );
+        }
+        (Some(Err(e)), _) => {
+            checks.push("kenkaku.signature", Outcome::Failed, e.to_string());
+        }
+        (Some(Ok(f)), cvc) => {
+            report.card_face = Some(CardFace {
+                date_of_birth: text(f.date_of_birth),
+                sex: text(f.sex),
+                expiry_hint: f.expiry.map(text),
+            });
+            match cvc {
+                None => {
+                    checks.push(
+                        "kenkaku.signature",
+                        Outcome::NotChecked,
+                        "the CVC did not verify, so its key cannot be trusted",
+                    );
+                }
+                Some(cvc) => {
+                    checks.result(
+                        "kenkaku.signature",
+                        verify_digest_info(cvc.modulus, cvc.exponent, &f.digest_info, f.signature),
+                        "DF28 signs the birth date, sex, card key, name and address images and the photo",
+                        "DF28 does not match the card face: its text, images or photo were changed after issue",
+                    );
+                }
+            }
+            checks.push(
+                "kenkaku.expiry",
+                Outcome::NotChecked,
+                "the expiry date (DF29) and the security code (DF2A) are not signed: hints only",
             );
         }
     }
@@ -423,5 +504,54 @@ mod tests {
         assert_eq!(outcome(&r, "ef0001.digest"), Outcome::NotChecked);
         assert_eq!(outcome(&r, "card.challenge"), Outcome::NotChecked);
         assert!(r.my_number.is_none());
+    }
+}
+
+#[cfg(test)]
+mod kenkaku_tests {
+    use super::*;
+    use crate::card::kenkaku::EF_FACE;
+    use crate::card::synth::{Issuer, Resident};
+    use rustls_pki_types::SubjectPublicKeyInfoDer;
+    use rustls_pki_types::pem::PemObject;
+
+    #[test]
+    fn the_card_face_verifies_by_the_three_digest_rule_and_a_changed_photo_is_caught() {
+        let resident = Resident::sample();
+        let mut card = Issuer::generate("012084").unwrap().card(&resident).unwrap();
+        let face_issuer = Issuer::generate_for("9000023", "012084").unwrap();
+        let expiry = chrono::NaiveDate::from_ymd_opt(2036, 2, 17).unwrap();
+        face_issuer
+            .enrol_kenkaku(&mut card, &resident, expiry)
+            .unwrap();
+        let pem = face_issuer.ca_public_pem().unwrap();
+        let der = SubjectPublicKeyInfoDer::from_pem_slice(pem.as_bytes()).unwrap();
+        let trust = Trust::default().with_cvc_key("9000023", der.as_ref().to_vec());
+
+        let r = kenkaku(&card.dump.kenkaku, &trust);
+        assert!(r.passed(), "{:#?}", r.checks);
+        let face = r.card_face.unwrap();
+        assert_eq!(face.date_of_birth, "19800217");
+        assert_eq!(face.expiry_hint.as_deref(), Some("20360217"));
+        assert!(
+            r.checks
+                .iter()
+                .any(|c| c.id == "kenkaku.expiry" && c.outcome == Outcome::NotChecked)
+        );
+
+        // The photo's last byte changed.
+        let mut files = card.dump.kenkaku.clone();
+        let ef = files.0.get_mut(&EF_FACE).unwrap();
+        let at = ef.windows(5).position(|w| w == b"photo").unwrap();
+        ef[at] = b'P';
+        let r = kenkaku(&files, &trust);
+        assert!(!r.passed());
+        assert!(r.failed().any(|c| c.id == "kenkaku.signature"));
+        // The unsigned expiry date can change without the signature noticing: only a hint.
+        let mut files = card.dump.kenkaku.clone();
+        let ef = files.0.get_mut(&EF_FACE).unwrap();
+        let at = ef.windows(8).position(|w| w == b"20360217").unwrap();
+        ef[at + 3] = b'9';
+        assert!(kenkaku(&files, &trust).passed());
     }
 }

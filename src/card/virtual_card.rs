@@ -10,6 +10,7 @@ use super::apdu::{Command, Response, StatusWord, aid};
 use super::kenhojo::{
     EF_BASIC_INFO, EF_CARD_KEY, EF_INTEGRITY, EF_MY_NUMBER, KEY_MATCH_A, KEY_MATCH_B, KEY_PIN,
 };
+use super::kenkaku;
 use super::synth::{self, EF_JPKI_AUTH_KEY, KEY_JPKI_AUTH_PIN};
 use super::transport::{Secret, Transport, TransportError};
 
@@ -66,6 +67,20 @@ impl VirtualCard {
                 tries: 3,
             },
         );
+        for key in [kenkaku::KEY_MATCH_B, kenkaku::KEY_MATCH_A] {
+            let secret = if key == kenkaku::KEY_MATCH_B {
+                matching_b
+            } else {
+                my_number
+            };
+            keys.insert(
+                key,
+                Key {
+                    secret: secret.as_bytes().to_vec(),
+                    tries: 10,
+                },
+            );
+        }
         keys.insert(
             KEY_MATCH_B,
             Key {
@@ -107,12 +122,15 @@ impl VirtualCard {
         self.keys.get(&key).map(|k| k.tries)
     }
 
-    /// Which key references unlock a kenhojo EF (reference §3); `None`: free.
-    fn unlocked_by(fid: u16) -> Option<&'static [u16]> {
-        match fid {
-            EF_MY_NUMBER => Some(&[KEY_PIN, KEY_MATCH_A]),
-            EF_BASIC_INFO => Some(&[KEY_PIN, KEY_MATCH_B]),
-            EF_INTEGRITY | EF_CARD_KEY => Some(&[KEY_PIN, KEY_MATCH_A, KEY_MATCH_B]),
+    /// Which key references unlock an EF (reference §3, §4); `None`: free.
+    fn unlocked_by(app: App, fid: u16) -> Option<&'static [u16]> {
+        match (app, fid) {
+            (App::Kenhojo, EF_MY_NUMBER) => Some(&[KEY_PIN, KEY_MATCH_A]),
+            (App::Kenhojo, EF_BASIC_INFO) => Some(&[KEY_PIN, KEY_MATCH_B]),
+            (App::Kenhojo, EF_INTEGRITY | EF_CARD_KEY) => {
+                Some(&[KEY_PIN, KEY_MATCH_A, KEY_MATCH_B])
+            }
+            (App::Kenkaku, kenkaku::EF_FACE) => Some(&[kenkaku::KEY_MATCH_A, kenkaku::KEY_MATCH_B]),
             _ => None,
         }
     }
@@ -160,7 +178,7 @@ impl VirtualCard {
         let Some(bytes) = files.get(fid) else {
             return Response::new(Vec::new(), 0x6A82);
         };
-        if let Some(keys) = Self::unlocked_by(fid)
+        if let Some(keys) = self.app.and_then(|app| Self::unlocked_by(app, fid))
             && !keys.iter().any(|k| self.verified.contains(k))
         {
             return Response::new(Vec::new(), 0x6982);
@@ -202,7 +220,9 @@ impl VirtualCard {
                     Some(App::Kenhojo) => {
                         self.card.dump.kenhojo.get(fid).is_some() || self.keys.contains_key(&fid)
                     }
-                    Some(App::Kenkaku) => self.card.dump.kenkaku.get(fid).is_some(),
+                    Some(App::Kenkaku) => {
+                        self.card.dump.kenkaku.get(fid).is_some() || self.keys.contains_key(&fid)
+                    }
                     Some(App::Jpki) => {
                         self.card.dump.jpki.get(fid).is_some()
                             || fid == KEY_JPKI_AUTH_PIN

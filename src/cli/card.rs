@@ -42,15 +42,23 @@ fn sex_label(code: &str) -> &'static str {
 fn verify_dump(dir: &Path, trust_dir: &Path, json: bool, show: bool) -> Result<ExitCode, String> {
     let trust = Trust::load(trust_dir).map_err(|e| e.to_string())?;
     let dump = Dump::read(dir).map_err(|e| e.to_string())?;
-    if dump.kenhojo.0.is_empty() && dump.jpki.get(EF_JPKI_AUTH_CERT).is_none() {
+    if dump.kenhojo.0.is_empty()
+        && dump.kenkaku.0.is_empty()
+        && dump.jpki.get(EF_JPKI_AUTH_CERT).is_none()
+    {
         return Err(format!(
-            "{}: neither kenhojo/ files nor jpki/000A; this version checks the 券面事項入力補助 application and the JPKI certificate",
+            "{}: no kenhojo/ or kenkaku/ files and no jpki/000A: nothing this version checks",
             dir.display()
         ));
     }
     let mut report = verify::kenhojo(&dump.kenhojo, &trust, None);
     if dump.kenhojo.0.is_empty() {
         report.checks.clear();
+    }
+    if !dump.kenkaku.0.is_empty() {
+        let face = verify::kenkaku(&dump.kenkaku, &trust);
+        report.card_face = face.card_face;
+        report.checks.extend(face.checks);
     }
     if let Some(raw) = dump.jpki.get(EF_JPKI_AUTH_CERT) {
         // The certificate is followed by padding: its length is in its DER header.
@@ -95,6 +103,14 @@ fn verify_dump(dir: &Path, trust_dir: &Path, json: bool, show: bool) -> Result<E
             }
             None => println!("基本4情報: not in the dump"),
         }
+        if let Some(face) = &report.card_face {
+            println!(
+                "券面 (kenkaku EF 0002): 生年月日 {}, 性別 {}, 有効期限 {} (not signed: a hint)",
+                face.date_of_birth,
+                face.sex,
+                face.expiry_hint.as_deref().unwrap_or("-")
+            );
+        }
         println!(
             "個人番号 (EF 0001): {}",
             number.as_deref().unwrap_or("not in the dump")
@@ -124,44 +140,71 @@ fn verify_dump(dir: &Path, trust_dir: &Path, json: bool, show: bool) -> Result<E
 }
 
 /// A synthetic card of the sample resident with its JPKI application, and the two issuers.
-fn synthetic(lg_code: &str) -> Result<(crate::card::synth::Card, Issuer, JpkiIssuer), String> {
-    let issuer = Issuer::generate(lg_code).map_err(|e| e.to_string())?;
-    let mut card = issuer
-        .card(&Resident::sample())
-        .map_err(|e| e.to_string())?;
-    let jpki = JpkiIssuer::generate("JPKI-TEST-SYNTH Root 9").map_err(|e| e.to_string())?;
-    jpki.enrol(&mut card, 1, (2025, 2035))
-        .map_err(|e| e.to_string())?;
-    Ok((card, issuer, jpki))
+fn synthetic(lg_code: &str) -> Result<(crate::card::synth::Card, Issuers), String> {
+    let e = |e: crate::card::synth::SynthError| e.to_string();
+    let resident = Resident::sample();
+    let kenhojo = Issuer::generate(lg_code).map_err(e)?;
+    let mut card = kenhojo.card(&resident).map_err(e)?;
+    let kenkaku = Issuer::generate_for(SYNTH_FACE_CA_ID, lg_code).map_err(e)?;
+    let expiry = chrono::NaiveDate::from_ymd_opt(SAMPLE_EXPIRY_YEAR, 2, 17).unwrap_or_default();
+    kenkaku
+        .enrol_kenkaku(&mut card, &resident, expiry)
+        .map_err(e)?;
+    let jpki = JpkiIssuer::generate("JPKI-TEST-SYNTH Root 9").map_err(e)?;
+    jpki.enrol(&mut card, 1, (2025, 2035)).map_err(e)?;
+    Ok((
+        card,
+        Issuers {
+            kenhojo,
+            kenkaku,
+            jpki,
+        },
+    ))
 }
 
-/// The trust directory that verifies a synthetic card: `cvc/9000033.pem`, `jpki/synth-root.der`.
-fn write_synthetic_trust(trust: &Path, issuer: &Issuer, jpki: &JpkiIssuer) -> Result<(), String> {
+/// The synthetic issuers of one practice card.
+struct Issuers {
+    kenhojo: Issuer,
+    kenkaku: Issuer,
+    jpki: JpkiIssuer,
+}
+
+/// The trust directory that verifies a synthetic card: `cvc/9000033.pem`, `cvc/9000023.pem`,
+/// `jpki/synth-root.der`.
+fn write_synthetic_trust(trust: &Path, issuers: &Issuers) -> Result<(), String> {
     let write = |path: std::path::PathBuf, bytes: &[u8]| -> Result<(), String> {
         if let Some(parent) = path.parent() {
             std::fs::create_dir_all(parent).map_err(|e| format!("{}: {e}", parent.display()))?;
         }
         std::fs::write(&path, bytes).map_err(|e| format!("{}: {e}", path.display()))
     };
-    let pem = issuer.ca_public_pem().map_err(|e| e.to_string())?;
+    for (id, issuer) in [
+        (SYNTH_CA_ID, &issuers.kenhojo),
+        (SYNTH_FACE_CA_ID, &issuers.kenkaku),
+    ] {
+        let pem = issuer.ca_public_pem().map_err(|e| e.to_string())?;
+        write(trust.join("cvc").join(format!("{id}.pem")), pem.as_bytes())?;
+    }
     write(
-        trust.join("cvc").join(format!("{SYNTH_CA_ID}.pem")),
-        pem.as_bytes(),
-    )?;
-    write(trust.join("jpki").join("synth-root.der"), jpki.root_der())
+        trust.join("jpki").join("synth-root.der"),
+        issuers.jpki.root_der(),
+    )
 }
 
 fn make_test_dump(dir: &Path, trust_dir: &Path, lg_code: &str) -> Result<ExitCode, String> {
-    let (card, issuer, jpki) = synthetic(lg_code)?;
+    let (card, issuers) = synthetic(lg_code)?;
     card.dump.write(dir).map_err(|e| e.to_string())?;
-    write_synthetic_trust(trust_dir, &issuer, &jpki)?;
+    write_synthetic_trust(trust_dir, &issuers)?;
     println!(
-        "wrote a synthetic card's kenhojo and JPKI files to {} and the keys that verify them to {} (test keys of our own: never trust them in production)",
+        "wrote a synthetic card's kenhojo, kenkaku and JPKI files to {} and the keys that verify them to {} (test keys of our own: never trust them in production)",
         dir.display(),
         trust_dir.display()
     );
     Ok(ExitCode::SUCCESS)
 }
+
+/// Our synthetic CVC CA key id for kenkaku (J-LIS: 5000023, test 6000023).
+const SYNTH_FACE_CA_ID: &str = "9000023";
 
 /// The sample resident's card expires in this year and shows this security code.
 const SAMPLE_EXPIRY_YEAR: i32 = 2036;
@@ -204,9 +247,9 @@ pub async fn virtual_card(args: VirtualCardArgs) -> Result<ExitCode, String> {
         }
         None => {
             let resident = Resident::sample();
-            let (card, issuer, jpki) = synthetic("012084")?;
+            let (card, issuers) = synthetic("012084")?;
             if let Some(trust) = &args.trust_dir {
-                write_synthetic_trust(trust, &issuer, &jpki)?;
+                write_synthetic_trust(trust, &issuers)?;
             }
             let matching_b = crate::card::kenhojo::matching_number_b(
                 &era_table()?,

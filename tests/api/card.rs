@@ -65,6 +65,11 @@ fn a_card_dump_is_verified_and_every_failure_is_named() {
     assert!(stdout.contains("passed       jpki.chain"), "{stdout}");
     assert!(stdout.contains("not checked  jpki.signature"), "{stdout}");
     assert!(stdout.contains("not checked  jpki.revocation"), "{stdout}");
+    // The card face by the three-digest rule.
+    assert!(
+        stdout.contains("passed       kenkaku.signature"),
+        "{stdout}"
+    );
 
     let json = run(&["card", "verify", &dump, "--trust-dir", &trust, "--json"]);
     let report: Value = serde_json::from_slice(&json.stdout).unwrap();
@@ -243,6 +248,13 @@ async fn the_virtual_card_plays_a_card_in_a_vpcd_reader() {
         let c = checks.iter().find(|c| c.id == id).unwrap();
         assert_eq!(c.outcome, verify::Outcome::Passed, "{checks:#?}");
     }
+
+    // The card face with 照合番号B (the sample resident's, as the README gives it).
+    let face = protocol::read_kenkaku(&mut card, "55021720361234")
+        .await
+        .unwrap();
+    let face = verify::kenkaku(&face, &trust);
+    assert!(face.passed(), "{:#?}", face.checks);
 
     // The card leaves the reader.
     process.kill().unwrap();

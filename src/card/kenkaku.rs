@@ -1,0 +1,123 @@
+//! 券面事項確認 (kenkaku): the card face (reference §4). EF 0002 holds `FF20` with an offset
+//! table, then DF22 生年月日, DF23 性別, DF24 card public key, DF25 name image (PNG), DF26
+//! address image (PNG), DF27 photo (JPEG 2000), DF28 signature, DF29 expiry date, DF2A
+//! security-code image. DF28 is PKCS#1 v1.5 over a SHA-256 DigestInfo whose digest is 96
+//! bytes: SHA-256 over DF22‖DF23‖DF24, over DF25‖DF26 and over DF27, each over whole TLVs.
+//! DF29 and DF2A are not signed: hints only. The photo is for the clerk's screen, never stored.
+
+use num_bigint::BigUint;
+use sha2::{Digest, Sha256};
+
+use super::kenhojo::DataError;
+use super::tlv::{Reader, Tlv};
+
+pub const EF_FACE: u16 = 0x0002;
+pub const EF_CVC: u16 = 0x0004;
+/// Key references: 照合番号B and 照合番号A.
+pub const KEY_MATCH_B: u16 = 0x0012;
+pub const KEY_MATCH_A: u16 = 0x0013;
+
+/// The DER of a SHA-256 DigestInfo header for a 96-byte digest.
+pub const THREE_DIGEST_PREFIX: [u8; 19] = [
+    0x30, 0x71, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x01, 0x05,
+    0x00, 0x04, 0x60,
+];
+
+#[derive(Debug, Clone)]
+pub struct Face<'a> {
+    pub date_of_birth: &'a [u8],
+    pub sex: &'a [u8],
+    pub name_image: &'a [u8],
+    pub address_image: &'a [u8],
+    pub photo: &'a [u8],
+    pub signature: &'a [u8],
+    /// Not signed.
+    pub expiry: Option<&'a [u8]>,
+    /// What DF28 signs: the DigestInfo with the three digests.
+    pub digest_info: Vec<u8>,
+}
+
+/// The DigestInfo over the three groups of TLVs.
+pub fn three_digests(groups: [&[&[u8]]; 3]) -> Vec<u8> {
+    let mut out = THREE_DIGEST_PREFIX.to_vec();
+    for group in groups {
+        let mut hash = Sha256::new();
+        for tlv in group {
+            hash.update(tlv);
+        }
+        out.extend(hash.finalize());
+    }
+    out
+}
+
+pub fn face(ef: &[u8]) -> Result<Face<'_>, DataError> {
+    let file = EF_FACE;
+    let record = Reader::new(ef)
+        .find(0xFF20)
+        .map_err(|source| DataError::Tlv { file, source })?
+        .ok_or(DataError::Missing { file, tag: 0xFF20 })?;
+    let field = |tag: u32| -> Result<Tlv<'_>, DataError> {
+        record
+            .children()
+            .find(tag)
+            .map_err(|source| DataError::Tlv { file, source })?
+            .ok_or(DataError::Missing { file, tag })
+    };
+    let [birth, sex, key, name, address, photo, signature] =
+        [0xDF22, 0xDF23, 0xDF24, 0xDF25, 0xDF26, 0xDF27, 0xDF28].map(field);
+    let (birth, sex, key, name, address, photo, signature) =
+        (birth?, sex?, key?, name?, address?, photo?, signature?);
+    let digest_info = three_digests([
+        &[birth.raw, sex.raw, key.raw],
+        &[name.raw, address.raw],
+        &[photo.raw],
+    ]);
+    Ok(Face {
+        date_of_birth: birth.value,
+        sex: sex.value,
+        name_image: name.value,
+        address_image: address.value,
+        photo: photo.value,
+        signature: signature.value,
+        expiry: field(0xDF29).ok().map(|t| t.value),
+        digest_info,
+    })
+}
+
+/// RSA PKCS#1 v1.5 verification of a signature over a DigestInfo given whole (the public
+/// operation by hand: no RSA API takes a 96-byte digest). Verification only, with public
+/// values: nothing secret is computed here.
+pub fn verify_digest_info(n: &[u8], e: &[u8], digest_info: &[u8], signature: &[u8]) -> bool {
+    let modulus = BigUint::from_bytes_be(n);
+    let k = n.iter().skip_while(|b| **b == 0).count();
+    let s = BigUint::from_bytes_be(signature);
+    if k < digest_info.len() + 11 || signature.len() != k || s >= modulus {
+        return false;
+    }
+    let m = s.modpow(&BigUint::from_bytes_be(e), &modulus).to_bytes_be();
+    // EM = 00 01 FF…FF 00 ‖ DigestInfo, k bytes; `m` lacks the leading 00.
+    let mut expected = vec![0x01];
+    expected.resize(k - digest_info.len() - 2, 0xFF);
+    expected.push(0x00);
+    expected.extend_from_slice(digest_info);
+    m == expected
+}
+
+/// The private operation, for the synthetic issuer: `m^d mod n` over the padded DigestInfo.
+pub fn sign_digest_info(n: &[u8], d: &[u8], digest_info: &[u8]) -> Option<Vec<u8>> {
+    let k = n.iter().skip_while(|b| **b == 0).count();
+    if k < digest_info.len() + 11 {
+        return None;
+    }
+    let mut em = vec![0x00, 0x01];
+    em.resize(k - digest_info.len() - 1, 0xFF);
+    em.push(0x00);
+    em.extend_from_slice(digest_info);
+    let s =
+        BigUint::from_bytes_be(&em).modpow(&BigUint::from_bytes_be(d), &BigUint::from_bytes_be(n));
+    let mut out = s.to_bytes_be();
+    while out.len() < k {
+        out.insert(0, 0);
+    }
+    Some(out)
+}
