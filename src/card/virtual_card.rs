@@ -26,6 +26,18 @@ enum App {
 struct Key {
     secret: Vec<u8>,
     tries: u8,
+    /// What a correct VERIFY resets the counter to.
+    max: u8,
+}
+
+impl Key {
+    fn new(secret: &str, max: u8) -> Self {
+        Key {
+            secret: secret.as_bytes().to_vec(),
+            tries: max,
+            max,
+        }
+    }
 }
 
 pub struct VirtualCard {
@@ -52,49 +64,15 @@ pub struct VirtualCard {
 impl VirtualCard {
     /// A card with the resident's PIN and the digits of 照合番号B.
     pub fn new(card: synth::Card, pin: &str, matching_b: &str, my_number: &str) -> Self {
-        let mut keys = BTreeMap::new();
-        keys.insert(
-            KEY_PIN,
-            Key {
-                secret: pin.as_bytes().to_vec(),
-                tries: 3,
-            },
-        );
-        keys.insert(
-            KEY_JPKI_AUTH_PIN,
-            Key {
-                secret: pin.as_bytes().to_vec(),
-                tries: 3,
-            },
-        );
-        for key in [kenkaku::KEY_MATCH_B, kenkaku::KEY_MATCH_A] {
-            let secret = if key == kenkaku::KEY_MATCH_B {
-                matching_b
-            } else {
-                my_number
-            };
-            keys.insert(
-                key,
-                Key {
-                    secret: secret.as_bytes().to_vec(),
-                    tries: 10,
-                },
-            );
-        }
-        keys.insert(
-            KEY_MATCH_B,
-            Key {
-                secret: matching_b.as_bytes().to_vec(),
-                tries: 10,
-            },
-        );
-        keys.insert(
-            KEY_MATCH_A,
-            Key {
-                secret: my_number.as_bytes().to_vec(),
-                tries: 10,
-            },
-        );
+        // PINs lock after 3 wrong tries, the card-face numbers after 10.
+        let keys = BTreeMap::from([
+            (KEY_PIN, Key::new(pin, 3)),
+            (KEY_JPKI_AUTH_PIN, Key::new(pin, 3)),
+            (KEY_MATCH_B, Key::new(matching_b, 10)),
+            (KEY_MATCH_A, Key::new(my_number, 10)),
+            (kenkaku::KEY_MATCH_B, Key::new(matching_b, 10)),
+            (kenkaku::KEY_MATCH_A, Key::new(my_number, 10)),
+        ]);
         VirtualCard {
             card,
             app: None,
@@ -149,10 +127,7 @@ impl VirtualCard {
             return 0x63C0 | u16::from(key.tries);
         }
         if key.secret == data {
-            key.tries = match fid {
-                KEY_PIN | KEY_JPKI_AUTH_PIN => 3,
-                _ => 10,
-            };
+            key.tries = key.max;
             self.verified.insert(fid);
             OK
         } else {

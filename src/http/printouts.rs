@@ -39,9 +39,8 @@ impl utoipa::ToSchema for PdfFile {}
 struct Printable {
     key: String,
     procedure: Arc<crate::catalog::Procedure>,
-    form_id: String,
-    form_version: String,
-    form_title: String,
+    /// `formId@version`.
+    form: String,
     document: serde_json::Value,
     prefilled: usize,
     problems: Vec<(String, String)>,
@@ -60,19 +59,10 @@ fn printables(
             .drafts
             .iter()
             .filter_map(|f| {
-                let (form_id, form_version) = f.form.split_once('@')?;
-                let procedure = catalog
-                    .procedures
-                    .iter()
-                    .find(|p| p.id == f.procedure_id)?
-                    .clone();
-                let form = state.forms.form(form_id, Some(form_version)).ok()?;
                 Some(Printable {
                     key: f.key.clone(),
-                    procedure,
-                    form_id: form_id.to_owned(),
-                    form_version: form_version.to_owned(),
-                    form_title: form.title.clone(),
+                    procedure: catalog.procedure(&f.procedure_id)?.clone(),
+                    form: f.form.clone(),
                     document: f.document.clone(),
                     prefilled: f.prefilled_fields,
                     problems: Vec::new(),
@@ -83,18 +73,10 @@ fn printables(
     drafts_of(state, catalog, visit, d, Lang::Ja)
         .into_iter()
         .filter_map(|draft| {
-            let (form_id, form_version) = draft.form.split_once('@')?;
-            let procedure = catalog
-                .procedures
-                .iter()
-                .find(|p| p.id == draft.procedure_id)?
-                .clone();
             Some(Printable {
+                procedure: catalog.procedure(&draft.procedure_id)?.clone(),
                 key: draft.key,
-                procedure,
-                form_id: form_id.to_owned(),
-                form_version: form_version.to_owned(),
-                form_title: draft.form_title,
+                form: draft.form,
                 document: draft.document,
                 prefilled: draft.prefilled_fields,
                 problems: draft
@@ -111,13 +93,14 @@ fn form_sheets(state: &AppState, cx: &Context, forms: Vec<Printable>) -> Vec<She
     forms
         .into_iter()
         .filter_map(|p| {
-            let form = state.forms.form(&p.form_id, Some(&p.form_version)).ok()?;
+            let (id, version) = p.form.split_once('@')?;
+            let form = state.forms.form(id, Some(version)).ok()?;
             Some(form_sheet(
                 cx,
                 &FormPrint {
                     procedure: p.procedure,
-                    form_title: p.form_title,
-                    form: format!("{}@{}", p.form_id, p.form_version),
+                    form_title: form.title.clone(),
+                    form: p.form,
                     plan: &form.plan,
                     document: p.document,
                     prefilled: p.prefilled,

@@ -322,6 +322,17 @@ impl Explainer<'_> {
         }
     }
 
+    /// A member's name as the facts give it (山田花子), or their id when none is known.
+    pub fn member_name(&self, id: &str) -> String {
+        self.household
+            .events
+            .first()
+            .map(|e| EventFacts::new(self.household, e))
+            .and_then(|f| f.by_key("member.name", Some(id)))
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_else(|| id.to_owned())
+    }
+
     /// A fact's label, with the member's name: 「山田花子さんの生年月日」.
     pub fn fact_label(&self, at: &FactRef) -> String {
         let label = self
@@ -332,14 +343,7 @@ impl Explainer<'_> {
             .unwrap_or_else(|| at.name.clone());
         match &at.holder {
             Holder::Member(id) => {
-                let name = self
-                    .household
-                    .events
-                    .first()
-                    .map(|e| EventFacts::new(self.household, e))
-                    .and_then(|f| f.by_key("member.name", Some(id)))
-                    .and_then(|v| v.as_str().map(str::to_owned))
-                    .unwrap_or_else(|| id.clone());
+                let name = self.member_name(id);
                 match self.lang {
                     Lang::Ja => format!("{name}さんの{label}"),
                     Lang::En => format!("{name}: {label}"),

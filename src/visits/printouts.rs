@@ -74,10 +74,7 @@ impl Context<'_> {
     }
 
     fn member_name(&self, id: &str) -> String {
-        self.facts()
-            .and_then(|f| f.by_key("member.name", Some(id)))
-            .and_then(|v| v.as_str().map(str::to_owned))
-            .unwrap_or_else(|| id.to_owned())
+        self.explainer().member_name(id)
     }
 
     fn applicant_name(&self) -> Option<String> {
