@@ -89,6 +89,18 @@ fn digital_signature(cert: &[u8]) -> Option<bool> {
     None
 }
 
+/// The certificate's serial number in hex (read with the lenient TLV reader).
+pub fn serial_hex(cert: &[u8]) -> Option<String> {
+    let certificate = Reader::new(cert).next()?.ok()?;
+    let tbs = certificate.children().next()?.ok()?;
+    let mut fields = tbs.children();
+    let mut first = fields.next()?.ok()?;
+    if first.tag == 0xA0 {
+        first = fields.next()?.ok()?;
+    }
+    (first.tag == 0x02).then(|| hex::encode_upper(first.value))
+}
+
 fn check(id: &'static str, outcome: Outcome, detail: impl Into<String>) -> Check {
     Check {
         id,

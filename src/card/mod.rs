@@ -4,11 +4,14 @@
 //! practice. Free of HTTP and SQL; the 個人番号 is never logged.
 
 pub mod apdu;
+pub mod bridge;
 pub mod files;
 pub mod jpki;
 pub mod kenhojo;
 pub mod kenkaku;
 pub mod protocol;
+pub mod session;
+pub mod standard;
 pub mod synth;
 pub mod tlv;
 pub mod transport;

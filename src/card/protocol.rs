@@ -315,7 +315,7 @@ pub async fn read_kenhojo<T: Transport>(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::card::apdu::StatusWord;
     use crate::card::synth::{Issuer, Resident};
@@ -326,9 +326,10 @@ mod tests {
     use rustls_pki_types::pem::PemObject;
 
     /// 昭和55年2月17日, a card expiring in 2036, security code 1234.
-    const MATCHING_B: &str = "55021720361234";
+    pub(crate) const MATCHING_B: &str = "55021720361234";
 
-    fn setup() -> (VirtualCard, Trust) {
+    /// The sample resident's card (PIN 1234) and the trust that verifies it.
+    pub(crate) fn setup() -> (VirtualCard, Trust) {
         let issuer = Issuer::generate("012084").unwrap();
         let resident = Resident::sample();
         let card = issuer.card(&resident).unwrap();

@@ -14,6 +14,8 @@ pub enum TransportError {
     Reader(String),
     #[error("the counter PC declined: {0}")]
     Declined(String),
+    #[error("no answer from the card in time")]
+    TimedOut,
 }
 
 /// A secret presented to the card for a key reference.
@@ -25,12 +27,18 @@ pub enum Secret {
     Digits(String),
 }
 
-#[allow(async_fn_in_trait)] // Used through generics only; no `dyn` and no `Send` needed.
-pub trait Transport {
+/// The futures are `Send`, so a session can run on any worker of the gateway's runtime.
+pub trait Transport: Send {
     /// Sends one command APDU; the response with its status word.
-    async fn transmit(&mut self, command: &Command) -> Result<Response, TransportError>;
+    fn transmit(
+        &mut self,
+        command: &Command,
+    ) -> impl Future<Output = Result<Response, TransportError>> + Send;
 
     /// Presents a secret to the selected key reference (a VERIFY built where the card is);
     /// only the status word comes back.
-    async fn present(&mut self, secret: &Secret) -> Result<StatusWord, TransportError>;
+    fn present(
+        &mut self,
+        secret: &Secret,
+    ) -> impl Future<Output = Result<StatusWord, TransportError>> + Send;
 }

@@ -14,7 +14,7 @@ use super::files::AppFiles;
 use super::kenhojo::{self, BasicInfo};
 use super::trust::Trust;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub enum Outcome {
     Passed,

@@ -15,6 +15,10 @@ pub const ATR: [u8; 9] = [0x3B, 0xE0, 0x00, 0xFF, 0x81, 0x31, 0xFE, 0x45, 0x14];
 
 /// One framed message, or `None` when the peer closed the connection.
 pub async fn read_frame(stream: &mut TcpStream) -> std::io::Result<Option<Vec<u8>>> {
+    // vpcd writes the length and the payload apart: acknowledge at once, or its Nagle waits
+    // for our delayed ACK before sending the payload (Linux resets the flag after use).
+    #[cfg(target_os = "linux")]
+    socket2::SockRef::from(&*stream).set_tcp_quickack(true)?;
     let mut length = [0u8; 2];
     match stream.read_exact(&mut length).await {
         Ok(_) => {}
@@ -29,13 +33,18 @@ pub async fn read_frame(stream: &mut TcpStream) -> std::io::Result<Option<Vec<u8
 pub async fn write_frame(stream: &mut TcpStream, payload: &[u8]) -> std::io::Result<()> {
     let length = u16::try_from(payload.len())
         .map_err(|_| std::io::Error::other("a vpcd message is at most 65,535 bytes"))?;
-    stream.write_all(&length.to_be_bytes()).await?;
-    stream.write_all(payload).await?;
+    // One write for length and payload: two small writes meet Nagle's algorithm and the
+    // peer's delayed ACK, and each APDU would wait some 40 ms.
+    let mut frame = Vec::with_capacity(2 + payload.len());
+    frame.extend_from_slice(&length.to_be_bytes());
+    frame.extend_from_slice(payload);
+    stream.write_all(&frame).await?;
     stream.flush().await
 }
 
 /// Serves the card on a connection to vpcd until vpcd closes it; how many APDUs it answered.
 pub async fn serve(card: &mut VirtualCard, mut stream: TcpStream) -> std::io::Result<usize> {
+    stream.set_nodelay(true)?;
     let mut answered = 0;
     while let Some(message) = read_frame(&mut stream).await? {
         match message.as_slice() {
