@@ -35,6 +35,43 @@ pub struct Settings {
     pub secrets: SecretsSettings,
     pub idempotency: IdempotencySettings,
     pub audit: AuditSettings,
+    pub card: CardSettings,
+}
+
+/// My Number cards at the counter: the device port counter PCs' bridges connect to, and the
+/// keys cards are verified with.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CardSettings {
+    /// Where the device port listens (`host:port`; port 0 picks one). Empty: no device port,
+    /// and card sessions wait for a bridge that cannot connect.
+    pub device_port: Option<String>,
+    /// Host names and addresses the device port's certificate is issued for: what the
+    /// bridges' URL names.
+    pub device_port_names: Vec<String>,
+    /// The URL bridges are told to connect to at enrolment (`wss://host:port/v1/bridge`).
+    /// Defaults to the device port's address.
+    pub device_port_url: Option<String>,
+    /// The trust directory: `cvc/<keyId>.pem` (J-LIS CVC CA keys), `jpki/` (JPKI roots) and
+    /// `jpki-crl/` (CRLs). Empty: no card can be verified.
+    pub trust_dir: Option<PathBuf>,
+    /// Seconds a card session waits for the card and the PIN.
+    pub session_seconds: u64,
+    /// Minutes what a verified session read is kept for the counter app to take.
+    pub result_minutes: u64,
+}
+
+impl Default for CardSettings {
+    fn default() -> Self {
+        Self {
+            device_port: None,
+            device_port_names: vec!["localhost".to_owned(), "127.0.0.1".to_owned()],
+            device_port_url: None,
+            trust_dir: None,
+            session_seconds: 120,
+            result_minutes: 10,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -300,6 +337,7 @@ impl Default for Settings {
             secrets: SecretsSettings::default(),
             idempotency: IdempotencySettings::default(),
             audit: AuditSettings::default(),
+            card: CardSettings::default(),
         }
     }
 }

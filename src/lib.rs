@@ -3,11 +3,13 @@
 
 pub mod audit;
 pub mod auth;
+pub mod bridge;
 pub mod card;
 pub mod catalog;
 pub mod cli;
 pub mod config;
 pub mod datadir;
+pub mod devices;
 pub mod forms;
 pub mod http;
 pub mod i18n;

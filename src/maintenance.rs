@@ -69,6 +69,19 @@ impl Maintenance {
             },
         ));
 
+        let keep = chrono::Duration::minutes(
+            i64::try_from(settings.card.result_minutes).unwrap_or(i64::MAX / 60_000),
+        );
+        let s = store.clone();
+        jobs.push(every(
+            "card session results purge",
+            Duration::from_secs(60),
+            move || {
+                let s = s.clone();
+                async move { s.purge_card_results(chrono::Utc::now() - keep).await }
+            },
+        ));
+
         if settings.audit.checkpoint_seconds > 0 {
             let period = Duration::from_secs(settings.audit.checkpoint_seconds);
             let s = store.clone();

@@ -31,6 +31,8 @@ pub enum Purpose {
     Idempotency,
     /// Signing audit checkpoints (HMAC-SHA-256).
     AuditCheckpoint,
+    /// Sealing what a card session read and the 照合番号B it was read with.
+    CardSession,
 }
 
 impl Purpose {
@@ -39,6 +41,7 @@ impl Purpose {
             Purpose::SigningKeyWrap => b"madoguchi signing-key wrap v1",
             Purpose::Idempotency => b"madoguchi idempotency v1",
             Purpose::AuditCheckpoint => b"madoguchi audit checkpoint v1",
+            Purpose::CardSession => b"madoguchi card session v1",
         }
     }
 }

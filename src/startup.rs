@@ -157,6 +157,7 @@ async fn signing_keys(
 pub struct Application {
     server: Server,
     maintenance: crate::maintenance::Maintenance,
+    device_port: Option<crate::devices::port::DevicePort>,
     local_addr: SocketAddr,
     base_url: String,
     demo: Option<DemoCredentials>,
@@ -203,6 +204,53 @@ impl Application {
             );
         }
         let keys = signing_keys(&settings, &store, server_key.as_ref()).await?;
+        let device_authority =
+            std::sync::Arc::new(store.device_authority(server_key.as_ref()).await.map_err(
+                |e| match e {
+                    StoreError::Locked(message) => StartupError::Other(message),
+                    e => StartupError::Database(e),
+                },
+            )?);
+        let card_signals = Arc::new(crate::devices::Signals::default());
+        let device_port = match &settings.card.device_port {
+            Some(bind) => {
+                let config = device_authority
+                    .server_config(&settings.card.device_port_names)
+                    .map_err(|e| StartupError::Other(format!("device port: {e}")))?;
+                let driver = crate::devices::sessions::Driver {
+                    store: store.clone(),
+                    signals: card_signals.clone(),
+                    server_key: server_key.clone(),
+                    trust_dir: settings.card.trust_dir.clone(),
+                };
+                if settings.card.trust_dir.is_none() {
+                    tracing::warn!(
+                        "no card trust directory (card.trust_dir): card sessions will fail until one is configured"
+                    );
+                }
+                Some(
+                    crate::devices::port::DevicePort::start(bind, config, driver)
+                        .await
+                        .map_err(|e| StartupError::Other(e.to_string()))?,
+                )
+            }
+            None => None,
+        };
+        let device_port_url = settings.card.device_port_url.clone().or_else(|| {
+            device_port.as_ref().map(|p| {
+                let host = settings
+                    .card
+                    .device_port_names
+                    .first()
+                    .cloned()
+                    .unwrap_or_else(|| p.local_addr.ip().to_string());
+                format!(
+                    "wss://{host}:{}{}",
+                    p.local_addr.port(),
+                    crate::card::bridge::PATH
+                )
+            })
+        });
         let signing = keys
             .first()
             .cloned()
@@ -271,6 +319,9 @@ impl Application {
             catalog,
             lockout: crate::auth::Lockout::new(&settings.auth.lockout),
             server_key,
+            device_authority,
+            device_port_url,
+            card_signals,
             settings: settings.clone(),
         });
 
@@ -368,6 +419,7 @@ impl Application {
         Ok(Self {
             server,
             maintenance,
+            device_port,
             local_addr,
             base_url,
             demo,
@@ -387,6 +439,11 @@ impl Application {
         &self.base_url
     }
 
+    /// Where counter PCs' bridges connect, when the device port is on.
+    pub fn device_port_addr(&self) -> Option<SocketAddr> {
+        self.device_port.as_ref().map(|p| p.local_addr)
+    }
+
     pub fn demo_credentials(&self) -> Option<&DemoCredentials> {
         self.demo.as_ref()
     }
@@ -401,6 +458,7 @@ impl Application {
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let result = self.server.await;
         drop(self.maintenance);
+        drop(self.device_port);
         result
     }
 }

@@ -11,6 +11,7 @@ mod m20261122_000001_foundation;
 mod m20261122_000002_idempotency;
 mod m20261203_000003_hardening;
 mod m20261203_000004_visits;
+mod m20261203_000005_devices;
 
 pub struct Migrator;
 
@@ -22,6 +23,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000002_idempotency::Migration),
             Box::new(m20261203_000003_hardening::Migration),
             Box::new(m20261203_000004_visits::Migration),
+            Box::new(m20261203_000005_devices::Migration),
         ]
     }
 }

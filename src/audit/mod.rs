@@ -32,6 +32,17 @@ pub enum Action {
     VisitSubmit,
     /// A municipality changed its procedure catalogue.
     CatalogOverride,
+    /// A counter PC was registered for enrolment (a one-time code issued).
+    DeviceCreate,
+    /// A counter PC's bridge enrolled with its code and got its certificate.
+    DeviceEnrol,
+    DeviceRevoke,
+    /// A counter app asked for a card to be read (who, which counter, visit, purpose).
+    CardSessionCreate,
+    /// That a card was read, and whether it verified; never what was read.
+    CardRead,
+    /// A counter app took what a card session read.
+    CardSessionRead,
 }
 
 impl Action {
@@ -51,6 +62,12 @@ impl Action {
             Action::VisitConfirm => "visit.confirm",
             Action::VisitSubmit => "visit.submit",
             Action::CatalogOverride => "catalog.override",
+            Action::DeviceCreate => "device.create",
+            Action::DeviceEnrol => "device.enrol",
+            Action::DeviceRevoke => "device.revoke",
+            Action::CardSessionCreate => "card_session.create",
+            Action::CardRead => "card.read",
+            Action::CardSessionRead => "card_session.read",
         }
     }
 }

@@ -25,16 +25,24 @@ pub enum Scope {
     /// Open and work on one-stop visits (personal data of residents).
     #[serde(rename = "visits")]
     Visits,
+    /// Read residents' My Number cards at a counter PC (基本4情報, card face, JPKI).
+    #[serde(rename = "card")]
+    Card,
+    /// Receive a 個人番号 read from a card (`readMyNumber`), for a procedure that needs it.
+    #[serde(rename = "mynumber:read")]
+    MyNumberRead,
 }
 
 impl Scope {
-    pub const ALL: [Scope; 6] = [
+    pub const ALL: [Scope; 8] = [
         Scope::Admin,
         Scope::MunicipalitiesRead,
         Scope::MunicipalitiesWrite,
         Scope::AuditRead,
         Scope::Forms,
         Scope::Visits,
+        Scope::Card,
+        Scope::MyNumberRead,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -45,6 +53,8 @@ impl Scope {
             Scope::AuditRead => "audit:read",
             Scope::Forms => "forms",
             Scope::Visits => "visits",
+            Scope::Card => "card",
+            Scope::MyNumberRead => "mynumber:read",
         }
     }
 
@@ -66,6 +76,12 @@ impl Scope {
             }
             Scope::Visits => {
                 "ワンストップ窓口の来庁(手続判定・住民の個人情報) / one-stop visits (determination, residents' personal data)"
+            }
+            Scope::Card => {
+                "窓口でのマイナンバーカードの読取り(基本4情報・券面・公的個人認証) / read My Number cards at the counter"
+            }
+            Scope::MyNumberRead => {
+                "カードから読み取った個人番号の受取り(個人番号利用事務のみ) / receive a 個人番号 read from a card"
             }
         }
     }

@@ -221,11 +221,18 @@ fn era_table() -> Result<crate::forms::era::EraTable, String> {
     crate::forms::era::EraTable::parse(&eras.text)
 }
 
-pub async fn virtual_card(args: VirtualCardArgs) -> Result<ExitCode, String> {
+/// The virtual card to play: the card recorded in `dump`, or a synthetic card of the sample
+/// resident whose CA keys are written to `trust_dir`. Returns it with a description.
+pub fn practice_card(
+    dump: Option<&Path>,
+    trust_dir: Option<&Path>,
+    pin: &str,
+    matching_b: Option<&str>,
+) -> Result<(crate::card::virtual_card::VirtualCard, String), String> {
     use crate::card::synth::Card;
     use crate::card::virtual_card::VirtualCard;
 
-    let (card, matching_b, my_number, who) = match &args.dump {
+    let (card, matching_b, my_number, who) = match dump {
         Some(dir) => {
             let dump = Dump::read(dir).map_err(|e| e.to_string())?;
             let my_number = dump
@@ -240,7 +247,7 @@ pub async fn virtual_card(args: VirtualCardArgs) -> Result<ExitCode, String> {
                     card_key: None,
                     auth_key: None,
                 },
-                args.matching_b.clone().unwrap_or_default(),
+                matching_b.map(str::to_owned).unwrap_or_default(),
                 my_number,
                 who,
             )
@@ -248,7 +255,7 @@ pub async fn virtual_card(args: VirtualCardArgs) -> Result<ExitCode, String> {
         None => {
             let resident = Resident::sample();
             let (card, issuers) = synthetic("012084")?;
-            if let Some(trust) = &args.trust_dir {
+            if let Some(trust) = trust_dir {
                 write_synthetic_trust(trust, &issuers)?;
             }
             let matching_b = crate::card::kenhojo::matching_number_b(
@@ -265,7 +272,16 @@ pub async fn virtual_card(args: VirtualCardArgs) -> Result<ExitCode, String> {
             (card, matching_b, resident.my_number, who)
         }
     };
-    let mut virtual_card = VirtualCard::new(card, &args.pin, &matching_b, &my_number);
+    Ok((VirtualCard::new(card, pin, &matching_b, &my_number), who))
+}
+
+pub async fn virtual_card(args: VirtualCardArgs) -> Result<ExitCode, String> {
+    let (mut virtual_card, who) = practice_card(
+        args.dump.as_deref(),
+        args.trust_dir.as_deref(),
+        &args.pin,
+        args.matching_b.as_deref(),
+    )?;
     let stream = tokio::net::TcpStream::connect(&args.vpcd)
         .await
         .map_err(|e| {

@@ -3,7 +3,7 @@
 
 mod admin;
 mod audit;
-mod card;
+pub mod card;
 mod catalog;
 mod forms;
 mod serve;

@@ -83,6 +83,12 @@ pub enum ScopeName {
     AuditRead,
     #[serde(rename = "forms")]
     Forms,
+    #[serde(rename = "visits")]
+    Visits,
+    #[serde(rename = "card")]
+    Card,
+    #[serde(rename = "mynumber:read")]
+    MyNumberRead,
 }
 
 /// A registered client. Its secret is shown only once, when it is created.

@@ -44,6 +44,7 @@ pub mod scopes {
     marker!(AuditRead);
     marker!(Forms);
     marker!(Visits);
+    marker!(Card);
 }
 
 /// A caller whose token carries scope `S` (and, on municipality routes, the municipality).
@@ -117,7 +118,7 @@ pub fn token_problem(err: &TokenError) -> ApiError {
     )
 }
 
-fn insufficient_scope(scope: Scope) -> ApiError {
+pub fn insufficient_scope(scope: Scope) -> ApiError {
     ApiError::new(
         ProblemKind::InsufficientScope,
         Text::new(

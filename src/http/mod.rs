@@ -4,9 +4,11 @@
 mod admin;
 mod audit;
 pub mod auth;
+mod card_sessions;
 mod catalog;
 pub mod client_address;
 pub mod deadline;
+mod devices;
 mod domain_errors;
 pub mod extract;
 pub mod fallback;
@@ -54,6 +56,13 @@ pub fn routes(cfg: &mut ServiceConfig) {
                 .service(admin::list_clients)
                 .service(admin::get_client)
                 .service(admin::revoke_client)
+                .service(devices::create_device)
+                .service(devices::list_devices)
+                .service(devices::get_device)
+                .service(devices::revoke_device)
+                .service(devices::enrol_device)
+                .service(card_sessions::create_card_session)
+                .service(card_sessions::get_card_session)
                 .service(forms::list_forms)
                 .service(forms::get_form)
                 .service(forms::get_form_schema)
@@ -65,6 +74,7 @@ pub fn routes(cfg: &mut ServiceConfig) {
                 .service(visits::get_visit)
                 .service(visits::get_determination)
                 .service(visits::post_answers)
+                .service(visits::attach_card)
                 .service(visits::get_drafts)
                 .service(visits::patch_draft)
                 .service(visits::confirm_visit)

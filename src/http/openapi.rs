@@ -22,7 +22,9 @@ use crate::auth::Scope;
         (name = "municipalities", description = "Municipalities (tenants) a client acts for"),
         (name = "audit", description = "The hash-chained audit log"),
         (name = "forms", description = "Standard form schemas; normalizing and validating form data (scope forms)"),
-        (name = "admin", description = "Registering municipalities and clients (scope admin)"),
+        (name = "admin", description = "Registering municipalities, clients and counter PCs (scope admin)"),
+        (name = "card", description = "Reading residents' My Number cards at a counter PC's reader (scope card)"),
+        (name = "devices", description = "Counter PCs' bridges enrolling with a one-time code"),
         (name = "operations", description = "Health, readiness, metrics, problem types, this document"),
     )
 )]

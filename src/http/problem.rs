@@ -188,6 +188,14 @@ problem_kinds! {
         "既に申請済みです", "Visit already submitted",
         "この来庁は既に申請されています。申請の一覧は GET …/applications で確認できます。",
         "The visit has been submitted already. GET …/applications lists its applications.";
+    EnrolmentCodeRejected => "enrolment_code_rejected", FORBIDDEN,
+        "登録コードが使えません", "Enrolment code rejected",
+        "窓口端末の登録コードが違うか、使用済みか、期限(15分)切れか、端末が失効しています。管理者に新しいコードを発行してもらってください。",
+        "The counter PC's enrolment code is wrong, used, past its 15 minutes, or the device is revoked. Ask an administrator for a new code.";
+    DeviceNotActive => "device_not_active", CONFLICT,
+        "窓口端末が使えません", "Device not active",
+        "この窓口端末はまだ登録が済んでいないか、失効しています。管理者に端末の状態を確認してもらってください。",
+        "The counter PC has not enrolled yet or is revoked. Ask an administrator to check the device.";
     InternalError => "internal_error", INTERNAL_SERVER_ERROR,
         "内部エラーが発生しました", "Internal error",
         "ゲートウェイ内部でエラーが発生しました。requestId を添えて運用担当に連絡してください。",

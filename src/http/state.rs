@@ -30,6 +30,13 @@ pub struct AppState {
     pub typeface: std::sync::Arc<crate::print::Typeface>,
     /// Failed client authentications, per replica.
     pub lockout: Lockout,
+    /// The device CA that certifies counter PCs' bridges.
+    pub device_authority: Arc<crate::devices::authority::DeviceAuthority>,
+    /// What an enrolled bridge is told to connect to (`wss://…/v1/bridge`), when the
+    /// device port is on.
+    pub device_port_url: Option<String>,
+    /// Signals between card-session routes and the device port of this replica.
+    pub card_signals: Arc<crate::devices::Signals>,
     /// The server key, when there is one (see [`crate::secrets`]).
     pub server_key: Option<crate::secrets::ServerKey>,
 }

@@ -971,21 +971,32 @@ pub async fn post_answers(
         now: crate::store::now(),
     };
     let list = answers(body.0.answers);
-    match state
+    let change = state
         .store
         .change_visit(&code, id, Action::VisitUpdate, &auth.actor, |visit| {
             input::apply_answers(&ctx, &mut visit.household, list, "/answers")
         })
         .await
-        .map_err(store_conflict)?
-    {
+        .map_err(store_conflict)?;
+    determination_after(&state, &req, id, change).await
+}
+
+/// The answer to a change of the household's facts: the determination run again, or why
+/// nothing changed.
+async fn determination_after(
+    state: &AppState,
+    req: &HttpRequest,
+    id: Uuid,
+    change: VisitChange,
+) -> Result<HttpResponse, ApiError> {
+    match change {
         VisitChange::Done(visit) => {
-            let catalog = catalog_of(&state, &visit).await?;
+            let catalog = catalog_of(state, &visit).await?;
             Ok(HttpResponse::Ok().json(determination_dto(
-                &state,
+                state,
                 &catalog,
                 &visit,
-                negotiate_lang(&req),
+                negotiate_lang(req),
             )))
         }
         VisitChange::NotFound => Err(visit_not_found(id)),
@@ -993,6 +1004,111 @@ pub async fn post_answers(
         VisitChange::Refused(errors) => Err(ApiError::validation(errors)),
         VisitChange::Frozen(_) => Err(frozen(id)),
     }
+}
+
+/// A verified card session to take a member's facts from.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[schema(as = CardAttachment, example = json!({"cardSessionId": "01938a6e-7c1f-7cc3-9a5e-3b2f0c4d5e70", "member": "m1"}))]
+pub struct CardAttachmentDto {
+    pub card_session_id: Uuid,
+    /// The member whose card it is.
+    #[schema(example = "m1")]
+    pub member: String,
+}
+
+/// Take a member's facts from a verified card session (name, date of birth, sex, holding a
+/// My Number card), with the source `card`, and run the determination again. The 個人番号
+/// never becomes a fact of the visit.
+#[utoipa::path(
+    tag = "visits",
+    params(
+        VisitPath,
+        ("Madoguchi-Actor" = String, Header, description = "Staff id of the clerk acting (required)", example = "clerk-0042"),
+        ("Idempotency-Key" = Option<String>, Header, description = "A new UUID per request: a retry with the same key and body returns the first response"),
+    ),
+    request_body(content = CardAttachmentDto, content_type = "application/json"),
+    responses(
+        (status = 200, description = "The determination with the card's facts", body = DeterminationDto),
+        (status = 400, description = "Malformed JSON, lgCode, visit id or Madoguchi-Actor", body = ProblemDoc, content_type = "application/problem+json"),
+        (status = 401, description = "No or invalid token", body = ProblemDoc, content_type = "application/problem+json"),
+        (status = 403, description = "Scope visits or card missing, or the client may not act for this municipality", body = ProblemDoc, content_type = "application/problem+json"),
+        (status = 404, description = "No such visit or card session in this municipality", body = ProblemDoc, content_type = "application/problem+json"),
+        (status = 409, description = "The session has not verified (or its result is no longer kept), it served another visit, the visit is closed or was changed meanwhile", body = ProblemDoc, content_type = "application/problem+json"),
+        (status = 422, description = "Unknown member", body = ProblemDoc, content_type = "application/problem+json"),
+    ),
+    security(("oauth2" = ["visits", "card"]))
+)]
+#[post(
+    "/municipalities/{lgCode}/visits/{visitId}/card",
+    wrap = "Idempotent::requiring(Scope::Visits)"
+)]
+pub async fn attach_card(
+    req: HttpRequest,
+    auth: Authorized<scopes::Visits>,
+    state: web::Data<AppState>,
+    path: web::Path<VisitPath>,
+    body: ApiJson<CardAttachmentDto>,
+) -> Result<HttpResponse, ApiError> {
+    let code = auth.municipality()?;
+    require_staff(&auth)?;
+    if !auth.principal.has_scope(Scope::Card) {
+        return Err(super::auth::insufficient_scope(Scope::Card));
+    }
+    let id = path.visit_id;
+    let body = body.0;
+    let session = state
+        .store
+        .card_session(body.card_session_id, state.server_key.as_ref())
+        .await?
+        .filter(|s| s.lg_code == code)
+        .ok_or_else(|| {
+            ApiError::not_found(Text::new(
+                format!(
+                    "カード読取り {} はこの団体にありません。",
+                    body.card_session_id
+                ),
+                format!(
+                    "There is no card session {} in this municipality.",
+                    body.card_session_id
+                ),
+            ))
+        })?;
+    let verified = match (&session.outcome, session.visit_id) {
+        (_, Some(other)) if other != id => {
+            return Err(ApiError::new(
+                ProblemKind::Conflict,
+                Text::new(
+                    format!("このカード読取りは別の来庁({other})のためのものです。"),
+                    format!("This card session served another visit ({other})."),
+                ),
+            ));
+        }
+        (Some(Ok(v)), _) => v,
+        _ => {
+            return Err(ApiError::new(
+                ProblemKind::Conflict,
+                Text::new(
+                    "このカード読取りは本人確認が済んでいないか、結果の保存期間を過ぎています。",
+                    "This card session has not verified, or its result is no longer kept.",
+                ),
+            ));
+        }
+    };
+    let facts = input::card_facts(verified);
+    let ctx = Context {
+        catalog: &state.catalog,
+        eras: &state.forms.eras,
+        now: crate::store::now(),
+    };
+    let change = state
+        .store
+        .change_visit(&code, id, Action::VisitUpdate, &auth.actor, |visit| {
+            input::apply_card(&ctx, &mut visit.household, &body.member, facts)
+        })
+        .await
+        .map_err(store_conflict)?;
+    determination_after(&state, &req, id, change).await
 }
 
 /// Close the visit: the resident has left. Its stay time is recorded.

@@ -2,9 +2,12 @@
 //! and back. No SQL outside this module.
 
 mod audit;
+mod card_sessions;
 mod catalog_overrides;
 pub use catalog_overrides::StoredOverrides;
 mod clients;
+mod devices;
+pub use devices::Enrolment;
 pub mod entities;
 mod idempotency;
 mod keys;

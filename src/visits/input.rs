@@ -491,3 +491,65 @@ enum Target {
     Household,
     Applicant,
 }
+
+/// What a verified card session tells about a member, as facts: the name (family and given
+/// when the card separates them, else the full name), date of birth and sex, and that the
+/// member has a My Number card. The 個人番号 is never a fact of the visit.
+pub fn card_facts(verified: &crate::card::session::Verified) -> Vec<(String, Value)> {
+    let mut facts = vec![("hasMyNumberCard".to_owned(), Value::Bool(true))];
+    let iso = |yyyymmdd: &str| {
+        NaiveDate::parse_from_str(yyyymmdd, "%Y%m%d")
+            .ok()
+            .map(|d| Value::String(d.to_string()))
+    };
+    if let Some(b) = &verified.basic_info {
+        let standard = crate::card::standard::basic_info(b, &[]);
+        match (standard.family_name, standard.given_name) {
+            (Some(family), Some(given)) => {
+                facts.push(("familyName".to_owned(), Value::String(family)));
+                facts.push(("givenName".to_owned(), Value::String(given)));
+            }
+            _ => facts.push(("fullName".to_owned(), Value::String(standard.name))),
+        }
+        facts.extend(iso(&b.date_of_birth).map(|d| ("dateOfBirth".to_owned(), d)));
+        facts.push(("sex".to_owned(), Value::String(b.sex.clone())));
+    } else if let Some(f) = &verified.card_face {
+        facts.extend(iso(&f.date_of_birth).map(|d| ("dateOfBirth".to_owned(), d)));
+        facts.push(("sex".to_owned(), Value::String(f.sex.clone())));
+    }
+    facts
+}
+
+/// Records a card's facts for a member with the source `card`, over what was there (the card
+/// is signed; what was typed is not). Each value is checked against the dictionary.
+pub fn apply_card(
+    ctx: &Context<'_>,
+    household: &mut Household,
+    member: &str,
+    facts: Vec<(String, Value)>,
+) -> Result<(), Vec<FieldError>> {
+    let mut checked = Vec::new();
+    let mut errors = Vec::new();
+    for (name, value) in facts {
+        match fact_value(ctx, &format!("member.{name}"), &value, "/member") {
+            Ok(v) => checked.push((name, v)),
+            Err(e) => errors.push(e),
+        }
+    }
+    let Some(m) = household.members.iter_mut().find(|m| m.id == member) else {
+        errors.push(err(
+            "/member".to_owned(),
+            "unknown_member",
+            format!("世帯員「{member}」はいません。"),
+            format!("There is no member {member}."),
+        ));
+        return Err(errors);
+    };
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    for (name, value) in checked {
+        m.facts.insert(name, record(value, Source::Card, ctx.now));
+    }
+    Ok(())
+}

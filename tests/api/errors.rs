@@ -204,6 +204,13 @@ async fn internal_errors_are_opaque(backend: Backend) {
         .execute_unprepared("DROP TABLE catalog_overrides")
         .await
         .unwrap();
+    for table in ["card_sessions", "devices"] {
+        app.store
+            .connection()
+            .execute_unprepared(&format!("DROP TABLE {table}"))
+            .await
+            .unwrap();
+    }
     app.store
         .connection()
         .execute_unprepared("DROP TABLE municipalities")

@@ -131,6 +131,8 @@ pub struct TestApp {
     pub settings: Settings,
     pub demo: DemoCredentials,
     pub store: Store,
+    /// Where counter PCs' bridges connect, when the settings turn the device port on.
+    pub device_port: Option<std::net::SocketAddr>,
     handle: actix_web::dev::ServerHandle,
     _dir: Option<TempDir>,
 }
@@ -181,6 +183,7 @@ async fn start_with(
         .or(known_demo)
         .expect("a fresh database gets the demo client");
     let handle = app.handle();
+    let device_port = app.device_port_addr();
     tokio::spawn(app.run_until_stopped());
     let store = madoguchi::startup::open_store(&settings)
         .await
@@ -194,6 +197,7 @@ async fn start_with(
         settings,
         demo,
         store,
+        device_port,
         handle,
         _dir: dir,
     }
@@ -486,4 +490,14 @@ pub fn serve_process_with(
 pub fn built_in_forms() -> madoguchi::forms::FormRegistry {
     madoguchi::forms::FormRegistry::load(&madoguchi::forms::SchemaSource::Embedded)
         .unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// A child process killed when the test ends, however it ends.
+pub struct Running(pub std::process::Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }

@@ -6,6 +6,7 @@ mod helpers;
 
 mod admin;
 mod audit;
+mod bridge;
 mod card;
 mod cli;
 mod errors;
@@ -14,6 +15,7 @@ mod forms;
 mod hardening;
 mod idempotency;
 mod operations;
+mod pcsc;
 mod printouts;
 mod tenancy;
 mod throttle;

@@ -257,11 +257,92 @@ async fn every_documented_example_works(backend: Backend) {
                 "municipalities:write",
                 "audit:read",
                 "visits",
+                "card",
+                "mynumber:read",
             ],
             &["012084"],
         )
         .await;
     let token = app.token_for(&everything.id, &everything.secret).await;
+    // A counter PC enrolled (card sessions need one), and one waiting with its code (for the
+    // enrolment route, whose example code cannot be a live one).
+    let register_pc = || async {
+        let created: Value = app
+            .http
+            .post(app.url("/v1/admin/devices"))
+            .bearer_auth(&token)
+            .json(&serde_json::json!({"lgCode": "012084", "counterName": "窓口"}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        (
+            created["deviceId"].as_str().unwrap().to_owned(),
+            created["enrolmentCode"].as_str().unwrap().to_owned(),
+        )
+    };
+    let enrol_body = |code: &str| {
+        use base64::Engine;
+        use rcgen::PublicKeyData;
+        let key = rcgen::KeyPair::generate().unwrap();
+        serde_json::json!({
+            "enrolmentCode": code,
+            "publicKey": base64::engine::general_purpose::STANDARD.encode(key.subject_public_key_info()),
+        })
+    };
+    let (known_device, code) = register_pc().await;
+    let enrolled = app
+        .http
+        .post(app.url("/v1/devices/enrol"))
+        .json(&enrol_body(&code))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(enrolled.status(), StatusCode::CREATED);
+    let (_, waiting_code) = register_pc().await;
+    let known_card_session: Value = app
+        .http
+        .post(app.url("/v1/municipalities/012084/card-sessions"))
+        .bearer_auth(&token)
+        .header("Madoguchi-Actor", "clerk-0042")
+        .json(&serde_json::json!({"deviceId": known_device, "purpose": "readBasicInfo"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let known_card_session = known_card_session["cardSessionId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // Verified as a bridge would leave it (no bridge runs here), for the route that takes a
+    // verified session's facts into a visit.
+    let waiting = app
+        .store
+        .card_session(
+            known_card_session.parse().unwrap(),
+            app.server_key().as_ref(),
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    let verified = madoguchi::card::session::Verified {
+        basic_info: Some(madoguchi::card::session::StoredBasicInfo {
+            name: "山田　花子".into(),
+            address: "北海道北見市北５条東２丁目１０番地".into(),
+            date_of_birth: "19800217".into(),
+            sex: "2".into(),
+        }),
+        challenge_passed: true,
+        ..Default::default()
+    };
+    app.store
+        .finish_card_session(&waiting, &Ok(verified), app.server_key().as_ref())
+        .await
+        .unwrap();
     let known_client = app.demo.client_id.to_string();
     // A visit to look up, opened from the documented example of a new visit.
     let doc: Value = app.get_public_json("/openapi.json").await;
@@ -341,6 +422,10 @@ async fn every_documented_example_works(backend: Backend) {
                 .map(str::to_owned);
             match (param["in"].as_str().unwrap(), name) {
                 ("path", "clientId") => url = url.replace("{clientId}", &known_client),
+                ("path", "deviceId") => url = url.replace("{deviceId}", &known_device),
+                ("path", "cardSessionId") => {
+                    url = url.replace("{cardSessionId}", &known_card_session)
+                }
                 ("path", "visitId") if path.ends_with("/confirm") || path.ends_with("/submit") => {
                     url = url.replace("{visitId}", &ready_visit)
                 }
@@ -377,6 +462,21 @@ async fn every_documented_example_works(backend: Backend) {
                 .cloned()
                 .or_else(|| example_value(&doc, &json["schema"]))
                 .unwrap_or_else(|| panic!("{method} {path}: no example body"));
+            // What no example can hold: a live enrolment code, an enrolled counter PC.
+            let body = match (path.as_str(), method.as_str()) {
+                ("/v1/devices/enrol", _) => enrol_body(&waiting_code),
+                (p, "post") if p.ends_with("/card") => {
+                    let mut body = body;
+                    body["cardSessionId"] = Value::String(known_card_session.clone());
+                    body
+                }
+                (p, "post") if p.ends_with("/card-sessions") => {
+                    let mut body = body;
+                    body["deviceId"] = Value::String(known_device.clone());
+                    body
+                }
+                _ => body,
+            };
             request = request.json(&body);
         } else if let Some(form) = content.get("application/x-www-form-urlencoded") {
             let body = example_value(&doc, &form["schema"]).unwrap();

@@ -1,0 +1,505 @@
+//! `madoguchi-bridge`, the program on the counter PC (reference §7): it enrols once with a
+//! one-time code, then connects out to the gateway's device port (WebSocket over TLS with its
+//! client certificate; it opens no port of its own), reconnecting with backoff. It relays only
+//! the allowlisted APDUs to the card, takes the PIN at the counter PC itself (after showing the
+//! tries left) and sends only status words upstream. Its log holds sessions, purposes, APDU
+//! headers and status words: never data.
+
+#[cfg(feature = "pcsc")]
+pub mod pcsc_reader;
+pub mod reader;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use base64::Engine;
+use futures_util::{SinkExt, StreamExt};
+use rcgen::PublicKeyData;
+use rustls_pki_types::pem::PemObject;
+use rustls_pki_types::{CertificateDer, PrivateKeyDer, ServerName};
+use serde::{Deserialize, Serialize};
+use tokio_tungstenite::tungstenite::Message;
+
+use crate::card::apdu::{Command, Status, StatusWord};
+use crate::card::bridge::{self, CardPresence, Down, FailReason, PresentSecret, Up};
+use reader::{PinSource, Reader, ReaderFailure};
+
+/// What enrolment leaves in the bridge's directory besides its key and certificates.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Enrolled {
+    pub device_id: String,
+    pub lg_code: String,
+    pub counter_name: String,
+    pub bridge_url: Option<String>,
+}
+
+const KEY_FILE: &str = "device.key";
+const CERT_FILE: &str = "device.crt";
+const CA_FILE: &str = "ca.crt";
+const STATE_FILE: &str = "bridge.json";
+
+fn write_file(path: &Path, bytes: &[u8], private: bool) -> Result<(), String> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    if private {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    #[cfg(not(unix))]
+    let _ = private;
+    let mut file = options
+        .open(path)
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    file.write_all(bytes)
+        .map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// Enrols this counter PC: makes the bridge's key, trades the code and the public key for a
+/// certificate at `gateway` (the gateway's API base URL), and keeps everything in `dir`.
+pub async fn enrol(
+    gateway: &str,
+    code: &str,
+    dir: &Path,
+    gateway_ca: Option<&Path>,
+) -> Result<Enrolled, String> {
+    std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let key = rcgen::KeyPair::generate().map_err(|e| format!("key generation: {e}"))?;
+    let mut client = reqwest::Client::builder().timeout(Duration::from_secs(30));
+    if let Some(ca) = gateway_ca {
+        let pem = std::fs::read(ca).map_err(|e| format!("{}: {e}", ca.display()))?;
+        let cert =
+            reqwest::Certificate::from_pem(&pem).map_err(|e| format!("{}: {e}", ca.display()))?;
+        client = client.add_root_certificate(cert);
+    }
+    let client = client.build().map_err(|e| e.to_string())?;
+    let url = format!("{}/v1/devices/enrol", gateway.trim_end_matches('/'));
+    let response = client
+        .post(&url)
+        .json(&serde_json::json!({
+            "enrolmentCode": code,
+            "publicKey": base64::engine::general_purpose::STANDARD
+                .encode(key.subject_public_key_info()),
+        }))
+        .send()
+        .await
+        .map_err(|e| format!("{url}: {e}"))?;
+    let status = response.status();
+    let body: serde_json::Value = response.json().await.map_err(|e| format!("{url}: {e}"))?;
+    if !status.is_success() {
+        return Err(format!(
+            "{url}: {status}: {}",
+            body["detail"].as_str().unwrap_or("no detail")
+        ));
+    }
+    let text = |k: &str| {
+        body[k]
+            .as_str()
+            .map(str::to_owned)
+            .ok_or(format!("{url}: no {k}"))
+    };
+    write_file(&dir.join(KEY_FILE), key.serialize_pem().as_bytes(), true)?;
+    write_file(&dir.join(CERT_FILE), text("certificate")?.as_bytes(), false)?;
+    write_file(&dir.join(CA_FILE), text("caCertificate")?.as_bytes(), false)?;
+    let enrolled = Enrolled {
+        device_id: text("deviceId")?,
+        lg_code: text("lgCode")?,
+        counter_name: text("counterName")?,
+        bridge_url: body["bridgeUrl"].as_str().map(str::to_owned),
+    };
+    let json = serde_json::to_vec_pretty(&enrolled).map_err(|e| e.to_string())?;
+    write_file(&dir.join(STATE_FILE), &json, false)?;
+    Ok(enrolled)
+}
+
+pub struct Options {
+    /// The device port's URL, instead of the one given at enrolment.
+    pub url: Option<String>,
+    /// Send a VERIFY when only one try is left (the clerk has confirmed it with the resident).
+    pub confirm_last_try: bool,
+}
+
+/// The bridge's identity and trust, read from its directory.
+struct Identity {
+    url: String,
+    tls: Arc<rustls::ClientConfig>,
+    enrolled: Enrolled,
+}
+
+fn identity(dir: &Path, url: Option<&str>) -> Result<Identity, String> {
+    let read = |name: &str| -> Result<PathBuf, String> {
+        let p = dir.join(name);
+        if p.exists() {
+            Ok(p)
+        } else {
+            Err(format!(
+                "{} is missing: enrol first (madoguchi-bridge enrol)",
+                p.display()
+            ))
+        }
+    };
+    let state = std::fs::read(read(STATE_FILE)?).map_err(|e| e.to_string())?;
+    let enrolled: Enrolled =
+        serde_json::from_slice(&state).map_err(|e| format!("{STATE_FILE}: {e}"))?;
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in CertificateDer::pem_file_iter(read(CA_FILE)?).map_err(|e| e.to_string())? {
+        roots
+            .add(cert.map_err(|e| e.to_string())?)
+            .map_err(|e| format!("{CA_FILE}: {e}"))?;
+    }
+    let chain = CertificateDer::pem_file_iter(read(CERT_FILE)?)
+        .map_err(|e| e.to_string())?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| format!("{CERT_FILE}: {e}"))?;
+    let key =
+        PrivateKeyDer::from_pem_file(read(KEY_FILE)?).map_err(|e| format!("{KEY_FILE}: {e}"))?;
+    let tls = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::aws_lc_rs::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .map_err(|e| e.to_string())?
+    .with_root_certificates(roots)
+    .with_client_auth_cert(chain, key)
+    .map_err(|e| format!("the bridge's certificate and key: {e}"))?;
+    let url = url
+        .map(str::to_owned)
+        .or_else(|| enrolled.bridge_url.clone())
+        .ok_or("the gateway gave no device port URL at enrolment: pass --url")?;
+    Ok(Identity {
+        url,
+        tls: Arc::new(tls),
+        enrolled,
+    })
+}
+
+/// Runs the bridge until the process ends: connect, serve, and after a lost connection
+/// connect again after 1, 2, 4 … 30 seconds (with jitter).
+pub async fn run<R: Reader, P: PinSource>(
+    dir: &Path,
+    reader: R,
+    pin: P,
+    options: Options,
+) -> Result<(), String> {
+    let id = identity(dir, options.url.as_deref())?;
+    let mut counter = Counter {
+        reader,
+        pin,
+        confirm_last_try: options.confirm_last_try,
+        selected: None,
+    };
+    eprintln!(
+        "madoguchi-bridge: {} ({}), reader {}",
+        id.enrolled.counter_name,
+        id.enrolled.device_id,
+        counter.reader.name()
+    );
+    let mut backoff = Duration::from_secs(1);
+    loop {
+        match connect_and_serve(&id, &mut counter).await {
+            Ok(()) => {
+                eprintln!("madoguchi-bridge: the gateway closed the connection");
+                backoff = Duration::from_secs(1);
+            }
+            Err(e) => eprintln!("madoguchi-bridge: {e}"),
+        }
+        let mut jitter = [0u8; 1];
+        let _ = aws_lc_rs::rand::fill(&mut jitter);
+        let wait = backoff + Duration::from_millis(u64::from(jitter[0]) * 4);
+        eprintln!(
+            "madoguchi-bridge: connecting again in {:.1} s",
+            wait.as_secs_f32()
+        );
+        tokio::time::sleep(wait).await;
+        backoff = (backoff * 2).min(Duration::from_secs(30));
+    }
+}
+
+async fn connect_and_serve<R: Reader, P: PinSource>(
+    id: &Identity,
+    counter: &mut Counter<R, P>,
+) -> Result<(), String> {
+    let url = reqwest::Url::parse(&id.url).map_err(|e| format!("{}: {e}", id.url))?;
+    let host = url
+        .host_str()
+        .ok_or(format!("{}: no host", id.url))?
+        .to_owned();
+    let port = url.port().unwrap_or(443);
+    let stream = tokio::net::TcpStream::connect((host.as_str(), port))
+        .await
+        .map_err(|e| format!("{}: {e}", id.url))?;
+    let name = ServerName::try_from(host.trim_matches(['[', ']']).to_owned())
+        .map_err(|e| format!("{host}: {e}"))?;
+    let tls = tokio_rustls::TlsConnector::from(id.tls.clone())
+        .connect(name, stream)
+        .await
+        .map_err(|e| format!("TLS to {}: {e}", id.url))?;
+    let (ws, _) = tokio_tungstenite::client_async(id.url.as_str(), tls)
+        .await
+        .map_err(|e| format!("WebSocket to {}: {e}", id.url))?;
+    eprintln!("madoguchi-bridge: connected to {}", id.url);
+    let (mut sink, mut source) = ws.split();
+    let mut present = blocking(|| counter.reader.card_present());
+    let reader_name = counter.reader.name();
+    let report = |present: bool| Up::Reader {
+        reader: reader_name.clone(),
+        card: if present {
+            CardPresence::Present
+        } else {
+            CardPresence::Absent
+        },
+    };
+    send(&mut sink, &report(present)).await?;
+    let mut tick = tokio::time::interval(Duration::from_millis(250));
+    loop {
+        tokio::select! {
+            message = source.next() => {
+                let message = match message {
+                    None | Some(Ok(Message::Close(_))) => return Ok(()),
+                    Some(Err(e)) => return Err(format!("connection: {e}")),
+                    Some(Ok(Message::Text(text))) => text,
+                    Some(Ok(_)) => continue,
+                };
+                let down: Down = match serde_json::from_str(message.as_str()) {
+                    Ok(d) => d,
+                    Err(e) => {
+                        eprintln!("madoguchi-bridge: unreadable message from the gateway ignored: {e}");
+                        continue;
+                    }
+                };
+                if let Down::Begin { .. } = &down {
+                    // The gateway learns at once whether a card is there.
+                    present = blocking(|| counter.reader.card_present());
+                    send(&mut sink, &report(present)).await?;
+                }
+                if let Some(up) = counter.handle(down) {
+                    send(&mut sink, &up).await?;
+                }
+            }
+            _ = tick.tick() => {
+                let now = blocking(|| counter.reader.card_present());
+                if now != present {
+                    present = now;
+                    eprintln!("madoguchi-bridge: card {}", if now { "inserted" } else { "removed" });
+                    send(&mut sink, &report(present)).await?;
+                }
+            }
+        }
+    }
+}
+
+async fn send<S>(sink: &mut S, up: &Up) -> Result<(), String>
+where
+    S: futures_util::Sink<Message> + Unpin,
+    S::Error: std::fmt::Display,
+{
+    let text = serde_json::to_string(up).map_err(|e| e.to_string())?;
+    sink.send(Message::text(text))
+        .await
+        .map_err(|e| format!("connection: {e}"))
+}
+
+/// Runs a blocking reader call without holding up the runtime's other work.
+fn blocking<T>(f: impl FnOnce() -> T) -> T {
+    tokio::task::block_in_place(f)
+}
+
+/// The key references that take the resident's PIN (kenhojo, JPKI user authentication):
+/// digits from upstream are never presented to them.
+const PIN_KEYS: [u16; 2] = [0x0011, 0x0018];
+
+/// The counter PC's side of a session: the reader, the PIN, the allowlist.
+struct Counter<R, P> {
+    reader: R,
+    pin: P,
+    confirm_last_try: bool,
+    /// The EF or key reference last selected.
+    selected: Option<u16>,
+}
+
+impl<R: Reader, P: PinSource> Counter<R, P> {
+    fn failed(id: u64, reason: FailReason, message: impl Into<String>) -> Up {
+        Up::Failed {
+            id,
+            reason,
+            message: message.into(),
+        }
+    }
+
+    fn reader_failed(id: u64, e: ReaderFailure) -> Up {
+        match e {
+            ReaderFailure::CardRemoved => {
+                Self::failed(id, FailReason::CardRemoved, "the card was removed")
+            }
+            ReaderFailure::Other(m) => Self::failed(id, FailReason::Reader, m),
+        }
+    }
+
+    fn handle(&mut self, down: Down) -> Option<Up> {
+        match down {
+            Down::Hello {
+                device_id,
+                counter_name,
+            } => {
+                eprintln!(
+                    "madoguchi-bridge: the gateway knows this PC as {counter_name} ({device_id})"
+                );
+                None
+            }
+            Down::Begin {
+                session,
+                purpose,
+                clerk,
+            } => {
+                eprintln!(
+                    "madoguchi-bridge: session {session}: {purpose} for clerk {}",
+                    clerk.as_deref().unwrap_or("-")
+                );
+                self.selected = None;
+                let started = std::time::Instant::now();
+                let begun = blocking(|| self.reader.begin());
+                eprintln!(
+                    "madoguchi-bridge: session {session}: card taken in {} ms",
+                    started.elapsed().as_millis()
+                );
+                if let Err(e) = begun {
+                    eprintln!("madoguchi-bridge: session {session}: {e}");
+                }
+                None
+            }
+            Down::End {
+                session,
+                outcome,
+                message,
+            } => {
+                blocking(|| self.reader.end());
+                eprintln!("madoguchi-bridge: session {session}: {outcome}: {message}");
+                None
+            }
+            Down::Apdu { id, command } => Some(self.apdu(id, &command)),
+            Down::Present { id, secret } => Some(self.present(id, secret)),
+        }
+    }
+
+    fn apdu(&mut self, id: u64, hex_command: &str) -> Up {
+        let command = match hex::decode(hex_command)
+            .map_err(|e| e.to_string())
+            .and_then(|b| Command::parse(&b).map_err(|e| e.to_string()))
+        {
+            Ok(c) => c,
+            Err(e) => {
+                return Self::failed(id, FailReason::NotAllowed, format!("unreadable APDU: {e}"));
+            }
+        };
+        let header = format!(
+            "{:02X} {:02X} {:02X} {:02X}",
+            command.cla, command.ins, command.p1, command.p2
+        );
+        if let Err(refusal) = bridge::allowed(&command) {
+            eprintln!("madoguchi-bridge: refused {header}: {refusal}");
+            return Self::failed(id, FailReason::NotAllowed, refusal.to_string());
+        }
+        if command.ins == 0xA4
+            && command.p1 == 0x02
+            && let [hi, lo] = command.data.as_slice()
+        {
+            self.selected = Some(u16::from_be_bytes([*hi, *lo]));
+        }
+        let started = std::time::Instant::now();
+        match blocking(|| self.reader.transmit(&command.to_bytes())) {
+            Ok(response) => {
+                let sw = response
+                    .len()
+                    .checked_sub(2)
+                    .map(|i| hex::encode_upper(&response[i..]))
+                    .unwrap_or_default();
+                eprintln!(
+                    "madoguchi-bridge: {header} → {sw} ({} ms)",
+                    started.elapsed().as_millis()
+                );
+                Up::Response {
+                    id,
+                    response: hex::encode_upper(response),
+                }
+            }
+            Err(e) => Self::reader_failed(id, e),
+        }
+    }
+
+    /// VERIFY built here: with the PIN from the counter PC, or with 照合番号B from the clerk.
+    fn present(&mut self, id: u64, secret: PresentSecret) -> Up {
+        let pin_key = self.selected.is_some_and(|k| PIN_KEYS.contains(&k));
+        let digits = match secret {
+            PresentSecret::Digits { digits } => {
+                if pin_key {
+                    return Self::failed(
+                        id,
+                        FailReason::NotAllowed,
+                        "digits from upstream are never presented to a PIN",
+                    );
+                }
+                if digits.is_empty()
+                    || digits.len() > 16
+                    || !digits.bytes().all(|b| b.is_ascii_digit())
+                {
+                    return Self::failed(id, FailReason::NotAllowed, "not a card-face number");
+                }
+                digits
+            }
+            PresentSecret::Pin => {
+                let tries =
+                    match blocking(|| self.reader.transmit(&Command::retry_counter().to_bytes())) {
+                        Ok(r) => r,
+                        Err(e) => return Self::reader_failed(id, e),
+                    };
+                let sw = match tries.as_slice() {
+                    [.., a, b] => StatusWord(u16::from_be_bytes([*a, *b])),
+                    _ => return Self::failed(id, FailReason::Reader, "no status word"),
+                };
+                let left = match sw.status() {
+                    Status::TriesLeft(n) => n,
+                    Status::Blocked => {
+                        eprintln!("madoguchi-bridge: the PIN is blocked");
+                        return Up::Presented {
+                            id,
+                            sw: format!("{:04X}", sw.0),
+                        };
+                    }
+                    _ => 3,
+                };
+                eprintln!("madoguchi-bridge: 暗証番号 残り{left}回 / PIN: {left} tries left");
+                if left <= 1 && !self.confirm_last_try {
+                    eprintln!(
+                        "madoguchi-bridge: one try left: not sent without the clerk's confirmation (--confirm-last-try)"
+                    );
+                    return Self::failed(
+                        id,
+                        FailReason::Declined,
+                        "one try left and the clerk has not confirmed",
+                    );
+                }
+                match blocking(|| self.pin.pin(left)) {
+                    Some(pin) => pin,
+                    None => return Self::failed(id, FailReason::Declined, "PIN entry cancelled"),
+                }
+            }
+        };
+        match blocking(|| {
+            self.reader
+                .transmit(&Command::verify(digits.as_bytes()).to_bytes())
+        }) {
+            Ok(response) => {
+                let sw = response
+                    .len()
+                    .checked_sub(2)
+                    .map(|i| hex::encode_upper(&response[i..]))
+                    .unwrap_or_default();
+                eprintln!("madoguchi-bridge: VERIFY → {sw}");
+                Up::Presented { id, sw }
+            }
+            Err(e) => Self::reader_failed(id, e),
+        }
+    }
+}

@@ -1,0 +1,690 @@
+//! `/v1/municipalities/{lgCode}/card-sessions` (scope `card`, `Madoguchi-Actor` required): a
+//! counter app asks for a resident's My Number card to be read at a counter PC, then follows
+//! the session (long-poll) through `waitingForCard`, `waitingForPin`, `reading` to `verified`
+//! with the 基本4情報 in standard form and the evidence, or `failed` with what the clerk can do.
+//! The 個人番号 leaves the gateway only for `readMyNumber`, to a client with `mynumber:read`,
+//! for a visit.
+
+use std::time::Duration;
+
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse, get, post, web};
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+
+use super::auth::{Authorized, scopes};
+use super::extract::ApiJson;
+use super::idempotency::Idempotent;
+use super::problem::{ApiError, ProblemDoc, ProblemKind, negotiate_lang};
+use super::state::AppState;
+use crate::audit::{Action, AuditEntry};
+use crate::auth::Scope;
+use crate::card::session::{FailureCode, Purpose, State, Verified};
+use crate::card::standard;
+use crate::card::verify::Outcome;
+use crate::devices::DeviceState;
+use crate::devices::sessions::CardSession;
+use crate::i18n::{Lang, Text};
+use crate::validation::FieldError;
+
+/// The longest a GET waits for a change (below the request timeout).
+const MAX_WAIT_SECONDS: u64 = 25;
+/// How often a waiting GET looks again.
+const WAIT_POLL: Duration = Duration::from_millis(200);
+
+/// What the card is read for.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(as = CardPurpose)]
+pub enum PurposeDto {
+    /// 基本4情報 with the resident's PIN, typed at the counter PC.
+    ReadBasicInfo,
+    /// 基本4情報 with 照合番号B (no PIN): send matchingNumberB.
+    ReadBasicInfoByCardFace,
+    /// The card face, checked with the three-digest rule: send matchingNumberB.
+    ReadCardFace,
+    /// JPKI 利用者証明用 authentication with the PIN.
+    Authenticate,
+    /// 基本4情報 and the 個人番号 with the PIN: scope mynumber:read and a visitId.
+    ReadMyNumber,
+}
+
+impl From<PurposeDto> for Purpose {
+    fn from(p: PurposeDto) -> Self {
+        match p {
+            PurposeDto::ReadBasicInfo => Purpose::ReadBasicInfo,
+            PurposeDto::ReadBasicInfoByCardFace => Purpose::ReadBasicInfoByCardFace,
+            PurposeDto::ReadCardFace => Purpose::ReadCardFace,
+            PurposeDto::Authenticate => Purpose::Authenticate,
+            PurposeDto::ReadMyNumber => Purpose::ReadMyNumber,
+        }
+    }
+}
+
+impl From<Purpose> for PurposeDto {
+    fn from(p: Purpose) -> Self {
+        match p {
+            Purpose::ReadBasicInfo => PurposeDto::ReadBasicInfo,
+            Purpose::ReadBasicInfoByCardFace => PurposeDto::ReadBasicInfoByCardFace,
+            Purpose::ReadCardFace => PurposeDto::ReadCardFace,
+            Purpose::Authenticate => PurposeDto::Authenticate,
+            Purpose::ReadMyNumber => PurposeDto::ReadMyNumber,
+        }
+    }
+}
+
+/// A card to read.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[schema(
+    as = NewCardSession,
+    example = json!({
+        "deviceId": "01938a6e-7c1f-7cc3-9a5e-3b2f0c4d5e6f",
+        "purpose": "readBasicInfoByCardFace",
+        "matchingNumberB": "55021720361234"
+    })
+)]
+pub struct NewCardSessionDto {
+    /// The counter PC whose reader holds the card.
+    #[schema(example = "01938a6e-7c1f-7cc3-9a5e-3b2f0c4d5e6f")]
+    pub device_id: Uuid,
+    pub purpose: PurposeDto,
+    /// The visit the read serves (required for readMyNumber).
+    pub visit_id: Option<Uuid>,
+    /// 照合番号B from the card face: date of birth (YYMMDD), expiry year (YYYY) and security
+    /// code (4 digits), typed by the clerk.
+    #[schema(example = "55021720361234", pattern = "^[0-9]{14}$")]
+    pub matching_number_b: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(as = CardSessionState)]
+pub enum StateDto {
+    WaitingForCard,
+    WaitingForPin,
+    Reading,
+    Verified,
+    Failed,
+}
+
+impl From<State> for StateDto {
+    fn from(s: State) -> Self {
+        match s {
+            State::WaitingForCard => StateDto::WaitingForCard,
+            State::WaitingForPin => StateDto::WaitingForPin,
+            State::Reading => StateDto::Reading,
+            State::Verified => StateDto::Verified,
+            State::Failed => StateDto::Failed,
+        }
+    }
+}
+
+/// An address as the card writes it, split per DS-442 where it can be.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(as = CardAddress)]
+pub struct AddressDto {
+    /// 住所 exactly as on the card.
+    pub text: String,
+    pub prefecture: Option<String>,
+    pub city: Option<String>,
+    /// 町字.
+    pub street_address: Option<String>,
+    /// 番地以下 in standard form (`2-10`).
+    pub city_block: Option<String>,
+    /// 方書.
+    pub building_name_etc: Option<String>,
+}
+
+/// 基本4情報 in standard form.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(as = CardBasicInfo)]
+pub struct BasicInfoDto {
+    /// 氏名 byte for byte as the card holds it.
+    pub name: String,
+    /// Set when the card separates family and given name with a full-width space.
+    pub family_name: Option<String>,
+    pub given_name: Option<String>,
+    pub date_of_birth: Option<NaiveDate>,
+    /// `1` 男, `2` 女, `9` 適用不能.
+    pub sex: String,
+    pub address: AddressDto,
+}
+
+/// What the card face says in text (its images stay on the counter PC).
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(as = CardFaceFacts)]
+pub struct CardFaceDto {
+    pub date_of_birth: Option<NaiveDate>,
+    pub sex: String,
+    /// The expiry the card face states: not signed, a hint only.
+    pub expiry_hint: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(as = CardCheck)]
+pub struct CheckDto {
+    /// `cvc.caKey`, `cvc.signature`, `ef0003.signature`, `ef0002.digest`, `card.challenge`,
+    /// `kenkaku.signature`, `jpki.chain` …
+    pub id: String,
+    pub outcome: CheckOutcomeDto,
+    pub detail: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(as = CardCheckOutcome)]
+pub enum CheckOutcomeDto {
+    Passed,
+    Failed,
+    NotChecked,
+}
+
+/// Why the gateway believes the card.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(as = CardEvidence)]
+pub struct EvidenceDto {
+    pub checks: Vec<CheckDto>,
+    /// The J-LIS CVC CA key the card's certificate names.
+    pub ca_key_id: Option<String>,
+    /// The municipality that issued the card, from its signing key.
+    pub issuing_lg_code: Option<String>,
+    /// The card signed the gateway's fresh nonce (it is in the reader, not a copy).
+    pub challenge_passed: bool,
+    /// JPKI: the 利用者証明用 certificate's serial number (hex).
+    pub certificate_serial: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(as = CardResult)]
+pub struct ResultDto {
+    pub basic_info: Option<BasicInfoDto>,
+    /// The 個人番号: readMyNumber, to a client with mynumber:read, only.
+    pub my_number: Option<String>,
+    pub card_face: Option<CardFaceDto>,
+    pub evidence: EvidenceDto,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(as = CardFailureCode)]
+pub enum FailureCodeDto {
+    WrongPin,
+    PinBlocked,
+    CardRemoved,
+    NotMyNumberCard,
+    SignatureInvalid,
+    Expired,
+    Revoked,
+    ReaderError,
+    Declined,
+    TimedOut,
+    NotConfigured,
+    CardError,
+}
+
+impl From<FailureCode> for FailureCodeDto {
+    fn from(c: FailureCode) -> Self {
+        match c {
+            FailureCode::WrongPin => FailureCodeDto::WrongPin,
+            FailureCode::PinBlocked => FailureCodeDto::PinBlocked,
+            FailureCode::CardRemoved => FailureCodeDto::CardRemoved,
+            FailureCode::NotMyNumberCard => FailureCodeDto::NotMyNumberCard,
+            FailureCode::SignatureInvalid => FailureCodeDto::SignatureInvalid,
+            FailureCode::Expired => FailureCodeDto::Expired,
+            FailureCode::Revoked => FailureCodeDto::Revoked,
+            FailureCode::ReaderError => FailureCodeDto::ReaderError,
+            FailureCode::Declined => FailureCodeDto::Declined,
+            FailureCode::TimedOut => FailureCodeDto::TimedOut,
+            FailureCode::NotConfigured => FailureCodeDto::NotConfigured,
+            FailureCode::CardError => FailureCodeDto::CardError,
+        }
+    }
+}
+
+/// Why the session failed, and what to tell the resident.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(as = CardFailure)]
+pub struct FailureDto {
+    pub code: FailureCodeDto,
+    /// For the clerk, in the language asked for (Accept-Language).
+    pub message: String,
+    /// wrongPin: tries left before the PIN locks.
+    pub tries_left: Option<u8>,
+    /// The check that failed (signatureInvalid, expired, revoked).
+    pub check: Option<String>,
+}
+
+/// A card session.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(as = CardSession)]
+pub struct CardSessionDto {
+    pub card_session_id: Uuid,
+    pub device_id: Uuid,
+    pub purpose: PurposeDto,
+    pub state: StateDto,
+    pub visit_id: Option<Uuid>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    /// The card must be read by then.
+    pub expires_at: DateTime<Utc>,
+    /// When verified (kept for `card.result_minutes`, then forgotten: null).
+    pub result: Option<ResultDto>,
+    pub failure: Option<FailureDto>,
+}
+
+fn iso_date(yyyymmdd: &str) -> Option<NaiveDate> {
+    NaiveDate::parse_from_str(yyyymmdd, "%Y%m%d").ok()
+}
+
+fn result_dto(v: &Verified, show_number: bool, municipality: &[&str]) -> ResultDto {
+    ResultDto {
+        basic_info: v.basic_info.as_ref().map(|b| {
+            let s = standard::basic_info(b, municipality);
+            BasicInfoDto {
+                name: s.name,
+                family_name: s.family_name,
+                given_name: s.given_name,
+                date_of_birth: s.date_of_birth,
+                sex: s.sex,
+                address: AddressDto {
+                    text: s.address.text,
+                    prefecture: s.address.prefecture,
+                    city: s.address.city,
+                    street_address: s.address.street_address,
+                    city_block: s.address.city_block,
+                    building_name_etc: s.address.building_name_etc,
+                },
+            }
+        }),
+        my_number: if show_number {
+            v.my_number.clone()
+        } else {
+            None
+        },
+        card_face: v.card_face.as_ref().map(|f| CardFaceDto {
+            date_of_birth: iso_date(&f.date_of_birth),
+            sex: f.sex.clone(),
+            expiry_hint: f.expiry_hint.clone(),
+        }),
+        evidence: EvidenceDto {
+            checks: v
+                .checks
+                .iter()
+                .map(|c| CheckDto {
+                    id: c.id.clone(),
+                    outcome: match c.outcome {
+                        Outcome::Passed => CheckOutcomeDto::Passed,
+                        Outcome::Failed => CheckOutcomeDto::Failed,
+                        Outcome::NotChecked => CheckOutcomeDto::NotChecked,
+                    },
+                    detail: c.detail.clone(),
+                })
+                .collect(),
+            ca_key_id: v.ca_key_id.clone(),
+            issuing_lg_code: v.issuing_lg_code.clone(),
+            challenge_passed: v.challenge_passed,
+            certificate_serial: v.certificate_serial.clone(),
+        },
+    }
+}
+
+fn session_dto(
+    s: &CardSession,
+    lang: Lang,
+    show_number: bool,
+    municipality: &[&str],
+) -> CardSessionDto {
+    let now = Utc::now();
+    let state = s.effective_state(now);
+    let (result, failure) = match (&s.outcome, state) {
+        (Some(Ok(v)), _) => (Some(result_dto(v, show_number, municipality)), None),
+        (Some(Err(f)), _) => (
+            None,
+            Some(FailureDto {
+                code: f.code.into(),
+                message: f.message().get(lang).to_owned(),
+                tries_left: f.tries_left,
+                check: f.check.clone(),
+            }),
+        ),
+        (None, State::Failed) => {
+            let f = crate::card::session::Failure::new(FailureCode::TimedOut);
+            (
+                None,
+                Some(FailureDto {
+                    code: f.code.into(),
+                    message: f.message().get(lang).to_owned(),
+                    tries_left: None,
+                    check: None,
+                }),
+            )
+        }
+        (None, _) => (None, None),
+    };
+    CardSessionDto {
+        card_session_id: s.id,
+        device_id: s.device_id,
+        purpose: s.purpose.into(),
+        state: state.into(),
+        visit_id: s.visit_id,
+        created_at: s.created_at,
+        updated_at: s.updated_at,
+        expires_at: s.expires_at,
+        result,
+        failure,
+    }
+}
+
+fn require_staff(auth: &Authorized<scopes::Card>) -> Result<(), ApiError> {
+    if auth.actor.staff.is_some() {
+        return Ok(());
+    }
+    Err(ApiError::new(
+        ProblemKind::InvalidActor,
+        Text::new(
+            "カードの読取りは個人情報を扱うため、Madoguchi-Actor ヘッダーに操作する職員の職員番号を入れてください。",
+            "Reading a card handles personal data: send the acting clerk's staff id in the Madoguchi-Actor header.",
+        ),
+    ))
+}
+
+/// Ask for a card to be read at a counter PC.
+#[utoipa::path(
+    tag = "card",
+    params(
+        ("lgCode" = String, Path, description = "全国地方公共団体コード", example = "012084"),
+        ("Madoguchi-Actor" = String, Header, description = "Staff id of the clerk acting (required)", example = "clerk-0042"),
+        ("Idempotency-Key" = Option<String>, Header, description = "A new UUID per request: a retry with the same key and body returns the first response (with Idempotent-Replayed: true) instead of asking twice"),
+    ),
+    request_body(content = NewCardSessionDto, content_type = "application/json"),
+    responses(
+        (status = 201, description = "Asked: the counter PC's bridge takes it; follow it with GET", body = CardSessionDto,
+            headers(("Location" = String, description = "URL of the card session"))),
+        (status = 400, description = "Malformed JSON, lgCode or Madoguchi-Actor", body = ProblemDoc, content_type = "application/problem+json"),
+        (status = 401, description = "No or invalid token", body = ProblemDoc, content_type = "application/problem+json"),
+        (status = 403, description = "Scope card (and for readMyNumber mynumber:read) missing, or another municipality", body = ProblemDoc, content_type = "application/problem+json"),
+        (status = 404, description = "No such counter PC or visit in this municipality", body = ProblemDoc, content_type = "application/problem+json"),
+        (status = 409, description = "The counter PC is not enrolled or is revoked, or the same Idempotency-Key is still running", body = ProblemDoc, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid fields (matchingNumberB, visitId), or an Idempotency-Key reused", body = ProblemDoc, content_type = "application/problem+json"),
+        (status = 429, description = "The client holds as many Idempotency-Keys as it may", body = ProblemDoc, content_type = "application/problem+json"),
+    ),
+    security(("oauth2" = ["card"]))
+)]
+#[post(
+    "/municipalities/{lgCode}/card-sessions",
+    wrap = "Idempotent::requiring(Scope::Card)"
+)]
+pub async fn create_card_session(
+    auth: Authorized<scopes::Card>,
+    state: web::Data<AppState>,
+    body: ApiJson<NewCardSessionDto>,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    let lang = negotiate_lang(&req);
+    let code = auth.municipality()?;
+    require_staff(&auth)?;
+    let body = body.0;
+    let purpose = Purpose::from(body.purpose);
+    if purpose == Purpose::ReadMyNumber && !auth.principal.has_scope(Scope::MyNumberRead) {
+        return Err(super::auth::insufficient_scope(Scope::MyNumberRead));
+    }
+    let mut errors = Vec::new();
+    let matching_b = match (&body.matching_number_b, purpose.needs_matching_number()) {
+        (Some(d), true) if d.len() == 14 && d.bytes().all(|b| b.is_ascii_digit()) => {
+            Some(d.clone())
+        }
+        (_, true) => {
+            errors.push(FieldError::new(
+                "/matchingNumberB",
+                "matching_number_b",
+                Text::new(
+                    "照合番号Bを14桁の数字で入れてください(生年月日YYMMDD・有効期限の西暦年YYYY・セキュリティコード4桁)。",
+                    "matchingNumberB must be 14 digits: date of birth YYMMDD, expiry year YYYY, security code.",
+                ),
+            ));
+            None
+        }
+        (Some(_), false) => {
+            errors.push(FieldError::new(
+                "/matchingNumberB",
+                "not_for_purpose",
+                Text::new(
+                    "この読取り目的では照合番号Bを送らないでください(暗証番号は窓口端末で入力します)。",
+                    "Do not send matchingNumberB for this purpose (the PIN is typed at the counter PC).",
+                ),
+            ));
+            None
+        }
+        (None, false) => None,
+    };
+    if purpose == Purpose::ReadMyNumber && body.visit_id.is_none() {
+        errors.push(FieldError::new(
+            "/visitId",
+            "required",
+            Text::new(
+                "個人番号の読取りは来庁(visitId)のためにだけ行えます。",
+                "readMyNumber needs the visit (visitId) it serves.",
+            ),
+        ));
+    }
+    if !errors.is_empty() {
+        return Err(ApiError::validation(errors));
+    }
+    let device = state
+        .store
+        .device(body.device_id)
+        .await?
+        .filter(|d| d.lg_code == code)
+        .ok_or_else(|| {
+            ApiError::not_found(Text::new(
+                format!(
+                    "窓口端末 {} はこの団体に登録されていません。",
+                    body.device_id
+                ),
+                format!(
+                    "Counter PC {} is not registered for this municipality.",
+                    body.device_id
+                ),
+            ))
+        })?;
+    if device.state(Utc::now()) != DeviceState::Active {
+        return Err(ApiError::new(
+            ProblemKind::DeviceNotActive,
+            Text::new(
+                format!(
+                    "窓口端末「{}」は登録が済んでいないか失効しています。",
+                    device.counter_name
+                ),
+                format!(
+                    "Counter PC {:?} has not enrolled or is revoked.",
+                    device.counter_name
+                ),
+            ),
+        ));
+    }
+    if let Some(visit) = body.visit_id
+        && state
+            .store
+            .read_visit(&code, visit, &auth.actor)
+            .await?
+            .is_none()
+    {
+        return Err(ApiError::not_found(Text::new(
+            format!("来庁 {visit} はこの団体にありません。"),
+            format!("There is no visit {visit} in this municipality."),
+        )));
+    }
+    let now = crate::store::now();
+    let session = CardSession {
+        id: Uuid::now_v7(),
+        lg_code: code,
+        device_id: device.id,
+        purpose,
+        state: State::WaitingForCard,
+        visit_id: body.visit_id,
+        matching_b,
+        outcome: None,
+        client_id: auth.actor.client_id.clone(),
+        staff: auth.actor.staff.clone(),
+        created_at: now,
+        updated_at: now,
+        expires_at: now
+            + chrono::Duration::seconds(
+                i64::try_from(state.settings.card.session_seconds).unwrap_or(120),
+            ),
+    };
+    state
+        .store
+        .create_card_session(&session, &auth.actor, state.server_key.as_ref())
+        .await?;
+    state.card_signals.asked.notify_waiters();
+    Ok(HttpResponse::Created()
+        .insert_header((
+            header::LOCATION,
+            format!("/v1/municipalities/{code}/card-sessions/{}", session.id),
+        ))
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(session_dto(&session, lang, false, &[])))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(rename_all = "camelCase")]
+pub struct WaitParams {
+    /// Wait up to this many seconds (0–25) for the session to leave `unlessState` (or, without
+    /// it, to end) before answering: a long poll.
+    #[param(minimum = 0, maximum = 25, example = 0)]
+    pub wait_seconds: Option<u64>,
+    /// The state the caller saw last: answer as soon as the session is in another.
+    #[param(value_type = Option<StateDto>)]
+    pub unless_state: Option<String>,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Path)]
+pub struct SessionPath {
+    /// 全国地方公共団体コード.
+    #[serde(rename = "lgCode")]
+    #[allow(dead_code)] // Authorized reads and checks it from the path.
+    #[param(rename = "lgCode", example = "012084")]
+    pub lg_code: String,
+    /// The card session's id.
+    #[serde(rename = "cardSessionId")]
+    #[param(rename = "cardSessionId")]
+    pub card_session_id: Uuid,
+}
+
+/// Follow a card session. With `waitSeconds`, the answer waits for a change (long poll).
+#[utoipa::path(
+    tag = "card",
+    params(
+        SessionPath,
+        WaitParams,
+        ("Madoguchi-Actor" = String, Header, description = "Staff id of the clerk acting (required)", example = "clerk-0042"),
+    ),
+    responses(
+        (status = 200, description = "The session; result once verified, failure once failed", body = CardSessionDto),
+        (status = 400, description = "Malformed lgCode, id, query or Madoguchi-Actor", body = ProblemDoc, content_type = "application/problem+json"),
+        (status = 401, description = "No or invalid token", body = ProblemDoc, content_type = "application/problem+json"),
+        (status = 403, description = "Scope card missing, or another municipality", body = ProblemDoc, content_type = "application/problem+json"),
+        (status = 404, description = "No such card session in this municipality", body = ProblemDoc, content_type = "application/problem+json"),
+    ),
+    security(("oauth2" = ["card"]))
+)]
+#[get("/municipalities/{lgCode}/card-sessions/{cardSessionId}")]
+pub async fn get_card_session(
+    auth: Authorized<scopes::Card>,
+    state: web::Data<AppState>,
+    path: web::Path<SessionPath>,
+    query: web::Query<WaitParams>,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    let lang = negotiate_lang(&req);
+    let code = auth.municipality()?;
+    require_staff(&auth)?;
+    let wait = query.wait_seconds.unwrap_or(0);
+    if wait > MAX_WAIT_SECONDS {
+        return Err(ApiError::new(
+            ProblemKind::InvalidRequest,
+            Text::new(
+                format!("waitSeconds は0〜{MAX_WAIT_SECONDS}で指定してください。"),
+                format!("waitSeconds must be 0 to {MAX_WAIT_SECONDS}."),
+            ),
+        ));
+    }
+    let unless = match query.unless_state.as_deref() {
+        Some(s) => Some(State::parse(s).ok_or_else(|| {
+            ApiError::new(
+                ProblemKind::InvalidRequest,
+                Text::new(
+                    format!("unlessState「{s}」はカード読取りの状態ではありません。"),
+                    format!("unlessState {s:?} is not a card session state."),
+                ),
+            )
+        })?),
+        None => None,
+    };
+    let id = path.card_session_id;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(wait);
+    let session = loop {
+        // Registered before the read, so a change between the read and the wait is not missed.
+        let wake = state.card_signals.changed.notified();
+        tokio::pin!(wake);
+        wake.as_mut().enable();
+        let session = state
+            .store
+            .card_session(id, state.server_key.as_ref())
+            .await?
+            .filter(|s| s.lg_code == code)
+            .ok_or_else(|| {
+                ApiError::not_found(Text::new(
+                    format!("カード読取り {id} はこの団体にありません。"),
+                    format!("There is no card session {id} in this municipality."),
+                ))
+            })?;
+        let now_state = session.effective_state(Utc::now());
+        let changed = match unless {
+            Some(seen) => now_state != seen,
+            None => now_state.is_final(),
+        };
+        if changed || tokio::time::Instant::now() >= deadline {
+            break session;
+        }
+        // Woken at once by a change on this replica; another replica's change shows within
+        // a poll.
+        let _ = tokio::time::timeout(WAIT_POLL, wake).await;
+    };
+    let show_number =
+        session.purpose == Purpose::ReadMyNumber && auth.principal.has_scope(Scope::MyNumberRead);
+    if matches!(session.outcome, Some(Ok(_))) {
+        state
+            .store
+            .record_audit(AuditEntry::success(
+                &auth.actor,
+                Action::CardSessionRead,
+                Some(code),
+                format!("card-session:{id}"),
+            ))
+            .await?;
+    }
+    let municipality = state
+        .municipalities
+        .municipality(&code)
+        .await?
+        .map(|m| m.name.clone());
+    let names: Vec<&str> = municipality.as_deref().into_iter().collect();
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(session_dto(&session, lang, show_number, &names)))
+}

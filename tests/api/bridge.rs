@@ -1,0 +1,429 @@
+//! A counter PC end to end without hardware: an administrator registers the PC, the real
+//! `madoguchi-bridge` enrols with the one-time code and connects to the device port over TLS
+//! with its certificate, playing the virtual card; a counter app's card sessions end
+//! `verified` with the sample resident's 基本4情報, or `failed` with what the clerk can do.
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use crate::helpers::{Backend, Running, TestApp, problem, spawn_app_with};
+use crate::storage_test;
+
+/// The bridge binary, with nothing of the caller's environment that could change it.
+fn bridge() -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_madoguchi-bridge"));
+    command.env_remove("RUST_LOG");
+    command
+}
+
+fn run_bridge(dir: &Path, trust: &Path, pin: &str) -> Running {
+    let child = bridge()
+        .args([
+            "run",
+            "--virtual-card",
+            "--pin-from-env",
+            "TEST_RESIDENT_PIN",
+        ])
+        .arg("--dir")
+        .arg(dir)
+        .arg("--virtual-trust-dir")
+        .arg(trust)
+        .env("TEST_RESIDENT_PIN", pin)
+        .stdout(Stdio::null())
+        .stderr(if std::env::var_os("SHOW_BRIDGE").is_some() {
+            Stdio::inherit()
+        } else {
+            Stdio::null()
+        })
+        .spawn()
+        .unwrap();
+    Running(child)
+}
+
+async fn admin_token(app: &TestApp) -> String {
+    let admin = app.register_client(&["admin"], &[]).await;
+    app.token_for(&admin.id, &admin.secret).await
+}
+
+/// Registers a counter PC; returns its id and one-time code.
+async fn register_pc(app: &TestApp, token: &str) -> (String, String) {
+    let created = app
+        .http
+        .post(app.url("/v1/admin/devices"))
+        .bearer_auth(token)
+        .json(&json!({"lgCode": "012084", "counterName": "市民課 3番窓口"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), StatusCode::CREATED);
+    let created: Value = created.json().await.unwrap();
+    assert_eq!(created["state"], "pending");
+    (
+        created["deviceId"].as_str().unwrap().to_owned(),
+        created["enrolmentCode"].as_str().unwrap().to_owned(),
+    )
+}
+
+struct Counter<'a> {
+    app: &'a TestApp,
+    token: String,
+}
+
+impl Counter<'_> {
+    async fn ask(&self, body: Value) -> reqwest::Response {
+        self.app
+            .http
+            .post(self.app.url("/v1/municipalities/012084/card-sessions"))
+            .bearer_auth(&self.token)
+            .header("Madoguchi-Actor", "clerk-0042")
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Follows a session with long polls until it ends; returns it and the states it passed.
+    async fn follow(&self, id: &str) -> (Value, Vec<String>) {
+        let mut seen = vec!["waitingForCard".to_owned()];
+        for _ in 0..20 {
+            let last = seen.last().cloned().unwrap_or_default();
+            let session: Value = self
+                .app
+                .http
+                .get(self.app.url(&format!(
+                    "/v1/municipalities/012084/card-sessions/{id}?waitSeconds=10&unlessState={last}"
+                )))
+                .bearer_auth(&self.token)
+                .header("Madoguchi-Actor", "clerk-0042")
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            let state = session["state"].as_str().unwrap().to_owned();
+            if state != last {
+                seen.push(state.clone());
+            }
+            if state == "verified" || state == "failed" {
+                return (session, seen);
+            }
+        }
+        panic!("card session {id} did not end: {seen:?}");
+    }
+
+    async fn read(&self, body: Value) -> (Value, Vec<String>) {
+        let created = self.ask(body).await;
+        assert_eq!(created.status(), StatusCode::CREATED);
+        let created: Value = created.json().await.unwrap();
+        assert_eq!(created["state"], "waitingForCard");
+        self.follow(created["cardSessionId"].as_str().unwrap())
+            .await
+    }
+}
+
+async fn counter_pc_reads_cards_through_the_bridge(backend: Backend) {
+    let work = tempfile::tempdir().unwrap();
+    let trust = work.path().join("trust");
+    let bridge_dir = work.path().join("bridge");
+    let trust_dir = trust.clone();
+    let app = spawn_app_with(backend, move |s| {
+        s.card.device_port = Some("127.0.0.1:0".to_owned());
+        s.card.trust_dir = Some(trust_dir);
+        s.card.session_seconds = 30;
+    })
+    .await;
+    assert!(app.device_port.is_some());
+    let admin = admin_token(&app).await;
+
+    // Enrolment: a wrong code is refused, the right one once.
+    let (device_id, code) = register_pc(&app, &admin).await;
+    let wrong = bridge()
+        .args([
+            "enrol",
+            "--gateway",
+            &app.address,
+            "--code",
+            "0000-0000-0000",
+            "--dir",
+        ])
+        .arg(&bridge_dir)
+        .output()
+        .unwrap();
+    assert!(!wrong.status.success());
+    assert!(
+        String::from_utf8_lossy(&wrong.stderr).contains("403"),
+        "{}",
+        String::from_utf8_lossy(&wrong.stderr)
+    );
+    let enrolled = bridge()
+        .args([
+            "enrol",
+            "--gateway",
+            &app.address,
+            "--code",
+            &code.to_lowercase(),
+            "--dir",
+        ])
+        .arg(&bridge_dir)
+        .output()
+        .unwrap();
+    assert!(
+        enrolled.status.success(),
+        "{}",
+        String::from_utf8_lossy(&enrolled.stderr)
+    );
+    assert!(String::from_utf8_lossy(&enrolled.stdout).contains(&device_id));
+    let again = app
+        .http
+        .post(app.url("/v1/devices/enrol"))
+        .json(&json!({"enrolmentCode": code, "publicKey": "MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEPsJ3lcHmQ6v0vFqgTJ5OkPzQYt+0ZsN9jBQfPZrGjtP8sYfQd8Xw5kLf4cJwbMRxgnpQ3QSTnJ4qB7tYh7hZ3A=="}))
+        .send()
+        .await
+        .unwrap();
+    problem(again, StatusCode::FORBIDDEN, "enrolment_code_rejected").await;
+    let device = app
+        .get_json(&format!("/v1/admin/devices/{device_id}"), &admin)
+        .await;
+    assert_eq!(device["state"], "active", "{device}");
+
+    let card = app.register_client(&["card", "visits"], &["012084"]).await;
+    let counter = Counter {
+        app: &app,
+        token: app.token_for(&card.id, &card.secret).await,
+    };
+
+    // The bridge is not connected yet: the session waits for it and the card.
+    let early = counter
+        .ask(json!({"deviceId": device_id, "purpose": "readBasicInfo"}))
+        .await;
+    assert_eq!(early.status(), StatusCode::CREATED);
+    let early: Value = early.json().await.unwrap();
+    let early_id = early["cardSessionId"].as_str().unwrap().to_owned();
+
+    // The bridge connects, takes the waiting session, and the resident types the PIN.
+    let running = run_bridge(&bridge_dir, &trust, "1234");
+    let (session, states) = counter.follow(&early_id).await;
+    assert_eq!(session["state"], "verified", "{session}");
+    assert!(states.contains(&"verified".to_owned()), "{states:?}");
+    let info = &session["result"]["basicInfo"];
+    assert_eq!(info["name"], "山田　花子");
+    assert_eq!(info["familyName"], "山田");
+    assert_eq!(info["givenName"], "花子");
+    assert_eq!(info["dateOfBirth"], "1980-02-17");
+    assert_eq!(info["sex"], "2");
+    assert_eq!(
+        info["address"]["text"],
+        "北海道北見市北５条東２丁目１０番地"
+    );
+    assert_eq!(info["address"]["prefecture"], "北海道");
+    assert_eq!(info["address"]["city"], "北見市");
+    assert_eq!(info["address"]["streetAddress"], "北５条東");
+    assert_eq!(info["address"]["cityBlock"], "2-10");
+    assert_eq!(session["result"]["myNumber"], Value::Null);
+    let evidence = &session["result"]["evidence"];
+    assert_eq!(evidence["challengePassed"], true);
+    assert_eq!(evidence["caKeyId"], "9000033");
+    assert_eq!(evidence["issuingLgCode"], "012084");
+    for check in evidence["checks"].as_array().unwrap() {
+        assert_ne!(check["outcome"], "failed", "{check}");
+    }
+
+    // 照合番号B instead of the PIN, and the card face.
+    let (by_face, _) = counter
+        .read(json!({"deviceId": device_id, "purpose": "readBasicInfoByCardFace", "matchingNumberB": "55021720361234"}))
+        .await;
+    assert_eq!(by_face["state"], "verified", "{by_face}");
+    assert_eq!(by_face["result"]["basicInfo"]["name"], "山田　花子");
+    let (face, _) = counter
+        .read(json!({"deviceId": device_id, "purpose": "readCardFace", "matchingNumberB": "55021720361234"}))
+        .await;
+    assert_eq!(face["state"], "verified", "{face}");
+    assert_eq!(face["result"]["cardFace"]["dateOfBirth"], "1980-02-17");
+    let missing = counter
+        .ask(json!({"deviceId": device_id, "purpose": "readCardFace"}))
+        .await;
+    let missing = problem(
+        missing,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "validation_failed",
+    )
+    .await;
+    assert_eq!(missing["errors"][0]["pointer"], "/matchingNumberB");
+
+    // The 個人番号 only with mynumber:read and a visit.
+    let refused = counter
+        .ask(json!({"deviceId": device_id, "purpose": "readMyNumber"}))
+        .await;
+    problem(refused, StatusCode::FORBIDDEN, "insufficient_scope").await;
+    let number_client = app
+        .register_client(&["card", "mynumber:read", "visits"], &["012084"])
+        .await;
+    let numbers = Counter {
+        app: &app,
+        token: app
+            .token_for(&number_client.id, &number_client.secret)
+            .await,
+    };
+    let no_visit = numbers
+        .ask(json!({"deviceId": device_id, "purpose": "readMyNumber"}))
+        .await;
+    problem(
+        no_visit,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "validation_failed",
+    )
+    .await;
+    let visit: Value = app
+        .http
+        .post(app.url("/v1/municipalities/012084/visits"))
+        .bearer_auth(&numbers.token)
+        .header("Madoguchi-Actor", "clerk-0042")
+        .json(&json!({
+            "events": [{"kind": "certificateRequest", "date": "2026-12-03", "facts": {"certificates": ["residentRecordCopy"]}}],
+            "members": [{"id": "m1", "familyName": "山田", "givenName": "花子", "familyNameKana": "ヤマダ", "givenNameKana": "ハナコ", "dateOfBirth": "1980-02-17", "sex": "2"}],
+            "applicant": {"member": "m1"}
+        }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let visit_id = visit["id"].as_str().unwrap();
+    let (with_number, _) = numbers
+        .read(json!({"deviceId": device_id, "purpose": "readMyNumber", "visitId": visit_id}))
+        .await;
+    assert_eq!(with_number["result"]["myNumber"], "123456789018");
+    // The verified card fills the member's facts, with the source `card`; never the number.
+    let attached = app
+        .http
+        .post(app.url(&format!("/v1/municipalities/012084/visits/{visit_id}/card")))
+        .bearer_auth(&numbers.token)
+        .header("Madoguchi-Actor", "clerk-0042")
+        .json(&json!({"cardSessionId": with_number["cardSessionId"], "member": "m1"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        attached.status(),
+        StatusCode::OK,
+        "{}",
+        attached.text().await.unwrap()
+    );
+    let read: Value = app
+        .http
+        .get(app.url(&format!("/v1/municipalities/012084/visits/{visit_id}")))
+        .bearer_auth(&numbers.token)
+        .header("Madoguchi-Actor", "clerk-0042")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let facts = read["members"][0]["facts"].as_array().unwrap();
+    for (name, value) in [
+        ("familyName", json!("山田")),
+        ("givenName", json!("花子")),
+        ("dateOfBirth", json!("1980-02-17")),
+        ("sex", json!("2")),
+        ("hasMyNumberCard", json!(true)),
+    ] {
+        let fact = facts.iter().find(|f| f["name"] == name).unwrap();
+        assert_eq!(fact["value"], value, "{name}");
+        assert_eq!(fact["source"], "card", "{name}");
+    }
+    assert!(!read.to_string().contains("123456789018"));
+    // A session of another visit is not taken for this one.
+    let elsewhere = app
+        .http
+        .post(app.url(&format!("/v1/municipalities/012084/visits/{visit_id}/card")))
+        .bearer_auth(&numbers.token)
+        .header("Madoguchi-Actor", "clerk-0042")
+        .json(&json!({"cardSessionId": early_id, "member": "m9"}))
+        .send()
+        .await
+        .unwrap();
+    let elsewhere = problem(
+        elsewhere,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "validation_failed",
+    )
+    .await;
+    assert_eq!(elsewhere["errors"][0]["code"], "unknown_member");
+
+    // Another client without the scope sees the session but not the number.
+    let id = with_number["cardSessionId"].as_str().unwrap();
+    let (seen_by_other, _) = counter.follow(id).await;
+    assert_eq!(seen_by_other["result"]["myNumber"], Value::Null);
+
+    // A wrong PIN: the session fails with the tries left, in words for the clerk.
+    drop(running);
+    let _running = run_bridge(&bridge_dir, &trust, "9999");
+    let (wrong, _) = counter
+        .read(json!({"deviceId": device_id, "purpose": "readBasicInfo"}))
+        .await;
+    assert_eq!(wrong["state"], "failed", "{wrong}");
+    assert_eq!(wrong["failure"]["code"], "wrongPin");
+    assert_eq!(wrong["failure"]["triesLeft"], 2);
+    assert!(
+        wrong["failure"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("あと2回"),
+        "{wrong}"
+    );
+
+    // The audit says that cards were read, by whom, at which counter, for what; never what.
+    let audit = app
+        .get_json(
+            "/v1/municipalities/012084/audit-events?limit=100",
+            &app.demo_token().await,
+        )
+        .await;
+    let text = audit.to_string();
+    assert!(!text.contains("123456789018"));
+    assert!(!text.contains("山田"));
+    let reads: Vec<&Value> = audit["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["action"] == "card.read")
+        .collect();
+    assert!(reads.len() >= 5, "{reads:?}");
+    for read in &reads {
+        let target = read["target"].as_str().unwrap();
+        assert!(target.contains(&format!("device:{device_id}")), "{target}");
+        assert_eq!(read["actor"], "clerk-0042");
+    }
+    assert!(reads.iter().any(|r| {
+        r["target"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("purpose:readMyNumber visit:{visit_id}"))
+    }));
+    assert!(reads.iter().any(|r| r["outcome"] == "denied"));
+
+    // Revoked: the PC can no longer be asked to read.
+    let revoked = app
+        .http
+        .post(app.url(&format!("/v1/admin/devices/{device_id}/revoke")))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(revoked.status(), StatusCode::OK);
+    let refused = counter
+        .ask(json!({"deviceId": device_id, "purpose": "readBasicInfo"}))
+        .await;
+    problem(refused, StatusCode::CONFLICT, "device_not_active").await;
+    let listed = app
+        .get_json("/v1/admin/devices?lgCode=012084", &admin)
+        .await;
+    assert_eq!(listed["items"][0]["state"], "revoked");
+}
+storage_test!(counter_pc_reads_cards_through_the_bridge);
