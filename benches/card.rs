@@ -2,18 +2,26 @@
 //! the in-process virtual card (no reader, no bridge): the kenhojo read with the PIN (every
 //! APDU through the protocol code) and its verification (CVC, EF 0003, both digests, card
 //! key, challenge), the kenkaku card face (three-digest rule), and JPKI authentication (chain
-//! to the root, signature over the nonce). Run with `cargo bench --bench card`.
+//! to the root, signature over the nonce); and the gateway's whole side of a session through
+//! the bridge protocol to an in-process bridge. Run with `cargo bench --bench card`.
 
 use std::hint::black_box;
 use std::time::{Duration, Instant, SystemTime};
 
 use criterion::Criterion;
+use madoguchi::bridge::Relay;
+use madoguchi::bridge::reader::{FixedPin, VirtualReader};
+use madoguchi::card::bridge::{Down, Up};
 use madoguchi::card::jpki::{self, NoRevocation};
 use madoguchi::card::protocol::{self, Access, Card};
+use madoguchi::card::session::{self, Purpose, Verifier};
 use madoguchi::card::synth::{Issuer, JpkiIssuer, Resident};
 use madoguchi::card::trust::Trust;
 use madoguchi::card::verify;
 use madoguchi::card::virtual_card::VirtualCard;
+use madoguchi::devices::Signals;
+use madoguchi::devices::sessions::BridgeLink;
+use madoguchi::store::Store;
 use rustls_pki_types::SubjectPublicKeyInfoDer;
 use rustls_pki_types::pem::PemObject;
 
@@ -117,6 +125,75 @@ fn main() {
             reader = Some(card.into_inner());
         })
     });
+    // The gateway's whole side of a readBasicInfo session through the bridge protocol: every
+    // command as JSON with hex both ways over channels to an in-process bridge (its relay and
+    // allowlist, the PIN built there), the state updates in the store (SQLite in memory), the
+    // verification. What is left out is only the network and the reader.
+    let bridge_rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap_or_else(|e| unreachable!("{e}"));
+    let store = bridge_rt
+        .block_on(async {
+            let store = Store::connect("sqlite::memory:", 1).await?;
+            store.migrate().await?;
+            Ok::<_, madoguchi::store::StoreError>(store)
+        })
+        .unwrap_or_else(|e| unreachable!("{e}"));
+    let (down_tx, mut down_rx) = tokio::sync::mpsc::channel::<Down>(16);
+    let (up_tx, mut up_rx) = tokio::sync::mpsc::channel::<Up>(16);
+    let mut relay = Relay::new(
+        VirtualReader {
+            card: make_card(),
+            present: true,
+        },
+        FixedPin("1234".to_owned()),
+        false,
+    );
+    bridge_rt.spawn(async move {
+        // As the socket carries them: JSON text both ways.
+        while let Some(down) = down_rx.recv().await {
+            let text = serde_json::to_string(&down).unwrap_or_default();
+            let Ok(down) = serde_json::from_str::<Down>(&text) else {
+                continue;
+            };
+            if let Some(up) = relay.handle(down) {
+                let text = serde_json::to_string(&up).unwrap_or_default();
+                let Ok(up) = serde_json::from_str::<Up>(&text) else {
+                    continue;
+                };
+                if up_tx.send(up).await.is_err() {
+                    break;
+                }
+            }
+        }
+    });
+    let signals = Signals::default();
+    let verifier = Verifier {
+        trust: &trust,
+        revocation: &NoRevocation,
+        now: SystemTime::now(),
+        nonce: [7; 32],
+    };
+    criterion.bench_function(
+        "readBasicInfo session through the bridge protocol (JSON, relay, store, checks)",
+        |b| {
+            b.iter(|| {
+                let link = BridgeLink::new(
+                    &down_tx,
+                    &mut up_rx,
+                    &store,
+                    &signals,
+                    uuid::Uuid::nil(),
+                    tokio::time::Instant::now() + Duration::from_secs(10),
+                );
+                let outcome =
+                    bridge_rt.block_on(session::run(Purpose::ReadBasicInfo, None, link, &verifier));
+                assert!(outcome.is_ok(), "{outcome:?}");
+            })
+        },
+    );
     criterion.final_summary();
 
     let mut times: Vec<Duration> = (0..300)

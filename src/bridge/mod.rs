@@ -184,12 +184,7 @@ pub async fn run<R: Reader, P: PinSource>(
     options: Options,
 ) -> Result<(), String> {
     let id = identity(dir, options.url.as_deref())?;
-    let mut counter = Counter {
-        reader,
-        pin,
-        confirm_last_try: options.confirm_last_try,
-        selected: None,
-    };
+    let mut counter = Relay::new(reader, pin, options.confirm_last_try);
     eprintln!(
         "madoguchi-bridge: {} ({}), reader {}",
         id.enrolled.counter_name,
@@ -219,7 +214,7 @@ pub async fn run<R: Reader, P: PinSource>(
 
 async fn connect_and_serve<R: Reader, P: PinSource>(
     id: &Identity,
-    counter: &mut Counter<R, P>,
+    counter: &mut Relay<R, P>,
 ) -> Result<(), String> {
     let url = reqwest::Url::parse(&id.url).map_err(|e| format!("{}: {e}", id.url))?;
     let host = url
@@ -310,8 +305,9 @@ fn blocking<T>(f: impl FnOnce() -> T) -> T {
 /// digits from upstream are never presented to them.
 const PIN_KEYS: [u16; 2] = [0x0011, 0x0018];
 
-/// The counter PC's side of a session: the reader, the PIN, the allowlist.
-struct Counter<R, P> {
+/// The counter PC's side of a session: the reader, the PIN, the allowlist. It answers each
+/// message of the gateway (reader calls block: run it on a multi-threaded runtime).
+pub struct Relay<R, P> {
     reader: R,
     pin: P,
     confirm_last_try: bool,
@@ -319,7 +315,16 @@ struct Counter<R, P> {
     selected: Option<u16>,
 }
 
-impl<R: Reader, P: PinSource> Counter<R, P> {
+impl<R: Reader, P: PinSource> Relay<R, P> {
+    pub fn new(reader: R, pin: P, confirm_last_try: bool) -> Self {
+        Relay {
+            reader,
+            pin,
+            confirm_last_try,
+            selected: None,
+        }
+    }
+
     fn failed(id: u64, reason: FailReason, message: impl Into<String>) -> Up {
         Up::Failed {
             id,
@@ -337,7 +342,8 @@ impl<R: Reader, P: PinSource> Counter<R, P> {
         }
     }
 
-    fn handle(&mut self, down: Down) -> Option<Up> {
+    /// The answer to one message of the gateway (`None` when it needs none).
+    pub fn handle(&mut self, down: Down) -> Option<Up> {
         match down {
             Down::Hello {
                 device_id,
@@ -501,5 +507,119 @@ impl<R: Reader, P: PinSource> Counter<R, P> {
             }
             Err(e) => Self::reader_failed(id, e),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::reader::{FixedPin, VirtualReader};
+    use super::*;
+    use crate::card::protocol::tests::setup;
+
+    fn relay(pin: &str) -> Relay<VirtualReader, FixedPin> {
+        let (card, _) = setup();
+        Relay::new(
+            VirtualReader {
+                card,
+                present: true,
+            },
+            FixedPin(pin.to_owned()),
+            false,
+        )
+    }
+
+    fn apdu(relay: &mut Relay<VirtualReader, FixedPin>, id: u64, c: &Command) -> Up {
+        relay
+            .handle(Down::Apdu {
+                id,
+                command: hex::encode_upper(c.to_bytes()),
+            })
+            .unwrap()
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn upstream_gets_status_words_never_a_pin_and_cannot_send_one() {
+        use crate::card::apdu::aid;
+        let mut r = relay("1234");
+        apdu(&mut r, 1, &Command::select_application(aid::KENHOJO));
+        // VERIFY with data from upstream is refused and never reaches the card.
+        let refused = apdu(&mut r, 2, &Command::verify(b"1234"));
+        assert!(matches!(
+            refused,
+            Up::Failed {
+                reason: FailReason::NotAllowed,
+                ..
+            }
+        ));
+        assert!(
+            r.reader
+                .card
+                .log
+                .iter()
+                .all(|c| c.ins != 0x20 || c.data.is_empty())
+        );
+        // The PIN is presented by the bridge: only the status word goes up.
+        apdu(&mut r, 3, &Command::select_file(0x0011));
+        let presented = r.handle(Down::Present {
+            id: 4,
+            secret: PresentSecret::Pin,
+        });
+        assert_eq!(
+            presented,
+            Some(Up::Presented {
+                id: 4,
+                sw: "9000".into()
+            })
+        );
+        // Digits typed by the clerk never go to a PIN key.
+        let digits = r.handle(Down::Present {
+            id: 5,
+            secret: PresentSecret::Digits {
+                digits: "1234".into(),
+            },
+        });
+        assert!(matches!(
+            digits,
+            Some(Up::Failed {
+                reason: FailReason::NotAllowed,
+                ..
+            })
+        ));
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn the_last_try_is_not_spent_without_the_clerk_and_a_removed_card_is_reported() {
+        use crate::card::apdu::aid;
+        let mut r = relay("9999");
+        apdu(&mut r, 1, &Command::select_application(aid::KENHOJO));
+        apdu(&mut r, 2, &Command::select_file(0x0011));
+        for (id, sw) in [(3, "63C2"), (4, "63C1")] {
+            let up = r.handle(Down::Present {
+                id,
+                secret: PresentSecret::Pin,
+            });
+            assert_eq!(up, Some(Up::Presented { id, sw: sw.into() }));
+        }
+        let last = r.handle(Down::Present {
+            id: 5,
+            secret: PresentSecret::Pin,
+        });
+        assert!(matches!(
+            last,
+            Some(Up::Failed {
+                reason: FailReason::Declined,
+                ..
+            })
+        ));
+        assert_eq!(r.reader.card.tries(0x0011), Some(1));
+        r.reader.present = false;
+        let gone = apdu(&mut r, 6, &Command::read_binary(0, 256));
+        assert!(matches!(
+            gone,
+            Up::Failed {
+                reason: FailReason::CardRemoved,
+                ..
+            }
+        ));
     }
 }

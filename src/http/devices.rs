@@ -133,10 +133,11 @@ pub struct EnrolmentDto {
     /// The one-time code an administrator was given (hyphens, spaces and case do not matter).
     #[schema(example = "7KQ2-M9XD-4TPA", max_length = 40)]
     pub enrolment_code: String,
-    /// The bridge's ECDSA P-256 public key: SubjectPublicKeyInfo, DER, base64.
+    /// The bridge's ECDSA P-256 public key: SubjectPublicKeyInfo, DER, base64 (91 bytes: the
+    /// fixed P-256 header and the uncompressed point).
     #[schema(
         example = "MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEPsJ3lcHmQ6v0vFqgTJ5OkPzQYt+0ZsN9jBQfPZrGjtP8sYfQd8Xw5kLf4cJwbMRxgnpQ3QSTnJ4qB7tYh7hZ3A==",
-        max_length = 200
+        pattern = "^MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE[A-Za-z0-9+/]{85}[AQgw]==$"
     )]
     pub public_key: String,
 }
