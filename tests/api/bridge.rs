@@ -19,7 +19,8 @@ fn bridge() -> Command {
     command
 }
 
-fn run_bridge(dir: &Path, trust: &Path, pin: &str) -> Running {
+/// Runs the bridge; what it logs goes to `log` (or to the terminal with SHOW_BRIDGE set).
+fn run_bridge(dir: &Path, trust: &Path, pin: &str, log: &Path) -> Running {
     let child = bridge()
         .args([
             "run",
@@ -36,7 +37,7 @@ fn run_bridge(dir: &Path, trust: &Path, pin: &str) -> Running {
         .stderr(if std::env::var_os("SHOW_BRIDGE").is_some() {
             Stdio::inherit()
         } else {
-            Stdio::null()
+            Stdio::from(std::fs::File::create(log).unwrap())
         })
         .spawn()
         .unwrap();
@@ -205,7 +206,7 @@ async fn counter_pc_reads_cards_through_the_bridge(backend: Backend) {
     let early_id = early["cardSessionId"].as_str().unwrap().to_owned();
 
     // The bridge connects, takes the waiting session, and the resident types the PIN.
-    let running = run_bridge(&bridge_dir, &trust, "1234");
+    let running = run_bridge(&bridge_dir, &trust, "1234", &work.path().join("first.log"));
     let (session, states) = counter.follow(&early_id).await;
     assert_eq!(session["state"], "verified", "{session}");
     assert!(states.contains(&"verified".to_owned()), "{states:?}");
@@ -243,6 +244,33 @@ async fn counter_pc_reads_cards_through_the_bridge(backend: Backend) {
         .await;
     assert_eq!(face["state"], "verified", "{face}");
     assert_eq!(face["result"]["cardFace"]["dateOfBirth"], "1980-02-17");
+    // JPKI authentication: the 利用者証明用 certificate chained to the configured root, the
+    // card's signature over the gateway's nonce.
+    let (auth, _) = counter
+        .read(json!({"deviceId": device_id, "purpose": "authenticate"}))
+        .await;
+    assert_eq!(auth["state"], "verified", "{auth}");
+    assert_eq!(auth["result"]["evidence"]["challengePassed"], true);
+    assert!(
+        auth["result"]["evidence"]["certificateSerial"].is_string(),
+        "{auth}"
+    );
+    assert_eq!(auth["result"]["basicInfo"], Value::Null);
+    let jpki_checks: Vec<&str> = auth["result"]["evidence"]["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["outcome"] == "passed")
+        .map(|c| c["id"].as_str().unwrap())
+        .collect();
+    for id in [
+        "jpki.signature",
+        "jpki.chain",
+        "jpki.validity",
+        "jpki.keyUsage",
+    ] {
+        assert!(jpki_checks.contains(&id), "{id} in {auth}");
+    }
     let missing = counter
         .ask(json!({"deviceId": device_id, "purpose": "readCardFace"}))
         .await;
@@ -363,7 +391,8 @@ async fn counter_pc_reads_cards_through_the_bridge(backend: Backend) {
 
     // A wrong PIN: the session fails with the tries left, in words for the clerk.
     drop(running);
-    let _running = run_bridge(&bridge_dir, &trust, "9999");
+    let log = work.path().join("second.log");
+    let _running = run_bridge(&bridge_dir, &trust, "9999", &log);
     let (wrong, _) = counter
         .read(json!({"deviceId": device_id, "purpose": "readBasicInfo"}))
         .await;
@@ -421,6 +450,24 @@ async fn counter_pc_reads_cards_through_the_bridge(backend: Backend) {
         .ask(json!({"deviceId": device_id, "purpose": "readBasicInfo"}))
         .await;
     problem(refused, StatusCode::CONFLICT, "device_not_active").await;
+    // The connected bridge is let go within the device port's recheck (5 s), and its
+    // certificate no longer opens a connection.
+    if std::env::var_os("SHOW_BRIDGE").is_none() {
+        let mut closed = false;
+        for _ in 0..100 {
+            let text = std::fs::read_to_string(&log).unwrap_or_default();
+            if text.contains("the gateway closed the connection") {
+                closed = true;
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        assert!(
+            closed,
+            "{}",
+            std::fs::read_to_string(&log).unwrap_or_default()
+        );
+    }
     let listed = app
         .get_json("/v1/admin/devices?lgCode=012084", &admin)
         .await;
