@@ -37,8 +37,13 @@ pub struct BasicInfo {
 
 impl BasicInfo {
     pub fn birth_date(&self) -> Option<NaiveDate> {
-        NaiveDate::parse_from_str(&self.date_of_birth, "%Y%m%d").ok()
+        card_date(&self.date_of_birth)
     }
+}
+
+/// A date as the card writes it (`YYYYMMDD`, 西暦), read; `None` when it is not one.
+pub fn card_date(yyyymmdd: &str) -> Option<NaiveDate> {
+    NaiveDate::parse_from_str(yyyymmdd, "%Y%m%d").ok()
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -51,7 +51,7 @@ pub fn basic_info(card: &StoredBasicInfo, municipality_names: &[&str]) -> BasicI
         name: card.name.clone(),
         family_name,
         given_name,
-        date_of_birth: NaiveDate::parse_from_str(&card.date_of_birth, "%Y%m%d").ok(),
+        date_of_birth: super::kenhojo::card_date(&card.date_of_birth),
         sex: card.sex.clone(),
         address: split_address(&card.address, municipality_names),
     }

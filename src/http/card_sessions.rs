@@ -283,10 +283,6 @@ pub struct CardSessionDto {
     pub failure: Option<FailureDto>,
 }
 
-fn iso_date(yyyymmdd: &str) -> Option<NaiveDate> {
-    NaiveDate::parse_from_str(yyyymmdd, "%Y%m%d").ok()
-}
-
 fn result_dto(v: &Verified, show_number: bool, municipality: &[&str]) -> ResultDto {
     ResultDto {
         basic_info: v.basic_info.as_ref().map(|b| {
@@ -313,7 +309,7 @@ fn result_dto(v: &Verified, show_number: bool, municipality: &[&str]) -> ResultD
             None
         },
         card_face: v.card_face.as_ref().map(|f| CardFaceDto {
-            date_of_birth: iso_date(&f.date_of_birth),
+            date_of_birth: crate::card::kenhojo::card_date(&f.date_of_birth),
             sex: f.sex.clone(),
             expiry_hint: f.expiry_hint.clone(),
         }),

@@ -498,9 +498,7 @@ enum Target {
 pub fn card_facts(verified: &crate::card::session::Verified) -> Vec<(String, Value)> {
     let mut facts = vec![("hasMyNumberCard".to_owned(), Value::Bool(true))];
     let iso = |yyyymmdd: &str| {
-        NaiveDate::parse_from_str(yyyymmdd, "%Y%m%d")
-            .ok()
-            .map(|d| Value::String(d.to_string()))
+        crate::card::kenhojo::card_date(yyyymmdd).map(|d| Value::String(d.to_string()))
     };
     if let Some(b) = &verified.basic_info {
         let standard = crate::card::standard::basic_info(b, &[]);
