@@ -147,6 +147,7 @@ fn main() {
         VirtualReader {
             card: make_card(),
             present: true,
+            pin_pad: None,
         },
         FixedPin("1234".to_owned()),
         false,

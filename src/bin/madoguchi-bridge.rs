@@ -73,6 +73,13 @@ struct RunArgs {
     /// Send a PIN even when only one try is left (the clerk has confirmed it with the resident).
     #[arg(long)]
     confirm_last_try: bool,
+    /// Ask the PIN at the bridge's prompt even where the reader has its own PIN pad.
+    #[arg(long)]
+    no_pin_pad: bool,
+    /// With --virtual-card: give the virtual reader a PIN pad on which the resident types PIN
+    /// (practice and tests of PIN-pad readers).
+    #[arg(long, value_name = "PIN")]
+    virtual_pin_pad: Option<String>,
 }
 
 async fn run(args: RunArgs) -> Result<(), String> {
@@ -97,6 +104,7 @@ async fn run(args: RunArgs) -> Result<(), String> {
         let reader = reader::VirtualReader {
             card,
             present: true,
+            pin_pad: args.virtual_pin_pad.clone(),
         };
         return match pin()? {
             PinChoice::Fixed(p) => bridge::run(&args.dir, reader, p, options).await,
@@ -105,7 +113,10 @@ async fn run(args: RunArgs) -> Result<(), String> {
     }
     #[cfg(feature = "pcsc")]
     {
-        let reader = bridge::pcsc_reader::PcscReader::open(args.reader.as_deref())?;
+        let mut reader = bridge::pcsc_reader::PcscReader::open(args.reader.as_deref())?;
+        if args.no_pin_pad {
+            reader = reader.without_pin_pad();
+        }
         match pin()? {
             PinChoice::Fixed(p) => bridge::run(&args.dir, reader, p, options).await,
             PinChoice::Prompt(p) => bridge::run(&args.dir, reader, p, options).await,

@@ -7,6 +7,7 @@
 
 #[cfg(feature = "pcsc")]
 pub mod pcsc_reader;
+pub mod pin_pad;
 pub mod reader;
 
 use std::path::{Path, PathBuf};
@@ -304,6 +305,8 @@ fn blocking<T>(f: impl FnOnce() -> T) -> T {
 /// The key references that take the resident's PIN (kenhojo, JPKI user authentication):
 /// digits from upstream are never presented to them.
 const PIN_KEYS: [u16; 2] = [0x0011, 0x0018];
+/// How long a PIN-pad reader waits for the resident's first key, and between keys.
+const PIN_PAD_SECONDS: u8 = 30;
 
 /// The counter PC's side of a session: the reader, the PIN, the allowlist. It answers each
 /// message of the gateway (reader calls block: run it on a multi-threaded runtime).
@@ -486,6 +489,17 @@ impl<R: Reader, P: PinSource> Relay<R, P> {
                         "one try left and the clerk has not confirmed",
                     );
                 }
+                if blocking(|| self.reader.has_pin_pad()) {
+                    // The resident types on the reader: the PIN never reaches the PC.
+                    eprintln!(
+                        "madoguchi-bridge: カードリーダーのキーで暗証番号を入力してください / type the PIN on the reader's keypad"
+                    );
+                    let structure = pin_pad::verify_structure(0x80, PIN_PAD_SECONDS);
+                    return match blocking(|| self.reader.verify_on_pin_pad(&structure)) {
+                        Ok(response) => Self::presented(id, &response),
+                        Err(e) => Self::reader_failed(id, e),
+                    };
+                }
                 match blocking(|| self.pin.pin(left)) {
                     Some(pin) => pin,
                     None => return Self::failed(id, FailReason::Declined, "PIN entry cancelled"),
@@ -496,17 +510,20 @@ impl<R: Reader, P: PinSource> Relay<R, P> {
             self.reader
                 .transmit(&Command::verify(digits.as_bytes()).to_bytes())
         }) {
-            Ok(response) => {
-                let sw = response
-                    .len()
-                    .checked_sub(2)
-                    .map(|i| hex::encode_upper(&response[i..]))
-                    .unwrap_or_default();
-                eprintln!("madoguchi-bridge: VERIFY → {sw}");
-                Up::Presented { id, sw }
-            }
+            Ok(response) => Self::presented(id, &response),
             Err(e) => Self::reader_failed(id, e),
         }
+    }
+
+    /// VERIFY's status word, the only thing of it that goes upstream.
+    fn presented(id: u64, response: &[u8]) -> Up {
+        let sw = response
+            .len()
+            .checked_sub(2)
+            .map(|i| hex::encode_upper(&response[i..]))
+            .unwrap_or_default();
+        eprintln!("madoguchi-bridge: VERIFY → {sw}");
+        Up::Presented { id, sw }
     }
 }
 
@@ -522,6 +539,7 @@ mod tests {
             VirtualReader {
                 card,
                 present: true,
+                pin_pad: None,
             },
             FixedPin(pin.to_owned()),
             false,
@@ -621,5 +639,40 @@ mod tests {
                 ..
             }
         ));
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn a_reader_with_a_pin_pad_takes_the_pin_there_and_the_bridge_asks_none() {
+        use crate::card::apdu::aid;
+        // The bridge's own PIN source would give a wrong PIN: it must not be asked.
+        let mut r = relay("9999");
+        r.reader.pin_pad = Some("1234".to_owned());
+        apdu(&mut r, 1, &Command::select_application(aid::KENHOJO));
+        apdu(&mut r, 2, &Command::select_file(0x0011));
+        let up = r.handle(Down::Present {
+            id: 3,
+            secret: PresentSecret::Pin,
+        });
+        assert_eq!(
+            up,
+            Some(Up::Presented {
+                id: 3,
+                sw: "9000".into()
+            })
+        );
+        assert_eq!(r.reader.card.tries(0x0011), Some(3));
+        // A wrong PIN typed on the pad costs a try, and only the status word goes up.
+        r.reader.pin_pad = Some("0000".to_owned());
+        let up = r.handle(Down::Present {
+            id: 4,
+            secret: PresentSecret::Pin,
+        });
+        assert_eq!(
+            up,
+            Some(Up::Presented {
+                id: 4,
+                sw: "63C2".into()
+            })
+        );
     }
 }

@@ -7,12 +7,17 @@ use std::ffi::CString;
 
 use pcsc::{Card, Context, Disposition, Protocols, ReaderState, Scope, ShareMode, State};
 
+use super::pin_pad::{FEATURE_VERIFY_PIN_DIRECT, GET_FEATURE_REQUEST, feature_code};
 use super::reader::{Reader, ReaderFailure};
 
 pub struct PcscReader {
     context: Context,
     reader: CString,
     card: Option<Card>,
+    /// The control code of the reader's PIN entry (FEATURE_VERIFY_PIN_DIRECT), asked when a
+    /// session takes the card; `None`: no PIN pad (or it is not used: `--no-pin-pad`).
+    verify_pin: Option<u32>,
+    use_pin_pad: bool,
 }
 
 fn failure(e: pcsc::Error) -> ReaderFailure {
@@ -43,7 +48,24 @@ impl PcscReader {
             context,
             reader,
             card: None,
+            verify_pin: None,
+            use_pin_pad: true,
         })
+    }
+
+    /// Types the PIN at the bridge's prompt even where the reader has a PIN pad.
+    pub fn without_pin_pad(mut self) -> Self {
+        self.use_pin_pad = false;
+        self
+    }
+
+    /// The reader's PIN-entry control code, from its Part 10 feature list.
+    fn pin_pad_code(card: &Card) -> Option<u32> {
+        let mut buffer = [0u8; 256];
+        let features = card
+            .control(pcsc::ctl_code(GET_FEATURE_REQUEST.into()), &[], &mut buffer)
+            .ok()?;
+        feature_code(features, FEATURE_VERIFY_PIN_DIRECT)
     }
 }
 
@@ -74,6 +96,11 @@ impl Reader for PcscReader {
                 .connect(&self.reader, ShareMode::Exclusive, Protocols::ANY)
             {
                 Ok(card) => {
+                    self.verify_pin = if self.use_pin_pad {
+                        Self::pin_pad_code(&card)
+                    } else {
+                        None
+                    };
                     self.card = Some(card);
                     return Ok(());
                 }
@@ -107,5 +134,27 @@ impl Reader for PcscReader {
             // Reset, so that nothing the PIN unlocked stays unlocked for the next program.
             let _ = card.disconnect(Disposition::ResetCard);
         }
+    }
+
+    fn has_pin_pad(&mut self) -> bool {
+        if self.card.is_none() && self.begin().is_err() {
+            return false;
+        }
+        self.verify_pin.is_some()
+    }
+
+    fn verify_on_pin_pad(&mut self, structure: &[u8]) -> Result<Vec<u8>, ReaderFailure> {
+        let (Some(card), Some(code)) = (self.card.as_ref(), self.verify_pin) else {
+            return Err(ReaderFailure::Other("no PIN pad".to_owned()));
+        };
+        let mut buffer = [0u8; 258];
+        let result = card
+            .control(code.into(), structure, &mut buffer)
+            .map(<[u8]>::to_vec)
+            .map_err(failure);
+        if result == Err(ReaderFailure::CardRemoved) {
+            self.card = None;
+        }
+        result
     }
 }

@@ -27,6 +27,17 @@ pub trait Reader: Send + 'static {
     fn transmit(&mut self, apdu: &[u8]) -> Result<Vec<u8>, ReaderFailure>;
     /// Releases the card (resetting it, so nothing stays unlocked).
     fn end(&mut self);
+    /// Whether the reader has its own PIN pad ([`super::pin_pad`]), asked during a session.
+    fn has_pin_pad(&mut self) -> bool {
+        false
+    }
+    /// VERIFY with the PIN the resident types on the reader's pad, from a
+    /// `PIN_VERIFY_STRUCTURE`; the response APDU.
+    fn verify_on_pin_pad(&mut self, _structure: &[u8]) -> Result<Vec<u8>, ReaderFailure> {
+        Err(ReaderFailure::Other(
+            "this reader has no PIN pad".to_owned(),
+        ))
+    }
 }
 
 /// The virtual card in a virtual reader: for practice at a PC without a reader, and tests.
@@ -34,6 +45,8 @@ pub struct VirtualReader {
     pub card: VirtualCard,
     /// Whether the card lies on the reader.
     pub present: bool,
+    /// A PIN pad on the virtual reader, and the PIN its resident types there.
+    pub pin_pad: Option<String>,
 }
 
 impl Reader for VirtualReader {
@@ -64,6 +77,20 @@ impl Reader for VirtualReader {
 
     fn end(&mut self) {
         self.card.reset();
+    }
+
+    fn has_pin_pad(&mut self) -> bool {
+        self.pin_pad.is_some()
+    }
+
+    fn verify_on_pin_pad(&mut self, structure: &[u8]) -> Result<Vec<u8>, ReaderFailure> {
+        let pin = self
+            .pin_pad
+            .as_deref()
+            .ok_or_else(|| ReaderFailure::Other("no PIN pad".to_owned()))?;
+        let apdu = super::pin_pad::complete(structure, pin)
+            .ok_or_else(|| ReaderFailure::Other("PIN pad: structure not understood".to_owned()))?;
+        self.transmit(&apdu)
     }
 }
 

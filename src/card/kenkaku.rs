@@ -84,6 +84,20 @@ pub fn face(ef: &[u8]) -> Result<Face<'_>, DataError> {
     })
 }
 
+/// The media type of a card-face image, told by its first bytes: the name and address are
+/// PNG, the photo JPEG 2000 (in a JP2 box or as a bare codestream).
+pub fn image_media_type(bytes: &[u8]) -> &'static str {
+    if bytes.starts_with(b"\x89PNG\r\n\x1a\n") {
+        "image/png"
+    } else if bytes.starts_with(b"\x00\x00\x00\x0cjP  ") {
+        "image/jp2"
+    } else if bytes.starts_with(&[0xFF, 0x4F, 0xFF, 0x51]) {
+        "image/j2c"
+    } else {
+        "application/octet-stream"
+    }
+}
+
 /// RSA PKCS#1 v1.5 verification of a signature over a DigestInfo given whole (the public
 /// operation by hand: no RSA API takes a 96-byte digest). Verification only, with public
 /// values: nothing secret is computed here.

@@ -262,6 +262,65 @@ pub struct FaceFacts {
     pub date_of_birth: String,
     pub sex: String,
     pub expiry_hint: Option<String>,
+    /// The card face's images, kept (sealed) as long as the result, for the clerk's screen.
+    #[serde(default)]
+    pub images: Option<StoredImages>,
+}
+
+/// The card face's images, base64 in the sealed result.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StoredImages {
+    #[serde(with = "base64_bytes")]
+    pub name: Vec<u8>,
+    #[serde(with = "base64_bytes")]
+    pub address: Vec<u8>,
+    #[serde(with = "base64_bytes")]
+    pub photo: Vec<u8>,
+}
+
+/// Which card-face image.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FaceImage {
+    Name,
+    Address,
+    Photo,
+}
+
+impl FaceImage {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FaceImage::Name => "name",
+            FaceImage::Address => "address",
+            FaceImage::Photo => "photo",
+        }
+    }
+}
+
+impl StoredImages {
+    pub fn get(&self, which: FaceImage) -> &[u8] {
+        match which {
+            FaceImage::Name => &self.name,
+            FaceImage::Address => &self.address,
+            FaceImage::Photo => &self.photo,
+        }
+    }
+}
+
+/// Bytes as standard base64 in JSON (a JSON array of numbers would be four times larger).
+mod base64_bytes {
+    use base64::Engine;
+    use base64::engine::general_purpose::STANDARD;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(bytes: &[u8], s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&STANDARD.encode(bytes))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
+        let text = String::deserialize(d)?;
+        STANDARD.decode(text).map_err(serde::de::Error::custom)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -316,6 +375,11 @@ fn from_report(report: &Report, with_number: bool) -> Verified {
             date_of_birth: f.date_of_birth.clone(),
             sex: f.sex.clone(),
             expiry_hint: f.expiry_hint.clone(),
+            images: Some(StoredImages {
+                name: f.images.name.clone(),
+                address: f.images.address.clone(),
+                photo: f.images.photo.clone(),
+            }),
         }),
         checks: report.checks.iter().map(StoredCheck::from).collect(),
         ca_key_id: report.ca_key_id.clone(),

@@ -58,6 +58,17 @@ pub struct CardFace {
     pub sex: String,
     /// Not signed: a hint.
     pub expiry_hint: Option<String>,
+    /// The images, for the clerk's screen (never in a report's JSON).
+    #[serde(skip)]
+    pub images: FaceImages,
+}
+
+/// The card face's images as the card holds them: name and address (PNG), photo (JPEG 2000).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FaceImages {
+    pub name: Vec<u8>,
+    pub address: Vec<u8>,
+    pub photo: Vec<u8>,
 }
 
 impl Report {
@@ -383,6 +394,11 @@ pub fn kenkaku(files: &AppFiles, trust: &Trust) -> Report {
                 date_of_birth: text(f.date_of_birth),
                 sex: text(f.sex),
                 expiry_hint: f.expiry.map(text),
+                images: FaceImages {
+                    name: f.name_image.to_vec(),
+                    address: f.address_image.to_vec(),
+                    photo: f.photo.to_vec(),
+                },
             });
             match cvc {
                 None => {

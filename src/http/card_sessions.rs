@@ -21,7 +21,7 @@ use super::problem::{ApiError, ProblemDoc, ProblemKind, negotiate_lang};
 use super::state::AppState;
 use crate::audit::{Action, AuditEntry};
 use crate::auth::Scope;
-use crate::card::session::{FailureCode, Purpose, State, Verified};
+use crate::card::session::{FaceImage, FailureCode, Purpose, State, Verified};
 use crate::card::standard;
 use crate::card::verify::Outcome;
 use crate::devices::DeviceState;
@@ -155,7 +155,7 @@ pub struct BasicInfoDto {
     pub address: AddressDto,
 }
 
-/// What the card face says in text (its images stay on the counter PC).
+/// What the card face says, and where its signed images are while the result is kept.
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 #[schema(as = CardFaceFacts)]
@@ -164,6 +164,25 @@ pub struct CardFaceDto {
     pub sex: String,
     /// The expiry the card face states: not signed, a hint only.
     pub expiry_hint: Option<String>,
+    /// The images the card signed (name and address PNG, photo JPEG 2000), for the clerk's
+    /// screen: GET them while the result is kept, never store them.
+    pub images: Option<CardFaceImagesDto>,
+}
+
+/// Where the card face's images are.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(as = CardFaceImages)]
+pub struct CardFaceImagesDto {
+    /// 氏名 as printed on the card (PNG).
+    #[schema(
+        example = "/v1/municipalities/012084/card-sessions/01938a6e-7c1f-7cc3-9a5e-3b2f0c4d5e6f/images/name"
+    )]
+    pub name: String,
+    /// 住所 as printed on the card (PNG).
+    pub address: String,
+    /// 顔写真 (JPEG 2000).
+    pub photo: String,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -283,7 +302,12 @@ pub struct CardSessionDto {
     pub failure: Option<FailureDto>,
 }
 
-fn result_dto(v: &Verified, show_number: bool, municipality: &[&str]) -> ResultDto {
+fn result_dto(
+    v: &Verified,
+    show_number: bool,
+    municipality: &[&str],
+    session_url: &str,
+) -> ResultDto {
     ResultDto {
         basic_info: v.basic_info.as_ref().map(|b| {
             let s = standard::basic_info(b, municipality);
@@ -312,6 +336,11 @@ fn result_dto(v: &Verified, show_number: bool, municipality: &[&str]) -> ResultD
             date_of_birth: crate::card::kenhojo::card_date(&f.date_of_birth),
             sex: f.sex.clone(),
             expiry_hint: f.expiry_hint.clone(),
+            images: f.images.as_ref().map(|_| CardFaceImagesDto {
+                name: format!("{session_url}/images/name"),
+                address: format!("{session_url}/images/address"),
+                photo: format!("{session_url}/images/photo"),
+            }),
         }),
         evidence: EvidenceDto {
             checks: v
@@ -344,7 +373,10 @@ fn session_dto(
     let now = Utc::now();
     let state = s.effective_state(now);
     let (result, failure) = match (&s.outcome, state) {
-        (Some(Ok(v)), _) => (Some(result_dto(v, show_number, municipality)), None),
+        (Some(Ok(v)), _) => {
+            let url = format!("/v1/municipalities/{}/card-sessions/{}", s.lg_code, s.id);
+            (Some(result_dto(v, show_number, municipality, &url)), None)
+        }
         (Some(Err(f)), _) => (
             None,
             Some(FailureDto {
@@ -683,4 +715,125 @@ pub async fn get_card_session(
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .json(session_dto(&session, lang, show_number, &names)))
+}
+
+/// Which image of the card face.
+#[derive(Debug, Clone, Copy, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(as = CardFaceImage)]
+pub enum ImageDto {
+    Name,
+    Address,
+    Photo,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Path)]
+pub struct ImagePath {
+    /// 全国地方公共団体コード.
+    #[serde(rename = "lgCode")]
+    #[allow(dead_code)] // Authorized reads and checks it from the path.
+    #[param(rename = "lgCode", example = "012084")]
+    pub lg_code: String,
+    /// The card session's id.
+    #[serde(rename = "cardSessionId")]
+    #[param(rename = "cardSessionId")]
+    pub card_session_id: Uuid,
+    /// `name`, `address` or `photo`.
+    #[param(inline, example = "photo")]
+    pub image: ImageDto,
+}
+
+/// An image of the card face, as the card holds it.
+pub struct CardImage;
+
+impl utoipa::PartialSchema for CardImage {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{ObjectBuilder, Type};
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .description(Some("The image's bytes as the card signed them"))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for CardImage {}
+
+/// One image of a verified card face (`readCardFace`): the name or address as printed (PNG)
+/// or the photo (JPEG 2000), exactly as the card signed it, for the clerk to compare with the
+/// resident. Served only while the result is kept (`card.result_minutes`); never cached.
+#[utoipa::path(
+    tag = "card",
+    params(
+        ImagePath,
+        ("Madoguchi-Actor" = String, Header, description = "Staff id of the clerk acting (required)", example = "clerk-0042"),
+    ),
+    responses(
+        (status = 200, description = "The image: image/png (name, address), image/jp2 or image/j2c (photo)", content(
+            (inline(CardImage) = "image/png"),
+            (inline(CardImage) = "image/jp2"),
+            (inline(CardImage) = "image/j2c"),
+        )),
+        (status = 400, description = "Malformed lgCode, id, image or Madoguchi-Actor", body = ProblemDoc, content_type = "application/problem+json"),
+        (status = 401, description = "No or invalid token", body = ProblemDoc, content_type = "application/problem+json"),
+        (status = 403, description = "Scope card missing, or another municipality", body = ProblemDoc, content_type = "application/problem+json"),
+        (status = 404, description = "No such card session here, not a verified card face, or its result already forgotten", body = ProblemDoc, content_type = "application/problem+json"),
+    ),
+    security(("oauth2" = ["card"]))
+)]
+#[get("/municipalities/{lgCode}/card-sessions/{cardSessionId}/images/{image}")]
+pub async fn get_card_image(
+    auth: Authorized<scopes::Card>,
+    state: web::Data<AppState>,
+    path: web::Path<ImagePath>,
+) -> Result<HttpResponse, ApiError> {
+    let code = auth.municipality()?;
+    require_staff(&auth)?;
+    let id = path.card_session_id;
+    let which = match path.image {
+        ImageDto::Name => FaceImage::Name,
+        ImageDto::Address => FaceImage::Address,
+        ImageDto::Photo => FaceImage::Photo,
+    };
+    let session = state
+        .store
+        .card_session(id, state.server_key.as_ref())
+        .await?
+        .filter(|s| s.lg_code == code)
+        .ok_or_else(|| {
+            ApiError::not_found(Text::new(
+                format!("カード読取り {id} はこの団体にありません。"),
+                format!("There is no card session {id} in this municipality."),
+            ))
+        })?;
+    let images = match &session.outcome {
+        Some(Ok(v)) => v.card_face.as_ref().and_then(|f| f.images.as_ref()),
+        _ => None,
+    };
+    let Some(images) = images else {
+        let minutes = state.settings.card.result_minutes;
+        return Err(ApiError::not_found(Text::new(
+            format!(
+                "カード読取り {id} には券面の画像がありません(券面事項確認で確認済みの読取りだけが画像を持ち、{minutes}分後に消去されます)。もう一度読み取ってください。"
+            ),
+            format!(
+                "Card session {id} has no card-face images: only a verified readCardFace has them, and they are forgotten after {minutes} minutes. Read the card again."
+            ),
+        )));
+    };
+    let bytes = images.get(which).to_vec();
+    state
+        .store
+        .record_audit(AuditEntry::success(
+            &auth.actor,
+            Action::CardSessionRead,
+            Some(code),
+            format!("card-session:{id}/images/{}", which.as_str()),
+        ))
+        .await?;
+    Ok(HttpResponse::Ok()
+        .content_type(crate::card::kenkaku::image_media_type(&bytes))
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .insert_header(("X-Content-Type-Options", "nosniff"))
+        .body(bytes))
 }

@@ -63,6 +63,7 @@ pub fn routes(cfg: &mut ServiceConfig) {
                 .service(devices::enrol_device)
                 .service(card_sessions::create_card_session)
                 .service(card_sessions::get_card_session)
+                .service(card_sessions::get_card_image)
                 .service(forms::list_forms)
                 .service(forms::get_form)
                 .service(forms::get_form_schema)

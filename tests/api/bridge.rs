@@ -244,6 +244,55 @@ async fn counter_pc_reads_cards_through_the_bridge(backend: Backend) {
         .await;
     assert_eq!(face["state"], "verified", "{face}");
     assert_eq!(face["result"]["cardFace"]["dateOfBirth"], "1980-02-17");
+    // The card face's signed images, for the clerk to compare with the resident.
+    let images = &face["result"]["cardFace"]["images"];
+    let image = |which: &str| {
+        let url = images[which]
+            .as_str()
+            .unwrap_or_else(|| panic!("{face}"))
+            .to_owned();
+        let counter = &counter;
+        async move {
+            let got = counter
+                .app
+                .http
+                .get(counter.app.url(&url))
+                .bearer_auth(&counter.token)
+                .header("Madoguchi-Actor", "clerk-0042")
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(got.status(), StatusCode::OK, "{url}");
+            assert_eq!(got.headers()["cache-control"], "no-store");
+            let kind = got.headers()["content-type"].to_str().unwrap().to_owned();
+            (kind, got.bytes().await.unwrap().to_vec())
+        }
+    };
+    let (kind, name) = image("name").await;
+    assert_eq!(kind, "image/png");
+    assert!(name.starts_with(b"\x89PNG"));
+    // The synthetic card's name image carries the name it shows.
+    assert!(String::from_utf8_lossy(&name).contains("山田　花子"));
+    let (kind, address) = image("address").await;
+    assert_eq!(kind, "image/png");
+    assert!(String::from_utf8_lossy(&address).contains("北５条東"));
+    let (kind, photo) = image("photo").await;
+    assert_eq!(kind, "image/jp2");
+    assert_eq!(&photo[4..8], b"jP  ");
+    // A read without the card face has no images.
+    let by_face_id = by_face["cardSessionId"].as_str().unwrap();
+    let none = app
+        .http
+        .get(app.url(&format!(
+            "/v1/municipalities/012084/card-sessions/{by_face_id}/images/photo"
+        )))
+        .bearer_auth(&counter.token)
+        .header("Madoguchi-Actor", "clerk-0042")
+        .send()
+        .await
+        .unwrap();
+    let none = problem(none, StatusCode::NOT_FOUND, "not_found").await;
+    assert!(none["detail"].as_str().unwrap().contains("券面"), "{none}");
     // JPKI authentication: the 利用者証明用 certificate chained to the configured root, the
     // card's signature over the gateway's nonce.
     let (auth, _) = counter

@@ -336,6 +336,17 @@ async fn every_documented_example_works(backend: Backend) {
             date_of_birth: "19800217".into(),
             sex: "2".into(),
         }),
+        // The card face's images too, for the route that serves them.
+        card_face: Some(madoguchi::card::session::FaceFacts {
+            date_of_birth: "19800217".into(),
+            sex: "2".into(),
+            expiry_hint: None,
+            images: Some(madoguchi::card::session::StoredImages {
+                name: b"\x89PNG\r\n\x1a\nname".to_vec(),
+                address: b"\x89PNG\r\n\x1a\naddress".to_vec(),
+                photo: b"\x00\x00\x00\x0cjP  photo".to_vec(),
+            }),
+        }),
         challenge_passed: true,
         ..Default::default()
     };
