@@ -36,6 +36,27 @@ pub struct Settings {
     pub idempotency: IdempotencySettings,
     pub audit: AuditSettings,
     pub card: CardSettings,
+    pub link: LinkSettings,
+}
+
+/// The core-system link: the resident directory's files.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LinkSettings {
+    /// Take in a `myNumber` column of directory files (sealed with the server key, which
+    /// must then be configured). Off: such a file is refused.
+    pub accept_my_number: bool,
+    /// Largest directory file the admin API takes, in bytes.
+    pub max_import_bytes: u64,
+}
+
+impl Default for LinkSettings {
+    fn default() -> Self {
+        Self {
+            accept_my_number: false,
+            max_import_bytes: 512 * 1024 * 1024,
+        }
+    }
 }
 
 /// My Number cards at the counter: the device port counter PCs' bridges connect to, and the
@@ -338,6 +359,7 @@ impl Default for Settings {
             idempotency: IdempotencySettings::default(),
             audit: AuditSettings::default(),
             card: CardSettings::default(),
+            link: LinkSettings::default(),
         }
     }
 }

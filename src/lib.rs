@@ -15,6 +15,7 @@ pub mod http;
 pub mod i18n;
 pub mod idempotency;
 pub mod kpi;
+pub mod link;
 pub mod maintenance;
 pub mod print;
 pub mod secrets;

@@ -33,6 +33,8 @@ pub enum Purpose {
     AuditCheckpoint,
     /// Sealing what a card session read and the 照合番号B it was read with.
     CardSession,
+    /// Sealing a resident's 個人番号 in the directory (only when the operator lets it in).
+    ResidentMyNumber,
 }
 
 impl Purpose {
@@ -42,6 +44,7 @@ impl Purpose {
             Purpose::Idempotency => b"madoguchi idempotency v1",
             Purpose::AuditCheckpoint => b"madoguchi audit checkpoint v1",
             Purpose::CardSession => b"madoguchi card session v1",
+            Purpose::ResidentMyNumber => b"madoguchi resident my number v1",
         }
     }
 }

@@ -322,6 +322,7 @@ impl Application {
             device_authority,
             device_port_url,
             card_signals,
+            import_jobs: Arc::default(),
             settings: settings.clone(),
         });
 

@@ -12,6 +12,7 @@ mod m20261122_000002_idempotency;
 mod m20261203_000003_hardening;
 mod m20261203_000004_visits;
 mod m20261203_000005_devices;
+mod m20261203_000006_residents;
 
 pub struct Migrator;
 
@@ -24,6 +25,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000003_hardening::Migration),
             Box::new(m20261203_000004_visits::Migration),
             Box::new(m20261203_000005_devices::Migration),
+            Box::new(m20261203_000006_residents::Migration),
         ]
     }
 }

@@ -43,6 +43,10 @@ pub enum Action {
     CardRead,
     /// A counter app took what a card session read.
     CardSessionRead,
+    /// A 住民記録 file was applied to a municipality's resident directory.
+    DirectoryImport,
+    /// A clerk looked residents up in the directory (the visit it serves; never the terms).
+    ResidentLookup,
 }
 
 impl Action {
@@ -68,6 +72,8 @@ impl Action {
             Action::CardSessionCreate => "card_session.create",
             Action::CardRead => "card.read",
             Action::CardSessionRead => "card_session.read",
+            Action::DirectoryImport => "directory.import",
+            Action::ResidentLookup => "resident.lookup",
         }
     }
 }

@@ -31,10 +31,13 @@ pub enum Scope {
     /// Receive a 個人番号 read from a card (`readMyNumber`), for a procedure that needs it.
     #[serde(rename = "mynumber:read")]
     MyNumberRead,
+    /// Look residents up in the resident directory for a visit.
+    #[serde(rename = "residents")]
+    Residents,
 }
 
 impl Scope {
-    pub const ALL: [Scope; 8] = [
+    pub const ALL: [Scope; 9] = [
         Scope::Admin,
         Scope::MunicipalitiesRead,
         Scope::MunicipalitiesWrite,
@@ -43,6 +46,7 @@ impl Scope {
         Scope::Visits,
         Scope::Card,
         Scope::MyNumberRead,
+        Scope::Residents,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -55,6 +59,7 @@ impl Scope {
             Scope::Visits => "visits",
             Scope::Card => "card",
             Scope::MyNumberRead => "mynumber:read",
+            Scope::Residents => "residents",
         }
     }
 
@@ -82,6 +87,9 @@ impl Scope {
             }
             Scope::MyNumberRead => {
                 "カードから読み取った個人番号の受取り(個人番号利用事務のみ) / receive a 個人番号 read from a card"
+            }
+            Scope::Residents => {
+                "来庁のための住民記録の照会(検索・世帯) / look residents up in the directory for a visit"
             }
         }
     }

@@ -6,6 +6,7 @@ mod audit;
 pub mod card;
 mod catalog;
 mod forms;
+mod link;
 mod serve;
 
 use std::path::PathBuf;
@@ -65,6 +66,9 @@ pub enum Command {
     /// My Number card data, offline (no database, no reader): check a card dump.
     #[command(subcommand)]
     Card(CardCommand),
+    /// The core-system link: the resident directory from the 住民記録 system's files.
+    #[command(subcommand)]
+    Link(LinkCommand),
     /// A virtual My Number card in a PC/SC reader through vsmartcard-vpcd: connecting inserts
     /// it, ending the command (or vpcd closing) removes it.
     VirtualCard(VirtualCardArgs),
@@ -118,6 +122,42 @@ pub enum CardCommand {
         /// The municipality the synthetic issuer stands for.
         #[arg(long, default_value = "012084")]
         lg_code: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum LinkCommand {
+    /// Apply a full (全件) or differential (差分) 住民記録 file to a municipality's directory:
+    /// every row is checked first, and a file with a bad row changes nothing (exit 2, each
+    /// problem with its line). The same file applied again changes nothing.
+    Import {
+        /// The UTF-8 CSV file (the layout is in the README).
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+        /// The municipality's lgCode.
+        #[arg(long)]
+        lg_code: String,
+        /// `full` replaces the directory; `diff` applies A/U/D rows in order.
+        #[arg(long, value_parser = ["full", "diff"])]
+        kind: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Write a synthetic full file (made-up residents, no real person) for practice and
+    /// load tests.
+    Sample {
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+        #[arg(long, default_value = "012084")]
+        lg_code: String,
+        #[arg(long, default_value_t = 1000)]
+        residents: u64,
+    },
+    /// The municipality's directory size and the files applied, newest first.
+    Imports {
+        lg_code: String,
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -337,6 +377,7 @@ pub async fn run(cli: Cli) -> ExitCode {
         Some(Command::Clients(command)) => admin::clients(&settings, command).await,
         Some(Command::Municipalities(command)) => admin::municipalities(&settings, command).await,
         Some(Command::Catalog(command)) => catalog::run(&settings, command).await,
+        Some(Command::Link(command)) => link::run(&settings, command).await,
     };
     result.unwrap_or_else(|e| fail(&e))
 }

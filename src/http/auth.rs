@@ -45,6 +45,7 @@ pub mod scopes {
     marker!(Forms);
     marker!(Visits);
     marker!(Card);
+    marker!(Residents);
 }
 
 /// A caller whose token carries scope `S` (and, on municipality routes, the municipality).

@@ -9,6 +9,7 @@ mod catalog;
 pub mod client_address;
 pub mod deadline;
 mod devices;
+mod directory_imports;
 mod domain_errors;
 pub mod extract;
 pub mod fallback;
@@ -24,6 +25,7 @@ pub mod pagination;
 mod printouts;
 pub mod problem;
 pub mod request_id;
+mod residents;
 pub mod state;
 pub mod telemetry;
 mod visits;
@@ -64,6 +66,11 @@ pub fn routes(cfg: &mut ServiceConfig) {
                 .service(card_sessions::create_card_session)
                 .service(card_sessions::get_card_session)
                 .service(card_sessions::get_card_image)
+                .service(directory_imports::create_import)
+                .service(directory_imports::get_import)
+                .service(directory_imports::list_imports)
+                .service(residents::search_residents)
+                .service(residents::get_household)
                 .service(forms::list_forms)
                 .service(forms::get_form)
                 .service(forms::get_form_schema)
@@ -76,6 +83,7 @@ pub fn routes(cfg: &mut ServiceConfig) {
                 .service(visits::get_determination)
                 .service(visits::post_answers)
                 .service(visits::attach_card)
+                .service(visits::attach_resident)
                 .service(visits::get_drafts)
                 .service(visits::patch_draft)
                 .service(visits::confirm_visit)

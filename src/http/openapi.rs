@@ -24,6 +24,7 @@ use crate::auth::Scope;
         (name = "forms", description = "Standard form schemas; normalizing and validating form data (scope forms)"),
         (name = "admin", description = "Registering municipalities, clients and counter PCs (scope admin)"),
         (name = "card", description = "Reading residents' My Number cards at a counter PC's reader (scope card)"),
+        (name = "residents", description = "Looking residents up in the directory the core-system link keeps (scope residents)"),
         (name = "devices", description = "Counter PCs' bridges enrolling with a one-time code"),
         (name = "operations", description = "Health, readiness, metrics, problem types, this document"),
     )

@@ -39,4 +39,6 @@ pub struct AppState {
     pub card_signals: Arc<crate::devices::Signals>,
     /// The server key, when there is one (see [`crate::secrets`]).
     pub server_key: Option<crate::secrets::ServerKey>,
+    /// Directory imports this replica runs (their progress).
+    pub import_jobs: Arc<crate::link::jobs::ImportJobs>,
 }

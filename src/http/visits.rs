@@ -1111,6 +1111,83 @@ pub async fn attach_card(
     determination_after(&state, &req, id, change).await
 }
 
+/// A resident of the directory to take a member's facts from.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[schema(as = ResidentAttachment, example = json!({"addresseeNumber": "10000000006", "member": "m1"}))]
+pub struct ResidentAttachmentDto {
+    /// 宛名番号, as a lookup gave it.
+    #[schema(example = "10000000006")]
+    pub addressee_number: String,
+    /// The member who is this resident.
+    #[schema(example = "m1")]
+    pub member: String,
+}
+
+/// Take a member's facts from the resident directory (name, kana, date of birth when the
+/// registry knows the day, sex, 続柄, nationality) with the source `registry`, and run the
+/// determination again: the drafts are prefilled from them. Audited as a lookup for the visit.
+#[utoipa::path(
+    tag = "visits",
+    params(
+        VisitPath,
+        ("Madoguchi-Actor" = String, Header, description = "Staff id of the clerk acting (required)", example = "clerk-0042"),
+        ("Idempotency-Key" = Option<String>, Header, description = "A new UUID per request: a retry with the same key and body returns the first response"),
+    ),
+    request_body(content = ResidentAttachmentDto, content_type = "application/json"),
+    responses(
+        (status = 200, description = "The determination with the registry's facts", body = DeterminationDto),
+        (status = 400, description = "Malformed JSON, lgCode, visit id or Madoguchi-Actor", body = ProblemDoc, content_type = "application/problem+json"),
+        (status = 401, description = "No or invalid token", body = ProblemDoc, content_type = "application/problem+json"),
+        (status = 403, description = "Scope visits or residents missing, or the client may not act for this municipality", body = ProblemDoc, content_type = "application/problem+json"),
+        (status = 404, description = "No such visit, or no such resident in the municipality's directory", body = ProblemDoc, content_type = "application/problem+json"),
+        (status = 409, description = "The visit is closed or was changed meanwhile, or the same Idempotency-Key is still running", body = ProblemDoc, content_type = "application/problem+json"),
+        (status = 422, description = "Unknown member, or an Idempotency-Key reused", body = ProblemDoc, content_type = "application/problem+json"),
+    ),
+    security(("oauth2" = ["visits", "residents"]))
+)]
+#[post(
+    "/municipalities/{lgCode}/visits/{visitId}/residents",
+    wrap = "Idempotent::requiring(Scope::Visits)"
+)]
+pub async fn attach_resident(
+    req: HttpRequest,
+    auth: Authorized<scopes::Visits>,
+    state: web::Data<AppState>,
+    path: web::Path<VisitPath>,
+    body: ApiJson<ResidentAttachmentDto>,
+) -> Result<HttpResponse, ApiError> {
+    let code = auth.municipality()?;
+    require_staff(&auth)?;
+    if !auth.principal.has_scope(Scope::Residents) {
+        return Err(super::auth::insufficient_scope(Scope::Residents));
+    }
+    let id = path.visit_id;
+    let body = body.0;
+    let resident = state
+        .store
+        .resident(&code.to_string(), &body.addressee_number)
+        .await?
+        .ok_or_else(|| super::residents::resident_not_found(&body.addressee_number))?;
+    let facts = input::registry_facts(&resident);
+    let ctx = Context {
+        catalog: &state.catalog,
+        eras: &state.forms.eras,
+        now: crate::store::now(),
+    };
+    let change = state
+        .store
+        .change_visit(&code, id, Action::VisitUpdate, &auth.actor, |visit| {
+            input::apply_registry(&ctx, &mut visit.household, &body.member, facts)
+        })
+        .await
+        .map_err(store_conflict)?;
+    if matches!(change, VisitChange::Done(_)) {
+        super::residents::audit_lookup(&state, &auth.actor, code, id, 1).await?;
+    }
+    determination_after(&state, &req, id, change).await
+}
+
 /// Close the visit: the resident has left. Its stay time is recorded.
 #[utoipa::path(
     tag = "visits",

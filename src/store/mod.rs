@@ -12,6 +12,8 @@ pub mod entities;
 mod idempotency;
 mod keys;
 mod municipalities;
+mod residents;
+pub use residents::{DirectoryWriter, INSERT_BATCH, ResidentQuery};
 mod visits;
 pub use visits::{Submission, VisitChange};
 

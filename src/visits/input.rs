@@ -518,6 +518,39 @@ pub fn card_facts(verified: &crate::card::session::Verified) -> Vec<(String, Val
     facts
 }
 
+/// A resident's facts as the directory holds them: the name split at its full-width space,
+/// the kana, the date of birth (when the registry knows the day), sex, 続柄, nationality.
+pub fn registry_facts(r: &crate::link::directory::Resident) -> Vec<(String, Value)> {
+    let mut facts = Vec::new();
+    let split = |s: &str| {
+        s.split_once('\u{3000}')
+            .map(|(a, b)| (a.to_owned(), b.to_owned()))
+    };
+    match split(&r.name) {
+        Some((family, given)) => {
+            facts.push(("familyName".to_owned(), Value::String(family)));
+            facts.push(("givenName".to_owned(), Value::String(given)));
+        }
+        None => facts.push(("fullName".to_owned(), Value::String(r.name.clone()))),
+    }
+    if let Some((family, given)) = split(&r.name_kana) {
+        facts.push(("familyNameKana".to_owned(), Value::String(family)));
+        facts.push(("givenNameKana".to_owned(), Value::String(given)));
+    }
+    if let Some(day) = r.date_of_birth.day() {
+        facts.push(("dateOfBirth".to_owned(), Value::String(day.to_string())));
+    }
+    facts.push(("sex".to_owned(), Value::String(r.sex.clone())));
+    facts.push((
+        "relationship".to_owned(),
+        Value::String(r.relationship.clone()),
+    ));
+    if let Some(n) = &r.nationality {
+        facts.push(("nationality".to_owned(), Value::String(n.clone())));
+    }
+    facts
+}
+
 /// Records a card's facts for a member with the source `card`, over what was there (the card
 /// is signed; what was typed is not). Each value is checked against the dictionary.
 pub fn apply_card(
@@ -525,6 +558,26 @@ pub fn apply_card(
     household: &mut Household,
     member: &str,
     facts: Vec<(String, Value)>,
+) -> Result<(), Vec<FieldError>> {
+    apply_from(ctx, household, member, facts, Source::Card)
+}
+
+/// Records facts read from the resident directory for a member with the source `registry`.
+pub fn apply_registry(
+    ctx: &Context<'_>,
+    household: &mut Household,
+    member: &str,
+    facts: Vec<(String, Value)>,
+) -> Result<(), Vec<FieldError>> {
+    apply_from(ctx, household, member, facts, Source::Registry)
+}
+
+fn apply_from(
+    ctx: &Context<'_>,
+    household: &mut Household,
+    member: &str,
+    facts: Vec<(String, Value)>,
+    source: Source,
 ) -> Result<(), Vec<FieldError>> {
     let mut checked = Vec::new();
     let mut errors = Vec::new();
@@ -547,7 +600,7 @@ pub fn apply_card(
         return Err(errors);
     }
     for (name, value) in checked {
-        m.facts.insert(name, record(value, Source::Card, ctx.now));
+        m.facts.insert(name, record(value, source, ctx.now));
     }
     Ok(())
 }

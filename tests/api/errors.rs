@@ -204,7 +204,7 @@ async fn internal_errors_are_opaque(backend: Backend) {
         .execute_unprepared("DROP TABLE catalog_overrides")
         .await
         .unwrap();
-    for table in ["card_sessions", "devices"] {
+    for table in ["card_sessions", "devices", "residents", "directory_imports"] {
         app.store
             .connection()
             .execute_unprepared(&format!("DROP TABLE {table}"))

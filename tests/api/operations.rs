@@ -259,6 +259,7 @@ async fn every_documented_example_works(backend: Backend) {
                 "visits",
                 "card",
                 "mynumber:read",
+                "residents",
             ],
             &["012084"],
         )
@@ -355,6 +356,35 @@ async fn every_documented_example_works(backend: Backend) {
         .await
         .unwrap();
     let known_client = app.demo.client_id.to_string();
+    // A resident directory for the lookups' examples (household 10000000, 山田　花子 …), and
+    // the job that loaded it.
+    let known_job = {
+        let mut csv = Vec::new();
+        madoguchi::link::sample::write_full(&mut csv, "012084", 12).unwrap();
+        let sent = app
+            .http
+            .post(app.url("/v1/admin/resident-imports?lgCode=012084&kind=full"))
+            .bearer_auth(&token)
+            .header("Content-Type", "text/csv")
+            .body(csv)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(sent.status(), StatusCode::ACCEPTED);
+        let job: Value = sent.json().await.unwrap();
+        let id = job["jobId"].as_str().unwrap().to_owned();
+        for _ in 0..100 {
+            let now = app
+                .get_json(&format!("/v1/admin/resident-imports/{id}"), &token)
+                .await;
+            if now["state"] != "running" {
+                assert_eq!(now["state"], "applied", "{now}");
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        id
+    };
     // A visit to look up, opened from the documented example of a new visit.
     let doc: Value = app.get_public_json("/openapi.json").await;
     let new_visit = doc
@@ -434,6 +464,8 @@ async fn every_documented_example_works(backend: Backend) {
             match (param["in"].as_str().unwrap(), name) {
                 ("path", "clientId") => url = url.replace("{clientId}", &known_client),
                 ("path", "deviceId") => url = url.replace("{deviceId}", &known_device),
+                ("path", "jobId") => url = url.replace("{jobId}", &known_job),
+                ("query", "visitId") => query.push((name.to_owned(), known_visit.clone())),
                 ("path", "cardSessionId") => {
                     url = url.replace("{cardSessionId}", &known_card_session)
                 }
@@ -489,6 +521,13 @@ async fn every_documented_example_works(backend: Backend) {
                 _ => body,
             };
             request = request.json(&body);
+        } else if let Some(csv) = content.get("text/csv") {
+            let body = csv["schema"]["examples"][0]
+                .as_str()
+                .unwrap_or_else(|| panic!("{method} {path}: no example file"));
+            request = request
+                .header("Content-Type", "text/csv")
+                .body(body.to_owned());
         } else if let Some(form) = content.get("application/x-www-form-urlencoded") {
             let body = example_value(&doc, &form["schema"]).unwrap();
             let fields: Vec<(String, String)> = body
