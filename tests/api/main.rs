@@ -15,6 +15,7 @@ mod external_issuer;
 mod forms;
 mod hardening;
 mod idempotency;
+mod link;
 mod operations;
 mod pcsc;
 mod printouts;
