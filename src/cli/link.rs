@@ -144,6 +144,11 @@ pub async fn run(settings: &Settings, command: LinkCommand) -> Result<ExitCode, 
             }
         }
         LinkCommand::Sample { .. } => Ok(ExitCode::SUCCESS),
+        LinkCommand::Watch {
+            dir,
+            lg_code,
+            interval_ms,
+        } => watch(settings, &store, &dir, &lg_code, interval_ms).await,
         LinkCommand::Imports { lg_code, json } => {
             let code = LgCode::parse(&lg_code).map_err(|e| format!("{lg_code}: {e}"))?;
             let imports = store
@@ -174,5 +179,134 @@ pub async fn run(settings: &Settings, command: LinkCommand) -> Result<ExitCode, 
             }
             Ok(ExitCode::SUCCESS)
         }
+    }
+}
+
+/// The files waiting in `dir`: `full-*.csv` and `diff-*.csv`, in name order.
+fn waiting(dir: &std::path::Path) -> Result<Vec<(std::path::PathBuf, FileKind)>, String> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).map_err(|e| format!("{}: {e}", dir.display()))? {
+        let path = entry.map_err(|e| e.to_string())?.path();
+        let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
+            continue;
+        };
+        if !path.is_file() || !name.ends_with(".csv") {
+            continue;
+        }
+        let kind = if name.starts_with("full-") {
+            FileKind::Full
+        } else if name.starts_with("diff-") {
+            FileKind::Diff
+        } else {
+            continue;
+        };
+        files.push((path, kind));
+    }
+    // By what follows the prefix (a timestamp or sequence number), a full file first on a tie.
+    files.sort_by_key(|(path, kind)| {
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        (name[5..].to_owned(), *kind == FileKind::Diff)
+    });
+    Ok(files)
+}
+
+/// Moves `file` into `dir/sub/`.
+fn move_into(
+    file: &std::path::Path,
+    dir: &std::path::Path,
+    sub: &str,
+) -> Result<std::path::PathBuf, String> {
+    let target_dir = dir.join(sub);
+    std::fs::create_dir_all(&target_dir).map_err(|e| format!("{}: {e}", target_dir.display()))?;
+    let target = target_dir.join(file.file_name().unwrap_or_default());
+    std::fs::rename(file, &target).map_err(|e| format!("{}: {e}", file.display()))?;
+    Ok(target)
+}
+
+async fn watch(
+    settings: &Settings,
+    store: &crate::store::Store,
+    dir: &std::path::Path,
+    lg_code: &str,
+    interval_ms: u64,
+) -> Result<ExitCode, String> {
+    let code = LgCode::parse(lg_code).map_err(|e| format!("{lg_code}: {e}"))?;
+    let forms = FormRegistry::load(&settings.schemas.source()).map_err(|e| e.to_string())?;
+    let server_key = ServerKey::load(settings, false).map_err(|e| e.to_string())?;
+    let importer = Importer {
+        store,
+        eras: forms.eras.clone(),
+        relationships: import::relationships(&forms),
+        allow_my_number: settings.link.accept_my_number,
+        server_key: server_key.as_ref(),
+    };
+    eprintln!(
+        "watching {} for full-*.csv and diff-*.csv of {code}",
+        dir.display()
+    );
+    let quiet: Arc<dyn Fn(Progress) + Send + Sync> = Arc::new(|_| {});
+    // After a refused file, later differential files may depend on what it would have done:
+    // they wait until a full file (or the operator, restarting the watch) settles it.
+    let mut held = false;
+    loop {
+        for (path, kind) in waiting(dir)? {
+            let name = path
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            if held && kind == FileKind::Diff {
+                continue;
+            }
+            let file = FileToImport {
+                lg_code: code.to_string(),
+                kind,
+                path: path.clone(),
+                file_name: name.clone(),
+                staff: Actor::cli().staff,
+                client_id: Actor::cli().client_id,
+            };
+            match importer
+                .import_audited(&file, &Actor::cli(), quiet.clone())
+                .await
+            {
+                Ok(Outcome::Applied(r)) => {
+                    held = false;
+                    move_into(&path, dir, "done")?;
+                    println!(
+                        "{name}: applied, {} rows, {} added, {} changed, {} removed",
+                        r.rows, r.added, r.changed, r.removed
+                    );
+                }
+                Ok(Outcome::Unchanged(_)) => {
+                    move_into(&path, dir, "done")?;
+                    println!("{name}: unchanged (applied before)");
+                }
+                Err(ImportError::Rows { errors, more }) => {
+                    held = true;
+                    let target = move_into(&path, dir, "rejected")?;
+                    let mut report: String = errors
+                        .iter()
+                        .map(|e| format!("{}\n{}\n", e.message.ja, e.message.en))
+                        .collect();
+                    if more > 0 {
+                        report.push_str(&format!("ほか{more}件 / and {more} more\n"));
+                    }
+                    let report_path = target.with_file_name(format!("{name}.errors.txt"));
+                    std::fs::write(&report_path, report)
+                        .map_err(|e| format!("{}: {e}", report_path.display()))?;
+                    println!(
+                        "{name}: rejected, nothing applied ({} problems; see {}); later diff files wait for a full file or a restart",
+                        errors.len() as u64 + more,
+                        report_path.display()
+                    );
+                }
+                // The database or the file system: leave the file, try again next time.
+                Err(e) => eprintln!("{name}: not applied, will try again: {e}"),
+            }
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(interval_ms)).await;
     }
 }

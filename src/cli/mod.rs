@@ -153,6 +153,20 @@ pub enum LinkCommand {
         #[arg(long, default_value_t = 1000)]
         residents: u64,
     },
+    /// Watch a directory for 住民記録 files and apply each as it arrives, in the order of what
+    /// follows the prefix (`full-20261203-0100.csv`, `diff-20261203-0110.csv`; a full file
+    /// first on a tie): `full-*` replaces the directory, `diff-*` changes it. Write a file under another
+    /// name (`*.tmp`) and rename it into place when complete. Applied files (and files applied
+    /// before) move to `done/`, refused ones to `rejected/` with `<name>.errors.txt`.
+    Watch {
+        #[arg(value_name = "DIR")]
+        dir: PathBuf,
+        #[arg(long)]
+        lg_code: String,
+        /// How often to look, in milliseconds.
+        #[arg(long, default_value_t = 2000)]
+        interval_ms: u64,
+    },
     /// The municipality's directory size and the files applied, newest first.
     Imports {
         lg_code: String,

@@ -222,3 +222,100 @@ async fn a_killed_import_leaves_the_directory_as_it_was(backend: Backend) {
     assert_eq!(residents(&dir, url)["residents"], 43_000);
 }
 storage_test!(a_killed_import_leaves_the_directory_as_it_was);
+
+/// Puts a file into the watched directory as a writer should: under another name, then renamed.
+fn drop_file(dir: &std::path::Path, name: &str, text: &str) {
+    let tmp = dir.join(format!("{name}.tmp"));
+    std::fs::write(&tmp, text).unwrap();
+    std::fs::rename(&tmp, dir.join(name)).unwrap();
+}
+
+/// Waits until `path` exists.
+fn wait_for(path: &std::path::Path) {
+    for _ in 0..200 {
+        if path.exists() {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    panic!("{} did not appear", path.display());
+}
+
+async fn a_watched_directory_applies_files_in_order(backend: Backend) {
+    let dir = TempDir::new().unwrap();
+    let url = match backend {
+        Backend::Sqlite => None,
+        Backend::Postgres => Some(fresh_postgres_database().await),
+    };
+    let url = url.as_deref();
+    assert!(run(&dir, url, &["migrate"]).status.success());
+    assert!(
+        run(
+            &dir,
+            url,
+            &[
+                "municipalities",
+                "create",
+                "--lg-code",
+                "012084",
+                "--name",
+                "北見市"
+            ]
+        )
+        .status
+        .success()
+    );
+    let inbox = dir.path().join("inbox");
+    std::fs::create_dir(&inbox).unwrap();
+    let mut watcher = crate::helpers::Running(
+        command(
+            &dir,
+            url,
+            &[
+                "link",
+                "watch",
+                inbox.to_str().unwrap(),
+                "--lg-code",
+                "012084",
+                "--interval-ms",
+                "100",
+            ],
+        )
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap(),
+    );
+    let mut full = Vec::new();
+    madoguchi::link::sample::write_full(&mut full, "012084", 60).unwrap();
+    let full = String::from_utf8(full).unwrap();
+    let lines: Vec<&str> = full.lines().collect();
+    let header = lines[0];
+    let first_50 = lines[..51].join("\n");
+    let add = |n: usize| format!("{header}\nA{}\n", lines[n]);
+
+    drop_file(&inbox, "full-0001.csv", &first_50);
+    drop_file(&inbox, "diff-0002.csv", &add(51));
+    wait_for(&inbox.join("done/diff-0002.csv"));
+    assert!(inbox.join("done/full-0001.csv").exists());
+    assert_eq!(residents(&dir, url)["residents"], 51);
+
+    // A refused diff (a change of someone not there): reported, and later diffs wait.
+    let nobody = madoguchi::link::sample::diff_row("012084", 59, "U");
+    drop_file(&inbox, "diff-0003.csv", &format!("{header}\n{nobody}\n"));
+    wait_for(&inbox.join("rejected/diff-0003.csv.errors.txt"));
+    let report = std::fs::read_to_string(inbox.join("rejected/diff-0003.csv.errors.txt")).unwrap();
+    assert!(report.contains("2行目"), "{report}");
+    drop_file(&inbox, "diff-0004.csv", &add(52));
+    std::thread::sleep(std::time::Duration::from_millis(600));
+    assert!(
+        inbox.join("diff-0004.csv").exists(),
+        "held after a refused diff"
+    );
+    // A full file settles it; the held diff follows.
+    drop_file(&inbox, "full-0005.csv", &lines[..52].join("\n"));
+    wait_for(&inbox.join("done/diff-0004.csv"));
+    assert_eq!(residents(&dir, url)["residents"], 52);
+    watcher.0.kill().unwrap();
+}
+storage_test!(a_watched_directory_applies_files_in_order);
