@@ -24,7 +24,7 @@ bytes=$(stat -c %s "$work/full.csv")
 measure() { # label, then the environment for the database
   local label=$1
   local data="$work/$label"
-  mkdir -p "$data"
+  mkdir -p -m 700 "$data"
   env "${@:2}" "$bin" --data-dir "$data" migrate >/dev/null
   env "${@:2}" "$bin" --data-dir "$data" municipalities create --lg-code 012084 --name 北見市 >/dev/null
   env "${@:2}" /usr/bin/time -f '%e %M' -o "$data/time" \
@@ -43,5 +43,5 @@ echo
 echo "| database | residents | seconds | peak memory MiB | residents/s |"
 echo "|---|---|---|---|---|"
 measure sqlite
-psql -q "$admin" -c "DROP DATABASE IF EXISTS madoguchi_link_bench" -c "CREATE DATABASE madoguchi_link_bench" >/dev/null
+PGOPTIONS="-c client_min_messages=warning" psql -q "$admin" -c "DROP DATABASE IF EXISTS madoguchi_link_bench" -c "CREATE DATABASE madoguchi_link_bench" >/dev/null
 measure postgresql DATABASE_URL="${admin%/*}/madoguchi_link_bench"

@@ -13,6 +13,7 @@ mod m20261203_000003_hardening;
 mod m20261203_000004_visits;
 mod m20261203_000005_devices;
 mod m20261203_000006_residents;
+mod m20261203_000007_application_outcomes;
 
 pub struct Migrator;
 
@@ -26,6 +27,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000004_visits::Migration),
             Box::new(m20261203_000005_devices::Migration),
             Box::new(m20261203_000006_residents::Migration),
+            Box::new(m20261203_000007_application_outcomes::Migration),
         ]
     }
 }

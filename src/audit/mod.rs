@@ -47,6 +47,8 @@ pub enum Action {
     DirectoryImport,
     /// A clerk looked residents up in the directory (the visit it serves; never the terms).
     ResidentLookup,
+    /// A core system answered about an application (accepted, rejected, completed).
+    ApplicationAcknowledge,
 }
 
 impl Action {
@@ -74,6 +76,7 @@ impl Action {
             Action::CardSessionRead => "card_session.read",
             Action::DirectoryImport => "directory.import",
             Action::ResidentLookup => "resident.lookup",
+            Action::ApplicationAcknowledge => "application.acknowledge",
         }
     }
 }

@@ -34,10 +34,13 @@ pub enum Scope {
     /// Look residents up in the resident directory for a visit.
     #[serde(rename = "residents")]
     Residents,
+    /// A core system: pull the applications of its business area and answer them.
+    #[serde(rename = "link")]
+    Link,
 }
 
 impl Scope {
-    pub const ALL: [Scope; 9] = [
+    pub const ALL: [Scope; 10] = [
         Scope::Admin,
         Scope::MunicipalitiesRead,
         Scope::MunicipalitiesWrite,
@@ -47,6 +50,7 @@ impl Scope {
         Scope::Card,
         Scope::MyNumberRead,
         Scope::Residents,
+        Scope::Link,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -60,6 +64,7 @@ impl Scope {
             Scope::Card => "card",
             Scope::MyNumberRead => "mynumber:read",
             Scope::Residents => "residents",
+            Scope::Link => "link",
         }
     }
 
@@ -90,6 +95,9 @@ impl Scope {
             }
             Scope::Residents => {
                 "来庁のための住民記録の照会(検索・世帯) / look residents up in the directory for a visit"
+            }
+            Scope::Link => {
+                "基幹業務システムによる申請の取得と結果の返却 / a core system pulls applications and answers them"
             }
         }
     }

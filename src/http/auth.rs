@@ -46,6 +46,7 @@ pub mod scopes {
     marker!(Visits);
     marker!(Card);
     marker!(Residents);
+    marker!(Link);
 }
 
 /// A caller whose token carries scope `S` (and, on municipality routes, the municipality).

@@ -16,6 +16,7 @@ pub mod fallback;
 pub mod forms;
 pub mod idempotency;
 mod kpis;
+mod link;
 pub mod methods;
 mod municipalities;
 mod oauth;
@@ -71,6 +72,8 @@ pub fn routes(cfg: &mut ServiceConfig) {
                 .service(directory_imports::list_imports)
                 .service(residents::search_residents)
                 .service(residents::get_household)
+                .service(link::pull_applications)
+                .service(link::acknowledge)
                 .service(forms::list_forms)
                 .service(forms::get_form)
                 .service(forms::get_form_schema)

@@ -25,6 +25,7 @@ use crate::auth::Scope;
         (name = "admin", description = "Registering municipalities, clients and counter PCs (scope admin)"),
         (name = "card", description = "Reading residents' My Number cards at a counter PC's reader (scope card)"),
         (name = "residents", description = "Looking residents up in the directory the core-system link keeps (scope residents)"),
+        (name = "link", description = "Core systems pulling the applications of their business area and answering them (scope link)"),
         (name = "devices", description = "Counter PCs' bridges enrolling with a one-time code"),
         (name = "operations", description = "Health, readiness, metrics, problem types, this document"),
     )

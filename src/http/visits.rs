@@ -1972,6 +1972,8 @@ pub struct ApplicationDto {
     /// submitted, delivered, accepted, rejected, completed or referred.
     #[schema(example = "submitted")]
     pub state: String,
+    /// Rejected: the core system's reason, for the clerk to tell the resident.
+    pub reason: Option<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -2002,6 +2004,7 @@ fn applications_dto(
                 form: a.form,
                 document: a.document,
                 state: a.state.as_str().to_owned(),
+                reason: a.reason,
                 created_at: a.created_at,
                 updated_at: a.updated_at,
             })

@@ -11,6 +11,8 @@ pub use devices::Enrolment;
 pub mod entities;
 mod idempotency;
 mod keys;
+mod link;
+pub use link::Acknowledged;
 mod municipalities;
 mod residents;
 pub use residents::{DirectoryWriter, INSERT_BATCH, ResidentQuery};

@@ -82,12 +82,13 @@ fn application_row(lg_code: &LgCode, a: &Application) -> Result<app::ActiveModel
             .transpose()
             .map_err(|e| StoreError::Corrupt(e.to_string()))?),
         state: Set(a.state.as_str().to_owned()),
+        reason: Set(a.reason.clone()),
         created_at: Set(a.created_at),
         updated_at: Set(a.updated_at),
     })
 }
 
-fn application(row: app::Model) -> Result<Application, StoreError> {
+pub(super) fn application(row: app::Model) -> Result<Application, StoreError> {
     let corrupt = |what: &str, e: &dyn std::fmt::Display| {
         StoreError::Corrupt(format!("applications.{what} of {}: {e}", row.id))
     };
@@ -105,6 +106,7 @@ fn application(row: app::Model) -> Result<Application, StoreError> {
             .transpose()
             .map_err(|e| corrupt("document", &e))?,
         state: ApplicationState::parse(&row.state).ok_or_else(|| corrupt("state", &row.state))?,
+        reason: row.reason.clone(),
         created_at: row.created_at,
         updated_at: row.updated_at,
     })

@@ -107,6 +107,39 @@ impl ApplicationState {
     }
 }
 
+/// What a core system answers about an application it received.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Acknowledgement {
+    Accepted,
+    Rejected,
+    Completed,
+}
+
+impl Acknowledgement {
+    pub fn state(self) -> ApplicationState {
+        match self {
+            Acknowledgement::Accepted => ApplicationState::Accepted,
+            Acknowledgement::Rejected => ApplicationState::Rejected,
+            Acknowledgement::Completed => ApplicationState::Completed,
+        }
+    }
+}
+
+impl ApplicationState {
+    /// The state after a core system's answer; `None` when the application is past that
+    /// (an answer repeated gives the same state: the core system may retry).
+    pub fn after(self, ack: Acknowledgement) -> Option<ApplicationState> {
+        use ApplicationState as S;
+        let next = ack.state();
+        match (self, next) {
+            (a, b) if a == b => Some(b),
+            (S::Submitted | S::Delivered, _) => Some(next),
+            (S::Accepted, S::Completed) => Some(next),
+            _ => None,
+        }
+    }
+}
+
 /// One procedure of a submitted visit.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Application {
@@ -119,6 +152,8 @@ pub struct Application {
     pub form: Option<String>,
     pub document: Option<Value>,
     pub state: ApplicationState,
+    /// Why the core system rejected it (its words), when it did.
+    pub reason: Option<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -145,6 +180,7 @@ pub fn applications(visit_id: Uuid, c: &Confirmation, now: DateTime<Utc>) -> Vec
                 } else {
                     ApplicationState::Submitted
                 },
+                reason: None,
                 created_at: now,
                 updated_at: now,
             }
@@ -157,6 +193,19 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+
+    #[test]
+    fn a_core_system_moves_an_application_forward_and_may_repeat_itself() {
+        use Acknowledgement as A;
+        use ApplicationState as S;
+        assert_eq!(S::Submitted.after(A::Accepted), Some(S::Accepted));
+        assert_eq!(S::Submitted.after(A::Rejected), Some(S::Rejected));
+        assert_eq!(S::Accepted.after(A::Completed), Some(S::Completed));
+        assert_eq!(S::Accepted.after(A::Accepted), Some(S::Accepted));
+        assert_eq!(S::Completed.after(A::Rejected), None);
+        assert_eq!(S::Rejected.after(A::Accepted), None);
+        assert_eq!(S::Referred.after(A::Accepted), None);
+    }
 
     #[test]
     fn a_referral_becomes_a_referred_application_and_a_form_carries_its_document() {

@@ -151,7 +151,8 @@ async fn operator_commands_manage_tenants_and_clients(backend: Backend) {
             "m20261203_000003_hardening",
             "m20261203_000004_visits",
             "m20261203_000005_devices",
-            "m20261203_000006_residents"
+            "m20261203_000006_residents",
+            "m20261203_000007_application_outcomes"
         ])
     );
     let again = json_of(&run(&dir, url, &["migrate", "--json"]));

@@ -19,6 +19,7 @@ mod link;
 mod operations;
 mod pcsc;
 mod printouts;
+mod pull;
 mod tenancy;
 mod throttle;
 mod tls;

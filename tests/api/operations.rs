@@ -260,6 +260,7 @@ async fn every_documented_example_works(backend: Backend) {
                 "card",
                 "mynumber:read",
                 "residents",
+                "link",
             ],
             &["012084"],
         )
@@ -433,6 +434,57 @@ async fn every_documented_example_works(backend: Backend) {
         .await
         .unwrap();
     assert_eq!(completed.status(), StatusCode::OK);
+    // An application submitted already, for the core system's answer.
+    let known_application = {
+        let send = |method: reqwest::Method, path: String, body: Option<Value>| {
+            let mut request = app
+                .http
+                .request(method, app.url(&path))
+                .bearer_auth(&token)
+                .header("Madoguchi-Actor", "clerk-0042");
+            if let Some(body) = body {
+                request = request.json(&body);
+            }
+            request.send()
+        };
+        let visits = "/v1/municipalities/012084/visits";
+        let visit: Value = send(
+            reqwest::Method::POST,
+            visits.to_owned(),
+            Some(serde_json::json!({
+                "events": [{"kind": "certificateRequest", "date": "2026-12-03", "facts": {"certificates": ["residentRecordCopy"]}}],
+                "members": [{"id": "m1", "familyName": "田中", "givenName": "修", "familyNameKana": "タナカ", "givenNameKana": "オサム", "dateOfBirth": "1970-01-01", "sex": "1"}],
+                "applicant": {"member": "m1"}
+            })),
+        )
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+        let id = visit["id"].as_str().unwrap();
+        send(
+            reqwest::Method::PATCH,
+            format!("{visits}/{id}/drafts/residentRecordCopy@0"),
+            Some(serde_json::json!({"set": {"/purpose": "勤務先提出", "/identityDocument": "運転免許証", "/applicant/relation": "本人", "/applicant/contact/phone": "0157-23-7111"}})),
+        )
+        .await
+        .unwrap();
+        send(
+            reqwest::Method::POST,
+            format!("{visits}/{id}/confirm"),
+            Some(serde_json::json!({"method": "attestation"})),
+        )
+        .await
+        .unwrap();
+        let submitted: Value = send(reqwest::Method::POST, format!("{visits}/{id}/submit"), None)
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        submitted["items"][0]["id"].as_str().unwrap().to_owned()
+    };
     let mut calls = Vec::new();
     for (path, item) in doc["paths"].as_object().unwrap() {
         for (method, operation) in item.as_object().unwrap() {
@@ -465,6 +517,9 @@ async fn every_documented_example_works(backend: Backend) {
                 ("path", "clientId") => url = url.replace("{clientId}", &known_client),
                 ("path", "deviceId") => url = url.replace("{deviceId}", &known_device),
                 ("path", "jobId") => url = url.replace("{jobId}", &known_job),
+                ("path", "applicationId") => {
+                    url = url.replace("{applicationId}", &known_application)
+                }
                 ("query", "visitId") => query.push((name.to_owned(), known_visit.clone())),
                 ("path", "cardSessionId") => {
                     url = url.replace("{cardSessionId}", &known_card_session)

@@ -15,6 +15,9 @@ pub struct Model {
     #[sea_orm(column_type = "Text", nullable)]
     pub document: Option<String>,
     pub state: String,
+    /// Why the core system rejected it, in its words.
+    #[sea_orm(column_type = "Text", nullable)]
+    pub reason: Option<String>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }
