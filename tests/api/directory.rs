@@ -163,26 +163,20 @@ async fn the_directory_is_imported_searched_and_attached(backend: Backend) {
         .register_client(&["residents", "visits"], &["012084"])
         .await;
     let token = app.token_for(&client.id, &client.secret).await;
-    let visit: Value = app
-        .http
-        .post(app.url("/v1/municipalities/012084/visits"))
-        .bearer_auth(&token)
-        .header("Madoguchi-Actor", "clerk-0042")
-        .json(&json!({
+    let visit = crate::visits::open_visit(
+        &app,
+        &token,
+        &json!({
             "events": [{"kind": "certificateRequest", "date": "2026-12-03", "facts": {"certificates": ["residentRecordCopy"]}}],
             "members": [{"id": "m1", "familyName": "仮", "givenName": "入力", "familyNameKana": "カリ", "givenNameKana": "ニュウリョク", "dateOfBirth": "1970-01-01", "sex": "9"}],
             "applicant": {"member": "m1"}
-        }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        }),
+    )
+    .await;
     let clerk = Clerk {
         app: &app,
         token,
-        visit: visit["id"].as_str().unwrap().to_owned(),
+        visit,
     };
 
     // Kana folded as the registry searches: hiragana, ッ/ツ, spaces.
