@@ -24,6 +24,7 @@ use crate::validation::FieldError;
 use crate::visits::determination::UsedFact;
 use crate::visits::facts::key_of;
 use crate::visits::input::{self, Context, NewAnswer, NewApplicant, NewEvent, NewMember};
+use crate::visits::model::Source;
 use crate::visits::{Decision, Explainer, Outcome, Status, Visit, determine};
 
 // ---------------------------------------------------------------- input
@@ -1096,19 +1097,32 @@ pub async fn attach_card(
         }
     };
     let facts = input::card_facts(verified);
+    let change = record_facts(&state, &auth, id, &body.member, facts, Source::Card).await?;
+    determination_after(&state, &req, id, change).await
+}
+
+/// Takes facts from the card or the registry into a member of the visit.
+async fn record_facts(
+    state: &AppState,
+    auth: &Authorized<scopes::Visits>,
+    id: Uuid,
+    member: &str,
+    facts: Vec<(String, Value)>,
+    source: Source,
+) -> Result<VisitChange, ApiError> {
+    let code = auth.municipality()?;
     let ctx = Context {
         catalog: &state.catalog,
         eras: &state.forms.eras,
         now: crate::store::now(),
     };
-    let change = state
+    state
         .store
         .change_visit(&code, id, Action::VisitUpdate, &auth.actor, |visit| {
-            input::apply_card(&ctx, &mut visit.household, &body.member, facts)
+            input::apply_facts(&ctx, &mut visit.household, member, facts, source)
         })
         .await
-        .map_err(store_conflict)?;
-    determination_after(&state, &req, id, change).await
+        .map_err(store_conflict)
 }
 
 /// A resident of the directory to take a member's facts from.
@@ -1170,18 +1184,7 @@ pub async fn attach_resident(
         .await?
         .ok_or_else(|| super::residents::resident_not_found(&body.addressee_number))?;
     let facts = input::registry_facts(&resident);
-    let ctx = Context {
-        catalog: &state.catalog,
-        eras: &state.forms.eras,
-        now: crate::store::now(),
-    };
-    let change = state
-        .store
-        .change_visit(&code, id, Action::VisitUpdate, &auth.actor, |visit| {
-            input::apply_registry(&ctx, &mut visit.household, &body.member, facts)
-        })
-        .await
-        .map_err(store_conflict)?;
+    let change = record_facts(&state, &auth, id, &body.member, facts, Source::Registry).await?;
     if matches!(change, VisitChange::Done(_)) {
         super::residents::audit_lookup(&state, &auth.actor, code, id, 1).await?;
     }

@@ -551,28 +551,9 @@ pub fn registry_facts(r: &crate::link::directory::Resident) -> Vec<(String, Valu
     facts
 }
 
-/// Records a card's facts for a member with the source `card`, over what was there (the card
-/// is signed; what was typed is not). Each value is checked against the dictionary.
-pub fn apply_card(
-    ctx: &Context<'_>,
-    household: &mut Household,
-    member: &str,
-    facts: Vec<(String, Value)>,
-) -> Result<(), Vec<FieldError>> {
-    apply_from(ctx, household, member, facts, Source::Card)
-}
-
-/// Records facts read from the resident directory for a member with the source `registry`.
-pub fn apply_registry(
-    ctx: &Context<'_>,
-    household: &mut Household,
-    member: &str,
-    facts: Vec<(String, Value)>,
-) -> Result<(), Vec<FieldError>> {
-    apply_from(ctx, household, member, facts, Source::Registry)
-}
-
-fn apply_from(
+/// Records facts from a source outside the clerk (the card, which is signed; the registry)
+/// for a member, over what was typed. Each value is checked against the dictionary.
+pub fn apply_facts(
     ctx: &Context<'_>,
     household: &mut Household,
     member: &str,
