@@ -48,6 +48,119 @@ pub struct LinkSettings {
     pub accept_my_number: bool,
     /// Largest directory file the admin API takes, in bytes.
     pub max_import_bytes: u64,
+    /// The connector of each municipality's business area (`[[link.connectors]]`). An area
+    /// without one is read by its core system through the pull API.
+    pub connectors: Vec<ConnectorSettings>,
+    pub delivery: DeliverySettings,
+}
+
+/// How a core system receives a business area's applications.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ConnectorKind {
+    /// One JSON file per application in an outbox directory, with a manifest per batch.
+    File,
+    /// A POST per application to the core system's API.
+    Http,
+    /// The core system reads `GET …/link/{area}/applications` itself (no delivery).
+    Pull,
+}
+
+impl ConnectorKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ConnectorKind::File => "file",
+            ConnectorKind::Http => "http",
+            ConnectorKind::Pull => "pull",
+        }
+    }
+}
+
+/// One business area's connector, for one municipality or (without `lg_code`) for every one.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConnectorSettings {
+    /// 全国地方公共団体コード of the municipality; absent: every municipality without a
+    /// connector of its own for the area.
+    #[serde(default)]
+    pub lg_code: Option<String>,
+    /// The business area, as the procedure catalogue names it (`residentRegistry`, …).
+    pub area: String,
+    pub kind: ConnectorKind,
+    /// `file`: the outbox directory (files go to `{dir}/{lgCode}/{area}/`).
+    #[serde(default)]
+    pub dir: Option<PathBuf>,
+    /// `http`: the URL each application is POSTed to.
+    #[serde(default)]
+    pub url: Option<String>,
+    /// `http`: the OAuth2 token endpoint (client credentials); absent: no token is sent.
+    #[serde(default)]
+    pub token_url: Option<String>,
+    #[serde(default)]
+    pub client_id: Option<String>,
+    /// A file holding the client secret (never the secret itself in the settings).
+    #[serde(default)]
+    pub client_secret_file: Option<PathBuf>,
+    #[serde(default)]
+    pub scope: Option<String>,
+    /// `http`: PEM file of the CA certificates the core system's certificate is checked
+    /// against (absent: the platform's roots).
+    #[serde(default)]
+    pub ca_file: Option<PathBuf>,
+    /// `http`: PEM file with the client certificate chain and its key, for mutual TLS.
+    #[serde(default)]
+    pub client_identity_file: Option<PathBuf>,
+    /// `http`: seconds one POST may take.
+    #[serde(default = "default_connector_timeout")]
+    pub timeout_seconds: u64,
+}
+
+fn default_connector_timeout() -> u64 {
+    30
+}
+
+/// The delivery workers every replica runs over the transactional outbox.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DeliverySettings {
+    /// Run delivery workers in this process.
+    pub enabled: bool,
+    /// Deliveries one worker claims at a time.
+    pub batch_size: u64,
+    /// How often an idle worker looks for due deliveries, in milliseconds (a submission on
+    /// the same replica wakes it at once).
+    pub poll_interval_ms: u64,
+    /// Seconds a claimed delivery is held; after that (a crashed replica) another worker
+    /// takes it again.
+    pub lease_seconds: u64,
+    /// Attempts before a delivery is dead (the dead letter): the first try and the retries.
+    pub max_attempts: u32,
+    /// Wait before the first retry, in milliseconds; each later retry waits `retry_multiplier`
+    /// times longer, at most `retry_max_ms`, with random jitter of up to half the wait.
+    pub retry_first_ms: u64,
+    pub retry_multiplier: u32,
+    pub retry_max_ms: u64,
+    /// Failures in a row after which a connector's circuit breaker opens.
+    pub breaker_failures: u32,
+    /// Milliseconds an open breaker waits before one trial delivery.
+    pub breaker_open_ms: u64,
+}
+
+impl Default for DeliverySettings {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            batch_size: 200,
+            poll_interval_ms: 500,
+            lease_seconds: 60,
+            max_attempts: 10,
+            retry_first_ms: 2_000,
+            retry_multiplier: 3,
+            retry_max_ms: 30 * 60 * 1000,
+            breaker_failures: 5,
+            breaker_open_ms: 30_000,
+        }
+    }
 }
 
 impl Default for LinkSettings {
@@ -55,6 +168,8 @@ impl Default for LinkSettings {
         Self {
             accept_my_number: false,
             max_import_bytes: 512 * 1024 * 1024,
+            connectors: Vec::new(),
+            delivery: DeliverySettings::default(),
         }
     }
 }

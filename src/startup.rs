@@ -157,6 +157,7 @@ async fn signing_keys(
 pub struct Application {
     server: Server,
     maintenance: crate::maintenance::Maintenance,
+    delivery: Option<crate::link::delivery::DeliveryWorker>,
     device_port: Option<crate::devices::port::DevicePort>,
     local_addr: SocketAddr,
     base_url: String,
@@ -290,6 +291,30 @@ impl Application {
         let registry = Registry::new();
         let visit_metrics = crate::kpi::VisitMetrics::register(&registry)
             .map_err(|e| StartupError::Other(e.to_string()))?;
+        let areas: std::collections::BTreeSet<&str> = catalog
+            .vocabulary
+            .areas
+            .keys()
+            .map(String::as_str)
+            .collect();
+        let routes = Arc::new(
+            crate::link::outbox::Routes::new(&settings.link.connectors, &areas)
+                .map_err(|e| StartupError::Other(e.to_string()))?,
+        );
+        let delivery_wake = Arc::new(tokio::sync::Notify::new());
+        let delivery = if settings.link.delivery.enabled {
+            let metrics = crate::link::delivery::DeliveryMetrics::register(&registry)
+                .map_err(|e| StartupError::Other(e.to_string()))?;
+            Some(crate::link::delivery::DeliveryWorker::start(
+                store.clone(),
+                routes.clone(),
+                settings.link.delivery.clone(),
+                delivery_wake.clone(),
+                metrics,
+            ))
+        } else {
+            None
+        };
         let typeface = crate::print::Typeface::embedded().ok_or_else(|| {
             StartupError::Other("the typeface embedded for printouts cannot be read".to_owned())
         })?;
@@ -323,6 +348,8 @@ impl Application {
             device_port_url,
             card_signals,
             import_jobs: Arc::default(),
+            routes,
+            delivery_wake,
             settings: settings.clone(),
         });
 
@@ -420,6 +447,7 @@ impl Application {
         Ok(Self {
             server,
             maintenance,
+            delivery,
             device_port,
             local_addr,
             base_url,
@@ -459,6 +487,7 @@ impl Application {
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let result = self.server.await;
         drop(self.maintenance);
+        drop(self.delivery);
         drop(self.device_port);
         result
     }

@@ -14,6 +14,7 @@ mod m20261203_000004_visits;
 mod m20261203_000005_devices;
 mod m20261203_000006_residents;
 mod m20261203_000007_application_outcomes;
+mod m20261203_000008_deliveries;
 
 pub struct Migrator;
 
@@ -28,6 +29,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000005_devices::Migration),
             Box::new(m20261203_000006_residents::Migration),
             Box::new(m20261203_000007_application_outcomes::Migration),
+            Box::new(m20261203_000008_deliveries::Migration),
         ]
     }
 }

@@ -49,6 +49,8 @@ pub enum Action {
     ResidentLookup,
     /// A core system answered about an application (accepted, rejected, completed).
     ApplicationAcknowledge,
+    /// An operator sent a dead delivery on its way again.
+    DeliveryReplay,
 }
 
 impl Action {
@@ -77,6 +79,7 @@ impl Action {
             Action::DirectoryImport => "directory.import",
             Action::ResidentLookup => "resident.lookup",
             Action::ApplicationAcknowledge => "application.acknowledge",
+            Action::DeliveryReplay => "delivery.replay",
         }
     }
 }
@@ -107,6 +110,15 @@ pub struct Actor {
 }
 
 impl Actor {
+    /// The gateway itself, acting as `what` (a connector's delivery worker).
+    pub fn system(what: &str) -> Self {
+        Self {
+            client_id: Some(format!("system:{what}")),
+            staff: None,
+            request_id: None,
+        }
+    }
+
     /// An operator at the command line.
     pub fn cli() -> Self {
         Self {

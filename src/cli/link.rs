@@ -1,5 +1,6 @@
-//! `madoguchi link import` and `link imports`: the resident directory from the 住民記録
-//! system's files, at the command line (recorded in the audit log as the operator).
+//! `madoguchi link …`: the resident directory from the 住民記録 system's files, and the
+//! outbox's deliveries and their replay, at the command line (recorded in the audit log as
+//! the operator).
 
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -10,11 +11,15 @@ use crate::config::Settings;
 use crate::forms::FormRegistry;
 use crate::link::directory::FileKind;
 use crate::link::import::{self, FileToImport, ImportError, Importer, Outcome, Phase, Progress};
+use crate::link::outbox::{Delivery, DeliveryState};
 use crate::secrets::ServerKey;
+use crate::store::Replay;
 use crate::tenancy::LgCode;
 
 /// Exit status of a file with bad rows (nothing applied).
 const BAD_FILE: u8 = 2;
+/// Exit status of a replay that named a delivery it could not replay.
+const SOME_REFUSED: u8 = 2;
 
 pub async fn run(settings: &Settings, command: LinkCommand) -> Result<ExitCode, String> {
     if let LinkCommand::Sample {
@@ -149,6 +154,100 @@ pub async fn run(settings: &Settings, command: LinkCommand) -> Result<ExitCode, 
             lg_code,
             interval_ms,
         } => watch(settings, &store, &dir, &lg_code, interval_ms).await,
+        LinkCommand::Deliveries {
+            lg_code,
+            state,
+            limit,
+            json,
+        } => {
+            let code = lg_code
+                .as_deref()
+                .map(|c| LgCode::parse(c).map_err(|e| format!("{c}: {e}")))
+                .transpose()?;
+            let state = state.as_deref().and_then(DeliveryState::parse);
+            let list = store
+                .deliveries(code.as_ref(), state, None, limit)
+                .await
+                .map_err(|e| e.to_string())?;
+            if json {
+                let items: Vec<_> = list.into_iter().map(delivery_json).collect();
+                print_json(&items)?;
+            } else {
+                for d in list {
+                    println!(
+                        "{}  {}  {:<9}  {} {}/{}  attempts {}  next {}{}",
+                        d.id,
+                        jst(d.created_at),
+                        d.state.as_str(),
+                        d.connector.as_str(),
+                        d.lg_code,
+                        d.area,
+                        d.attempts,
+                        jst(d.next_attempt_at),
+                        d.last_error
+                            .map(|e| format!("\n    {e}"))
+                            .unwrap_or_default()
+                    );
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        LinkCommand::Replay {
+            ids,
+            all_dead,
+            lg_code,
+        } => {
+            let ids = if all_dead {
+                let code = lg_code
+                    .as_deref()
+                    .map(|c| LgCode::parse(c).map_err(|e| format!("{c}: {e}")))
+                    .transpose()?;
+                let mut ids = Vec::new();
+                let mut after = None;
+                loop {
+                    let page = store
+                        .deliveries(code.as_ref(), Some(DeliveryState::Dead), after, 500)
+                        .await
+                        .map_err(|e| e.to_string())?;
+                    let Some(last) = page.last() else { break };
+                    after = Some(last.id);
+                    ids.extend(page.iter().map(|d| d.id));
+                }
+                ids
+            } else if ids.is_empty() {
+                return Err("name the deliveries to replay, or --all-dead".to_owned());
+            } else {
+                ids
+            };
+            let actor = Actor::cli();
+            let mut refused = 0;
+            for id in &ids {
+                match store
+                    .replay_delivery(*id, &actor)
+                    .await
+                    .map_err(|e| e.to_string())?
+                {
+                    Replay::Done(_) => println!("{id}: pending again"),
+                    Replay::NotFound => {
+                        refused += 1;
+                        eprintln!("{id}: no such delivery");
+                    }
+                    Replay::NotDead(state) => {
+                        refused += 1;
+                        eprintln!(
+                            "{id}: {} (only a dead delivery is replayed)",
+                            state.as_str()
+                        );
+                    }
+                }
+            }
+            println!("{} replayed", ids.len() - refused);
+            Ok(if refused == 0 {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(SOME_REFUSED)
+            })
+        }
         LinkCommand::Imports { lg_code, json } => {
             let code = LgCode::parse(&lg_code).map_err(|e| format!("{lg_code}: {e}"))?;
             let imports = store
@@ -309,4 +408,21 @@ async fn watch(
         }
         tokio::time::sleep(std::time::Duration::from_millis(interval_ms)).await;
     }
+}
+
+fn delivery_json(d: Delivery) -> serde_json::Value {
+    serde_json::json!({
+        "deliveryId": d.id,
+        "applicationId": d.application_id,
+        "lgCode": d.lg_code,
+        "area": d.area,
+        "connector": d.connector.as_str(),
+        "state": d.state.as_str(),
+        "attempts": d.attempts,
+        "nextAttemptAt": d.next_attempt_at,
+        "lastError": d.last_error,
+        "createdAt": d.created_at,
+        "updatedAt": d.updated_at,
+        "deliveredAt": d.delivered_at,
+    })
 }

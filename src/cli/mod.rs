@@ -5,6 +5,7 @@ mod admin;
 mod audit;
 pub mod card;
 mod catalog;
+mod core_sim;
 mod forms;
 mod link;
 mod serve;
@@ -66,9 +67,14 @@ pub enum Command {
     /// My Number card data, offline (no database, no reader): check a card dump.
     #[command(subcommand)]
     Card(CardCommand),
-    /// The core-system link: the resident directory from the 住民記録 system's files.
+    /// The core-system link: the resident directory from the 住民記録 system's files, and the
+    /// outbox of applications to core systems.
     #[command(subcommand)]
     Link(LinkCommand),
+    /// A simulated core system for the demo and tests (not for production): takes
+    /// applications from the http connector, a file outbox or the pull API, and answers them
+    /// by simple rules.
+    CoreSim(core_sim::CoreSimArgs),
     /// A virtual My Number card in a PC/SC reader through vsmartcard-vpcd: connecting inserts
     /// it, ending the command (or vpcd closing) removes it.
     VirtualCard(VirtualCardArgs),
@@ -166,6 +172,30 @@ pub enum LinkCommand {
         /// How often to look, in milliseconds.
         #[arg(long, default_value_t = 2000)]
         interval_ms: u64,
+    },
+    /// The outbox: applications on their way to core systems (pending, delivered, dead).
+    Deliveries {
+        /// Only this municipality's.
+        #[arg(long)]
+        lg_code: Option<String>,
+        /// Only those in this state (`dead`: the dead letters).
+        #[arg(long, value_parser = ["pending", "delivered", "dead"])]
+        state: Option<String>,
+        /// At most this many, oldest first.
+        #[arg(long, default_value_t = 100)]
+        limit: u64,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Send dead deliveries on their way again (each audited as delivery.replay): the ones
+    /// named, or with --all-dead every dead one (of --lg-code's municipality).
+    Replay {
+        #[arg(value_name = "DELIVERY_ID")]
+        ids: Vec<uuid::Uuid>,
+        #[arg(long, conflicts_with = "ids")]
+        all_dead: bool,
+        #[arg(long, requires = "all_dead")]
+        lg_code: Option<String>,
     },
     /// The municipality's directory size and the files applied, newest first.
     Imports {
@@ -339,6 +369,9 @@ pub async fn run(cli: Cli) -> ExitCode {
     if let Some(Command::Forms(command)) = cli.command {
         return forms::run(command).unwrap_or_else(|e| fail(&e));
     }
+    if let Some(Command::CoreSim(args)) = cli.command {
+        return core_sim::run(args).await.unwrap_or_else(|e| fail(&e));
+    }
     if let Some(Command::VirtualCard(args)) = cli.command {
         return card::virtual_card(args).await.unwrap_or_else(|e| fail(&e));
     }
@@ -381,7 +414,8 @@ pub async fn run(cli: Cli) -> ExitCode {
         Some(Command::Openapi)
         | Some(Command::Forms(_))
         | Some(Command::Card(_))
-        | Some(Command::VirtualCard(_)) => Ok(ExitCode::SUCCESS),
+        | Some(Command::VirtualCard(_))
+        | Some(Command::CoreSim(_)) => Ok(ExitCode::SUCCESS),
         Some(Command::Audit(AuditCommand::Verify { json, expect_head })) => {
             audit::verify(&settings, json, expect_head.as_deref()).await
         }

@@ -8,6 +8,7 @@ mod card_sessions;
 mod catalog;
 pub mod client_address;
 pub mod deadline;
+mod deliveries;
 mod devices;
 mod directory_imports;
 mod domain_errors;
@@ -74,6 +75,9 @@ pub fn routes(cfg: &mut ServiceConfig) {
                 .service(residents::get_household)
                 .service(link::pull_applications)
                 .service(link::acknowledge)
+                .service(deliveries::list_deliveries)
+                .service(deliveries::get_delivery)
+                .service(deliveries::replay_delivery)
                 .service(forms::list_forms)
                 .service(forms::get_form)
                 .service(forms::get_form_schema)

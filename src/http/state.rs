@@ -41,4 +41,8 @@ pub struct AppState {
     pub server_key: Option<crate::secrets::ServerKey>,
     /// Directory imports this replica runs (their progress).
     pub import_jobs: Arc<crate::link::jobs::ImportJobs>,
+    /// The connectors of municipalities' business areas.
+    pub routes: Arc<crate::link::outbox::Routes>,
+    /// Wakes this replica's delivery worker when a submission wrote deliveries.
+    pub delivery_wake: Arc<tokio::sync::Notify>,
 }

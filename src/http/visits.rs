@@ -2049,11 +2049,12 @@ pub async fn submit_visit(
     let id = path.visit_id;
     match state
         .store
-        .submit_visit(&code, id, &auth.actor, crate::store::now())
+        .submit_visit(&code, id, &auth.actor, crate::store::now(), &state.routes)
         .await
         .map_err(store_conflict)?
     {
         crate::store::Submission::Done(list) => {
+            state.delivery_wake.notify_one();
             Ok(HttpResponse::Created().json(applications_dto(id, list)))
         }
         crate::store::Submission::NotFound => Err(visit_not_found(id)),

@@ -3,8 +3,8 @@
 //! event in one transaction.
 
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter,
+    QueryOrder, QuerySelect,
 };
 use uuid::Uuid;
 
@@ -61,10 +61,31 @@ impl Store {
         actor: &Actor,
     ) -> Result<Acknowledged, StoreError> {
         let txn = self.begin_write().await?;
+        let done = self
+            .acknowledge_in(&txn, lg_code, area, id, ack, reason, actor)
+            .await?;
+        if matches!(done, Acknowledged::Done(_)) {
+            txn.commit().await?;
+        }
+        Ok(done)
+    }
+
+    /// The answer recorded inside `txn` (with its audit event, when it changes anything).
+    #[allow(clippy::too_many_arguments)]
+    pub(super) async fn acknowledge_in(
+        &self,
+        txn: &DatabaseTransaction,
+        lg_code: &LgCode,
+        area: &str,
+        id: Uuid,
+        ack: Acknowledgement,
+        reason: Option<String>,
+        actor: &Actor,
+    ) -> Result<Acknowledged, StoreError> {
         let Some(row) = Entity::find_by_id(id.to_string())
             .filter(Column::LgCode.eq(lg_code.to_string()))
             .filter(Column::Area.eq(area))
-            .one(&txn)
+            .one(txn)
             .await?
         else {
             return Ok(Acknowledged::NotFound);
@@ -86,9 +107,9 @@ impl Store {
             None
         });
         active.updated_at = Set(now);
-        let updated = active.update(&txn).await?;
+        let updated = active.update(txn).await?;
         self.append_audit(
-            &txn,
+            txn,
             AuditEntry::success(
                 actor,
                 Action::ApplicationAcknowledge,
@@ -97,7 +118,6 @@ impl Store {
             ),
         )
         .await?;
-        txn.commit().await?;
         application(updated).map(|a| Acknowledged::Done(Box::new(a)))
     }
 }

@@ -6,6 +6,8 @@ mod card_sessions;
 mod catalog_overrides;
 pub use catalog_overrides::StoredOverrides;
 mod clients;
+mod deliveries;
+pub use deliveries::{Claimed, Finish, Replay};
 mod devices;
 pub use devices::Enrolment;
 pub mod entities;

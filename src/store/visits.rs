@@ -289,13 +289,15 @@ impl Store {
     }
 
     /// Turns a confirmed visit into its applications, in one transaction with the visit's
-    /// change and the audit event: either everything is written or nothing.
+    /// change, the deliveries of the applications a connector pushes, and the audit event:
+    /// either everything is written or nothing.
     pub async fn submit_visit(
         &self,
         lg_code: &LgCode,
         id: Uuid,
         actor: &Actor,
         now: chrono::DateTime<chrono::Utc>,
+        routes: &crate::link::outbox::Routes,
     ) -> Result<Submission, StoreError> {
         let txn = self.begin_write().await?;
         let Some(row) = find_row(&txn, lg_code, id).await? else {
@@ -315,6 +317,13 @@ impl Store {
         let applications = crate::visits::confirmation::applications(id, &confirmation, now);
         for a in &applications {
             application_row(lg_code, a)?.insert(&txn).await?;
+        }
+        // The outbox: each pushed application's delivery is written with it, or neither is.
+        let deliveries = super::deliveries::delivery_rows(lg_code, &applications, routes, now);
+        if !deliveries.is_empty() {
+            super::entities::delivery::Entity::insert_many(deliveries)
+                .exec(&txn)
+                .await?;
         }
         let read_revision = visit.revision;
         visit.household.submitted_at = Some(now);

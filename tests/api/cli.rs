@@ -152,7 +152,8 @@ async fn operator_commands_manage_tenants_and_clients(backend: Backend) {
             "m20261203_000004_visits",
             "m20261203_000005_devices",
             "m20261203_000006_residents",
-            "m20261203_000007_application_outcomes"
+            "m20261203_000007_application_outcomes",
+            "m20261203_000008_deliveries"
         ])
     );
     let again = json_of(&run(&dir, url, &["migrate", "--json"]));

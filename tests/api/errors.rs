@@ -191,6 +191,11 @@ async fn internal_errors_are_opaque(backend: Backend) {
         .unwrap();
     app.store
         .connection()
+        .execute_unprepared("DROP TABLE deliveries")
+        .await
+        .unwrap();
+    app.store
+        .connection()
         .execute_unprepared("DROP TABLE applications")
         .await
         .unwrap();

@@ -3,7 +3,7 @@
 use reqwest::StatusCode;
 use serde_json::Value;
 
-use crate::helpers::{Backend, madoguchi, spawn_app};
+use crate::helpers::{Backend, madoguchi, spawn_app, spawn_app_with};
 use crate::storage_test;
 
 async fn health_and_readiness(backend: Backend) {
@@ -247,7 +247,27 @@ fn example_value(doc: &Value, schema: &Value) -> Option<Value> {
 /// Only what no example can hold is filled in: credentials, a client id to look up, and a new
 /// Idempotency-Key per request (as the document asks).
 async fn every_documented_example_works(backend: Backend) {
-    let app = spawn_app(backend).await;
+    // Certificates go to a core system that is never there, and die at the first attempt:
+    // a dead delivery to replay.
+    let app = spawn_app_with(backend, |s| {
+        s.link.delivery.poll_interval_ms = 50;
+        s.link.delivery.max_attempts = 1;
+        s.link.connectors = vec![madoguchi::config::ConnectorSettings {
+            lg_code: None,
+            area: "certificates".to_owned(),
+            kind: madoguchi::config::ConnectorKind::Http,
+            dir: None,
+            url: Some("http://127.0.0.1:9/applications".to_owned()),
+            token_url: None,
+            client_id: None,
+            client_secret_file: None,
+            scope: None,
+            ca_file: None,
+            client_identity_file: None,
+            timeout_seconds: 1,
+        }];
+    })
+    .await;
     let everything = app
         .register_client(
             &[
@@ -485,6 +505,15 @@ async fn every_documented_example_works(backend: Backend) {
             .unwrap();
         submitted["items"][0]["id"].as_str().unwrap().to_owned()
     };
+    let known_delivery = loop {
+        let dead: Value = app
+            .get_json("/v1/admin/deliveries?state=dead", &token)
+            .await;
+        if let Some(id) = dead["items"][0]["deliveryId"].as_str() {
+            break id.to_owned();
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
     let mut calls = Vec::new();
     for (path, item) in doc["paths"].as_object().unwrap() {
         for (method, operation) in item.as_object().unwrap() {
@@ -517,6 +546,7 @@ async fn every_documented_example_works(backend: Backend) {
                 ("path", "clientId") => url = url.replace("{clientId}", &known_client),
                 ("path", "deviceId") => url = url.replace("{deviceId}", &known_device),
                 ("path", "jobId") => url = url.replace("{jobId}", &known_job),
+                ("path", "deliveryId") => url = url.replace("{deliveryId}", &known_delivery),
                 ("path", "applicationId") => {
                     url = url.replace("{applicationId}", &known_application)
                 }

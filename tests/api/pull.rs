@@ -9,7 +9,7 @@ use crate::storage_test;
 use crate::visits::{VISITS, open_visit, send};
 
 /// A visit confirmed and submitted with one application (a 住民票の写し); its id.
-async fn submitted_visit(app: &TestApp, token: &str) -> String {
+pub(crate) async fn submitted_visit(app: &TestApp, token: &str) -> String {
     let id = open_visit(
         app,
         token,
@@ -45,7 +45,7 @@ async fn submitted_visit(app: &TestApp, token: &str) -> String {
     id
 }
 
-async fn applications(app: &TestApp, token: &str, visit: &str) -> Value {
+pub(crate) async fn applications(app: &TestApp, token: &str, visit: &str) -> Value {
     send(
         app,
         Method::GET,

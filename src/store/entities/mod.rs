@@ -8,6 +8,7 @@ pub mod card_session;
 pub mod catalog_override;
 pub mod client;
 pub mod client_municipality;
+pub mod delivery;
 pub mod device;
 pub mod device_authority;
 pub mod directory_import;

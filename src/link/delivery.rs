@@ -1,0 +1,418 @@
+//! The delivery worker every replica runs: it claims due deliveries from the outbox (the
+//! database shares them out between replicas), hands them to their connectors, and records
+//! what came of each: delivered, tried again after a backoff, or dead. A connector that keeps
+//! failing has its circuit breaker opened: its deliveries wait, unattempted, until a trial
+//! goes through.
+//!
+//! Delivery is at least once: a replica killed after the core system received a batch but
+//! before recording it leaves the lease to run out, and another worker sends the batch again.
+//! Both connectors make that harmless at the receiving end: the `file` connector writes the
+//! same bytes under the same name, the `http` connector sends the same `Idempotency-Key`.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures_util::StreamExt;
+use prometheus::{IntCounterVec, IntGaugeVec, Opts, Registry};
+use tokio::sync::Notify;
+use tokio::task::JoinHandle;
+use uuid::Uuid;
+
+use super::connectors::file;
+use super::connectors::http::{HttpConnector, Sent};
+use super::outbox::{self, Breaker, Delivery, Gate, RetryPolicy, Routes};
+use crate::config::{ConnectorKind, ConnectorSettings, DeliverySettings};
+use crate::store::{Claimed, Finish, Store, StoreError};
+use crate::tenancy::LgCode;
+use crate::visits::confirmation::Application;
+
+/// POSTs one worker has in flight to one core system at once.
+const HTTP_CONCURRENCY: usize = 16;
+
+/// The delivery counters and breaker gauges, in the Prometheus registry.
+#[derive(Clone)]
+pub struct DeliveryMetrics {
+    outcomes: IntCounterVec,
+    breaker_open: IntGaugeVec,
+}
+
+impl DeliveryMetrics {
+    pub fn register(registry: &Registry) -> Result<Self, prometheus::Error> {
+        let outcomes = IntCounterVec::new(
+            Opts::new(
+                "deliveries_total",
+                "Delivery attempts by connector and outcome (delivered, retry, dead, held)",
+            )
+            .namespace("madoguchi"),
+            &["lg_code", "area", "outcome"],
+        )?;
+        registry.register(Box::new(outcomes.clone()))?;
+        let breaker_open = IntGaugeVec::new(
+            Opts::new(
+                "delivery_breaker_open",
+                "1 while this replica's circuit breaker for a connector is open",
+            )
+            .namespace("madoguchi"),
+            &["lg_code", "area"],
+        )?;
+        registry.register(Box::new(breaker_open.clone()))?;
+        Ok(Self {
+            outcomes,
+            breaker_open,
+        })
+    }
+}
+
+/// The running worker; dropping it stops it.
+pub struct DeliveryWorker {
+    handle: JoinHandle<()>,
+}
+
+impl Drop for DeliveryWorker {
+    fn drop(&mut self) {
+        self.handle.abort();
+    }
+}
+
+struct Worker {
+    store: Store,
+    routes: Arc<Routes>,
+    settings: DeliverySettings,
+    policy: RetryPolicy,
+    owner: String,
+    http: HashMap<(String, String), Arc<HttpConnector>>,
+    breakers: HashMap<(String, String), Breaker>,
+    metrics: DeliveryMetrics,
+}
+
+impl DeliveryWorker {
+    pub fn start(
+        store: Store,
+        routes: Arc<Routes>,
+        settings: DeliverySettings,
+        wake: Arc<Notify>,
+        metrics: DeliveryMetrics,
+    ) -> Self {
+        let owner = format!("worker-{}", Uuid::now_v7());
+        tracing::info!(owner = %owner, "delivery worker started");
+        let worker = Worker {
+            store,
+            routes,
+            policy: RetryPolicy::from_settings(&settings),
+            settings,
+            owner,
+            http: HashMap::new(),
+            breakers: HashMap::new(),
+            metrics,
+        };
+        Self {
+            handle: tokio::spawn(worker.run(wake)),
+        }
+    }
+}
+
+impl Worker {
+    async fn run(mut self, wake: Arc<Notify>) {
+        let idle = Duration::from_millis(self.settings.poll_interval_ms.max(10));
+        loop {
+            match self.round().await {
+                Ok(0) => {
+                    tokio::select! {
+                        _ = wake.notified() => {}
+                        _ = tokio::time::sleep(idle) => {}
+                    }
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::warn!(error = %e, "delivery round failed; trying again shortly");
+                    tokio::time::sleep(idle).await;
+                }
+            }
+        }
+    }
+
+    /// Claims one batch and delivers it; the number claimed.
+    async fn round(&mut self) -> Result<usize, StoreError> {
+        let now = crate::store::now();
+        let lease = chrono::Duration::seconds(
+            i64::try_from(self.settings.lease_seconds.max(1)).unwrap_or(60),
+        );
+        let claimed = self
+            .store
+            .claim_deliveries(&self.owner, now, lease, self.settings.batch_size.max(1))
+            .await?;
+        let count = claimed.len();
+        if count == 0 {
+            return Ok(0);
+        }
+        // Grouped by connector, in the order claimed.
+        let mut groups: Vec<((String, String), Vec<Claimed>)> = Vec::new();
+        for c in claimed {
+            let key = (c.0.lg_code.clone(), c.0.area.clone());
+            match groups.iter_mut().find(|(k, _)| *k == key) {
+                Some((_, list)) => list.push(c),
+                None => groups.push((key, vec![c])),
+            }
+        }
+        let mut outcomes = Vec::with_capacity(count);
+        for (key, group) in groups {
+            self.deliver_group(&key, group, &mut outcomes).await;
+        }
+        self.store
+            .finish_deliveries(&self.owner, &outcomes, crate::store::now())
+            .await?;
+        for (delivery, finish) in &outcomes {
+            let outcome = match finish {
+                Finish::Delivered(_) => "delivered",
+                Finish::Retry { .. } => "retry",
+                Finish::Dead { .. } => {
+                    tracing::warn!(delivery = %delivery.id, lg_code = %delivery.lg_code, area = %delivery.area, "delivery dead after its last attempt; replay it once the cause is fixed");
+                    "dead"
+                }
+                Finish::Release { .. } => "held",
+            };
+            self.metrics
+                .outcomes
+                .with_label_values(&[&delivery.lg_code, &delivery.area, outcome])
+                .inc();
+        }
+        Ok(count)
+    }
+
+    fn failed(
+        &self,
+        delivery: &Delivery,
+        error: String,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Finish {
+        let attempts = delivery.attempts.saturating_add(1);
+        match self.policy.wait(attempts, rand::random::<f64>()) {
+            Some(wait) => Finish::Retry {
+                at: now + chrono::Duration::from_std(wait).unwrap_or(chrono::Duration::hours(1)),
+                error,
+            },
+            None => Finish::Dead { error },
+        }
+    }
+
+    fn breaker(&mut self, key: &(String, String)) -> &mut Breaker {
+        let (failures, open_ms) = (
+            self.settings.breaker_failures,
+            self.settings.breaker_open_ms,
+        );
+        self.breakers
+            .entry(key.clone())
+            .or_insert_with(|| Breaker::new(failures, Duration::from_millis(open_ms)))
+    }
+
+    fn note_breaker(&mut self, key: &(String, String), success: bool) {
+        let now = Instant::now();
+        let breaker = self.breaker(key);
+        let changed = if success {
+            breaker.success()
+        } else {
+            breaker.failure(now)
+        };
+        let open = breaker.is_open();
+        if changed {
+            if open {
+                tracing::warn!(lg_code = %key.0, area = %key.1, "circuit breaker opened: the core system keeps failing; its deliveries wait");
+            } else {
+                tracing::info!(lg_code = %key.0, area = %key.1, "circuit breaker closed: the core system answers again");
+            }
+        }
+        self.metrics
+            .breaker_open
+            .with_label_values(&[&key.0, &key.1])
+            .set(i64::from(open));
+    }
+
+    async fn deliver_group(
+        &mut self,
+        key: &(String, String),
+        mut group: Vec<Claimed>,
+        outcomes: &mut Vec<(Delivery, Finish)>,
+    ) {
+        let now = crate::store::now();
+        let connector = LgCode::parse(&key.0)
+            .ok()
+            .and_then(|lg| self.routes.pushing(&lg, &key.1).cloned());
+        let Some(connector) = connector else {
+            for (d, _) in group {
+                outcomes.push((
+                    d,
+                    Finish::Dead {
+                        error: "この業務分野にはもう送信先(connector)が設定されていません。設定してから再送してください。 / The area has no pushing connector any more; configure one, then replay.".to_owned(),
+                    },
+                ));
+            }
+            return;
+        };
+        let instant = Instant::now();
+        match self.breaker(key).gate(instant) {
+            Gate::Closed => {}
+            Gate::Open => {
+                let until = self.breaker(key).open_until().unwrap_or(instant);
+                let at = now
+                    + chrono::Duration::from_std(until.saturating_duration_since(instant))
+                        .unwrap_or_default();
+                outcomes.extend(group.into_iter().map(|(d, _)| (d, Finish::Release { at })));
+                return;
+            }
+            Gate::Trial => {
+                // One delivery tries; the rest wait for its outcome.
+                let rest = group.split_off(1);
+                outcomes.extend(
+                    rest.into_iter()
+                        .map(|(d, _)| (d, Finish::Release { at: now })),
+                );
+            }
+        }
+        match connector.kind {
+            ConnectorKind::File => self.deliver_files(key, &connector, group, outcomes).await,
+            ConnectorKind::Http => self.deliver_http(key, &connector, group, outcomes).await,
+            ConnectorKind::Pull => {}
+        }
+    }
+
+    async fn deliver_files(
+        &mut self,
+        key: &(String, String),
+        connector: &ConnectorSettings,
+        group: Vec<Claimed>,
+        outcomes: &mut Vec<(Delivery, Finish)>,
+    ) {
+        let Some(dir) = connector.dir.clone() else {
+            return;
+        };
+        let documents: Vec<(Uuid, Vec<u8>)> = group
+            .iter()
+            .map(|(_, a): &(Delivery, Application)| (a.id, outbox::document_bytes(&key.0, a)))
+            .collect();
+        let (lg, area) = key.clone();
+        let written = tokio::task::spawn_blocking(move || {
+            file::write_batch(
+                &dir,
+                &lg,
+                &area,
+                &documents,
+                Uuid::now_v7(),
+                crate::store::now(),
+            )
+        })
+        .await;
+        let now = crate::store::now();
+        match written {
+            Ok(Ok(_)) => {
+                self.note_breaker(key, true);
+                outcomes.extend(group.into_iter().map(|(d, _)| (d, Finish::Delivered(None))));
+            }
+            Ok(Err(e)) => {
+                self.note_breaker(key, false);
+                tracing::warn!(lg_code = %key.0, area = %key.1, error = %e, "file connector could not write a batch");
+                for (d, _) in group {
+                    let finish = self.failed(&d, format!("file outbox: {e}"), now);
+                    outcomes.push((d, finish));
+                }
+            }
+            Err(e) => {
+                for (d, _) in group {
+                    let finish = self.failed(&d, format!("file outbox: {e}"), now);
+                    outcomes.push((d, finish));
+                }
+            }
+        }
+    }
+
+    async fn deliver_http(
+        &mut self,
+        key: &(String, String),
+        connector: &ConnectorSettings,
+        group: Vec<Claimed>,
+        outcomes: &mut Vec<(Delivery, Finish)>,
+    ) {
+        let client = match self.http.get(key) {
+            Some(c) => c.clone(),
+            None => match HttpConnector::new(connector) {
+                Ok(c) => {
+                    let c = Arc::new(c);
+                    self.http.insert(key.clone(), c.clone());
+                    c
+                }
+                Err(e) => {
+                    let now = crate::store::now();
+                    for (d, _) in group {
+                        let finish = self.failed(&d, format!("http connector: {e}"), now);
+                        outcomes.push((d, finish));
+                    }
+                    return;
+                }
+            },
+        };
+        let lg = key.0.clone();
+        let mut group = group.into_iter();
+        // The first chunk passed the group's gate (closed, or the one trial).
+        let mut first = true;
+        loop {
+            // A chunk at a time, so that a breaker opened by one chunk holds the rest.
+            let chunk: Vec<Claimed> = group.by_ref().take(HTTP_CONCURRENCY).collect();
+            if chunk.is_empty() {
+                break;
+            }
+            if !std::mem::take(&mut first) && self.breaker(key).is_open() {
+                let at = crate::store::now()
+                    + chrono::Duration::milliseconds(
+                        i64::try_from(self.settings.breaker_open_ms).unwrap_or(i64::MAX),
+                    );
+                outcomes.extend(
+                    chunk
+                        .into_iter()
+                        .chain(group.by_ref())
+                        .map(|(d, _)| (d, Finish::Release { at })),
+                );
+                break;
+            }
+            let sent: Vec<(Delivery, Sent)> = futures_util::stream::iter(chunk)
+                .map(|(d, a)| {
+                    let client = client.clone();
+                    let body = outbox::document_bytes(&lg, &a);
+                    async move {
+                        let sent = client.send(a.id, body).await;
+                        (d, sent)
+                    }
+                })
+                .buffered(HTTP_CONCURRENCY)
+                .collect()
+                .await;
+            self.record_sent(key, sent, outcomes);
+        }
+    }
+
+    fn record_sent(
+        &mut self,
+        key: &(String, String),
+        sent: Vec<(Delivery, Sent)>,
+        outcomes: &mut Vec<(Delivery, Finish)>,
+    ) {
+        let now = crate::store::now();
+        for (d, s) in sent {
+            match s {
+                Sent::Delivered(answer) => {
+                    self.note_breaker(key, true);
+                    outcomes.push((d, Finish::Delivered(answer)));
+                }
+                Sent::Failed(error) => {
+                    self.note_breaker(key, false);
+                    let finish = self.failed(&d, error, now);
+                    outcomes.push((d, finish));
+                }
+                Sent::Refused(error) => {
+                    // The core system is up; it refuses this one application.
+                    self.note_breaker(key, true);
+                    outcomes.push((d, Finish::Dead { error }));
+                }
+            }
+        }
+    }
+}

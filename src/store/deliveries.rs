@@ -1,0 +1,369 @@
+//! The outbox's rows: deliveries written with the submission, claimed by the workers of any
+//! replica under a lease (`FOR UPDATE SKIP LOCKED` on PostgreSQL; SQLite has one writer at a
+//! time), and finished as delivered, retried later or dead.
+
+use chrono::{DateTime, Utc};
+use sea_orm::sea_query::{Alias, Expr, ExprTrait, LockBehavior, LockType, Query};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DbBackend, EntityTrait, QueryFilter,
+    QueryOrder, QuerySelect,
+};
+use uuid::Uuid;
+
+use super::entities::application as app;
+use super::entities::delivery::{self, ActiveModel, Column, Entity};
+use super::visits::application;
+use super::{Store, StoreError};
+use crate::audit::{Action, Actor, AuditEntry};
+use crate::config::ConnectorKind;
+use crate::link::outbox::{self, Delivery, DeliveryState, Routes};
+use crate::tenancy::LgCode;
+use crate::visits::confirmation::{Acknowledgement, Application, ApplicationState};
+
+/// What became of one claimed delivery.
+#[derive(Debug, Clone)]
+pub enum Finish {
+    /// Delivered; with the core system's answer when it gave one at once.
+    Delivered(Option<(Acknowledgement, Option<String>)>),
+    /// Failed; tried again at `at`.
+    Retry { at: DateTime<Utc>, error: String },
+    /// Failed for the last time, or refused for good: the dead letter.
+    Dead { error: String },
+    /// Not attempted (the connector's breaker is open): given back for `at`, no attempt
+    /// counted.
+    Release { at: DateTime<Utc> },
+}
+
+/// What came of a replay.
+#[derive(Debug)]
+pub enum Replay {
+    NotFound,
+    /// Only a dead delivery is replayed; this one is in that state.
+    NotDead(DeliveryState),
+    Done(Box<Delivery>),
+}
+
+/// The deliveries of a submission's applications whose areas have a pushing connector.
+pub(super) fn delivery_rows(
+    lg_code: &LgCode,
+    applications: &[Application],
+    routes: &Routes,
+    now: DateTime<Utc>,
+) -> Vec<ActiveModel> {
+    applications
+        .iter()
+        .filter_map(|a| {
+            let connector = routes.pushing(lg_code, &a.area)?;
+            Some(ActiveModel {
+                id: Set(outbox::new_id().to_string()),
+                application_id: Set(a.id.to_string()),
+                lg_code: Set(lg_code.to_string()),
+                area: Set(a.area.clone()),
+                connector: Set(connector.kind.as_str().to_owned()),
+                line: Set(outbox::line(a)),
+                state: Set(DeliveryState::Pending.as_str().to_owned()),
+                attempts: Set(0),
+                next_attempt_at: Set(now),
+                lease_owner: Set(None),
+                lease_until: Set(None),
+                last_error: Set(None),
+                created_at: Set(now),
+                updated_at: Set(now),
+                delivered_at: Set(None),
+            })
+        })
+        .collect()
+}
+
+fn to_domain(row: delivery::Model) -> Result<Delivery, StoreError> {
+    let corrupt = |what: &str, e: &dyn std::fmt::Display| {
+        StoreError::Corrupt(format!("deliveries.{what} of {}: {e}", row.id))
+    };
+    Ok(Delivery {
+        id: Uuid::parse_str(&row.id).map_err(|e| corrupt("id", &e))?,
+        application_id: Uuid::parse_str(&row.application_id)
+            .map_err(|e| corrupt("application_id", &e))?,
+        connector: match row.connector.as_str() {
+            "file" => ConnectorKind::File,
+            "http" => ConnectorKind::Http,
+            other => return Err(corrupt("connector", &other)),
+        },
+        state: DeliveryState::parse(&row.state).ok_or_else(|| corrupt("state", &row.state))?,
+        attempts: u32::try_from(row.attempts).map_err(|e| corrupt("attempts", &e))?,
+        lg_code: row.lg_code,
+        area: row.area,
+        next_attempt_at: row.next_attempt_at,
+        last_error: row.last_error,
+        created_at: row.created_at,
+        updated_at: row.updated_at,
+        delivered_at: row.delivered_at,
+    })
+}
+
+/// Claimed work: a delivery and the application it carries.
+pub type Claimed = (Delivery, Application);
+
+const PENDING: &str = "pending";
+
+impl Store {
+    /// Claims up to `limit` due deliveries for `owner` until `now + lease`: those not held by
+    /// a live lease, and only the first pending one of each line, so a resident's
+    /// applications of one area go in order. Oldest first.
+    pub async fn claim_deliveries(
+        &self,
+        owner: &str,
+        now: DateTime<Utc>,
+        lease: chrono::Duration,
+        limit: u64,
+    ) -> Result<Vec<Claimed>, StoreError> {
+        let txn = self.begin_write().await?;
+        let earlier = Alias::new("earlier");
+        let waiting_before = Query::select()
+            .expr(Expr::val(1))
+            .from_as(Entity, earlier.clone())
+            .and_where(Expr::col((earlier.clone(), Column::Line)).equals((Entity, Column::Line)))
+            .and_where(Expr::col((earlier.clone(), Column::Id)).lt(Expr::col((Entity, Column::Id))))
+            .and_where(Expr::col((earlier, Column::State)).eq(PENDING))
+            .to_owned();
+        let mut query = Entity::find()
+            .filter(Column::State.eq(PENDING))
+            .filter(Column::NextAttemptAt.lte(now))
+            .filter(
+                Condition::any()
+                    .add(Column::LeaseUntil.is_null())
+                    .add(Column::LeaseUntil.lt(now)),
+            )
+            .filter(Expr::exists(waiting_before).not())
+            .order_by_asc(Column::Id)
+            .limit(limit);
+        if txn.get_database_backend() == DbBackend::Postgres {
+            // Other replicas' workers skip what this one is claiming instead of waiting.
+            query = query.lock_with_behavior(LockType::Update, LockBehavior::SkipLocked);
+        }
+        let rows = query.all(&txn).await?;
+        if rows.is_empty() {
+            return Ok(Vec::new());
+        }
+        let ids: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
+        Entity::update_many()
+            .col_expr(Column::LeaseOwner, Expr::value(owner))
+            .col_expr(Column::LeaseUntil, Expr::value(now + lease))
+            .filter(Column::Id.is_in(ids))
+            .exec(&txn)
+            .await?;
+        let app_ids: Vec<String> = rows.iter().map(|r| r.application_id.clone()).collect();
+        let mut apps: std::collections::HashMap<String, app::Model> = app::Entity::find()
+            .filter(app::Column::Id.is_in(app_ids))
+            .all(&txn)
+            .await?
+            .into_iter()
+            .map(|a| (a.id.clone(), a))
+            .collect();
+        txn.commit().await?;
+        rows.into_iter()
+            .map(|row| {
+                let a = apps.remove(&row.application_id).ok_or_else(|| {
+                    StoreError::Corrupt(format!("delivery {} has no application", row.id))
+                })?;
+                Ok((to_domain(row)?, application(a)?))
+            })
+            .collect()
+    }
+
+    /// Records what became of deliveries `owner` claimed, in one transaction with the core
+    /// systems' answers. A delivery whose lease another worker has taken meanwhile is left to
+    /// that worker. A delivered application moves from `submitted` to `delivered` (not back
+    /// from a core system's answer), then on by the answer given with it.
+    pub async fn finish_deliveries(
+        &self,
+        owner: &str,
+        outcomes: &[(Delivery, Finish)],
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let txn = self.begin_write().await?;
+        let ours = |id: Uuid| {
+            Condition::all()
+                .add(Column::Id.eq(id.to_string()))
+                .add(Column::LeaseOwner.eq(owner))
+                .add(Column::State.eq(PENDING))
+        };
+        let delivered: Vec<&Delivery> = outcomes
+            .iter()
+            .filter(|(_, f)| matches!(f, Finish::Delivered(_)))
+            .map(|(d, _)| d)
+            .collect();
+        if !delivered.is_empty() {
+            Entity::update_many()
+                .col_expr(
+                    Column::State,
+                    Expr::value(DeliveryState::Delivered.as_str()),
+                )
+                .col_expr(Column::Attempts, Expr::col(Column::Attempts).add(1))
+                .col_expr(Column::DeliveredAt, Expr::value(now))
+                .col_expr(Column::UpdatedAt, Expr::value(now))
+                .col_expr(Column::LeaseOwner, Expr::value(Option::<String>::None))
+                .col_expr(
+                    Column::LeaseUntil,
+                    Expr::value(Option::<DateTime<Utc>>::None),
+                )
+                .filter(Column::Id.is_in(delivered.iter().map(|d| d.id.to_string())))
+                .filter(Column::LeaseOwner.eq(owner))
+                .filter(Column::State.eq(PENDING))
+                .exec(&txn)
+                .await?;
+            app::Entity::update_many()
+                .col_expr(
+                    app::Column::State,
+                    Expr::value(ApplicationState::Delivered.as_str()),
+                )
+                .col_expr(app::Column::UpdatedAt, Expr::value(now))
+                .filter(
+                    app::Column::Id.is_in(delivered.iter().map(|d| d.application_id.to_string())),
+                )
+                .filter(app::Column::State.eq(ApplicationState::Submitted.as_str()))
+                .exec(&txn)
+                .await?;
+        }
+        for (d, finish) in outcomes {
+            let update = Entity::update_many()
+                .col_expr(Column::UpdatedAt, Expr::value(now))
+                .col_expr(Column::LeaseOwner, Expr::value(Option::<String>::None))
+                .col_expr(
+                    Column::LeaseUntil,
+                    Expr::value(Option::<DateTime<Utc>>::None),
+                )
+                .filter(ours(d.id));
+            let update = match finish {
+                Finish::Delivered(None) => continue,
+                Finish::Delivered(Some((ack, reason))) => {
+                    // The answer is recorded with the delivery: a crash cannot keep one
+                    // without the other.
+                    let lg_code = LgCode::parse(&d.lg_code).map_err(|e| {
+                        StoreError::Corrupt(format!("deliveries.lg_code of {}: {e}", d.id))
+                    })?;
+                    let actor = Actor::system(&format!("connector:{}/{}", d.lg_code, d.area));
+                    self.acknowledge_in(
+                        &txn,
+                        &lg_code,
+                        &d.area,
+                        d.application_id,
+                        *ack,
+                        reason.clone(),
+                        &actor,
+                    )
+                    .await?;
+                    continue;
+                }
+                Finish::Retry { at, error } => update
+                    .col_expr(Column::Attempts, Expr::col(Column::Attempts).add(1))
+                    .col_expr(Column::NextAttemptAt, Expr::value(*at))
+                    .col_expr(Column::LastError, Expr::value(error.clone())),
+                Finish::Dead { error } => update
+                    .col_expr(Column::Attempts, Expr::col(Column::Attempts).add(1))
+                    .col_expr(Column::State, Expr::value(DeliveryState::Dead.as_str()))
+                    .col_expr(Column::LastError, Expr::value(error.clone())),
+                Finish::Release { at } => update.col_expr(Column::NextAttemptAt, Expr::value(*at)),
+            };
+            update.exec(&txn).await?;
+        }
+        txn.commit().await?;
+        Ok(())
+    }
+
+    /// Deliveries for the operator, oldest first after `after`: of one municipality or all,
+    /// in one state or any.
+    pub async fn deliveries(
+        &self,
+        lg_code: Option<&LgCode>,
+        state: Option<DeliveryState>,
+        after: Option<Uuid>,
+        limit: u64,
+    ) -> Result<Vec<Delivery>, StoreError> {
+        let mut query = Entity::find();
+        if let Some(lg) = lg_code {
+            query = query.filter(Column::LgCode.eq(lg.to_string()));
+        }
+        if let Some(state) = state {
+            query = query.filter(Column::State.eq(state.as_str()));
+        }
+        if let Some(after) = after {
+            query = query.filter(Column::Id.gt(after.to_string()));
+        }
+        query
+            .order_by_asc(Column::Id)
+            .limit(limit)
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .map(to_domain)
+            .collect()
+    }
+
+    pub async fn delivery(&self, id: Uuid) -> Result<Option<Delivery>, StoreError> {
+        Entity::find_by_id(id.to_string())
+            .one(&self.db)
+            .await?
+            .map(to_domain)
+            .transpose()
+    }
+
+    /// The deliveries of one application (one per submission; a replay reuses it).
+    pub async fn application_deliveries(
+        &self,
+        application_id: Uuid,
+    ) -> Result<Vec<Delivery>, StoreError> {
+        Entity::find()
+            .filter(Column::ApplicationId.eq(application_id.to_string()))
+            .order_by_asc(Column::Id)
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .map(to_domain)
+            .collect()
+    }
+
+    /// Sends a dead delivery on its way again, now, with its attempts counted from zero,
+    /// audited.
+    pub async fn replay_delivery(&self, id: Uuid, actor: &Actor) -> Result<Replay, StoreError> {
+        let txn = self.begin_write().await?;
+        let Some(row) = Entity::find_by_id(id.to_string()).one(&txn).await? else {
+            return Ok(Replay::NotFound);
+        };
+        let current = to_domain(row)?;
+        if current.state != DeliveryState::Dead {
+            return Ok(Replay::NotDead(current.state));
+        }
+        let now = super::now();
+        Entity::update_many()
+            .col_expr(Column::State, Expr::value(PENDING))
+            .col_expr(Column::Attempts, Expr::value(0))
+            .col_expr(Column::NextAttemptAt, Expr::value(now))
+            .col_expr(Column::UpdatedAt, Expr::value(now))
+            .filter(Column::Id.eq(id.to_string()))
+            .exec(&txn)
+            .await?;
+        let lg_code = LgCode::parse(&current.lg_code)
+            .map_err(|e| StoreError::Corrupt(format!("deliveries.lg_code of {id}: {e}")))?;
+        self.append_audit(
+            &txn,
+            AuditEntry::success(
+                actor,
+                Action::DeliveryReplay,
+                Some(lg_code),
+                format!(
+                    "delivery:{id} application:{} area:{}",
+                    current.application_id, current.area
+                ),
+            ),
+        )
+        .await?;
+        txn.commit().await?;
+        Ok(Replay::Done(Box::new(Delivery {
+            state: DeliveryState::Pending,
+            attempts: 0,
+            next_attempt_at: now,
+            updated_at: now,
+            ..current
+        })))
+    }
+}

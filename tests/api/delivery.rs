@@ -1,0 +1,712 @@
+//! The outbox and its connectors: a submitted application written to a file outbox with its
+//! manifest; POSTed to a core system (the simulator, `madoguchi core-sim`) with an OAuth2
+//! token, its answer flowing back; a poison application in the dead letter while the others
+//! go through, and its replay; a core system down for a while, the breaker holding the work;
+//! the gateway killed with SIGKILL mid-way and every application delivered once restarted;
+//! three gateways on one PostgreSQL delivering nothing twice.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use madoguchi::config::{ConnectorKind, ConnectorSettings, Settings};
+use madoguchi::store::entities::{application, delivery, visit};
+use reqwest::{Method, StatusCode};
+use sea_orm::{ConnectionTrait, Database, DatabaseConnection, EntityTrait, Statement};
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+use tempfile::TempDir;
+use uuid::Uuid;
+
+use crate::helpers::{
+    Backend, Running, fresh_postgres_database, madoguchi, serve_process_with, spawn_app_with,
+};
+use crate::pull::{applications, submitted_visit};
+use crate::storage_test;
+use crate::visits::send;
+
+const AREA: &str = "certificates";
+
+fn connector(kind: ConnectorKind) -> ConnectorSettings {
+    ConnectorSettings {
+        lg_code: Some("012084".to_owned()),
+        area: AREA.to_owned(),
+        kind,
+        dir: None,
+        url: None,
+        token_url: None,
+        client_id: None,
+        client_secret_file: None,
+        scope: None,
+        ca_file: None,
+        client_identity_file: None,
+        timeout_seconds: 5,
+    }
+}
+
+/// Fast retries and polling for tests.
+fn quick(settings: &mut Settings) {
+    let d = &mut settings.link.delivery;
+    d.poll_interval_ms = 50;
+    d.retry_first_ms = 50;
+    d.retry_multiplier = 2;
+    d.retry_max_ms = 200;
+}
+
+/// Waits up to a minute for `check` to give a value.
+async fn eventually<T, F, Fut>(what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = Instant::now() + Duration::from_secs(90);
+    loop {
+        if let Some(v) = check().await {
+            return v;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// A running `madoguchi core-sim` and its address.
+struct CoreSim {
+    _process: Running,
+    url: String,
+}
+
+fn core_sim(args: &[&str]) -> CoreSim {
+    let mut child = madoguchi()
+        .args(["core-sim", "--bind", "127.0.0.1:0"])
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let url = line
+        .split("listening on ")
+        .nth(1)
+        .unwrap_or_else(|| panic!("core-sim printed {line:?}"))
+        .trim()
+        .to_owned();
+    CoreSim {
+        _process: Running(child),
+        url,
+    }
+}
+
+async fn sim_stats(sim: &CoreSim) -> Value {
+    reqwest::get(format!("{}/sim/stats", sim.url))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+/// The municipality's audit events of one action.
+async fn audit_events(app: &crate::helpers::TestApp, token: &str, action: &str) -> Vec<Value> {
+    let page = app
+        .get_json("/v1/municipalities/012084/audit-events?limit=100", token)
+        .await;
+    page["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["action"] == action)
+        .cloned()
+        .collect()
+}
+
+async fn a_submitted_application_reaches_the_file_outbox(backend: Backend) {
+    let outbox = TempDir::new().unwrap();
+    let dir = outbox.path().to_path_buf();
+    let app = spawn_app_with(backend, |s| {
+        quick(s);
+        let mut c = connector(ConnectorKind::File);
+        c.dir = Some(dir.clone());
+        s.link.connectors = vec![c];
+    })
+    .await;
+    let token = app.demo_token().await;
+    let visit = submitted_visit(&app, &token).await;
+    let listed = eventually("the application delivered", || async {
+        let listed = applications(&app, &token, &visit).await;
+        (listed["items"][0]["state"] == "delivered").then_some(listed)
+    })
+    .await;
+    let id = listed["items"][0]["id"].as_str().unwrap().to_owned();
+
+    // The document, by the documented layout, under the municipality and area.
+    let area_dir = outbox.path().join("012084").join(AREA);
+    let bytes = std::fs::read(area_dir.join(format!("{id}.json"))).unwrap();
+    let doc: Value = serde_json::from_slice(&bytes).unwrap();
+    assert_eq!(doc["format"], "madoguchi.application/1");
+    assert_eq!(doc["applicationId"], id.as_str());
+    assert_eq!(doc["visitId"], visit.as_str());
+    assert_eq!(doc["localGovernmentCode"], "012084");
+    assert_eq!(doc["procedureId"], "residentRecordCopy");
+    assert_eq!(doc["document"]["purpose"], "勤務先提出");
+    // Its manifest, with the file's checksum; nothing temporary left.
+    let names: Vec<String> = std::fs::read_dir(&area_dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(names.len(), 2, "{names:?}");
+    let manifest = names.iter().find(|n| n.starts_with("manifest-")).unwrap();
+    let manifest: Value =
+        serde_json::from_slice(&std::fs::read(area_dir.join(manifest)).unwrap()).unwrap();
+    assert_eq!(manifest["format"], "madoguchi.manifest/1");
+    assert_eq!(manifest["files"][0]["applicationId"], id.as_str());
+    assert_eq!(
+        manifest["files"][0]["sha256"],
+        hex::encode(Sha256::digest(&bytes))
+    );
+
+    // The operator's view.
+    let admin = app.admin_token().await;
+    let page = app
+        .get_json("/v1/admin/deliveries?lgCode=012084", &admin)
+        .await;
+    let items = page["items"].as_array().unwrap();
+    assert_eq!(items.len(), 1, "{page}");
+    let d = &items[0];
+    assert_eq!(d["applicationId"], id.as_str());
+    assert_eq!(d["connector"], "file");
+    assert_eq!(d["state"], "delivered");
+    assert_eq!(d["attempts"], 1);
+    assert!(d["deliveredAt"].is_string());
+    let delivery_id = d["deliveryId"].as_str().unwrap();
+    let one = app
+        .get_json(&format!("/v1/admin/deliveries/{delivery_id}"), &admin)
+        .await;
+    assert_eq!(one["state"], "delivered");
+    let replay = app
+        .http
+        .post(app.url(&format!("/v1/admin/deliveries/{delivery_id}/replay")))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(replay.status(), StatusCode::CONFLICT);
+    let dead = app
+        .get_json("/v1/admin/deliveries?state=dead", &admin)
+        .await;
+    assert_eq!(dead["items"].as_array().unwrap().len(), 0);
+    // The pull API still shows it, now delivered.
+    let core = app.register_client(&["link"], &["012084"]).await;
+    let core = app.token_for(&core.id, &core.secret).await;
+    let pulled = app
+        .get_json(
+            &format!("/v1/municipalities/012084/link/{AREA}/applications"),
+            &core,
+        )
+        .await;
+    assert_eq!(pulled["items"][0]["state"], "delivered");
+}
+storage_test!(a_submitted_application_reaches_the_file_outbox);
+
+async fn the_http_connector_takes_a_token_and_brings_the_answer_back(backend: Backend) {
+    let sim = core_sim(&["--client-id", "madoguchi", "--client-secret", "s3cret-core"]);
+    let secrets = TempDir::new().unwrap();
+    let secret_file = secrets.path().join("core-secret");
+    std::fs::write(&secret_file, "s3cret-core\n").unwrap();
+    let url = sim.url.clone();
+    let app = spawn_app_with(backend, |s| {
+        quick(s);
+        let mut c = connector(ConnectorKind::Http);
+        c.url = Some(format!("{url}/applications"));
+        c.token_url = Some(format!("{url}/token"));
+        c.client_id = Some("madoguchi".to_owned());
+        c.client_secret_file = Some(secret_file.clone());
+        s.link.connectors = vec![c];
+    })
+    .await;
+    let token = app.demo_token().await;
+    let visit = submitted_visit(&app, &token).await;
+    // The simulator accepts it; the counter sees the answer.
+    eventually("the application accepted", || async {
+        let listed = applications(&app, &token, &visit).await;
+        (listed["items"][0]["state"] == "accepted").then_some(())
+    })
+    .await;
+    let stats = sim_stats(&sim).await;
+    assert_eq!(stats["received"], 1, "{stats}");
+    assert_eq!(stats["accepted"], 1);
+    assert_eq!(stats["duplicates"], 0);
+    // The answer is audited as the connector's.
+    let events = audit_events(&app, &token, "application.acknowledge").await;
+    assert_eq!(events.len(), 1, "{events:?}");
+    assert_eq!(
+        events[0]["clientId"],
+        "system:connector:012084/certificates"
+    );
+}
+storage_test!(the_http_connector_takes_a_token_and_brings_the_answer_back);
+
+/// Applications of one visit, `n` of them, each with a pending delivery through `connector`,
+/// written straight into the database (what a submission writes, without making `n`
+/// visits through the API); procedure `sealCertificate` for the indexes in `poison`.
+async fn seed_outbox(db: &DatabaseConnection, n: usize, connector: &str, poison: &[usize]) {
+    let now = chrono::Utc::now();
+    let visit_id = Uuid::now_v7().to_string();
+    visit::Entity::insert(visit::ActiveModel {
+        id: sea_orm::Set(visit_id.clone()),
+        lg_code: sea_orm::Set("012084".to_owned()),
+        status: sea_orm::Set("open".to_owned()),
+        ticket: sea_orm::Set(None),
+        catalog_version: sea_orm::Set("seed".to_owned()),
+        household: sea_orm::Set("{}".to_owned()),
+        opened_at: sea_orm::Set(now),
+        opened_on: sea_orm::Set(now.date_naive().to_string()),
+        closed_at: sea_orm::Set(None),
+        updated_at: sea_orm::Set(now),
+        opened_by_client: sea_orm::Set(None),
+        opened_by_staff: sea_orm::Set(None),
+        revision: sea_orm::Set(0),
+    })
+    .exec(db)
+    .await
+    .unwrap();
+    let ids: Vec<String> = (0..n).map(|_| Uuid::now_v7().to_string()).collect();
+    for chunk in ids.chunks(200).enumerate() {
+        let (c, chunk) = chunk;
+        let apps = chunk.iter().enumerate().map(|(j, id)| {
+            let i = c * 200 + j;
+            application::ActiveModel {
+                id: sea_orm::Set(id.clone()),
+                visit_id: sea_orm::Set(visit_id.clone()),
+                lg_code: sea_orm::Set("012084".to_owned()),
+                procedure_id: sea_orm::Set(
+                    if poison.contains(&i) {
+                        "sealCertificate"
+                    } else {
+                        "residentRecordCopy"
+                    }
+                    .to_owned(),
+                ),
+                area: sea_orm::Set(AREA.to_owned()),
+                member: sea_orm::Set(Some(format!("m{i}"))),
+                form: sea_orm::Set(None),
+                document: sea_orm::Set(Some(format!("{{\"seq\":{i}}}"))),
+                state: sea_orm::Set("submitted".to_owned()),
+                reason: sea_orm::Set(None),
+                created_at: sea_orm::Set(now),
+                updated_at: sea_orm::Set(now),
+            }
+        });
+        application::Entity::insert_many(apps)
+            .exec(db)
+            .await
+            .unwrap();
+        let deliveries = chunk.iter().enumerate().map(|(j, id)| {
+            let i = c * 200 + j;
+            delivery::ActiveModel {
+                id: sea_orm::Set(Uuid::now_v7().to_string()),
+                application_id: sea_orm::Set(id.clone()),
+                lg_code: sea_orm::Set("012084".to_owned()),
+                area: sea_orm::Set(AREA.to_owned()),
+                connector: sea_orm::Set(connector.to_owned()),
+                line: sea_orm::Set(format!("{AREA}/{visit_id}/m{i}")),
+                state: sea_orm::Set("pending".to_owned()),
+                attempts: sea_orm::Set(0),
+                next_attempt_at: sea_orm::Set(now),
+                lease_owner: sea_orm::Set(None),
+                lease_until: sea_orm::Set(None),
+                last_error: sea_orm::Set(None),
+                created_at: sea_orm::Set(now),
+                updated_at: sea_orm::Set(now),
+                delivered_at: sea_orm::Set(None),
+            }
+        });
+        delivery::Entity::insert_many(deliveries)
+            .exec(db)
+            .await
+            .unwrap();
+    }
+}
+
+/// Deliveries by state, and applications by state.
+async fn counts(db: &DatabaseConnection) -> (Value, Value) {
+    let count = |table: &str| {
+        Statement::from_string(
+            db.get_database_backend(),
+            format!("SELECT state, COUNT(*) AS n FROM {table} GROUP BY state"),
+        )
+    };
+    let mut out = Vec::new();
+    for table in ["deliveries", "applications"] {
+        let mut map = serde_json::Map::new();
+        for row in db.query_all_raw(count(table)).await.unwrap() {
+            let state: String = row.try_get("", "state").unwrap();
+            let n: i64 = row.try_get("", "n").unwrap();
+            map.insert(state, json!(n));
+        }
+        out.push(Value::Object(map));
+    }
+    (out[0].clone(), out[1].clone())
+}
+
+async fn a_poison_application_goes_to_the_dead_letter(backend: Backend) {
+    let sim = core_sim(&["--poison", "sealCertificate"]);
+    let url = sim.url.clone();
+    let app = spawn_app_with(backend, |s| {
+        quick(s);
+        s.link.delivery.max_attempts = 3;
+        s.link.delivery.breaker_failures = 1000;
+        let mut c = connector(ConnectorKind::Http);
+        c.url = Some(format!("{url}/applications"));
+        s.link.connectors = vec![c];
+    })
+    .await;
+    let db = app.store.connection();
+    seed_outbox(db, 20, "http", &[7]).await;
+    let (deliveries, apps) = eventually("19 accepted and 1 dead", || async {
+        let (d, a) = counts(db).await;
+        (d["delivered"] == 19 && d["dead"] == 1).then_some((d, a))
+    })
+    .await;
+    assert_eq!(apps["accepted"], 19, "{apps}");
+    assert_eq!(apps["submitted"], 1, "{apps}");
+    let admin = app.admin_token().await;
+    let dead = app
+        .get_json("/v1/admin/deliveries?lgCode=012084&state=dead", &admin)
+        .await;
+    let dead = &dead["items"][0];
+    assert_eq!(dead["attempts"], 3, "{dead}");
+    assert!(
+        dead["lastError"].as_str().unwrap().starts_with("HTTP 500"),
+        "{dead}"
+    );
+    assert_eq!(deliveries["pending"], Value::Null);
+    let stats = sim_stats(&sim).await;
+    assert_eq!(stats["poisoned"], 3, "{stats}");
+    assert_eq!(stats["accepted"], 19);
+
+    // Replayed (audited), it is tried three more times and is dead again.
+    let id = dead["deliveryId"].as_str().unwrap();
+    let replayed = app
+        .http
+        .post(app.url(&format!("/v1/admin/deliveries/{id}/replay")))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(replayed.status(), StatusCode::OK);
+    let replayed: Value = replayed.json().await.unwrap();
+    assert_eq!(replayed["state"], "pending");
+    assert_eq!(replayed["attempts"], 0);
+    eventually("the replay tried three times", || async {
+        let s = sim_stats(&sim).await;
+        (s["poisoned"] == 6).then_some(())
+    })
+    .await;
+    eventually("dead again", || async {
+        let d = app
+            .get_json(&format!("/v1/admin/deliveries/{id}"), &admin)
+            .await;
+        (d["state"] == "dead").then_some(())
+    })
+    .await;
+    let token = app.demo_token().await;
+    let replays = audit_events(&app, &token, "delivery.replay").await;
+    assert_eq!(replays.len(), 1, "{replays:?}");
+    assert!(replays[0]["target"].as_str().unwrap().contains(id));
+    let unknown = send(
+        &app,
+        Method::POST,
+        &format!("/v1/admin/deliveries/{}/replay", Uuid::now_v7()),
+        &admin,
+        None,
+    )
+    .await;
+    assert_eq!(unknown.status(), StatusCode::NOT_FOUND);
+}
+storage_test!(a_poison_application_goes_to_the_dead_letter);
+
+/// The sum of a server's metric lines that start with `name` and contain `label`.
+async fn metric_at(address: &str, name: &str, label: &str) -> f64 {
+    let text = reqwest::get(format!("{address}/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    text.lines()
+        .filter(|l| l.starts_with(name) && l.contains(label))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}
+
+async fn metric(app: &crate::helpers::TestApp, name: &str) -> f64 {
+    metric_at(&app.address, name, "").await
+}
+
+async fn a_core_system_down_for_a_while_gets_everything_once_back(backend: Backend) {
+    let sim = core_sim(&[]);
+    let url = sim.url.clone();
+    let app = spawn_app_with(backend, |s| {
+        quick(s);
+        s.link.delivery.max_attempts = 100;
+        s.link.delivery.breaker_failures = 3;
+        s.link.delivery.breaker_open_ms = 300;
+        let mut c = connector(ConnectorKind::Http);
+        c.url = Some(format!("{url}/applications"));
+        s.link.connectors = vec![c];
+    })
+    .await;
+    let down = reqwest::Client::new()
+        .post(format!("{}/sim/outage?seconds=2", sim.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(down.status(), StatusCode::NO_CONTENT);
+    seed_outbox(app.store.connection(), 50, "http", &[]).await;
+    eventually("the breaker open", || async {
+        (metric(&app, "madoguchi_delivery_breaker_open").await == 1.0).then_some(())
+    })
+    .await;
+    eventually("all 50 delivered", || async {
+        let (d, _) = counts(app.store.connection()).await;
+        (d["delivered"] == 50).then_some(())
+    })
+    .await;
+    let stats = sim_stats(&sim).await;
+    assert_eq!(stats["accepted"], 50, "{stats}");
+    assert_eq!(stats["duplicates"], 0, "{stats}");
+    // Without the breaker each of the 50 would have failed at least once; with it, the first
+    // chunk failed, then one trial at a time.
+    let refusals = stats["outageRefusals"].as_u64().unwrap();
+    assert!((3..50).contains(&refusals), "{stats}");
+    assert!(
+        metric(
+            &app,
+            "madoguchi_deliveries_total{area=\"certificates\",lg_code=\"012084\",outcome=\"held\"}"
+        )
+        .await
+            > 0.0
+    );
+    assert_eq!(metric(&app, "madoguchi_delivery_breaker_open").await, 0.0);
+}
+storage_test!(a_core_system_down_for_a_while_gets_everything_once_back);
+
+/// A config file for `serve` with an http connector to `sim`.
+fn config_file(dir: &Path, sim: &CoreSim, lease_seconds: u64) -> std::path::PathBuf {
+    let path = dir.join("madoguchi.toml");
+    std::fs::write(
+        &path,
+        format!(
+            r#"
+[link.delivery]
+poll_interval_ms = 50
+lease_seconds = {lease_seconds}
+batch_size = 50
+retry_first_ms = 50
+retry_max_ms = 500
+
+[[link.connectors]]
+area = "{AREA}"
+kind = "http"
+url = "{}/applications"
+"#,
+            sim.url
+        ),
+    )
+    .unwrap();
+    path
+}
+
+async fn database(backend: Backend, dir: &Path) -> String {
+    match backend {
+        Backend::Sqlite => format!("sqlite://{}/madoguchi.db?mode=rwc", dir.display()),
+        Backend::Postgres => fresh_postgres_database().await,
+    }
+}
+
+async fn a_killed_gateway_delivers_everything_once_restarted(backend: Backend) {
+    let dir = TempDir::new().unwrap();
+    let sim = core_sim(&[]);
+    let config = config_file(dir.path(), &sim, 2);
+    let url = database(backend, dir.path()).await;
+    let args = ["--config", config.to_str().unwrap()];
+    let mut gateway = serve_process_with(dir.path(), Some(&url), &args, None);
+    let db = Database::connect(&url).await.unwrap();
+    seed_outbox(&db, 1000, "http", &[]).await;
+    eventually("deliveries under way", || async {
+        let s = sim_stats(&sim).await;
+        (s["received"].as_u64().unwrap() >= 100).then_some(())
+    })
+    .await;
+    // SIGKILL: no chance to finish a batch or give its leases back.
+    gateway.child.kill().unwrap();
+    gateway.child.wait().unwrap();
+    let at_kill = sim_stats(&sim).await["received"].as_u64().unwrap();
+    assert!(at_kill < 1000, "the kill came too late to test anything");
+    let (before, _) = counts(&db).await;
+    assert!(before["pending"].as_i64().unwrap_or(0) > 0, "{before}");
+    drop(gateway);
+
+    let _restarted = serve_process_with(dir.path(), Some(&url), &args, None);
+    eventually("all 1000 delivered", || async {
+        let (d, _) = counts(&db).await;
+        (d["delivered"] == 1000).then_some(())
+    })
+    .await;
+    let (_, apps) = counts(&db).await;
+    assert_eq!(apps["accepted"], 1000, "{apps}");
+    let stats = sim_stats(&sim).await;
+    // Each application taken once; what the killed gateway had sent but not recorded came
+    // again with the same Idempotency-Key, and the core system recognised it.
+    assert_eq!(stats["received"], 1000, "{}", stats["received"]);
+    assert_eq!(stats["accepted"], 1000);
+    let duplicates = stats["duplicates"].as_u64().unwrap();
+    assert!(
+        duplicates <= 50,
+        "at most one batch sent again: {duplicates}"
+    );
+    eprintln!("killed after {at_kill} received; {duplicates} sent again after the restart");
+
+    // The command line lists them.
+    let listed = madoguchi()
+        .args([
+            "link",
+            "deliveries",
+            "--state",
+            "delivered",
+            "--limit",
+            "2000",
+            "--json",
+        ])
+        .arg("--data-dir")
+        .arg(dir.path())
+        .env("DATABASE_URL", &url)
+        .output()
+        .unwrap();
+    assert!(
+        listed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&listed.stderr)
+    );
+    let listed: Value = serde_json::from_slice(&listed.stdout).unwrap();
+    assert_eq!(listed.as_array().unwrap().len(), 1000);
+}
+storage_test!(a_killed_gateway_delivers_everything_once_restarted);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_gateways_on_one_postgres_deliver_nothing_twice() {
+    let dir = TempDir::new().unwrap();
+    let sim = core_sim(&[]);
+    let config = config_file(dir.path(), &sim, 60);
+    let url = database(Backend::Postgres, dir.path()).await;
+    let args = ["--config", config.to_str().unwrap()];
+    let first = serve_process_with(dir.path(), Some(&url), &args, None);
+    let dirs: Vec<TempDir> = (0..2).map(|_| TempDir::new().unwrap()).collect();
+    let others: Vec<_> = dirs
+        .iter()
+        .map(|d| serve_process_with(d.path(), Some(&url), &args, None))
+        .collect();
+    let db = Database::connect(&url).await.unwrap();
+    seed_outbox(&db, 1000, "http", &[]).await;
+    eventually("all 1000 delivered", || async {
+        let (d, _) = counts(&db).await;
+        (d["delivered"] == 1000).then_some(())
+    })
+    .await;
+    let stats = sim_stats(&sim).await;
+    assert_eq!(stats["received"], 1000, "{}", stats["received"]);
+    assert_eq!(stats["duplicates"], 0, "nothing sent twice");
+    // Each delivery recorded as delivered by exactly one replica.
+    let mut shares = Vec::new();
+    for process in std::iter::once(&first).chain(&others) {
+        shares.push(
+            metric_at(
+                &process.address,
+                "madoguchi_deliveries_total",
+                "outcome=\"delivered\"",
+            )
+            .await,
+        );
+    }
+    assert_eq!(shares.iter().sum::<f64>(), 1000.0, "{shares:?}");
+    eprintln!("deliveries per replica: {shares:?}");
+    drop(others);
+    drop(first);
+}
+
+/// A simulator that answers through the gateway's pull API (a client with scope `link`).
+async fn answering_core_sim(app: &crate::helpers::TestApp, args: &[&str]) -> CoreSim {
+    let core = app.register_client(&["link"], &["012084"]).await;
+    let mut all = args.to_vec();
+    all.extend([
+        "--gateway",
+        &app.address,
+        "--lg-code",
+        "012084",
+        "--gateway-client-id",
+        &core.id,
+        "--gateway-client-secret",
+        &core.secret,
+        "--interval-ms",
+        "100",
+    ]);
+    core_sim(&all)
+}
+
+async fn the_simulator_answers_from_a_file_outbox_and_by_pulling(backend: Backend) {
+    // A file outbox the simulator reads, answering through the pull API's ack.
+    let outbox = TempDir::new().unwrap();
+    let dir = outbox.path().to_path_buf();
+    let app = spawn_app_with(backend, |s| {
+        quick(s);
+        let mut c = connector(ConnectorKind::File);
+        c.dir = Some(dir.clone());
+        s.link.connectors = vec![c];
+    })
+    .await;
+    let sim = answering_core_sim(&app, &["--outbox", outbox.path().to_str().unwrap()]).await;
+    let token = app.demo_token().await;
+    let visit = submitted_visit(&app, &token).await;
+    eventually("accepted from the file outbox", || async {
+        let listed = applications(&app, &token, &visit).await;
+        (listed["items"][0]["state"] == "accepted").then_some(())
+    })
+    .await;
+    let stats = sim_stats(&sim).await;
+    assert_eq!(stats["files"], 1, "{stats}");
+    assert_eq!(stats["badFiles"], 0, "{stats}");
+    drop(sim);
+
+    // No connector: the simulator pulls, and rejects by its rule, with the reason.
+    let app = spawn_app_with(backend, quick).await;
+    let _sim = answering_core_sim(
+        &app,
+        &[
+            "--pull-area",
+            AREA,
+            "--reject",
+            "residentRecordCopy=本人確認書類の写しが不鮮明です。",
+        ],
+    )
+    .await;
+    let token = app.demo_token().await;
+    let visit = submitted_visit(&app, &token).await;
+    let listed = eventually("rejected by pulling", || async {
+        let listed = applications(&app, &token, &visit).await;
+        (listed["items"][0]["state"] == "rejected").then_some(listed)
+    })
+    .await;
+    assert_eq!(
+        listed["items"][0]["reason"],
+        "本人確認書類の写しが不鮮明です。"
+    );
+    // Nothing was pushed: the area has no connector.
+    let admin = app.admin_token().await;
+    let deliveries = app.get_json("/v1/admin/deliveries", &admin).await;
+    assert_eq!(deliveries["items"].as_array().unwrap().len(), 0);
+}
+storage_test!(the_simulator_answers_from_a_file_outbox_and_by_pulling);
