@@ -35,6 +35,8 @@ pub enum Purpose {
     CardSession,
     /// Sealing a resident's 個人番号 in the directory (only when the operator lets it in).
     ResidentMyNumber,
+    /// Sealing the signing secrets of vendors' webhook endpoints.
+    WebhookSecret,
 }
 
 impl Purpose {
@@ -45,6 +47,7 @@ impl Purpose {
             Purpose::AuditCheckpoint => b"madoguchi audit checkpoint v1",
             Purpose::CardSession => b"madoguchi card session v1",
             Purpose::ResidentMyNumber => b"madoguchi resident my number v1",
+            Purpose::WebhookSecret => b"madoguchi webhook secret v1",
         }
     }
 }

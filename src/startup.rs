@@ -311,6 +311,7 @@ impl Application {
                 settings.link.delivery.clone(),
                 delivery_wake.clone(),
                 metrics,
+                server_key.clone(),
             ))
         } else {
             None

@@ -15,6 +15,7 @@ mod m20261203_000005_devices;
 mod m20261203_000006_residents;
 mod m20261203_000007_application_outcomes;
 mod m20261203_000008_deliveries;
+mod m20261203_000009_webhooks;
 
 pub struct Migrator;
 
@@ -30,6 +31,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000006_residents::Migration),
             Box::new(m20261203_000007_application_outcomes::Migration),
             Box::new(m20261203_000008_deliveries::Migration),
+            Box::new(m20261203_000009_webhooks::Migration),
         ]
     }
 }

@@ -1,7 +1,8 @@
 //! `/v1/admin/deliveries` (scope `admin`): the outbox as municipal IT sees it. Each application
 //! of an area with a pushing connector (`file`, `http`) has a delivery: pending (waiting for an
 //! attempt or a retry), delivered, or dead (the dead letter: every attempt failed, or the core
-//! system refused it). A dead delivery is replayed once its cause is fixed.
+//! system refused it). Vendors' webhook messages ride in the same outbox (`connector`
+//! `webhook`). A dead delivery is replayed once its cause is fixed.
 
 use actix_web::{HttpResponse, get, post, web};
 use chrono::{DateTime, Utc};
@@ -57,7 +58,7 @@ pub struct DeliveryDto {
     pub lg_code: String,
     #[schema(example = "residentRegistry")]
     pub area: String,
-    /// `file` or `http`.
+    /// `file` or `http` (to a core system), or `webhook` (a message to a vendor's endpoint).
     #[schema(example = "file")]
     pub connector: String,
     pub state: StateDto,

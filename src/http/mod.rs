@@ -31,6 +31,7 @@ mod residents;
 pub mod state;
 pub mod telemetry;
 mod visits;
+mod webhooks;
 
 pub use admin::{ClientDto, CreatedClientDto};
 pub use municipalities::MunicipalityDto;
@@ -78,6 +79,9 @@ pub fn routes(cfg: &mut ServiceConfig) {
                 .service(deliveries::list_deliveries)
                 .service(deliveries::get_delivery)
                 .service(deliveries::replay_delivery)
+                .service(webhooks::create_webhook)
+                .service(webhooks::list_webhooks)
+                .service(webhooks::delete_webhook)
                 .service(forms::list_forms)
                 .service(forms::get_form)
                 .service(forms::get_form_schema)

@@ -21,7 +21,8 @@ use uuid::Uuid;
 
 use super::connectors::file;
 use super::connectors::http::{HttpConnector, Sent};
-use super::outbox::{self, Breaker, Delivery, Gate, RetryPolicy, Routes};
+use super::connectors::webhook;
+use super::outbox::{self, Breaker, Channel, Delivery, Gate, RetryPolicy, Routes};
 use crate::config::{ConnectorKind, ConnectorSettings, DeliverySettings};
 use crate::store::{Claimed, Finish, Store, StoreError};
 use crate::tenancy::LgCode;
@@ -84,6 +85,9 @@ struct Worker {
     http: HashMap<(String, String), Arc<HttpConnector>>,
     breakers: HashMap<(String, String), Breaker>,
     metrics: DeliveryMetrics,
+    /// Opens webhook endpoints' sealed secrets.
+    server_key: Option<crate::secrets::ServerKey>,
+    webhook_client: reqwest::Client,
 }
 
 impl DeliveryWorker {
@@ -93,6 +97,7 @@ impl DeliveryWorker {
         settings: DeliverySettings,
         wake: Arc<Notify>,
         metrics: DeliveryMetrics,
+        server_key: Option<crate::secrets::ServerKey>,
     ) -> Self {
         let owner = format!("worker-{}", Uuid::now_v7());
         tracing::info!(owner = %owner, "delivery worker started");
@@ -105,6 +110,11 @@ impl DeliveryWorker {
             http: HashMap::new(),
             breakers: HashMap::new(),
             metrics,
+            server_key,
+            webhook_client: reqwest::Client::builder()
+                .timeout(Duration::from_secs(10))
+                .build()
+                .unwrap_or_default(),
         };
         Self {
             handle: tokio::spawn(worker.run(wake)),
@@ -149,7 +159,12 @@ impl Worker {
         // Grouped by connector, in the order claimed.
         let mut groups: Vec<((String, String), Vec<Claimed>)> = Vec::new();
         for c in claimed {
-            let key = (c.0.lg_code.clone(), c.0.area.clone());
+            let key = match (c.0.connector, c.0.endpoint_id) {
+                (Channel::Webhook, Some(endpoint)) => {
+                    (c.0.lg_code.clone(), format!("webhook:{endpoint}"))
+                }
+                _ => (c.0.lg_code.clone(), c.0.area.clone()),
+            };
             match groups.iter_mut().find(|(k, _)| *k == key) {
                 Some((_, list)) => list.push(c),
                 None => groups.push((key, vec![c])),
@@ -235,10 +250,17 @@ impl Worker {
         outcomes: &mut Vec<(Delivery, Finish)>,
     ) {
         let now = crate::store::now();
-        let connector = LgCode::parse(&key.0)
-            .ok()
-            .and_then(|lg| self.routes.pushing(&lg, &key.1).cloned());
-        let Some(connector) = connector else {
+        let endpoint = group
+            .first()
+            .filter(|(d, _)| d.connector == Channel::Webhook)
+            .and_then(|(d, _)| d.endpoint_id);
+        let connector = match endpoint {
+            Some(_) => None,
+            None => LgCode::parse(&key.0)
+                .ok()
+                .and_then(|lg| self.routes.pushing(&lg, &key.1).cloned()),
+        };
+        if endpoint.is_none() && connector.is_none() {
             for (d, _) in group {
                 outcomes.push((
                     d,
@@ -269,10 +291,15 @@ impl Worker {
                 );
             }
         }
-        match connector.kind {
-            ConnectorKind::File => self.deliver_files(key, &connector, group, outcomes).await,
-            ConnectorKind::Http => self.deliver_http(key, &connector, group, outcomes).await,
-            ConnectorKind::Pull => {}
+        match (endpoint, connector) {
+            (Some(endpoint), _) => self.deliver_webhooks(key, endpoint, group, outcomes).await,
+            (None, Some(c)) if c.kind == ConnectorKind::File => {
+                self.deliver_files(key, &c, group, outcomes).await
+            }
+            (None, Some(c)) if c.kind == ConnectorKind::Http => {
+                self.deliver_http(key, &c, group, outcomes).await
+            }
+            _ => {}
         }
     }
 
@@ -351,11 +378,78 @@ impl Worker {
             },
         };
         let lg = key.0.clone();
+        self.send_in_chunks(key, group, outcomes, |(d, a)| {
+            let client = client.clone();
+            let body = outbox::document_bytes(&lg, &a);
+            async move {
+                let sent = client.send(a.id, body).await;
+                (d, sent)
+            }
+        })
+        .await;
+    }
+
+    async fn deliver_webhooks(
+        &mut self,
+        key: &(String, String),
+        endpoint: Uuid,
+        group: Vec<Claimed>,
+        outcomes: &mut Vec<(Delivery, Finish)>,
+    ) {
+        let now = crate::store::now();
+        let (url, secret) = match self
+            .store
+            .webhook_target(endpoint, self.server_key.as_ref())
+            .await
+        {
+            Ok(Some(target)) => target,
+            Ok(None) => {
+                outcomes.extend(group.into_iter().map(|(d, _)| {
+                    (
+                        d,
+                        Finish::Dead {
+                            error: "the webhook endpoint was removed".to_owned(),
+                        },
+                    )
+                }));
+                return;
+            }
+            Err(e) => {
+                for (d, _) in group {
+                    let finish = self.failed(&d, format!("webhook endpoint: {e}"), now);
+                    outcomes.push((d, finish));
+                }
+                return;
+            }
+        };
+        let client = self.webhook_client.clone();
+        self.send_in_chunks(key, group, outcomes, |(d, _)| {
+            let client = client.clone();
+            let (url, secret) = (url.clone(), secret.clone());
+            async move {
+                let payload = d.payload.clone().unwrap_or_default();
+                let sent = webhook::send(&client, &url, &secret, &d.id.to_string(), &payload).await;
+                (d, sent)
+            }
+        })
+        .await;
+    }
+
+    /// Sends a group a chunk at a time, so that a breaker opened by one chunk holds the rest.
+    async fn send_in_chunks<F, Fut>(
+        &mut self,
+        key: &(String, String),
+        group: Vec<Claimed>,
+        outcomes: &mut Vec<(Delivery, Finish)>,
+        send: F,
+    ) where
+        F: Fn(Claimed) -> Fut,
+        Fut: std::future::Future<Output = (Delivery, Sent)>,
+    {
         let mut group = group.into_iter();
         // The first chunk passed the group's gate (closed, or the one trial).
         let mut first = true;
         loop {
-            // A chunk at a time, so that a breaker opened by one chunk holds the rest.
             let chunk: Vec<Claimed> = group.by_ref().take(HTTP_CONCURRENCY).collect();
             if chunk.is_empty() {
                 break;
@@ -374,14 +468,7 @@ impl Worker {
                 break;
             }
             let sent: Vec<(Delivery, Sent)> = futures_util::stream::iter(chunk)
-                .map(|(d, a)| {
-                    let client = client.clone();
-                    let body = outbox::document_bytes(&lg, &a);
-                    async move {
-                        let sent = client.send(a.id, body).await;
-                        (d, sent)
-                    }
-                })
+                .map(&send)
                 .buffered(HTTP_CONCURRENCY)
                 .collect()
                 .await;

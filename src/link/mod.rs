@@ -10,3 +10,4 @@ pub mod jobs;
 pub mod outbox;
 pub mod sample;
 pub mod search;
+pub mod webhooks;

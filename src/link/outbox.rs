@@ -39,14 +39,42 @@ impl DeliveryState {
     }
 }
 
-/// One application's way to its core system.
+/// How a delivery travels: a pushing connector, or a webhook message to a vendor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Channel {
+    File,
+    Http,
+    Webhook,
+}
+
+impl Channel {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Channel::File => "file",
+            Channel::Http => "http",
+            Channel::Webhook => "webhook",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [Self::File, Self::Http, Self::Webhook]
+            .into_iter()
+            .find(|c| c.as_str() == s)
+    }
+}
+
+/// One application's way to its core system (or one message about it to a vendor).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Delivery {
     pub id: Uuid,
     pub application_id: Uuid,
     pub lg_code: String,
     pub area: String,
-    pub connector: ConnectorKind,
+    pub connector: Channel,
+    /// A webhook message's endpoint.
+    pub endpoint_id: Option<Uuid>,
+    /// A webhook message's body.
+    pub payload: Option<String>,
     pub state: DeliveryState,
     /// Attempts made so far.
     pub attempts: u32,

@@ -15,8 +15,7 @@ use super::entities::delivery::{self, ActiveModel, Column, Entity};
 use super::visits::application;
 use super::{Store, StoreError};
 use crate::audit::{Action, Actor, AuditEntry};
-use crate::config::ConnectorKind;
-use crate::link::outbox::{self, Delivery, DeliveryState, Routes};
+use crate::link::outbox::{self, Channel, Delivery, DeliveryState, Routes};
 use crate::tenancy::LgCode;
 use crate::visits::confirmation::{Acknowledgement, Application, ApplicationState};
 
@@ -70,6 +69,8 @@ pub(super) fn delivery_rows(
                 created_at: Set(now),
                 updated_at: Set(now),
                 delivered_at: Set(None),
+                endpoint_id: Set(None),
+                payload: Set(None),
             })
         })
         .collect()
@@ -83,11 +84,15 @@ fn to_domain(row: delivery::Model) -> Result<Delivery, StoreError> {
         id: Uuid::parse_str(&row.id).map_err(|e| corrupt("id", &e))?,
         application_id: Uuid::parse_str(&row.application_id)
             .map_err(|e| corrupt("application_id", &e))?,
-        connector: match row.connector.as_str() {
-            "file" => ConnectorKind::File,
-            "http" => ConnectorKind::Http,
-            other => return Err(corrupt("connector", &other)),
-        },
+        connector: Channel::parse(&row.connector)
+            .ok_or_else(|| corrupt("connector", &row.connector))?,
+        endpoint_id: row
+            .endpoint_id
+            .as_deref()
+            .map(Uuid::parse_str)
+            .transpose()
+            .map_err(|e| corrupt("endpoint_id", &e))?,
+        payload: row.payload,
         state: DeliveryState::parse(&row.state).ok_or_else(|| corrupt("state", &row.state))?,
         attempts: u32::try_from(row.attempts).map_err(|e| corrupt("attempts", &e))?,
         lg_code: row.lg_code,
@@ -211,18 +216,46 @@ impl Store {
                 .filter(Column::State.eq(PENDING))
                 .exec(&txn)
                 .await?;
-            app::Entity::update_many()
-                .col_expr(
-                    app::Column::State,
-                    Expr::value(ApplicationState::Delivered.as_str()),
-                )
-                .col_expr(app::Column::UpdatedAt, Expr::value(now))
-                .filter(
-                    app::Column::Id.is_in(delivered.iter().map(|d| d.application_id.to_string())),
-                )
-                .filter(app::Column::State.eq(ApplicationState::Submitted.as_str()))
-                .exec(&txn)
-                .await?;
+            // The applications this moves to `delivered` (a webhook message moves none).
+            let pushed: Vec<String> = delivered
+                .iter()
+                .filter(|d| d.connector != Channel::Webhook)
+                .map(|d| d.application_id.to_string())
+                .collect();
+            let moving = if pushed.is_empty() {
+                Vec::new()
+            } else {
+                app::Entity::find()
+                    .filter(app::Column::Id.is_in(pushed))
+                    .filter(app::Column::State.eq(ApplicationState::Submitted.as_str()))
+                    .all(&txn)
+                    .await?
+            };
+            if !moving.is_empty() {
+                app::Entity::update_many()
+                    .col_expr(
+                        app::Column::State,
+                        Expr::value(ApplicationState::Delivered.as_str()),
+                    )
+                    .col_expr(app::Column::UpdatedAt, Expr::value(now))
+                    .filter(app::Column::Id.is_in(moving.iter().map(|a| a.id.clone())))
+                    .filter(app::Column::State.eq(ApplicationState::Submitted.as_str()))
+                    .exec(&txn)
+                    .await?;
+                let mut by_municipality: std::collections::BTreeMap<String, Vec<Application>> =
+                    std::collections::BTreeMap::new();
+                for row in moving {
+                    let lg = row.lg_code.clone();
+                    let mut a = application(row)?;
+                    a.state = ApplicationState::Delivered;
+                    a.updated_at = now;
+                    by_municipality.entry(lg).or_default().push(a);
+                }
+                for (lg, apps) in by_municipality {
+                    self.enqueue_application_events(&txn, &lg, &apps, now)
+                        .await?;
+                }
+            }
         }
         for (d, finish) in outcomes {
             let update = Entity::update_many()

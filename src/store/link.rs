@@ -118,6 +118,14 @@ impl Store {
             ),
         )
         .await?;
-        application(updated).map(|a| Acknowledged::Done(Box::new(a)))
+        let updated = application(updated)?;
+        self.enqueue_application_events(
+            txn,
+            &lg_code.to_string(),
+            std::slice::from_ref(&updated),
+            now,
+        )
+        .await?;
+        Ok(Acknowledged::Done(Box::new(updated)))
     }
 }

@@ -20,6 +20,7 @@ mod residents;
 pub use residents::{DirectoryWriter, INSERT_BATCH, ResidentQuery};
 mod visits;
 pub use visits::{Submission, VisitChange};
+mod webhooks;
 
 use std::time::Duration;
 

@@ -153,7 +153,8 @@ async fn operator_commands_manage_tenants_and_clients(backend: Backend) {
             "m20261203_000005_devices",
             "m20261203_000006_residents",
             "m20261203_000007_application_outcomes",
-            "m20261203_000008_deliveries"
+            "m20261203_000008_deliveries",
+            "m20261203_000009_webhooks"
         ])
     );
     let again = json_of(&run(&dir, url, &["migrate", "--json"]));

@@ -3,7 +3,8 @@
 //! token, its answer flowing back; a poison application in the dead letter while the others
 //! go through, and its replay; a core system down for a while, the breaker holding the work;
 //! the gateway killed with SIGKILL mid-way and every application delivered once restarted;
-//! three gateways on one PostgreSQL delivering nothing twice.
+//! three gateways on one PostgreSQL delivering nothing twice; a vendor told of each state by
+//! signed webhooks, retried while its receiver fails.
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
@@ -322,6 +323,8 @@ async fn seed_outbox(db: &DatabaseConnection, n: usize, connector: &str, poison:
                 created_at: sea_orm::Set(now),
                 updated_at: sea_orm::Set(now),
                 delivered_at: sea_orm::Set(None),
+                endpoint_id: sea_orm::Set(None),
+                payload: sea_orm::Set(None),
             }
         });
         delivery::Entity::insert_many(deliveries)
@@ -710,3 +713,162 @@ async fn the_simulator_answers_from_a_file_outbox_and_by_pulling(backend: Backen
     assert_eq!(deliveries["items"].as_array().unwrap().len(), 0);
 }
 storage_test!(the_simulator_answers_from_a_file_outbox_and_by_pulling);
+
+/// A vendor's webhook receiver: records each request; answers 500 to the first `fail_first`.
+#[derive(Default)]
+struct Received {
+    requests: Vec<(std::collections::BTreeMap<String, String>, String)>,
+    calls: usize,
+}
+
+async fn webhook_receiver(
+    fail_first: usize,
+) -> (String, std::sync::Arc<std::sync::Mutex<Received>>) {
+    use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Received::default()));
+    let shared = seen.clone();
+    let server = HttpServer::new(move || {
+        let shared = shared.clone();
+        App::new().route(
+            "/hooks",
+            web::post().to(move |req: HttpRequest, body: web::Bytes| {
+                let shared = shared.clone();
+                async move {
+                    let mut r = shared.lock().unwrap();
+                    r.calls += 1;
+                    if r.calls <= fail_first {
+                        return HttpResponse::InternalServerError().finish();
+                    }
+                    let headers = req
+                        .headers()
+                        .iter()
+                        .map(|(k, v)| (k.to_string(), v.to_str().unwrap().to_owned()))
+                        .collect();
+                    r.requests
+                        .push((headers, String::from_utf8(body.to_vec()).unwrap()));
+                    HttpResponse::NoContent().finish()
+                }
+            }),
+        )
+    })
+    .workers(1)
+    .disable_signals()
+    .bind("127.0.0.1:0")
+    .unwrap();
+    let address = server.addrs()[0];
+    tokio::spawn(server.run());
+    (format!("http://{address}/hooks"), seen)
+}
+
+/// The Standard Webhooks signature, computed here from the specification.
+fn expected_signature(secret: &str, id: &str, timestamp: &str, body: &str) -> String {
+    use base64::Engine;
+    let engine = base64::engine::general_purpose::STANDARD;
+    let key = engine
+        .decode(secret.strip_prefix("whsec_").unwrap())
+        .unwrap();
+    let key = aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, &key);
+    let tag = aws_lc_rs::hmac::sign(&key, format!("{id}.{timestamp}.{body}").as_bytes());
+    format!("v1,{}", engine.encode(tag.as_ref()))
+}
+
+async fn a_vendor_learns_its_applications_states_by_signed_webhooks(backend: Backend) {
+    let sim = core_sim(&[]);
+    let url = sim.url.clone();
+    let app = spawn_app_with(backend, |s| {
+        quick(s);
+        let mut c = connector(ConnectorKind::Http);
+        c.url = Some(format!("{url}/applications"));
+        s.link.connectors = vec![c];
+    })
+    .await;
+    let token = app.demo_token().await;
+    // The receiver is down for its first two calls.
+    let (hook_url, received) = webhook_receiver(2).await;
+    let created = send(
+        &app,
+        Method::POST,
+        "/v1/municipalities/012084/webhooks",
+        &token,
+        Some(&json!({"url": hook_url})),
+    )
+    .await;
+    assert_eq!(created.status(), StatusCode::CREATED);
+    let created: Value = created.json().await.unwrap();
+    let secret = created["secret"].as_str().unwrap().to_owned();
+    assert!(secret.starts_with("whsec_"));
+    // Another vendor's endpoint hears nothing of this client's visits.
+    let other = app.register_client(&["visits"], &["012084"]).await;
+    let other = app.token_for(&other.id, &other.secret).await;
+    let (other_url, other_received) = webhook_receiver(0).await;
+    let r = send(
+        &app,
+        Method::POST,
+        "/v1/municipalities/012084/webhooks",
+        &other,
+        Some(&json!({"url": other_url})),
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let bad = send(
+        &app,
+        Method::POST,
+        "/v1/municipalities/012084/webhooks",
+        &token,
+        Some(&json!({"url": "ftp://example.jp/x"})),
+    )
+    .await;
+    assert_eq!(bad.status(), StatusCode::UNPROCESSABLE_ENTITY);
+
+    let visit = submitted_visit(&app, &token).await;
+    let messages = eventually("two messages received", || async {
+        let r = received.lock().unwrap();
+        (r.requests.len() >= 2).then(|| r.requests.clone())
+    })
+    .await;
+    assert_eq!(received.lock().unwrap().calls, 4, "two refused, two taken");
+    let states: Vec<String> = messages
+        .iter()
+        .map(|(_, body)| {
+            let v: Value = serde_json::from_str(body).unwrap();
+            assert_eq!(v["type"], "application.updated");
+            assert_eq!(v["data"]["visitId"], visit.as_str());
+            v["data"]["state"].as_str().unwrap().to_owned()
+        })
+        .collect();
+    assert_eq!(states, ["delivered", "accepted"], "in order");
+    let now = chrono::Utc::now().timestamp();
+    for (headers, body) in &messages {
+        let id = &headers["webhook-id"];
+        let timestamp = &headers["webhook-timestamp"];
+        assert!((now - timestamp.parse::<i64>().unwrap()).abs() < 300);
+        assert_eq!(
+            headers["webhook-signature"],
+            expected_signature(&secret, id, timestamp, body)
+        );
+    }
+    assert_ne!(messages[0].0["webhook-id"], messages[1].0["webhook-id"]);
+    assert_eq!(other_received.lock().unwrap().calls, 0);
+
+    // Listed without the secret; removed once.
+    let list = app
+        .get_json("/v1/municipalities/012084/webhooks", &token)
+        .await;
+    assert_eq!(list["items"].as_array().unwrap().len(), 1);
+    assert!(list["items"][0].get("secret").is_none());
+    let id = created["webhookId"].as_str().unwrap();
+    let path = format!("/v1/municipalities/012084/webhooks/{id}");
+    assert_eq!(
+        send(&app, Method::DELETE, &path, &token, None)
+            .await
+            .status(),
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(
+        send(&app, Method::DELETE, &path, &token, None)
+            .await
+            .status(),
+        StatusCode::NOT_FOUND
+    );
+}
+storage_test!(a_vendor_learns_its_applications_states_by_signed_webhooks);

@@ -196,6 +196,11 @@ async fn internal_errors_are_opaque(backend: Backend) {
         .unwrap();
     app.store
         .connection()
+        .execute_unprepared("DROP TABLE webhook_endpoints")
+        .await
+        .unwrap();
+    app.store
+        .connection()
         .execute_unprepared("DROP TABLE applications")
         .await
         .unwrap();

@@ -514,6 +514,18 @@ async fn every_documented_example_works(backend: Backend) {
         }
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     };
+    let known_webhook: Value = app
+        .http
+        .post(app.url("/v1/municipalities/012084/webhooks"))
+        .bearer_auth(&token)
+        .json(&serde_json::json!({"url": "http://127.0.0.1:9/hooks"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let known_webhook = known_webhook["webhookId"].as_str().unwrap().to_owned();
     let mut calls = Vec::new();
     for (path, item) in doc["paths"].as_object().unwrap() {
         for (method, operation) in item.as_object().unwrap() {
@@ -547,6 +559,7 @@ async fn every_documented_example_works(backend: Backend) {
                 ("path", "deviceId") => url = url.replace("{deviceId}", &known_device),
                 ("path", "jobId") => url = url.replace("{jobId}", &known_job),
                 ("path", "deliveryId") => url = url.replace("{deliveryId}", &known_delivery),
+                ("path", "webhookId") => url = url.replace("{webhookId}", &known_webhook),
                 ("path", "applicationId") => {
                     url = url.replace("{applicationId}", &known_application)
                 }

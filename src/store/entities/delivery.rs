@@ -9,7 +9,7 @@ pub struct Model {
     pub application_id: String,
     pub lg_code: String,
     pub area: String,
-    /// `file` or `http`.
+    /// `file`, `http` or `webhook`.
     pub connector: String,
     /// Deliveries of one line (a resident's applications of one business area) go in order.
     pub line: String,
@@ -24,6 +24,11 @@ pub struct Model {
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
     pub delivered_at: Option<DateTimeUtc>,
+    /// A webhook message: the endpoint it goes to.
+    pub endpoint_id: Option<String>,
+    /// A webhook message: its body (JSON).
+    #[sea_orm(column_type = "Text", nullable)]
+    pub payload: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -17,3 +17,4 @@ pub mod municipality;
 pub mod resident;
 pub mod signing_key;
 pub mod visit;
+pub mod webhook_endpoint;

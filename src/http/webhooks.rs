@@ -1,0 +1,204 @@
+//! `/v1/municipalities/{lgCode}/webhooks` (scope `visits`): a vendor's counter app registers
+//! where it learns of its applications' states. Each endpoint belongs to the client that
+//! registered it and receives the messages about the visits that client opened, signed as
+//! Standard Webhooks describes (`webhook-id`, `webhook-timestamp`, `webhook-signature`).
+
+use actix_web::{HttpResponse, delete, get, post, web};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use super::auth::{Authorized, scopes};
+use super::extract::ApiJson;
+use super::idempotency::Idempotent;
+use super::problem::{ApiError, ProblemDoc, ProblemKind};
+use super::state::AppState;
+use crate::auth::Scope;
+use crate::i18n::Text;
+use crate::link::webhooks::{self, Endpoint};
+use crate::validation::FieldError;
+
+/// A new endpoint.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[schema(as = NewWebhook, example = json!({"url": "https://counter.example.jp/hooks/madoguchi"}))]
+pub struct NewWebhookDto {
+    /// Where messages are POSTed (http or https).
+    pub url: String,
+}
+
+/// An endpoint.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(as = Webhook)]
+pub struct WebhookDto {
+    pub webhook_id: Uuid,
+    pub url: String,
+    pub created_at: DateTime<Utc>,
+    /// The signing secret (`whsec_…`): in the answer to the registration only. Verify each
+    /// message's `webhook-signature` with it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub secret: Option<String>,
+}
+
+fn dto(e: Endpoint, secret: Option<String>) -> WebhookDto {
+    WebhookDto {
+        webhook_id: e.id,
+        url: e.url,
+        created_at: e.created_at,
+        secret,
+    }
+}
+
+/// The client's endpoints.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(as = WebhookList)]
+pub struct ListDto {
+    pub items: Vec<WebhookDto>,
+}
+
+const MAX_URL: usize = 2048;
+
+/// Register an endpoint. Each change of state of an application of a visit this client opened
+/// (`delivered`, `accepted`, `rejected`, `completed`) is POSTed to it as
+/// `{"type": "application.updated", "timestamp", "data": {applicationId, visitId, state, reason, …}}`,
+/// tried again with backoff until it answers 2xx (then the dead letter, see
+/// `GET /v1/admin/deliveries`). The secret is shown once.
+#[utoipa::path(
+    tag = "visits",
+    params(
+        ("lgCode" = String, Path, description = "全国地方公共団体コード", example = "012084"),
+        ("Idempotency-Key" = Option<String>, Header, description = "A new UUID per request: a retry with the same key and body returns the first response"),
+    ),
+    request_body(content = NewWebhookDto, content_type = "application/json"),
+    responses(
+        (status = 201, description = "The endpoint, with its secret", body = WebhookDto),
+        (status = 400, description = "Malformed JSON or lgCode", body = ProblemDoc, content_type = "application/problem+json"),
+        (status = 401, description = "No or invalid token", body = ProblemDoc, content_type = "application/problem+json"),
+        (status = 403, description = "Scope visits missing, or another municipality", body = ProblemDoc, content_type = "application/problem+json"),
+        (status = 404, description = "Municipality not registered", body = ProblemDoc, content_type = "application/problem+json"),
+        (status = 409, description = "Idempotency-Key in use", body = ProblemDoc, content_type = "application/problem+json"),
+        (status = 415, description = "Not JSON", body = ProblemDoc, content_type = "application/problem+json"),
+        (status = 422, description = "Not an http(s) URL", body = ProblemDoc, content_type = "application/problem+json"),
+    ),
+    security(("oauth2" = ["visits"]))
+)]
+#[post(
+    "/municipalities/{lgCode}/webhooks",
+    wrap = "Idempotent::requiring(Scope::Visits)"
+)]
+pub async fn create_webhook(
+    auth: Authorized<scopes::Visits>,
+    state: web::Data<AppState>,
+    body: ApiJson<NewWebhookDto>,
+) -> Result<HttpResponse, ApiError> {
+    let code = auth.municipality()?;
+    state
+        .municipalities
+        .municipality(&code)
+        .await?
+        .ok_or_else(|| super::municipalities::not_registered(&code))?;
+    let url = body.0.url.trim().to_owned();
+    let parsed = reqwest::Url::parse(&url).ok();
+    if url.len() > MAX_URL
+        || !parsed
+            .as_ref()
+            .is_some_and(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some())
+    {
+        return Err(ApiError::validation(vec![FieldError::new(
+            "/url",
+            "invalid_url",
+            Text::new(
+                format!("url には http(s) の URL を {MAX_URL} 文字以内で入れてください。"),
+                format!("url must be an http(s) URL of at most {MAX_URL} characters."),
+            ),
+        )]));
+    }
+    let secret = webhooks::new_secret().map_err(ApiError::internal)?;
+    let client = auth.actor.client_id.clone().unwrap_or_default();
+    let endpoint = state
+        .store
+        .create_webhook(
+            &code.to_string(),
+            &client,
+            &url,
+            &secret,
+            state.server_key.as_ref(),
+        )
+        .await?;
+    Ok(HttpResponse::Created().json(dto(endpoint, Some(secret))))
+}
+
+/// The endpoints this client registered for the municipality (without their secrets).
+#[utoipa::path(
+    tag = "visits",
+    params(("lgCode" = String, Path, description = "全国地方公共団体コード", example = "012084")),
+    responses(
+        (status = 200, description = "The endpoints", body = ListDto),
+        (status = 400, description = "Malformed lgCode", body = ProblemDoc, content_type = "application/problem+json"),
+        (status = 401, description = "No or invalid token", body = ProblemDoc, content_type = "application/problem+json"),
+        (status = 403, description = "Scope visits missing, or another municipality", body = ProblemDoc, content_type = "application/problem+json"),
+    ),
+    security(("oauth2" = ["visits"]))
+)]
+#[get("/municipalities/{lgCode}/webhooks")]
+pub async fn list_webhooks(
+    auth: Authorized<scopes::Visits>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let code = auth.municipality()?;
+    let client = auth.actor.client_id.clone().unwrap_or_default();
+    let items = state
+        .store
+        .webhooks(&code.to_string(), &client)
+        .await?
+        .into_iter()
+        .map(|e| dto(e, None))
+        .collect();
+    Ok(HttpResponse::Ok().json(ListDto { items }))
+}
+
+/// Remove an endpoint: no message goes to it from now on (those waiting go to the dead
+/// letter).
+#[utoipa::path(
+    tag = "visits",
+    params(
+        ("lgCode" = String, Path, description = "全国地方公共団体コード", example = "012084"),
+        ("webhookId" = Uuid, Path, description = "The endpoint's id"),
+    ),
+    responses(
+        (status = 204, description = "Removed"),
+        (status = 400, description = "Malformed lgCode or webhookId", body = ProblemDoc, content_type = "application/problem+json"),
+        (status = 401, description = "No or invalid token", body = ProblemDoc, content_type = "application/problem+json"),
+        (status = 403, description = "Scope visits missing, or another municipality", body = ProblemDoc, content_type = "application/problem+json"),
+        (status = 404, description = "This client has no such endpoint", body = ProblemDoc, content_type = "application/problem+json"),
+    ),
+    security(("oauth2" = ["visits"]))
+)]
+#[delete("/municipalities/{lgCode}/webhooks/{webhookId}")]
+pub async fn delete_webhook(
+    auth: Authorized<scopes::Visits>,
+    state: web::Data<AppState>,
+    path: web::Path<(String, Uuid)>,
+) -> Result<HttpResponse, ApiError> {
+    let code = auth.municipality()?;
+    let id = path.into_inner().1;
+    let client = auth.actor.client_id.clone().unwrap_or_default();
+    if state
+        .store
+        .revoke_webhook(&code.to_string(), &client, id)
+        .await?
+    {
+        Ok(HttpResponse::NoContent().finish())
+    } else {
+        Err(ApiError::new(
+            ProblemKind::NotFound,
+            Text::new(
+                format!("webhook {id} はありません。"),
+                format!("There is no webhook {id}."),
+            ),
+        ))
+    }
+}
