@@ -3,7 +3,8 @@
 //!
 //! - `http`: serves the `http` connector's contract, `POST /applications` (an application's
 //!   document, `Idempotency-Key` = its id), with an optional OAuth2 token endpoint
-//!   (`POST /token`, client credentials) whose tokens it then requires;
+//!   (`POST /token`, client credentials) whose tokens it then requires, over https and with
+//!   client certificates when asked (`--tls-cert`, `--tls-key`, `--client-ca`);
 //! - `file`: reads a `file` outbox's manifests, checks each file's SHA-256, and takes the
 //!   applications it has not taken yet;
 //! - `pull`: reads `GET …/link/{area}/applications` after its cursor.
@@ -64,6 +65,14 @@ pub struct CoreSimArgs {
     pub gateway_client_id: Option<String>,
     #[arg(long)]
     pub gateway_client_secret: Option<String>,
+    /// Serve https with this PEM certificate chain (and `--tls-key`).
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// Require client certificates signed by these CAs (mutual TLS).
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    pub client_ca: Option<PathBuf>,
     /// How often the outbox and the pull API are read, in milliseconds.
     #[arg(long, default_value_t = 1000)]
     pub interval_ms: u64,
@@ -469,8 +478,23 @@ pub async fn run(args: CoreSimArgs) -> Result<ExitCode, String> {
             .route("/sim/stats", web::get().to(stats))
     })
     .workers(2)
-    .disable_signals()
-    .bind(&args.bind)
+    .disable_signals();
+    let tls = crate::tls::server_config(&crate::config::TlsSettings {
+        cert_path: args.tls_cert.clone(),
+        key_path: args.tls_key.clone(),
+        client_ca_path: args.client_ca.clone(),
+        client_auth: if args.client_ca.is_some() {
+            crate::config::ClientAuth::Required
+        } else {
+            crate::config::ClientAuth::None
+        },
+    })
+    .map_err(|e| e.to_string())?;
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    let server = match tls {
+        Some(tls) => server.bind_rustls_0_23(&args.bind, tls),
+        None => server.bind(&args.bind),
+    }
     .map_err(|e| format!("{}: {e}", args.bind))?;
     let address = server
         .addrs()
@@ -478,7 +502,7 @@ pub async fn run(args: CoreSimArgs) -> Result<ExitCode, String> {
         .copied()
         .ok_or_else(|| "no address bound".to_owned())?;
     println!(
-        "core-sim (a simulated core system, not for production) listening on http://{address}"
+        "core-sim (a simulated core system, not for production) listening on {scheme}://{address}"
     );
     use std::io::Write;
     let _ = std::io::stdout().flush();

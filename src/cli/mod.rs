@@ -74,7 +74,7 @@ pub enum Command {
     /// A simulated core system for the demo and tests (not for production): takes
     /// applications from the http connector, a file outbox or the pull API, and answers them
     /// by simple rules.
-    CoreSim(core_sim::CoreSimArgs),
+    CoreSim(Box<core_sim::CoreSimArgs>),
     /// A virtual My Number card in a PC/SC reader through vsmartcard-vpcd: connecting inserts
     /// it, ending the command (or vpcd closing) removes it.
     VirtualCard(VirtualCardArgs),
@@ -370,7 +370,7 @@ pub async fn run(cli: Cli) -> ExitCode {
         return forms::run(command).unwrap_or_else(|e| fail(&e));
     }
     if let Some(Command::CoreSim(args)) = cli.command {
-        return core_sim::run(args).await.unwrap_or_else(|e| fail(&e));
+        return core_sim::run(*args).await.unwrap_or_else(|e| fail(&e));
     }
     if let Some(Command::VirtualCard(args)) = cli.command {
         return card::virtual_card(args).await.unwrap_or_else(|e| fail(&e));

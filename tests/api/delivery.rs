@@ -872,3 +872,87 @@ async fn a_vendor_learns_its_applications_states_by_signed_webhooks(backend: Bac
     );
 }
 storage_test!(a_vendor_learns_its_applications_states_by_signed_webhooks);
+
+async fn the_http_connector_presents_its_client_certificate(backend: Backend) {
+    use crate::tls::{ca, leaf};
+    use rcgen::ExtendedKeyUsagePurpose;
+    let pki = TempDir::new().unwrap();
+    let authority = ca("core system test CA");
+    let server = leaf(&authority, "localhost", ExtendedKeyUsagePurpose::ServerAuth);
+    let (cert, key) = server.split_at(server.find("-----BEGIN PRIVATE KEY-----").unwrap());
+    let path = |name: &str| pki.path().join(name);
+    std::fs::write(path("server.pem"), cert).unwrap();
+    std::fs::write(path("server.key"), key).unwrap();
+    std::fs::write(path("ca.pem"), authority.pem()).unwrap();
+    std::fs::write(
+        path("client.pem"),
+        leaf(&authority, "madoguchi", ExtendedKeyUsagePurpose::ClientAuth),
+    )
+    .unwrap();
+    let p = |name: &str| path(name).to_str().unwrap().to_owned();
+    let sim = core_sim(&[
+        "--tls-cert",
+        &p("server.pem"),
+        "--tls-key",
+        &p("server.key"),
+        "--client-ca",
+        &p("ca.pem"),
+    ]);
+    let port = sim.url.rsplit(':').next().unwrap().to_owned();
+    let https = format!("https://localhost:{port}/applications");
+    let configure = |identity: bool| {
+        let (https, ca, client) = (https.clone(), path("ca.pem"), path("client.pem"));
+        move |s: &mut Settings| {
+            quick(s);
+            s.link.delivery.max_attempts = 2;
+            let mut c = connector(ConnectorKind::Http);
+            c.url = Some(https);
+            c.ca_file = Some(ca);
+            c.client_identity_file = identity.then_some(client);
+            s.link.connectors = vec![c];
+        }
+    };
+    // With the client certificate: through, and accepted.
+    let app = spawn_app_with(backend, configure(true)).await;
+    let token = app.demo_token().await;
+    let visit = submitted_visit(&app, &token).await;
+    eventually("accepted over mutual TLS", || async {
+        let listed = applications(&app, &token, &visit).await;
+        (listed["items"][0]["state"] == "accepted").then_some(())
+    })
+    .await;
+    // Without it the core system refuses the connection: retried, then the dead letter.
+    let app = spawn_app_with(backend, configure(false)).await;
+    let token = app.demo_token().await;
+    submitted_visit(&app, &token).await;
+    let admin = app.admin_token().await;
+    let dead = eventually("dead without a client certificate", || async {
+        let page = app
+            .get_json("/v1/admin/deliveries?state=dead", &admin)
+            .await;
+        page["items"].as_array().unwrap().first().cloned()
+    })
+    .await;
+    assert_eq!(dead["attempts"], 2, "{dead}");
+    assert!(
+        dead["lastError"].as_str().unwrap().contains("localhost"),
+        "{dead}"
+    );
+    let client = reqwest::Client::builder()
+        .tls_certs_only([
+            reqwest::Certificate::from_pem(&std::fs::read(path("ca.pem")).unwrap()).unwrap(),
+        ])
+        .identity(reqwest::Identity::from_pem(&std::fs::read(path("client.pem")).unwrap()).unwrap())
+        .build()
+        .unwrap();
+    let stats: Value = client
+        .get(format!("https://localhost:{port}/sim/stats"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(stats["received"], 1, "only the one with the certificate");
+}
+storage_test!(the_http_connector_presents_its_client_certificate);

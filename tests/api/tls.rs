@@ -28,14 +28,14 @@ struct Pki {
     stranger_identity: String,
 }
 
-fn ca(name: &str) -> CertifiedIssuer<'static, KeyPair> {
+pub(crate) fn ca(name: &str) -> CertifiedIssuer<'static, KeyPair> {
     let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
     params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
     params.distinguished_name.push(DnType::CommonName, name);
     CertifiedIssuer::self_signed(params, KeyPair::generate().unwrap()).unwrap()
 }
 
-fn leaf(
+pub(crate) fn leaf(
     issuer: &CertifiedIssuer<'static, KeyPair>,
     name: &str,
     usage: ExtendedKeyUsagePurpose,
