@@ -18,13 +18,13 @@ bin="${MADOGUCHI_BIN:-$root/target/release/madoguchi}"
 admin="${PG_ADMIN_URL:-postgres://postgres@127.0.0.1:5432/postgres}"
 db="${admin%/*}/madoguchi_outbox_bench"
 work=$(mktemp -d)
-trap 'kill "$server" 2>/dev/null || true; rm -rf "$work"' EXIT
+trap 'pkill -TERM -P "$server" 2>/dev/null || true; [ -n "${KEEP:-}" ] || rm -rf "$work"' EXIT
 server=
 chmod 700 "$work"
-export MADOGUCHI_LOG__LEVEL=error MADOGUCHI_DEMO__ENABLED=false DATABASE_URL="$db"
+export MADOGUCHI_LOG__LEVEL=${MADOGUCHI_LOG__LEVEL:-error} MADOGUCHI_DEMO__ENABLED=false DATABASE_URL="$db"
 
 PGOPTIONS="-c client_min_messages=warning" psql -q "$admin" \
-  -c "DROP DATABASE IF EXISTS madoguchi_outbox_bench" -c "CREATE DATABASE madoguchi_outbox_bench" >/dev/null
+  -c "DROP DATABASE IF EXISTS madoguchi_outbox_bench WITH (FORCE)" -c "CREATE DATABASE madoguchi_outbox_bench" >/dev/null
 "$bin" --data-dir "$work" migrate >/dev/null
 "$bin" --data-dir "$work" municipalities create --lg-code 012084 --name 北見市 >/dev/null
 document=$(printf '{"purpose":"勤務先提出","identityDocument":"運転免許証","note":"%s"}' "$(head -c 700 /dev/zero | tr '\0' 'x')")
@@ -67,8 +67,8 @@ while [ "$(delivered)" -lt "$n" ]; do
   kill -0 "$server" 2>/dev/null || { cat "$work/err"; exit 1; }
 done
 end=$(date +%s.%N)
-kill -TERM "$server"; wait "$server" || true
-read -r _ kib cpu <"$work/time"
+pkill -TERM -P "$server"; wait "$server" || true
+read -r _ kib cpu < <(tail -n 1 "$work/time")
 files=$(find "$work/outbox/012084/certificates" -name '*.json' ! -name 'manifest-*' | wc -l)
 manifests=$(find "$work/outbox/012084/certificates" -name 'manifest-*.json' | wc -l)
 seconds=$(awk -v a="$start" -v b="$end" 'BEGIN { printf "%.2f", b - a }')

@@ -125,6 +125,8 @@ fn default_connector_timeout() -> u64 {
 pub struct DeliverySettings {
     /// Run delivery workers in this process.
     pub enabled: bool,
+    /// Workers in this process: while one writes a batch, another claims or records one.
+    pub workers: usize,
     /// Deliveries one worker claims at a time.
     pub batch_size: u64,
     /// How often an idle worker looks for due deliveries, in milliseconds (a submission on
@@ -150,7 +152,8 @@ impl Default for DeliverySettings {
     fn default() -> Self {
         Self {
             enabled: true,
-            batch_size: 200,
+            workers: 2,
+            batch_size: 500,
             poll_interval_ms: 500,
             lease_seconds: 60,
             max_attempts: 10,

@@ -65,13 +65,11 @@ impl MigrationTrait for Migration {
                     .to_owned(),
             )
             .await?;
-        // Due work in order; the line (resident and business area) in order; a municipality's
+        // Pending work in claim order (pending rows stay together however many delivered
+        // ones pile up); the line (resident and business area) in order; a municipality's
         // deliveries for the operator's lists.
         for (name, columns) in [
-            (
-                "deliveries_due",
-                vec![Deliveries::State, Deliveries::NextAttemptAt],
-            ),
+            ("deliveries_due", vec![Deliveries::State, Deliveries::Id]),
             ("deliveries_line", vec![Deliveries::Line, Deliveries::Id]),
             (
                 "deliveries_municipality",

@@ -65,14 +65,16 @@ impl DeliveryMetrics {
     }
 }
 
-/// The running worker; dropping it stops it.
+/// The running workers; dropping it stops them.
 pub struct DeliveryWorker {
-    handle: JoinHandle<()>,
+    handles: Vec<JoinHandle<()>>,
 }
 
 impl Drop for DeliveryWorker {
     fn drop(&mut self) {
-        self.handle.abort();
+        for handle in &self.handles {
+            handle.abort();
+        }
     }
 }
 
@@ -83,8 +85,11 @@ struct Worker {
     policy: RetryPolicy,
     owner: String,
     http: HashMap<(String, String), Arc<HttpConnector>>,
-    breakers: HashMap<(String, String), Breaker>,
+    /// The replica's breakers, shared by its workers.
+    breakers: Arc<std::sync::Mutex<HashMap<(String, String), Breaker>>>,
     metrics: DeliveryMetrics,
+    /// Claims made so far (each claims as `{owner}/{round}`).
+    rounds: u64,
     /// Opens webhook endpoints' sealed secrets.
     server_key: Option<crate::secrets::ServerKey>,
     webhook_client: reqwest::Client,
@@ -99,26 +104,31 @@ impl DeliveryWorker {
         metrics: DeliveryMetrics,
         server_key: Option<crate::secrets::ServerKey>,
     ) -> Self {
-        let owner = format!("worker-{}", Uuid::now_v7());
-        tracing::info!(owner = %owner, "delivery worker started");
-        let worker = Worker {
-            store,
-            routes,
-            policy: RetryPolicy::from_settings(&settings),
-            settings,
-            owner,
-            http: HashMap::new(),
-            breakers: HashMap::new(),
-            metrics,
-            server_key,
-            webhook_client: reqwest::Client::builder()
-                .timeout(Duration::from_secs(10))
-                .build()
-                .unwrap_or_default(),
-        };
-        Self {
-            handle: tokio::spawn(worker.run(wake)),
-        }
+        let breakers = Arc::new(std::sync::Mutex::new(HashMap::new()));
+        let handles = (0..settings.workers.max(1))
+            .map(|_| {
+                let owner = format!("worker-{}", Uuid::now_v7());
+                tracing::info!(owner = %owner, "delivery worker started");
+                let worker = Worker {
+                    store: store.clone(),
+                    routes: routes.clone(),
+                    policy: RetryPolicy::from_settings(&settings),
+                    settings: settings.clone(),
+                    owner,
+                    http: HashMap::new(),
+                    breakers: breakers.clone(),
+                    metrics: metrics.clone(),
+                    rounds: 0,
+                    server_key: server_key.clone(),
+                    webhook_client: reqwest::Client::builder()
+                        .timeout(Duration::from_secs(10))
+                        .build()
+                        .unwrap_or_default(),
+                };
+                tokio::spawn(worker.run(wake.clone()))
+            })
+            .collect();
+        Self { handles }
     }
 }
 
@@ -148,10 +158,15 @@ impl Worker {
         let lease = chrono::Duration::seconds(
             i64::try_from(self.settings.lease_seconds.max(1)).unwrap_or(60),
         );
+        let started = Instant::now();
+        // A token of its own for each claim: finishing names what this claim leased.
+        self.rounds = self.rounds.wrapping_add(1);
+        let owner = format!("{}/{}", self.owner, self.rounds);
         let claimed = self
             .store
-            .claim_deliveries(&self.owner, now, lease, self.settings.batch_size.max(1))
+            .claim_deliveries(&owner, now, lease, self.settings.batch_size.max(1))
             .await?;
+        let claimed_after = started.elapsed();
         let count = claimed.len();
         if count == 0 {
             return Ok(0);
@@ -174,9 +189,17 @@ impl Worker {
         for (key, group) in groups {
             self.deliver_group(&key, group, &mut outcomes).await;
         }
+        let delivered_after = started.elapsed();
         self.store
-            .finish_deliveries(&self.owner, &outcomes, crate::store::now())
+            .finish_deliveries(&owner, &outcomes, crate::store::now())
             .await?;
+        tracing::debug!(
+            claimed = count,
+            claim_ms = claimed_after.as_millis(),
+            deliver_ms = (delivered_after - claimed_after).as_millis(),
+            record_ms = (started.elapsed() - delivered_after).as_millis(),
+            "delivery round"
+        );
         for (delivery, finish) in &outcomes {
             let outcome = match finish {
                 Finish::Delivered(_) => "delivered",
@@ -211,25 +234,28 @@ impl Worker {
         }
     }
 
-    fn breaker(&mut self, key: &(String, String)) -> &mut Breaker {
+    /// `f` on the connector's breaker (made on first use).
+    fn breaker<T>(&self, key: &(String, String), f: impl FnOnce(&mut Breaker) -> T) -> T {
         let (failures, open_ms) = (
             self.settings.breaker_failures,
             self.settings.breaker_open_ms,
         );
-        self.breakers
+        let mut breakers = self.breakers.lock().unwrap_or_else(|p| p.into_inner());
+        f(breakers
             .entry(key.clone())
-            .or_insert_with(|| Breaker::new(failures, Duration::from_millis(open_ms)))
+            .or_insert_with(|| Breaker::new(failures, Duration::from_millis(open_ms))))
     }
 
     fn note_breaker(&mut self, key: &(String, String), success: bool) {
         let now = Instant::now();
-        let breaker = self.breaker(key);
-        let changed = if success {
-            breaker.success()
-        } else {
-            breaker.failure(now)
-        };
-        let open = breaker.is_open();
+        let (changed, open) = self.breaker(key, |breaker| {
+            let changed = if success {
+                breaker.success()
+            } else {
+                breaker.failure(now)
+            };
+            (changed, breaker.is_open())
+        });
         if changed {
             if open {
                 tracing::warn!(lg_code = %key.0, area = %key.1, "circuit breaker opened: the core system keeps failing; its deliveries wait");
@@ -272,10 +298,10 @@ impl Worker {
             return;
         };
         let instant = Instant::now();
-        match self.breaker(key).gate(instant) {
+        match self.breaker(key, |b| b.gate(instant)) {
             Gate::Closed => {}
             Gate::Open => {
-                let until = self.breaker(key).open_until().unwrap_or(instant);
+                let until = self.breaker(key, |b| b.open_until()).unwrap_or(instant);
                 let at = now
                     + chrono::Duration::from_std(until.saturating_duration_since(instant))
                         .unwrap_or_default();
@@ -299,7 +325,11 @@ impl Worker {
             (None, Some(c)) if c.kind == ConnectorKind::Http => {
                 self.deliver_http(key, &c, group, outcomes).await
             }
-            _ => {}
+            (None, Some(c)) => outcomes.extend(group.into_iter().map(|(d, _)| {
+                let error = format!("connector kind {} pushes nothing", c.kind.as_str());
+                (d, Finish::Dead { error })
+            })),
+            (None, None) => {}
         }
     }
 
@@ -311,6 +341,10 @@ impl Worker {
         outcomes: &mut Vec<(Delivery, Finish)>,
     ) {
         let Some(dir) = connector.dir.clone() else {
+            outcomes.extend(group.into_iter().map(|(d, _)| {
+                let error = "the file connector has no dir".to_owned();
+                (d, Finish::Dead { error })
+            }));
             return;
         };
         let documents: Vec<(Uuid, Vec<u8>)> = group
@@ -454,7 +488,7 @@ impl Worker {
             if chunk.is_empty() {
                 break;
             }
-            if !std::mem::take(&mut first) && self.breaker(key).is_open() {
+            if !std::mem::take(&mut first) && self.breaker(key, |b| b.is_open()) {
                 let at = crate::store::now()
                     + chrono::Duration::milliseconds(
                         i64::try_from(self.settings.breaker_open_ms).unwrap_or(i64::MAX),

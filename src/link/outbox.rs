@@ -248,7 +248,7 @@ pub fn document_bytes(lg_code: &str, application: &Application) -> Vec<u8> {
     bytes
 }
 
-/// A connector's circuit breaker (per replica): after `threshold` failures in a row it opens,
+/// A connector's circuit breaker (per replica, shared by its workers): after `threshold` failures in a row it opens,
 /// and deliveries to that core system wait until `open_for` has passed; then one trial
 /// delivery decides whether it closes or opens again.
 #[derive(Debug, Clone)]

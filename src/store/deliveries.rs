@@ -110,10 +110,28 @@ pub type Claimed = (Delivery, Application);
 
 const PENDING: &str = "pending";
 
+/// The applications of the pending deliveries leased as `owner` (of the pushing connectors
+/// only, with `pushed`).
+fn leased_by(owner: &str, pushed: bool) -> sea_orm::sea_query::SelectStatement {
+    let mut select = Query::select();
+    select
+        .column(Column::ApplicationId)
+        .from(Entity)
+        .and_where(Expr::col(Column::LeaseOwner).eq(owner))
+        .and_where(Expr::col(Column::State).eq(PENDING));
+    if pushed {
+        select.and_where(Expr::col(Column::Connector).ne(Channel::Webhook.as_str()));
+    }
+    select
+}
+
 impl Store {
-    /// Claims up to `limit` due deliveries for `owner` until `now + lease`: those not held by
-    /// a live lease, and only the first pending one of each line, so a resident's
-    /// applications of one area go in order. Oldest first.
+    /// Claims up to `limit` due deliveries for `owner` (a token new for each claim) until
+    /// `now + lease`: those not held by a live lease, and only the first pending one of each
+    /// line, so a resident's applications of one area go in order. Oldest first.
+    ///
+    /// The rows are chosen, leased and read back by statements that name the owner rather
+    /// than hundreds of ids (a list of ids as parameters cost some 50 ms a statement).
     pub async fn claim_deliveries(
         &self,
         owner: &str,
@@ -130,35 +148,39 @@ impl Store {
             .and_where(Expr::col((earlier.clone(), Column::Id)).lt(Expr::col((Entity, Column::Id))))
             .and_where(Expr::col((earlier, Column::State)).eq(PENDING))
             .to_owned();
-        let mut query = Entity::find()
-            .filter(Column::State.eq(PENDING))
-            .filter(Column::NextAttemptAt.lte(now))
-            .filter(
+        let mut due = Query::select();
+        due.column(Column::Id)
+            .from(Entity)
+            .and_where(Expr::col(Column::State).eq(PENDING))
+            .and_where(Expr::col(Column::NextAttemptAt).lte(now))
+            .cond_where(
                 Condition::any()
-                    .add(Column::LeaseUntil.is_null())
-                    .add(Column::LeaseUntil.lt(now)),
+                    .add(Expr::col(Column::LeaseUntil).is_null())
+                    .add(Expr::col(Column::LeaseUntil).lt(now)),
             )
-            .filter(Expr::exists(waiting_before).not())
-            .order_by_asc(Column::Id)
+            .and_where(Expr::exists(waiting_before).not())
+            .order_by(Column::Id, sea_orm::Order::Asc)
             .limit(limit);
         if txn.get_database_backend() == DbBackend::Postgres {
             // Other replicas' workers skip what this one is claiming instead of waiting.
-            query = query.lock_with_behavior(LockType::Update, LockBehavior::SkipLocked);
+            due.lock_with_behavior(LockType::Update, LockBehavior::SkipLocked);
         }
-        let rows = query.all(&txn).await?;
-        if rows.is_empty() {
-            return Ok(Vec::new());
-        }
-        let ids: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
-        Entity::update_many()
+        let leased = Entity::update_many()
             .col_expr(Column::LeaseOwner, Expr::value(owner))
             .col_expr(Column::LeaseUntil, Expr::value(now + lease))
-            .filter(Column::Id.is_in(ids))
+            .filter(Column::Id.in_subquery(due))
             .exec(&txn)
             .await?;
-        let app_ids: Vec<String> = rows.iter().map(|r| r.application_id.clone()).collect();
+        if leased.rows_affected == 0 {
+            return Ok(Vec::new());
+        }
+        let rows = Entity::find()
+            .filter(Column::LeaseOwner.eq(owner))
+            .order_by_asc(Column::Id)
+            .all(&txn)
+            .await?;
         let mut apps: std::collections::HashMap<String, app::Model> = app::Entity::find()
-            .filter(app::Column::Id.is_in(app_ids))
+            .filter(app::Column::Id.in_subquery(leased_by(owner, false)))
             .all(&txn)
             .await?
             .into_iter()
@@ -175,10 +197,11 @@ impl Store {
             .collect()
     }
 
-    /// Records what became of deliveries `owner` claimed, in one transaction with the core
-    /// systems' answers. A delivery whose lease another worker has taken meanwhile is left to
-    /// that worker. A delivered application moves from `submitted` to `delivered` (not back
-    /// from a core system's answer), then on by the answer given with it.
+    /// Records what became of the deliveries claimed as `owner` (every one of them must have
+    /// its outcome), in one transaction with the core systems' answers. A delivery whose
+    /// lease another worker has taken meanwhile is left to that worker. A delivered
+    /// application moves from `submitted` to `delivered` (not back from a core system's
+    /// answer), then on by the answer given with it.
     pub async fn finish_deliveries(
         &self,
         owner: &str,
@@ -186,77 +209,7 @@ impl Store {
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
         let txn = self.begin_write().await?;
-        let ours = |id: Uuid| {
-            Condition::all()
-                .add(Column::Id.eq(id.to_string()))
-                .add(Column::LeaseOwner.eq(owner))
-                .add(Column::State.eq(PENDING))
-        };
-        let delivered: Vec<&Delivery> = outcomes
-            .iter()
-            .filter(|(_, f)| matches!(f, Finish::Delivered(_)))
-            .map(|(d, _)| d)
-            .collect();
-        if !delivered.is_empty() {
-            Entity::update_many()
-                .col_expr(
-                    Column::State,
-                    Expr::value(DeliveryState::Delivered.as_str()),
-                )
-                .col_expr(Column::Attempts, Expr::col(Column::Attempts).add(1))
-                .col_expr(Column::DeliveredAt, Expr::value(now))
-                .col_expr(Column::UpdatedAt, Expr::value(now))
-                .col_expr(Column::LeaseOwner, Expr::value(Option::<String>::None))
-                .col_expr(
-                    Column::LeaseUntil,
-                    Expr::value(Option::<DateTime<Utc>>::None),
-                )
-                .filter(Column::Id.is_in(delivered.iter().map(|d| d.id.to_string())))
-                .filter(Column::LeaseOwner.eq(owner))
-                .filter(Column::State.eq(PENDING))
-                .exec(&txn)
-                .await?;
-            // The applications this moves to `delivered` (a webhook message moves none).
-            let pushed: Vec<String> = delivered
-                .iter()
-                .filter(|d| d.connector != Channel::Webhook)
-                .map(|d| d.application_id.to_string())
-                .collect();
-            let moving = if pushed.is_empty() {
-                Vec::new()
-            } else {
-                app::Entity::find()
-                    .filter(app::Column::Id.is_in(pushed))
-                    .filter(app::Column::State.eq(ApplicationState::Submitted.as_str()))
-                    .all(&txn)
-                    .await?
-            };
-            if !moving.is_empty() {
-                app::Entity::update_many()
-                    .col_expr(
-                        app::Column::State,
-                        Expr::value(ApplicationState::Delivered.as_str()),
-                    )
-                    .col_expr(app::Column::UpdatedAt, Expr::value(now))
-                    .filter(app::Column::Id.is_in(moving.iter().map(|a| a.id.clone())))
-                    .filter(app::Column::State.eq(ApplicationState::Submitted.as_str()))
-                    .exec(&txn)
-                    .await?;
-                let mut by_municipality: std::collections::BTreeMap<String, Vec<Application>> =
-                    std::collections::BTreeMap::new();
-                for row in moving {
-                    let lg = row.lg_code.clone();
-                    let mut a = application(row)?;
-                    a.state = ApplicationState::Delivered;
-                    a.updated_at = now;
-                    by_municipality.entry(lg).or_default().push(a);
-                }
-                for (lg, apps) in by_municipality {
-                    self.enqueue_application_events(&txn, &lg, &apps, now)
-                        .await?;
-                }
-            }
-        }
+        // The few that were not delivered first, one by one: what is left leased is delivered.
         for (d, finish) in outcomes {
             let update = Entity::update_many()
                 .col_expr(Column::UpdatedAt, Expr::value(now))
@@ -265,28 +218,11 @@ impl Store {
                     Column::LeaseUntil,
                     Expr::value(Option::<DateTime<Utc>>::None),
                 )
-                .filter(ours(d.id));
+                .filter(Column::Id.eq(d.id.to_string()))
+                .filter(Column::LeaseOwner.eq(owner))
+                .filter(Column::State.eq(PENDING));
             let update = match finish {
-                Finish::Delivered(None) => continue,
-                Finish::Delivered(Some((ack, reason))) => {
-                    // The answer is recorded with the delivery: a crash cannot keep one
-                    // without the other.
-                    let lg_code = LgCode::parse(&d.lg_code).map_err(|e| {
-                        StoreError::Corrupt(format!("deliveries.lg_code of {}: {e}", d.id))
-                    })?;
-                    let actor = Actor::system(&format!("connector:{}/{}", d.lg_code, d.area));
-                    self.acknowledge_in(
-                        &txn,
-                        &lg_code,
-                        &d.area,
-                        d.application_id,
-                        *ack,
-                        reason.clone(),
-                        &actor,
-                    )
-                    .await?;
-                    continue;
-                }
+                Finish::Delivered(_) => continue,
                 Finish::Retry { at, error } => update
                     .col_expr(Column::Attempts, Expr::col(Column::Attempts).add(1))
                     .col_expr(Column::NextAttemptAt, Expr::value(*at))
@@ -298,6 +234,68 @@ impl Store {
                 Finish::Release { at } => update.col_expr(Column::NextAttemptAt, Expr::value(*at)),
             };
             update.exec(&txn).await?;
+        }
+        // The applications the delivered ones move to `delivered` (a webhook message moves
+        // none), with a message for the vendors who want one.
+        let moved = app::Entity::update_many()
+            .col_expr(
+                app::Column::State,
+                Expr::value(ApplicationState::Delivered.as_str()),
+            )
+            .col_expr(app::Column::UpdatedAt, Expr::value(now))
+            .filter(app::Column::State.eq(ApplicationState::Submitted.as_str()))
+            .filter(app::Column::Id.in_subquery(leased_by(owner, true)))
+            .exec_with_returning(&txn)
+            .await?;
+        let mut by_municipality: std::collections::BTreeMap<String, Vec<Application>> =
+            std::collections::BTreeMap::new();
+        for row in moved {
+            let lg = row.lg_code.clone();
+            by_municipality
+                .entry(lg)
+                .or_default()
+                .push(application(row)?);
+        }
+        for (lg, apps) in by_municipality {
+            self.enqueue_application_events(&txn, &lg, &apps, now)
+                .await?;
+        }
+        Entity::update_many()
+            .col_expr(
+                Column::State,
+                Expr::value(DeliveryState::Delivered.as_str()),
+            )
+            .col_expr(Column::Attempts, Expr::col(Column::Attempts).add(1))
+            .col_expr(Column::DeliveredAt, Expr::value(now))
+            .col_expr(Column::UpdatedAt, Expr::value(now))
+            .col_expr(Column::LeaseOwner, Expr::value(Option::<String>::None))
+            .col_expr(
+                Column::LeaseUntil,
+                Expr::value(Option::<DateTime<Utc>>::None),
+            )
+            .filter(Column::LeaseOwner.eq(owner))
+            .filter(Column::State.eq(PENDING))
+            .exec(&txn)
+            .await?;
+        for (d, finish) in outcomes {
+            let Finish::Delivered(Some((ack, reason))) = finish else {
+                continue;
+            };
+            // The answer is recorded with the delivery: a crash cannot keep one without the
+            // other.
+            let lg_code = LgCode::parse(&d.lg_code)
+                .map_err(|e| StoreError::Corrupt(format!("deliveries.lg_code of {}: {e}", d.id)))?;
+            let actor = Actor::system(&format!("connector:{}/{}", d.lg_code, d.area));
+            self.acknowledge_in(
+                &txn,
+                &lg_code,
+                &d.area,
+                d.application_id,
+                *ack,
+                reason.clone(),
+                &actor,
+            )
+            .await?;
         }
         txn.commit().await?;
         Ok(())

@@ -569,8 +569,8 @@ async fn a_killed_gateway_delivers_everything_once_restarted(backend: Backend) {
     assert_eq!(stats["accepted"], 1000);
     let duplicates = stats["duplicates"].as_u64().unwrap();
     assert!(
-        duplicates <= 50,
-        "at most one batch sent again: {duplicates}"
+        duplicates <= 100,
+        "at most the batches in flight sent again (2 workers of 50): {duplicates}"
     );
     eprintln!("killed after {at_kill} received; {duplicates} sent again after the restart");
 
