@@ -9,7 +9,9 @@
 #
 # MADOGUCHI_BIN picks the binary (default target/release/madoguchi); PG_ADMIN_URL the
 # PostgreSQL server (default postgres://postgres@127.0.0.1:5432/postgres), where a database
-# madoguchi_outbox_bench is made afresh.
+# madoguchi_outbox_bench is made afresh. SETTLE_SECONDS (20) is the pause after `sync` before
+# the gateway starts; MADOGUCHI_LOG__LEVEL="warn,madoguchi::link::delivery=debug" logs each
+# round's phases; KEEP=1 keeps the work directory.
 set -euo pipefail
 n="${1:-50000}"
 batch="${2:-500}"
@@ -56,6 +58,11 @@ area = "certificates"
 kind = "file"
 dir = "$work/outbox"
 TOML
+
+# Let the disk settle (the previous run's files, the seeding's WAL): back to back, a run
+# measures the last one's writeback as much as its own (up to half the rate on this machine).
+sync
+sleep "${SETTLE_SECONDS:-20}"
 
 delivered() { psql -tA "$db" -c "SELECT count(*) FROM deliveries WHERE state = 'delivered'"; }
 start=$(date +%s.%N)

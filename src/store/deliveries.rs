@@ -126,6 +126,22 @@ fn leased_by(owner: &str, pushed: bool) -> sea_orm::sea_query::SelectStatement {
 }
 
 impl Store {
+    /// A write transaction of the delivery workers. On PostgreSQL its commit does not wait
+    /// for the WAL to reach the disk (`synchronous_commit = off`, for this transaction only):
+    /// what a database crash could take back is a lease (the delivery is claimed again) or a
+    /// delivery's record with what came of it (it is sent again, and the core system, seeing
+    /// the same Idempotency-Key, answers again), which at-least-once delivery to idempotent
+    /// receivers already allows. Submissions, and answers through the pull API, are committed
+    /// as everything else is.
+    async fn begin_outbox(&self) -> Result<sea_orm::DatabaseTransaction, StoreError> {
+        let txn = self.begin_write().await?;
+        if txn.get_database_backend() == DbBackend::Postgres {
+            txn.execute_unprepared("SET LOCAL synchronous_commit = off")
+                .await?;
+        }
+        Ok(txn)
+    }
+
     /// Claims up to `limit` due deliveries for `owner` (a token new for each claim) until
     /// `now + lease`: those not held by a live lease, and only the first pending one of each
     /// line, so a resident's applications of one area go in order. Oldest first.
@@ -139,7 +155,7 @@ impl Store {
         lease: chrono::Duration,
         limit: u64,
     ) -> Result<Vec<Claimed>, StoreError> {
-        let txn = self.begin_write().await?;
+        let txn = self.begin_outbox().await?;
         let earlier = Alias::new("earlier");
         let waiting_before = Query::select()
             .expr(Expr::val(1))
@@ -165,20 +181,16 @@ impl Store {
             // Other replicas' workers skip what this one is claiming instead of waiting.
             due.lock_with_behavior(LockType::Update, LockBehavior::SkipLocked);
         }
-        let leased = Entity::update_many()
+        let mut rows = Entity::update_many()
             .col_expr(Column::LeaseOwner, Expr::value(owner))
             .col_expr(Column::LeaseUntil, Expr::value(now + lease))
             .filter(Column::Id.in_subquery(due))
-            .exec(&txn)
+            .exec_with_returning(&txn)
             .await?;
-        if leased.rows_affected == 0 {
+        if rows.is_empty() {
             return Ok(Vec::new());
         }
-        let rows = Entity::find()
-            .filter(Column::LeaseOwner.eq(owner))
-            .order_by_asc(Column::Id)
-            .all(&txn)
-            .await?;
+        rows.sort_by(|a, b| a.id.cmp(&b.id));
         let mut apps: std::collections::HashMap<String, app::Model> = app::Entity::find()
             .filter(app::Column::Id.in_subquery(leased_by(owner, false)))
             .all(&txn)
@@ -208,7 +220,7 @@ impl Store {
         outcomes: &[(Delivery, Finish)],
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        let txn = self.begin_write().await?;
+        let txn = self.begin_outbox().await?;
         // The few that were not delivered first, one by one: what is left leased is delivered.
         for (d, finish) in outcomes {
             let update = Entity::update_many()
