@@ -55,6 +55,19 @@ fn quick(settings: &mut Settings) {
     d.retry_max_ms = 200;
 }
 
+/// Quick retries, and one connector for the certificates area as `adjust` makes it.
+fn one_connector(
+    kind: ConnectorKind,
+    adjust: impl FnOnce(&mut ConnectorSettings),
+) -> impl FnOnce(&mut Settings) {
+    move |s| {
+        quick(s);
+        let mut c = connector(kind);
+        adjust(&mut c);
+        s.link.connectors = vec![c];
+    }
+}
+
 /// Waits up to a minute for `check` to give a value.
 async fn eventually<T, F, Fut>(what: &str, mut check: F) -> T
 where
@@ -127,12 +140,10 @@ async fn audit_events(app: &crate::helpers::TestApp, token: &str, action: &str) 
 async fn a_submitted_application_reaches_the_file_outbox(backend: Backend) {
     let outbox = TempDir::new().unwrap();
     let dir = outbox.path().to_path_buf();
-    let app = spawn_app_with(backend, |s| {
-        quick(s);
-        let mut c = connector(ConnectorKind::File);
-        c.dir = Some(dir.clone());
-        s.link.connectors = vec![c];
-    })
+    let app = spawn_app_with(
+        backend,
+        one_connector(ConnectorKind::File, |c| c.dir = Some(dir)),
+    )
     .await;
     let token = app.demo_token().await;
     let visit = submitted_visit(&app, &token).await;
@@ -218,15 +229,15 @@ async fn the_http_connector_takes_a_token_and_brings_the_answer_back(backend: Ba
     let secret_file = secrets.path().join("core-secret");
     std::fs::write(&secret_file, "s3cret-core\n").unwrap();
     let url = sim.url.clone();
-    let app = spawn_app_with(backend, |s| {
-        quick(s);
-        let mut c = connector(ConnectorKind::Http);
-        c.url = Some(format!("{url}/applications"));
-        c.token_url = Some(format!("{url}/token"));
-        c.client_id = Some("madoguchi".to_owned());
-        c.client_secret_file = Some(secret_file.clone());
-        s.link.connectors = vec![c];
-    })
+    let app = spawn_app_with(
+        backend,
+        one_connector(ConnectorKind::Http, |c| {
+            c.url = Some(format!("{url}/applications"));
+            c.token_url = Some(format!("{url}/token"));
+            c.client_id = Some("madoguchi".to_owned());
+            c.client_secret_file = Some(secret_file.clone());
+        }),
+    )
     .await;
     let token = app.demo_token().await;
     let visit = submitted_visit(&app, &token).await;
@@ -359,12 +370,11 @@ async fn a_poison_application_goes_to_the_dead_letter(backend: Backend) {
     let sim = core_sim(&["--poison", "sealCertificate"]);
     let url = sim.url.clone();
     let app = spawn_app_with(backend, |s| {
-        quick(s);
+        one_connector(ConnectorKind::Http, |c| {
+            c.url = Some(format!("{url}/applications"))
+        })(s);
         s.link.delivery.max_attempts = 3;
         s.link.delivery.breaker_failures = 1000;
-        let mut c = connector(ConnectorKind::Http);
-        c.url = Some(format!("{url}/applications"));
-        s.link.connectors = vec![c];
     })
     .await;
     let db = app.store.connection();
@@ -454,13 +464,12 @@ async fn a_core_system_down_for_a_while_gets_everything_once_back(backend: Backe
     let sim = core_sim(&[]);
     let url = sim.url.clone();
     let app = spawn_app_with(backend, |s| {
-        quick(s);
+        one_connector(ConnectorKind::Http, |c| {
+            c.url = Some(format!("{url}/applications"))
+        })(s);
         s.link.delivery.max_attempts = 100;
         s.link.delivery.breaker_failures = 3;
         s.link.delivery.breaker_open_ms = 300;
-        let mut c = connector(ConnectorKind::Http);
-        c.url = Some(format!("{url}/applications"));
-        s.link.connectors = vec![c];
     })
     .await;
     let down = reqwest::Client::new()
@@ -664,12 +673,10 @@ async fn the_simulator_answers_from_a_file_outbox_and_by_pulling(backend: Backen
     // A file outbox the simulator reads, answering through the pull API's ack.
     let outbox = TempDir::new().unwrap();
     let dir = outbox.path().to_path_buf();
-    let app = spawn_app_with(backend, |s| {
-        quick(s);
-        let mut c = connector(ConnectorKind::File);
-        c.dir = Some(dir.clone());
-        s.link.connectors = vec![c];
-    })
+    let app = spawn_app_with(
+        backend,
+        one_connector(ConnectorKind::File, |c| c.dir = Some(dir)),
+    )
     .await;
     let sim = answering_core_sim(&app, &["--outbox", outbox.path().to_str().unwrap()]).await;
     let token = app.demo_token().await;
@@ -775,12 +782,12 @@ fn expected_signature(secret: &str, id: &str, timestamp: &str, body: &str) -> St
 async fn a_vendor_learns_its_applications_states_by_signed_webhooks(backend: Backend) {
     let sim = core_sim(&[]);
     let url = sim.url.clone();
-    let app = spawn_app_with(backend, |s| {
-        quick(s);
-        let mut c = connector(ConnectorKind::Http);
-        c.url = Some(format!("{url}/applications"));
-        s.link.connectors = vec![c];
-    })
+    let app = spawn_app_with(
+        backend,
+        one_connector(ConnectorKind::Http, |c| {
+            c.url = Some(format!("{url}/applications"))
+        }),
+    )
     .await;
     let token = app.demo_token().await;
     // The receiver is down for its first two calls.
@@ -903,13 +910,12 @@ async fn the_http_connector_presents_its_client_certificate(backend: Backend) {
     let configure = |identity: bool| {
         let (https, ca, client) = (https.clone(), path("ca.pem"), path("client.pem"));
         move |s: &mut Settings| {
-            quick(s);
+            one_connector(ConnectorKind::Http, |c| {
+                c.url = Some(https);
+                c.ca_file = Some(ca);
+                c.client_identity_file = identity.then_some(client);
+            })(s);
             s.link.delivery.max_attempts = 2;
-            let mut c = connector(ConnectorKind::Http);
-            c.url = Some(https);
-            c.ca_file = Some(ca);
-            c.client_identity_file = identity.then_some(client);
-            s.link.connectors = vec![c];
         }
     };
     // With the client certificate: through, and accepted.
