@@ -123,6 +123,21 @@ async fn sim_stats(sim: &CoreSim) -> Value {
         .unwrap()
 }
 
+/// Waits until the visit's (one) application is in `state`; the visit's applications then.
+async fn visit_application_in(
+    app: &crate::helpers::TestApp,
+    token: &str,
+    visit: &str,
+    state: &str,
+    what: &str,
+) -> Value {
+    eventually(what, || async {
+        let listed = applications(app, token, visit).await;
+        (listed["items"][0]["state"] == state).then_some(listed)
+    })
+    .await
+}
+
 /// The municipality's audit events of one action.
 async fn audit_events(app: &crate::helpers::TestApp, token: &str, action: &str) -> Vec<Value> {
     let page = app
@@ -147,10 +162,13 @@ async fn a_submitted_application_reaches_the_file_outbox(backend: Backend) {
     .await;
     let token = app.demo_token().await;
     let visit = submitted_visit(&app, &token).await;
-    let listed = eventually("the application delivered", || async {
-        let listed = applications(&app, &token, &visit).await;
-        (listed["items"][0]["state"] == "delivered").then_some(listed)
-    })
+    let listed = visit_application_in(
+        &app,
+        &token,
+        &visit,
+        "delivered",
+        "the application delivered",
+    )
     .await;
     let id = listed["items"][0]["id"].as_str().unwrap().to_owned();
 
@@ -242,11 +260,7 @@ async fn the_http_connector_takes_a_token_and_brings_the_answer_back(backend: Ba
     let token = app.demo_token().await;
     let visit = submitted_visit(&app, &token).await;
     // The simulator accepts it; the counter sees the answer.
-    eventually("the application accepted", || async {
-        let listed = applications(&app, &token, &visit).await;
-        (listed["items"][0]["state"] == "accepted").then_some(())
-    })
-    .await;
+    visit_application_in(&app, &token, &visit, "accepted", "the application accepted").await;
     let stats = sim_stats(&sim).await;
     assert_eq!(stats["received"], 1, "{stats}");
     assert_eq!(stats["accepted"], 1);
@@ -681,10 +695,13 @@ async fn the_simulator_answers_from_a_file_outbox_and_by_pulling(backend: Backen
     let sim = answering_core_sim(&app, &["--outbox", outbox.path().to_str().unwrap()]).await;
     let token = app.demo_token().await;
     let visit = submitted_visit(&app, &token).await;
-    eventually("accepted from the file outbox", || async {
-        let listed = applications(&app, &token, &visit).await;
-        (listed["items"][0]["state"] == "accepted").then_some(())
-    })
+    visit_application_in(
+        &app,
+        &token,
+        &visit,
+        "accepted",
+        "accepted from the file outbox",
+    )
     .await;
     let stats = sim_stats(&sim).await;
     assert_eq!(stats["files"], 1, "{stats}");
@@ -705,11 +722,8 @@ async fn the_simulator_answers_from_a_file_outbox_and_by_pulling(backend: Backen
     .await;
     let token = app.demo_token().await;
     let visit = submitted_visit(&app, &token).await;
-    let listed = eventually("rejected by pulling", || async {
-        let listed = applications(&app, &token, &visit).await;
-        (listed["items"][0]["state"] == "rejected").then_some(listed)
-    })
-    .await;
+    let listed =
+        visit_application_in(&app, &token, &visit, "rejected", "rejected by pulling").await;
     assert_eq!(
         listed["items"][0]["reason"],
         "本人確認書類の写しが不鮮明です。"
@@ -922,11 +936,7 @@ async fn the_http_connector_presents_its_client_certificate(backend: Backend) {
     let app = spawn_app_with(backend, configure(true)).await;
     let token = app.demo_token().await;
     let visit = submitted_visit(&app, &token).await;
-    eventually("accepted over mutual TLS", || async {
-        let listed = applications(&app, &token, &visit).await;
-        (listed["items"][0]["state"] == "accepted").then_some(())
-    })
-    .await;
+    visit_application_in(&app, &token, &visit, "accepted", "accepted over mutual TLS").await;
     // Without it the core system refuses the connection: retried, then the dead letter.
     let app = spawn_app_with(backend, configure(false)).await;
     let token = app.demo_token().await;
