@@ -15,25 +15,16 @@ use madoguchi::card::bridge::{Down, Up};
 use madoguchi::card::jpki::{self, NoRevocation};
 use madoguchi::card::protocol::{self, Access, Card};
 use madoguchi::card::session::{self, Purpose, Verifier};
-use madoguchi::card::synth::{Issuer, JpkiIssuer, Resident};
-use madoguchi::card::trust::Trust;
+use madoguchi::card::synth::{Issuer, JpkiIssuer, Resident, SYNTH_AUTH_POLICY};
+use madoguchi::card::trust::{CvcApplication, Trust};
 use madoguchi::card::verify;
 use madoguchi::card::virtual_card::VirtualCard;
 use madoguchi::devices::Signals;
 use madoguchi::devices::sessions::BridgeLink;
 use madoguchi::store::Store;
-use rustls_pki_types::SubjectPublicKeyInfoDer;
-use rustls_pki_types::pem::PemObject;
 
 const MATCHING_B: &str = "55021720361234";
 const NONCE: &[u8] = b"0123456789abcdef0123456789abcdef";
-
-fn spki(issuer: &Issuer) -> Vec<u8> {
-    let pem = issuer.ca_public_pem().unwrap_or_default();
-    SubjectPublicKeyInfoDer::from_pem_slice(pem.as_bytes())
-        .map(|d| d.as_ref().to_vec())
-        .unwrap_or_default()
-}
 
 fn main() {
     let resident = Resident::sample();
@@ -54,10 +45,12 @@ fn main() {
             .unwrap_or_else(|e| unreachable!("{e}"));
         VirtualCard::new(card, "1234", MATCHING_B, &resident.my_number)
     };
-    let trust = Trust::default()
-        .with_cvc_key("9000033", spki(&kenhojo))
-        .with_cvc_key("9000023", spki(&kenkaku))
-        .with_jpki_root(jpki_root.root_der().to_vec());
+    let trust = kenhojo
+        .trusted_by(Trust::default(), CvcApplication::Kenhojo)
+        .and_then(|t| kenkaku.trusted_by(t, CvcApplication::Kenkaku))
+        .unwrap_or_else(|e| unreachable!("{e}"))
+        .with_jpki_root(jpki_root.root_der().to_vec())
+        .with_jpki_policy(SYNTH_AUTH_POLICY);
     let runtime = tokio::runtime::Builder::new_current_thread()
         .build()
         .unwrap_or_else(|e| unreachable!("{e}"));
@@ -72,13 +65,13 @@ fn main() {
         ))
         .unwrap_or_else(|e| unreachable!("{e}"));
     let face = runtime
-        .block_on(protocol::read_kenkaku(&mut card, MATCHING_B))
+        .block_on(protocol::read_kenkaku(&mut card, MATCHING_B, NONCE))
         .unwrap_or_else(|e| unreachable!("{e}"));
     let (certificate, signature) = runtime
         .block_on(protocol::authenticate(&mut card, NONCE))
         .unwrap_or_else(|e| unreachable!("{e}"));
     let verify_kenhojo = || verify::kenhojo(&read.files, &trust, Some((NONCE, &read.challenge)));
-    let verify_kenkaku = || verify::kenkaku(&face, &trust);
+    let verify_kenkaku = || verify::kenkaku(&face.files, &trust, Some((NONCE, &face.challenge)));
     let verify_jpki = || {
         jpki::verify(
             &certificate,
@@ -98,7 +91,7 @@ fn main() {
         "verify kenhojo (CVC, EF 0003, digests, card key, challenge)",
         |b| b.iter(|| black_box(verify_kenhojo())),
     );
-    criterion.bench_function("verify kenkaku (CVC, three-digest rule)", |b| {
+    criterion.bench_function("verify kenkaku (CVC, three-digest rule, challenge)", |b| {
         b.iter(|| black_box(verify_kenkaku()))
     });
     criterion.bench_function("verify JPKI (chain, signature over the nonce)", |b| {

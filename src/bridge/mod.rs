@@ -23,7 +23,9 @@ use serde::{Deserialize, Serialize};
 use tokio_tungstenite::tungstenite::Message;
 
 use crate::card::apdu::{Command, Status, StatusWord};
-use crate::card::bridge::{self, CardPresence, Down, FailReason, PresentSecret, Up};
+use crate::card::bridge::{
+    self, CardPresence, Down, FailReason, PresentSecret, SecretKey, SecretKind, Up,
+};
 use reader::{PinSource, Reader, ReaderFailure};
 
 /// What enrolment leaves in the bridge's directory besides its key and certificates.
@@ -302,11 +304,52 @@ fn blocking<T>(f: impl FnOnce() -> T) -> T {
     tokio::task::block_in_place(f)
 }
 
-/// The key references that take the resident's PIN (kenhojo, JPKI user authentication):
-/// digits from upstream are never presented to them.
-const PIN_KEYS: [u16; 2] = [0x0011, 0x0018];
 /// How long a PIN-pad reader waits for the resident's first key, and between keys.
 const PIN_PAD_SECONDS: u8 = 30;
+
+/// What the bridge knows of the card, learnt only from the card's answers: a SELECT moves the
+/// card only when the card says 9000, and after any other answer the selection is unknown.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct CardState {
+    /// The application selected (its AID is one of the allowlist's three).
+    application: Option<&'static [u8]>,
+    /// The EF or key reference selected in it.
+    file: Option<u16>,
+    /// The JPKI PIN was verified and no signature was made since: one signature per PIN entry.
+    jpki_signature_allowed: bool,
+}
+
+impl CardState {
+    /// Learns from a command and the card's status word.
+    fn learn(&mut self, command: &Command, sw: Option<StatusWord>) {
+        let ok = sw.is_some_and(StatusWord::is_ok);
+        match (command.ins, command.p1) {
+            (0xA4, 0x04) => {
+                self.application = if ok {
+                    [
+                        crate::card::apdu::aid::JPKI,
+                        crate::card::apdu::aid::KENHOJO,
+                        crate::card::apdu::aid::KENKAKU,
+                    ]
+                    .into_iter()
+                    .find(|a| *a == command.data.as_slice())
+                } else {
+                    None
+                };
+                self.file = None;
+                self.jpki_signature_allowed = false;
+            }
+            (0xA4, _) => {
+                self.file = match command.data.as_slice() {
+                    [hi, lo] if ok => Some(u16::from_be_bytes([*hi, *lo])),
+                    _ => None,
+                };
+            }
+            (0x2A, _) => self.jpki_signature_allowed = false,
+            _ => {}
+        }
+    }
+}
 
 /// The counter PC's side of a session: the reader, the PIN, the allowlist. It answers each
 /// message of the gateway (reader calls block: run it on a multi-threaded runtime).
@@ -314,8 +357,7 @@ pub struct Relay<R, P> {
     reader: R,
     pin: P,
     confirm_last_try: bool,
-    /// The EF or key reference last selected.
-    selected: Option<u16>,
+    card: CardState,
 }
 
 impl<R: Reader, P: PinSource> Relay<R, P> {
@@ -324,8 +366,17 @@ impl<R: Reader, P: PinSource> Relay<R, P> {
             reader,
             pin,
             confirm_last_try,
-            selected: None,
+            card: CardState::default(),
         }
+    }
+
+    /// The reader, for tests that look at the card.
+    pub fn reader(&self) -> &R {
+        &self.reader
+    }
+
+    pub fn reader_mut(&mut self) -> &mut R {
+        &mut self.reader
     }
 
     fn failed(id: u64, reason: FailReason, message: impl Into<String>) -> Up {
@@ -336,13 +387,27 @@ impl<R: Reader, P: PinSource> Relay<R, P> {
         }
     }
 
-    fn reader_failed(id: u64, e: ReaderFailure) -> Up {
+    fn reader_failed(&mut self, id: u64, e: ReaderFailure) -> Up {
+        self.card = CardState::default();
         match e {
             ReaderFailure::CardRemoved => {
                 Self::failed(id, FailReason::CardRemoved, "the card was removed")
             }
             ReaderFailure::Other(m) => Self::failed(id, FailReason::Reader, m),
         }
+    }
+
+    /// Sends one command the bridge built or allowed; learns the card's state from the answer.
+    fn transmit(&mut self, command: &Command) -> Result<Vec<u8>, ReaderFailure> {
+        let bytes = command.to_bytes();
+        let result = blocking(|| self.reader.transmit(&bytes));
+        let sw = result
+            .as_ref()
+            .ok()
+            .and_then(|r| r.len().checked_sub(2).map(|i| &r[i..]))
+            .map(|sw| StatusWord(u16::from_be_bytes([sw[0], sw[1]])));
+        self.card.learn(command, sw);
+        result
     }
 
     /// The answer to one message of the gateway (`None` when it needs none).
@@ -366,7 +431,7 @@ impl<R: Reader, P: PinSource> Relay<R, P> {
                     "madoguchi-bridge: session {session}: {purpose} for clerk {}",
                     clerk.as_deref().unwrap_or("-")
                 );
-                self.selected = None;
+                self.card = CardState::default();
                 let started = std::time::Instant::now();
                 let begun = blocking(|| self.reader.begin());
                 eprintln!(
@@ -384,11 +449,12 @@ impl<R: Reader, P: PinSource> Relay<R, P> {
                 message,
             } => {
                 blocking(|| self.reader.end());
+                self.card = CardState::default();
                 eprintln!("madoguchi-bridge: session {session}: {outcome}: {message}");
                 None
             }
             Down::Apdu { id, command } => Some(self.apdu(id, &command)),
-            Down::Present { id, secret } => Some(self.present(id, secret)),
+            Down::Present { id, key, secret } => Some(self.present(id, key, secret)),
         }
     }
 
@@ -410,14 +476,17 @@ impl<R: Reader, P: PinSource> Relay<R, P> {
             eprintln!("madoguchi-bridge: refused {header}: {refusal}");
             return Self::failed(id, FailReason::NotAllowed, refusal.to_string());
         }
-        if command.ins == 0xA4
-            && command.p1 == 0x02
-            && let [hi, lo] = command.data.as_slice()
-        {
-            self.selected = Some(u16::from_be_bytes([*hi, *lo]));
+        // The JPKI key signs once per PIN the resident typed, never more.
+        if (command.ins, command.p2) == (0x2A, 0x80) && !self.card.jpki_signature_allowed {
+            eprintln!("madoguchi-bridge: refused {header}: no PIN was entered for this signature");
+            return Self::failed(
+                id,
+                FailReason::NotAllowed,
+                "the JPKI key signs once after each PIN entry",
+            );
         }
         let started = std::time::Instant::now();
-        match blocking(|| self.reader.transmit(&command.to_bytes())) {
+        match self.transmit(&command) {
             Ok(response) => {
                 let sw = response
                     .len()
@@ -433,85 +502,147 @@ impl<R: Reader, P: PinSource> Relay<R, P> {
                     response: hex::encode_upper(response),
                 }
             }
-            Err(e) => Self::reader_failed(id, e),
+            Err(e) => self.reader_failed(id, e),
         }
     }
 
-    /// VERIFY built here: with the PIN from the counter PC, or with 照合番号B from the clerk.
-    fn present(&mut self, id: u64, secret: PresentSecret) -> Up {
-        let pin_key = self.selected.is_some_and(|k| PIN_KEYS.contains(&k));
-        let digits = match secret {
-            PresentSecret::Digits { digits } => {
-                if pin_key {
-                    return Self::failed(
-                        id,
-                        FailReason::NotAllowed,
-                        "digits from upstream are never presented to a PIN",
-                    );
-                }
+    /// Makes `key` current itself (its application, then the key), each step answered 9000 by
+    /// the card; the status word of the first step that is not.
+    fn select_key(&mut self, key: SecretKey) -> Result<Option<StatusWord>, ReaderFailure> {
+        for command in key.selection() {
+            let response = self.transmit(&command)?;
+            let sw = match response.as_slice() {
+                [.., a, b] => StatusWord(u16::from_be_bytes([*a, *b])),
+                _ => StatusWord(0),
+            };
+            if !sw.is_ok() {
+                return Ok(Some(sw));
+            }
+        }
+        let selected =
+            self.card.application == Some(key.application()) && self.card.file == Some(key.fid());
+        Ok((!selected).then_some(StatusWord(0)))
+    }
+
+    /// VERIFY built here, for the key the gateway named and only that key, after the bridge
+    /// itself selected it: the resident's PIN to a PIN key, the clerk's digits to a card-face
+    /// number's key. Nothing from upstream reaches a VERIFY of a PIN key.
+    fn present(&mut self, id: u64, key: SecretKey, secret: PresentSecret) -> Up {
+        let digits = match (&secret, key.kind()) {
+            (PresentSecret::Digits { digits }, SecretKind::CardFaceNumber) => {
                 if digits.is_empty()
                     || digits.len() > 16
                     || !digits.bytes().all(|b| b.is_ascii_digit())
                 {
                     return Self::failed(id, FailReason::NotAllowed, "not a card-face number");
                 }
-                digits
+                Some(digits.clone())
             }
-            PresentSecret::Pin => {
-                let tries =
-                    match blocking(|| self.reader.transmit(&Command::retry_counter().to_bytes())) {
-                        Ok(r) => r,
-                        Err(e) => return Self::reader_failed(id, e),
-                    };
-                let sw = match tries.as_slice() {
-                    [.., a, b] => StatusWord(u16::from_be_bytes([*a, *b])),
-                    _ => return Self::failed(id, FailReason::Reader, "no status word"),
-                };
-                let left = match sw.status() {
-                    Status::TriesLeft(n) => n,
-                    Status::Blocked => {
-                        eprintln!("madoguchi-bridge: the PIN is blocked");
-                        return Up::Presented {
-                            id,
-                            sw: format!("{:04X}", sw.0),
-                        };
-                    }
-                    _ => 3,
-                };
-                eprintln!("madoguchi-bridge: 暗証番号 残り{left}回 / PIN: {left} tries left");
-                if left <= 1 && !self.confirm_last_try {
-                    eprintln!(
-                        "madoguchi-bridge: one try left: not sent without the clerk's confirmation (--confirm-last-try)"
-                    );
-                    return Self::failed(
-                        id,
-                        FailReason::Declined,
-                        "one try left and the clerk has not confirmed",
-                    );
-                }
-                if blocking(|| self.reader.has_pin_pad()) {
-                    // The resident types on the reader: the PIN never reaches the PC.
-                    eprintln!(
-                        "madoguchi-bridge: カードリーダーのキーで暗証番号を入力してください / type the PIN on the reader's keypad"
-                    );
-                    let structure = pin_pad::verify_structure(0x80, PIN_PAD_SECONDS);
-                    return match blocking(|| self.reader.verify_on_pin_pad(&structure)) {
-                        Ok(response) => Self::presented(id, &response),
-                        Err(e) => Self::reader_failed(id, e),
-                    };
-                }
-                match blocking(|| self.pin.pin(left)) {
-                    Some(pin) => pin,
-                    None => return Self::failed(id, FailReason::Declined, "PIN entry cancelled"),
-                }
+            (PresentSecret::Pin, SecretKind::Pin) => None,
+            (PresentSecret::Digits { .. }, SecretKind::Pin) => {
+                eprintln!(
+                    "madoguchi-bridge: refused digits from the gateway for {}",
+                    key.label()
+                );
+                return Self::failed(
+                    id,
+                    FailReason::NotAllowed,
+                    "digits from upstream are never presented to a PIN",
+                );
+            }
+            (PresentSecret::Pin, SecretKind::CardFaceNumber) => {
+                eprintln!(
+                    "madoguchi-bridge: refused to ask the PIN for {}",
+                    key.label()
+                );
+                return Self::failed(
+                    id,
+                    FailReason::NotAllowed,
+                    "the resident's PIN goes only to a PIN key",
+                );
             }
         };
-        match blocking(|| {
-            self.reader
-                .transmit(&Command::verify(digits.as_bytes()).to_bytes())
-        }) {
-            Ok(response) => Self::presented(id, &response),
-            Err(e) => Self::reader_failed(id, e),
+        match self.select_key(key) {
+            Ok(None) => {}
+            Ok(Some(sw)) => {
+                eprintln!(
+                    "madoguchi-bridge: {} could not be selected ({:04X}): nothing presented",
+                    key.label(),
+                    sw.0
+                );
+                return Self::failed(
+                    id,
+                    FailReason::Reader,
+                    format!("the card did not select {} ({:04X})", key.label(), sw.0),
+                );
+            }
+            Err(e) => return self.reader_failed(id, e),
+        }
+        let tries = match self.transmit(&Command::retry_counter()) {
+            Ok(r) => r,
+            Err(e) => return self.reader_failed(id, e),
+        };
+        let sw = match tries.as_slice() {
+            [.., a, b] => StatusWord(u16::from_be_bytes([*a, *b])),
+            _ => return Self::failed(id, FailReason::Reader, "no status word"),
+        };
+        let left = match sw.status() {
+            Status::TriesLeft(n) => n,
+            Status::Blocked => {
+                eprintln!("madoguchi-bridge: {} is blocked", key.label());
+                return Up::Presented {
+                    id,
+                    sw: format!("{:04X}", sw.0),
+                };
+            }
+            _ => {
+                return Self::failed(
+                    id,
+                    FailReason::Reader,
+                    format!("the card did not tell the tries left ({:04X})", sw.0),
+                );
+            }
+        };
+        eprintln!(
+            "madoguchi-bridge: {} 残り{left}回 / {left} tries left",
+            key.label()
+        );
+        if left <= 1 && !self.confirm_last_try {
+            eprintln!(
+                "madoguchi-bridge: one try left: not sent without the clerk's confirmation (--confirm-last-try)"
+            );
+            return Self::failed(
+                id,
+                FailReason::Declined,
+                "one try left and the clerk has not confirmed",
+            );
+        }
+        let response = match digits {
+            Some(digits) => self.transmit(&Command::verify(digits.as_bytes())),
+            None if blocking(|| self.reader.has_pin_pad()) => {
+                // The resident types on the reader: the PIN never reaches the PC.
+                eprintln!(
+                    "madoguchi-bridge: カードリーダーのキーで暗証番号を入力してください / type the PIN on the reader's keypad"
+                );
+                let structure = pin_pad::verify_structure(0x80, PIN_PAD_SECONDS);
+                blocking(|| self.reader.verify_on_pin_pad(&structure))
+            }
+            None => match blocking(|| self.pin.pin(left)) {
+                Some(pin) => self.transmit(&Command::verify(pin.as_bytes())),
+                None => return Self::failed(id, FailReason::Declined, "PIN entry cancelled"),
+            },
+        };
+        match response {
+            Ok(response) => {
+                let up = Self::presented(id, &response);
+                if key == SecretKey::JpkiAuthPin
+                    && matches!(&up, Up::Presented { sw, .. } if sw == "9000")
+                {
+                    self.card.jpki_signature_allowed = true;
+                }
+                up
+            }
+            Err(e) => self.reader_failed(id, e),
         }
     }
 
@@ -531,7 +662,8 @@ impl<R: Reader, P: PinSource> Relay<R, P> {
 mod tests {
     use super::reader::{FixedPin, VirtualReader};
     use super::*;
-    use crate::card::protocol::tests::setup;
+    use crate::card::apdu::aid;
+    use crate::card::protocol::tests::{MATCHING_B, setup};
 
     fn relay(pin: &str) -> Relay<VirtualReader, FixedPin> {
         let (card, _) = setup();
@@ -555,124 +687,195 @@ mod tests {
             .unwrap()
     }
 
+    fn present(
+        relay: &mut Relay<VirtualReader, FixedPin>,
+        id: u64,
+        key: SecretKey,
+        secret: PresentSecret,
+    ) -> Up {
+        relay.handle(Down::Present { id, key, secret }).unwrap()
+    }
+
+    fn digits(d: &str) -> PresentSecret {
+        PresentSecret::Digits { digits: d.into() }
+    }
+
+    fn refused(up: &Up, reason: FailReason) -> bool {
+        matches!(up, Up::Failed { reason: r, .. } if *r == reason)
+    }
+
+    /// The VERIFYs with data the card received, and the key each went to.
+    fn verifies(r: &Relay<VirtualReader, FixedPin>) -> Vec<(u16, Vec<u8>)> {
+        let mut current = None;
+        let mut out = Vec::new();
+        for c in &r.reader.card.log {
+            match (c.ins, c.p1) {
+                (0xA4, 0x02) => current = Some(u16::from_be_bytes([c.data[0], c.data[1]])),
+                (0xA4, 0x04) => current = None,
+                (0x20, _) if !c.data.is_empty() => out.push((current.unwrap_or(0), c.data.clone())),
+                _ => {}
+            }
+        }
+        out
+    }
+
     #[tokio::test(flavor = "multi_thread")]
     async fn upstream_gets_status_words_never_a_pin_and_cannot_send_one() {
-        use crate::card::apdu::aid;
         let mut r = relay("1234");
         apdu(&mut r, 1, &Command::select_application(aid::KENHOJO));
         // VERIFY with data from upstream is refused and never reaches the card.
-        let refused = apdu(&mut r, 2, &Command::verify(b"1234"));
-        assert!(matches!(
-            refused,
-            Up::Failed {
-                reason: FailReason::NotAllowed,
-                ..
-            }
-        ));
-        assert!(
-            r.reader
-                .card
-                .log
-                .iter()
-                .all(|c| c.ins != 0x20 || c.data.is_empty())
-        );
+        let up = apdu(&mut r, 2, &Command::verify(b"1234"));
+        assert!(refused(&up, FailReason::NotAllowed));
+        assert!(verifies(&r).is_empty());
         // The PIN is presented by the bridge: only the status word goes up.
-        apdu(&mut r, 3, &Command::select_file(0x0011));
-        let presented = r.handle(Down::Present {
-            id: 4,
-            secret: PresentSecret::Pin,
-        });
+        let up = present(&mut r, 3, SecretKey::KenhojoPin, PresentSecret::Pin);
         assert_eq!(
-            presented,
-            Some(Up::Presented {
-                id: 4,
+            up,
+            Up::Presented {
+                id: 3,
                 sw: "9000".into()
-            })
+            }
         );
         // Digits typed by the clerk never go to a PIN key.
-        let digits = r.handle(Down::Present {
-            id: 5,
-            secret: PresentSecret::Digits {
-                digits: "1234".into(),
-            },
-        });
-        assert!(matches!(
-            digits,
-            Some(Up::Failed {
-                reason: FailReason::NotAllowed,
-                ..
-            })
-        ));
+        let up = present(&mut r, 4, SecretKey::KenhojoPin, digits("1234"));
+        assert!(refused(&up, FailReason::NotAllowed));
+        assert_eq!(verifies(&r), vec![(0x0011, b"1234".to_vec())]);
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn a_select_the_card_refused_leaves_no_pin_key_for_upstream_digits() {
+        // The attack of the issue: the PIN key is made current, then a SELECT the card refuses
+        // (so the card keeps the PIN key current), then digits for a card-face number.
+        let mut r = relay("1234");
+        apdu(&mut r, 1, &Command::select_application(aid::KENHOJO));
+        apdu(&mut r, 2, &Command::select_file(0x0011));
+        let up = apdu(&mut r, 3, &Command::select_file(0x0012));
+        assert!(
+            matches!(&up, Up::Response { response, .. } if response.ends_with("6A82")),
+            "{up:?}"
+        );
+        let up = present(&mut r, 4, SecretKey::KenhojoMatchingB, digits("0000"));
+        assert!(
+            matches!(up, Up::Presented { ref sw, .. } if sw == "63C9"),
+            "{up:?}"
+        );
+        // The digits reached 照合番号B (0015), selected by the bridge itself, not the PIN.
+        assert_eq!(r.reader.card.tries(0x0011), Some(3), "no PIN try was spent");
+        assert_eq!(verifies(&r), vec![(0x0015, b"0000".to_vec())]);
+        // The right PIN after that: still three tries, and it verifies.
+        let up = present(&mut r, 5, SecretKey::KenhojoPin, PresentSecret::Pin);
+        assert_eq!(
+            up,
+            Up::Presented {
+                id: 5,
+                sw: "9000".into()
+            }
+        );
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn the_pin_goes_only_to_the_pin_key_it_was_asked_for() {
+        let mut r = relay("1234");
+        // 照合番号B selected by upstream, then the PIN asked for: it goes to 0011.
+        apdu(&mut r, 1, &Command::select_application(aid::KENHOJO));
+        apdu(&mut r, 2, &Command::select_file(0x0015));
+        let up = present(&mut r, 3, SecretKey::KenhojoPin, PresentSecret::Pin);
+        assert_eq!(
+            up,
+            Up::Presented {
+                id: 3,
+                sw: "9000".into()
+            }
+        );
+        assert_eq!(verifies(&r), vec![(0x0011, b"1234".to_vec())]);
+        assert_eq!(r.reader.card.tries(0x0015), Some(10));
+        // The PIN is never asked for a card-face number's key.
+        let up = present(&mut r, 4, SecretKey::KenhojoMatchingB, PresentSecret::Pin);
+        assert!(refused(&up, FailReason::NotAllowed));
+        // And a card-face number goes to the kenkaku key when that is the one named.
+        let up = present(&mut r, 5, SecretKey::KenkakuMatchingB, digits(MATCHING_B));
+        assert_eq!(
+            up,
+            Up::Presented {
+                id: 5,
+                sw: "9000".into()
+            }
+        );
+        assert_eq!(verifies(&r).last().map(|v| v.0), Some(0x0012));
     }
 
     #[tokio::test(flavor = "multi_thread")]
     async fn the_last_try_is_not_spent_without_the_clerk_and_a_removed_card_is_reported() {
-        use crate::card::apdu::aid;
         let mut r = relay("9999");
         apdu(&mut r, 1, &Command::select_application(aid::KENHOJO));
-        apdu(&mut r, 2, &Command::select_file(0x0011));
         for (id, sw) in [(3, "63C2"), (4, "63C1")] {
-            let up = r.handle(Down::Present {
-                id,
-                secret: PresentSecret::Pin,
-            });
-            assert_eq!(up, Some(Up::Presented { id, sw: sw.into() }));
+            let up = present(&mut r, id, SecretKey::KenhojoPin, PresentSecret::Pin);
+            assert_eq!(up, Up::Presented { id, sw: sw.into() });
         }
-        let last = r.handle(Down::Present {
-            id: 5,
-            secret: PresentSecret::Pin,
-        });
-        assert!(matches!(
-            last,
-            Some(Up::Failed {
-                reason: FailReason::Declined,
-                ..
-            })
-        ));
+        let last = present(&mut r, 5, SecretKey::KenhojoPin, PresentSecret::Pin);
+        assert!(refused(&last, FailReason::Declined));
         assert_eq!(r.reader.card.tries(0x0011), Some(1));
         r.reader.present = false;
         let gone = apdu(&mut r, 6, &Command::read_binary(0, 256));
-        assert!(matches!(
-            gone,
-            Up::Failed {
-                reason: FailReason::CardRemoved,
-                ..
+        assert!(refused(&gone, FailReason::CardRemoved));
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn the_jpki_key_signs_once_per_pin_entry() {
+        use crate::card::protocol::sha256_digest_info;
+        let jpki = crate::card::synth::JpkiIssuer::generate("JPKI-TEST-SYNTH Root 9").unwrap();
+        let mut r = relay("1234");
+        jpki.enrol(r.reader.card.card_mut(), 1, (2025, 2035))
+            .unwrap();
+        let sign = Command::sign(&sha256_digest_info(b"nonce"), 0x80);
+        apdu(&mut r, 1, &Command::select_application(aid::JPKI));
+        let up = present(&mut r, 2, SecretKey::JpkiAuthPin, PresentSecret::Pin);
+        assert_eq!(
+            up,
+            Up::Presented {
+                id: 2,
+                sw: "9000".into()
             }
-        ));
+        );
+        apdu(&mut r, 3, &Command::select_file(0x0017));
+        let up = apdu(&mut r, 4, &sign);
+        assert!(
+            matches!(&up, Up::Response { response, .. } if response.ends_with("9000")),
+            "{up:?}"
+        );
+        // A second signature on the same PIN entry: refused before the card.
+        let up = apdu(&mut r, 5, &sign);
+        assert!(refused(&up, FailReason::NotAllowed));
+        assert_eq!(
+            r.reader.card.log.iter().filter(|c| c.ins == 0x2A).count(),
+            1
+        );
     }
 
     #[tokio::test(flavor = "multi_thread")]
     async fn a_reader_with_a_pin_pad_takes_the_pin_there_and_the_bridge_asks_none() {
-        use crate::card::apdu::aid;
         // The bridge's own PIN source would give a wrong PIN: it must not be asked.
         let mut r = relay("9999");
         r.reader.pin_pad = Some("1234".to_owned());
         apdu(&mut r, 1, &Command::select_application(aid::KENHOJO));
-        apdu(&mut r, 2, &Command::select_file(0x0011));
-        let up = r.handle(Down::Present {
-            id: 3,
-            secret: PresentSecret::Pin,
-        });
+        let up = present(&mut r, 3, SecretKey::KenhojoPin, PresentSecret::Pin);
         assert_eq!(
             up,
-            Some(Up::Presented {
+            Up::Presented {
                 id: 3,
                 sw: "9000".into()
-            })
+            }
         );
         assert_eq!(r.reader.card.tries(0x0011), Some(3));
         // A wrong PIN typed on the pad costs a try, and only the status word goes up.
         r.reader.pin_pad = Some("0000".to_owned());
-        let up = r.handle(Down::Present {
-            id: 4,
-            secret: PresentSecret::Pin,
-        });
+        let up = present(&mut r, 4, SecretKey::KenhojoPin, PresentSecret::Pin);
         assert_eq!(
             up,
-            Some(Up::Presented {
+            Up::Presented {
                 id: 4,
                 sw: "63C2".into()
-            })
+            }
         );
     }
 }

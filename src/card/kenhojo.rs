@@ -4,7 +4,8 @@
 use chrono::NaiveDate;
 use serde::Serialize;
 
-use super::tlv::{Reader, Tlv, TlvError};
+use super::layout::{self, LayoutError};
+use super::tlv::Tlv;
 
 /// 個人番号: `FF 10 0C` + 12 ASCII digits, then `FF FF` filler.
 pub const EF_MY_NUMBER: u16 = 0x0001;
@@ -49,57 +50,101 @@ pub fn card_date(yyyymmdd: &str) -> Option<NaiveDate> {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DataError {
     #[error("EF {file:04X}: {source}")]
-    Tlv { file: u16, source: TlvError },
-    #[error("EF {file:04X} has no {tag:04X}")]
-    Missing { file: u16, tag: u32 },
+    Layout { file: u16, source: LayoutError },
     #[error("EF {file:04X}: {what}")]
     Malformed { file: u16, what: String },
 }
 
-fn first<'a>(file: u16, reader: Reader<'a>, tag: u32) -> Result<Tlv<'a>, DataError> {
-    reader
-        .find(tag)
-        .map_err(|source| DataError::Tlv { file, source })?
-        .ok_or(DataError::Missing { file, tag })
+fn layout(file: u16) -> impl Fn(LayoutError) -> DataError {
+    move |source| DataError::Layout { file, source }
 }
 
-fn text(file: u16, tlv: Tlv<'_>, what: &str) -> Result<String, DataError> {
-    String::from_utf8(tlv.value.to_vec()).map_err(|_| DataError::Malformed {
+fn malformed(file: u16, what: impl Into<String>) -> DataError {
+    DataError::Malformed {
         file,
-        what: format!("{what} is not UTF-8"),
-    })
+        what: what.into(),
+    }
 }
 
-/// EF 0002: the 基本4情報, and the bytes its digest DF32 covers (from the first byte of DF22
-/// to the end of the FF20 value).
+fn text(file: u16, tlv: &Tlv<'_>, what: &str) -> Result<String, DataError> {
+    String::from_utf8(tlv.value.to_vec())
+        .map_err(|_| malformed(file, format!("{what} is not UTF-8")))
+}
+
+/// An RSA public key as the card encodes it (CVC bodies, EF 0007's DF51, the card face's
+/// DF24): `90 <e> 91 <n>`, and nothing else (a real card's DF51 is `90 03 010001 91 82 0100 …`,
+/// not DER).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RsaKey<'a> {
+    pub exponent: &'a [u8],
+    pub modulus: &'a [u8],
+}
+
+/// The key in `value` (which starts at `base` in the file), inside `record`.
+pub fn card_rsa_key(
+    file: u16,
+    value: &[u8],
+    base: usize,
+    record: u32,
+) -> Result<RsaKey<'_>, DataError> {
+    let read = layout::fields(
+        value,
+        base,
+        record,
+        &[layout::required(0x90), layout::required(0x91)],
+    )
+    .map_err(layout(file))?;
+    match read.as_slice() {
+        [Some(e), Some(n)] if !e.value.is_empty() && n.value.len() >= 128 => Ok(RsaKey {
+            exponent: e.value,
+            modulus: n.value,
+        }),
+        _ => Err(malformed(
+            file,
+            "the RSA key is not 90 <exponent> 91 <modulus of at least 1024 bits>",
+        )),
+    }
+}
+
+/// EF 0002: the 基本4情報, and the bytes its digest DF32 covers: from the first byte of DF22 to
+/// the end of the FF20 value. The record must be exactly `FF20 { DF21 DF22 DF23 DF24 DF25 }`
+/// (the DF21 offset table is outside the signed range and is not read), followed by nothing but
+/// filler, so that every value returned lies in the signed range.
 pub fn basic_info(ef: &[u8]) -> Result<(BasicInfo, &[u8]), DataError> {
     let file = EF_BASIC_INFO;
-    let record = first(file, Reader::new(ef), 0xFF20)?;
-    let field = |tag| first(file, record.children(), tag);
-    let name = field(0xDF22)?;
+    let record = layout::record(ef, 0xFF20).map_err(layout(file))?;
+    let [_offsets, name, address, birth, sex] =
+        layout::required_fields(&record, [0xDF21, 0xDF22, 0xDF23, 0xDF24, 0xDF25])
+            .map_err(layout(file))?;
     let info = BasicInfo {
-        name: text(file, name, "the name")?,
-        address: text(file, field(0xDF23)?, "the address")?,
-        date_of_birth: text(file, field(0xDF24)?, "the date of birth")?,
-        sex: text(file, field(0xDF25)?, "the sex")?,
+        name: text(file, &name, "the name")?,
+        address: text(file, &address, "the address")?,
+        date_of_birth: text(file, &birth, "the date of birth")?,
+        sex: text(file, &sex, "the sex")?,
     };
+    if info.birth_date().is_none() || info.date_of_birth.len() != 8 {
+        return Err(malformed(
+            file,
+            "the date of birth (DF24) is not a YYYYMMDD date",
+        ));
+    }
+    if !["0", "1", "2", "9"].contains(&info.sex.as_str()) {
+        return Err(malformed(file, "the sex (DF25) is not an ISO 5218 code"));
+    }
     let end = record.value_offset + record.value.len();
-    let signed = ef.get(name.offset..end).ok_or(DataError::Malformed {
-        file,
-        what: "DF22 lies outside FF20".to_owned(),
-    })?;
+    let signed = ef
+        .get(name.offset..end)
+        .ok_or_else(|| malformed(file, "DF22 lies outside FF20"))?;
     Ok((info, signed))
 }
 
-/// EF 0001: the 個人番号.
+/// EF 0001: the 個人番号, `FF10 0C` + 12 ASCII digits, then only filler (DF31 covers the whole
+/// file as read, filler included).
 pub fn my_number(ef: &[u8]) -> Result<String, DataError> {
     let file = EF_MY_NUMBER;
-    let tlv = first(file, Reader::new(ef), 0xFF10)?;
+    let tlv = layout::record(ef, 0xFF10).map_err(layout(file))?;
     if tlv.value.len() != 12 || !tlv.value.iter().all(u8::is_ascii_digit) {
-        return Err(DataError::Malformed {
-            file,
-            what: "the number is not 12 digits".to_owned(),
-        });
+        return Err(malformed(file, "the number is not 12 digits"));
     }
     Ok(String::from_utf8_lossy(tlv.value).into_owned())
 }
@@ -117,10 +162,15 @@ pub struct Integrity<'a> {
 
 pub fn integrity(ef: &[u8]) -> Result<Integrity<'_>, DataError> {
     let file = EF_INTEGRITY;
-    let record = first(file, Reader::new(ef), 0xFF30)?;
-    let df31 = first(file, record.children(), 0xDF31)?;
-    let df32 = first(file, record.children(), 0xDF32)?;
-    let df33 = first(file, record.children(), 0xDF33)?;
+    let record = layout::record(ef, 0xFF30).map_err(layout(file))?;
+    let [df31, df32, df33] =
+        layout::required_fields(&record, [0xDF31, 0xDF32, 0xDF33]).map_err(layout(file))?;
+    if df31.value.len() != 32 || df32.value.len() != 32 {
+        return Err(malformed(
+            file,
+            "DF31 and DF32 must be SHA-256 digests (32 bytes)",
+        ));
+    }
     let mut signed = df31.raw.to_vec();
     signed.extend_from_slice(df32.raw);
     Ok(Integrity {
@@ -131,8 +181,9 @@ pub fn integrity(ef: &[u8]) -> Result<Integrity<'_>, DataError> {
     })
 }
 
-/// EF 0004: a card-verifiable certificate, `7F21 { 5F4E body, 5F37 signature }`, the body
-/// being issuer key id (16) ‖ subject key id (16) ‖ the public key (TLVs `90` e, `91` n).
+/// A card-verifiable certificate (EF 0004 of kenhojo and of kenkaku), `7F21 { 5F4E body, 5F37
+/// signature }`, the body being issuer key id (16) ‖ subject key id (16) ‖ the public key
+/// (`90` e, `91` n). Everything returned lies in the body the issuer signed.
 #[derive(Debug, Clone)]
 pub struct Cvc<'a> {
     pub issuer: &'a [u8],
@@ -144,45 +195,45 @@ pub struct Cvc<'a> {
     pub signature: &'a [u8],
 }
 
-pub fn cvc(ef: &[u8]) -> Result<Cvc<'_>, DataError> {
-    let file = EF_CVC;
-    let cert = first(file, Reader::new(ef), 0x7F21)?;
-    let body = first(file, cert.children(), 0x5F4E)?;
-    let signature = first(file, cert.children(), 0x5F37)?;
-    let short = || DataError::Malformed {
-        file,
-        what: "the certificate body is shorter than its two key ids".to_owned(),
-    };
-    let issuer = body.value.get(..16).ok_or_else(short)?;
-    let subject = body.value.get(16..32).ok_or_else(short)?;
-    let key = body.value.get(32..).ok_or_else(short)?;
-    let part = |tag| first(file, Reader::new(key), tag).map(|t| t.value);
+pub fn cvc(file: u16, ef: &[u8]) -> Result<Cvc<'_>, DataError> {
+    let cert = layout::record(ef, 0x7F21).map_err(layout(file))?;
+    let [body, signature] =
+        layout::required_fields(&cert, [0x5F4E, 0x5F37]).map_err(layout(file))?;
+    if body.value.len() < 32 {
+        return Err(malformed(
+            file,
+            "the certificate body is shorter than its two key ids",
+        ));
+    }
+    let (ids, key) = body.value.split_at(32);
+    let key = card_rsa_key(file, key, body.value_offset + 32, 0x5F4E)?;
     Ok(Cvc {
-        issuer,
-        subject,
-        exponent: part(0x90)?,
-        modulus: part(0x91)?,
+        issuer: &ids[..16],
+        subject: &ids[16..],
+        exponent: key.exponent,
+        modulus: key.modulus,
         body: body.value,
         signature: signature.value,
     })
 }
 
-/// EF 0007: the card's public key (DF51, an RSA public key in DER) and the issuer's signature
-/// over the DF51 TLV (DF52).
+/// EF 0007: the card's public key (DF51, in the card's `90`/`91` encoding) and the issuer's
+/// signature over the DF51 TLV (DF52).
 #[derive(Debug, Clone)]
 pub struct CardKey<'a> {
-    pub public_key: &'a [u8],
+    pub key: RsaKey<'a>,
+    /// The DF51 TLV: what DF52 signs.
     pub signed: &'a [u8],
     pub signature: &'a [u8],
 }
 
 pub fn card_key(ef: &[u8]) -> Result<CardKey<'_>, DataError> {
     let file = EF_CARD_KEY;
-    let record = first(file, Reader::new(ef), 0xFF50)?;
-    let key = first(file, record.children(), 0xDF51)?;
-    let signature = first(file, record.children(), 0xDF52)?;
+    let record = layout::record(ef, 0xFF50).map_err(layout(file))?;
+    let [key, signature] =
+        layout::required_fields(&record, [0xDF51, 0xDF52]).map_err(layout(file))?;
     Ok(CardKey {
-        public_key: key.value,
+        key: card_rsa_key(file, key.value, key.value_offset, 0xDF51)?,
         signed: key.raw,
         signature: signature.value,
     })

@@ -3,13 +3,16 @@
 //! address image (PNG), DF27 photo (JPEG 2000), DF28 signature, DF29 expiry date, DF2A
 //! security-code image. DF28 is PKCS#1 v1.5 over a SHA-256 DigestInfo whose digest is 96
 //! bytes: SHA-256 over DF22‖DF23‖DF24, over DF25‖DF26 and over DF27, each over whole TLVs.
-//! DF29 and DF2A are not signed: hints only. The photo is for the clerk's screen, never stored.
+//! DF29 and DF2A are not signed, so they are not read at all. The photo is for the clerk's
+//! screen, never stored. The card key of DF24 (signed in group 1) signs the gateway's nonce
+//! with `80 2A 00 00` in this application, as kenhojo's card key does.
 
 use num_bigint::BigUint;
 use sha2::{Digest, Sha256};
 
-use super::kenhojo::DataError;
-use super::tlv::{Reader, Tlv};
+use super::kenhojo::{DataError, RsaKey, card_rsa_key};
+use super::layout;
+use super::tlv::Tlv;
 
 pub const EF_FACE: u16 = 0x0002;
 pub const EF_CVC: u16 = 0x0004;
@@ -27,12 +30,13 @@ pub const THREE_DIGEST_PREFIX: [u8; 19] = [
 pub struct Face<'a> {
     pub date_of_birth: &'a [u8],
     pub sex: &'a [u8],
+    /// The card's own key (DF24), signed with the rest of group 1: the key that answers the
+    /// gateway's nonce in this application.
+    pub card_key: RsaKey<'a>,
     pub name_image: &'a [u8],
     pub address_image: &'a [u8],
     pub photo: &'a [u8],
     pub signature: &'a [u8],
-    /// Not signed.
-    pub expiry: Option<&'a [u8]>,
     /// What DF28 signs: the DigestInfo with the three digests.
     pub digest_info: Vec<u8>,
 }
@@ -50,23 +54,45 @@ pub fn three_digests(groups: [&[&[u8]]; 3]) -> Vec<u8> {
     out
 }
 
+/// EF 0002 of kenkaku, which must be exactly `FF20 { DF21 … DF28 [DF29] [DF2A] }` followed by
+/// nothing but filler. DF21 (the offset table), DF29 (expiry) and DF2A (security-code image) are
+/// not signed and are not returned: nothing unsigned leaves this function.
 pub fn face(ef: &[u8]) -> Result<Face<'_>, DataError> {
+    use super::layout::{optional, required};
     let file = EF_FACE;
-    let record = Reader::new(ef)
-        .find(0xFF20)
-        .map_err(|source| DataError::Tlv { file, source })?
-        .ok_or(DataError::Missing { file, tag: 0xFF20 })?;
-    let field = |tag: u32| -> Result<Tlv<'_>, DataError> {
-        record
-            .children()
-            .find(tag)
-            .map_err(|source| DataError::Tlv { file, source })?
-            .ok_or(DataError::Missing { file, tag })
+    let bad = |source| DataError::Layout { file, source };
+    let record = layout::record(ef, 0xFF20).map_err(bad)?;
+    let spec = [
+        required(0xDF21),
+        required(0xDF22),
+        required(0xDF23),
+        required(0xDF24),
+        required(0xDF25),
+        required(0xDF26),
+        required(0xDF27),
+        required(0xDF28),
+        optional(0xDF29),
+        optional(0xDF2A),
+    ];
+    let read = layout::fields(record.value, record.value_offset, record.tag, &spec).map_err(bad)?;
+    let get = |i: usize| -> Result<Tlv<'_>, DataError> {
+        read.get(i).copied().flatten().ok_or(DataError::Layout {
+            file,
+            source: layout::LayoutError::Missing {
+                record: 0xFF20,
+                tag: spec[i].tag,
+            },
+        })
     };
-    let [birth, sex, key, name, address, photo, signature] =
-        [0xDF22, 0xDF23, 0xDF24, 0xDF25, 0xDF26, 0xDF27, 0xDF28].map(field);
-    let (birth, sex, key, name, address, photo, signature) =
-        (birth?, sex?, key?, name?, address?, photo?, signature?);
+    let (birth, sex, key, name, address, photo, signature) = (
+        get(1)?,
+        get(2)?,
+        get(3)?,
+        get(4)?,
+        get(5)?,
+        get(6)?,
+        get(7)?,
+    );
     let digest_info = three_digests([
         &[birth.raw, sex.raw, key.raw],
         &[name.raw, address.raw],
@@ -75,11 +101,11 @@ pub fn face(ef: &[u8]) -> Result<Face<'_>, DataError> {
     Ok(Face {
         date_of_birth: birth.value,
         sex: sex.value,
+        card_key: card_rsa_key(file, key.value, key.value_offset, 0xDF24)?,
         name_image: name.value,
         address_image: address.value,
         photo: photo.value,
         signature: signature.value,
-        expiry: field(0xDF29).ok().map(|t| t.value),
         digest_info,
     })
 }

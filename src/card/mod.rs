@@ -9,6 +9,7 @@ pub mod files;
 pub mod jpki;
 pub mod kenhojo;
 pub mod kenkaku;
+pub mod layout;
 pub mod protocol;
 pub mod session;
 pub mod standard;

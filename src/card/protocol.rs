@@ -4,10 +4,9 @@
 //! purpose.
 
 use super::apdu::{Command, Response, Status, StatusWord, aid};
+use super::bridge::{SecretKey, SecretKind};
 use super::files::AppFiles;
-use super::kenhojo::{
-    EF_BASIC_INFO, EF_CARD_KEY, EF_CVC, EF_INTEGRITY, EF_MY_NUMBER, KEY_MATCH_B, KEY_PIN,
-};
+use super::kenhojo::{EF_BASIC_INFO, EF_CARD_KEY, EF_CVC, EF_INTEGRITY, EF_MY_NUMBER};
 use super::transport::{Secret, Transport, TransportError};
 use crate::i18n::Text;
 
@@ -22,10 +21,14 @@ pub enum CardError {
     Transport(#[from] TransportError),
     #[error("not a My Number card (the JPKI application is missing)")]
     NotMyNumberCard,
-    #[error("wrong PIN or number, {left} tries left")]
-    WrongSecret { left: u8 },
+    #[error("wrong PIN, {left} tries left")]
+    WrongPin { left: u8 },
+    #[error("wrong 照合番号B, {left} tries left")]
+    WrongMatchingNumber { left: u8 },
     #[error("the PIN is blocked")]
     Blocked,
+    #[error("照合番号B is blocked")]
+    MatchingNumberBlocked,
     #[error("the card refused the read: the PIN was not presented")]
     SecretRequired,
     #[error("EF {fid:04X}: the card answered {sw:04X}")]
@@ -50,10 +53,20 @@ impl CardError {
                 "マイナンバーカードではありません。カードをご確認ください。",
                 "This is not a My Number card.",
             ),
-            CardError::WrongSecret { left } => {
-                StatusWord(0x63C0 | u16::from(*left)).clerk_message()
-            }
+            CardError::WrongPin { left } => StatusWord(0x63C0 | u16::from(*left)).clerk_message(),
+            CardError::WrongMatchingNumber { left } => Text::new(
+                format!(
+                    "照合番号Bが違います。券面の生年月日(和暦の年月日6桁)・有効期限の西暦年・セキュリティコードを確かめてください。あと{left}回間違えるとロックされます。"
+                ),
+                format!(
+                    "Wrong 照合番号B: check the birth date (YYMMDD in the Japanese era), the expiry year and the security code on the card face. {left} more wrong tries block it."
+                ),
+            ),
             CardError::Blocked => StatusWord(0x6984).clerk_message(),
+            CardError::MatchingNumberBlocked => Text::new(
+                "照合番号Bがロックされています。暗証番号で読み取るか、カードを発行した市区町村の窓口で解除してください。",
+                "照合番号B is blocked: read the card with the PIN, or have it unblocked at the issuing municipality.",
+            ),
             CardError::SecretRequired => StatusWord(0x6982).clerk_message(),
             CardError::Unexpected { sw, .. } => StatusWord(*sw).clerk_message(),
             CardError::TooLarge { .. } => Text::new(
@@ -152,35 +165,43 @@ impl<T: Transport> Card<T> {
         }
     }
 
-    /// Tries left for a key reference, asked with VERIFY without data (uses no try).
-    pub async fn tries_left(&mut self, key: u16) -> Result<u8, CardError> {
-        self.select_file(key).await?;
+    /// Tries left for a key reference of the selected application, asked with VERIFY without
+    /// data (uses no try).
+    pub async fn tries_left(&mut self, key: SecretKey) -> Result<u8, CardError> {
+        self.select_file(key.fid()).await?;
         let r = self.send(&Command::retry_counter()).await?;
         match r.sw.status() {
+            Status::TriesLeft(0) | Status::Blocked => Err(blocked(key)),
             Status::TriesLeft(n) => Ok(n),
-            Status::Blocked => Err(CardError::Blocked),
             // Some cards answer 9000 when the key is already verified.
             Status::Ok => Ok(u8::MAX),
             _ => Err(CardError::Unexpected {
-                fid: key,
+                fid: key.fid(),
                 sw: r.sw.0,
             }),
         }
     }
 
-    /// Presents a secret to a key reference.
-    pub async fn present(&mut self, key: u16, secret: &Secret) -> Result<(), CardError> {
-        self.select_file(key).await?;
-        let sw = self.transport.present(secret).await?;
-        match sw.status() {
-            Status::Ok => Ok(()),
-            Status::TriesLeft(0) | Status::Blocked => Err(CardError::Blocked),
-            Status::TriesLeft(left) => Err(CardError::WrongSecret { left }),
-            _ => Err(CardError::Unexpected { fid: key, sw: sw.0 }),
+    /// Presents a secret to a key reference: the transport selects the key where the card is
+    /// and builds the VERIFY there.
+    pub async fn present(&mut self, key: SecretKey, secret: &Secret) -> Result<(), CardError> {
+        let sw = self.transport.present(key, secret).await?;
+        match (sw.status(), key.kind()) {
+            (Status::Ok, _) => Ok(()),
+            (Status::TriesLeft(0) | Status::Blocked, _) => Err(blocked(key)),
+            (Status::TriesLeft(left), SecretKind::Pin) => Err(CardError::WrongPin { left }),
+            (Status::TriesLeft(left), SecretKind::CardFaceNumber) => {
+                Err(CardError::WrongMatchingNumber { left })
+            }
+            _ => Err(CardError::Unexpected {
+                fid: key.fid(),
+                sw: sw.0,
+            }),
         }
     }
 
-    /// The card key's signature over a DigestInfo (kenhojo, no PIN).
+    /// The card key's signature over a DigestInfo (kenhojo, or kenkaku's card-face key; no
+    /// PIN).
     pub async fn sign_with_card_key(&mut self, digest_info: &[u8]) -> Result<Vec<u8>, CardError> {
         let r = self.send(&Command::sign(digest_info, 0x00)).await?;
         if r.sw.is_ok() {
@@ -194,29 +215,29 @@ impl<T: Transport> Card<T> {
     }
 }
 
+fn blocked(key: SecretKey) -> CardError {
+    match key.kind() {
+        SecretKind::Pin => CardError::Blocked,
+        SecretKind::CardFaceNumber => CardError::MatchingNumberBlocked,
+    }
+}
+
 /// JPKI authentication: the 利用者証明用 certificate (without the card's padding) and the
 /// card's signature over the nonce with its key, after the resident's PIN at the counter PC.
 pub async fn authenticate<T: Transport>(
     card: &mut Card<T>,
     nonce: &[u8],
 ) -> Result<(Vec<u8>, Vec<u8>), CardError> {
-    use super::synth::{EF_JPKI_AUTH_CERT, EF_JPKI_AUTH_KEY, KEY_JPKI_AUTH_PIN};
+    use super::synth::{EF_JPKI_AUTH_CERT, EF_JPKI_AUTH_KEY};
     card.recognise().await?;
     let raw = card.read_file(EF_JPKI_AUTH_CERT).await?;
     // The certificate is followed by padding: its length is in its DER header.
-    let certificate = match super::tlv::Reader::new(&raw).next() {
-        Some(Ok(tlv)) if tlv.tag == 0x30 => tlv.raw.to_vec(),
-        _ => {
-            return Err(CardError::Unexpected {
-                fid: EF_JPKI_AUTH_CERT,
-                sw: 0x9000,
-            });
-        }
-    };
-    if card.tries_left(KEY_JPKI_AUTH_PIN).await? == 0 {
+    let certificate = super::jpki::without_padding(&raw).to_vec();
+    let key = SecretKey::JpkiAuthPin;
+    if card.tries_left(key).await? == 0 {
         return Err(CardError::Blocked);
     }
-    card.present(KEY_JPKI_AUTH_PIN, &Secret::LocalPin).await?;
+    card.present(key, &Secret::LocalPin).await?;
     card.select_file(EF_JPKI_AUTH_KEY).await?;
     let r = card
         .send(&Command::sign(&sha256_digest_info(nonce), 0x80))
@@ -230,26 +251,37 @@ pub async fn authenticate<T: Transport>(
     Ok((certificate, r.data))
 }
 
+/// What a card-face read returns: the files, and the card face key's signature over the nonce.
+#[derive(Debug, Clone)]
+pub struct KenkakuRead {
+    pub files: AppFiles,
+    pub challenge: Vec<u8>,
+}
+
 /// Reads the kenkaku card face with 照合番号B: EF 0002 (text, images, photo, signature) and
-/// its CVC.
+/// its CVC, and has the card sign `nonce` with the card face's key (DF24), so that a recorded
+/// face cannot be replayed.
 pub async fn read_kenkaku<T: Transport>(
     card: &mut Card<T>,
     matching_b: &str,
-) -> Result<AppFiles, CardError> {
-    use super::kenkaku::{EF_CVC, EF_FACE, KEY_MATCH_B};
+    nonce: &[u8],
+) -> Result<KenkakuRead, CardError> {
+    use super::kenkaku::{EF_CVC, EF_FACE};
     card.recognise().await?;
     card.select_application(aid::KENKAKU).await?;
-    if card.tries_left(KEY_MATCH_B).await? == 0 {
-        return Err(CardError::Blocked);
+    let key = SecretKey::KenkakuMatchingB;
+    if card.tries_left(key).await? == 0 {
+        return Err(blocked(key));
     }
-    card.present(KEY_MATCH_B, &Secret::Digits(matching_b.to_owned()))
+    card.present(key, &Secret::Digits(matching_b.to_owned()))
         .await?;
     let mut files = AppFiles::default();
     for fid in [EF_FACE, EF_CVC] {
         let bytes = card.read_file(fid).await?;
         files.insert(fid, bytes);
     }
-    Ok(files)
+    let challenge = card.sign_with_card_key(&sha256_digest_info(nonce)).await?;
+    Ok(KenkakuRead { files, challenge })
 }
 
 /// How the kenhojo data is unlocked.
@@ -294,11 +326,13 @@ pub async fn read_kenhojo<T: Transport>(
     card.recognise().await?;
     card.select_application(aid::KENHOJO).await?;
     let (key, secret) = match access {
-        Access::Pin => (KEY_PIN, Secret::LocalPin),
-        Access::MatchingNumberB(digits) => (KEY_MATCH_B, Secret::Digits(digits.clone())),
+        Access::Pin => (SecretKey::KenhojoPin, Secret::LocalPin),
+        Access::MatchingNumberB(digits) => {
+            (SecretKey::KenhojoMatchingB, Secret::Digits(digits.clone()))
+        }
     };
     if card.tries_left(key).await? == 0 {
-        return Err(CardError::Blocked);
+        return Err(blocked(key));
     }
     card.present(key, &secret).await?;
     let mut files = AppFiles::default();
@@ -318,24 +352,30 @@ pub async fn read_kenhojo<T: Transport>(
 pub(crate) mod tests {
     use super::*;
     use crate::card::apdu::StatusWord;
+    use crate::card::kenhojo::KEY_PIN;
     use crate::card::synth::{Issuer, Resident};
-    use crate::card::trust::Trust;
+    use crate::card::trust::{CvcApplication, Trust};
     use crate::card::verify::{self, Outcome};
     use crate::card::virtual_card::VirtualCard;
-    use rustls_pki_types::SubjectPublicKeyInfoDer;
-    use rustls_pki_types::pem::PemObject;
 
     /// 昭和55年2月17日, a card expiring in 2036, security code 1234.
     pub(crate) const MATCHING_B: &str = "55021720361234";
 
-    /// The sample resident's card (PIN 1234) and the trust that verifies it.
+    /// The sample resident's card (PIN 1234) with its card face, and the trust that verifies
+    /// both.
     pub(crate) fn setup() -> (VirtualCard, Trust) {
         let issuer = Issuer::generate("012084").unwrap();
         let resident = Resident::sample();
-        let card = issuer.card(&resident).unwrap();
-        let pem = issuer.ca_public_pem().unwrap();
-        let der = SubjectPublicKeyInfoDer::from_pem_slice(pem.as_bytes()).unwrap();
-        let trust = Trust::default().with_cvc_key("9000033", der.as_ref().to_vec());
+        let mut card = issuer.card(&resident).unwrap();
+        let face_issuer = Issuer::generate_for("9000023", "012084").unwrap();
+        let expiry = chrono::NaiveDate::from_ymd_opt(2036, 2, 17).unwrap();
+        face_issuer
+            .enrol_kenkaku(&mut card, &resident, expiry)
+            .unwrap();
+        let trust = issuer
+            .trusted_by(Trust::default(), CvcApplication::Kenhojo)
+            .and_then(|t| face_issuer.trusted_by(t, CvcApplication::Kenkaku))
+            .unwrap();
         (
             VirtualCard::new(card, "1234", MATCHING_B, &resident.my_number),
             trust,
@@ -396,7 +436,7 @@ pub(crate) mod tests {
         let mut card = Card::new(vc);
         card.select_application(aid::KENHOJO).await.unwrap();
         for _ in 0..3 {
-            assert_eq!(card.tries_left(KEY_PIN).await.unwrap(), 3);
+            assert_eq!(card.tries_left(SecretKey::KenhojoPin).await.unwrap(), 3);
         }
         let mut errors = Vec::new();
         for _ in 0..3 {
@@ -409,8 +449,8 @@ pub(crate) mod tests {
         assert_eq!(
             errors,
             vec![
-                CardError::WrongSecret { left: 2 },
-                CardError::WrongSecret { left: 1 },
+                CardError::WrongPin { left: 2 },
+                CardError::WrongPin { left: 1 },
                 CardError::Blocked
             ]
         );
@@ -430,27 +470,28 @@ pub(crate) mod tests {
     }
 
     #[tokio::test]
-    async fn the_card_face_reads_with_matching_number_b_and_verifies() {
-        let resident = Resident::sample();
-        let mut synthetic = Issuer::generate("012084").unwrap().card(&resident).unwrap();
-        let face_issuer = Issuer::generate_for("9000023", "012084").unwrap();
-        let expiry = chrono::NaiveDate::from_ymd_opt(2036, 2, 17).unwrap();
-        face_issuer
-            .enrol_kenkaku(&mut synthetic, &resident, expiry)
-            .unwrap();
-        let pem = face_issuer.ca_public_pem().unwrap();
-        let der = SubjectPublicKeyInfoDer::from_pem_slice(pem.as_bytes()).unwrap();
-        let trust = Trust::default().with_cvc_key("9000023", der.as_ref().to_vec());
-        let vc = VirtualCard::new(synthetic, "1234", MATCHING_B, &resident.my_number);
+    async fn the_card_face_reads_with_matching_number_b_verifies_and_signs_the_nonce() {
+        let (vc, trust) = setup();
         let mut card = Card::new(vc);
-        assert_eq!(
-            read_kenkaku(&mut card, "00000000000000").await.unwrap_err(),
-            CardError::WrongSecret { left: 9 }
-        );
-        let files = read_kenkaku(&mut card, MATCHING_B).await.unwrap();
-        let r = verify::kenkaku(&files, &trust);
+        let wrong = read_kenkaku(&mut card, "00000000000000", NONCE)
+            .await
+            .unwrap_err();
+        assert_eq!(wrong, CardError::WrongMatchingNumber { left: 9 });
+        // Told as a wrong card-face number, not as a wrong PIN.
+        assert!(wrong.clerk_message().ja.contains("照合番号B"), "{wrong:?}");
+        assert!(!wrong.clerk_message().ja.contains("暗証番号"));
+        let read = read_kenkaku(&mut card, MATCHING_B, NONCE).await.unwrap();
+        let r = verify::kenkaku(&read.files, &trust, Some((NONCE, &read.challenge)));
         assert!(r.passed(), "{:#?}", r.checks);
+        assert_eq!(r.outcome("kenkaku.challenge"), Some(Outcome::Passed));
         assert_eq!(r.card_face.unwrap().sex, "2");
+        // A recorded face does not answer today's nonce.
+        let r = verify::kenkaku(
+            &read.files,
+            &trust,
+            Some((b"another nonce", &read.challenge)),
+        );
+        assert_eq!(r.outcome("kenkaku.challenge"), Some(Outcome::Failed));
     }
 
     #[tokio::test]
@@ -508,7 +549,11 @@ pub(crate) mod tests {
         async fn transmit(&mut self, _: &Command) -> Result<Response, TransportError> {
             Ok(Response::new(Vec::new(), 0x6A82))
         }
-        async fn present(&mut self, _: &Secret) -> Result<StatusWord, TransportError> {
+        async fn present(
+            &mut self,
+            _: SecretKey,
+            _: &Secret,
+        ) -> Result<StatusWord, TransportError> {
             Ok(StatusWord(0x6A82))
         }
     }
@@ -531,7 +576,8 @@ mod jpki_tests {
 
     use super::*;
     use crate::card::jpki::{self, NoRevocation, Revocation};
-    use crate::card::synth::{Issuer, JpkiIssuer, KEY_JPKI_AUTH_PIN, Resident};
+    use crate::card::kenhojo::KEY_PIN;
+    use crate::card::synth::{Issuer, JpkiIssuer, KEY_JPKI_AUTH_PIN, Resident, SYNTH_AUTH_POLICY};
     use crate::card::trust::Trust;
     use crate::card::verify::{Check, Outcome};
     use crate::card::virtual_card::VirtualCard;
@@ -573,6 +619,7 @@ mod jpki_tests {
         // Another root with the very same name, configured first: the path is found by key.
         let namesake = JpkiIssuer::generate(ROOT).unwrap();
         let trust = Trust::default()
+            .with_jpki_policy(SYNTH_AUTH_POLICY)
             .with_jpki_root(namesake.root_der().to_vec())
             .with_jpki_root(jpki.root_der().to_vec());
         let (cert, signature) = authenticate_with(card(&jpki, 7, (2025, 2035))).await;
@@ -601,7 +648,9 @@ mod jpki_tests {
         );
         assert_eq!(outcome(&checks, "jpki.signature"), Outcome::Failed);
         // Only the namesake configured: the card's root is not trusted.
-        let only_namesake = Trust::default().with_jpki_root(namesake.root_der().to_vec());
+        let only_namesake = Trust::default()
+            .with_jpki_policy(SYNTH_AUTH_POLICY)
+            .with_jpki_root(namesake.root_der().to_vec());
         let checks = jpki::verify(
             &cert,
             Some((NONCE, &signature)),
@@ -615,7 +664,9 @@ mod jpki_tests {
     #[tokio::test]
     async fn revoked_and_expired_certificates_are_named() {
         let jpki = JpkiIssuer::generate(ROOT).unwrap();
-        let trust = Trust::default().with_jpki_root(jpki.root_der().to_vec());
+        let trust = Trust::default()
+            .with_jpki_policy(SYNTH_AUTH_POLICY)
+            .with_jpki_root(jpki.root_der().to_vec());
         let now = SystemTime::now();
 
         let (cert, signature) = authenticate_with(card(&jpki, 8, (2025, 2035))).await;
@@ -637,7 +688,7 @@ mod jpki_tests {
         let mut card = Card::new(vc);
         assert_eq!(
             authenticate(&mut card, NONCE).await.unwrap_err(),
-            CardError::WrongSecret { left: 2 }
+            CardError::WrongPin { left: 2 }
         );
         let vc = card.into_inner();
         assert_eq!(vc.tries(KEY_JPKI_AUTH_PIN), Some(2));

@@ -106,7 +106,11 @@ impl State {
 #[serde(rename_all = "camelCase")]
 pub enum FailureCode {
     WrongPin,
+    /// 照合番号B typed by the clerk does not match the card.
+    WrongMatchingNumber,
     PinBlocked,
+    /// 照合番号B is blocked (too many wrong numbers).
+    MatchingNumberBlocked,
     CardRemoved,
     NotMyNumberCard,
     SignatureInvalid,
@@ -127,7 +131,7 @@ pub enum FailureCode {
 #[serde(rename_all = "camelCase")]
 pub struct Failure {
     pub code: FailureCode,
-    /// With `wrongPin`: tries left before the PIN locks.
+    /// With `wrongPin` and `wrongMatchingNumber`: tries left before the key locks.
     pub tries_left: Option<u8>,
     /// The check that failed, with `signatureInvalid`, `expired` or `revoked`.
     pub check: Option<String>,
@@ -151,7 +155,12 @@ impl Failure {
                     format!("Wrong PIN. {n} more wrong tries block it."),
                 )
             }
+            FailureCode::WrongMatchingNumber => CardError::WrongMatchingNumber {
+                left: self.tries_left.unwrap_or(0),
+            }
+            .clerk_message(),
             FailureCode::PinBlocked => super::apdu::StatusWord(0x6984).clerk_message(),
+            FailureCode::MatchingNumberBlocked => CardError::MatchingNumberBlocked.clerk_message(),
             FailureCode::CardRemoved => {
                 CardError::Transport(TransportError::CardRemoved).clerk_message()
             }
@@ -201,11 +210,16 @@ impl Failure {
 impl From<CardError> for Failure {
     fn from(e: CardError) -> Self {
         match e {
-            CardError::WrongSecret { left } => Failure {
+            CardError::WrongPin { left } => Failure {
                 tries_left: Some(left),
                 ..Failure::new(FailureCode::WrongPin)
             },
+            CardError::WrongMatchingNumber { left } => Failure {
+                tries_left: Some(left),
+                ..Failure::new(FailureCode::WrongMatchingNumber)
+            },
             CardError::Blocked => Failure::new(FailureCode::PinBlocked),
+            CardError::MatchingNumberBlocked => Failure::new(FailureCode::MatchingNumberBlocked),
             CardError::Transport(TransportError::CardRemoved) => {
                 Failure::new(FailureCode::CardRemoved)
             }
@@ -261,7 +275,6 @@ pub struct StoredBasicInfo {
 pub struct FaceFacts {
     pub date_of_birth: String,
     pub sex: String,
-    pub expiry_hint: Option<String>,
     /// The card face's images, kept (sealed) as long as the result, for the clerk's screen.
     #[serde(default)]
     pub images: Option<StoredImages>,
@@ -374,7 +387,6 @@ fn from_report(report: &Report, with_number: bool) -> Verified {
         card_face: report.card_face.as_ref().map(|f| FaceFacts {
             date_of_birth: f.date_of_birth.clone(),
             sex: f.sex.clone(),
-            expiry_hint: f.expiry_hint.clone(),
             images: Some(StoredImages {
                 name: f.images.name.clone(),
                 address: f.images.address.clone(),
@@ -383,17 +395,39 @@ fn from_report(report: &Report, with_number: bool) -> Verified {
         }),
         checks: report.checks.iter().map(StoredCheck::from).collect(),
         ca_key_id: report.ca_key_id.clone(),
-        issuing_lg_code: report
-            .signer_key_id
-            .as_deref()
-            .and_then(|k| k.get(..6))
-            .filter(|c| c.bytes().all(|b| b.is_ascii_digit()))
-            .map(str::to_owned),
-        challenge_passed: report
-            .checks
-            .iter()
-            .any(|c| c.id == "card.challenge" && c.outcome == Outcome::Passed),
+        issuing_lg_code: issuing_lg_code(report.signer_key_id.as_deref()),
+        challenge_passed: report.checks.iter().any(|c| {
+            (c.id == "card.challenge" || c.id == "kenkaku.challenge")
+                && c.outcome == Outcome::Passed
+        }),
         certificate_serial: None,
+    }
+}
+
+/// The issuing municipality from the data-signing key's label: J-LIS names the key after the
+/// 5-digit 団体コード (`1322131` for 清瀬市, 13221), to which the check digit is added.
+fn issuing_lg_code(signer: Option<&str>) -> Option<String> {
+    let first_five = signer?.get(..5)?;
+    crate::tenancy::LgCode::complete(first_five)
+        .ok()
+        .map(|c| c.to_string())
+}
+
+/// A live read is verified only if no check failed and the checks that vouch for what it
+/// reports (and for the card's presence) passed.
+fn all_passed(report: &Report, needed: &[&str]) -> Result<(), Failure> {
+    if let Some(f) = failed_check(&report.checks) {
+        return Err(f);
+    }
+    match needed
+        .iter()
+        .find(|id| report.outcome(id) != Some(Outcome::Passed))
+    {
+        Some(id) => Err(Failure {
+            check: Some((*id).to_owned()),
+            ..Failure::new(FailureCode::SignatureInvalid)
+        }),
+        None => Ok(()),
     }
 }
 
@@ -426,20 +460,17 @@ pub async fn run<T: Transport>(
             let with_number = purpose == Purpose::ReadMyNumber;
             let read = protocol::read_kenhojo(&mut card, &access, with_number, &v.nonce).await?;
             let report = verify::kenhojo(&read.files, v.trust, Some((&v.nonce, &read.challenge)));
-            if let Some(f) = failed_check(&report.checks) {
-                return Err(f);
+            let mut needed = vec!["ef0002.digest", "card.challenge"];
+            if with_number {
+                needed.push("ef0001.digest");
             }
-            if !report.passed() {
-                return Err(Failure::new(FailureCode::SignatureInvalid));
-            }
+            all_passed(&report, &needed)?;
             Ok(from_report(&report, with_number))
         }
         Purpose::ReadCardFace => {
-            let files = protocol::read_kenkaku(&mut card, &digits()).await?;
-            let report = verify::kenkaku(&files, v.trust);
-            if let Some(f) = failed_check(&report.checks) {
-                return Err(f);
-            }
+            let read = protocol::read_kenkaku(&mut card, &digits(), &v.nonce).await?;
+            let report = verify::kenkaku(&read.files, v.trust, Some((&v.nonce, &read.challenge)));
+            all_passed(&report, &["kenkaku.signature", "kenkaku.challenge"])?;
             Ok(from_report(&report, false))
         }
         Purpose::Authenticate => {
@@ -488,7 +519,7 @@ mod tests {
         assert_eq!(v.basic_info.unwrap().name, "山田　花子");
         assert_eq!(v.my_number, None);
         assert!(v.challenge_passed);
-        assert_eq!(v.ca_key_id.as_deref(), Some("9000033"));
+        assert_eq!(v.ca_key_id.as_deref(), Some("9000033-001"));
         assert_eq!(v.issuing_lg_code.as_deref(), Some("012084"));
     }
 

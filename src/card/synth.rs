@@ -12,7 +12,8 @@ use sha2::{Digest, Sha256};
 
 use super::files::{AppFiles, Dump};
 use super::kenhojo::{EF_BASIC_INFO, EF_CARD_KEY, EF_CVC, EF_INTEGRITY, EF_MY_NUMBER};
-use super::tlv::{encode, tag_bytes};
+use super::tlv::tag_bytes;
+use super::trust::{CvcApplication, KeyRef, Trust};
 
 /// Our synthetic CVC CA key id (kenhojo).
 pub const SYNTH_CA_ID: &str = "9000033";
@@ -21,13 +22,17 @@ pub const SYNTH_CA_ID: &str = "9000033";
 #[error("the synthetic issuer could not {0}")]
 pub struct SynthError(pub &'static str);
 
-/// A 16-byte key id: 7 characters, `08 05 "001"`, zero padding.
-pub fn key_id(label: &str) -> [u8; 16] {
+/// A 16-byte key id as J-LIS writes them: 7 characters, `08 05`, a 3-character generation,
+/// zero padding (a CA key `6000033 08 05 "001"`, a data-signing key `1322131 08 05 "000"`).
+pub fn key_id(label: &str, generation: &str) -> [u8; 16] {
     let mut id = [0u8; 16];
     for (slot, b) in id.iter_mut().zip(label.bytes().take(7)) {
         *slot = b;
     }
-    id[7..12].copy_from_slice(&[0x08, 0x05, b'0', b'0', b'1']);
+    id[7..9].copy_from_slice(&[0x08, 0x05]);
+    for (slot, b) in id[9..12].iter_mut().zip(generation.bytes()) {
+        *slot = b;
+    }
     id
 }
 
@@ -69,7 +74,10 @@ pub struct Issuer {
 /// dump recorded from a real card has no private key: it cannot answer a challenge).
 pub struct Card {
     pub dump: Dump,
+    /// The kenhojo card key (EF 0007's DF51).
     pub card_key: Option<RsaKeyPair>,
+    /// The kenkaku card key (the card face's DF24), once enrolled.
+    pub face_key: Option<RsaKeyPair>,
     /// JPKI 利用者証明用 private key (EF 0017), once enrolled by a [`JpkiIssuer`].
     pub auth_key: Option<RsaKeyPair>,
 }
@@ -84,10 +92,15 @@ impl Card {
         sign(key, nonce)
     }
 
-    /// What the card does with `80 2A 00 00 <DigestInfo>`: pads and signs a SHA-256
+    /// What the card does with `80 2A 00 00 <DigestInfo>` in kenhojo: pads and signs a SHA-256
     /// DigestInfo as given. `None` for anything else.
     pub fn sign_digest_info(&self, digest_info: &[u8]) -> Option<Vec<u8>> {
         sign_digest_info_with(self.card_key.as_ref()?, digest_info)
+    }
+
+    /// The same in kenkaku, with the card face's key.
+    pub fn sign_digest_info_face(&self, digest_info: &[u8]) -> Option<Vec<u8>> {
+        sign_digest_info_with(self.face_key.as_ref()?, digest_info)
     }
 }
 
@@ -107,13 +120,55 @@ fn sign(key: &RsaKeyPair, message: &[u8]) -> Result<Vec<u8>, SynthError> {
     Ok(signature)
 }
 
-/// A TLV with a non-minimal 3-byte length (`82 hi lo`), as the card writes its records.
-fn padded(tag: u32, value: &[u8]) -> Vec<u8> {
+/// A TLV as the card writes it: a length under 128 in one byte, anything longer as `82 hi lo`
+/// (also from 128 to 255, where DER would write `81 xx`: the card face's DF25 of 169 bytes is
+/// `DF25 82 00 A9`).
+pub fn card_tlv(tag: u32, value: &[u8]) -> Vec<u8> {
     let mut out = tag_bytes(tag);
-    out.push(0x82);
-    out.extend((value.len() as u16).to_be_bytes());
+    if value.len() < 0x80 {
+        out.push(value.len() as u8);
+    } else {
+        out.push(0x82);
+        out.extend((value.len() as u16).to_be_bytes());
+    }
     out.extend_from_slice(value);
     out
+}
+
+/// An RSA public key in the card's encoding: `90 <e> 91 <n>` (not DER).
+pub fn card_rsa_key(key: &RsaKeyPair) -> Vec<u8> {
+    let public = key.public_key();
+    let mut out = card_tlv(0x90, public.exponent().big_endian_without_leading_zero());
+    out.extend(card_tlv(
+        0x91,
+        public.modulus().big_endian_without_leading_zero(),
+    ));
+    out
+}
+
+/// An offset table (DF21): where each TLV starts, counted from the start of the file, for a
+/// record whose value begins at `value_start` with the table itself.
+fn offset_table(value_start: usize, fields: &[Vec<u8>]) -> Vec<u8> {
+    let table_len = card_tlv(0xDF21, &vec![0; 2 * fields.len()]).len();
+    let mut at = value_start + table_len;
+    let mut offsets = Vec::new();
+    for f in fields {
+        offsets.extend((at as u16).to_be_bytes());
+        at += f.len();
+    }
+    card_tlv(0xDF21, &offsets)
+}
+
+/// A record `tag { DF21 offsets, fields… }` at the start of a file.
+fn record_with_offsets(tag: u32, fields: &[Vec<u8>]) -> Vec<u8> {
+    // The header's length depends on the value's: try the short form first.
+    let body_len = |table: &[u8]| table.len() + fields.iter().map(Vec::len).sum::<usize>();
+    let short = offset_table(tag_bytes(tag).len() + 1, fields);
+    let header = if body_len(&short) < 0x80 { 1 } else { 3 };
+    let table = offset_table(tag_bytes(tag).len() + header, fields);
+    let mut value = table;
+    value.extend(fields.concat());
+    card_tlv(tag, &value)
 }
 
 impl Issuer {
@@ -124,11 +179,14 @@ impl Issuer {
 
     /// The same under another CA key id (`9000023` for kenkaku).
     pub fn generate_for(ca_label: &str, lg_code: &str) -> Result<Self, SynthError> {
+        // The data-signing key is named after the issuing municipality's 5-digit code, as
+        // J-LIS names it (`1322131` for 清瀬市, 13221).
+        let lg5 = lg_code.get(..5).unwrap_or(lg_code);
         Ok(Issuer {
             ca: generate()?,
-            ca_id: key_id(ca_label),
+            ca_id: key_id(ca_label, "001"),
             signer: generate()?,
-            signer_id: key_id(&format!("{lg_code}S")),
+            signer_id: key_id(&format!("{lg5}31"), "000"),
         })
     }
 
@@ -141,15 +199,18 @@ impl Issuer {
         expiry: NaiveDate,
     ) -> Result<(), SynthError> {
         use super::kenkaku::{EF_CVC as KENKAKU_CVC, EF_FACE, sign_digest_info, three_digests};
-        // Stand-ins for the images: their format's magic bytes and what they show.
-        let png = |what: &str| [b"\x89PNG\r\n\x1a\n".as_slice(), what.as_bytes()].concat();
-        let card_public = card
-            .card_key
-            .as_ref()
-            .map(|k| k.public_key().as_ref().to_vec())
-            .unwrap_or_default();
+        // Stand-ins for the images: their format's magic bytes, what they show, and padding to
+        // the size of a real card's (name 169, address 340, photo 1,854 bytes), so their TLVs
+        // are written as a real card writes them.
+        let image = |magic: &[u8], what: &[u8], size: usize| {
+            let mut bytes = [magic, what].concat();
+            bytes.resize(size.max(bytes.len()), 0);
+            bytes
+        };
+        let png = |what: &str, size: usize| image(b"\x89PNG\r\n\x1a\n", what.as_bytes(), size);
+        let face_key = generate()?;
         let signed = [
-            encode(
+            card_tlv(
                 0xDF22,
                 resident
                     .date_of_birth
@@ -157,13 +218,13 @@ impl Issuer {
                     .to_string()
                     .as_bytes(),
             ),
-            encode(0xDF23, resident.sex.to_string().as_bytes()),
-            encode(0xDF24, &card_public),
-            encode(0xDF25, &png(&resident.name)),
-            encode(0xDF26, &png(&resident.address)),
-            encode(
+            card_tlv(0xDF23, resident.sex.to_string().as_bytes()),
+            card_tlv(0xDF24, &card_rsa_key(&face_key)),
+            card_tlv(0xDF25, &png(&resident.name, 169)),
+            card_tlv(0xDF26, &png(&resident.address, 340)),
+            card_tlv(
                 0xDF27,
-                &[b"\x00\x00\x00\x0cjP  ".as_slice(), b"photo"].concat(),
+                &image(b"\x00\x00\x00\x0cjP  \r\n\x87\n", b"photo", 1854),
             ),
         ];
         let digest_info = three_digests([
@@ -174,22 +235,43 @@ impl Issuer {
         let (n, d) = private_parts(&self.signer)?;
         let signature =
             sign_digest_info(&n, &d, &digest_info).ok_or(SynthError("sign the card face"))?;
-        let mut value = encode(0xDF21, &[0; 8]);
-        value.extend(signed.concat());
-        value.extend(encode(0xDF28, &signature));
-        value.extend(encode(
+        let mut fields = signed.to_vec();
+        fields.push(card_tlv(0xDF28, &signature));
+        fields.push(card_tlv(
             0xDF29,
             expiry.format("%Y%m%d").to_string().as_bytes(),
         ));
-        value.extend(encode(0xDF2A, &png("security code")));
-        let mut face = padded(0xFF20, &value);
+        fields.push(card_tlv(0xDF2A, &png("security code", 106)));
+        let mut face = record_with_offsets(0xFF20, &fields);
         face.extend([0xFF; 8]);
         card.dump.kenkaku.insert(EF_FACE, face);
         card.dump.kenkaku.insert(KENKAKU_CVC, self.cvc()?);
+        card.face_key = Some(face_key);
         Ok(())
     }
 
-    /// The CA's public key as the trust directory holds it (`cvc/9000033.pem`).
+    /// The CA key's whole reference (`9000033-001`).
+    pub fn ca_ref(&self) -> KeyRef {
+        KeyRef(self.ca_id)
+    }
+
+    /// The CA's public key (SubjectPublicKeyInfo DER).
+    pub fn ca_public_der(&self) -> Result<Vec<u8>, SynthError> {
+        Ok(self
+            .ca
+            .public_key()
+            .as_der()
+            .map_err(|_| SynthError("encode the CA key"))?
+            .as_ref()
+            .to_vec())
+    }
+
+    /// `trust` with this issuer's CA key added for `app`'s data.
+    pub fn trusted_by(&self, trust: Trust, app: CvcApplication) -> Result<Trust, SynthError> {
+        Ok(trust.with_cvc_key(app, self.ca_ref(), self.ca_public_der()?))
+    }
+
+    /// The CA's public key as the trust directory holds it (`cvc/kenhojo/9000033-001.pem`).
     pub fn ca_public_pem(&self) -> Result<String, SynthError> {
         let der = self
             .ca
@@ -201,21 +283,13 @@ impl Issuer {
 
     /// EF 0004: the CVC of the data-signing key, signed by the CA.
     pub fn cvc(&self) -> Result<Vec<u8>, SynthError> {
-        let key = self.signer.public_key();
         let mut body = self.ca_id.to_vec();
         body.extend_from_slice(&self.signer_id);
-        body.extend(encode(
-            0x90,
-            key.exponent().big_endian_without_leading_zero(),
-        ));
-        body.extend(encode(
-            0x91,
-            key.modulus().big_endian_without_leading_zero(),
-        ));
+        body.extend(card_rsa_key(&self.signer));
         let signature = sign(&self.ca, &body)?;
-        let mut inner = padded(0x5F4E, &body);
-        inner.extend(encode(0x5F37, &signature));
-        Ok(padded(0x7F21, &inner))
+        let mut inner = card_tlv(0x5F4E, &body);
+        inner.extend(card_tlv(0x5F37, &signature));
+        Ok(card_tlv(0x7F21, &inner))
     }
 
     /// A card for a resident: kenhojo EF 0001, 0002, 0003, 0004 and 0007, and its card key.
@@ -224,14 +298,14 @@ impl Issuer {
         let mut kenhojo = AppFiles::default();
 
         // EF 0001: FF10 0C + 12 digits, FF FF filler.
-        let mut ef1 = encode(0xFF10, resident.my_number.as_bytes());
+        let mut ef1 = card_tlv(0xFF10, resident.my_number.as_bytes());
         ef1.extend([0xFF, 0xFF]);
 
         // EF 0002: FF20 { DF21 offsets, DF22 name, DF23 address, DF24 birth, DF25 sex }, filler.
         let fields = [
-            encode(0xDF22, resident.name.as_bytes()),
-            encode(0xDF23, resident.address.as_bytes()),
-            encode(
+            card_tlv(0xDF22, resident.name.as_bytes()),
+            card_tlv(0xDF23, resident.address.as_bytes()),
+            card_tlv(
                 0xDF24,
                 resident
                     .date_of_birth
@@ -239,36 +313,22 @@ impl Issuer {
                     .to_string()
                     .as_bytes(),
             ),
-            encode(0xDF25, resident.sex.to_string().as_bytes()),
+            card_tlv(0xDF25, resident.sex.to_string().as_bytes()),
         ];
-        let header = 5; // FF 20 82 hi lo
-        let table = 3 + 2 * fields.len(); // DF 21 08 + four 2-byte offsets
-        let mut offsets = Vec::new();
-        let mut at = header + table;
-        for f in &fields {
-            offsets.extend((at as u16).to_be_bytes());
-            at += f.len();
-        }
-        let mut value = encode(0xDF21, &offsets);
-        value.extend(fields.concat());
-        let mut ef2 = padded(0xFF20, &value);
-        let signed_basic = ef2[header + table..].to_vec();
+        let mut ef2 = record_with_offsets(0xFF20, &fields);
+        let signed_basic = fields.concat();
         ef2.extend([0xFF; 16]);
 
         // EF 0003: the digests and the signer's signature over their TLVs.
-        let df31 = encode(0xDF31, &Sha256::digest(&ef1));
-        let df32 = encode(0xDF32, &Sha256::digest(&signed_basic));
+        let df31 = card_tlv(0xDF31, &Sha256::digest(&ef1));
+        let df32 = card_tlv(0xDF32, &Sha256::digest(&signed_basic));
         let signature = sign(&self.signer, &[df31.as_slice(), df32.as_slice()].concat())?;
-        let ef3 = padded(0xFF30, &[df31, df32, encode(0xDF33, &signature)].concat());
+        let ef3 = card_tlv(0xFF30, &[df31, df32, card_tlv(0xDF33, &signature)].concat());
 
-        // EF 0007: the card key, certified by the signer.
-        let card_public = card_key
-            .public_key()
-            .as_der()
-            .map_err(|_| SynthError("encode the card key"))?;
-        let df51 = encode(0xDF51, card_public.as_ref());
-        let df52 = encode(0xDF52, &sign(&self.signer, &df51)?);
-        let ef7 = padded(0xFF50, &[df51, df52].concat());
+        // EF 0007: the card key in the card's encoding, certified by the signer.
+        let df51 = card_tlv(0xDF51, &card_rsa_key(&card_key));
+        let df52 = card_tlv(0xDF52, &sign(&self.signer, &df51)?);
+        let ef7 = card_tlv(0xFF50, &[df51, df52].concat());
 
         kenhojo.insert(EF_MY_NUMBER, ef1);
         kenhojo.insert(EF_BASIC_INFO, ef2);
@@ -281,6 +341,7 @@ impl Issuer {
                 ..Dump::default()
             },
             card_key: Some(card_key),
+            face_key: None,
             auth_key: None,
         })
     }
@@ -333,7 +394,67 @@ pub const EF_JPKI_TOKEN: u16 = 0x0006;
 pub const EF_JPKI_AUTH_KEY: u16 = 0x0017;
 pub const KEY_JPKI_AUTH_PIN: u16 = 0x0018;
 
-/// A synthetic JPKI root of our own (`O=JPKI-TEST-SYNTH`), issuing 利用者証明用 certificates.
+/// The 利用者証明用 certificate policy our synthetic certificates carry: the J-LIS test
+/// hierarchy's (a synthetic card is a test card; a production trust directory refuses it unless
+/// `jpki-policies.txt` lists it).
+pub const SYNTH_AUTH_POLICY: &str = "1.2.392.200149.8.5.1.0.30";
+
+/// An OID's arcs from its dotted form.
+fn arcs(dotted: &str) -> Vec<u64> {
+    dotted.split('.').filter_map(|a| a.parse().ok()).collect()
+}
+
+/// The DER of an OID (base 128, the first two arcs in one byte).
+fn oid_der(arcs: &[u64]) -> Vec<u8> {
+    use super::tlv::encode;
+    let mut body = Vec::new();
+    let first = arcs.first().copied().unwrap_or(0) * 40 + arcs.get(1).copied().unwrap_or(0);
+    for arc in std::iter::once(first).chain(arcs.iter().skip(2).copied()) {
+        let mut chunk = vec![(arc & 0x7F) as u8];
+        let mut rest = arc >> 7;
+        while rest > 0 {
+            chunk.push(((rest & 0x7F) as u8) | 0x80);
+            rest >>= 7;
+        }
+        chunk.reverse();
+        body.extend(chunk);
+    }
+    encode(0x06, &body)
+}
+
+/// The extensions J-LIS writes in a 利用者証明用 certificate that rcgen has no field for:
+/// certificatePolicies, **critical**, with the CPS qualifier (as on a real card:
+/// `30 3D 30 3B 06 0B <policy> 30 2C 30 2A 06 08 <id-qt-cps> 16 1E "http://www.jpki.go.jp/cps.html"`),
+/// and the OCSP responder (authorityInfoAccess).
+fn jpki_extensions(policy: &str) -> Vec<rcgen::CustomExtension> {
+    use super::tlv::encode;
+    let cps = [
+        oid_der(&[1, 3, 6, 1, 5, 5, 7, 2, 1]),
+        encode(0x16, b"http://www.jpki.go.jp/cps.html"),
+    ]
+    .concat();
+    let qualifiers = encode(0x30, &encode(0x30, &cps));
+    let information = encode(0x30, &[oid_der(&arcs(policy)), qualifiers].concat());
+    let mut policies =
+        rcgen::CustomExtension::from_oid_content(&[2, 5, 29, 32], encode(0x30, &information));
+    policies.set_criticality(true);
+    let ocsp = encode(
+        0x30,
+        &encode(
+            0x30,
+            &[
+                oid_der(&[1, 3, 6, 1, 5, 5, 7, 48, 1]),
+                encode(0x86, b"http://ocsp.jpki-test-synth.invalid"),
+            ]
+            .concat(),
+        ),
+    );
+    let access = rcgen::CustomExtension::from_oid_content(&[1, 3, 6, 1, 5, 5, 7, 1, 1], ocsp);
+    vec![policies, access]
+}
+
+/// A synthetic JPKI root of our own (`O=JPKI-TEST-SYNTH`), issuing 利用者証明用 certificates
+/// laid out as J-LIS lays them out (see [`JpkiIssuer::auth_certificate`]).
 pub struct JpkiIssuer {
     issuer: rcgen::Issuer<'static, rcgen::KeyPair>,
     root: Vec<u8>,
@@ -391,17 +512,35 @@ impl JpkiIssuer {
         &self.root
     }
 
-    /// A 利用者証明用 certificate for `key`: no personal attributes, digitalSignature only,
-    /// valid between the two years.
+    /// A 利用者証明用 certificate for `key`, with the extensions of a real one: no personal
+    /// attributes, keyUsage digitalSignature (critical), extKeyUsage clientAuth,
+    /// certificatePolicies [`SYNTH_AUTH_POLICY`] (critical), authorityInfoAccess, authority and
+    /// subject key identifiers; valid between the two years.
     pub fn auth_certificate(
         &self,
         key: &RsaKeyPair,
         serial: u64,
         valid: (i32, i32),
     ) -> Result<Vec<u8>, SynthError> {
-        use rcgen::{KeyUsagePurpose, SerialNumber};
+        self.auth_certificate_with(key, serial, valid, SYNTH_AUTH_POLICY, Vec::new())
+    }
+
+    /// The same with another policy and further extensions (tests of what a verifier refuses).
+    pub fn auth_certificate_with(
+        &self,
+        key: &RsaKeyPair,
+        serial: u64,
+        valid: (i32, i32),
+        policy: &str,
+        extra: Vec<rcgen::CustomExtension>,
+    ) -> Result<Vec<u8>, SynthError> {
+        use rcgen::{ExtendedKeyUsagePurpose, KeyUsagePurpose, SerialNumber};
         let mut params = synth_params(&format!("JPKI-TEST-SYNTH user {serial}"));
         params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
+        params.use_authority_key_identifier_extension = true;
+        params.custom_extensions = jpki_extensions(policy);
+        params.custom_extensions.extend(extra);
         params.serial_number = Some(SerialNumber::from(serial));
         params.not_before = rcgen::date_time_ymd(valid.0, 1, 1);
         params.not_after = rcgen::date_time_ymd(valid.1, 1, 1);

@@ -79,6 +79,22 @@ impl<'a> Reader<'a> {
         }
     }
 
+    /// A reader over `buf`, which starts at `base` in the outermost buffer.
+    pub fn at(buf: &'a [u8], base: usize) -> Self {
+        Reader {
+            buf,
+            at: 0,
+            base,
+            done: false,
+        }
+    }
+
+    /// The one TLV at the start of the buffer, whatever follows it (no filler rule: inside a
+    /// record, `FF` is the start of a tag, not filler).
+    pub fn read_one(mut self) -> Result<Tlv<'a>, TlvError> {
+        self.read()
+    }
+
     /// The first TLV with `tag` at this level.
     pub fn find(self, tag: u32) -> Result<Option<Tlv<'a>>, TlvError> {
         for tlv in self {

@@ -5,6 +5,7 @@
 //! status word (reference §7).
 
 use super::apdu::{Command, Response, StatusWord};
+use super::bridge::SecretKey;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TransportError {
@@ -35,10 +36,12 @@ pub trait Transport: Send {
         command: &Command,
     ) -> impl Future<Output = Result<Response, TransportError>> + Send;
 
-    /// Presents a secret to the selected key reference (a VERIFY built where the card is);
-    /// only the status word comes back.
+    /// Presents a secret to `key`, which the transport selects itself where the card is (its
+    /// application, then the key), and with a VERIFY built there; only the status word comes
+    /// back. The secret goes to no other key.
     fn present(
         &mut self,
+        key: SecretKey,
         secret: &Secret,
     ) -> impl Future<Output = Result<StatusWord, TransportError>> + Send;
 }

@@ -1,8 +1,17 @@
-//! Whether kenhojo data is genuine (reference §3): the CVC of EF 0004 under a configured J-LIS
-//! CA key, EF 0003's signature under the CVC's key, the digests of EF 0001 and EF 0002 against
-//! EF 0003, the card key of EF 0007 under the CVC's key, and — only with the card in a reader —
-//! the card key's signature over a fresh nonce. Each check says what it found; a check that
-//! cannot run (a file not read, an earlier check failed) says why.
+//! Whether card data is genuine (reference §3, §4), and the values it may report.
+//!
+//! **A value is reported only if a verified signature covers the exact bytes it was parsed
+//! from.** The 基本4情報 come from EF 0002 only when DF32 (in EF 0003, signed under a CVC that
+//! a configured CA key signed) matches the bytes from DF22 to the end of FF20; the 個人番号 only
+//! when DF31 matches the whole of EF 0001; the card face's text and images only when DF28 signs
+//! them. Each file must have the issuer's exact layout ([`super::layout`]): a tag outside the
+//! signed range, a repeated tag or data after the record is refused with a reason, so nothing
+//! a counter PC adds can reach a reported value. Unsigned fields (the offset tables, the card
+//! face's expiry date and security-code image) are never read.
+//!
+//! Each check says what it found. A check about data that is present but cannot be run (the
+//! file that vouches for it is missing, or an earlier check failed) is a failure, not a pass:
+//! only data that was not read at all is "not checked".
 
 use aws_lc_rs::signature::{RSA_PKCS1_2048_8192_SHA256, RsaPublicKeyComponents, UnparsedPublicKey};
 #[cfg(test)]
@@ -11,8 +20,8 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use super::files::AppFiles;
-use super::kenhojo::{self, BasicInfo};
-use super::trust::Trust;
+use super::kenhojo::{self, BasicInfo, RsaKey};
+use super::trust::{CvcApplication, KeyRef, Trust};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -26,22 +35,24 @@ pub enum Outcome {
 #[serde(rename_all = "camelCase")]
 pub struct Check {
     /// Stable id: `cvc.caKey`, `cvc.signature`, `ef0003.signature`, `ef0002.digest`,
-    /// `ef0001.digest`, `ef0007.signature`, `card.challenge`.
+    /// `ef0001.digest`, `ef0007.signature`, `card.challenge`, `kenkaku.cvc.caKey`,
+    /// `kenkaku.cvc.signature`, `kenkaku.signature`, `kenkaku.challenge`.
     pub id: &'static str,
     pub outcome: Outcome,
     /// What was found, in English (support staff read it with the dump's files at hand).
     pub detail: String,
 }
 
-/// What a kenhojo read proves.
+/// What a read proves. Every value in it is covered by a verified signature.
 #[derive(Debug, Clone, Default, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Report {
     pub basic_info: Option<BasicInfo>,
-    /// The 個人番号, when EF 0001 was read. Mask it before showing ([`mask`]).
+    /// The 個人番号, when EF 0001 was read and DF31 vouches for it. Mask it before showing
+    /// ([`mask`]).
     #[serde(skip)]
     pub my_number: Option<String>,
-    /// The CA key the CVC names as its issuer (7 characters).
+    /// The CA key the CVC names as its issuer (its whole reference, `6000033-001`).
     pub ca_key_id: Option<String>,
     /// The key that signed the data; it starts with the issuing municipality's code.
     pub signer_key_id: Option<String>,
@@ -56,8 +67,6 @@ pub struct CardFace {
     /// `YYYYMMDD` as on the card.
     pub date_of_birth: String,
     pub sex: String,
-    /// Not signed: a hint.
-    pub expiry_hint: Option<String>,
     /// The images, for the clerk's screen (never in a report's JSON).
     #[serde(skip)]
     pub images: FaceImages,
@@ -80,6 +89,10 @@ impl Report {
 
     pub fn failed(&self) -> impl Iterator<Item = &Check> {
         self.checks.iter().filter(|c| c.outcome == Outcome::Failed)
+    }
+
+    pub fn outcome(&self, id: &str) -> Option<Outcome> {
+        self.checks.iter().find(|c| c.id == id).map(|c| c.outcome)
     }
 }
 
@@ -115,6 +128,14 @@ pub fn verify_with_components(n: &[u8], e: &[u8], message: &[u8], signature: &[u
         .is_ok()
 }
 
+/// RSA PKCS#1 v1.5 with SHA-256 under a key in the card's own encoding.
+pub fn verify_with_card_key(key: &RsaKey<'_>, message: &[u8], signature: &[u8]) -> bool {
+    verify_with_components(key.modulus, key.exponent, message, signature)
+}
+
+/// A check's result as a value: `Ok(detail)` passed, `Err(detail)` failed.
+type Found = Result<String, String>;
+
 struct Checks(Vec<Check>);
 
 impl Checks {
@@ -127,399 +148,678 @@ impl Checks {
         outcome == Outcome::Passed
     }
 
-    /// The CVC (EF 0004) under a configured CA key: `cvc.caKey`, `cvc.signature`. The CVC
-    /// when both pass.
+    fn found(&mut self, id: &'static str, found: Found) -> bool {
+        match found {
+            Ok(detail) => self.push(id, Outcome::Passed, detail),
+            Err(detail) => self.push(id, Outcome::Failed, detail),
+        }
+    }
+
+    fn not_checked(&mut self, id: &'static str, detail: impl Into<String>) {
+        self.push(id, Outcome::NotChecked, detail);
+    }
+
+    /// The CVC (EF 0004) under a configured CA key of this application: `caKey`, `signature`.
+    /// The CVC when both pass; `Err` says why there is none, for the checks that need it.
     fn cvc<'a>(
         &mut self,
         ids: (&'static str, &'static str),
+        app: CvcApplication,
         ef: Option<&'a [u8]>,
         trust: &Trust,
         report: &mut Report,
-    ) -> Option<kenhojo::Cvc<'a>> {
+    ) -> Result<kenhojo::Cvc<'a>, String> {
         let (ca_key, signature) = ids;
-        match ef.map(kenhojo::cvc) {
-            None => {
-                self.push(
-                    ca_key,
-                    Outcome::NotChecked,
-                    "EF 0004 (the CVC) is not in the dump",
-                );
-                None
+        let Some(ef) = ef else {
+            self.not_checked(ca_key, "EF 0004 (the CVC) was not read");
+            return Err("EF 0004 (the CVC) was not read".to_owned());
+        };
+        let cvc = match kenhojo::cvc(0x0004, ef) {
+            Ok(cvc) => cvc,
+            Err(e) => {
+                self.found(ca_key, Err(e.to_string()));
+                return Err("EF 0004 (the CVC) is not a CVC".to_owned());
             }
-            Some(Err(e)) => {
-                self.push(ca_key, Outcome::Failed, e.to_string());
-                None
-            }
-            Some(Ok(cvc)) => {
-                let ca = kenhojo::key_id_label(cvc.issuer);
-                report.ca_key_id = Some(ca.clone());
-                report.signer_key_id = Some(kenhojo::key_id_label(cvc.subject));
-                match trust.cvc_key(&ca) {
-                    None => {
-                        let known: Vec<&str> = trust.cvc_ids().collect();
-                        self.push(
-                            ca_key,
-                            Outcome::Failed,
-                            format!(
-                                "the CVC names CA key {ca}, which is not in the trust directory (cvc/{ca}.pem; configured: {})",
-                                if known.is_empty() { "none".to_owned() } else { known.join(", ") }
-                            ),
-                        );
-                        None
-                    }
-                    Some(key) => {
-                        self.push(
-                            ca_key,
-                            Outcome::Passed,
-                            format!("CA key {ca} is configured"),
-                        );
-                        self.result(
-                            signature,
-                            verify_with_der(key, cvc.body, cvc.signature),
-                            &format!(
-                                "the CVC of key {} is signed by CA key {ca}",
-                                kenhojo::key_id_label(cvc.subject)
-                            ),
-                            &format!("the CVC's signature does not verify under CA key {ca}"),
-                        )
-                        .then_some(cvc)
-                    }
-                }
-            }
-        }
-    }
-
-    /// A file signed with the CVC's key: read, then checked, when the CVC verified.
-    #[allow(clippy::too_many_arguments)]
-    fn under_cvc<T>(
-        &mut self,
-        id: &'static str,
-        parsed: Option<Result<T, kenhojo::DataError>>,
-        cvc: Option<&kenhojo::Cvc<'_>>,
-        file: &str,
-        verify: impl Fn(&T, &kenhojo::Cvc<'_>) -> bool,
-        passed: &str,
-        failed: &str,
-    ) -> Option<T> {
-        match (parsed, cvc) {
-            (None, _) => {
-                self.push(
-                    id,
-                    Outcome::NotChecked,
-                    format!("{file} is not in the dump"),
-                );
-                None
-            }
-            (Some(Err(e)), _) => {
-                self.push(id, Outcome::Failed, e.to_string());
-                None
-            }
-            (Some(Ok(_)), None) => {
-                self.push(
-                    id,
-                    Outcome::NotChecked,
-                    "the CVC did not verify, so its key cannot be trusted",
-                );
-                None
-            }
-            (Some(Ok(x)), Some(cvc)) => {
-                let ok = verify(&x, cvc);
-                self.result(id, ok, passed, failed).then_some(x)
-            }
-        }
-    }
-
-    fn result(&mut self, id: &'static str, ok: bool, passed: &str, failed: &str) -> bool {
-        if ok {
-            self.push(id, Outcome::Passed, passed)
+        };
+        let ca = KeyRef::from_slice(cvc.issuer).ok_or("no issuer key id")?;
+        report.ca_key_id = Some(ca.to_string());
+        report.signer_key_id = KeyRef::from_slice(cvc.subject).map(|k| k.to_string());
+        let Some(key) = trust.cvc_key(app, &ca) else {
+            let known: Vec<String> = trust.cvc_ids(app).map(|k| k.to_string()).collect();
+            self.found(
+                ca_key,
+                Err(format!(
+                    "the CVC names CA key {ca}, which is not in the trust directory for {} (cvc/{}/{ca}.pem; configured: {})",
+                    app.dir(),
+                    app.dir(),
+                    if known.is_empty() { "none".to_owned() } else { known.join(", ") }
+                )),
+            );
+            return Err(format!("CA key {ca} is not configured"));
+        };
+        self.found(
+            ca_key,
+            Ok(format!("CA key {ca} is configured for {}", app.dir())),
+        );
+        let subject = report.signer_key_id.clone().unwrap_or_default();
+        if self.found(
+            signature,
+            if verify_with_der(key, cvc.body, cvc.signature) {
+                Ok(format!("the CVC of key {subject} is signed by CA key {ca}"))
+            } else {
+                Err(format!(
+                    "the CVC's signature does not verify under CA key {ca}"
+                ))
+            },
+        ) {
+            Ok(cvc)
         } else {
-            self.push(id, Outcome::Failed, failed)
+            Err("the CVC's signature did not verify".to_owned())
         }
     }
 }
 
+/// A check about data that is present: `Err(why)` when what vouches for it is not available,
+/// which fails it.
+fn cannot(why: &str) -> Found {
+    Err(format!("cannot be checked: {why}"))
+}
+
 /// Checks the kenhojo files that were read. `challenge` is the card key's signature over a
-/// server nonce with the nonce, when the card was in a reader.
+/// server nonce with the nonce, when the card was in a reader (a live read must give it).
 pub fn kenhojo(files: &AppFiles, trust: &Trust, challenge: Option<(&[u8], &[u8])>) -> Report {
     let mut checks = Checks(Vec::new());
     let mut report = Report::default();
 
-    let basic = files.get(kenhojo::EF_BASIC_INFO).map(kenhojo::basic_info);
-    let basic = match basic {
-        Some(Ok((info, signed))) => {
-            report.basic_info = Some(info);
-            Some(signed)
-        }
-        Some(Err(e)) => {
-            checks.push("ef0002.read", Outcome::Failed, e.to_string());
-            None
-        }
-        None => None,
-    };
-    if let Some(Ok(number)) = files.get(kenhojo::EF_MY_NUMBER).map(kenhojo::my_number) {
-        report.my_number = Some(number);
-    }
-
-    // The CVC, under a configured CA key.
+    // The CVC, under a configured kenhojo CA key.
     let cvc = checks.cvc(
         ("cvc.caKey", "cvc.signature"),
+        CvcApplication::Kenhojo,
         files.get(kenhojo::EF_CVC),
         trust,
         &mut report,
     );
 
-    // EF 0003 under the CVC's key, then the digests it holds.
-    let integrity = checks.under_cvc(
-        "ef0003.signature",
-        files.get(kenhojo::EF_INTEGRITY).map(kenhojo::integrity),
-        cvc.as_ref(),
-        "EF 0003",
-        |i, cvc| verify_with_components(cvc.modulus, cvc.exponent, &i.signed, i.signature),
-        "DF33 is the CVC key's signature over DF31 and DF32",
-        "DF33 does not verify under the CVC's key",
-    );
-    match (&integrity, basic) {
-        (Some(i), Some(signed)) => {
-            checks.result(
-                "ef0002.digest",
-                sha256(signed) == i.basic_info_digest,
-                "DF32 matches EF 0002 (the 基本4情報 are as issued)",
-                "DF32 does not match EF 0002: the 基本4情報 were changed after issue",
-            );
+    // EF 0003 under the CVC's key.
+    let integrity = match files.get(kenhojo::EF_INTEGRITY) {
+        None => {
+            checks.not_checked("ef0003.signature", "EF 0003 was not read");
+            Err("EF 0003 (the integrity record) was not read".to_owned())
         }
-        (None, _) => {
-            checks.push(
-                "ef0002.digest",
-                Outcome::NotChecked,
-                "no verified EF 0003 to compare with",
-            );
-        }
-        (Some(_), None) => {
-            checks.push(
-                "ef0002.digest",
-                Outcome::NotChecked,
-                "EF 0002 was not read or did not parse",
-            );
+        Some(ef) => match (kenhojo::integrity(ef), &cvc) {
+            (Err(e), _) => {
+                checks.found("ef0003.signature", Err(e.to_string()));
+                Err("EF 0003 is not an integrity record".to_owned())
+            }
+            (Ok(_), Err(why)) => {
+                checks.found("ef0003.signature", cannot(why));
+                Err(why.clone())
+            }
+            (Ok(i), Ok(c)) => {
+                if checks.found(
+                    "ef0003.signature",
+                    if verify_with_components(c.modulus, c.exponent, &i.signed, i.signature) {
+                        Ok("DF33 is the CVC key's signature over DF31 and DF32".to_owned())
+                    } else {
+                        Err("DF33 does not verify under the CVC's key".to_owned())
+                    },
+                ) {
+                    Ok(i)
+                } else {
+                    Err("EF 0003's signature did not verify".to_owned())
+                }
+            }
+        },
+    };
+
+    // EF 0002 against DF32: the 基本4情報 only when it matches.
+    match files.get(kenhojo::EF_BASIC_INFO) {
+        None => checks.not_checked("ef0002.digest", "EF 0002 was not read"),
+        Some(ef) => {
+            let found = match (kenhojo::basic_info(ef), &integrity) {
+                (Err(e), _) => Err(e.to_string()),
+                (Ok(_), Err(why)) => cannot(why),
+                (Ok((info, signed)), Ok(i)) => {
+                    if sha256(signed) == i.basic_info_digest {
+                        report.basic_info = Some(info);
+                        Ok("DF32 matches EF 0002 from DF22 to the end of FF20 (the 基本4情報 are as issued)".to_owned())
+                    } else {
+                        Err(
+                            "DF32 does not match EF 0002: the 基本4情報 were changed after issue"
+                                .to_owned(),
+                        )
+                    }
+                }
+            };
+            checks.found("ef0002.digest", found);
         }
     }
-    match (&integrity, files.get(kenhojo::EF_MY_NUMBER)) {
-        (Some(i), Some(ef)) => {
-            checks.result(
-                "ef0001.digest",
-                sha256(ef) == i.my_number_digest,
-                "DF31 matches EF 0001 (the 個人番号 is as issued)",
-                "DF31 does not match EF 0001: the 個人番号 was changed after issue",
-            );
-        }
-        (_, None) => {
-            checks.push(
-                "ef0001.digest",
-                Outcome::NotChecked,
-                "EF 0001 was not read (it needs the PIN or 照合番号A, and only a procedure that uses the 個人番号 reads it)",
-            );
-        }
-        (None, Some(_)) => {
-            checks.push(
-                "ef0001.digest",
-                Outcome::NotChecked,
-                "no verified EF 0003 to compare with",
-            );
+
+    // EF 0001 against DF31: the 個人番号 only when it matches.
+    match files.get(kenhojo::EF_MY_NUMBER) {
+        None => checks.not_checked(
+            "ef0001.digest",
+            "EF 0001 was not read (it needs the PIN or 照合番号A, and only a procedure that uses the 個人番号 reads it)",
+        ),
+        Some(ef) => {
+            let found = match (kenhojo::my_number(ef), &integrity) {
+                (Err(e), _) => Err(e.to_string()),
+                (Ok(_), Err(why)) => cannot(why),
+                (Ok(number), Ok(i)) => {
+                    if sha256(ef) == i.my_number_digest {
+                        report.my_number = Some(number);
+                        Ok("DF31 matches EF 0001 (the 個人番号 is as issued)".to_owned())
+                    } else {
+                        Err("DF31 does not match EF 0001: the 個人番号 was changed after issue".to_owned())
+                    }
+                }
+            };
+            checks.found("ef0001.digest", found);
         }
     }
 
     // The card key, certified by the issuer, then (live only) proving the card is present.
-    let card_key = checks.under_cvc(
-        "ef0007.signature",
-        files.get(kenhojo::EF_CARD_KEY).map(kenhojo::card_key),
-        cvc.as_ref(),
-        "EF 0007",
-        |k, cvc| verify_with_components(cvc.modulus, cvc.exponent, k.signed, k.signature),
-        "DF52 certifies the card key of DF51",
-        "DF52 does not verify under the CVC's key",
-    );
-    match (challenge, card_key) {
-        (None, _) => {
-            checks.push(
-                "card.challenge",
-                Outcome::NotChecked,
-                "needs the card in a reader: only the card itself can sign a fresh nonce",
-            );
+    let card_key = match files.get(kenhojo::EF_CARD_KEY) {
+        None => {
+            if challenge.is_some() {
+                checks.found(
+                    "ef0007.signature",
+                    Err("EF 0007 (the card key) was not read".to_owned()),
+                );
+            } else {
+                checks.not_checked("ef0007.signature", "EF 0007 was not read");
+            }
+            Err("EF 0007 (the card key) was not read".to_owned())
         }
-        (Some(_), None) => {
-            checks.push(
-                "card.challenge",
-                Outcome::NotChecked,
-                "no certified card key to check the signature with",
-            );
-        }
-        (Some((nonce, signature)), Some(k)) => {
-            checks.result(
-                "card.challenge",
-                verify_with_der(k.public_key, nonce, signature),
-                "the card signed the server's nonce with its certified key",
-                "the signature over the nonce does not verify under the card key",
-            );
-        }
-    }
+        Some(ef) => match (kenhojo::card_key(ef), &cvc) {
+            (Err(e), _) => {
+                checks.found("ef0007.signature", Err(e.to_string()));
+                Err("EF 0007 is not a card key record".to_owned())
+            }
+            (Ok(_), Err(why)) => {
+                checks.found("ef0007.signature", cannot(why));
+                Err(why.clone())
+            }
+            (Ok(k), Ok(c)) => {
+                if checks.found(
+                    "ef0007.signature",
+                    if verify_with_components(c.modulus, c.exponent, k.signed, k.signature) {
+                        Ok("DF52 certifies the card key of DF51".to_owned())
+                    } else {
+                        Err("DF52 does not verify under the CVC's key".to_owned())
+                    },
+                ) {
+                    Ok(k.key)
+                } else {
+                    Err("the card key is not certified".to_owned())
+                }
+            }
+        },
+    };
+    challenge_check(&mut checks, "card.challenge", challenge, card_key);
     report.checks = checks.0;
     report
 }
 
-/// Checks a kenkaku read: the CVC (CA `…23`), then DF28 under its key by the three-digest
-/// rule. The expiry date and the security code are not signed: reported as unverified hints.
-pub fn kenkaku(files: &AppFiles, trust: &Trust) -> Report {
+/// The card's signature over the gateway's nonce under its certified key: only with the card
+/// in a reader.
+fn challenge_check(
+    checks: &mut Checks,
+    id: &'static str,
+    challenge: Option<(&[u8], &[u8])>,
+    key: Result<RsaKey<'_>, String>,
+) {
+    match (challenge, key) {
+        (None, _) => checks.not_checked(
+            id,
+            "needs the card in a reader: only the card itself can sign a fresh nonce",
+        ),
+        (Some(_), Err(why)) => {
+            checks.found(id, cannot(&why));
+        }
+        (Some((nonce, signature)), Ok(key)) => {
+            checks.found(
+                id,
+                if verify_with_card_key(&key, nonce, signature) {
+                    Ok("the card signed the server's nonce with its certified key".to_owned())
+                } else {
+                    Err(
+                        "the signature over the nonce does not verify under the card key"
+                            .to_owned(),
+                    )
+                },
+            );
+        }
+    }
+}
+
+/// Checks a kenkaku read: the CVC (a kenkaku CA key), then DF28 under its key by the
+/// three-digest rule, then (live only) the card key of DF24 over the nonce. The card face's
+/// text and images are reported only when DF28 verifies; its expiry date and security code are
+/// not signed and are not reported.
+pub fn kenkaku(files: &AppFiles, trust: &Trust, challenge: Option<(&[u8], &[u8])>) -> Report {
     use super::kenkaku::{EF_CVC, EF_FACE, face, verify_digest_info};
     let mut checks = Checks(Vec::new());
     let mut report = Report::default();
     let cvc = checks.cvc(
         ("kenkaku.cvc.caKey", "kenkaku.cvc.signature"),
+        CvcApplication::Kenkaku,
         files.get(EF_CVC),
         trust,
         &mut report,
     );
     let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
-    match (files.get(EF_FACE).map(face), cvc) {
-        (None, _) => {
-            checks.push(
-                "kenkaku.signature",
-                Outcome::NotChecked,
-                "EF 0002 is not in the dump",
-            );
+    let card_key = match files.get(EF_FACE) {
+        None => {
+            checks.not_checked("kenkaku.signature", "EF 0002 was not read");
+            Err("EF 0002 (the card face) was not read".to_owned())
         }
-        (Some(Err(e)), _) => {
-            checks.push("kenkaku.signature", Outcome::Failed, e.to_string());
-        }
-        (Some(Ok(f)), cvc) => {
-            report.card_face = Some(CardFace {
-                date_of_birth: text(f.date_of_birth),
-                sex: text(f.sex),
-                expiry_hint: f.expiry.map(text),
-                images: FaceImages {
-                    name: f.name_image.to_vec(),
-                    address: f.address_image.to_vec(),
-                    photo: f.photo.to_vec(),
-                },
-            });
-            match cvc {
-                None => {
-                    checks.push(
-                        "kenkaku.signature",
-                        Outcome::NotChecked,
-                        "the CVC did not verify, so its key cannot be trusted",
-                    );
-                }
-                Some(cvc) => {
-                    checks.result(
-                        "kenkaku.signature",
-                        verify_digest_info(cvc.modulus, cvc.exponent, &f.digest_info, f.signature),
-                        "DF28 signs the birth date, sex, card key, name and address images and the photo",
-                        "DF28 does not match the card face: its text, images or photo were changed after issue",
-                    );
+        Some(ef) => match (face(ef), &cvc) {
+            (Err(e), _) => {
+                checks.found("kenkaku.signature", Err(e.to_string()));
+                Err("EF 0002 is not a card face".to_owned())
+            }
+            (Ok(_), Err(why)) => {
+                checks.found("kenkaku.signature", cannot(why));
+                Err(why.clone())
+            }
+            (Ok(f), Ok(c)) => {
+                if checks.found(
+                    "kenkaku.signature",
+                    if verify_digest_info(c.modulus, c.exponent, &f.digest_info, f.signature) {
+                        Ok("DF28 signs the birth date, sex, card key, name and address images and the photo".to_owned())
+                    } else {
+                        Err("DF28 does not match the card face: its text, images or photo were changed after issue".to_owned())
+                    },
+                ) {
+                    report.card_face = Some(CardFace {
+                        date_of_birth: text(f.date_of_birth),
+                        sex: text(f.sex),
+                        images: FaceImages {
+                            name: f.name_image.to_vec(),
+                            address: f.address_image.to_vec(),
+                            photo: f.photo.to_vec(),
+                        },
+                    });
+                    Ok(f.card_key)
+                } else {
+                    Err("the card face's signature did not verify".to_owned())
                 }
             }
-            checks.push(
-                "kenkaku.expiry",
-                Outcome::NotChecked,
-                "the expiry date (DF29) and the security code (DF2A) are not signed: hints only",
-            );
-        }
-    }
+        },
+    };
+    challenge_check(&mut checks, "kenkaku.challenge", challenge, card_key);
     report.checks = checks.0;
     report
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
+    use crate::card::files::Dump;
     use crate::card::synth::{Issuer, Resident};
-    use rustls_pki_types::SubjectPublicKeyInfoDer;
-    use rustls_pki_types::pem::PemObject;
+    use crate::card::tlv::{Reader, encode};
+    use crate::card::trust::{CvcApplication, Trust};
 
-    fn trust_for(issuer: &Issuer) -> Trust {
-        let pem = issuer.ca_public_pem().unwrap();
-        let der = SubjectPublicKeyInfoDer::from_pem_slice(pem.as_bytes()).unwrap();
-        Trust::default().with_cvc_key("9000033", der.as_ref().to_vec())
+    /// The J-LIS test card's files and the trust that verifies them (tests/data/card).
+    pub(crate) fn real_card() -> (Dump, Trust) {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/card");
+        (
+            Dump::read(&root.join("jlis-test-card")).unwrap(),
+            Trust::load(&root.join("jlis-test-trust")).unwrap(),
+        )
+    }
+
+    fn synthetic() -> (crate::card::synth::Card, Trust) {
+        let issuer = Issuer::generate("012084").unwrap();
+        let resident = Resident::sample();
+        let mut card = issuer.card(&resident).unwrap();
+        let face = Issuer::generate_for("9000023", "012084").unwrap();
+        face.enrol_kenkaku(
+            &mut card,
+            &resident,
+            NaiveDate::from_ymd_opt(2036, 2, 17).unwrap(),
+        )
+        .unwrap();
+        let trust = issuer
+            .trusted_by(Trust::default(), CvcApplication::Kenhojo)
+            .and_then(|t| face.trusted_by(t, CvcApplication::Kenkaku))
+            .unwrap();
+        (card, trust)
     }
 
     fn outcome(r: &Report, id: &str) -> Outcome {
-        r.checks
-            .iter()
-            .find(|c| c.id == id)
+        r.outcome(id)
             .unwrap_or_else(|| panic!("no check {id}: {:?}", r.checks))
-            .outcome
+    }
+
+    fn detail<'a>(r: &'a Report, id: &str) -> &'a str {
+        &r.checks.iter().find(|c| c.id == id).unwrap().detail
     }
 
     #[test]
-    fn a_synthetic_card_verifies_and_its_data_reads_back() {
-        let issuer = Issuer::generate("012084").unwrap();
-        let card = issuer.card(&Resident::sample()).unwrap();
-        let nonce = b"a fresh server nonce of 32 bytes";
-        let signed = card.sign_challenge(nonce).unwrap();
-        let r = kenhojo(
-            &card.dump.kenhojo,
-            &trust_for(&issuer),
-            Some((nonce, &signed)),
-        );
-        assert!(r.passed(), "{:#?}", r.checks);
-        assert!(r.checks.iter().all(|c| c.outcome == Outcome::Passed));
+    fn the_real_jlis_test_card_verifies_and_reads_back() {
+        let (dump, trust) = real_card();
+        let r = kenhojo(&dump.kenhojo, &trust, None);
+        for id in [
+            "cvc.caKey",
+            "cvc.signature",
+            "ef0003.signature",
+            "ef0002.digest",
+            "ef0001.digest",
+            "ef0007.signature",
+        ] {
+            assert_eq!(outcome(&r, id), Outcome::Passed, "{id}: {:#?}", r.checks);
+        }
+        assert_eq!(outcome(&r, "card.challenge"), Outcome::NotChecked);
+        assert!(r.passed());
         let info = r.basic_info.unwrap();
-        assert_eq!(info.name, "山田　花子");
+        assert_eq!(info.name, "黒桐　幹也");
+        assert_eq!(info.address, "東京都清瀬市観布子南１２－７－２０２");
         assert_eq!(info.birth_date(), NaiveDate::from_ymd_opt(1980, 2, 17));
-        assert_eq!(info.sex, "2");
-        assert_eq!(r.my_number.as_deref(), Some("123456789018"));
-        assert_eq!(r.ca_key_id.as_deref(), Some("9000033"));
-        assert!(r.signer_key_id.unwrap().starts_with("012084"));
-        assert_eq!(mask("123456789018"), "1234 **** **18");
+        assert_eq!(info.sex, "1");
+        assert_eq!(r.my_number.as_deref(), Some("537686677188"));
+        assert_eq!(r.ca_key_id.as_deref(), Some("6000033-001"));
+        assert_eq!(r.signer_key_id.as_deref(), Some("1322131-000"));
+
+        let face = kenkaku(&dump.kenkaku, &trust, None);
+        assert_eq!(outcome(&face, "kenkaku.cvc.caKey"), Outcome::Passed);
+        assert_eq!(
+            outcome(&face, "kenkaku.signature"),
+            Outcome::Passed,
+            "{:#?}",
+            face.checks
+        );
+        let f = face.card_face.unwrap();
+        assert_eq!(
+            (f.date_of_birth.as_str(), f.sex.as_str()),
+            ("19800217", "1")
+        );
+        assert!(f.images.photo.starts_with(b"\x00\x00\x00\x0cjP  "));
+        assert_eq!(face.ca_key_id.as_deref(), Some("6000023-001"));
+    }
+
+    /// EF 0002 of the real card with `extra` TLVs put in FF20 before DF22 (or after DF25).
+    fn with_inserted(ef: &[u8], extra: &[u8], before_df22: bool) -> Vec<u8> {
+        let record = Reader::new(ef).next().unwrap().unwrap();
+        let children: Vec<_> = record.children().map(Result::unwrap).collect();
+        let mut value = Vec::new();
+        for c in &children {
+            if c.tag == 0xDF22 && before_df22 {
+                value.extend(extra);
+            }
+            value.extend(c.raw);
+        }
+        if !before_df22 {
+            value.extend(extra);
+        }
+        encode(0xFF20, &value)
     }
 
     #[test]
-    fn tampering_a_swapped_cvc_an_unknown_ca_or_a_replayed_nonce_each_fail_by_name() {
-        let issuer = Issuer::generate("012084").unwrap();
-        let card = issuer.card(&Resident::sample()).unwrap();
-        let trust = trust_for(&issuer);
-
-        // The address moved one block: 北５条 → 北６条 (one byte of UTF-8).
-        let mut files = card.dump.kenhojo.clone();
-        let ef2 = files.0.get_mut(&kenhojo::EF_BASIC_INFO).unwrap();
-        let five = "５".as_bytes();
-        let at = ef2.windows(3).position(|w| w == five).unwrap();
-        ef2[at + 2] += 1;
+    fn fields_a_tampered_pc_adds_outside_the_signed_range_are_refused_not_reported() {
+        let (dump, trust) = real_card();
+        let ef2 = dump.kenhojo.get(kenhojo::EF_BASIC_INFO).unwrap().to_vec();
+        let forged = [
+            encode(0xDF23, "東京都千代田区永田町１－７－１".as_bytes()),
+            encode(0xDF24, b"20010101"),
+            encode(0xDF25, b"2"),
+        ]
+        .concat();
+        // The attack of the issue: forged DF23/DF24/DF25 before the signed DF22. DF32 still
+        // matches (it starts at DF22), so only the layout can refuse it.
+        let mut files = dump.kenhojo.clone();
+        files.insert(kenhojo::EF_BASIC_INFO, with_inserted(&ef2, &forged, true));
         let r = kenhojo(&files, &trust, None);
-        assert!(!r.passed());
         assert_eq!(outcome(&r, "ef0002.digest"), Outcome::Failed);
         assert!(
-            r.failed()
-                .any(|c| c.detail.contains("DF32 does not match EF 0002"))
+            detail(&r, "ef0002.digest").contains("DF23"),
+            "{:?}",
+            r.checks
         );
-        assert_eq!(outcome(&r, "ef0003.signature"), Outcome::Passed);
+        assert!(r.basic_info.is_none(), "nothing unsigned is reported");
+        assert!(!r.passed());
 
+        // A repeated tag after DF25, data after the record, another record first.
+        let mut files = dump.kenhojo.clone();
+        files.insert(
+            kenhojo::EF_BASIC_INFO,
+            with_inserted(&ef2, &encode(0xDF22, "山田　太郎".as_bytes()), false),
+        );
+        let r = kenhojo(&files, &trust, None);
+        assert!(
+            detail(&r, "ef0002.digest").contains("twice"),
+            "{:?}",
+            r.checks
+        );
+        assert!(r.basic_info.is_none());
+        let mut trailing = ef2.clone();
+        trailing.extend(encode(0xDF23, "東京都".as_bytes()));
+        let mut files = dump.kenhojo.clone();
+        files.insert(kenhojo::EF_BASIC_INFO, trailing);
+        let r = kenhojo(&files, &trust, None);
+        assert!(
+            detail(&r, "ef0002.digest").contains("follow"),
+            "{:?}",
+            r.checks
+        );
+        assert!(r.basic_info.is_none());
+        let mut first = encode(0xFF20, &forged);
+        first.extend(&ef2);
+        let mut files = dump.kenhojo.clone();
+        files.insert(kenhojo::EF_BASIC_INFO, first);
+        assert!(kenhojo(&files, &trust, None).basic_info.is_none());
+
+        // Filler after the record is what cards write: still verified.
+        let mut filled = ef2.clone();
+        filled.extend([0xFF; 40]);
+        let mut files = dump.kenhojo.clone();
+        files.insert(kenhojo::EF_BASIC_INFO, filled);
+        assert!(kenhojo(&files, &trust, None).basic_info.is_some());
+
+        // The same rule for the 個人番号 EF and the card face.
+        let mut ef1 = dump.kenhojo.get(kenhojo::EF_MY_NUMBER).unwrap().to_vec();
+        ef1.extend(encode(0xFF10, b"123456789018"));
+        let mut files = dump.kenhojo.clone();
+        files.insert(kenhojo::EF_MY_NUMBER, ef1);
+        let r = kenhojo(&files, &trust, None);
+        assert_eq!(outcome(&r, "ef0001.digest"), Outcome::Failed);
+        assert_eq!(r.my_number, None);
+        let face = dump.kenkaku.get(crate::card::kenkaku::EF_FACE).unwrap();
+        let record = Reader::new(face).next().unwrap().unwrap();
+        let mut value = Vec::new();
+        for c in record.children().map(Result::unwrap) {
+            if c.tag == 0xDF22 {
+                value.extend(encode(0xDF22, b"20010101"));
+            }
+            value.extend(c.raw);
+        }
+        let mut files = dump.kenkaku.clone();
+        files.insert(crate::card::kenkaku::EF_FACE, encode(0xFF20, &value));
+        let r = kenkaku(&files, &trust, None);
+        assert_eq!(outcome(&r, "kenkaku.signature"), Outcome::Failed);
+        assert!(r.card_face.is_none());
+    }
+
+    #[test]
+    fn a_changed_value_fails_its_digest_and_a_check_that_cannot_run_fails_too() {
+        let (dump, trust) = real_card();
+        let mut files = dump.kenhojo.clone();
+        let ef2 = files.0.get_mut(&kenhojo::EF_BASIC_INFO).unwrap();
+        let at = ef2.windows(3).position(|w| w == "南".as_bytes()).unwrap();
+        ef2[at + 2] ^= 1;
+        let r = kenhojo(&files, &trust, None);
+        assert_eq!(outcome(&r, "ef0002.digest"), Outcome::Failed);
+        assert!(detail(&r, "ef0002.digest").contains("changed after issue"));
+        assert_eq!(outcome(&r, "ef0003.signature"), Outcome::Passed);
+        assert!(r.basic_info.is_none());
+
+        // Without EF 0003 the change cannot be found: that is a failure, not a pass.
+        files.0.remove(&kenhojo::EF_INTEGRITY);
+        let r = kenhojo(&files, &trust, None);
+        assert_eq!(outcome(&r, "ef0002.digest"), Outcome::Failed);
+        assert_eq!(outcome(&r, "ef0001.digest"), Outcome::Failed);
+        assert!(detail(&r, "ef0002.digest").contains("cannot be checked"));
+        assert!(!r.passed());
+        assert!(r.basic_info.is_none() && r.my_number.is_none());
+        // Nor without the CVC.
+        let mut files = dump.kenhojo.clone();
+        files.0.remove(&kenhojo::EF_CVC);
+        let r = kenhojo(&files, &trust, None);
+        assert!(!r.passed());
+        assert_eq!(outcome(&r, "ef0003.signature"), Outcome::Failed);
+        // A live read without EF 0007 cannot prove the card is there.
+        let mut files = dump.kenhojo.clone();
+        files.0.remove(&kenhojo::EF_CARD_KEY);
+        let r = kenhojo(&files, &trust, Some((b"nonce", b"signature")));
+        assert_eq!(outcome(&r, "card.challenge"), Outcome::Failed);
+    }
+
+    #[test]
+    fn the_ca_key_is_matched_by_its_whole_reference_and_only_for_its_own_application() {
+        let (dump, _) = real_card();
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/data/card/jlis-test-trust/cvc");
+        let pem = |app: &str, name: &str| {
+            use rustls_pki_types::pem::PemObject;
+            rustls_pki_types::SubjectPublicKeyInfoDer::from_pem_file(root.join(app).join(name))
+                .unwrap()
+                .as_ref()
+                .to_vec()
+        };
+        let kenhojo_key = pem("kenhojo", "6000033-001.pem");
+        let kenkaku_key = pem("kenkaku", "6000023-001.pem");
+        let id = |s: &str| KeyRef::parse_name(s).unwrap();
+        // The kenkaku CA key configured for kenhojo does not make the card face verify.
+        let crossed = Trust::default()
+            .with_cvc_key(
+                CvcApplication::Kenhojo,
+                id("6000023-001"),
+                kenkaku_key.clone(),
+            )
+            .with_cvc_key(
+                CvcApplication::Kenkaku,
+                id("6000033-001"),
+                kenhojo_key.clone(),
+            );
+        let r = kenkaku(&dump.kenkaku, &crossed, None);
+        assert_eq!(outcome(&r, "kenkaku.cvc.caKey"), Outcome::Failed);
+        assert!(detail(&r, "kenkaku.cvc.caKey").contains("cvc/kenkaku/6000023-001.pem"));
+        assert!(r.card_face.is_none());
+        let r = kenhojo(&dump.kenhojo, &crossed, None);
+        assert_eq!(outcome(&r, "cvc.caKey"), Outcome::Failed);
+        // The right key under another generation's reference is not the key the CVC names.
+        let other_generation =
+            Trust::default().with_cvc_key(CvcApplication::Kenhojo, id("6000033-002"), kenhojo_key);
+        let r = kenhojo(&dump.kenhojo, &other_generation, None);
+        assert_eq!(outcome(&r, "cvc.caKey"), Outcome::Failed);
+        assert!(r.basic_info.is_none());
+    }
+
+    #[test]
+    fn a_synthetic_card_verifies_and_answers_the_nonce_with_its_certified_key() {
+        let (card, trust) = synthetic();
+        let nonce = b"a fresh server nonce of 32 bytes";
+        let signed = card.sign_challenge(nonce).unwrap();
+        let r = kenhojo(&card.dump.kenhojo, &trust, Some((nonce, &signed)));
+        assert!(
+            r.checks.iter().all(|c| c.outcome == Outcome::Passed),
+            "{:#?}",
+            r.checks
+        );
+        let info = r.basic_info.unwrap();
+        assert_eq!(info.name, "山田　花子");
+        assert_eq!(r.my_number.as_deref(), Some("123456789018"));
+        assert_eq!(r.ca_key_id.as_deref(), Some("9000033-001"));
+        assert_eq!(r.signer_key_id.as_deref(), Some("0120831-000"));
+        assert_eq!(mask("123456789018"), "1234 **** **18");
+        // Yesterday's answer does not prove today's nonce.
+        let old = card.sign_challenge(b"yesterday's nonce").unwrap();
+        let r = kenhojo(&card.dump.kenhojo, &trust, Some((nonce, &old)));
+        assert_eq!(outcome(&r, "card.challenge"), Outcome::Failed);
         // The CVC of another issuer: its own signature checks, but not EF 0003's.
         let other = Issuer::generate("131016").unwrap();
         let mut files = card.dump.kenhojo.clone();
         files.insert(kenhojo::EF_CVC, other.cvc().unwrap());
-        let r = kenhojo(&files, &trust_for(&other), None);
+        let r = kenhojo(
+            &files,
+            &other
+                .trusted_by(Trust::default(), CvcApplication::Kenhojo)
+                .unwrap(),
+            None,
+        );
         assert_eq!(outcome(&r, "cvc.signature"), Outcome::Passed);
         assert_eq!(outcome(&r, "ef0003.signature"), Outcome::Failed);
+    }
 
-        // A CA key nobody configured.
-        let r = kenhojo(&card.dump.kenhojo, &Trust::default(), None);
-        assert_eq!(outcome(&r, "cvc.caKey"), Outcome::Failed);
-        assert!(r.failed().any(|c| c.detail.contains("cvc/9000033.pem")));
-        assert_eq!(outcome(&r, "ef0003.signature"), Outcome::NotChecked);
+    /// A file's layout without its variable values: each TLV's tag, whether its length is in
+    /// one byte or `82 hi lo`, and the length itself unless it is one of `variable`.
+    fn shape(bytes: &[u8], variable: &[u32]) -> Vec<String> {
+        fn walk(reader: Reader<'_>, variable: &[u32], depth: usize, out: &mut Vec<String>) {
+            for tlv in reader {
+                let tlv = tlv.unwrap();
+                let header = tlv.raw.len() - tlv.value.len();
+                let tag_len = if tlv.tag > 0xFF { 2 } else { 1 };
+                let form = match header - tag_len {
+                    1 => "short".to_owned(),
+                    n => format!("{:02X}", tlv.raw[tag_len]) + &format!("/{n}"),
+                };
+                let len = if variable.contains(&tlv.tag) {
+                    "*".to_owned()
+                } else {
+                    tlv.value.len().to_string()
+                };
+                out.push(format!("{depth}:{:X}:{form}:{len}", tlv.tag));
+                match tlv.tag {
+                    0xFF20 | 0xFF30 | 0xFF50 | 0x7F21 => {
+                        walk(tlv.children(), variable, depth + 1, out)
+                    }
+                    0xDF51 | 0xDF24 if tlv.value.first() == Some(&0x90) => {
+                        walk(tlv.children(), variable, depth + 1, out)
+                    }
+                    0x5F4E => walk(
+                        Reader::at(&tlv.value[32..], tlv.value_offset + 32),
+                        variable,
+                        depth + 1,
+                        out,
+                    ),
+                    _ => {}
+                }
+            }
+        }
+        let mut out = Vec::new();
+        walk(Reader::new(bytes), variable, 0, &mut out);
+        out
+    }
 
-        // The card's answer to another nonce does not prove this one.
-        let old = card.sign_challenge(b"yesterday's nonce").unwrap();
-        let r = kenhojo(&card.dump.kenhojo, &trust, Some((b"today's nonce", &old)));
-        assert_eq!(outcome(&r, "card.challenge"), Outcome::Failed);
-
-        // Without EF 0001 (no PIN) and without the card, those two are not checked.
-        let mut files = card.dump.kenhojo.clone();
-        files.0.remove(&kenhojo::EF_MY_NUMBER);
-        let r = kenhojo(&files, &trust, None);
-        assert!(r.passed());
-        assert_eq!(outcome(&r, "ef0001.digest"), Outcome::NotChecked);
-        assert_eq!(outcome(&r, "card.challenge"), Outcome::NotChecked);
-        assert!(r.my_number.is_none());
+    #[test]
+    fn the_synthetic_card_writes_what_the_real_card_holds() {
+        let (real, _) = real_card();
+        let (synthetic, _) = synthetic();
+        // Names, addresses, dates in kenhojo; images in kenkaku; the records around them.
+        let kenhojo_variable = [0xFF20, 0xDF22, 0xDF23];
+        let kenkaku_variable = [0xFF20, 0xDF25, 0xDF26, 0xDF27, 0xDF2A];
+        for (app, fid, variable) in [
+            ("kenhojo", 0x0001, &[][..]),
+            ("kenhojo", 0x0002, &kenhojo_variable[..]),
+            ("kenhojo", 0x0003, &[][..]),
+            ("kenhojo", 0x0004, &[][..]),
+            ("kenhojo", 0x0007, &[][..]),
+            ("kenkaku", 0x0002, &kenkaku_variable[..]),
+            ("kenkaku", 0x0004, &[][..]),
+        ] {
+            let real = real.app(app).unwrap().get(fid).unwrap();
+            let ours = synthetic.dump.app(app).unwrap().get(fid).unwrap();
+            assert_eq!(
+                shape(ours, variable),
+                shape(real, variable),
+                "{app} EF {fid:04X}: the synthetic card differs from a real one"
+            );
+        }
+        // The card key of EF 0007 is in the card's own encoding, not DER.
+        let real7 = kenhojo::card_key(real.kenhojo.get(kenhojo::EF_CARD_KEY).unwrap()).unwrap();
+        assert_eq!(real7.key.exponent, [1, 0, 1]);
+        assert_eq!(real7.key.modulus.len(), 256);
     }
 }
 
@@ -527,47 +827,37 @@ mod tests {
 mod kenkaku_tests {
     use super::*;
     use crate::card::kenkaku::EF_FACE;
-    use crate::card::synth::{Issuer, Resident};
-    use rustls_pki_types::SubjectPublicKeyInfoDer;
-    use rustls_pki_types::pem::PemObject;
+    use crate::card::tlv::Reader;
 
     #[test]
-    fn the_card_face_verifies_by_the_three_digest_rule_and_a_changed_photo_is_caught() {
-        let resident = Resident::sample();
-        let mut card = Issuer::generate("012084").unwrap().card(&resident).unwrap();
-        let face_issuer = Issuer::generate_for("9000023", "012084").unwrap();
-        let expiry = chrono::NaiveDate::from_ymd_opt(2036, 2, 17).unwrap();
-        face_issuer
-            .enrol_kenkaku(&mut card, &resident, expiry)
-            .unwrap();
-        let pem = face_issuer.ca_public_pem().unwrap();
-        let der = SubjectPublicKeyInfoDer::from_pem_slice(pem.as_bytes()).unwrap();
-        let trust = Trust::default().with_cvc_key("9000023", der.as_ref().to_vec());
-
-        let r = kenkaku(&card.dump.kenkaku, &trust);
-        assert!(r.passed(), "{:#?}", r.checks);
-        let face = r.card_face.unwrap();
-        assert_eq!(face.date_of_birth, "19800217");
-        assert_eq!(face.expiry_hint.as_deref(), Some("20360217"));
-        assert!(
-            r.checks
-                .iter()
-                .any(|c| c.id == "kenkaku.expiry" && c.outcome == Outcome::NotChecked)
-        );
-
-        // The photo's last byte changed.
-        let mut files = card.dump.kenkaku.clone();
+    fn the_card_face_verifies_by_the_three_digest_rule_and_its_unsigned_fields_are_not_reported() {
+        let (dump, trust) = super::tests::real_card();
+        // The photo changed (its last byte).
+        let mut files = dump.kenkaku.clone();
         let ef = files.0.get_mut(&EF_FACE).unwrap();
-        let at = ef.windows(5).position(|w| w == b"photo").unwrap();
-        ef[at] = b'P';
-        let r = kenkaku(&files, &trust);
+        let photo = Reader::new(ef)
+            .next()
+            .unwrap()
+            .unwrap()
+            .children()
+            .find(0xDF27)
+            .unwrap()
+            .unwrap();
+        let last = photo.value_offset + photo.value.len() - 1;
+        ef[last] ^= 1;
+        let r = kenkaku(&files, &trust, None);
         assert!(!r.passed());
         assert!(r.failed().any(|c| c.id == "kenkaku.signature"));
-        // The unsigned expiry date can change without the signature noticing: only a hint.
-        let mut files = card.dump.kenkaku.clone();
+        assert!(r.card_face.is_none());
+        // The unsigned expiry date can change without the signature noticing, so it is not
+        // read, and no report carries it.
+        let mut files = dump.kenkaku.clone();
         let ef = files.0.get_mut(&EF_FACE).unwrap();
-        let at = ef.windows(8).position(|w| w == b"20360217").unwrap();
+        let at = ef.windows(8).position(|w| w == b"20350217").unwrap();
         ef[at + 3] = b'9';
-        assert!(kenkaku(&files, &trust).passed());
+        let r = kenkaku(&files, &trust, None);
+        assert!(r.passed(), "{:#?}", r.checks);
+        let json = serde_json::to_string(&r).unwrap();
+        assert!(!json.contains("2039") && !json.contains("2035"), "{json}");
     }
 }

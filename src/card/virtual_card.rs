@@ -7,6 +7,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::apdu::{Command, Response, StatusWord, aid};
+use super::bridge::SecretKey;
 use super::kenhojo::{
     EF_BASIC_INFO, EF_CARD_KEY, EF_INTEGRITY, EF_MY_NUMBER, KEY_MATCH_A, KEY_MATCH_B, KEY_PIN,
 };
@@ -16,7 +17,7 @@ use super::transport::{Secret, Transport, TransportError};
 
 const OK: u16 = 0x9000;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 enum App {
     Jpki,
     Kenhojo,
@@ -44,7 +45,8 @@ pub struct VirtualCard {
     card: synth::Card,
     app: Option<App>,
     ef: Option<u16>,
-    keys: BTreeMap<u16, Key>,
+    /// Each application's key references.
+    keys: BTreeMap<(App, u16), Key>,
     /// Key references verified since the application was selected.
     verified: BTreeSet<u16>,
     /// Answer in pieces with `61xx`, as some readers do.
@@ -66,12 +68,18 @@ impl VirtualCard {
     pub fn new(card: synth::Card, pin: &str, matching_b: &str, my_number: &str) -> Self {
         // PINs lock after 3 wrong tries, the card-face numbers after 10.
         let keys = BTreeMap::from([
-            (KEY_PIN, Key::new(pin, 3)),
-            (KEY_JPKI_AUTH_PIN, Key::new(pin, 3)),
-            (KEY_MATCH_B, Key::new(matching_b, 10)),
-            (KEY_MATCH_A, Key::new(my_number, 10)),
-            (kenkaku::KEY_MATCH_B, Key::new(matching_b, 10)),
-            (kenkaku::KEY_MATCH_A, Key::new(my_number, 10)),
+            ((App::Kenhojo, KEY_PIN), Key::new(pin, 3)),
+            ((App::Jpki, KEY_JPKI_AUTH_PIN), Key::new(pin, 3)),
+            ((App::Kenhojo, KEY_MATCH_B), Key::new(matching_b, 10)),
+            ((App::Kenhojo, KEY_MATCH_A), Key::new(my_number, 10)),
+            (
+                (App::Kenkaku, kenkaku::KEY_MATCH_B),
+                Key::new(matching_b, 10),
+            ),
+            (
+                (App::Kenkaku, kenkaku::KEY_MATCH_A),
+                Key::new(my_number, 10),
+            ),
         ]);
         VirtualCard {
             card,
@@ -96,8 +104,17 @@ impl VirtualCard {
         self.pending.clear();
     }
 
+    /// The card's contents, to enrol another application in tests.
+    pub fn card_mut(&mut self) -> &mut synth::Card {
+        &mut self.card
+    }
+
+    /// Tries left of a key, by its FID (the FIDs of the three applications' keys differ).
     pub fn tries(&self, key: u16) -> Option<u8> {
-        self.keys.get(&key).map(|k| k.tries)
+        self.keys
+            .iter()
+            .find(|((_, fid), _)| *fid == key)
+            .map(|(_, k)| k.tries)
     }
 
     /// Which key references unlock an EF (reference §3, §4); `None`: free.
@@ -114,11 +131,12 @@ impl VirtualCard {
     }
 
     fn verify(&mut self, data: &[u8]) -> u16 {
-        let Some(fid) = self.ef else {
+        let (Some(app), Some(fid)) = (self.app, self.ef) else {
             return 0x6A82;
         };
-        let Some(key) = self.keys.get_mut(&fid) else {
-            return 0x6A82;
+        let Some(key) = self.keys.get_mut(&(app, fid)) else {
+            // VERIFY on a file that is not a key reference.
+            return 0x6981;
         };
         if key.tries == 0 {
             return 0x6984;
@@ -192,15 +210,17 @@ impl VirtualCard {
             (0x00, 0xA4, 0x02, 0x0C) if c.data.len() == 2 => {
                 let fid = u16::from_be_bytes([c.data[0], c.data[1]]);
                 let exists = match self.app {
-                    Some(App::Kenhojo) => {
-                        self.card.dump.kenhojo.get(fid).is_some() || self.keys.contains_key(&fid)
+                    Some(app @ App::Kenhojo) => {
+                        self.card.dump.kenhojo.get(fid).is_some()
+                            || self.keys.contains_key(&(app, fid))
                     }
-                    Some(App::Kenkaku) => {
-                        self.card.dump.kenkaku.get(fid).is_some() || self.keys.contains_key(&fid)
+                    Some(app @ App::Kenkaku) => {
+                        self.card.dump.kenkaku.get(fid).is_some()
+                            || self.keys.contains_key(&(app, fid))
                     }
-                    Some(App::Jpki) => {
+                    Some(app @ App::Jpki) => {
                         self.card.dump.jpki.get(fid).is_some()
-                            || fid == KEY_JPKI_AUTH_PIN
+                            || self.keys.contains_key(&(app, fid))
                             || (fid == EF_JPKI_AUTH_KEY && self.card.auth_key.is_some())
                     }
                     None => false,
@@ -233,6 +253,13 @@ impl VirtualCard {
                 match self.card.sign_digest_info(&c.data) {
                     Some(signature) => Response::new(signature, OK),
                     None => Response::new(Vec::new(), 0x6A80),
+                }
+            }
+            // The card face's key: the same command in kenkaku.
+            (0x80, 0x2A, 0x00, 0x00) if self.app == Some(App::Kenkaku) => {
+                match self.card.sign_digest_info_face(&c.data) {
+                    Some(signature) => Response::new(signature, OK),
+                    None => Response::new(Vec::new(), 0x6985),
                 }
             }
             (0x00, 0x84, 0x00, 0x00) => {
@@ -290,8 +317,19 @@ impl Transport for VirtualCard {
         Ok(self.process(&parsed))
     }
 
-    async fn present(&mut self, secret: &Secret) -> Result<StatusWord, TransportError> {
+    async fn present(
+        &mut self,
+        key: SecretKey,
+        secret: &Secret,
+    ) -> Result<StatusWord, TransportError> {
         self.step()?;
+        // Where the card is, as the bridge does: select the key, then VERIFY.
+        for command in key.selection() {
+            let r = self.process(&command);
+            if !r.sw.is_ok() {
+                return Ok(r.sw);
+            }
+        }
         let digits = match secret {
             Secret::LocalPin => self.local_pin.clone(),
             Secret::Digits(d) => d.clone(),

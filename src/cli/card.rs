@@ -11,7 +11,7 @@ use crate::card::files::Dump;
 use crate::card::jpki::CrlDirectory;
 use crate::card::synth::EF_JPKI_AUTH_CERT;
 use crate::card::synth::{Issuer, JpkiIssuer, Resident, SYNTH_CA_ID};
-use crate::card::trust::Trust;
+use crate::card::trust::{CvcApplication, Trust};
 use crate::card::verify::{self, Outcome, mask};
 
 pub fn run(command: CardCommand) -> Result<ExitCode, String> {
@@ -56,16 +56,13 @@ fn verify_dump(dir: &Path, trust_dir: &Path, json: bool, show: bool) -> Result<E
         report.checks.clear();
     }
     if !dump.kenkaku.0.is_empty() {
-        let face = verify::kenkaku(&dump.kenkaku, &trust);
+        let face = verify::kenkaku(&dump.kenkaku, &trust, None);
         report.card_face = face.card_face;
         report.checks.extend(face.checks);
     }
     if let Some(raw) = dump.jpki.get(EF_JPKI_AUTH_CERT) {
         // The certificate is followed by padding: its length is in its DER header.
-        let certificate = crate::card::tlv::Reader::new(raw)
-            .next()
-            .and_then(Result::ok)
-            .map_or(raw, |t| t.raw);
+        let certificate = crate::card::jpki::without_padding(raw);
         let crls = CrlDirectory(trust_dir.join("jpki-crl"));
         report.checks.extend(crate::card::jpki::verify(
             certificate,
@@ -101,19 +98,32 @@ fn verify_dump(dir: &Path, trust_dir: &Path, json: bool, show: bool) -> Result<E
                 );
                 println!("  性別      {} ({})", b.sex, sex_label(&b.sex));
             }
+            None if dump
+                .kenhojo
+                .get(crate::card::kenhojo::EF_BASIC_INFO)
+                .is_some() =>
+            {
+                println!("基本4情報: not shown: no verified signature covers EF 0002")
+            }
             None => println!("基本4情報: not in the dump"),
         }
         if let Some(face) = &report.card_face {
             println!(
-                "券面 (kenkaku EF 0002): 生年月日 {}, 性別 {}, 有効期限 {} (not signed: a hint)",
-                face.date_of_birth,
-                face.sex,
-                face.expiry_hint.as_deref().unwrap_or("-")
+                "券面 (kenkaku EF 0002): 生年月日 {}, 性別 {}",
+                face.date_of_birth, face.sex
             );
         }
+        let unverified = dump
+            .kenhojo
+            .get(crate::card::kenhojo::EF_MY_NUMBER)
+            .is_some();
         println!(
             "個人番号 (EF 0001): {}",
-            number.as_deref().unwrap_or("not in the dump")
+            number.as_deref().unwrap_or(if unverified {
+                "not shown: no verified signature covers EF 0001"
+            } else {
+                "not in the dump"
+            })
         );
         if let (Some(ca), Some(signer)) = (&report.ca_key_id, &report.signer_key_id) {
             println!("CA key {ca}, data-signing key {signer}");
@@ -169,8 +179,9 @@ struct Issuers {
     jpki: JpkiIssuer,
 }
 
-/// The trust directory that verifies a synthetic card: `cvc/9000033.pem`, `cvc/9000023.pem`,
-/// `jpki/synth-root.der`.
+/// The trust directory that verifies a synthetic card: `cvc/kenhojo/9000033-001.pem`,
+/// `cvc/kenkaku/9000023-001.pem`, `jpki/synth-root.der`, and `jpki-policies.txt` accepting
+/// the test policy the synthetic certificates carry.
 fn write_synthetic_trust(trust: &Path, issuers: &Issuers) -> Result<(), String> {
     let write = |path: std::path::PathBuf, bytes: &[u8]| -> Result<(), String> {
         if let Some(parent) = path.parent() {
@@ -178,13 +189,27 @@ fn write_synthetic_trust(trust: &Path, issuers: &Issuers) -> Result<(), String> 
         }
         std::fs::write(&path, bytes).map_err(|e| format!("{}: {e}", path.display()))
     };
-    for (id, issuer) in [
-        (SYNTH_CA_ID, &issuers.kenhojo),
-        (SYNTH_FACE_CA_ID, &issuers.kenkaku),
+    for (app, issuer) in [
+        (CvcApplication::Kenhojo, &issuers.kenhojo),
+        (CvcApplication::Kenkaku, &issuers.kenkaku),
     ] {
         let pem = issuer.ca_public_pem().map_err(|e| e.to_string())?;
-        write(trust.join("cvc").join(format!("{id}.pem")), pem.as_bytes())?;
+        write(
+            trust
+                .join("cvc")
+                .join(app.dir())
+                .join(format!("{}.pem", issuer.ca_ref())),
+            pem.as_bytes(),
+        )?;
     }
+    write(
+        trust.join("jpki-policies.txt"),
+        format!(
+            "# The synthetic card's 利用者証明用 policy (the J-LIS test hierarchy's): practice only.\n{}\n",
+            crate::card::synth::SYNTH_AUTH_POLICY
+        )
+        .as_bytes(),
+    )?;
     write(
         trust.join("jpki").join("synth-root.der"),
         issuers.jpki.root_der(),
@@ -245,6 +270,7 @@ pub fn practice_card(
                 Card {
                     dump,
                     card_key: None,
+                    face_key: None,
                     auth_key: None,
                 },
                 matching_b.map(str::to_owned).unwrap_or_default(),

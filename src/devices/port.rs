@@ -168,7 +168,12 @@ async fn connection(
                             break;
                         }
                     }
-                    Err(e) => tracing::warn!(error = %e, "unreadable bridge message ignored"),
+                    // Where, not what: serde's message may quote the message's data.
+                    Err(e) => tracing::warn!(
+                        category = ?e.classify(),
+                        column = e.column(),
+                        "unreadable bridge message ignored"
+                    ),
                 },
                 Message::Close(_) => break,
                 _ => {}

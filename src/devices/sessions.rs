@@ -14,7 +14,7 @@ use tokio::time::Instant;
 use uuid::Uuid;
 
 use crate::card::apdu::{Command, Response, StatusWord};
-use crate::card::bridge::{CardPresence, Down, FailReason, PresentSecret, Up};
+use crate::card::bridge::{CardPresence, Down, FailReason, PresentSecret, SecretKey, Up};
 use crate::card::jpki::CrlDirectory;
 use crate::card::session::{self, Failure, FailureCode, Purpose, SessionResult, State, Verifier};
 use crate::card::transport::{Secret, Transport, TransportError};
@@ -125,7 +125,8 @@ impl<'a> BridgeLink<'a> {
         while !self.card_present {
             match self.receive(self.deadline).await? {
                 Up::Reader { .. } => {}
-                other => tracing::debug!(?other, "bridge message outside a command"),
+                // Only the kind: a response carries the card's data.
+                other => tracing::debug!(kind = other.kind(), "bridge message outside a command"),
             }
         }
         Ok(())
@@ -154,7 +155,7 @@ impl<'a> BridgeLink<'a> {
                 {
                     return Ok(message);
                 }
-                other => tracing::debug!(?other, "stale bridge message ignored"),
+                other => tracing::debug!(kind = other.kind(), "stale bridge message ignored"),
             }
         }
     }
@@ -187,7 +188,11 @@ impl Transport for BridgeLink<'_> {
         }
     }
 
-    async fn present(&mut self, secret: &Secret) -> Result<StatusWord, TransportError> {
+    async fn present(
+        &mut self,
+        key: SecretKey,
+        secret: &Secret,
+    ) -> Result<StatusWord, TransportError> {
         let id = self.id();
         let secret = match secret {
             Secret::LocalPin => {
@@ -207,7 +212,7 @@ impl Transport for BridgeLink<'_> {
             },
         };
         let was_pin = secret == PresentSecret::Pin;
-        self.send(Down::Present { id, secret }).await?;
+        self.send(Down::Present { id, key, secret }).await?;
         let answer = self.answer(id, self.deadline).await;
         if was_pin
             && let Err(e) = self

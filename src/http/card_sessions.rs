@@ -162,8 +162,6 @@ pub struct BasicInfoDto {
 pub struct CardFaceDto {
     pub date_of_birth: Option<NaiveDate>,
     pub sex: String,
-    /// The expiry the card face states: not signed, a hint only.
-    pub expiry_hint: Option<String>,
     /// The images the card signed (name and address PNG, photo JPEG 2000), for the clerk's
     /// screen: GET them while the result is kept, never store them.
     pub images: Option<CardFaceImagesDto>,
@@ -237,7 +235,10 @@ pub struct ResultDto {
 #[schema(as = CardFailureCode)]
 pub enum FailureCodeDto {
     WrongPin,
+    /// 照合番号B does not match the card face (triesLeft says how many are left).
+    WrongMatchingNumber,
     PinBlocked,
+    MatchingNumberBlocked,
     CardRemoved,
     NotMyNumberCard,
     SignatureInvalid,
@@ -254,7 +255,9 @@ impl From<FailureCode> for FailureCodeDto {
     fn from(c: FailureCode) -> Self {
         match c {
             FailureCode::WrongPin => FailureCodeDto::WrongPin,
+            FailureCode::WrongMatchingNumber => FailureCodeDto::WrongMatchingNumber,
             FailureCode::PinBlocked => FailureCodeDto::PinBlocked,
+            FailureCode::MatchingNumberBlocked => FailureCodeDto::MatchingNumberBlocked,
             FailureCode::CardRemoved => FailureCodeDto::CardRemoved,
             FailureCode::NotMyNumberCard => FailureCodeDto::NotMyNumberCard,
             FailureCode::SignatureInvalid => FailureCodeDto::SignatureInvalid,
@@ -277,7 +280,7 @@ pub struct FailureDto {
     pub code: FailureCodeDto,
     /// For the clerk, in the language asked for (Accept-Language).
     pub message: String,
-    /// wrongPin: tries left before the PIN locks.
+    /// wrongPin, wrongMatchingNumber: tries left before the key locks.
     pub tries_left: Option<u8>,
     /// The check that failed (signatureInvalid, expired, revoked).
     pub check: Option<String>,
@@ -335,7 +338,6 @@ fn result_dto(
         card_face: v.card_face.as_ref().map(|f| CardFaceDto {
             date_of_birth: crate::card::kenhojo::card_date(&f.date_of_birth),
             sex: f.sex.clone(),
-            expiry_hint: f.expiry_hint.clone(),
             images: f.images.as_ref().map(|_| CardFaceImagesDto {
                 name: format!("{session_url}/images/name"),
                 address: format!("{session_url}/images/address"),

@@ -227,7 +227,7 @@ async fn counter_pc_reads_cards_through_the_bridge(backend: Backend) {
     assert_eq!(session["result"]["myNumber"], Value::Null);
     let evidence = &session["result"]["evidence"];
     assert_eq!(evidence["challengePassed"], true);
-    assert_eq!(evidence["caKeyId"], "9000033");
+    assert_eq!(evidence["caKeyId"], "9000033-001");
     assert_eq!(evidence["issuingLgCode"], "012084");
     for check in evidence["checks"].as_array().unwrap() {
         assert_ne!(check["outcome"], "failed", "{check}");
@@ -244,6 +244,28 @@ async fn counter_pc_reads_cards_through_the_bridge(backend: Backend) {
         .await;
     assert_eq!(face["state"], "verified", "{face}");
     assert_eq!(face["result"]["cardFace"]["dateOfBirth"], "1980-02-17");
+    // The card face answered the gateway's nonce with its signed key: not a recorded face.
+    assert_eq!(
+        face["result"]["evidence"]["challengePassed"], true,
+        "{face}"
+    );
+    // Its expiry date is not signed, so it is not reported.
+    assert!(
+        face["result"]["cardFace"].get("expiryHint").is_none(),
+        "{face}"
+    );
+    // A mistyped 照合番号B is told as such, not as a wrong PIN.
+    let (mistyped, _) = counter
+        .read(json!({"deviceId": device_id, "purpose": "readCardFace", "matchingNumberB": "55021720369999"}))
+        .await;
+    assert_eq!(mistyped["state"], "failed", "{mistyped}");
+    assert_eq!(mistyped["failure"]["code"], "wrongMatchingNumber");
+    assert_eq!(mistyped["failure"]["triesLeft"], 9);
+    let said = mistyped["failure"]["message"].as_str().unwrap();
+    assert!(
+        said.contains("照合番号B") && !said.contains("暗証番号"),
+        "{said}"
+    );
     // The card face's signed images, for the clerk to compare with the resident.
     let images = &face["result"]["cardFace"]["images"];
     let image = |which: &str| {
@@ -317,6 +339,7 @@ async fn counter_pc_reads_cards_through_the_bridge(backend: Backend) {
         "jpki.chain",
         "jpki.validity",
         "jpki.keyUsage",
+        "jpki.policy",
     ] {
         assert!(jpki_checks.contains(&id), "{id} in {auth}");
     }

@@ -10,6 +10,7 @@ use serde_json::Value;
 use tempfile::TempDir;
 
 use madoguchi::card::apdu::{Command, Response, StatusWord};
+use madoguchi::card::bridge::SecretKey;
 use madoguchi::card::protocol;
 use madoguchi::card::transport::{Secret, Transport, TransportError};
 use madoguchi::card::trust::Trust;
@@ -78,7 +79,7 @@ fn a_card_dump_is_verified_and_every_failure_is_named() {
         report["basicInfo"]["address"],
         "北海道北見市北５条東２丁目１０番地"
     );
-    assert_eq!(report["caKeyId"], "9000033");
+    assert_eq!(report["caKeyId"], "9000033-001");
     assert_eq!(report["myNumber"], "1234 **** **18");
     let shown = run(&[
         "card",
@@ -129,7 +130,7 @@ fn a_card_dump_is_verified_and_every_failure_is_named() {
         empty.to_str().unwrap(),
     ]);
     assert_eq!(unknown.status.code(), Some(2));
-    assert!(text(&unknown.stderr).contains("cvc/9000033.pem"));
+    assert!(text(&unknown.stderr).contains("cvc/kenhojo/9000033-001.pem"));
 
     // A file not named by its FID is refused by name, never skipped.
     std::fs::write(Path::new(&other).join("kenhojo/basic.bin"), b"x").unwrap();
@@ -145,6 +146,123 @@ fn a_card_dump_is_verified_and_every_failure_is_named() {
     ]);
     assert_eq!(nothing.status.code(), Some(1));
     assert!(text(&nothing.stderr).contains("not a card dump"));
+}
+
+/// Copies a dump directory (the files of `tests/data/card/jlis-test-card`, say).
+fn copy_dump(from: &Path, to: &Path) {
+    for app in ["kenhojo", "kenkaku", "jpki"] {
+        std::fs::create_dir_all(to.join(app)).unwrap();
+        for entry in std::fs::read_dir(from.join(app)).unwrap() {
+            let path = entry.unwrap().path();
+            std::fs::copy(&path, to.join(app).join(path.file_name().unwrap())).unwrap();
+        }
+    }
+}
+
+/// `FF20 { … }` of a kenhojo EF 0002 with `extra` put before DF22, lengths mended: what a
+/// tampered counter PC sends.
+fn forged_before_df22(ef: &[u8], extra: &[u8]) -> Vec<u8> {
+    use madoguchi::card::tlv::{Reader, encode};
+    let record = Reader::new(ef).next().unwrap().unwrap();
+    let mut value = Vec::new();
+    for child in record.children() {
+        let child = child.unwrap();
+        if child.tag == 0xDF22 {
+            value.extend(extra);
+        }
+        value.extend(child.raw);
+    }
+    encode(0xFF20, &value)
+}
+
+/// A real card's files (a J-LIS test card, read by someone else: tests/data/card/README.md)
+/// verify offline, JPKI certificate included; what a tampered PC or an incomplete dump makes
+/// of them fails, each by name, and nothing unsigned is printed.
+#[test]
+fn a_real_card_dump_verifies_and_its_tampered_copies_are_refused() {
+    let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/card");
+    let trust = data.join("jlis-test-trust");
+    let trust = trust.to_str().unwrap();
+    let dir = TempDir::new().unwrap();
+    let dump = dir.path().join("dump");
+    copy_dump(&data.join("jlis-test-card"), &dump);
+    let d = dump.to_str().unwrap();
+
+    let ok = run(&["card", "verify", d, "--trust-dir", trust]);
+    let stdout = text(&ok.stdout);
+    assert_eq!(ok.status.code(), Some(0), "{stdout}{}", text(&ok.stderr));
+    assert!(stdout.contains("黒桐　幹也"), "{stdout}");
+    assert!(stdout.contains("東京都清瀬市観布子南１２－７－２０２"));
+    assert!(stdout.contains("5376 **** **88"), "masked: {stdout}");
+    for passed in [
+        "ef0002.digest",
+        "ef0001.digest",
+        "ef0007.signature",
+        "kenkaku.signature",
+        "jpki.chain",
+        "jpki.policy",
+        "jpki.validity",
+    ] {
+        assert!(
+            stdout.contains(&format!("passed       {passed}")),
+            "{passed}: {stdout}"
+        );
+    }
+
+    // A tampered PC's forged 住所, 生年月日 and 性別 before the signed DF22.
+    use madoguchi::card::tlv::encode;
+    let ef2 = dump.join("kenhojo/0002.bin");
+    let original = std::fs::read(&ef2).unwrap();
+    let forged = [
+        encode(0xDF23, "大阪府大阪市北区中之島１－３－２０".as_bytes()),
+        encode(0xDF24, b"20010101"),
+        encode(0xDF25, b"2"),
+    ]
+    .concat();
+    std::fs::write(&ef2, forged_before_df22(&original, &forged)).unwrap();
+    let tampered = run(&["card", "verify", d, "--trust-dir", trust, "--json"]);
+    assert_eq!(tampered.status.code(), Some(2));
+    let report: Value = serde_json::from_slice(&tampered.stdout).unwrap();
+    assert_eq!(report["basicInfo"], Value::Null, "{report}");
+    assert!(!text(&tampered.stdout).contains("大阪府"));
+    assert!(!text(&tampered.stdout).contains("20010101"));
+    let err = text(&tampered.stderr);
+    assert!(err.contains("ef0002.digest"), "{err}");
+    assert!(err.contains("DF23"), "{err}");
+
+    // The 基本4情報 changed and EF 0003 left out of the dump: the check that would find the
+    // change cannot run, and that fails the dump.
+    let mut changed = original.clone();
+    let at = changed
+        .windows(3)
+        .position(|w| w == "南".as_bytes())
+        .unwrap();
+    changed[at + 2] ^= 1;
+    std::fs::write(&ef2, changed).unwrap();
+    std::fs::remove_file(dump.join("kenhojo/0003.bin")).unwrap();
+    let incomplete = run(&["card", "verify", d, "--trust-dir", trust]);
+    assert_eq!(
+        incomplete.status.code(),
+        Some(2),
+        "{}",
+        text(&incomplete.stdout)
+    );
+    assert!(text(&incomplete.stderr).contains("cannot be checked"));
+    assert!(text(&incomplete.stdout).contains("not shown"));
+
+    // A production trust directory (J-LIS's published roots, no test keys) trusts nothing of
+    // a test card.
+    let production = Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/card-trust");
+    std::fs::write(&ef2, &original).unwrap();
+    let refused = run(&[
+        "card",
+        "verify",
+        d,
+        "--trust-dir",
+        production.to_str().unwrap(),
+    ]);
+    assert_eq!(refused.status.code(), Some(2));
+    assert!(text(&refused.stderr).contains("jpki.policy"));
 }
 
 /// The far end of vpcd as the bridge's PC/SC calls would reach the card: framed APDUs on the
@@ -177,7 +295,18 @@ impl Transport for VpcdLink {
         Response::parse(&reply).map_err(|e| TransportError::Reader(e.to_string()))
     }
 
-    async fn present(&mut self, secret: &Secret) -> Result<StatusWord, TransportError> {
+    async fn present(
+        &mut self,
+        key: SecretKey,
+        secret: &Secret,
+    ) -> Result<StatusWord, TransportError> {
+        // Where the card is: the key selected here, then the VERIFY.
+        for command in key.selection() {
+            let sw = self.transmit(&command).await?.sw;
+            if !sw.is_ok() {
+                return Ok(sw);
+            }
+        }
         let digits = match secret {
             Secret::LocalPin => self.pin.clone(),
             Secret::Digits(d) => d.clone(),
@@ -250,11 +379,15 @@ async fn the_virtual_card_plays_a_card_in_a_vpcd_reader() {
     }
 
     // The card face with 照合番号B (the sample resident's, as the README gives it).
-    let face = protocol::read_kenkaku(&mut card, "55021720361234")
+    let face = protocol::read_kenkaku(&mut card, "55021720361234", nonce)
         .await
         .unwrap();
-    let face = verify::kenkaku(&face, &trust);
+    let face = verify::kenkaku(&face.files, &trust, Some((nonce, &face.challenge)));
     assert!(face.passed(), "{:#?}", face.checks);
+    assert_eq!(
+        face.outcome("kenkaku.challenge"),
+        Some(verify::Outcome::Passed)
+    );
 
     // The card leaves the reader.
     process.kill().unwrap();

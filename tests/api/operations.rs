@@ -362,7 +362,6 @@ async fn every_documented_example_works(backend: Backend) {
         card_face: Some(madoguchi::card::session::FaceFacts {
             date_of_birth: "19800217".into(),
             sex: "2".into(),
-            expiry_hint: None,
             images: Some(madoguchi::card::session::StoredImages {
                 name: b"\x89PNG\r\n\x1a\nname".to_vec(),
                 address: b"\x89PNG\r\n\x1a\naddress".to_vec(),
