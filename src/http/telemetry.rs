@@ -18,13 +18,29 @@ use tracing_subscriber::util::SubscriberInitExt;
 use super::request_id::RequestId;
 use crate::config::LogFormat;
 
-/// Installs the global subscriber. `RUST_LOG` wins over `level`. Logs go to stderr so that
-/// commands printing for scripts (`--json`) keep stdout clean.
+/// Crates whose logs would hold what must never be logged, at whatever level `RUST_LOG` asks:
+/// the WebSocket library logs every frame of the device port at trace, and those frames carry
+/// 照合番号B, the card's files (the 基本4情報) and the 個人番号 in hex.
+const NEVER_LOGGED: [&str; 2] = ["tungstenite", "tokio_tungstenite"];
+
+/// Whether events of `target` may be logged at all.
+pub fn may_log(target: &str) -> bool {
+    !NEVER_LOGGED.iter().any(|crate_name| {
+        target
+            .strip_prefix(crate_name)
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with("::"))
+    })
+}
+
+/// Installs the global subscriber. `RUST_LOG` wins over `level`, except for the crates of
+/// [`NEVER_LOGGED`], which no setting turns on. Logs go to stderr so that commands printing
+/// for scripts (`--json`) keep stdout clean.
 pub fn init(format: LogFormat, level: &str) {
     let filter = EnvFilter::try_from_default_env()
         .or_else(|_| EnvFilter::try_new(level))
         .unwrap_or_else(|_| EnvFilter::new("info"));
-    let registry = tracing_subscriber::registry().with(filter);
+    let never = tracing_subscriber::filter::filter_fn(|metadata| may_log(metadata.target()));
+    let registry = tracing_subscriber::registry().with(never).with(filter);
     let result = match format {
         LogFormat::Json => registry
             .with(
@@ -56,6 +72,23 @@ pub fn init(format: LogFormat, level: &str) {
     };
     // A second init (tests start several servers in one process) keeps the first.
     let _ = result;
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_websocket_crates_are_never_logged_and_others_are() {
+        for target in [
+            "tungstenite",
+            "tungstenite::protocol",
+            "tokio_tungstenite::compat",
+        ] {
+            assert!(!super::may_log(target), "{target}");
+        }
+        for target in ["madoguchi::devices::port", "tungstenite_like", "actix_http"] {
+            assert!(super::may_log(target), "{target}");
+        }
+    }
 }
 
 /// actix-http logs a request it cannot parse (a client's mistake, or an attack) as

@@ -546,3 +546,164 @@ async fn counter_pc_reads_cards_through_the_bridge(backend: Backend) {
     assert_eq!(listed["items"][0]["state"], "revoked");
 }
 storage_test!(counter_pc_reads_cards_through_the_bridge);
+
+/// The gateway's log at the most verbose level a setting allows: every crate at trace, the
+/// device port busy with card reads. 照合番号B, the 基本4情報 and the 個人番号 appear in it in
+/// no form (text or the hex the bridge protocol carries them in).
+#[tokio::test]
+async fn no_log_level_shows_what_the_card_holds() {
+    use crate::helpers::{basic_token, madoguchi, serve_process_env};
+    let work = tempfile::tempdir().unwrap();
+    let data = work.path().join("data");
+    let trust = work.path().join("trust");
+    let bridge_dir = work.path().join("bridge");
+    let log = work.path().join("gateway.log");
+    let server = serve_process_env(
+        &data,
+        None,
+        &[],
+        Some(&log),
+        &[
+            ("RUST_LOG", "trace"),
+            ("MADOGUCHI_CARD__DEVICE_PORT", "127.0.0.1:0"),
+            ("MADOGUCHI_CARD__TRUST_DIR", trust.to_str().unwrap()),
+        ],
+    );
+    let created = madoguchi()
+        .args([
+            "clients",
+            "create",
+            "--name",
+            "counter",
+            "--scope",
+            "admin",
+            "--scope",
+            "card",
+            "--scope",
+            "mynumber:read",
+            "--scope",
+            "visits",
+            "--municipality",
+            "012084",
+            "--json",
+            "--data-dir",
+        ])
+        .arg(&data)
+        .output()
+        .unwrap();
+    assert!(
+        created.status.success(),
+        "{}",
+        String::from_utf8_lossy(&created.stderr)
+    );
+    let client: Value = serde_json::from_slice(&created.stdout).unwrap();
+    let http = reqwest::Client::new();
+    let token = basic_token(
+        &http,
+        &server.address,
+        client["clientId"].as_str().unwrap(),
+        client["clientSecret"].as_str().unwrap(),
+    )
+    .await;
+    let url = |path: &str| format!("{}{path}", server.address);
+    let device: Value = http
+        .post(url("/v1/admin/devices"))
+        .bearer_auth(&token)
+        .json(&json!({"lgCode": "012084", "counterName": "市民課 9番窓口"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let device_id = device["deviceId"].as_str().unwrap().to_owned();
+    let enrolled = bridge()
+        .args(["enrol", "--gateway", &server.address, "--code"])
+        .arg(device["enrolmentCode"].as_str().unwrap())
+        .arg("--dir")
+        .arg(&bridge_dir)
+        .output()
+        .unwrap();
+    assert!(
+        enrolled.status.success(),
+        "{}",
+        String::from_utf8_lossy(&enrolled.stderr)
+    );
+    let _bridge = run_bridge(&bridge_dir, &trust, "1234", &work.path().join("bridge.log"));
+    let visit: Value = http
+        .post(url("/v1/municipalities/012084/visits"))
+        .bearer_auth(&token)
+        .header("Madoguchi-Actor", "clerk-0042")
+        .json(&json!({
+            "events": [{"kind": "certificateRequest", "date": "2026-12-03", "facts": {"certificates": ["residentRecordCopy"]}}],
+            "members": [{"id": "m1", "familyName": "山田", "givenName": "花子", "familyNameKana": "ヤマダ", "givenNameKana": "ハナコ", "dateOfBirth": "1980-02-17", "sex": "2"}],
+            "applicant": {"member": "m1"}
+        }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    for body in [
+        json!({"deviceId": device_id, "purpose": "readBasicInfoByCardFace", "matchingNumberB": "55021720361234"}),
+        json!({"deviceId": device_id, "purpose": "readMyNumber", "visitId": visit["id"]}),
+        json!({"deviceId": device_id, "purpose": "readCardFace", "matchingNumberB": "55021720361234"}),
+    ] {
+        let session: Value = http
+            .post(url("/v1/municipalities/012084/card-sessions"))
+            .bearer_auth(&token)
+            .header("Madoguchi-Actor", "clerk-0042")
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let id = session["cardSessionId"].as_str().unwrap().to_owned();
+        let mut state = "waitingForCard".to_owned();
+        for _ in 0..20 {
+            let now: Value = http
+                .get(url(&format!(
+                    "/v1/municipalities/012084/card-sessions/{id}?waitSeconds=10&unlessState={state}"
+                )))
+                .bearer_auth(&token)
+                .header("Madoguchi-Actor", "clerk-0042")
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            state = now["state"].as_str().unwrap_or_default().to_owned();
+            if state == "verified" || state == "failed" {
+                assert_eq!(state, "verified", "{now}");
+                break;
+            }
+        }
+        assert_eq!(state, "verified", "{body}");
+    }
+    drop(server);
+    let text = std::fs::read_to_string(&log).unwrap();
+    // Trace was on, and the device port was logged: the test can see what it looks for.
+    assert!(text.contains("TRACE"), "not a trace log");
+    assert!(
+        text.contains("bridge connected"),
+        "{}",
+        &text[..text.len().min(2000)]
+    );
+    let hex = |s: &str| hex::encode_upper(s.as_bytes());
+    for secret in [
+        "55021720361234",
+        "123456789018",
+        "山田",
+        "花子",
+        "北見市北５条東",
+        "19800217",
+    ] {
+        for form in [secret.to_owned(), hex(secret), hex(secret).to_lowercase()] {
+            assert!(!text.contains(&form), "{secret} is in the log as {form}");
+        }
+    }
+}

@@ -430,8 +430,20 @@ pub fn serve_process_with(
     extra_args: &[&str],
     log_file: Option<&Path>,
 ) -> ServeProcess {
+    serve_process_env(data_dir, database_url, extra_args, log_file, &[])
+}
+
+/// As [`serve_process_with`], with environment variables (settings, `RUST_LOG`).
+pub fn serve_process_env(
+    data_dir: &Path,
+    database_url: Option<&str>,
+    extra_args: &[&str],
+    log_file: Option<&Path>,
+    envs: &[(&str, &str)],
+) -> ServeProcess {
     use std::io::{BufRead, BufReader};
     let mut command = madoguchi();
+    command.envs(envs.iter().copied());
     command
         .args(["serve", "--bind", "127.0.0.1:0", "--data-dir"])
         .arg(data_dir)
