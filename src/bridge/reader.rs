@@ -2,8 +2,6 @@
 //! feature, see [`super::pcsc_reader`]) or the virtual card for practice and tests; and where
 //! the resident's PIN comes from.
 
-use std::io::{BufRead, Write};
-
 use crate::card::apdu::Command;
 use crate::card::virtual_card::VirtualCard;
 
@@ -109,21 +107,18 @@ impl PinSource for FixedPin {
     }
 }
 
-/// The bridge's own prompt on its terminal: the resident types the PIN at the counter PC.
-/// An empty line cancels.
+/// The bridge's own prompt on its terminal: the resident types the PIN at the counter PC, and
+/// the terminal does not show it (echo off while it is typed, through `rpassword`). An empty
+/// line cancels.
 pub struct PromptPin;
 
 impl PinSource for PromptPin {
     fn pin(&mut self, tries_left: u8) -> Option<String> {
-        let mut err = std::io::stderr();
-        let _ = write!(
-            err,
-            "暗証番号(数字4桁)を入力して Enter を押してください。残り{tries_left}回 / PIN ({tries_left} tries left): "
+        let prompt = format!(
+            "暗証番号(数字4桁)を入力して Enter を押してください(画面には表示されません)。残り{tries_left}回 / PIN ({tries_left} tries left; not shown as you type): "
         );
-        let _ = err.flush();
-        let mut line = String::new();
-        std::io::stdin().lock().read_line(&mut line).ok()?;
-        let pin = line.trim().to_owned();
+        let pin = rpassword::prompt_password(prompt).ok()?;
+        let pin = pin.trim().to_owned();
         (!pin.is_empty()).then_some(pin)
     }
 }

@@ -707,3 +707,98 @@ async fn no_log_level_shows_what_the_card_holds() {
         }
     }
 }
+
+/// The bridge's own PIN prompt, on a real terminal (a pty from `script`): the resident's
+/// keys are read with echo off, so the PIN is nowhere on the screen, and it still opens the
+/// card.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_pin_typed_at_the_bridge_prompt_is_not_shown() {
+    use std::io::{Read, Write};
+    let work = tempfile::tempdir().unwrap();
+    let trust = work.path().join("trust");
+    let bridge_dir = work.path().join("bridge");
+    let trust_dir = trust.clone();
+    let app = spawn_app_with(Backend::Sqlite, move |s| {
+        s.card.device_port = Some("127.0.0.1:0".to_owned());
+        s.card.trust_dir = Some(trust_dir);
+        s.card.session_seconds = 30;
+    })
+    .await;
+    let admin = admin_token(&app).await;
+    let (device_id, code) = register_pc(&app, &admin).await;
+    let enrolled = bridge()
+        .args(["enrol", "--gateway", &app.address, "--code", &code, "--dir"])
+        .arg(&bridge_dir)
+        .output()
+        .unwrap();
+    assert!(enrolled.status.success());
+    // A PIN no id, time or status word in the bridge's output can contain by chance.
+    let pin = "9q7z";
+    let command = format!(
+        "{} run --virtual-card --card-pin {pin} --dir {} --virtual-trust-dir {}",
+        env!("CARGO_BIN_EXE_madoguchi-bridge"),
+        bridge_dir.display(),
+        trust.display()
+    );
+    let mut terminal = Running(
+        Command::new("script")
+            .args(["-q", "-f", "-e", "-c", &command, "/dev/null"])
+            .env_remove("RUST_LOG")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("script (util-linux) runs the bridge on a pty"),
+    );
+    let mut keys = terminal.0.stdin.take().unwrap();
+    let mut screen = terminal.0.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel::<Vec<u8>>();
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = screen.read(&mut buf) {
+            if n == 0 || tx.send(buf[..n].to_vec()).is_err() {
+                break;
+            }
+        }
+    });
+    let card = app.register_client(&["card"], &["012084"]).await;
+    let counter = Counter {
+        app: &app,
+        token: app.token_for(&card.id, &card.secret).await,
+    };
+    let created: Value = counter
+        .ask(json!({"deviceId": device_id, "purpose": "readBasicInfo"}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let id = created["cardSessionId"].as_str().unwrap().to_owned();
+    let mut shown = Vec::new();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !String::from_utf8_lossy(&shown).contains("暗証番号(数字4桁)") {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no PIN prompt: {}",
+            String::from_utf8_lossy(&shown)
+        );
+        // A blocking wait, off the runtime that serves the gateway.
+        let next =
+            tokio::task::block_in_place(|| rx.recv_timeout(std::time::Duration::from_millis(200)));
+        if let Ok(bytes) = next {
+            shown.extend(bytes);
+        }
+    }
+    keys.write_all(format!("{pin}\r").as_bytes()).unwrap();
+    keys.flush().unwrap();
+    let (session, _) = counter.follow(&id).await;
+    assert_eq!(session["state"], "verified", "{session}");
+    while let Ok(bytes) =
+        tokio::task::block_in_place(|| rx.recv_timeout(std::time::Duration::from_millis(500)))
+    {
+        shown.extend(bytes);
+    }
+    let screen = String::from_utf8_lossy(&shown);
+    assert!(screen.contains("VERIFY → 9000"), "{screen}");
+    assert!(!screen.contains(pin), "the PIN is on the screen: {screen}");
+    drop(terminal);
+}
