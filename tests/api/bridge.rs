@@ -21,6 +21,10 @@ fn bridge() -> Command {
 
 /// Runs the bridge; what it logs goes to `log` (or to the terminal with SHOW_BRIDGE set).
 fn run_bridge(dir: &Path, trust: &Path, pin: &str, log: &Path) -> Running {
+    run_bridge_with(dir, trust, pin, log, &[])
+}
+
+fn run_bridge_with(dir: &Path, trust: &Path, pin: &str, log: &Path, extra: &[&str]) -> Running {
     let child = bridge()
         .args([
             "run",
@@ -28,6 +32,7 @@ fn run_bridge(dir: &Path, trust: &Path, pin: &str, log: &Path) -> Running {
             "--pin-from-env",
             "TEST_RESIDENT_PIN",
         ])
+        .args(extra)
         .arg("--dir")
         .arg(dir)
         .arg("--virtual-trust-dir")
@@ -802,3 +807,64 @@ async fn the_pin_typed_at_the_bridge_prompt_is_not_shown() {
     assert!(!screen.contains(pin), "the PIN is on the screen: {screen}");
     drop(terminal);
 }
+
+/// A tampered counter PC between the bridge and the gateway: what it makes up in the card's
+/// answers (a 住所, 生年月日 and 性別 before the signed DF22, another 住所 after the record)
+/// ends the session `failed` with the check that caught it, and no 基本4情報; the same relay
+/// changing nothing lets the read through, so it is the gateway's checks that refuse.
+async fn a_tampered_pc_cannot_make_up_a_resident(backend: Backend) {
+    use crate::tamper;
+    let work = tempfile::tempdir().unwrap();
+    let trust = work.path().join("trust");
+    let bridge_dir = work.path().join("bridge");
+    let trust_dir = trust.clone();
+    let app = spawn_app_with(backend, move |s| {
+        s.card.device_port = Some("127.0.0.1:0".to_owned());
+        s.card.trust_dir = Some(trust_dir);
+        s.card.session_seconds = 30;
+    })
+    .await;
+    let admin = admin_token(&app).await;
+    let (device_id, code) = register_pc(&app, &admin).await;
+    let enrolled = bridge()
+        .args(["enrol", "--gateway", &app.address, "--code", &code, "--dir"])
+        .arg(&bridge_dir)
+        .output()
+        .unwrap();
+    assert!(enrolled.status.success());
+    let card = app.register_client(&["card"], &["012084"]).await;
+    let counter = Counter {
+        app: &app,
+        token: app.token_for(&card.id, &card.secret).await,
+    };
+    let body = json!({"deviceId": device_id, "purpose": "readBasicInfoByCardFace", "matchingNumberB": "55021720361234"});
+    for (n, (tamper, caught)) in [
+        (tamper::pass_through as tamper::Tamper, None),
+        (tamper::forge_before_df22, Some("ef0002.digest")),
+        (tamper::append_after_record, Some("ef0002.digest")),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let relay = tamper::start(&bridge_dir, tamper).await;
+        let log = work.path().join(format!("bridge-{n}.log"));
+        let running = run_bridge_with(&bridge_dir, &trust, "1234", &log, &["--url", &relay.url]);
+        let (session, _) = counter.read(body.clone()).await;
+        match caught {
+            None => {
+                assert_eq!(session["state"], "verified", "{session}");
+                assert_eq!(session["result"]["basicInfo"]["name"], "山田　花子");
+            }
+            Some(check) => {
+                assert_eq!(session["state"], "failed", "{session}");
+                assert_eq!(session["failure"]["code"], "signatureInvalid", "{session}");
+                assert_eq!(session["failure"]["check"], check, "{session}");
+                assert_eq!(session["result"], Value::Null);
+                assert!(!session.to_string().contains("永田町"), "{session}");
+            }
+        }
+        drop(running);
+        drop(relay);
+    }
+}
+storage_test!(a_tampered_pc_cannot_make_up_a_resident);

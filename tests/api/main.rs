@@ -21,6 +21,7 @@ mod operations;
 mod pcsc;
 mod printouts;
 mod pull;
+mod tamper;
 mod tenancy;
 mod throttle;
 mod tls;

@@ -1,20 +1,23 @@
 //! The card through real PC/SC: Debian's pcscd with vsmartcard-vpcd's virtual reader, the
-//! virtual card plugged in over vpcd, the real gateway and the real bridge built with
-//! `--features pcsc`. It needs what `.ci/run` sets up (pcscd running in a network namespace of
-//! its own, so vpcd's port is on no network), so it is ignored in a plain `cargo test`; CI
-//! runs it with `--ignored` and `MADOGUCHI_TEST_PCSC_BRIDGE` naming the PC/SC bridge.
+//! virtual card plugged in over vpcd, the real gateway (`madoguchi serve`, its log kept and
+//! printed when the test fails) and the real bridge built with `--features pcsc`. It needs
+//! what `.ci/run` sets up (pcscd running in a network namespace of its own, so vpcd's port is
+//! on no network), so it is ignored in a plain `cargo test`; CI runs it with `--ignored` and
+//! `MADOGUCHI_TEST_PCSC_BRIDGE` naming the PC/SC bridge.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::helpers::{Backend, Running, madoguchi, spawn_app_with};
+use crate::helpers::{Running, basic_token, madoguchi, serve_process_env};
+use crate::tamper;
 
-fn run_bridge(bridge: &Path, dir: &Path, pin: &str) -> Running {
-    let child = Command::new(bridge)
+fn run_bridge(bridge: &Path, dir: &Path, pin: &str, url: Option<&str>) -> Running {
+    let mut command = Command::new(bridge);
+    command
         .args([
             "run",
             "--reader",
@@ -26,10 +29,23 @@ fn run_bridge(bridge: &Path, dir: &Path, pin: &str) -> Running {
         .arg(dir)
         .env("TEST_RESIDENT_PIN", pin)
         .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap();
-    Running(child)
+        .stderr(Stdio::inherit());
+    if let Some(url) = url {
+        command.args(["--url", url]);
+    }
+    Running(command.spawn().unwrap())
+}
+
+/// Prints the gateway's log when the test fails (a 500 says nothing without it).
+struct ShowLogOnFailure(PathBuf);
+
+impl Drop for ShowLogOnFailure {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            let log = std::fs::read_to_string(&self.0).unwrap_or_default();
+            eprintln!("---- the gateway's log ({}) ----\n{log}", self.0.display());
+        }
+    }
 }
 
 #[tokio::test]
@@ -41,6 +57,9 @@ async fn a_card_in_a_pcsc_reader_is_read_through_pcscd_and_the_bridge() {
     let work = tempfile::tempdir().unwrap();
     let trust = work.path().join("trust");
     let bridge_dir = work.path().join("bridge");
+    let data = work.path().join("data");
+    let log = work.path().join("gateway.log");
+    let _show = ShowLogOnFailure(log.clone());
 
     // The resident's card goes into vpcd's reader; its CA keys into the gateway's trust.
     let _card = Running(
@@ -57,19 +76,54 @@ async fn a_card_in_a_pcsc_reader_is_read_through_pcscd_and_the_bridge() {
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    let trust_dir = trust.clone();
-    let app = spawn_app_with(Backend::Sqlite, move |s| {
-        s.card.device_port = Some("127.0.0.1:0".to_owned());
-        s.card.trust_dir = Some(trust_dir);
-        s.card.session_seconds = 30;
-    })
+    let server = serve_process_env(
+        &data,
+        None,
+        &[],
+        Some(&log),
+        &[
+            ("RUST_LOG", "info,madoguchi=debug"),
+            ("MADOGUCHI_CARD__DEVICE_PORT", "127.0.0.1:0"),
+            ("MADOGUCHI_CARD__TRUST_DIR", trust.to_str().unwrap()),
+            ("MADOGUCHI_CARD__SESSION_SECONDS", "30"),
+        ],
+    );
+    let created = madoguchi()
+        .args([
+            "clients",
+            "create",
+            "--name",
+            "counter",
+            "--scope",
+            "admin",
+            "--scope",
+            "card",
+            "--municipality",
+            "012084",
+            "--json",
+            "--data-dir",
+        ])
+        .arg(&data)
+        .output()
+        .unwrap();
+    assert!(
+        created.status.success(),
+        "{}",
+        String::from_utf8_lossy(&created.stderr)
+    );
+    let client: Value = serde_json::from_slice(&created.stdout).unwrap();
+    let http = reqwest::Client::new();
+    let token = basic_token(
+        &http,
+        &server.address,
+        client["clientId"].as_str().unwrap(),
+        client["clientSecret"].as_str().unwrap(),
+    )
     .await;
-    let admin = app.register_client(&["admin"], &[]).await;
-    let admin = app.token_for(&admin.id, &admin.secret).await;
-    let created: Value = app
-        .http
-        .post(app.url("/v1/admin/devices"))
-        .bearer_auth(&admin)
+    let url = |path: &str| format!("{}{path}", server.address);
+    let created: Value = http
+        .post(url("/v1/admin/devices"))
+        .bearer_auth(&token)
         .json(&json!({"lgCode": "012084", "counterName": "市民課 1番窓口"}))
         .send()
         .await
@@ -79,7 +133,7 @@ async fn a_card_in_a_pcsc_reader_is_read_through_pcscd_and_the_bridge() {
         .unwrap();
     let device_id = created["deviceId"].as_str().unwrap().to_owned();
     let enrolled = Command::new(&bridge)
-        .args(["enrol", "--gateway", &app.address, "--code"])
+        .args(["enrol", "--gateway", &server.address, "--code"])
         .arg(created["enrolmentCode"].as_str().unwrap())
         .arg("--dir")
         .arg(&bridge_dir)
@@ -90,18 +144,15 @@ async fn a_card_in_a_pcsc_reader_is_read_through_pcscd_and_the_bridge() {
         "{}",
         String::from_utf8_lossy(&enrolled.stderr)
     );
-    let card = app.register_client(&["card"], &["012084"]).await;
-    let token = app.token_for(&card.id, &card.secret).await;
-    let read = |purpose: &'static str| {
-        let (app, token, device_id) = (&app, token.clone(), device_id.clone());
+    let read = |body: Value| {
+        let (http, token, url) = (&http, token.clone(), &url);
         async move {
             let started = Instant::now();
-            let created: Value = app
-                .http
-                .post(app.url("/v1/municipalities/012084/card-sessions"))
+            let created: Value = http
+                .post(url("/v1/municipalities/012084/card-sessions"))
                 .bearer_auth(&token)
                 .header("Madoguchi-Actor", "clerk-0042")
-                .json(&json!({"deviceId": device_id, "purpose": purpose}))
+                .json(&body)
                 .send()
                 .await
                 .unwrap()
@@ -109,11 +160,11 @@ async fn a_card_in_a_pcsc_reader_is_read_through_pcscd_and_the_bridge() {
                 .await
                 .unwrap();
             let id = created["cardSessionId"].as_str().unwrap().to_owned();
-            for _ in 0..10 {
-                let response = app
-                    .http
-                    .get(app.url(&format!(
-                        "/v1/municipalities/012084/card-sessions/{id}?waitSeconds=10"
+            let mut state = "waitingForCard".to_owned();
+            for _ in 0..20 {
+                let response = http
+                    .get(url(&format!(
+                        "/v1/municipalities/012084/card-sessions/{id}?waitSeconds=10&unlessState={state}"
                     )))
                     .bearer_auth(&token)
                     .header("Madoguchi-Actor", "clerk-0042")
@@ -122,16 +173,18 @@ async fn a_card_in_a_pcsc_reader_is_read_through_pcscd_and_the_bridge() {
                     .unwrap();
                 assert_eq!(response.status(), StatusCode::OK);
                 let session: Value = response.json().await.unwrap();
-                if session["state"] == "verified" || session["state"] == "failed" {
+                state = session["state"].as_str().unwrap_or_default().to_owned();
+                if state == "verified" || state == "failed" {
                     return (session, started.elapsed());
                 }
             }
             panic!("card session {id} did not end");
         }
     };
+    let basic = json!({"deviceId": device_id, "purpose": "readBasicInfo"});
 
-    let _bridge = run_bridge(&bridge, &bridge_dir, "1234");
-    let (session, first) = read("readBasicInfo").await;
+    let running = run_bridge(&bridge, &bridge_dir, "1234", None);
+    let (session, first) = read(basic.clone()).await;
     assert_eq!(session["state"], "verified", "{session}");
     let info = &session["result"]["basicInfo"];
     assert_eq!(info["name"], "山田　花子");
@@ -139,11 +192,15 @@ async fn a_card_in_a_pcsc_reader_is_read_through_pcscd_and_the_bridge() {
     assert_eq!(info["sex"], "2");
     assert_eq!(info["address"]["city"], "北見市");
     assert_eq!(session["result"]["evidence"]["challengePassed"], true);
+    // The card face answers the nonce with its own key through the same reader.
+    let (face, _) = read(json!({"deviceId": device_id, "purpose": "readCardFace", "matchingNumberB": "55021720361234"})).await;
+    assert_eq!(face["state"], "verified", "{face}");
+    assert_eq!(face["result"]["evidence"]["challengePassed"], true);
     // The wall time of kenhojo reads through gateway, bridge, pcscd and vpcd, for the record
     // (a figure for the report; not asserted).
     let mut times = vec![first];
     for _ in 0..9 {
-        let (session, took) = read("readBasicInfo").await;
+        let (session, took) = read(basic.clone()).await;
         assert_eq!(session["state"], "verified", "{session}");
         times.push(took);
     }
@@ -152,10 +209,27 @@ async fn a_card_in_a_pcsc_reader_is_read_through_pcscd_and_the_bridge() {
         "kenhojo read through bridge and vpcd (POST to verified, 10 reads): min {:?}, median {:?}, max {:?}",
         times[0], times[5], times[9]
     );
+    drop(running);
 
-    drop(_bridge);
-    let _bridge = run_bridge(&bridge, &bridge_dir, "9999");
-    let (wrong, _) = read("readBasicInfo").await;
+    // A tampered PC between the PC/SC bridge and the gateway: made-up fields before the
+    // signed range, or after the record, are refused by name; nothing of them is reported.
+    for forge in [
+        tamper::forge_before_df22 as tamper::Tamper,
+        tamper::append_after_record,
+    ] {
+        let relay = tamper::start(&bridge_dir, forge).await;
+        let _tampered = run_bridge(&bridge, &bridge_dir, "1234", Some(&relay.url));
+        let (session, _) = read(basic.clone()).await;
+        assert_eq!(session["state"], "failed", "{session}");
+        assert_eq!(session["failure"]["code"], "signatureInvalid");
+        assert_eq!(session["failure"]["check"], "ef0002.digest");
+        assert!(!session.to_string().contains("永田町"), "{session}");
+    }
+    // The bridge's own trust is the tampered PC's now; put the gateway's back.
+    std::fs::copy(bridge_dir.join("ca.crt.gateway"), bridge_dir.join("ca.crt")).unwrap();
+
+    let _bridge = run_bridge(&bridge, &bridge_dir, "9999", None);
+    let (wrong, _) = read(basic.clone()).await;
     assert_eq!(wrong["state"], "failed", "{wrong}");
     assert_eq!(wrong["failure"]["code"], "wrongPin");
     assert_eq!(wrong["failure"]["triesLeft"], 2);
