@@ -191,8 +191,9 @@ pub struct CardSettings {
     /// The URL bridges are told to connect to at enrolment (`wss://host:port/v1/bridge`).
     /// Defaults to the device port's address.
     pub device_port_url: Option<String>,
-    /// The trust directory: `cvc/<keyId>.pem` (J-LIS CVC CA keys), `jpki/` (JPKI roots) and
-    /// `jpki-crl/` (CRLs). Empty: no card can be verified.
+    /// The trust directory: `cvc/kenhojo/` and `cvc/kenkaku/` (J-LIS CVC CA keys named by
+    /// their whole reference), `jpki/` (JPKI roots), `jpki-policies.txt` and `jpki-crl/`
+    /// (CRLs). Empty: no card can be verified.
     pub trust_dir: Option<PathBuf>,
     /// Seconds a card session waits for the card and the PIN.
     pub session_seconds: u64,

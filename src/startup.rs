@@ -224,10 +224,21 @@ impl Application {
                     server_key: server_key.clone(),
                     trust_dir: settings.card.trust_dir.clone(),
                 };
-                if settings.card.trust_dir.is_none() {
-                    tracing::warn!(
+                match &settings.card.trust_dir {
+                    None => tracing::warn!(
                         "no card trust directory (card.trust_dir): card sessions will fail until one is configured"
-                    );
+                    ),
+                    // Read again at every session, so it can be mended without a restart; a
+                    // directory that is there but wrong is said now, not at the first card.
+                    Some(dir) if dir.exists() => {
+                        if let Err(e) = crate::card::trust::Trust::load(dir) {
+                            tracing::error!(
+                                error = %e,
+                                "the card trust directory cannot be used: card sessions will fail until it is mended"
+                            );
+                        }
+                    }
+                    Some(_) => {}
                 }
                 Some(
                     crate::devices::port::DevicePort::start(bind, config, driver)

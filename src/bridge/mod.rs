@@ -304,6 +304,21 @@ fn blocking<T>(f: impl FnOnce() -> T) -> T {
     tokio::task::block_in_place(f)
 }
 
+/// The status word that ends a response APDU (`None`: the reader gave less than two bytes).
+fn status_word(response: &[u8]) -> Option<StatusWord> {
+    match response {
+        [.., a, b] => Some(StatusWord(u16::from_be_bytes([*a, *b]))),
+        _ => None,
+    }
+}
+
+/// The status word in hex, for the log and for `presented` (empty when there is none).
+fn status_hex(response: &[u8]) -> String {
+    status_word(response)
+        .map(|sw| format!("{:04X}", sw.0))
+        .unwrap_or_default()
+}
+
 /// How long a PIN-pad reader waits for the resident's first key, and between keys.
 const PIN_PAD_SECONDS: u8 = 30;
 
@@ -401,11 +416,7 @@ impl<R: Reader, P: PinSource> Relay<R, P> {
     fn transmit(&mut self, command: &Command) -> Result<Vec<u8>, ReaderFailure> {
         let bytes = command.to_bytes();
         let result = blocking(|| self.reader.transmit(&bytes));
-        let sw = result
-            .as_ref()
-            .ok()
-            .and_then(|r| r.len().checked_sub(2).map(|i| &r[i..]))
-            .map(|sw| StatusWord(u16::from_be_bytes([sw[0], sw[1]])));
+        let sw = result.as_deref().ok().and_then(status_word);
         self.card.learn(command, sw);
         result
     }
@@ -488,11 +499,7 @@ impl<R: Reader, P: PinSource> Relay<R, P> {
         let started = std::time::Instant::now();
         match self.transmit(&command) {
             Ok(response) => {
-                let sw = response
-                    .len()
-                    .checked_sub(2)
-                    .map(|i| hex::encode_upper(&response[i..]))
-                    .unwrap_or_default();
+                let sw = status_hex(&response);
                 eprintln!(
                     "madoguchi-bridge: {header} → {sw} ({} ms)",
                     started.elapsed().as_millis()
@@ -511,10 +518,7 @@ impl<R: Reader, P: PinSource> Relay<R, P> {
     fn select_key(&mut self, key: SecretKey) -> Result<Option<StatusWord>, ReaderFailure> {
         for command in key.selection() {
             let response = self.transmit(&command)?;
-            let sw = match response.as_slice() {
-                [.., a, b] => StatusWord(u16::from_be_bytes([*a, *b])),
-                _ => StatusWord(0),
-            };
+            let sw = status_word(&response).unwrap_or(StatusWord(0));
             if !sw.is_ok() {
                 return Ok(Some(sw));
             }
@@ -582,9 +586,8 @@ impl<R: Reader, P: PinSource> Relay<R, P> {
             Ok(r) => r,
             Err(e) => return self.reader_failed(id, e),
         };
-        let sw = match tries.as_slice() {
-            [.., a, b] => StatusWord(u16::from_be_bytes([*a, *b])),
-            _ => return Self::failed(id, FailReason::Reader, "no status word"),
+        let Some(sw) = status_word(&tries) else {
+            return Self::failed(id, FailReason::Reader, "no status word");
         };
         let left = match sw.status() {
             Status::TriesLeft(n) => n,
@@ -648,11 +651,7 @@ impl<R: Reader, P: PinSource> Relay<R, P> {
 
     /// VERIFY's status word, the only thing of it that goes upstream.
     fn presented(id: u64, response: &[u8]) -> Up {
-        let sw = response
-            .len()
-            .checked_sub(2)
-            .map(|i| hex::encode_upper(&response[i..]))
-            .unwrap_or_default();
+        let sw = status_hex(response);
         eprintln!("madoguchi-bridge: VERIFY → {sw}");
         Up::Presented { id, sw }
     }
@@ -696,6 +695,10 @@ mod tests {
         relay.handle(Down::Present { id, key, secret }).unwrap()
     }
 
+    fn ok_sw(id: u64, sw: &str) -> Up {
+        Up::Presented { id, sw: sw.into() }
+    }
+
     fn digits(d: &str) -> PresentSecret {
         PresentSecret::Digits { digits: d.into() }
     }
@@ -729,13 +732,7 @@ mod tests {
         assert!(verifies(&r).is_empty());
         // The PIN is presented by the bridge: only the status word goes up.
         let up = present(&mut r, 3, SecretKey::KenhojoPin, PresentSecret::Pin);
-        assert_eq!(
-            up,
-            Up::Presented {
-                id: 3,
-                sw: "9000".into()
-            }
-        );
+        assert_eq!(up, ok_sw(3, "9000"));
         // Digits typed by the clerk never go to a PIN key.
         let up = present(&mut r, 4, SecretKey::KenhojoPin, digits("1234"));
         assert!(refused(&up, FailReason::NotAllowed));
@@ -764,13 +761,7 @@ mod tests {
         assert_eq!(verifies(&r), vec![(0x0015, b"0000".to_vec())]);
         // The right PIN after that: still three tries, and it verifies.
         let up = present(&mut r, 5, SecretKey::KenhojoPin, PresentSecret::Pin);
-        assert_eq!(
-            up,
-            Up::Presented {
-                id: 5,
-                sw: "9000".into()
-            }
-        );
+        assert_eq!(up, ok_sw(5, "9000"));
     }
 
     #[tokio::test(flavor = "multi_thread")]
@@ -780,13 +771,7 @@ mod tests {
         apdu(&mut r, 1, &Command::select_application(aid::KENHOJO));
         apdu(&mut r, 2, &Command::select_file(0x0015));
         let up = present(&mut r, 3, SecretKey::KenhojoPin, PresentSecret::Pin);
-        assert_eq!(
-            up,
-            Up::Presented {
-                id: 3,
-                sw: "9000".into()
-            }
-        );
+        assert_eq!(up, ok_sw(3, "9000"));
         assert_eq!(verifies(&r), vec![(0x0011, b"1234".to_vec())]);
         assert_eq!(r.reader.card.tries(0x0015), Some(10));
         // The PIN is never asked for a card-face number's key.
@@ -794,13 +779,7 @@ mod tests {
         assert!(refused(&up, FailReason::NotAllowed));
         // And a card-face number goes to the kenkaku key when that is the one named.
         let up = present(&mut r, 5, SecretKey::KenkakuMatchingB, digits(MATCHING_B));
-        assert_eq!(
-            up,
-            Up::Presented {
-                id: 5,
-                sw: "9000".into()
-            }
-        );
+        assert_eq!(up, ok_sw(5, "9000"));
         assert_eq!(verifies(&r).last().map(|v| v.0), Some(0x0012));
     }
 
@@ -830,13 +809,7 @@ mod tests {
         let sign = Command::sign(&sha256_digest_info(b"nonce"), 0x80);
         apdu(&mut r, 1, &Command::select_application(aid::JPKI));
         let up = present(&mut r, 2, SecretKey::JpkiAuthPin, PresentSecret::Pin);
-        assert_eq!(
-            up,
-            Up::Presented {
-                id: 2,
-                sw: "9000".into()
-            }
-        );
+        assert_eq!(up, ok_sw(2, "9000"));
         apdu(&mut r, 3, &Command::select_file(0x0017));
         let up = apdu(&mut r, 4, &sign);
         assert!(
@@ -859,23 +832,11 @@ mod tests {
         r.reader.pin_pad = Some("1234".to_owned());
         apdu(&mut r, 1, &Command::select_application(aid::KENHOJO));
         let up = present(&mut r, 3, SecretKey::KenhojoPin, PresentSecret::Pin);
-        assert_eq!(
-            up,
-            Up::Presented {
-                id: 3,
-                sw: "9000".into()
-            }
-        );
+        assert_eq!(up, ok_sw(3, "9000"));
         assert_eq!(r.reader.card.tries(0x0011), Some(3));
         // A wrong PIN typed on the pad costs a try, and only the status word goes up.
         r.reader.pin_pad = Some("0000".to_owned());
         let up = present(&mut r, 4, SecretKey::KenhojoPin, PresentSecret::Pin);
-        assert_eq!(
-            up,
-            Up::Presented {
-                id: 4,
-                sw: "63C2".into()
-            }
-        );
+        assert_eq!(up, ok_sw(4, "63C2"));
     }
 }

@@ -262,20 +262,6 @@ pub fn matching_number_b(
     ))
 }
 
-/// A 16-byte key id as people write it: its 7 ASCII characters (`6000033`).
-pub fn key_id_label(id: &[u8]) -> String {
-    id.iter()
-        .take(7)
-        .map(|&b| {
-            if b.is_ascii_graphic() {
-                char::from(b)
-            } else {
-                '?'
-            }
-        })
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

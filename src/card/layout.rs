@@ -154,7 +154,6 @@ pub fn fields<'a>(
     if let Some(f) = fields[next..].iter().find(|f| !f.optional) {
         return Err(LayoutError::Missing { record, tag: f.tag });
     }
-    debug_assert_eq!(at, value.len());
     Ok(out)
 }
 

@@ -89,7 +89,7 @@ pub struct VirtualCardArgs {
     /// instead of a synthetic one.
     #[arg(long, value_name = "DIR")]
     pub dump: Option<PathBuf>,
-    /// For a synthetic card: write its CA key here (cvc/9000033.pem) so that the gateway can
+    /// For a synthetic card: write its CA keys and root here (cvc/kenhojo/9000033-001.pem …) so that the gateway can
     /// verify it.
     #[arg(long, value_name = "DIR")]
     pub trust_dir: Option<PathBuf>,
@@ -109,7 +109,8 @@ pub enum CardCommand {
         /// The dump: kenhojo/, kenkaku/, jpki/ with one file per EF (0002.bin …).
         #[arg(value_name = "DUMP_DIR")]
         dump: PathBuf,
-        /// cvc/<keyId>.pem (J-LIS CVC CA keys) and jpki/ (root certificates).
+        /// cvc/kenhojo/, cvc/kenkaku/ (J-LIS CVC CA keys by whole reference), jpki/ (root
+        /// certificates), jpki-policies.txt, jpki-crl/.
         #[arg(long, value_name = "DIR")]
         trust_dir: PathBuf,
         #[arg(long)]

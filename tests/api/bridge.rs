@@ -9,7 +9,7 @@ use std::process::{Command, Stdio};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::helpers::{Backend, Running, TestApp, problem, spawn_app_with};
+use crate::helpers::{Backend, Running, TestApp, output, problem, spawn_app_with};
 use crate::storage_test;
 
 /// The bridge binary, with nothing of the caller's environment that could change it.
@@ -71,6 +71,52 @@ async fn register_pc(app: &TestApp, token: &str) -> (String, String) {
         created["deviceId"].as_str().unwrap().to_owned(),
         created["enrolmentCode"].as_str().unwrap().to_owned(),
     )
+}
+
+/// A gateway with its device port, and a counter PC whose bridge is enrolled (not running).
+struct EnrolledPc {
+    work: tempfile::TempDir,
+    trust: std::path::PathBuf,
+    bridge_dir: std::path::PathBuf,
+    app: TestApp,
+    device_id: String,
+}
+
+async fn enrolled_pc(backend: Backend) -> EnrolledPc {
+    let work = tempfile::tempdir().unwrap();
+    let trust = work.path().join("trust");
+    let bridge_dir = work.path().join("bridge");
+    let trust_dir = trust.clone();
+    let app = spawn_app_with(backend, move |s| {
+        s.card.device_port = Some("127.0.0.1:0".to_owned());
+        s.card.trust_dir = Some(trust_dir);
+        s.card.session_seconds = 30;
+    })
+    .await;
+    let admin = admin_token(&app).await;
+    let (device_id, code) = register_pc(&app, &admin).await;
+    let mut enrol = bridge();
+    enrol
+        .args(["enrol", "--gateway", &app.address, "--code", &code, "--dir"])
+        .arg(&bridge_dir);
+    let enrolled = output(enrol).await;
+    assert!(enrolled.status.success());
+    EnrolledPc {
+        work,
+        trust,
+        bridge_dir,
+        app,
+        device_id,
+    }
+}
+
+/// A visit of the sample resident (the virtual card's), who asks for a certificate.
+fn sample_visit() -> Value {
+    json!({
+        "events": [{"kind": "certificateRequest", "date": "2026-12-03", "facts": {"certificates": ["residentRecordCopy"]}}],
+        "members": [{"id": "m1", "familyName": "山田", "givenName": "花子", "familyNameKana": "ヤマダ", "givenNameKana": "ハナコ", "dateOfBirth": "1980-02-17", "sex": "2"}],
+        "applicant": {"member": "m1"}
+    })
 }
 
 struct Counter<'a> {
@@ -147,7 +193,9 @@ async fn counter_pc_reads_cards_through_the_bridge(backend: Backend) {
 
     // Enrolment: a wrong code is refused, the right one once.
     let (device_id, code) = register_pc(&app, &admin).await;
-    let wrong = bridge()
+    // Off the runtime that hosts the gateway (see helpers::output).
+    let mut wrong = bridge();
+    wrong
         .args([
             "enrol",
             "--gateway",
@@ -156,16 +204,16 @@ async fn counter_pc_reads_cards_through_the_bridge(backend: Backend) {
             "0000-0000-0000",
             "--dir",
         ])
-        .arg(&bridge_dir)
-        .output()
-        .unwrap();
+        .arg(&bridge_dir);
+    let wrong = output(wrong).await;
     assert!(!wrong.status.success());
     assert!(
         String::from_utf8_lossy(&wrong.stderr).contains("403"),
         "{}",
         String::from_utf8_lossy(&wrong.stderr)
     );
-    let enrolled = bridge()
+    let mut enrol = bridge();
+    enrol
         .args([
             "enrol",
             "--gateway",
@@ -174,9 +222,8 @@ async fn counter_pc_reads_cards_through_the_bridge(backend: Backend) {
             &code.to_lowercase(),
             "--dir",
         ])
-        .arg(&bridge_dir)
-        .output()
-        .unwrap();
+        .arg(&bridge_dir);
+    let enrolled = output(enrol).await;
     assert!(
         enrolled.status.success(),
         "{}",
@@ -387,11 +434,7 @@ async fn counter_pc_reads_cards_through_the_bridge(backend: Backend) {
         .post(app.url("/v1/municipalities/012084/visits"))
         .bearer_auth(&numbers.token)
         .header("Madoguchi-Actor", "clerk-0042")
-        .json(&json!({
-            "events": [{"kind": "certificateRequest", "date": "2026-12-03", "facts": {"certificates": ["residentRecordCopy"]}}],
-            "members": [{"id": "m1", "familyName": "山田", "givenName": "花子", "familyNameKana": "ヤマダ", "givenNameKana": "ハナコ", "dateOfBirth": "1980-02-17", "sex": "2"}],
-            "applicant": {"member": "m1"}
-        }))
+        .json(&sample_visit())
         .send()
         .await
         .unwrap()
@@ -557,139 +600,42 @@ storage_test!(counter_pc_reads_cards_through_the_bridge);
 /// no form (text or the hex the bridge protocol carries them in).
 #[tokio::test]
 async fn no_log_level_shows_what_the_card_holds() {
-    use crate::helpers::{basic_token, madoguchi, serve_process_env};
     let work = tempfile::tempdir().unwrap();
-    let data = work.path().join("data");
     let trust = work.path().join("trust");
     let bridge_dir = work.path().join("bridge");
     let log = work.path().join("gateway.log");
-    let server = serve_process_env(
-        &data,
-        None,
-        &[],
-        Some(&log),
-        &[
-            ("RUST_LOG", "trace"),
-            ("MADOGUCHI_CARD__DEVICE_PORT", "127.0.0.1:0"),
-            ("MADOGUCHI_CARD__TRUST_DIR", trust.to_str().unwrap()),
-        ],
-    );
-    let created = madoguchi()
-        .args([
-            "clients",
-            "create",
-            "--name",
-            "counter",
-            "--scope",
-            "admin",
-            "--scope",
-            "card",
-            "--scope",
-            "mynumber:read",
-            "--scope",
-            "visits",
-            "--municipality",
-            "012084",
-            "--json",
-            "--data-dir",
-        ])
-        .arg(&data)
-        .output()
-        .unwrap();
-    assert!(
-        created.status.success(),
-        "{}",
-        String::from_utf8_lossy(&created.stderr)
-    );
-    let client: Value = serde_json::from_slice(&created.stdout).unwrap();
-    let http = reqwest::Client::new();
-    let token = basic_token(
-        &http,
-        &server.address,
-        client["clientId"].as_str().unwrap(),
-        client["clientSecret"].as_str().unwrap(),
+    let gateway = crate::counter_pc::start(
+        work.path(),
+        &trust,
+        &log,
+        "trace",
+        Path::new(env!("CARGO_BIN_EXE_madoguchi-bridge")),
+        &bridge_dir,
     )
     .await;
-    let url = |path: &str| format!("{}{path}", server.address);
-    let device: Value = http
-        .post(url("/v1/admin/devices"))
-        .bearer_auth(&token)
-        .json(&json!({"lgCode": "012084", "counterName": "市民課 9番窓口"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let device_id = device["deviceId"].as_str().unwrap().to_owned();
-    let enrolled = bridge()
-        .args(["enrol", "--gateway", &server.address, "--code"])
-        .arg(device["enrolmentCode"].as_str().unwrap())
-        .arg("--dir")
-        .arg(&bridge_dir)
-        .output()
-        .unwrap();
-    assert!(
-        enrolled.status.success(),
-        "{}",
-        String::from_utf8_lossy(&enrolled.stderr)
-    );
     let _bridge = run_bridge(&bridge_dir, &trust, "1234", &work.path().join("bridge.log"));
-    let visit: Value = http
-        .post(url("/v1/municipalities/012084/visits"))
-        .bearer_auth(&token)
+    let visit: Value = gateway
+        .http
+        .post(gateway.url("/v1/municipalities/012084/visits"))
+        .bearer_auth(&gateway.token)
         .header("Madoguchi-Actor", "clerk-0042")
-        .json(&json!({
-            "events": [{"kind": "certificateRequest", "date": "2026-12-03", "facts": {"certificates": ["residentRecordCopy"]}}],
-            "members": [{"id": "m1", "familyName": "山田", "givenName": "花子", "familyNameKana": "ヤマダ", "givenNameKana": "ハナコ", "dateOfBirth": "1980-02-17", "sex": "2"}],
-            "applicant": {"member": "m1"}
-        }))
+        .json(&sample_visit())
         .send()
         .await
         .unwrap()
         .json()
         .await
         .unwrap();
+    let device_id = gateway.device_id.clone();
     for body in [
         json!({"deviceId": device_id, "purpose": "readBasicInfoByCardFace", "matchingNumberB": "55021720361234"}),
         json!({"deviceId": device_id, "purpose": "readMyNumber", "visitId": visit["id"]}),
         json!({"deviceId": device_id, "purpose": "readCardFace", "matchingNumberB": "55021720361234"}),
     ] {
-        let session: Value = http
-            .post(url("/v1/municipalities/012084/card-sessions"))
-            .bearer_auth(&token)
-            .header("Madoguchi-Actor", "clerk-0042")
-            .json(&body)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        let id = session["cardSessionId"].as_str().unwrap().to_owned();
-        let mut state = "waitingForCard".to_owned();
-        for _ in 0..20 {
-            let now: Value = http
-                .get(url(&format!(
-                    "/v1/municipalities/012084/card-sessions/{id}?waitSeconds=10&unlessState={state}"
-                )))
-                .bearer_auth(&token)
-                .header("Madoguchi-Actor", "clerk-0042")
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
-            state = now["state"].as_str().unwrap_or_default().to_owned();
-            if state == "verified" || state == "failed" {
-                assert_eq!(state, "verified", "{now}");
-                break;
-            }
-        }
-        assert_eq!(state, "verified", "{body}");
+        let session = gateway.read(body.clone()).await;
+        assert_eq!(session["state"], "verified", "{body}: {session}");
     }
-    drop(server);
+    drop(gateway);
     let text = std::fs::read_to_string(&log).unwrap();
     // Trace was on, and the device port was logged: the test can see what it looks for.
     assert!(text.contains("TRACE"), "not a trace log");
@@ -719,24 +665,13 @@ async fn no_log_level_shows_what_the_card_holds() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_pin_typed_at_the_bridge_prompt_is_not_shown() {
     use std::io::{Read, Write};
-    let work = tempfile::tempdir().unwrap();
-    let trust = work.path().join("trust");
-    let bridge_dir = work.path().join("bridge");
-    let trust_dir = trust.clone();
-    let app = spawn_app_with(Backend::Sqlite, move |s| {
-        s.card.device_port = Some("127.0.0.1:0".to_owned());
-        s.card.trust_dir = Some(trust_dir);
-        s.card.session_seconds = 30;
-    })
-    .await;
-    let admin = admin_token(&app).await;
-    let (device_id, code) = register_pc(&app, &admin).await;
-    let enrolled = bridge()
-        .args(["enrol", "--gateway", &app.address, "--code", &code, "--dir"])
-        .arg(&bridge_dir)
-        .output()
-        .unwrap();
-    assert!(enrolled.status.success());
+    let EnrolledPc {
+        work: _work,
+        trust,
+        bridge_dir,
+        app,
+        device_id,
+    } = enrolled_pc(Backend::Sqlite).await;
     // A PIN no id, time or status word in the bridge's output can contain by chance.
     let pin = "9q7z";
     let command = format!(
@@ -814,24 +749,13 @@ async fn the_pin_typed_at_the_bridge_prompt_is_not_shown() {
 /// changing nothing lets the read through, so it is the gateway's checks that refuse.
 async fn a_tampered_pc_cannot_make_up_a_resident(backend: Backend) {
     use crate::tamper;
-    let work = tempfile::tempdir().unwrap();
-    let trust = work.path().join("trust");
-    let bridge_dir = work.path().join("bridge");
-    let trust_dir = trust.clone();
-    let app = spawn_app_with(backend, move |s| {
-        s.card.device_port = Some("127.0.0.1:0".to_owned());
-        s.card.trust_dir = Some(trust_dir);
-        s.card.session_seconds = 30;
-    })
-    .await;
-    let admin = admin_token(&app).await;
-    let (device_id, code) = register_pc(&app, &admin).await;
-    let enrolled = bridge()
-        .args(["enrol", "--gateway", &app.address, "--code", &code, "--dir"])
-        .arg(&bridge_dir)
-        .output()
-        .unwrap();
-    assert!(enrolled.status.success());
+    let EnrolledPc {
+        work,
+        trust,
+        bridge_dir,
+        app,
+        device_id,
+    } = enrolled_pc(backend).await;
     let card = app.register_client(&["card"], &["012084"]).await;
     let counter = Counter {
         app: &app,

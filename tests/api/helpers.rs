@@ -504,6 +504,17 @@ pub fn built_in_forms() -> madoguchi::forms::FormRegistry {
         .unwrap_or_else(|e| panic!("{e}"))
 }
 
+/// Runs a command to its end off the async runtime. A test that blocks its runtime on a child
+/// process while that child talks to an in-process gateway stalls the gateway's background
+/// tasks on that runtime: a delivery worker caught inside its claim transaction then holds
+/// SQLite's write lock until the child gives up, and the child's request fails with a 500
+/// after the 10 s busy timeout (what made the PC/SC test fail one run in ten).
+pub async fn output(mut command: Command) -> std::process::Output {
+    tokio::task::spawn_blocking(move || command.output().expect("run the command"))
+        .await
+        .expect("the command's thread")
+}
+
 /// A child process killed when the test ends, however it ends.
 pub struct Running(pub std::process::Child);
 

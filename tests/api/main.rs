@@ -9,6 +9,7 @@ mod audit;
 mod bridge;
 mod card;
 mod cli;
+mod counter_pc;
 mod delivery;
 mod directory;
 mod errors;

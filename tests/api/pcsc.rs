@@ -9,10 +9,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::helpers::{Running, basic_token, madoguchi, serve_process_env};
+use crate::helpers::{Running, madoguchi};
 use crate::tamper;
 
 fn run_bridge(bridge: &Path, dir: &Path, pin: &str, url: Option<&str>) -> Running {
@@ -57,7 +56,6 @@ async fn a_card_in_a_pcsc_reader_is_read_through_pcscd_and_the_bridge() {
     let work = tempfile::tempdir().unwrap();
     let trust = work.path().join("trust");
     let bridge_dir = work.path().join("bridge");
-    let data = work.path().join("data");
     let log = work.path().join("gateway.log");
     let _show = ShowLogOnFailure(log.clone());
 
@@ -76,109 +74,21 @@ async fn a_card_in_a_pcsc_reader_is_read_through_pcscd_and_the_bridge() {
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    let server = serve_process_env(
-        &data,
-        None,
-        &[],
-        Some(&log),
-        &[
-            ("RUST_LOG", "info,madoguchi=debug"),
-            ("MADOGUCHI_CARD__DEVICE_PORT", "127.0.0.1:0"),
-            ("MADOGUCHI_CARD__TRUST_DIR", trust.to_str().unwrap()),
-            ("MADOGUCHI_CARD__SESSION_SECONDS", "30"),
-        ],
-    );
-    let created = madoguchi()
-        .args([
-            "clients",
-            "create",
-            "--name",
-            "counter",
-            "--scope",
-            "admin",
-            "--scope",
-            "card",
-            "--municipality",
-            "012084",
-            "--json",
-            "--data-dir",
-        ])
-        .arg(&data)
-        .output()
-        .unwrap();
-    assert!(
-        created.status.success(),
-        "{}",
-        String::from_utf8_lossy(&created.stderr)
-    );
-    let client: Value = serde_json::from_slice(&created.stdout).unwrap();
-    let http = reqwest::Client::new();
-    let token = basic_token(
-        &http,
-        &server.address,
-        client["clientId"].as_str().unwrap(),
-        client["clientSecret"].as_str().unwrap(),
+    let gateway = crate::counter_pc::start(
+        work.path(),
+        &trust,
+        &log,
+        "info,madoguchi=debug",
+        &bridge,
+        &bridge_dir,
     )
     .await;
-    let url = |path: &str| format!("{}{path}", server.address);
-    let created: Value = http
-        .post(url("/v1/admin/devices"))
-        .bearer_auth(&token)
-        .json(&json!({"lgCode": "012084", "counterName": "市民課 1番窓口"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let device_id = created["deviceId"].as_str().unwrap().to_owned();
-    let enrolled = Command::new(&bridge)
-        .args(["enrol", "--gateway", &server.address, "--code"])
-        .arg(created["enrolmentCode"].as_str().unwrap())
-        .arg("--dir")
-        .arg(&bridge_dir)
-        .output()
-        .unwrap();
-    assert!(
-        enrolled.status.success(),
-        "{}",
-        String::from_utf8_lossy(&enrolled.stderr)
-    );
+    let device_id = gateway.device_id.clone();
     let read = |body: Value| {
-        let (http, token, url) = (&http, token.clone(), &url);
+        let gateway = &gateway;
         async move {
             let started = Instant::now();
-            let created: Value = http
-                .post(url("/v1/municipalities/012084/card-sessions"))
-                .bearer_auth(&token)
-                .header("Madoguchi-Actor", "clerk-0042")
-                .json(&body)
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
-            let id = created["cardSessionId"].as_str().unwrap().to_owned();
-            let mut state = "waitingForCard".to_owned();
-            for _ in 0..20 {
-                let response = http
-                    .get(url(&format!(
-                        "/v1/municipalities/012084/card-sessions/{id}?waitSeconds=10&unlessState={state}"
-                    )))
-                    .bearer_auth(&token)
-                    .header("Madoguchi-Actor", "clerk-0042")
-                    .send()
-                    .await
-                    .unwrap();
-                assert_eq!(response.status(), StatusCode::OK);
-                let session: Value = response.json().await.unwrap();
-                state = session["state"].as_str().unwrap_or_default().to_owned();
-                if state == "verified" || state == "failed" {
-                    return (session, started.elapsed());
-                }
-            }
-            panic!("card session {id} did not end");
+            (gateway.read(body).await, started.elapsed())
         }
     };
     let basic = json!({"deviceId": device_id, "purpose": "readBasicInfo"});
