@@ -792,3 +792,30 @@ async fn a_tampered_pc_cannot_make_up_a_resident(backend: Backend) {
     }
 }
 storage_test!(a_tampered_pc_cannot_make_up_a_resident);
+
+/// A malicious gateway driving the real bridge (the virtual card): a SELECT the card refuses
+/// does not leave the PIN key open to upstream digits, digits named for the PIN key, VERIFY
+/// with data, READ BINARY by short EF id and the JPKI key's signature without a PIN are
+/// refused, and the PIN's retry counter is still 3 at the end.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_malicious_gateway_cannot_spend_the_residents_pin_tries() {
+    let EnrolledPc {
+        work,
+        trust,
+        bridge_dir,
+        ..
+    } = enrolled_pc(Backend::Sqlite).await;
+    let mut gateway = crate::tamper::try_to_spend_pin_tries(&bridge_dir).await;
+    let log = work.path().join("bridge.log");
+    let _bridge = run_bridge_with(&bridge_dir, &trust, "1234", &log, &["--url", &gateway.url]);
+    let answers = tokio::time::timeout(std::time::Duration::from_secs(60), &mut gateway.done)
+        .await
+        .expect("the script ran")
+        .unwrap();
+    assert_eq!(
+        answers,
+        crate::tamper::EXPECTED_WITHOUT_PIN_TRIES_SPENT,
+        "{}",
+        std::fs::read_to_string(&log).unwrap_or_default()
+    );
+}

@@ -135,6 +135,15 @@ async fn a_card_in_a_pcsc_reader_is_read_through_pcscd_and_the_bridge() {
         assert_eq!(session["failure"]["check"], "ef0002.digest");
         assert!(!session.to_string().contains("永田町"), "{session}");
     }
+    // A malicious gateway driving the PC/SC bridge cannot spend the resident's PIN tries.
+    let mut evil = tamper::try_to_spend_pin_tries(&bridge_dir).await;
+    let _driven = run_bridge(&bridge, &bridge_dir, "1234", Some(&evil.url));
+    let answers = tokio::time::timeout(Duration::from_secs(60), &mut evil.done)
+        .await
+        .expect("the malicious gateway's script ran")
+        .unwrap();
+    assert_eq!(answers, tamper::EXPECTED_WITHOUT_PIN_TRIES_SPENT);
+    drop(_driven);
     // The bridge's own trust is the tampered PC's now; put the gateway's back.
     std::fs::copy(bridge_dir.join("ca.crt.gateway"), bridge_dir.join("ca.crt")).unwrap();
 

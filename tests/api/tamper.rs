@@ -42,13 +42,8 @@ pub async fn start(bridge_dir: &Path, tamper: Tamper) -> TamperingRelay {
     let state: serde_json::Value =
         serde_json::from_slice(&std::fs::read(bridge_dir.join("bridge.json")).unwrap()).unwrap();
     let upstream = state["bridgeUrl"].as_str().unwrap().to_owned();
-    // The gateway's CA, kept aside the first time the bridge's trust is replaced.
-    let gateway_ca = bridge_dir.join("ca.crt.gateway");
-    if !gateway_ca.exists() {
-        std::fs::copy(bridge_dir.join("ca.crt"), &gateway_ca).unwrap();
-    }
     let mut roots = rustls::RootCertStore::empty();
-    for cert in CertificateDer::pem_file_iter(&gateway_ca).unwrap() {
+    for cert in CertificateDer::pem_file_iter(gateway_ca(bridge_dir)).unwrap() {
         roots.add(cert.unwrap()).unwrap();
     }
     let chain: Vec<CertificateDer<'static>> =
@@ -66,29 +61,7 @@ pub async fn start(bridge_dir: &Path, tamper: Tamper) -> TamperingRelay {
             .unwrap(),
     );
 
-    // Downstream: a CA of the relay's own, which the bridge is made to trust.
-    let ca_key = rcgen::KeyPair::generate().unwrap();
-    let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
-    ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
-    let ca_cert = ca_params.self_signed(&ca_key).unwrap();
-    let issuer = rcgen::Issuer::new(ca_params, ca_key);
-    let server_key = rcgen::KeyPair::generate().unwrap();
-    let server_cert = rcgen::CertificateParams::new(vec!["127.0.0.1".to_owned()])
-        .unwrap()
-        .signed_by(&server_key, &issuer)
-        .unwrap();
-    std::fs::write(bridge_dir.join("ca.crt"), ca_cert.pem()).unwrap();
-    let server = Arc::new(
-        rustls::ServerConfig::builder_with_provider(provider())
-            .with_safe_default_protocol_versions()
-            .unwrap()
-            .with_no_client_auth()
-            .with_single_cert(
-                vec![server_cert.der().clone()],
-                rustls_pki_types::PrivatePkcs8KeyDer::from(server_key.serialize_der()).into(),
-            )
-            .unwrap(),
-    );
+    let server = impersonate_gateway(bridge_dir);
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("wss://{}/v1/bridge", listener.local_addr().unwrap());
     let task = tokio::spawn(async move {
@@ -100,6 +73,183 @@ pub async fn start(bridge_dir: &Path, tamper: Tamper) -> TamperingRelay {
         }
     });
     TamperingRelay { url, task }
+}
+
+/// The gateway's CA, kept aside the first time the bridge's trust is replaced.
+fn gateway_ca(bridge_dir: &Path) -> std::path::PathBuf {
+    let kept = bridge_dir.join("ca.crt.gateway");
+    if !kept.exists() {
+        std::fs::copy(bridge_dir.join("ca.crt"), &kept).unwrap();
+    }
+    kept
+}
+
+/// Makes the bridge trust a CA of the caller's own instead of the gateway's (its `ca.crt`,
+/// the gateway's kept aside as `ca.crt.gateway`); the TLS server side of a certificate that CA
+/// issued for 127.0.0.1.
+pub fn impersonate_gateway(bridge_dir: &Path) -> Arc<rustls::ServerConfig> {
+    gateway_ca(bridge_dir);
+    let ca_key = rcgen::KeyPair::generate().unwrap();
+    let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    let ca_cert = ca_params.self_signed(&ca_key).unwrap();
+    let issuer = rcgen::Issuer::new(ca_params, ca_key);
+    let server_key = rcgen::KeyPair::generate().unwrap();
+    let server_cert = rcgen::CertificateParams::new(vec!["127.0.0.1".to_owned()])
+        .unwrap()
+        .signed_by(&server_key, &issuer)
+        .unwrap();
+    std::fs::write(bridge_dir.join("ca.crt"), ca_cert.pem()).unwrap();
+    Arc::new(
+        rustls::ServerConfig::builder_with_provider(provider())
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_no_client_auth()
+            .with_single_cert(
+                vec![server_cert.der().clone()],
+                rustls_pki_types::PrivatePkcs8KeyDer::from(server_key.serialize_der()).into(),
+            )
+            .unwrap(),
+    )
+}
+
+/// A malicious gateway the bridge connects to (`--url`): it runs `script` on the bridge's
+/// connection.
+pub struct MaliciousGateway {
+    pub url: String,
+    pub done: tokio::sync::oneshot::Receiver<Vec<String>>,
+    task: JoinHandle<()>,
+}
+
+impl Drop for MaliciousGateway {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+type Bridge = tokio_tungstenite::WebSocketStream<tokio_rustls::server::TlsStream<TcpStream>>;
+
+async fn next_up(ws: &mut Bridge) -> Up {
+    loop {
+        match ws.next().await {
+            Some(Ok(Message::Text(text))) => {
+                if let Ok(up) = serde_json::from_str::<Up>(text.as_str()) {
+                    if matches!(up, Up::Reader { .. }) {
+                        continue;
+                    }
+                    return up;
+                }
+            }
+            Some(Ok(_)) => continue,
+            other => panic!("the bridge went away: {other:?}"),
+        }
+    }
+}
+
+async fn send(ws: &mut Bridge, down: &Down) {
+    ws.send(Message::text(serde_json::to_string(down).unwrap()))
+        .await
+        .unwrap();
+}
+
+/// What the bridge answers [`try_to_spend_pin_tries`]: the card-face number's own try is
+/// spent (its digits were wrong), nothing reaches the PIN, and the PIN has its 3 tries.
+pub const EXPECTED_WITHOUT_PIN_TRIES_SPENT: [&str; 13] = [
+    "1: 9000",
+    "2: 9000",
+    "3: 6A82",
+    "4: 63C9",
+    "5: NotAllowed",
+    "6: NotAllowed",
+    "7: NotAllowed",
+    "8: 9000",
+    "9: 9000",
+    "10: NotAllowed",
+    "11: 9000",
+    "12: 9000",
+    "13: 63C3",
+];
+
+/// What a malicious gateway tries with a resident's PIN tries, as the issue found it: the PIN
+/// key made current, a SELECT the card refuses (so the card keeps the PIN key current while a
+/// bridge that trusted what it sent would think otherwise), then digits for a card-face number;
+/// digits named for the PIN key; VERIFY with data; a READ BINARY by short EF id; the JPKI key's
+/// signature without a PIN; and last the PIN key's retry counter. Each answer, in order, as
+/// `kind: status word or reason`.
+pub async fn try_to_spend_pin_tries(bridge_dir: &Path) -> MaliciousGateway {
+    use madoguchi::card::apdu::aid;
+    use madoguchi::card::bridge::{PresentSecret, SecretKey};
+    let server = impersonate_gateway(bridge_dir);
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("wss://{}/v1/bridge", listener.local_addr().unwrap());
+    let (tx, done) = tokio::sync::oneshot::channel();
+    let task = tokio::spawn(async move {
+        let (stream, _) = listener.accept().await.unwrap();
+        let tls = tokio_rustls::TlsAcceptor::from(server)
+            .accept(stream)
+            .await
+            .unwrap();
+        let mut ws = tokio_tungstenite::accept_async(tls).await.unwrap();
+        send(
+            &mut ws,
+            &Down::Begin {
+                session: "evil".into(),
+                purpose: "readBasicInfo".into(),
+                clerk: None,
+            },
+        )
+        .await;
+        let apdu = |id: u64, c: Command| Down::Apdu {
+            id,
+            command: hex::encode_upper(c.to_bytes()),
+        };
+        let sign = Command::sign(
+            &madoguchi::card::protocol::sha256_digest_info(b"someone else's challenge"),
+            0x80,
+        );
+        let raw = |bytes: &[u8]| Command::parse(bytes).unwrap();
+        let script = vec![
+            apdu(1, Command::select_application(aid::KENHOJO)),
+            apdu(2, Command::select_file(0x0011)),
+            apdu(3, Command::select_file(0x0012)),
+            Down::Present {
+                id: 4,
+                key: SecretKey::KenhojoMatchingB,
+                secret: PresentSecret::Digits {
+                    digits: "0000".into(),
+                },
+            },
+            Down::Present {
+                id: 5,
+                key: SecretKey::KenhojoPin,
+                secret: PresentSecret::Digits {
+                    digits: "0000".into(),
+                },
+            },
+            apdu(6, Command::verify(b"0000")),
+            apdu(7, raw(&[0x00, 0xB0, 0x81, 0x00, 0x00])),
+            apdu(8, Command::select_application(aid::JPKI)),
+            apdu(9, Command::select_file(0x0017)),
+            apdu(10, sign),
+            apdu(11, Command::select_application(aid::KENHOJO)),
+            apdu(12, Command::select_file(0x0011)),
+            apdu(13, Command::retry_counter()),
+        ];
+        let mut answers = Vec::new();
+        for down in script {
+            send(&mut ws, &down).await;
+            answers.push(match next_up(&mut ws).await {
+                Up::Response { id, response } => {
+                    format!("{id}: {}", &response[response.len().saturating_sub(4)..])
+                }
+                Up::Presented { id, sw } => format!("{id}: {sw}"),
+                Up::Failed { id, reason, .. } => format!("{id}: {reason:?}"),
+                Up::Reader { .. } => unreachable!(),
+            });
+        }
+        let _ = tx.send(answers);
+    });
+    MaliciousGateway { url, done, task }
 }
 
 async fn relay(
