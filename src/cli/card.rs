@@ -21,7 +21,8 @@ pub fn run(command: CardCommand) -> Result<ExitCode, String> {
             trust_dir,
             json,
             show_my_number,
-        } => verify_dump(&dump, &trust_dir, json, show_my_number),
+            at,
+        } => verify_dump(&dump, &trust_dir, json, show_my_number, at),
         CardCommand::MakeTestDump {
             dump,
             trust_dir,
@@ -39,7 +40,22 @@ fn sex_label(code: &str) -> &'static str {
     }
 }
 
-fn verify_dump(dir: &Path, trust_dir: &Path, json: bool, show: bool) -> Result<ExitCode, String> {
+/// Noon (JST) of `day`, or now.
+fn as_of(day: Option<chrono::NaiveDate>) -> std::time::SystemTime {
+    day.and_then(|d| d.and_hms_opt(3, 0, 0))
+        .and_then(|t| u64::try_from(t.and_utc().timestamp()).ok())
+        .map_or_else(std::time::SystemTime::now, |s| {
+            std::time::UNIX_EPOCH + std::time::Duration::from_secs(s)
+        })
+}
+
+fn verify_dump(
+    dir: &Path,
+    trust_dir: &Path,
+    json: bool,
+    show: bool,
+    at: Option<chrono::NaiveDate>,
+) -> Result<ExitCode, String> {
     let trust = Trust::load(trust_dir).map_err(|e| e.to_string())?;
     let dump = Dump::read(dir).map_err(|e| e.to_string())?;
     if dump.kenhojo.0.is_empty()
@@ -69,7 +85,7 @@ fn verify_dump(dir: &Path, trust_dir: &Path, json: bool, show: bool) -> Result<E
             None,
             &trust,
             &crls,
-            std::time::SystemTime::now(),
+            as_of(at),
         ));
     }
     let number = report

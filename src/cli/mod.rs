@@ -118,6 +118,10 @@ pub enum CardCommand {
         /// Print the 個人番号 in full instead of masked (it is 特定個人情報: only when needed).
         #[arg(long)]
         show_my_number: bool,
+        /// Judge the JPKI certificate's validity and revocation as of this day (YYYY-MM-DD, the
+        /// day the dump was recorded) instead of today.
+        #[arg(long, value_name = "DATE")]
+        at: Option<chrono::NaiveDate>,
     },
     /// Write a practice dump of a synthetic card (our own test CA 9000033, never a J-LIS key)
     /// and the trust directory that verifies it.

@@ -188,7 +188,16 @@ fn a_real_card_dump_verifies_and_its_tampered_copies_are_refused() {
     copy_dump(&data.join("jlis-test-card"), &dump);
     let d = dump.to_str().unwrap();
 
-    let ok = run(&["card", "verify", d, "--trust-dir", trust]);
+    // As of a day inside the test card's certificate (2025-10-27 to 2030-02-17).
+    let ok = run(&[
+        "card",
+        "verify",
+        d,
+        "--trust-dir",
+        trust,
+        "--at",
+        "2027-06-01",
+    ]);
     let stdout = text(&ok.stdout);
     assert_eq!(ok.status.code(), Some(0), "{stdout}{}", text(&ok.stderr));
     assert!(stdout.contains("黒桐　幹也"), "{stdout}");
@@ -220,7 +229,16 @@ fn a_real_card_dump_verifies_and_its_tampered_copies_are_refused() {
     ]
     .concat();
     std::fs::write(&ef2, forged_before_df22(&original, &forged)).unwrap();
-    let tampered = run(&["card", "verify", d, "--trust-dir", trust, "--json"]);
+    let tampered = run(&[
+        "card",
+        "verify",
+        d,
+        "--trust-dir",
+        trust,
+        "--json",
+        "--at",
+        "2027-06-01",
+    ]);
     assert_eq!(tampered.status.code(), Some(2));
     let report: Value = serde_json::from_slice(&tampered.stdout).unwrap();
     assert_eq!(report["basicInfo"], Value::Null, "{report}");
@@ -240,7 +258,15 @@ fn a_real_card_dump_verifies_and_its_tampered_copies_are_refused() {
     changed[at + 2] ^= 1;
     std::fs::write(&ef2, changed).unwrap();
     std::fs::remove_file(dump.join("kenhojo/0003.bin")).unwrap();
-    let incomplete = run(&["card", "verify", d, "--trust-dir", trust]);
+    let incomplete = run(&[
+        "card",
+        "verify",
+        d,
+        "--trust-dir",
+        trust,
+        "--at",
+        "2027-06-01",
+    ]);
     assert_eq!(
         incomplete.status.code(),
         Some(2),
@@ -254,6 +280,11 @@ fn a_real_card_dump_verifies_and_its_tampered_copies_are_refused() {
     // a test card.
     let production = Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/card-trust");
     std::fs::write(&ef2, &original).unwrap();
+    std::fs::copy(
+        data.join("jlis-test-card/kenhojo/0003.bin"),
+        dump.join("kenhojo/0003.bin"),
+    )
+    .unwrap();
     let refused = run(&[
         "card",
         "verify",
