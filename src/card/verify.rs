@@ -824,6 +824,89 @@ pub(crate) mod tests {
 }
 
 #[cfg(test)]
+mod mutation_tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// One change to a file: a byte changed, bytes put in (a TLV a PC might add, or noise), or
+    /// the file cut short.
+    #[derive(Debug, Clone)]
+    enum Change {
+        Flip(usize, u8),
+        Insert(usize, Vec<u8>),
+        Cut(usize),
+    }
+
+    fn change() -> impl Strategy<Value = Change> {
+        let tlv = prop_oneof![
+            Just(0xDF22u32),
+            Just(0xDF23),
+            Just(0xDF24),
+            Just(0xDF25),
+            Just(0xFF20),
+            Just(0xFF10)
+        ]
+        .prop_flat_map(|tag| {
+            proptest::collection::vec(any::<u8>(), 0..40)
+                .prop_map(move |v| crate::card::tlv::encode(tag, &v))
+        });
+        prop_oneof![
+            (any::<usize>(), 1u8..=255).prop_map(|(at, x)| Change::Flip(at, x)),
+            (any::<usize>(), tlv).prop_map(|(at, b)| Change::Insert(at, b)),
+            (any::<usize>(), proptest::collection::vec(any::<u8>(), 1..8))
+                .prop_map(|(at, b)| Change::Insert(at, b)),
+            any::<usize>().prop_map(Change::Cut),
+        ]
+    }
+
+    fn apply(file: &[u8], changes: &[Change]) -> Vec<u8> {
+        let mut out = file.to_vec();
+        for c in changes {
+            let n = out.len().max(1);
+            match c {
+                Change::Flip(at, x) => {
+                    if let Some(b) = out.get_mut(at % n) {
+                        *b ^= x;
+                    }
+                }
+                Change::Insert(at, bytes) => {
+                    let at = at % (out.len() + 1);
+                    out.splice(at..at, bytes.iter().copied());
+                }
+                Change::Cut(at) => out.truncate(at % n),
+            }
+        }
+        out
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(1500))]
+
+        /// Whatever a PC does to the real card's EF 0002 and EF 0001, the report carries the
+        /// card's own 基本4情報 and 個人番号 or none: never a changed one, and never a panic.
+        #[test]
+        fn a_changed_file_reports_the_genuine_values_or_none(
+            basic in proptest::collection::vec(change(), 1..4),
+            number in proptest::collection::vec(change(), 0..2),
+        ) {
+            let (dump, trust) = super::tests::real_card();
+            let genuine = kenhojo(&dump.kenhojo, &trust, None);
+            let mut files = dump.kenhojo.clone();
+            let ef2 = apply(files.get(kenhojo::EF_BASIC_INFO).unwrap(), &basic);
+            files.insert(kenhojo::EF_BASIC_INFO, ef2);
+            let ef1 = apply(files.get(kenhojo::EF_MY_NUMBER).unwrap(), &number);
+            files.insert(kenhojo::EF_MY_NUMBER, ef1);
+            let r = kenhojo(&files, &trust, None);
+            prop_assert!(r.basic_info.is_none() || r.basic_info == genuine.basic_info);
+            prop_assert!(r.my_number.is_none() || r.my_number == genuine.my_number);
+            if r.basic_info.is_none() {
+                prop_assert!(!r.passed(), "{:?}", r.checks);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
 mod kenkaku_tests {
     use super::*;
     use crate::card::kenkaku::EF_FACE;
