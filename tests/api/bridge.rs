@@ -728,6 +728,10 @@ async fn the_pin_typed_at_the_bridge_prompt_is_not_shown() {
             shown.extend(bytes);
         }
     }
+    // The prompt is written just before the terminal's echo is switched off; a person's first
+    // key comes far later than that, keys sent within microseconds (a loaded CI machine) may
+    // not. Type as a person would.
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
     keys.write_all(format!("{pin}\r").as_bytes()).unwrap();
     keys.flush().unwrap();
     let (session, _) = counter.follow(&id).await;
