@@ -523,9 +523,7 @@ impl<R: Reader, P: PinSource> Relay<R, P> {
                 return Ok(Some(sw));
             }
         }
-        let selected =
-            self.card.application == Some(key.application()) && self.card.file == Some(key.fid());
-        Ok((!selected).then_some(StatusWord(0)))
+        Ok(None)
     }
 
     /// VERIFY built here, for the key the gateway named and only that key, after the bridge

@@ -421,7 +421,7 @@ fn revocation_check(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::card::synth::{JpkiIssuer, SYNTH_AUTH_POLICY};
     use std::time::{Duration, UNIX_EPOCH};
@@ -435,7 +435,8 @@ mod tests {
         UNIX_EPOCH + Duration::from_secs(1_811_808_000)
     }
 
-    fn outcome(checks: &[Check], id: &str) -> Outcome {
+    /// The outcome of check `id` (a test fails when there is none).
+    pub(crate) fn outcome(checks: &[Check], id: &str) -> Outcome {
         checks
             .iter()
             .find(|c| c.id == id)

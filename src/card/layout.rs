@@ -7,7 +7,7 @@
 //! tag that is missing, repeated, out of place or unknown, a length that runs past its record,
 //! and data after the record are each refused with a reason.
 
-use super::tlv::{Reader, Tlv, TlvError};
+use super::tlv::{Reader, Tlv, TlvError, is_filler};
 
 /// Why a file does not have the issuer's layout.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -42,12 +42,6 @@ pub enum LayoutError {
     },
     #[error("{record:04X} has no {tag:04X}")]
     Missing { record: u32, tag: u32 },
-    #[error("{count} bytes inside {record:04X} after its last field (at byte {at})")]
-    Leftover {
-        record: u32,
-        at: usize,
-        count: usize,
-    },
 }
 
 /// A field of a record: its tag, and whether a card may leave it out.
@@ -69,12 +63,6 @@ pub const fn optional(tag: u32) -> Field {
         tag,
         optional: true,
     }
-}
-
-/// Filler after a record: the card pads a file with `FF`; a dump may carry zeros where a reader
-/// returned them. Neither is parsed into anything.
-fn is_filler(b: u8) -> bool {
-    b == 0xFF || b == 0x00
 }
 
 /// The record with `tag` that the file is: at byte 0, followed by nothing but filler.

@@ -166,7 +166,7 @@ impl<T: Transport> Card<T> {
     }
 
     /// Tries left for a key reference of the selected application, asked with VERIFY without
-    /// data (uses no try).
+    /// data (uses no try); a blocked key (no try left) is an error, never `Ok(0)`.
     pub async fn tries_left(&mut self, key: SecretKey) -> Result<u8, CardError> {
         self.select_file(key.fid()).await?;
         let r = self.send(&Command::retry_counter()).await?;
@@ -234,9 +234,8 @@ pub async fn authenticate<T: Transport>(
     // The certificate is followed by padding: its length is in its DER header.
     let certificate = super::jpki::without_padding(&raw).to_vec();
     let key = SecretKey::JpkiAuthPin;
-    if card.tries_left(key).await? == 0 {
-        return Err(CardError::Blocked);
-    }
+    // Shown to the resident before the PIN; a blocked key ends the read here.
+    card.tries_left(key).await?;
     card.present(key, &Secret::LocalPin).await?;
     card.select_file(EF_JPKI_AUTH_KEY).await?;
     let r = card
@@ -270,9 +269,7 @@ pub async fn read_kenkaku<T: Transport>(
     card.recognise().await?;
     card.select_application(aid::KENKAKU).await?;
     let key = SecretKey::KenkakuMatchingB;
-    if card.tries_left(key).await? == 0 {
-        return Err(blocked(key));
-    }
+    card.tries_left(key).await?;
     card.present(key, &Secret::Digits(matching_b.to_owned()))
         .await?;
     let mut files = AppFiles::default();
@@ -331,9 +328,7 @@ pub async fn read_kenhojo<T: Transport>(
             (SecretKey::KenhojoMatchingB, Secret::Digits(digits.clone()))
         }
     };
-    if card.tries_left(key).await? == 0 {
-        return Err(blocked(key));
-    }
+    card.tries_left(key).await?;
     card.present(key, &secret).await?;
     let mut files = AppFiles::default();
     let mut wanted = vec![EF_BASIC_INFO, EF_INTEGRITY, EF_CVC, EF_CARD_KEY];
@@ -575,11 +570,12 @@ mod jpki_tests {
     use std::time::SystemTime;
 
     use super::*;
+    use crate::card::jpki::tests::outcome;
     use crate::card::jpki::{self, NoRevocation, Revocation};
     use crate::card::kenhojo::KEY_PIN;
     use crate::card::synth::{Issuer, JpkiIssuer, KEY_JPKI_AUTH_PIN, Resident, SYNTH_AUTH_POLICY};
     use crate::card::trust::Trust;
-    use crate::card::verify::{Check, Outcome};
+    use crate::card::verify::Outcome;
     use crate::card::virtual_card::VirtualCard;
 
     const ROOT: &str = "JPKI-TEST-SYNTH Root 9";
@@ -598,14 +594,6 @@ mod jpki_tests {
         let mut card = Issuer::generate("012084").unwrap().card(&resident).unwrap();
         jpki.enrol(&mut card, serial, valid).unwrap();
         VirtualCard::new(card, "1234", "55021720361234", &resident.my_number)
-    }
-
-    fn outcome(checks: &[Check], id: &str) -> Outcome {
-        checks
-            .iter()
-            .find(|c| c.id == id)
-            .unwrap_or_else(|| panic!("no {id} in {checks:#?}"))
-            .outcome
     }
 
     async fn authenticate_with(vc: VirtualCard) -> (Vec<u8>, Vec<u8>) {

@@ -399,42 +399,27 @@ pub const KEY_JPKI_AUTH_PIN: u16 = 0x0018;
 /// `jpki-policies.txt` lists it).
 pub const SYNTH_AUTH_POLICY: &str = "1.2.392.200149.8.5.1.0.30";
 
-/// An OID's arcs from its dotted form.
-fn arcs(dotted: &str) -> Vec<u64> {
-    dotted.split('.').filter_map(|a| a.parse().ok()).collect()
-}
-
-/// The DER of an OID (base 128, the first two arcs in one byte).
-fn oid_der(arcs: &[u64]) -> Vec<u8> {
-    use super::tlv::encode;
-    let mut body = Vec::new();
-    let first = arcs.first().copied().unwrap_or(0) * 40 + arcs.get(1).copied().unwrap_or(0);
-    for arc in std::iter::once(first).chain(arcs.iter().skip(2).copied()) {
-        let mut chunk = vec![(arc & 0x7F) as u8];
-        let mut rest = arc >> 7;
-        while rest > 0 {
-            chunk.push(((rest & 0x7F) as u8) | 0x80);
-            rest >>= 7;
-        }
-        chunk.reverse();
-        body.extend(chunk);
-    }
-    encode(0x06, &body)
+/// The DER of an OID given in dotted form (encoded by asn1-rs, which x509-parser brings).
+fn oid_der(dotted: &str) -> Result<Vec<u8>, SynthError> {
+    use std::str::FromStr;
+    let oid = x509_parser::der_parser::oid::Oid::from_str(dotted)
+        .map_err(|_| SynthError("encode a certificate policy OID"))?;
+    Ok(super::tlv::encode(0x06, oid.as_bytes()))
 }
 
 /// The extensions J-LIS writes in a 利用者証明用 certificate that rcgen has no field for:
 /// certificatePolicies, **critical**, with the CPS qualifier (as on a real card:
 /// `30 3D 30 3B 06 0B <policy> 30 2C 30 2A 06 08 <id-qt-cps> 16 1E "http://www.jpki.go.jp/cps.html"`),
 /// and the OCSP responder (authorityInfoAccess).
-fn jpki_extensions(policy: &str) -> Vec<rcgen::CustomExtension> {
+fn jpki_extensions(policy: &str) -> Result<Vec<rcgen::CustomExtension>, SynthError> {
     use super::tlv::encode;
     let cps = [
-        oid_der(&[1, 3, 6, 1, 5, 5, 7, 2, 1]),
+        oid_der("1.3.6.1.5.5.7.2.1")?,
         encode(0x16, b"http://www.jpki.go.jp/cps.html"),
     ]
     .concat();
     let qualifiers = encode(0x30, &encode(0x30, &cps));
-    let information = encode(0x30, &[oid_der(&arcs(policy)), qualifiers].concat());
+    let information = encode(0x30, &[oid_der(policy)?, qualifiers].concat());
     let mut policies =
         rcgen::CustomExtension::from_oid_content(&[2, 5, 29, 32], encode(0x30, &information));
     policies.set_criticality(true);
@@ -443,14 +428,14 @@ fn jpki_extensions(policy: &str) -> Vec<rcgen::CustomExtension> {
         &encode(
             0x30,
             &[
-                oid_der(&[1, 3, 6, 1, 5, 5, 7, 48, 1]),
+                oid_der("1.3.6.1.5.5.7.48.1")?,
                 encode(0x86, b"http://ocsp.jpki-test-synth.invalid"),
             ]
             .concat(),
         ),
     );
     let access = rcgen::CustomExtension::from_oid_content(&[1, 3, 6, 1, 5, 5, 7, 1, 1], ocsp);
-    vec![policies, access]
+    Ok(vec![policies, access])
 }
 
 /// A synthetic JPKI root of our own (`O=JPKI-TEST-SYNTH`), issuing 利用者証明用 certificates
@@ -539,7 +524,7 @@ impl JpkiIssuer {
         params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
         params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
         params.use_authority_key_identifier_extension = true;
-        params.custom_extensions = jpki_extensions(policy);
+        params.custom_extensions = jpki_extensions(policy)?;
         params.custom_extensions.extend(extra);
         params.serial_number = Some(SerialNumber::from(serial));
         params.not_before = rcgen::date_time_ymd(valid.0, 1, 1);

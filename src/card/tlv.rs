@@ -58,6 +58,12 @@ pub enum TlvError {
     BadLength { at: usize, form: u8 },
 }
 
+/// Filler after the data: the card pads a file with `FF`, and a dump may carry zeros where a
+/// reader returned them. Neither is parsed into anything.
+pub fn is_filler(b: u8) -> bool {
+    b == 0xFF || b == 0x00
+}
+
 /// The TLVs one after another in a buffer, up to its end or to filler (only `FF` or `00`
 /// bytes left).
 #[derive(Debug, Clone)]
@@ -181,7 +187,7 @@ impl<'a> Iterator for Reader<'a> {
             return None;
         }
         let rest = &self.buf[self.at.min(self.buf.len())..];
-        if rest.iter().all(|&b| b == 0xFF || b == 0x00) {
+        if rest.iter().all(|&b| is_filler(b)) {
             self.done = true;
             return None;
         }

@@ -53,20 +53,6 @@ impl KeyRef {
         }
         None
     }
-
-    /// The 7-character label (`6000033`), `?` for a byte that is not printable.
-    pub fn label(&self) -> String {
-        self.0[..7]
-            .iter()
-            .map(|&b| {
-                if b.is_ascii_graphic() {
-                    char::from(b)
-                } else {
-                    '?'
-                }
-            })
-            .collect()
-    }
 }
 
 impl std::fmt::Display for KeyRef {
@@ -273,7 +259,6 @@ mod tests {
         let id = KeyRef::parse_name("6000033-001").unwrap();
         assert_eq!(id.0, real);
         assert_eq!(id.to_string(), "6000033-001");
-        assert_eq!(id.label(), "6000033");
         // Another generation, or other padding, is another key.
         assert_ne!(KeyRef::parse_name("6000033-002"), Some(id));
         let mut odd = real;

@@ -219,6 +219,81 @@ impl Checks {
     }
 }
 
+/// A file a check is about, as the check's details name it.
+struct File {
+    /// `EF 0003 (the integrity record)`: for the checks that need this one.
+    what: &'static str,
+    /// The detail when it was not read and need not have been.
+    absent: &'static str,
+    /// Not reading it fails the check (a live read must give the card key).
+    required: bool,
+}
+
+impl File {
+    fn optional(what: &'static str, absent: &'static str) -> Self {
+        File {
+            what,
+            absent,
+            required: false,
+        }
+    }
+}
+
+/// What a file check found: the passed detail with what the check yields, or the failed
+/// detail with why later checks cannot rely on it.
+type Verdict<R> = Result<(String, R), (String, String)>;
+
+/// A failed comparison, which no later check needs.
+fn mismatch(detail: &str) -> (String, String) {
+    (detail.to_owned(), detail.to_owned())
+}
+
+impl Checks {
+    /// One file's check, the same way for every file: not read is "not checked" (a failure when
+    /// the file is required); not in the issuer's layout fails; present while what vouches for
+    /// it is not available fails ("cannot be checked"); otherwise `verify` decides. Returns what
+    /// the check yields, or why there is nothing (for the checks that depend on this one).
+    fn file<'f, T, P, R>(
+        &mut self,
+        id: &'static str,
+        file: File,
+        ef: Option<&'f [u8]>,
+        parse: impl FnOnce(&'f [u8]) -> Result<T, kenhojo::DataError>,
+        vouching: &Result<P, String>,
+        verify: impl FnOnce(T, &P, &'f [u8]) -> Verdict<R>,
+    ) -> Result<R, String> {
+        let Some(ef) = ef else {
+            let why = format!("{} was not read", file.what);
+            if file.required {
+                self.found(id, Err(why.clone()));
+            } else {
+                self.not_checked(id, file.absent);
+            }
+            return Err(why);
+        };
+        match (parse(ef), vouching) {
+            (Err(e), _) => {
+                self.found(id, Err(e.to_string()));
+                Err(format!("{} is not as the issuer writes it", file.what))
+            }
+            (Ok(_), Err(why)) => {
+                self.found(id, cannot(why));
+                Err(why.clone())
+            }
+            (Ok(parsed), Ok(vouching)) => match verify(parsed, vouching, ef) {
+                Ok((detail, value)) => {
+                    self.push(id, Outcome::Passed, detail);
+                    Ok(value)
+                }
+                Err((detail, why)) => {
+                    self.push(id, Outcome::Failed, detail);
+                    Err(why)
+                }
+            },
+        }
+    }
+}
+
 /// A check about data that is present: `Err(why)` when what vouches for it is not available,
 /// which fails it.
 fn cannot(why: &str) -> Found {
@@ -241,121 +316,90 @@ pub fn kenhojo(files: &AppFiles, trust: &Trust, challenge: Option<(&[u8], &[u8])
     );
 
     // EF 0003 under the CVC's key.
-    let integrity = match files.get(kenhojo::EF_INTEGRITY) {
-        None => {
-            checks.not_checked("ef0003.signature", "EF 0003 was not read");
-            Err("EF 0003 (the integrity record) was not read".to_owned())
-        }
-        Some(ef) => match (kenhojo::integrity(ef), &cvc) {
-            (Err(e), _) => {
-                checks.found("ef0003.signature", Err(e.to_string()));
-                Err("EF 0003 is not an integrity record".to_owned())
-            }
-            (Ok(_), Err(why)) => {
-                checks.found("ef0003.signature", cannot(why));
-                Err(why.clone())
-            }
-            (Ok(i), Ok(c)) => {
-                if checks.found(
-                    "ef0003.signature",
-                    if verify_with_components(c.modulus, c.exponent, &i.signed, i.signature) {
-                        Ok("DF33 is the CVC key's signature over DF31 and DF32".to_owned())
-                    } else {
-                        Err("DF33 does not verify under the CVC's key".to_owned())
-                    },
-                ) {
-                    Ok(i)
-                } else {
-                    Err("EF 0003's signature did not verify".to_owned())
-                }
+    let integrity = checks.file(
+        "ef0003.signature",
+        File::optional("EF 0003 (the integrity record)", "EF 0003 was not read"),
+        files.get(kenhojo::EF_INTEGRITY),
+        kenhojo::integrity,
+        &cvc,
+        |i, c, _| {
+            if verify_with_components(c.modulus, c.exponent, &i.signed, i.signature) {
+                Ok((
+                    "DF33 is the CVC key's signature over DF31 and DF32".to_owned(),
+                    i,
+                ))
+            } else {
+                Err((
+                    "DF33 does not verify under the CVC's key".to_owned(),
+                    "EF 0003's signature did not verify".to_owned(),
+                ))
             }
         },
-    };
+    );
 
     // EF 0002 against DF32: the 基本4情報 only when it matches.
-    match files.get(kenhojo::EF_BASIC_INFO) {
-        None => checks.not_checked("ef0002.digest", "EF 0002 was not read"),
-        Some(ef) => {
-            let found = match (kenhojo::basic_info(ef), &integrity) {
-                (Err(e), _) => Err(e.to_string()),
-                (Ok(_), Err(why)) => cannot(why),
-                (Ok((info, signed)), Ok(i)) => {
-                    if sha256(signed) == i.basic_info_digest {
-                        report.basic_info = Some(info);
-                        Ok("DF32 matches EF 0002 from DF22 to the end of FF20 (the 基本4情報 are as issued)".to_owned())
-                    } else {
-                        Err(
-                            "DF32 does not match EF 0002: the 基本4情報 were changed after issue"
-                                .to_owned(),
-                        )
-                    }
-                }
-            };
-            checks.found("ef0002.digest", found);
-        }
-    }
-
-    // EF 0001 against DF31: the 個人番号 only when it matches.
-    match files.get(kenhojo::EF_MY_NUMBER) {
-        None => checks.not_checked(
-            "ef0001.digest",
-            "EF 0001 was not read (it needs the PIN or 照合番号A, and only a procedure that uses the 個人番号 reads it)",
-        ),
-        Some(ef) => {
-            let found = match (kenhojo::my_number(ef), &integrity) {
-                (Err(e), _) => Err(e.to_string()),
-                (Ok(_), Err(why)) => cannot(why),
-                (Ok(number), Ok(i)) => {
-                    if sha256(ef) == i.my_number_digest {
-                        report.my_number = Some(number);
-                        Ok("DF31 matches EF 0001 (the 個人番号 is as issued)".to_owned())
-                    } else {
-                        Err("DF31 does not match EF 0001: the 個人番号 was changed after issue".to_owned())
-                    }
-                }
-            };
-            checks.found("ef0001.digest", found);
-        }
-    }
-
-    // The card key, certified by the issuer, then (live only) proving the card is present.
-    let card_key = match files.get(kenhojo::EF_CARD_KEY) {
-        None => {
-            if challenge.is_some() {
-                checks.found(
-                    "ef0007.signature",
-                    Err("EF 0007 (the card key) was not read".to_owned()),
-                );
+    if let Ok(info) = checks.file(
+        "ef0002.digest",
+        File::optional("EF 0002 (the 基本4情報)", "EF 0002 was not read"),
+        files.get(kenhojo::EF_BASIC_INFO),
+        kenhojo::basic_info,
+        &integrity,
+        |(info, signed), i, _| {
+            if sha256(signed) == i.basic_info_digest {
+                Ok(("DF32 matches EF 0002 from DF22 to the end of FF20 (the 基本4情報 are as issued)".to_owned(), info))
             } else {
-                checks.not_checked("ef0007.signature", "EF 0007 was not read");
-            }
-            Err("EF 0007 (the card key) was not read".to_owned())
-        }
-        Some(ef) => match (kenhojo::card_key(ef), &cvc) {
-            (Err(e), _) => {
-                checks.found("ef0007.signature", Err(e.to_string()));
-                Err("EF 0007 is not a card key record".to_owned())
-            }
-            (Ok(_), Err(why)) => {
-                checks.found("ef0007.signature", cannot(why));
-                Err(why.clone())
-            }
-            (Ok(k), Ok(c)) => {
-                if checks.found(
-                    "ef0007.signature",
-                    if verify_with_components(c.modulus, c.exponent, k.signed, k.signature) {
-                        Ok("DF52 certifies the card key of DF51".to_owned())
-                    } else {
-                        Err("DF52 does not verify under the CVC's key".to_owned())
-                    },
-                ) {
-                    Ok(k.key)
-                } else {
-                    Err("the card key is not certified".to_owned())
-                }
+                Err(mismatch("DF32 does not match EF 0002: the 基本4情報 were changed after issue"))
             }
         },
-    };
+    ) {
+        report.basic_info = Some(info);
+    }
+
+    // EF 0001 against DF31 (over the whole file, filler included): the 個人番号 only when it
+    // matches.
+    if let Ok(number) = checks.file(
+        "ef0001.digest",
+        File::optional(
+            "EF 0001 (the 個人番号)",
+            "EF 0001 was not read (it needs the PIN or 照合番号A, and only a procedure that uses the 個人番号 reads it)",
+        ),
+        files.get(kenhojo::EF_MY_NUMBER),
+        kenhojo::my_number,
+        &integrity,
+        |number, i, ef| {
+            if sha256(ef) == i.my_number_digest {
+                Ok(("DF31 matches EF 0001 (the 個人番号 is as issued)".to_owned(), number))
+            } else {
+                Err(mismatch("DF31 does not match EF 0001: the 個人番号 was changed after issue"))
+            }
+        },
+    ) {
+        report.my_number = Some(number);
+    }
+
+    // The card key, certified by the issuer (a live read needs it), then (live only) proving
+    // the card is present.
+    let card_key = checks.file(
+        "ef0007.signature",
+        File {
+            what: "EF 0007 (the card key)",
+            absent: "EF 0007 was not read",
+            required: challenge.is_some(),
+        },
+        files.get(kenhojo::EF_CARD_KEY),
+        kenhojo::card_key,
+        &cvc,
+        |k, c, _| {
+            if verify_with_components(c.modulus, c.exponent, k.signed, k.signature) {
+                Ok(("DF52 certifies the card key of DF51".to_owned(), k.key))
+            } else {
+                Err((
+                    "DF52 does not verify under the CVC's key".to_owned(),
+                    "the card key is not certified".to_owned(),
+                ))
+            }
+        },
+    );
     challenge_check(&mut checks, "card.challenge", challenge, card_key);
     report.checks = checks.0;
     report
@@ -409,45 +453,35 @@ pub fn kenkaku(files: &AppFiles, trust: &Trust, challenge: Option<(&[u8], &[u8])
         &mut report,
     );
     let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
-    let card_key = match files.get(EF_FACE) {
-        None => {
-            checks.not_checked("kenkaku.signature", "EF 0002 was not read");
-            Err("EF 0002 (the card face) was not read".to_owned())
-        }
-        Some(ef) => match (face(ef), &cvc) {
-            (Err(e), _) => {
-                checks.found("kenkaku.signature", Err(e.to_string()));
-                Err("EF 0002 is not a card face".to_owned())
-            }
-            (Ok(_), Err(why)) => {
-                checks.found("kenkaku.signature", cannot(why));
-                Err(why.clone())
-            }
-            (Ok(f), Ok(c)) => {
-                if checks.found(
-                    "kenkaku.signature",
-                    if verify_digest_info(c.modulus, c.exponent, &f.digest_info, f.signature) {
-                        Ok("DF28 signs the birth date, sex, card key, name and address images and the photo".to_owned())
-                    } else {
-                        Err("DF28 does not match the card face: its text, images or photo were changed after issue".to_owned())
-                    },
-                ) {
-                    report.card_face = Some(CardFace {
-                        date_of_birth: text(f.date_of_birth),
-                        sex: text(f.sex),
-                        images: FaceImages {
-                            name: f.name_image.to_vec(),
-                            address: f.address_image.to_vec(),
-                            photo: f.photo.to_vec(),
-                        },
-                    });
-                    Ok(f.card_key)
-                } else {
-                    Err("the card face's signature did not verify".to_owned())
-                }
+    let face = checks.file(
+        "kenkaku.signature",
+        File::optional("EF 0002 (the card face)", "EF 0002 was not read"),
+        files.get(EF_FACE),
+        face,
+        &cvc,
+        |f, c, _| {
+            if verify_digest_info(c.modulus, c.exponent, &f.digest_info, f.signature) {
+                Ok(("DF28 signs the birth date, sex, card key, name and address images and the photo".to_owned(), f))
+            } else {
+                Err((
+                    "DF28 does not match the card face: its text, images or photo were changed after issue".to_owned(),
+                    "the card face's signature did not verify".to_owned(),
+                ))
             }
         },
-    };
+    );
+    let card_key = face.map(|f| {
+        report.card_face = Some(CardFace {
+            date_of_birth: text(f.date_of_birth),
+            sex: text(f.sex),
+            images: FaceImages {
+                name: f.name_image.to_vec(),
+                address: f.address_image.to_vec(),
+                photo: f.photo.to_vec(),
+            },
+        });
+        f.card_key
+    });
     challenge_check(&mut checks, "kenkaku.challenge", challenge, card_key);
     report.checks = checks.0;
     report

@@ -9,6 +9,7 @@ use std::process::{Command, Stdio};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
+use crate::counter_pc::{follow_session, open_sample_visit};
 use crate::helpers::{Backend, Running, TestApp, output, problem, spawn_app_with};
 use crate::storage_test;
 
@@ -110,15 +111,6 @@ async fn enrolled_pc(backend: Backend) -> EnrolledPc {
     }
 }
 
-/// A visit of the sample resident (the virtual card's), who asks for a certificate.
-fn sample_visit() -> Value {
-    json!({
-        "events": [{"kind": "certificateRequest", "date": "2026-12-03", "facts": {"certificates": ["residentRecordCopy"]}}],
-        "members": [{"id": "m1", "familyName": "山田", "givenName": "花子", "familyNameKana": "ヤマダ", "givenNameKana": "ハナコ", "dateOfBirth": "1980-02-17", "sex": "2"}],
-        "applicant": {"member": "m1"}
-    })
-}
-
 struct Counter<'a> {
     app: &'a TestApp,
     token: String,
@@ -139,32 +131,7 @@ impl Counter<'_> {
 
     /// Follows a session with long polls until it ends; returns it and the states it passed.
     async fn follow(&self, id: &str) -> (Value, Vec<String>) {
-        let mut seen = vec!["waitingForCard".to_owned()];
-        for _ in 0..20 {
-            let last = seen.last().cloned().unwrap_or_default();
-            let session: Value = self
-                .app
-                .http
-                .get(self.app.url(&format!(
-                    "/v1/municipalities/012084/card-sessions/{id}?waitSeconds=10&unlessState={last}"
-                )))
-                .bearer_auth(&self.token)
-                .header("Madoguchi-Actor", "clerk-0042")
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
-            let state = session["state"].as_str().unwrap().to_owned();
-            if state != last {
-                seen.push(state.clone());
-            }
-            if state == "verified" || state == "failed" {
-                return (session, seen);
-            }
-        }
-        panic!("card session {id} did not end: {seen:?}");
+        follow_session(&self.app.http, &self.app.address, &self.token, id).await
     }
 
     async fn read(&self, body: Value) -> (Value, Vec<String>) {
@@ -429,18 +396,7 @@ async fn counter_pc_reads_cards_through_the_bridge(backend: Backend) {
         "validation_failed",
     )
     .await;
-    let visit: Value = app
-        .http
-        .post(app.url("/v1/municipalities/012084/visits"))
-        .bearer_auth(&numbers.token)
-        .header("Madoguchi-Actor", "clerk-0042")
-        .json(&sample_visit())
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let visit = open_sample_visit(&app.http, &app.address, &numbers.token).await;
     let visit_id = visit["id"].as_str().unwrap();
     let (with_number, _) = numbers
         .read(json!({"deviceId": device_id, "purpose": "readMyNumber", "visitId": visit_id}))
@@ -614,18 +570,7 @@ async fn no_log_level_shows_what_the_card_holds() {
     )
     .await;
     let _bridge = run_bridge(&bridge_dir, &trust, "1234", &work.path().join("bridge.log"));
-    let visit: Value = gateway
-        .http
-        .post(gateway.url("/v1/municipalities/012084/visits"))
-        .bearer_auth(&gateway.token)
-        .header("Madoguchi-Actor", "clerk-0042")
-        .json(&sample_visit())
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let visit = open_sample_visit(&gateway.http, &gateway.server.address, &gateway.token).await;
     let device_id = gateway.device_id.clone();
     for body in [
         json!({"deviceId": device_id, "purpose": "readBasicInfoByCardFace", "matchingNumberB": "55021720361234"}),

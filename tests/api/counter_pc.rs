@@ -126,26 +126,60 @@ impl GatewayWithPc {
             .json()
             .await
             .unwrap();
-        let id = created["cardSessionId"].as_str().unwrap().to_owned();
-        let mut state = "waitingForCard".to_owned();
-        for _ in 0..20 {
-            let response = self
-                .http
-                .get(self.url(&format!(
-                    "/v1/municipalities/012084/card-sessions/{id}?waitSeconds=10&unlessState={state}"
-                )))
-                .bearer_auth(&self.token)
-                .header("Madoguchi-Actor", "clerk-0042")
-                .send()
-                .await
-                .unwrap();
-            assert_eq!(response.status(), StatusCode::OK);
-            let session: Value = response.json().await.unwrap();
-            state = session["state"].as_str().unwrap_or_default().to_owned();
-            if state == "verified" || state == "failed" {
-                return session;
-            }
-        }
-        panic!("card session {id} did not end");
+        let id = created["cardSessionId"].as_str().unwrap();
+        follow_session(&self.http, &self.server.address, &self.token, id)
+            .await
+            .0
     }
+}
+
+/// Follows a card session of 012084 with long polls until it ends; returns it and the states
+/// it passed.
+pub async fn follow_session(
+    http: &reqwest::Client,
+    base: &str,
+    token: &str,
+    id: &str,
+) -> (Value, Vec<String>) {
+    let mut seen = vec!["waitingForCard".to_owned()];
+    for _ in 0..20 {
+        let last = seen.last().cloned().unwrap_or_default();
+        let response = http
+            .get(format!(
+                "{base}/v1/municipalities/012084/card-sessions/{id}?waitSeconds=10&unlessState={last}"
+            ))
+            .bearer_auth(token)
+            .header("Madoguchi-Actor", "clerk-0042")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        let session: Value = response.json().await.unwrap();
+        let state = session["state"].as_str().unwrap().to_owned();
+        if state != last {
+            seen.push(state.clone());
+        }
+        if state == "verified" || state == "failed" {
+            return (session, seen);
+        }
+    }
+    panic!("card session {id} did not end: {seen:?}");
+}
+
+/// Opens a visit of the sample resident (the virtual card's), who asks for a certificate.
+pub async fn open_sample_visit(http: &reqwest::Client, base: &str, token: &str) -> Value {
+    http.post(format!("{base}/v1/municipalities/012084/visits"))
+        .bearer_auth(token)
+        .header("Madoguchi-Actor", "clerk-0042")
+        .json(&json!({
+            "events": [{"kind": "certificateRequest", "date": "2026-12-03", "facts": {"certificates": ["residentRecordCopy"]}}],
+            "members": [{"id": "m1", "familyName": "山田", "givenName": "花子", "familyNameKana": "ヤマダ", "givenNameKana": "ハナコ", "dateOfBirth": "1980-02-17", "sex": "2"}],
+            "applicant": {"member": "m1"}
+        }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
 }
