@@ -227,6 +227,33 @@ pub struct HttpSettings {
     /// entry that is not itself a trusted proxy. Empty: the connection's address is the
     /// client's (a forwarded header is ignored).
     pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// Printouts and other heavy work: how much runs and waits at once.
+    pub heavy_work: HeavyWorkSettings,
+}
+
+/// Limits on heavy work (printouts); see `http::heavy_work`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HeavyWorkSettings {
+    /// Pieces of heavy work one client may have running or waiting at once (429 beyond).
+    pub per_client: usize,
+    /// Pieces running at once for the whole replica; 0: the machine's cores.
+    pub slots: usize,
+    /// Pieces waiting for a slot, all clients together (429 beyond).
+    pub queue: usize,
+    /// Longest wait for a slot before 429.
+    pub wait_seconds: u64,
+}
+
+impl Default for HeavyWorkSettings {
+    fn default() -> Self {
+        Self {
+            per_client: 2,
+            slots: 0,
+            queue: 16,
+            wait_seconds: 10,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -489,6 +516,7 @@ impl Default for HttpSettings {
             body_limit_bytes: 1024 * 1024,
             request_timeout_seconds: 30,
             trusted_proxies: Vec::new(),
+            heavy_work: HeavyWorkSettings::default(),
         }
     }
 }
@@ -597,6 +625,11 @@ impl Settings {
         }
         if self.http.body_limit_bytes == 0 {
             return invalid("http.body_limit_bytes must be greater than 0");
+        }
+        if self.http.heavy_work.per_client == 0 || self.http.heavy_work.wait_seconds == 0 {
+            return invalid(
+                "http.heavy_work.per_client and http.heavy_work.wait_seconds must be greater than 0",
+            );
         }
         if self.auth.token_ttl_seconds == 0 || self.auth.token_ttl_seconds > 86_400 {
             return invalid("auth.token_ttl_seconds must be between 1 and 86400");

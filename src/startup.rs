@@ -331,6 +331,7 @@ impl Application {
             StartupError::Other("the typeface embedded for printouts cannot be read".to_owned())
         })?;
         let state = web::Data::new(AppState {
+            heavy_work: crate::http::heavy_work::HeavyWork::new(&settings.http.heavy_work),
             typeface: std::sync::Arc::new(typeface),
             visit_metrics,
             issuer: TokenIssuer::new(

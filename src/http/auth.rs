@@ -233,6 +233,7 @@ impl<S: RequiredScope + 'static> FromRequest for Authorized<S> {
     type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let gate = super::extract::AuthGate::install(req);
         let req = req.clone();
         Box::pin(async move {
             let Authorization {
@@ -240,6 +241,7 @@ impl<S: RequiredScope + 'static> FromRequest for Authorized<S> {
                 actor,
                 lg_code,
             } = authorize(&req, S::SCOPE).await?;
+            gate.open();
             Ok(Authorized {
                 principal,
                 actor,

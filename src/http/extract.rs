@@ -15,9 +15,11 @@ use crate::i18n::Text;
 use crate::validation::{FieldError, push_pointer_token};
 
 /// A JSON request body. Unlike `web::Json` it reports where in the body a value is wrong
-/// (a JSON pointer) and answers every failure with a problem.
+/// (a JSON pointer) and answers every failure with a problem. `LIMIT`, when not 0, is the
+/// route's own body limit in bytes, below the server's `http.body_limit_bytes` (a visit's
+/// body is far smaller than a directory upload's).
 #[derive(Debug)]
-pub struct ApiJson<T>(pub T);
+pub struct ApiJson<T, const LIMIT: usize = 0>(pub T);
 
 fn is_json(req: &HttpRequest) -> bool {
     match req.mime_type() {
@@ -194,15 +196,24 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     Ok(value.0)
 }
 
-impl<T: DeserializeOwned + 'static> FromRequest for ApiJson<T> {
+impl<T: DeserializeOwned + 'static, const LIMIT: usize> FromRequest for ApiJson<T, LIMIT> {
     type Error = ApiError;
     type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
         let json = is_json(req);
-        let limit = body_limit(req);
+        let limit = match LIMIT {
+            0 => body_limit(req),
+            route => route.min(body_limit(req)),
+        };
         let body = Bytes::from_request(req, payload);
+        // Authorization first: a caller the route refuses learns nothing from its body's
+        // faults, and the refusal is audited (see `AuthGate`).
+        let gate = AuthGate::of(req);
         Box::pin(async move {
+            if let Some(gate) = gate {
+                gate.passed().await;
+            }
             if !json {
                 return Err(unsupported_media_type("application/json"));
             }
@@ -210,8 +221,54 @@ impl<T: DeserializeOwned + 'static> FromRequest for ApiJson<T> {
                 Some(p) => payload_problem(p, limit),
                 None => too_large(limit),
             })?;
+            if bytes.len() > limit {
+                return Err(too_large(limit));
+            }
             parse_json(&bytes).map(ApiJson)
         })
+    }
+}
+
+/// Holds a body extractor back until the request's [`super::auth::Authorized`] extractor has
+/// passed. actix polls a handler's extractors side by side, so without it a malformed body
+/// to another municipality was answered 400/415/422 — and never audited — where the caller
+/// should get 403. `Authorized` opens the gate when it succeeds; when it fails, actix answers
+/// its error and drops the waiting body extractor.
+#[derive(Clone, Default)]
+pub struct AuthGate(std::rc::Rc<AuthGateInner>);
+
+#[derive(Default)]
+pub struct AuthGateInner {
+    open: std::cell::Cell<bool>,
+    notify: tokio::sync::Notify,
+}
+
+impl AuthGate {
+    /// Installs a closed gate on the request (called by `Authorized` before it checks).
+    pub fn install(req: &HttpRequest) -> Self {
+        let gate = Self::default();
+        req.extensions_mut().insert(gate.clone());
+        gate
+    }
+
+    /// The request's gate, when an `Authorized` extractor comes before this one.
+    pub fn of(req: &HttpRequest) -> Option<Self> {
+        req.extensions().get::<Self>().cloned()
+    }
+
+    pub fn open(&self) {
+        self.0.open.set(true);
+        self.0.notify.notify_waiters();
+    }
+
+    pub async fn passed(&self) {
+        while !self.0.open.get() {
+            let notified = self.0.notify.notified();
+            if self.0.open.get() {
+                break;
+            }
+            notified.await;
+        }
     }
 }
 

@@ -9,7 +9,8 @@ use actix_web::{HttpResponse, get, web};
 use uuid::Uuid;
 
 use super::auth::{Authorized, scopes};
-use super::problem::{ApiError, ProblemDoc};
+use super::heavy_work::Cancel;
+use super::problem::{ApiError, ProblemDoc, ProblemKind};
 use super::state::AppState;
 use super::visits::{DraftPath, VisitPath, catalog_of, drafts_of, load_for};
 use crate::audit::Action;
@@ -119,39 +120,47 @@ enum Selection {
     Form(String),
 }
 
-async fn printout(
+fn stopped() -> ApiError {
+    ApiError::new(
+        ProblemKind::ServiceUnavailable,
+        Text::new(
+            "リクエストが打ち切られたため、印刷を中止しました。",
+            "The printout was stopped because its request was abandoned.",
+        ),
+    )
+}
+
+/// Lays out and writes the PDF of `selection`; runs on the blocking pool.
+fn print_visit(
     state: &AppState,
-    auth: &Authorized<scopes::Visits>,
-    id: Uuid,
+    catalog: &Catalog,
+    visit: &Visit,
+    municipality: &str,
     selection: Selection,
-) -> Result<HttpResponse, ApiError> {
-    let code = auth.municipality()?;
-    let visit = load_for(state, auth, id, Action::VisitPrint).await?;
-    let catalog = catalog_of(state, &visit).await?;
-    let d = determine(&catalog, &visit.household);
-    let municipality = state
-        .municipalities
-        .municipality(&code)
-        .await?
-        .map(|m| m.name.clone())
-        .unwrap_or_else(|| code.to_string());
+    cancel: &Cancel,
+) -> Result<crate::print::Printed, ApiError> {
+    let id = visit.id;
+    let d = determine(catalog, &visit.household);
     let cx = Context {
-        catalog: &catalog,
+        catalog,
         eras: &state.forms.eras,
-        municipality: &municipality,
-        visit: &visit,
+        municipality,
+        visit,
         determination: &d,
     };
-    let (title, file, sheets) = match selection {
-        Selection::Receipt => ("受付票", "receipt".to_owned(), vec![receipt_sheet(&cx)]),
+    let (title, sheets) = match selection {
+        Selection::Receipt => ("受付票", vec![receipt_sheet(&cx)]),
         Selection::All => {
-            let forms = printables(state, &catalog, &visit, &d);
+            let forms = printables(state, catalog, visit, &d);
+            if cancel.is_cancelled() {
+                return Err(stopped());
+            }
             let mut sheets = form_sheets(state, &cx, forms);
             sheets.push(receipt_sheet(&cx));
-            ("届書と受付票", "printouts".to_owned(), sheets)
+            ("届書と受付票", sheets)
         }
         Selection::Form(key) => {
-            let forms: Vec<Printable> = printables(state, &catalog, &visit, &d)
+            let forms: Vec<Printable> = printables(state, catalog, visit, &d)
                 .into_iter()
                 .filter(|p| p.key == key)
                 .collect();
@@ -163,18 +172,54 @@ async fn printout(
                     format!("Visit {id} has no draft {key}. Check the key in the list of drafts."),
                 )));
             }
-            ("届書", "form".to_owned(), form_sheets(state, &cx, forms))
+            ("届書", form_sheets(state, &cx, forms))
         }
     };
+    if cancel.is_cancelled() {
+        return Err(stopped());
+    }
     let booklet = Booklet {
         title: format!("{title} {municipality}"),
         sheets,
     };
-    let face = state.typeface.clone();
-    let printed = web::block(move || crate::print::print(&face, &booklet))
-        .await
-        .map_err(ApiError::internal)?
-        .map_err(ApiError::internal)?;
+    crate::print::print_until(&state.typeface, &booklet, || !cancel.is_cancelled()).map_err(|e| {
+        match e {
+            crate::print::PrintError::Stopped => stopped(),
+            e => ApiError::internal(e),
+        }
+    })
+}
+
+async fn printout(
+    state: &web::Data<AppState>,
+    auth: &Authorized<scopes::Visits>,
+    id: Uuid,
+    selection: Selection,
+) -> Result<HttpResponse, ApiError> {
+    let code = auth.municipality()?;
+    let visit = load_for(state, auth, id, Action::VisitPrint).await?;
+    let catalog = catalog_of(state, &visit).await?;
+    let municipality = state
+        .municipalities
+        .municipality(&code)
+        .await?
+        .map(|m| m.name.clone())
+        .unwrap_or_else(|| code.to_string());
+    let client = auth.actor.client_id.clone().unwrap_or_default();
+    let file = match &selection {
+        Selection::All => "printouts",
+        Selection::Receipt => "receipt",
+        Selection::Form(_) => "form",
+    };
+    let owned = state.clone();
+    // The determination, the drafts and the PDF on the blocking pool, within the client's
+    // share of heavy work; abandoned at the next step once the request is gone.
+    let printed = state
+        .heavy_work
+        .run(&client, move |cancel| {
+            print_visit(&owned, &catalog, &visit, &municipality, selection, cancel)
+        })
+        .await??;
     if !printed.missing.is_empty() {
         // Which characters, not whose: the count only.
         tracing::info!(
@@ -209,6 +254,7 @@ async fn printout(
         (status = 401, description = "No or invalid token", body = ProblemDoc, content_type = "application/problem+json"),
         (status = 403, description = "Scope visits missing, or the client may not act for this municipality", body = ProblemDoc, content_type = "application/problem+json"),
         (status = 404, description = "No such visit in this municipality", body = ProblemDoc, content_type = "application/problem+json"),
+        (status = 429, description = "busy: this client already has 2 printouts under way, or the gateway's queue of heavy work is full; retry after Retry-After", body = ProblemDoc, content_type = "application/problem+json"),
     ),
     security(("oauth2" = ["visits"]))
 )]
@@ -235,6 +281,7 @@ pub async fn get_printouts(
         (status = 401, description = "No or invalid token", body = ProblemDoc, content_type = "application/problem+json"),
         (status = 403, description = "Scope visits missing, or the client may not act for this municipality", body = ProblemDoc, content_type = "application/problem+json"),
         (status = 404, description = "No such visit in this municipality", body = ProblemDoc, content_type = "application/problem+json"),
+        (status = 429, description = "busy: this client already has 2 printouts under way, or the gateway's queue of heavy work is full; retry after Retry-After", body = ProblemDoc, content_type = "application/problem+json"),
     ),
     security(("oauth2" = ["visits"]))
 )]
@@ -261,6 +308,7 @@ pub async fn get_receipt(
         (status = 401, description = "No or invalid token", body = ProblemDoc, content_type = "application/problem+json"),
         (status = 403, description = "Scope visits missing, or the client may not act for this municipality", body = ProblemDoc, content_type = "application/problem+json"),
         (status = 404, description = "No such visit or draft", body = ProblemDoc, content_type = "application/problem+json"),
+        (status = 429, description = "busy: this client already has 2 printouts under way, or the gateway's queue of heavy work is full; retry after Retry-After", body = ProblemDoc, content_type = "application/problem+json"),
     ),
     security(("oauth2" = ["visits"]))
 )]

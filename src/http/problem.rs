@@ -144,6 +144,10 @@ problem_kinds! {
         "保存中の Idempotency-Key が上限に達しました", "Too many Idempotency-Keys held",
         "このクライアントが保存中の Idempotency-Key(件数または応答の合計サイズ)が上限に達しました。Retry-After の秒数で最も古いキーが期限切れになります。",
         "This client holds as many Idempotency-Keys (in number or in stored bytes) as it may. The oldest expires after the seconds in Retry-After.";
+    Busy => "busy", TOO_MANY_REQUESTS,
+        "重い処理が混み合っています", "Too much heavy work at once",
+        "印刷など時間のかかる処理は、クライアントごとに同時に受け付ける件数に上限があります。Retry-After の秒数だけ待ってから再試行してください。",
+        "Heavy work such as printouts is limited per client and for the whole gateway. Wait for the seconds in Retry-After, then retry.";
     IdempotentResponseNotKept => "idempotent_response_not_kept", CONFLICT,
         "最初の応答は保存されていません", "First response not kept",
         "この Idempotency-Key のリクエストは完了しています(originalStatus)。応答が大きすぎたため保存しておらず、再送はできません。結果は Location の URL で取得してください。",

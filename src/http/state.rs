@@ -8,6 +8,8 @@ use crate::store::Store;
 use crate::tenancy::Directory;
 
 pub struct AppState {
+    /// Printouts and other heavy work, off the request threads and shared fairly.
+    pub heavy_work: super::heavy_work::HeavyWork,
     pub settings: Arc<Settings>,
     pub store: Store,
     /// Municipality records, cached per replica.

@@ -24,6 +24,7 @@ use crate::validation::FieldError;
 use crate::visits::determination::UsedFact;
 use crate::visits::facts::key_of;
 use crate::visits::input::{self, Context, NewAnswer, NewApplicant, NewEvent, NewMember};
+use crate::visits::limits;
 use crate::visits::model::Source;
 use crate::visits::{Decision, Explainer, Outcome, Status, Visit, determine};
 
@@ -44,6 +45,7 @@ pub struct NewLifeEventDto {
     /// The members it concerns (the deceased, the newborn, the spouses); empty or absent for
     /// the whole household.
     #[serde(default)]
+    #[schema(max_items = 30)]
     pub subjects: Vec<String>,
     /// Facts of the event the clerk knows already (`from`, `cardSpecialMoveIn` …).
     #[serde(default)]
@@ -126,11 +128,14 @@ pub struct NewVisitDto {
     /// 受付番号 (queue ticket).
     #[schema(max_length = 32)]
     pub ticket: Option<String>,
+    #[schema(min_items = 1, max_items = 10)]
     pub events: Vec<NewLifeEventDto>,
+    #[schema(min_items = 1, max_items = 30)]
     pub members: Vec<NewMemberDto>,
     pub applicant: NewApplicantDto,
     /// Answers known already.
     #[serde(default)]
+    #[schema(max_items = 200)]
     pub answers: Vec<AnswerDto>,
 }
 
@@ -139,7 +144,7 @@ pub struct NewVisitDto {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 #[schema(as = AnswerBatch, example = json!({"answers": [{"fact": "member.hasMyNumberCard", "member": "m1", "value": true}]}))]
 pub struct AnswersDto {
-    #[schema(min_items = 1)]
+    #[schema(min_items = 1, max_items = 200)]
     pub answers: Vec<AnswerDto>,
 }
 
@@ -702,6 +707,9 @@ pub struct VisitPath {
 }
 
 /// Open a visit: the life events, the household members known so far, the applicant.
+///
+/// Bounds: at most 30 members, 10 events, 200 answers and a 64 KiB body (413 above it);
+/// a list over its bound is refused whole (422, code `too_many`).
 #[utoipa::path(
     tag = "visits",
     params(
@@ -731,7 +739,7 @@ pub async fn create_visit(
     req: HttpRequest,
     auth: Authorized<scopes::Visits>,
     state: web::Data<AppState>,
-    body: ApiJson<NewVisitDto>,
+    body: ApiJson<NewVisitDto, { limits::VISIT_BODY_BYTES }>,
 ) -> Result<HttpResponse, ApiError> {
     let code = auth.municipality()?;
     require_staff(&auth)?;
@@ -923,7 +931,8 @@ pub async fn get_determination(
     )))
 }
 
-/// Record answers (all or none) and run the determination again.
+/// Record answers (all or none) and run the determination again. At most 200 answers and a
+/// 64 KiB body.
 #[utoipa::path(
     tag = "visits",
     params(
@@ -954,7 +963,7 @@ pub async fn post_answers(
     auth: Authorized<scopes::Visits>,
     state: web::Data<AppState>,
     path: web::Path<VisitPath>,
-    body: ApiJson<AnswersDto>,
+    body: ApiJson<AnswersDto, { limits::VISIT_BODY_BYTES }>,
 ) -> Result<HttpResponse, ApiError> {
     let code = auth.municipality()?;
     require_staff(&auth)?;
@@ -1368,15 +1377,27 @@ pub struct DraftsDto {
     pub typed_fields: usize,
 }
 
+fn edit_set_schema() -> utoipa::openapi::schema::Object {
+    utoipa::openapi::schema::ObjectBuilder::new()
+        .max_properties(Some(limits::MAX_EDITS_PER_REQUEST))
+        .additional_properties(Some(
+            utoipa::openapi::schema::AdditionalProperties::FreeForm(true),
+        ))
+        .build()
+}
+
 /// The clerk's changes to a draft: values to set and fields to remove, by JSON pointer.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 #[schema(as = DraftEdit, example = json!({"set": {"/qualificationConfirmationDelivery": "窓口"}}))]
 pub struct DraftEditDto {
+    /// Fields to set, by JSON pointer; each value at most 2,048 bytes of JSON, at most 200
+    /// fields in `set` and `remove` together, and at most 400 fields edited in one draft.
     #[serde(default)]
-    #[schema(value_type = Object)]
+    #[schema(schema_with = edit_set_schema)]
     pub set: Map<String, Value>,
     #[serde(default)]
+    #[schema(max_items = 200)]
     pub remove: Vec<String>,
 }
 
@@ -1499,7 +1520,8 @@ pub async fn get_drafts(
 }
 
 /// Change fields of a draft (the clerk completes what no system knows); the draft comes back
-/// normalized and validated.
+/// normalized and validated. At most 200 fields per edit, 400 edited fields per draft, 2,048
+/// bytes per value and a 64 KiB body.
 #[utoipa::path(
     tag = "visits",
     params(
@@ -1526,7 +1548,7 @@ pub async fn patch_draft(
     auth: Authorized<scopes::Visits>,
     state: web::Data<AppState>,
     path: web::Path<DraftPath>,
-    body: ApiJson<DraftEditDto>,
+    body: ApiJson<DraftEditDto, { limits::VISIT_BODY_BYTES }>,
 ) -> Result<HttpResponse, ApiError> {
     let code = auth.municipality()?;
     let lang = negotiate_lang(&req);
@@ -1554,6 +1576,34 @@ pub async fn patch_draft(
         .map_err(|_| ApiError::internal("a procedure's form is not loaded"))?;
     let body = body.0;
     let mut errors = Vec::new();
+    if let Some(e) = limits::too_many(
+        "/set",
+        body.set.len() + body.remove.len(),
+        limits::MAX_EDITS_PER_REQUEST,
+        Text::new("変更する項目", "fields to change"),
+    ) {
+        return Err(ApiError::validation(vec![e]));
+    }
+    for (pointer, value) in &body.set {
+        if serde_json::to_vec(value).map_or(0, |b| b.len()) > limits::MAX_EDIT_VALUE_BYTES {
+            let mut at = "/set".to_owned();
+            crate::validation::push_pointer_token(&mut at, pointer);
+            errors.push(FieldError::new(
+                at,
+                "value_too_long",
+                Text::new(
+                    format!(
+                        "1項目の値は JSON で{}バイトまでです。",
+                        limits::MAX_EDIT_VALUE_BYTES
+                    ),
+                    format!(
+                        "One field's value is at most {} bytes of JSON.",
+                        limits::MAX_EDIT_VALUE_BYTES
+                    ),
+                ),
+            ));
+        }
+    }
     if body.set.is_empty() && body.remove.is_empty() {
         errors.push(FieldError::new(
             "/set",
@@ -1611,7 +1661,18 @@ pub async fn patch_draft(
                         ),
                     );
                 }
-                Ok(())
+                match limits::too_many(
+                    "/set",
+                    edits.len(),
+                    limits::MAX_EDITS_PER_DRAFT,
+                    Text::new(
+                        "1つの下書きで手で直した項目",
+                        "fields edited by hand in one draft",
+                    ),
+                ) {
+                    Some(e) => Err(vec![e]),
+                    None => Ok(()),
+                }
             },
         )
         .await
@@ -2109,4 +2170,50 @@ pub async fn list_applications(
     let visit = load(&state, &auth, path.visit_id).await?;
     let list = state.store.applications(visit.id).await?;
     Ok(HttpResponse::Ok().json(applications_dto(visit.id, list)))
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::visits::limits;
+
+    /// The contract states the same bounds the gateway enforces.
+    #[test]
+    fn the_contract_states_the_visit_bounds_the_gateway_enforces() {
+        let doc = serde_json::to_value(crate::http::openapi::document()).expect("json");
+        let schemas = &doc["components"]["schemas"];
+        let max = |schema: &str, field: &str, key: &str| {
+            schemas[schema]["properties"][field][key]
+                .as_u64()
+                .unwrap_or_else(|| panic!("{schema}.{field} has no {key}"))
+        };
+        let as_u64 = |n: usize| n as u64;
+        assert_eq!(
+            max("NewVisit", "members", "maxItems"),
+            as_u64(limits::MAX_MEMBERS)
+        );
+        assert_eq!(
+            max("NewVisit", "events", "maxItems"),
+            as_u64(limits::MAX_EVENTS)
+        );
+        assert_eq!(
+            max("NewVisit", "answers", "maxItems"),
+            as_u64(limits::MAX_ANSWERS)
+        );
+        assert_eq!(
+            max("AnswerBatch", "answers", "maxItems"),
+            as_u64(limits::MAX_ANSWERS)
+        );
+        assert_eq!(
+            max("NewLifeEvent", "subjects", "maxItems"),
+            as_u64(limits::MAX_SUBJECTS)
+        );
+        assert_eq!(
+            max("DraftEdit", "set", "maxProperties"),
+            as_u64(limits::MAX_EDITS_PER_REQUEST)
+        );
+        assert_eq!(
+            max("DraftEdit", "remove", "maxItems"),
+            as_u64(limits::MAX_EDITS_PER_REQUEST)
+        );
+    }
 }

@@ -69,13 +69,28 @@ pub struct Printed {
 pub enum PrintError {
     #[error("the PDF writer refused the document: {0}")]
     Pdf(String),
+    #[error("the printout was stopped before it was finished")]
+    Stopped,
 }
 
 /// Lays out and writes a booklet.
 pub fn print(face: &Typeface, booklet: &Booklet) -> Result<Printed, PrintError> {
+    print_until(face, booklet, || true)
+}
+
+/// [`print`], asking `go_on` before each sheet and before writing: [`PrintError::Stopped`]
+/// once it says no (the request that wanted the PDF is gone).
+pub fn print_until(
+    face: &Typeface,
+    booklet: &Booklet,
+    go_on: impl Fn() -> bool,
+) -> Result<Printed, PrintError> {
     let mut missing = BTreeSet::new();
     let mut pages = Vec::new();
     for sheet in &booklet.sheets {
+        if !go_on() {
+            return Err(PrintError::Stopped);
+        }
         let absent = missing_in_sheet(face, sheet);
         let mut sheet = sheet.clone();
         if !absent.is_empty() {
@@ -83,6 +98,9 @@ pub fn print(face: &Typeface, booklet: &Booklet) -> Result<Printed, PrintError> 
         }
         missing.extend(absent);
         pages.extend(layout::lay_out(face, &sheet));
+    }
+    if !go_on() {
+        return Err(PrintError::Stopped);
     }
     let count = pages.len();
     let pdf = pdf::write(face, &booklet.title, &pages)?;

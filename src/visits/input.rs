@@ -7,6 +7,7 @@ use std::collections::BTreeSet;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde_json::Value;
 
+use super::limits::{MAX_ANSWERS, MAX_EVENTS, MAX_MEMBERS, MAX_SUBJECTS, too_many};
 use super::model::{Applicant, Facts, Household, LifeEvent, Member, Recorded, Source};
 use crate::catalog::{Catalog, FactKind, FactType};
 use crate::forms::EraTable;
@@ -162,6 +163,41 @@ pub fn household(
     applicant: NewApplicant,
     answers: Vec<NewAnswer>,
 ) -> Result<Household, Vec<FieldError>> {
+    // Bounds first: a visit over them is refused before any of it is read.
+    let bounds: Vec<FieldError> = [
+        too_many(
+            "/members",
+            members.len(),
+            MAX_MEMBERS,
+            Text::new("世帯員", "members"),
+        ),
+        too_many(
+            "/events",
+            events.len(),
+            MAX_EVENTS,
+            Text::new("ライフイベント", "life events"),
+        ),
+        too_many(
+            "/answers",
+            answers.len(),
+            MAX_ANSWERS,
+            Text::new("回答", "answers"),
+        ),
+    ]
+    .into_iter()
+    .flatten()
+    .chain(events.iter().enumerate().filter_map(|(i, e)| {
+        too_many(
+            &format!("/events/{i}/subjects"),
+            e.subjects.len(),
+            MAX_SUBJECTS,
+            Text::new("対象の世帯員", "subjects"),
+        )
+    }))
+    .collect();
+    if !bounds.is_empty() {
+        return Err(bounds);
+    }
     let mut errors = Vec::new();
     let mut out_members = Vec::new();
     let mut ids = BTreeSet::new();
@@ -360,6 +396,14 @@ pub fn apply_answers(
     answers: Vec<NewAnswer>,
     base: &str,
 ) -> Result<(), Vec<FieldError>> {
+    if let Some(e) = too_many(
+        base,
+        answers.len(),
+        MAX_ANSWERS,
+        Text::new("回答", "answers"),
+    ) {
+        return Err(vec![e]);
+    }
     let mut errors = Vec::new();
     let mut changes = Vec::new();
     for (i, a) in answers.into_iter().enumerate() {

@@ -7,6 +7,7 @@ pub mod determination;
 pub mod drafts;
 pub mod facts;
 pub mod input;
+pub mod limits;
 pub mod model;
 pub mod printouts;
 

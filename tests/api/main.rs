@@ -4,6 +4,7 @@
 
 mod helpers;
 
+mod abuse;
 mod admin;
 mod audit;
 mod bridge;

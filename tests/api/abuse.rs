@@ -1,0 +1,241 @@
+//! The second hardening pass: what a misbehaving vendor's client can send to the surfaces
+//! built after the first (visits, printouts, webhooks, delivery) must cost it alone.
+
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+use crate::helpers::{Backend, problem, spawn_app, spawn_app_with};
+use crate::storage_test;
+use crate::visits::{VISITS, open_visit, send};
+
+fn member(i: usize) -> Value {
+    json!({
+        "id": format!("m{i}"),
+        "familyName": "山田",
+        "givenName": format!("太郎{i}"),
+        "relationship": if i == 0 { "世帯主" } else { "子" },
+        "dateOfBirth": "1988-04-10",
+        "sex": "1",
+        "insurance": "nationalHealth"
+    })
+}
+
+fn move_in(members: usize) -> Value {
+    json!({
+        "events": [{"kind": "moveIn", "date": "2026-12-01", "facts": {"from": "otherMunicipality", "cardSpecialMoveIn": false}}],
+        "members": (0..members).map(member).collect::<Vec<_>>(),
+        "applicant": {"member": "m0"}
+    })
+}
+
+async fn visit_count(app: &crate::helpers::TestApp, token: &str) -> usize {
+    let list: Value = send(app, Method::GET, VISITS, token, None)
+        .await
+        .json()
+        .await
+        .expect("json");
+    list["items"].as_array().expect("items").len()
+}
+
+async fn a_visit_over_its_bounds_is_refused_whole_before_any_work(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let token = app.demo_token().await;
+
+    // 6,000 members (the probe's flood) and 31 (one over the bound): 422 at /members.
+    for members in [31, 6_000] {
+        let body = move_in(members);
+        let r = send(&app, Method::POST, VISITS, &token, Some(&body)).await;
+        let status = r.status();
+        if members == 6_000 {
+            // Over the route's 64 KiB body limit before it is even read.
+            problem(r, StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large").await;
+            continue;
+        }
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+        let p = problem(r, status, "validation_failed").await;
+        assert_eq!(p["errors"][0]["pointer"], "/members", "{p}");
+        assert_eq!(p["errors"][0]["code"], "too_many", "{p}");
+    }
+    let mut events = move_in(1);
+    events["events"] = Value::Array(vec![events["events"][0].clone(); 11]);
+    let r = send(&app, Method::POST, VISITS, &token, Some(&events)).await;
+    let p = problem(r, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").await;
+    assert_eq!(p["errors"][0]["pointer"], "/events", "{p}");
+    assert_eq!(
+        visit_count(&app, &token).await,
+        0,
+        "a refused visit was kept"
+    );
+
+    // At the bound it is a visit like any other.
+    let id = open_visit(&app, &token, &move_in(30)).await;
+    let path = format!("{VISITS}/{id}/answers");
+    let many: Vec<Value> = (0..201)
+        .map(|_| json!({"fact": "member.hasMyNumberCard", "member": "m0", "value": true}))
+        .collect();
+    let r = send(
+        &app,
+        Method::POST,
+        &path,
+        &token,
+        Some(&json!({"answers": many})),
+    )
+    .await;
+    let p = problem(r, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").await;
+    assert_eq!(p["errors"][0]["pointer"], "/answers", "{p}");
+
+    // Edits: too many fields at once, and one value too long.
+    let drafts: Value = send(
+        &app,
+        Method::GET,
+        &format!("{VISITS}/{id}/drafts"),
+        &token,
+        None,
+    )
+    .await
+    .json()
+    .await
+    .expect("json");
+    let key = drafts["drafts"][0]["key"]
+        .as_str()
+        .expect("a draft")
+        .to_owned();
+    let draft = format!("{VISITS}/{id}/drafts/{key}");
+    let set: serde_json::Map<String, Value> =
+        (0..201).map(|i| (format!("/x{i}"), json!("a"))).collect();
+    let r = send(
+        &app,
+        Method::PATCH,
+        &draft,
+        &token,
+        Some(&json!({"set": set})),
+    )
+    .await;
+    let p = problem(r, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").await;
+    assert_eq!(p["errors"][0]["code"], "too_many", "{p}");
+    let long = "あ".repeat(1_000);
+    let r = send(
+        &app,
+        Method::PATCH,
+        &draft,
+        &token,
+        Some(&json!({"set": {"/remarks": long}})),
+    )
+    .await;
+    let p = problem(r, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").await;
+    assert_eq!(p["errors"][0]["code"], "value_too_long", "{p}");
+    assert_eq!(p["errors"][0]["pointer"], "/set/~1remarks", "{p}");
+}
+storage_test!(a_visit_over_its_bounds_is_refused_whole_before_any_work);
+
+/// A client that asks for many printouts at once gets its share and 429 for the rest, while
+/// another client and `/healthz` are served.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn printouts_beyond_a_client_s_share_are_refused_429_and_others_are_served() {
+    let app = spawn_app_with(Backend::Sqlite, |s| {
+        s.http.heavy_work.per_client = 1;
+        s.http.heavy_work.slots = 1;
+    })
+    .await;
+    let token = app.demo_token().await;
+    let id = open_visit(&app, &token, &move_in(30)).await;
+    let path = format!("{VISITS}/{id}/printouts");
+    let flood: Vec<_> = (0..6)
+        .map(|_| {
+            let (app_http, url, token) = (app.http.clone(), app.url(&path), token.clone());
+            tokio::spawn(async move {
+                app_http
+                    .get(url)
+                    .bearer_auth(token)
+                    .header("Madoguchi-Actor", "clerk-0042")
+                    .send()
+                    .await
+                    .expect("request")
+            })
+        })
+        .collect();
+    let health = app
+        .http
+        .get(app.url("/healthz"))
+        .send()
+        .await
+        .expect("healthz");
+    assert_eq!(health.status(), StatusCode::OK);
+    let (mut printed, mut busy) = (0, 0);
+    for r in flood {
+        let r = r.await.expect("joined");
+        match r.status() {
+            StatusCode::OK => {
+                printed += 1;
+                let bytes = r.bytes().await.expect("pdf");
+                assert!(bytes.starts_with(b"%PDF-"));
+            }
+            StatusCode::TOO_MANY_REQUESTS => {
+                busy += 1;
+                let wait: u64 = r.headers()["retry-after"]
+                    .to_str()
+                    .expect("ascii")
+                    .parse()
+                    .expect("seconds");
+                assert!(wait >= 1);
+                problem(r, StatusCode::TOO_MANY_REQUESTS, "busy").await;
+            }
+            other => panic!("unexpected {other}"),
+        }
+    }
+    assert!(printed >= 1, "no printout at all");
+    assert!(busy >= 1, "six at once with a share of one: none refused");
+    // Its share is free again once they are done.
+    let again = send(&app, Method::GET, &path, &token, None).await;
+    assert_eq!(again.status(), StatusCode::OK);
+}
+
+/// A write to a municipality the client may not act for is 403 (and audited) whatever its
+/// body: malformed, not JSON, or too large.
+async fn another_municipality_s_write_is_refused_before_its_body_is_read(backend: Backend) {
+    let app = spawn_app(backend).await;
+    app.register_municipality("131016", "千代田区").await;
+    let kitami = app.demo_token().await;
+    let other = "/v1/municipalities/131016/visits";
+    let bodies: [(&str, Vec<u8>); 3] = [
+        ("application/json", b"{not json".to_vec()),
+        ("text/plain", b"hello".to_vec()),
+        ("application/json", vec![b' '; 200_000]),
+    ];
+    for (content_type, body) in bodies {
+        for path in [
+            other.to_owned(),
+            format!("{other}/0190f0f0-0000-7000-8000-000000000000/answers"),
+        ] {
+            let r = app
+                .http
+                .post(app.url(&path))
+                .bearer_auth(&kitami)
+                .header("Madoguchi-Actor", "clerk-0042")
+                .header("Content-Type", content_type)
+                .body(body.clone())
+                .send()
+                .await
+                .expect("request");
+            problem(r, StatusCode::FORBIDDEN, "municipality_forbidden").await;
+        }
+    }
+    // Chiyoda's auditor sees the attempts (counted into one event and its repeats).
+    madoguchi::audit::flush_denials(&app.store, std::time::Duration::ZERO)
+        .await
+        .unwrap();
+    let auditor = app.register_client(&["audit:read"], &["131016"]).await;
+    let auditor = app.token_for(&auditor.id, &auditor.secret).await;
+    let events: Value = app
+        .get_json("/v1/municipalities/131016/audit-events", &auditor)
+        .await;
+    let attempts: u64 = events["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["action"] == "municipality.access_denied")
+        .map(|e| e["repeatCount"].as_u64().unwrap_or(1))
+        .sum();
+    assert!(attempts >= 6, "{attempts} of 6 attempts audited: {events}");
+}
+storage_test!(another_municipality_s_write_is_refused_before_its_body_is_read);
