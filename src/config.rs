@@ -52,6 +52,30 @@ pub struct LinkSettings {
     /// without one is read by its core system through the pull API.
     pub connectors: Vec<ConnectorSettings>,
     pub delivery: DeliverySettings,
+    pub webhooks: WebhookSettings,
+}
+
+/// Vendors' webhook endpoints (`[link.webhooks]`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WebhookSettings {
+    /// Networks webhooks may reach although they are not public (`["10.20.0.0/16"]`): for a
+    /// municipality whose vendors' receivers are internal. Empty: public addresses only.
+    pub allow_networks: Vec<ipnet::IpNet>,
+    /// Endpoints one client may register in one municipality.
+    pub max_per_client: u64,
+    /// Connecting and answering, per message.
+    pub timeout_seconds: u64,
+}
+
+impl Default for WebhookSettings {
+    fn default() -> Self {
+        Self {
+            allow_networks: Vec::new(),
+            max_per_client: 10,
+            timeout_seconds: 10,
+        }
+    }
 }
 
 /// How a core system receives a business area's applications.
@@ -173,6 +197,7 @@ impl Default for LinkSettings {
             max_import_bytes: 512 * 1024 * 1024,
             connectors: Vec::new(),
             delivery: DeliverySettings::default(),
+            webhooks: WebhookSettings::default(),
         }
     }
 }

@@ -323,6 +323,7 @@ impl Application {
                 delivery_wake.clone(),
                 metrics,
                 server_key.clone(),
+                &settings.link.webhooks,
             ))
         } else {
             None
@@ -331,6 +332,9 @@ impl Application {
             StartupError::Other("the typeface embedded for printouts cannot be read".to_owned())
         })?;
         let state = web::Data::new(AppState {
+            egress: Arc::new(crate::link::egress::Egress::new(
+                settings.link.webhooks.allow_networks.clone(),
+            )),
             heavy_work: crate::http::heavy_work::HeavyWork::new(&settings.http.heavy_work),
             typeface: std::sync::Arc::new(typeface),
             visit_metrics,

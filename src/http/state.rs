@@ -8,6 +8,8 @@ use crate::store::Store;
 use crate::tenancy::Directory;
 
 pub struct AppState {
+    /// Where vendors' webhooks may make the gateway connect.
+    pub egress: Arc<crate::link::egress::Egress>,
     /// Printouts and other heavy work, off the request threads and shared fairly.
     pub heavy_work: super::heavy_work::HeavyWork,
     pub settings: Arc<Settings>,

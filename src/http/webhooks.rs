@@ -16,6 +16,7 @@ use super::problem::{ApiError, ProblemDoc, ProblemKind};
 use super::state::AppState;
 use crate::auth::Scope;
 use crate::i18n::Text;
+use crate::link::egress::EgressError;
 use crate::link::webhooks::{self, Endpoint};
 use crate::validation::FieldError;
 
@@ -66,6 +67,10 @@ const MAX_URL: usize = 2048;
 /// `{"type": "application.updated", "timestamp", "data": {applicationId, visitId, state, reason, …}}`,
 /// tried again with backoff until it answers 2xx (then the dead letter, see
 /// `GET /v1/admin/deliveries`). The secret is shown once.
+///
+/// The receiver must be on the public internet (or in a network the operators allow): the
+/// host is resolved now and again at each delivery, a message to an address that is not
+/// public is never sent, and redirects are not followed.
 #[utoipa::path(
     tag = "visits",
     params(
@@ -81,7 +86,7 @@ const MAX_URL: usize = 2048;
         (status = 404, description = "Municipality not registered", body = ProblemDoc, content_type = "application/problem+json"),
         (status = 409, description = "Idempotency-Key in use", body = ProblemDoc, content_type = "application/problem+json"),
         (status = 415, description = "Not JSON", body = ProblemDoc, content_type = "application/problem+json"),
-        (status = 422, description = "Not an http(s) URL", body = ProblemDoc, content_type = "application/problem+json"),
+        (status = 422, description = "Not an http(s) URL; a host that is or resolves to an address that is not public — loopback, private, link-local, metadata — outside `link.webhooks.allow_networks` (`forbidden_address`); or the client's endpoints at their limit (`too_many`, 10 by default)", body = ProblemDoc, content_type = "application/problem+json"),
     ),
     security(("oauth2" = ["visits"]))
 )]
@@ -116,8 +121,60 @@ pub async fn create_webhook(
             ),
         )]));
     }
-    let secret = webhooks::new_secret().map_err(ApiError::internal)?;
+    if let Some(u) = &parsed
+        && (!u.username().is_empty() || u.password().is_some())
+    {
+        return Err(ApiError::validation(vec![FieldError::new(
+            "/url",
+            "invalid_url",
+            Text::new(
+                "url に利用者名やパスワードを入れないでください。受信側の確認には署名(webhook-signature)を使います。",
+                "url may not carry a user name or password; receivers check the webhook-signature.",
+            ),
+        )]));
+    }
+    // A name that does not resolve yet is taken: every delivery resolves it again and sends
+    // only to the addresses the rule lets through.
+    if let Some(u) = &parsed
+        && let Err(EgressError::Refused {
+            address, reason, ..
+        }) = state.egress.check_url(u).await
+    {
+        return Err(ApiError::validation(vec![FieldError::new(
+            "/url",
+            "forbidden_address",
+            Text::new(
+                format!(
+                    "url の宛先 {address} は公開されていないアドレス({reason})のため登録できません。庁内の受信先が必要な場合は、運用担当が link.webhooks.allow_networks に登録します。"
+                ),
+                format!(
+                    "url reaches {address}, a {reason} address. Receivers must be on the public internet, or in a network the operators allow (link.webhooks.allow_networks)."
+                ),
+            ),
+        )]));
+    }
     let client = auth.actor.client_id.clone().unwrap_or_default();
+    let max = state.settings.link.webhooks.max_per_client;
+    let held = state
+        .store
+        .webhooks(&code.to_string(), &client)
+        .await?
+        .len() as u64;
+    if held >= max {
+        return Err(ApiError::validation(vec![FieldError::new(
+            "",
+            "too_many",
+            Text::new(
+                format!(
+                    "このクライアントが登録できる webhook は{max}件までです。使わないものを削除してください。"
+                ),
+                format!(
+                    "A client may register at most {max} webhooks here; remove one it no longer uses."
+                ),
+            ),
+        )]));
+    }
+    let secret = webhooks::new_secret().map_err(ApiError::internal)?;
     let endpoint = state
         .store
         .create_webhook(

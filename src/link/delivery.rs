@@ -78,7 +78,19 @@ impl Drop for DeliveryWorker {
     }
 }
 
+/// Which deliveries a worker claims.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Lane {
+    /// The core systems' deliveries (file and http connectors).
+    Core,
+    /// Vendors' webhook messages: each endpoint's group is sent side by side with the
+    /// others, so one slow receiver holds only its own messages.
+    Webhooks,
+}
+
+#[derive(Clone)]
 struct Worker {
+    lane: Lane,
     store: Store,
     routes: Arc<Routes>,
     settings: DeliverySettings,
@@ -93,6 +105,7 @@ struct Worker {
     /// Opens webhook endpoints' sealed secrets.
     server_key: Option<crate::secrets::ServerKey>,
     webhook_client: reqwest::Client,
+    egress: Arc<super::egress::Egress>,
 }
 
 impl DeliveryWorker {
@@ -103,13 +116,19 @@ impl DeliveryWorker {
         wake: Arc<Notify>,
         metrics: DeliveryMetrics,
         server_key: Option<crate::secrets::ServerKey>,
+        webhooks: &crate::config::WebhookSettings,
     ) -> Self {
+        let egress = Arc::new(super::egress::Egress::new(webhooks.allow_networks.clone()));
+        let webhook_timeout = Duration::from_secs(webhooks.timeout_seconds.max(1));
         let breakers = Arc::new(std::sync::Mutex::new(HashMap::new()));
-        let handles = (0..settings.workers.max(1))
-            .map(|_| {
+        let lanes = std::iter::repeat_n(Lane::Core, settings.workers.max(1))
+            .chain(std::iter::once(Lane::Webhooks));
+        let handles = lanes
+            .map(|lane| {
                 let owner = format!("worker-{}", Uuid::now_v7());
-                tracing::info!(owner = %owner, "delivery worker started");
+                tracing::info!(owner = %owner, lane = ?lane, "delivery worker started");
                 let worker = Worker {
+                    lane,
                     store: store.clone(),
                     routes: routes.clone(),
                     policy: RetryPolicy::from_settings(&settings),
@@ -120,10 +139,8 @@ impl DeliveryWorker {
                     metrics: metrics.clone(),
                     rounds: 0,
                     server_key: server_key.clone(),
-                    webhook_client: reqwest::Client::builder()
-                        .timeout(Duration::from_secs(10))
-                        .build()
-                        .unwrap_or_default(),
+                    webhook_client: egress.client(webhook_timeout),
+                    egress: egress.clone(),
                 };
                 tokio::spawn(worker.run(wake.clone()))
             })
@@ -164,7 +181,13 @@ impl Worker {
         let owner = format!("{}/{}", self.owner, self.rounds);
         let claimed = self
             .store
-            .claim_deliveries(&owner, now, lease, self.settings.batch_size.max(1))
+            .claim_deliveries(
+                &owner,
+                now,
+                lease,
+                self.settings.batch_size.max(1),
+                self.lane == Lane::Webhooks,
+            )
             .await?;
         let claimed_after = started.elapsed();
         let count = claimed.len();
@@ -185,6 +208,10 @@ impl Worker {
                 None => groups.push((key, vec![c])),
             }
         }
+        if self.lane == Lane::Webhooks {
+            self.send_webhooks_apart(&owner, groups).await?;
+            return Ok(count);
+        }
         let mut outcomes = Vec::with_capacity(count);
         for (key, group) in groups {
             self.deliver_group(&key, group, &mut outcomes).await;
@@ -200,7 +227,47 @@ impl Worker {
             record_ms = (started.elapsed() - delivered_after).as_millis(),
             "delivery round"
         );
-        for (delivery, finish) in &outcomes {
+        self.count(&outcomes);
+        Ok(count)
+    }
+
+    /// Each endpoint's messages of a claim under a lease of their own, sent by a task of
+    /// their own that records what came of them: the next claim does not wait for a slow
+    /// receiver, and takes nothing more of an endpoint while its messages are in flight.
+    async fn send_webhooks_apart(
+        &self,
+        owner: &str,
+        groups: Vec<((String, String), Vec<Claimed>)>,
+    ) -> Result<(), StoreError> {
+        for (i, (key, group)) in groups.into_iter().enumerate() {
+            let Some(endpoint) = group.first().and_then(|(d, _)| d.endpoint_id) else {
+                continue;
+            };
+            let own = format!("{owner}/{i}");
+            self.store.relabel_lease(owner, endpoint, &own).await?;
+            let worker = self.clone();
+            tokio::spawn(async move {
+                let mut outcomes = Vec::with_capacity(group.len());
+                worker
+                    .deliver_webhook_group(&key, group, &mut outcomes)
+                    .await;
+                match worker
+                    .store
+                    .finish_deliveries(&own, &outcomes, crate::store::now())
+                    .await
+                {
+                    Ok(()) => worker.count(&outcomes),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "could not record webhook messages sent; their lease runs out and they are sent again")
+                    }
+                }
+            });
+        }
+        Ok(())
+    }
+
+    fn count(&self, outcomes: &[(Delivery, Finish)]) {
+        for (delivery, finish) in outcomes {
             let outcome = match finish {
                 Finish::Delivered(_) => "delivered",
                 Finish::Retry { .. } => "retry",
@@ -215,7 +282,6 @@ impl Worker {
                 .with_label_values(&[&delivery.lg_code, &delivery.area, outcome])
                 .inc();
         }
-        Ok(count)
     }
 
     fn failed(
@@ -246,7 +312,7 @@ impl Worker {
             .or_insert_with(|| Breaker::new(failures, Duration::from_millis(open_ms))))
     }
 
-    fn note_breaker(&mut self, key: &(String, String), success: bool) {
+    fn note_breaker(&self, key: &(String, String), success: bool) {
         let now = Instant::now();
         let (changed, open) = self.breaker(key, |breaker| {
             let changed = if success {
@@ -269,13 +335,63 @@ impl Worker {
             .set(i64::from(open));
     }
 
-    async fn deliver_group(
-        &mut self,
+    /// What of `group` the connector's breaker lets through now; the rest is released.
+    fn through_breaker(
+        &self,
         key: &(String, String),
         mut group: Vec<Claimed>,
         outcomes: &mut Vec<(Delivery, Finish)>,
-    ) {
+    ) -> Option<Vec<Claimed>> {
         let now = crate::store::now();
+        let instant = Instant::now();
+        match self.breaker(key, |b| b.gate(instant)) {
+            Gate::Closed => {}
+            Gate::Open => {
+                let until = self.breaker(key, |b| b.open_until()).unwrap_or(instant);
+                let at = now
+                    + chrono::Duration::from_std(until.saturating_duration_since(instant))
+                        .unwrap_or_default();
+                outcomes.extend(group.into_iter().map(|(d, _)| (d, Finish::Release { at })));
+                return None;
+            }
+            Gate::Trial => {
+                // One delivery tries; the rest wait for its outcome.
+                let rest = group.split_off(1);
+                outcomes.extend(
+                    rest.into_iter()
+                        .map(|(d, _)| (d, Finish::Release { at: now })),
+                );
+            }
+        }
+        Some(group)
+    }
+
+    /// One webhook endpoint's messages of a round (the webhook lane).
+    async fn deliver_webhook_group(
+        &self,
+        key: &(String, String),
+        group: Vec<Claimed>,
+        outcomes: &mut Vec<(Delivery, Finish)>,
+    ) {
+        let endpoint = group.first().and_then(|(d, _)| d.endpoint_id);
+        let Some(endpoint) = endpoint else {
+            outcomes.extend(group.into_iter().map(|(d, _)| {
+                let error = "a webhook message without its endpoint".to_owned();
+                (d, Finish::Dead { error })
+            }));
+            return;
+        };
+        if let Some(group) = self.through_breaker(key, group, outcomes) {
+            self.deliver_webhooks(key, endpoint, group, outcomes).await;
+        }
+    }
+
+    async fn deliver_group(
+        &mut self,
+        key: &(String, String),
+        group: Vec<Claimed>,
+        outcomes: &mut Vec<(Delivery, Finish)>,
+    ) {
         let endpoint = group
             .first()
             .filter(|(d, _)| d.connector == Channel::Webhook)
@@ -297,26 +413,9 @@ impl Worker {
             }
             return;
         };
-        let instant = Instant::now();
-        match self.breaker(key, |b| b.gate(instant)) {
-            Gate::Closed => {}
-            Gate::Open => {
-                let until = self.breaker(key, |b| b.open_until()).unwrap_or(instant);
-                let at = now
-                    + chrono::Duration::from_std(until.saturating_duration_since(instant))
-                        .unwrap_or_default();
-                outcomes.extend(group.into_iter().map(|(d, _)| (d, Finish::Release { at })));
-                return;
-            }
-            Gate::Trial => {
-                // One delivery tries; the rest wait for its outcome.
-                let rest = group.split_off(1);
-                outcomes.extend(
-                    rest.into_iter()
-                        .map(|(d, _)| (d, Finish::Release { at: now })),
-                );
-            }
-        }
+        let Some(group) = self.through_breaker(key, group, outcomes) else {
+            return;
+        };
         match (endpoint, connector) {
             (Some(endpoint), _) => self.deliver_webhooks(key, endpoint, group, outcomes).await,
             (None, Some(c)) if c.kind == ConnectorKind::File => {
@@ -424,7 +523,7 @@ impl Worker {
     }
 
     async fn deliver_webhooks(
-        &mut self,
+        &self,
         key: &(String, String),
         endpoint: Uuid,
         group: Vec<Claimed>,
@@ -457,12 +556,15 @@ impl Worker {
             }
         };
         let client = self.webhook_client.clone();
+        let egress = self.egress.clone();
         self.send_in_chunks(key, group, outcomes, |(d, _)| {
             let client = client.clone();
+            let egress = egress.clone();
             let (url, secret) = (url.clone(), secret.clone());
             async move {
                 let payload = d.payload.clone().unwrap_or_default();
-                let sent = webhook::send(&client, &url, &secret, &d.id.to_string(), &payload).await;
+                let id = d.id.to_string();
+                let sent = webhook::send(&client, &egress, &url, &secret, &id, &payload).await;
                 (d, sent)
             }
         })
@@ -471,7 +573,7 @@ impl Worker {
 
     /// Sends a group a chunk at a time, so that a breaker opened by one chunk holds the rest.
     async fn send_in_chunks<F, Fut>(
-        &mut self,
+        &self,
         key: &(String, String),
         group: Vec<Claimed>,
         outcomes: &mut Vec<(Delivery, Finish)>,
@@ -511,7 +613,7 @@ impl Worker {
     }
 
     fn record_sent(
-        &mut self,
+        &self,
         key: &(String, String),
         sent: Vec<(Delivery, Sent)>,
         outcomes: &mut Vec<(Delivery, Finish)>,

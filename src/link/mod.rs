@@ -5,6 +5,7 @@
 pub mod connectors;
 pub mod delivery;
 pub mod directory;
+pub mod egress;
 pub mod import;
 pub mod jobs;
 pub mod outbox;

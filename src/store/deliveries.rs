@@ -148,12 +148,17 @@ impl Store {
     ///
     /// The rows are chosen, leased and read back by statements that name the owner rather
     /// than hundreds of ids (a list of ids as parameters cost some 50 ms a statement).
+    ///
+    /// `webhooks` chooses the lane: vendors' webhook messages, or the core systems'
+    /// deliveries. Each lane has its own workers, so a slow vendor never holds a core
+    /// system's delivery behind it.
     pub async fn claim_deliveries(
         &self,
         owner: &str,
         now: DateTime<Utc>,
         lease: chrono::Duration,
         limit: u64,
+        webhooks: bool,
     ) -> Result<Vec<Claimed>, StoreError> {
         let txn = self.begin_outbox().await?;
         let earlier = Alias::new("earlier");
@@ -175,6 +180,25 @@ impl Store {
                     .add(Expr::col(Column::LeaseUntil).lt(now)),
             )
             .and_where(Expr::exists(waiting_before).not())
+            .and_where(if webhooks {
+                // Nothing more of an endpoint while some of its messages are in flight.
+                let busy = Alias::new("busy");
+                let in_flight = Query::select()
+                    .expr(Expr::val(1))
+                    .from_as(Entity, busy.clone())
+                    .and_where(
+                        Expr::col((busy.clone(), Column::EndpointId))
+                            .equals((Entity, Column::EndpointId)),
+                    )
+                    .and_where(Expr::col((busy.clone(), Column::State)).eq(PENDING))
+                    .and_where(Expr::col((busy, Column::LeaseUntil)).gte(now))
+                    .to_owned();
+                Expr::col(Column::Connector)
+                    .eq(Channel::Webhook.as_str())
+                    .and(Expr::exists(in_flight).not())
+            } else {
+                Expr::col(Column::Connector).ne(Channel::Webhook.as_str())
+            })
             .order_by(Column::Id, sea_orm::Order::Asc)
             .limit(limit);
         if txn.get_database_backend() == DbBackend::Postgres {
@@ -191,7 +215,7 @@ impl Store {
             return Ok(Vec::new());
         }
         rows.sort_by(|a, b| a.id.cmp(&b.id));
-        let mut apps: std::collections::HashMap<String, app::Model> = app::Entity::find()
+        let apps: std::collections::HashMap<String, app::Model> = app::Entity::find()
             .filter(app::Column::Id.in_subquery(leased_by(owner, false)))
             .all(&txn)
             .await?
@@ -201,12 +225,33 @@ impl Store {
         txn.commit().await?;
         rows.into_iter()
             .map(|row| {
-                let a = apps.remove(&row.application_id).ok_or_else(|| {
+                // Several deliveries may carry one application (one per webhook endpoint of
+                // the client, besides the core system's): each gets its own copy.
+                let a = apps.get(&row.application_id).cloned().ok_or_else(|| {
                     StoreError::Corrupt(format!("delivery {} has no application", row.id))
                 })?;
                 Ok((to_domain(row)?, application(a)?))
             })
             .collect()
+    }
+
+    /// Moves the deliveries of webhook `endpoint` leased as `owner` to the lease `new_owner`,
+    /// so they are finished apart from the rest of the claim.
+    pub async fn relabel_lease(
+        &self,
+        owner: &str,
+        endpoint: Uuid,
+        new_owner: &str,
+    ) -> Result<(), StoreError> {
+        let txn = self.begin_outbox().await?;
+        Entity::update_many()
+            .col_expr(Column::LeaseOwner, Expr::value(new_owner))
+            .filter(Column::LeaseOwner.eq(owner))
+            .filter(Column::EndpointId.eq(endpoint.to_string()))
+            .exec(&txn)
+            .await?;
+        txn.commit().await?;
+        Ok(())
     }
 
     /// Records what became of the deliveries claimed as `owner` (every one of them must have

@@ -793,15 +793,21 @@ fn expected_signature(secret: &str, id: &str, timestamp: &str, body: &str) -> St
     format!("v1,{}", engine.encode(tag.as_ref()))
 }
 
+/// The test receivers listen on loopback, which only an allow-list lets webhooks reach.
+fn allow_loopback(s: &mut Settings) {
+    s.link.webhooks.allow_networks =
+        vec!["127.0.0.0/8".parse().unwrap(), "::1/128".parse().unwrap()];
+}
+
 async fn a_vendor_learns_its_applications_states_by_signed_webhooks(backend: Backend) {
     let sim = core_sim(&[]);
     let url = sim.url.clone();
-    let app = spawn_app_with(
-        backend,
+    let app = spawn_app_with(backend, |s| {
         one_connector(ConnectorKind::Http, |c| {
             c.url = Some(format!("{url}/applications"))
-        }),
-    )
+        })(s);
+        allow_loopback(s);
+    })
     .await;
     let token = app.demo_token().await;
     // The receiver is down for its first two calls.
@@ -893,6 +899,256 @@ async fn a_vendor_learns_its_applications_states_by_signed_webhooks(backend: Bac
     );
 }
 storage_test!(a_vendor_learns_its_applications_states_by_signed_webhooks);
+
+/// A receiver that answers every message with a redirect to `to`.
+async fn redirecting_receiver(to: String) -> (String, std::sync::Arc<std::sync::Mutex<usize>>) {
+    use actix_web::{App, HttpResponse, HttpServer, web};
+    let calls = std::sync::Arc::new(std::sync::Mutex::new(0));
+    let shared = calls.clone();
+    let server = HttpServer::new(move || {
+        let (shared, to) = (shared.clone(), to.clone());
+        App::new().default_service(web::to(move || {
+            let (shared, to) = (shared.clone(), to.clone());
+            async move {
+                *shared.lock().unwrap() += 1;
+                HttpResponse::TemporaryRedirect()
+                    .insert_header(("Location", to))
+                    .finish()
+            }
+        }))
+    })
+    .workers(1)
+    .disable_signals()
+    .bind("127.0.0.1:0")
+    .unwrap();
+    let address = server.addrs()[0];
+    tokio::spawn(server.run());
+    (format!("http://{address}/hooks"), calls)
+}
+
+/// The deliveries of webhook messages, once each has had its attempts.
+async fn dead_webhook_errors(app: &crate::helpers::TestApp, at_least: usize) -> Vec<String> {
+    let admin = app.admin_token().await;
+    eventually("the webhook messages dead", || async {
+        let dead: Value = app
+            .get_json("/v1/admin/deliveries?state=dead", &admin)
+            .await;
+        let errors: Vec<String> = dead["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|d| d["connector"] == "webhook")
+            .map(|d| d["lastError"].as_str().unwrap_or_default().to_owned())
+            .collect();
+        (errors.len() >= at_least).then_some(errors)
+    })
+    .await
+}
+
+/// A vendor's webhook is no way into the gateway's network: internal addresses and names
+/// that resolve to them are refused at registration, a name that resolves inside at delivery
+/// time is not dialled, and a redirect to an internal system is not followed.
+async fn webhooks_reach_no_internal_address(backend: Backend) {
+    // Stands for a core system on the gateway's network.
+    let (internal_url, internal) = webhook_receiver(0).await;
+    let port = internal_url
+        .split(':')
+        .nth(2)
+        .unwrap()
+        .split('/')
+        .next()
+        .unwrap()
+        .to_owned();
+    let sim = core_sim(&[]);
+    let sim_url = sim.url.clone();
+    let connector = move |s: &mut Settings| {
+        one_connector(ConnectorKind::Http, |c| {
+            c.url = Some(format!("{sim_url}/applications"))
+        })(s);
+        s.link.delivery.max_attempts = 2;
+    };
+    let app = spawn_app_with(backend, connector.clone()).await;
+    let token = app.demo_token().await;
+    for url in [
+        internal_url.clone(),
+        format!("http://localhost:{port}/hooks"),
+        "http://0.0.0.0/".to_owned(),
+        "http://169.254.169.254/latest/meta-data/".to_owned(),
+        "http://10.1.2.3/hooks".to_owned(),
+        "http://[fd00::1]/hooks".to_owned(),
+        "http://[::ffff:127.0.0.1]/hooks".to_owned(),
+        "http://[::1]:8080/hooks".to_owned(),
+    ] {
+        let r = send(
+            &app,
+            Method::POST,
+            "/v1/municipalities/012084/webhooks",
+            &token,
+            Some(&json!({"url": url})),
+        )
+        .await;
+        let p =
+            crate::helpers::problem(r, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").await;
+        assert_eq!(p["errors"][0]["code"], "forbidden_address", "{url}: {p}");
+    }
+
+    // The operators allow loopback (their receivers are internal); a vendor registers a
+    // receiver that redirects to the internal system, and a name for the internal system.
+    let (settings, demo) = (app.settings.clone(), app.demo.clone());
+    app.handle.stop(false).await;
+    let mut allowing = settings.clone();
+    allowing.link.webhooks.allow_networks = vec!["127.0.0.0/8".parse().unwrap()];
+    let allowed = crate::helpers::restart(allowing, demo.clone()).await;
+    let (redirector, redirected) = redirecting_receiver(internal_url.clone()).await;
+    for url in [redirector, format!("http://localhost:{port}/hooks")] {
+        let r = send(
+            &allowed,
+            Method::POST,
+            "/v1/municipalities/012084/webhooks",
+            &token,
+            Some(&json!({"url": url})),
+        )
+        .await;
+        assert_eq!(r.status(), StatusCode::CREATED, "{url}");
+    }
+    let visit = submitted_visit(&allowed, &token).await;
+    let errors = dead_webhook_errors(&allowed, 2).await;
+    assert!(
+        *redirected.lock().unwrap() >= 1,
+        "the redirecting receiver was called"
+    );
+    assert!(
+        errors
+            .iter()
+            .any(|e| e.contains("redirects are not followed")),
+        "{errors:?}"
+    );
+    let reached = internal.lock().unwrap().calls;
+    assert!(
+        reached >= 1,
+        "allowed, the internal receiver by name is reached"
+    );
+    let reached_before = reached;
+
+    // The allow-list is taken away: the same name is resolved again at delivery and not
+    // dialled, and the redirect still leads nowhere.
+    allowed.handle.stop(false).await;
+    let strict = crate::helpers::restart(settings, demo).await;
+    let second = submitted_visit(&strict, &token).await;
+    assert_ne!(second, visit);
+    let errors = dead_webhook_errors(&strict, 4).await;
+    assert!(
+        errors.iter().any(|e| e.contains("loopback")),
+        "the name was not refused at delivery: {errors:?}"
+    );
+    assert_eq!(
+        internal.lock().unwrap().calls,
+        reached_before,
+        "the internal system was reached without the allow-list"
+    );
+    drop(app);
+}
+storage_test!(webhooks_reach_no_internal_address);
+
+/// A receiver that holds every message until `release` says so; the calls it has taken.
+async fn holding_receiver() -> (
+    String,
+    std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    tokio::sync::watch::Sender<bool>,
+) {
+    use actix_web::{App, HttpResponse, HttpServer, web};
+    let calls = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let (release, released) = tokio::sync::watch::channel(false);
+    let shared = calls.clone();
+    let server = HttpServer::new(move || {
+        let (shared, released) = (shared.clone(), released.clone());
+        App::new().default_service(web::to(move || {
+            let (shared, mut released) = (shared.clone(), released.clone());
+            async move {
+                shared.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                let _ = released.wait_for(|r| *r).await;
+                HttpResponse::NoContent().finish()
+            }
+        }))
+    })
+    .workers(1)
+    .disable_signals()
+    .bind("127.0.0.1:0")
+    .unwrap();
+    let address = server.addrs()[0];
+    tokio::spawn(server.run());
+    (format!("http://{address}/hooks"), calls, release)
+}
+
+/// A vendor whose receiver hangs slows only itself: the core system gets its application,
+/// the same vendor's second endpoint and another vendor's endpoint get their messages.
+async fn a_slow_webhook_receiver_slows_only_itself(backend: Backend) {
+    let sim = core_sim(&[]);
+    let url = sim.url.clone();
+    let app = spawn_app_with(backend, |s| {
+        one_connector(ConnectorKind::Http, |c| {
+            c.url = Some(format!("{url}/applications"))
+        })(s);
+        allow_loopback(s);
+        // Longer than the test waits: a receiver that held the others back would fail it.
+        s.link.webhooks.timeout_seconds = 120;
+        s.link.delivery.lease_seconds = 300;
+    })
+    .await;
+    let token = app.demo_token().await;
+    let (slow, slow_calls, release) = holding_receiver().await;
+    let (second, second_seen) = webhook_receiver(0).await;
+    let other = app.register_client(&["visits"], &["012084"]).await;
+    let other = app.token_for(&other.id, &other.secret).await;
+    let (others, others_seen) = webhook_receiver(0).await;
+    for (token, url) in [(&token, &slow), (&token, &second), (&other, &others)] {
+        let r = send(
+            &app,
+            Method::POST,
+            "/v1/municipalities/012084/webhooks",
+            token,
+            Some(&json!({"url": url})),
+        )
+        .await;
+        assert_eq!(r.status(), StatusCode::CREATED);
+    }
+    submitted_visit(&app, &token).await;
+    submitted_visit(&app, &other).await;
+    // The slow receiver holds its first message…
+    eventually("the slow receiver called", || async {
+        (slow_calls.load(std::sync::atomic::Ordering::SeqCst) >= 1).then_some(())
+    })
+    .await;
+    // …while the core system takes both visits' applications and the other endpoints hear
+    // of it (the same vendor's second endpoint too).
+    let states = |seen: &std::sync::Arc<std::sync::Mutex<Received>>| -> Vec<String> {
+        seen.lock()
+            .unwrap()
+            .requests
+            .iter()
+            .map(|(_, body)| {
+                let v: Value = serde_json::from_str(body).unwrap();
+                v["data"]["state"].as_str().unwrap().to_owned()
+            })
+            .collect()
+    };
+    eventually(
+        "the second endpoint and the other vendor informed",
+        || async {
+            let (a, b) = (states(&second_seen), states(&others_seen));
+            (a.contains(&"accepted".to_owned()) && b.contains(&"accepted".to_owned())).then_some(())
+        },
+    )
+    .await;
+    // Once it answers, it gets every message its sibling endpoint got.
+    release.send(true).unwrap();
+    let expected = second_seen.lock().unwrap().requests.len();
+    eventually("the slow receiver's messages through", || async {
+        (slow_calls.load(std::sync::atomic::Ordering::SeqCst) >= expected).then_some(())
+    })
+    .await;
+}
+storage_test!(a_slow_webhook_receiver_slows_only_itself);
 
 async fn the_http_connector_presents_its_client_certificate(backend: Backend) {
     use crate::tls::{ca, leaf};

@@ -133,7 +133,7 @@ pub struct TestApp {
     pub store: Store,
     /// Where counter PCs' bridges connect, when the settings turn the device port on.
     pub device_port: Option<std::net::SocketAddr>,
-    handle: actix_web::dev::ServerHandle,
+    pub handle: actix_web::dev::ServerHandle,
     _dir: Option<TempDir>,
 }
 

@@ -252,6 +252,7 @@ async fn every_documented_example_works(backend: Backend) {
     let app = spawn_app_with(backend, |s| {
         s.link.delivery.poll_interval_ms = 50;
         s.link.delivery.max_attempts = 1;
+        s.link.webhooks.allow_networks = vec!["127.0.0.0/8".parse().unwrap()];
         s.link.connectors = vec![madoguchi::config::ConnectorSettings {
             lg_code: None,
             area: "certificates".to_owned(),

@@ -1,16 +1,31 @@
 //! Webhook messages to vendors' endpoints, signed as Standard Webhooks describes
-//! ([`crate::link::webhooks::sign`]). Any answer but a 2xx is tried again.
+//! ([`crate::link::webhooks::sign`]). Any answer but a 2xx is tried again; a redirect is
+//! not followed. The client must come from [`crate::link::egress::Egress::client`], which
+//! checks every address a name resolves to; a literal address is checked here.
 
 use super::http::Sent;
+use crate::link::egress::Egress;
 
 /// POSTs one message.
 pub async fn send(
     client: &reqwest::Client,
+    egress: &Egress,
     url: &str,
     secret: &str,
     message_id: &str,
     payload: &str,
 ) -> Sent {
+    if let Some(host) = reqwest::Url::parse(url)
+        .ok()
+        .and_then(|u| u.host_str().map(str::to_owned))
+    {
+        let bare = host.trim_start_matches('[').trim_end_matches(']');
+        if let Ok(ip) = bare.parse::<std::net::IpAddr>()
+            && let Err(e) = egress.check(bare, ip)
+        {
+            return Sent::Refused(format!("webhook endpoint: {e}"));
+        }
+    }
     let timestamp = chrono::Utc::now().timestamp();
     let signature =
         match crate::link::webhooks::sign(secret, message_id, timestamp, payload.as_bytes()) {
@@ -28,6 +43,10 @@ pub async fn send(
         .await;
     match response {
         Ok(r) if r.status().is_success() => Sent::Delivered(None),
+        Ok(r) if r.status().is_redirection() => Sent::Failed(format!(
+            "HTTP {} from the webhook endpoint: redirects are not followed; register the final URL",
+            r.status().as_u16()
+        )),
         Ok(r) => Sent::Failed(format!(
             "HTTP {} from the webhook endpoint",
             r.status().as_u16()
