@@ -236,135 +236,162 @@ where
             let key_hash = key.lookup_hash(&client_id);
             let limits = limits(&state);
 
-            let claim = state
-                .store
-                .claim_idempotency(&client_id, &key_hash, &print, &limits)
-                .await;
-            match claim {
-                Err(e) => return Ok(req.error_response(ApiError::from(e))),
-                Ok(Claim::Started) => {}
-                Ok(Claim::Completed { fingerprint, .. })
-                | Ok(Claim::InProgress { fingerprint, .. })
-                    if fingerprint != print =>
-                {
-                    let reused = problem(
-                        ProblemKind::IdempotencyKeyReused,
-                        "この Idempotency-Key は別の内容のリクエストで使われています。新しいキーを使ってください。",
-                        "This Idempotency-Key was used with a different request; use a new key.",
-                    );
-                    return Ok(req.error_response(reused));
-                }
-                Ok(Claim::Completed { sealed, format, .. }) => {
-                    let opened = key.open(&client_id, state.server_key.as_ref(), format, &sealed);
-                    return match opened {
-                        Ok(stored) => match replay(stored) {
-                            Ok(response) => Ok(req.into_response(response)),
-                            Err(e) => Ok(req.error_response(e)),
-                        },
-                        Err(e) => Ok(req.error_response(ApiError::internal(e))),
-                    };
-                }
-                Ok(Claim::InProgress { age, .. }) => {
-                    let wait = limits.abandoned_after.saturating_sub(age);
-                    let busy = problem(
-                        ProblemKind::IdempotencyInProgress,
-                        "同じ Idempotency-Key のリクエストを処理中です。完了してから再試行してください。",
-                        "A request with this Idempotency-Key is still being processed; retry when it has finished.",
-                    )
-                    .with_header(header::RETRY_AFTER, &retry_after(wait));
-                    return Ok(req.error_response(busy));
-                }
-                Ok(Claim::QuotaExceeded { retry_after: wait }) => {
-                    let quota = ApiError::new(
-                        ProblemKind::IdempotencyQuotaExceeded,
-                        Text::new(
-                            format!(
-                                "このクライアントが保存中の Idempotency-Key が上限({}件、{} バイト)に達しました。古いキーは{}秒後に期限切れになります。",
-                                limits.max_keys_per_client,
-                                limits.max_bytes_per_client,
-                                retry_after(wait)
-                            ),
-                            format!(
-                                "This client holds as many Idempotency-Keys as it may ({} keys, {} bytes); the oldest expires in {} s.",
-                                limits.max_keys_per_client,
-                                limits.max_bytes_per_client,
-                                retry_after(wait)
-                            ),
-                        ),
-                    )
-                    .with_header(header::RETRY_AFTER, &retry_after(wait));
-                    return Ok(req.error_response(quota));
-                }
-            }
-
-            let guard = ClaimGuard {
-                store: state.store.clone(),
-                client_id: client_id.clone(),
-                key_hash: key_hash.clone(),
-                armed: true,
-            };
-            let response = match service.call(req).await {
-                Ok(response) => response,
-                Err(e) => {
-                    guard.release().await;
-                    return Err(e);
-                }
-            };
-            if !response.status().is_success() {
-                guard.release().await;
-                return Ok(response.map_into_boxed_body());
-            }
-            let (req, response) = response.into_parts();
-            let (head, body) = response.into_parts();
-            let bytes = match actix_web::body::to_bytes(body).await {
-                Ok(bytes) => bytes,
-                Err(_) => {
-                    guard.release().await;
-                    return Ok(ServiceResponse::new(
-                        req,
-                        head.set_body(BoxBody::new(Bytes::new())),
-                    ));
-                }
-            };
-            let body_kept = bytes.len() <= state.settings.idempotency.max_response_bytes;
-            let stored = StoredResponse {
-                status: head.status().as_u16(),
-                headers: KEPT_HEADERS
-                    .iter()
-                    .filter_map(|name| {
-                        head.headers()
-                            .get(name)
-                            .and_then(|v| v.to_str().ok())
-                            .map(|v| (name.as_str().to_owned(), v.to_owned()))
-                    })
-                    .collect(),
-                body: if body_kept {
-                    bytes.to_vec()
-                } else {
-                    Vec::new()
-                },
-                body_kept,
-            };
-            let saved = match key.seal(&client_id, state.server_key.as_ref(), &stored) {
-                Ok(sealed) => state
+            // From the claim on, the request runs to its end in a task of its own, whoever
+            // waits for it: a client that hangs up after sending (a reset connection) must
+            // find, when it retries with the same key, the first response (or the request
+            // still running), never a second change nor a key locked by a claim nobody holds.
+            // The request deadline still bounds it: past it, the handler is dropped (its
+            // transaction rolls back) and the key is released.
+            let deadline = limits.abandoned_after.saturating_sub(ABANDON_MARGIN);
+            let task = actix_web::rt::spawn(async move {
+                let claim = state
                     .store
-                    .complete_idempotency(&client_id, &key_hash, sealed)
-                    .await
-                    .map_err(|e| e.to_string()),
-                Err(e) => Err(e.to_string()),
-            };
-            match saved {
-                Ok(()) => guard.disarm(),
-                Err(e) => {
-                    // The change happened; only a replay of it will not be possible.
-                    tracing::error!(error = %e, "could not store an idempotent response");
-                    guard.release().await;
+                    .claim_idempotency(&client_id, &key_hash, &print, &limits)
+                    .await;
+                match claim {
+                    Err(e) => return Ok(req.error_response(ApiError::from(e))),
+                    Ok(Claim::Started) => {}
+                    Ok(Claim::Completed { fingerprint, .. })
+                    | Ok(Claim::InProgress { fingerprint, .. })
+                        if fingerprint != print =>
+                    {
+                        let reused = problem(
+                            ProblemKind::IdempotencyKeyReused,
+                            "この Idempotency-Key は別の内容のリクエストで使われています。新しいキーを使ってください。",
+                            "This Idempotency-Key was used with a different request; use a new key.",
+                        );
+                        return Ok(req.error_response(reused));
+                    }
+                    Ok(Claim::Completed { sealed, format, .. }) => {
+                        let opened =
+                            key.open(&client_id, state.server_key.as_ref(), format, &sealed);
+                        return match opened {
+                            Ok(stored) => match replay(stored) {
+                                Ok(response) => Ok(req.into_response(response)),
+                                Err(e) => Ok(req.error_response(e)),
+                            },
+                            Err(e) => Ok(req.error_response(ApiError::internal(e))),
+                        };
+                    }
+                    Ok(Claim::InProgress { age, .. }) => {
+                        let wait = limits.abandoned_after.saturating_sub(age);
+                        let busy = problem(
+                            ProblemKind::IdempotencyInProgress,
+                            "同じ Idempotency-Key のリクエストを処理中です。完了してから再試行してください。",
+                            "A request with this Idempotency-Key is still being processed; retry when it has finished.",
+                        )
+                        .with_header(header::RETRY_AFTER, &retry_after(wait));
+                        return Ok(req.error_response(busy));
+                    }
+                    Ok(Claim::QuotaExceeded { retry_after: wait }) => {
+                        let quota = ApiError::new(
+                            ProblemKind::IdempotencyQuotaExceeded,
+                            Text::new(
+                                format!(
+                                    "このクライアントが保存中の Idempotency-Key が上限({}件、{} バイト)に達しました。古いキーは{}秒後に期限切れになります。",
+                                    limits.max_keys_per_client,
+                                    limits.max_bytes_per_client,
+                                    retry_after(wait)
+                                ),
+                                format!(
+                                    "This client holds as many Idempotency-Keys as it may ({} keys, {} bytes); the oldest expires in {} s.",
+                                    limits.max_keys_per_client,
+                                    limits.max_bytes_per_client,
+                                    retry_after(wait)
+                                ),
+                            ),
+                        )
+                        .with_header(header::RETRY_AFTER, &retry_after(wait));
+                        return Ok(req.error_response(quota));
+                    }
                 }
+
+                let guard = ClaimGuard {
+                    store: state.store.clone(),
+                    client_id: client_id.clone(),
+                    key_hash: key_hash.clone(),
+                    armed: true,
+                };
+                let http_req = req.request().clone();
+                let response = match tokio::time::timeout(deadline, service.call(req)).await {
+                    Ok(Ok(response)) => response,
+                    Ok(Err(e)) => {
+                        guard.release().await;
+                        return Err(e);
+                    }
+                    Err(_) => {
+                        guard.release().await;
+                        let late = ApiError::new(
+                            ProblemKind::ServiceUnavailable,
+                            Text::new(
+                                "リクエストが時間内に終わらなかったため、取り消しました。同じ Idempotency-Key で再試行してください。",
+                                "The request did not finish in time and was undone; retry with the same Idempotency-Key.",
+                            ),
+                        )
+                        .with_header(header::RETRY_AFTER, "1");
+                        return Ok(ServiceResponse::from_err(late, http_req));
+                    }
+                };
+                if !response.status().is_success() {
+                    guard.release().await;
+                    return Ok(response.map_into_boxed_body());
+                }
+                let (req, response) = response.into_parts();
+                let (head, body) = response.into_parts();
+                let bytes = match actix_web::body::to_bytes(body).await {
+                    Ok(bytes) => bytes,
+                    Err(_) => {
+                        guard.release().await;
+                        return Ok(ServiceResponse::new(
+                            req,
+                            head.set_body(BoxBody::new(Bytes::new())),
+                        ));
+                    }
+                };
+                let body_kept = bytes.len() <= state.settings.idempotency.max_response_bytes;
+                let stored = StoredResponse {
+                    status: head.status().as_u16(),
+                    headers: KEPT_HEADERS
+                        .iter()
+                        .filter_map(|name| {
+                            head.headers()
+                                .get(name)
+                                .and_then(|v| v.to_str().ok())
+                                .map(|v| (name.as_str().to_owned(), v.to_owned()))
+                        })
+                        .collect(),
+                    body: if body_kept {
+                        bytes.to_vec()
+                    } else {
+                        Vec::new()
+                    },
+                    body_kept,
+                };
+                let saved = match key.seal(&client_id, state.server_key.as_ref(), &stored) {
+                    Ok(sealed) => state
+                        .store
+                        .complete_idempotency(&client_id, &key_hash, sealed)
+                        .await
+                        .map_err(|e| e.to_string()),
+                    Err(e) => Err(e.to_string()),
+                };
+                match saved {
+                    Ok(()) => guard.disarm(),
+                    Err(e) => {
+                        // The change happened; only a replay of it will not be possible.
+                        tracing::error!(error = %e, "could not store an idempotent response");
+                        guard.release().await;
+                    }
+                }
+                Ok(ServiceResponse::new(
+                    req,
+                    head.set_body(BoxBody::new(bytes)),
+                ))
+            });
+            match task.await {
+                Ok(result) => result,
+                Err(e) => Err(ApiError::internal(e).into()),
             }
-            Ok(ServiceResponse::new(
-                req,
-                head.set_body(BoxBody::new(bytes)),
-            ))
         })
     }
 }

@@ -29,11 +29,17 @@ fn move_in(members: usize) -> Value {
 }
 
 async fn visit_count(app: &crate::helpers::TestApp, token: &str) -> usize {
-    let list: Value = send(app, Method::GET, VISITS, token, None)
-        .await
-        .json()
-        .await
-        .expect("json");
+    let list: Value = send(
+        app,
+        Method::GET,
+        &format!("{VISITS}?limit=100"),
+        token,
+        None,
+    )
+    .await
+    .json()
+    .await
+    .expect("json");
     list["items"].as_array().expect("items").len()
 }
 
@@ -239,3 +245,62 @@ async fn another_municipality_s_write_is_refused_before_its_body_is_read(backend
     assert!(attempts >= 6, "{attempts} of 6 attempts audited: {events}");
 }
 storage_test!(another_municipality_s_write_is_refused_before_its_body_is_read);
+
+/// A client whose connection is reset after it sent a creating POST retries with the same
+/// Idempotency-Key: it gets the first visit (at once or after a short wait), never a second.
+async fn a_retry_after_a_reset_connection_never_creates_twice(backend: Backend) {
+    use tokio::io::AsyncWriteExt;
+    let app = spawn_app(backend).await;
+    let token = app.demo_token().await;
+    let body = serde_json::to_vec(&move_in(2)).unwrap();
+    let address = app.address.trim_start_matches("http://").to_owned();
+    let trials = 40;
+    let mut ids = std::collections::BTreeSet::new();
+    for trial in 0..trials {
+        let key = uuid::Uuid::now_v7().to_string();
+        let head = format!(
+            "POST {VISITS} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\nMadoguchi-Actor: clerk-0042\r\nIdempotency-Key: {key}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+            body.len()
+        );
+        let mut stream = tokio::net::TcpStream::connect(&address).await.unwrap();
+        stream.write_all(head.as_bytes()).await.unwrap();
+        stream.write_all(&body).await.unwrap();
+        // Hang up hard (RST) at a different moment each time.
+        tokio::time::sleep(std::time::Duration::from_millis(trial % 10)).await;
+        stream.set_zero_linger().ok();
+        drop(stream);
+        let id = loop {
+            let r = app
+                .http
+                .post(app.url(VISITS))
+                .bearer_auth(&token)
+                .header("Madoguchi-Actor", "clerk-0042")
+                .header("Idempotency-Key", &key)
+                .header("Content-Type", "application/json")
+                .body(body.clone())
+                .send()
+                .await
+                .unwrap();
+            match r.status() {
+                StatusCode::CREATED => {
+                    let v: Value = r.json().await.unwrap();
+                    break v["id"].as_str().unwrap().to_owned();
+                }
+                StatusCode::CONFLICT => {
+                    let p = problem(r, StatusCode::CONFLICT, "idempotency_in_progress").await;
+                    assert!(p["detail"].is_string());
+                    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+                }
+                other => panic!("trial {trial}: {other}"),
+            }
+        };
+        ids.insert(id);
+    }
+    assert_eq!(ids.len(), trials as usize);
+    assert_eq!(
+        visit_count(&app, &token).await,
+        trials as usize,
+        "a reset and a retry created a visit twice"
+    );
+}
+storage_test!(a_retry_after_a_reset_connection_never_creates_twice);
