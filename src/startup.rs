@@ -203,6 +203,11 @@ impl Application {
             tracing::warn!(
                 "no server key (secrets.key_path): the generated token-signing key and stored idempotent responses are protected only by the database's access control, and audit checkpoints are not signed"
             );
+            if settings.card.device_port.is_some() {
+                tracing::warn!(
+                    "no server key (secrets.key_path): card sessions cannot read a 個人番号 (readMyNumber is refused), as it is never stored unsealed"
+                );
+            }
         }
         let keys = signing_keys(&settings, &store, server_key.as_ref()).await?;
         let device_authority =

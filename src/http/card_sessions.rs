@@ -470,6 +470,17 @@ pub async fn create_card_session(
         return Err(super::auth::insufficient_scope(Scope::MyNumberRead));
     }
     let mut errors = Vec::new();
+    if purpose == Purpose::ReadMyNumber && state.server_key.is_none() {
+        // A 個人番号 is never stored unsealed, and without a server key nothing can seal it.
+        errors.push(FieldError::new(
+            "/purpose",
+            "needs_server_key",
+            Text::new(
+                "このゲートウェイにはサーバー鍵(secrets.key_path)が設定されていないため、個人番号は読み取れません。運用担当に設定を依頼してください。",
+                "This gateway has no server key (secrets.key_path), so it cannot read a 個人番号: ask the operators to configure one.",
+            ),
+        ));
+    }
     let matching_b = match (&body.matching_number_b, purpose.needs_matching_number()) {
         (Some(d), true) if d.len() == 14 && d.bytes().all(|b| b.is_ascii_digit()) => {
             Some(d.clone())

@@ -219,8 +219,12 @@ impl utoipa::PartialSchema for CsvFile {
 
 impl utoipa::ToSchema for CsvFile {}
 
-fn temp_path(id: Uuid) -> std::path::PathBuf {
-    std::env::temp_dir().join(format!("madoguchi-import-{id}.csv"))
+/// Uploads wait in the data directory (0700), each file 0600: a resident file is personal
+/// data, never for the system's shared temporary directory.
+fn temp_path(data_dir: &std::path::Path, id: Uuid) -> std::io::Result<std::path::PathBuf> {
+    let dir = data_dir.join("imports");
+    crate::datadir::prepare(&dir)?;
+    Ok(dir.join(format!("madoguchi-import-{id}.csv")))
 }
 
 /// Send a 住民記録 file to apply to a municipality's directory. The answer comes as soon as
@@ -280,12 +284,13 @@ pub async fn create_import(
         )));
     }
     let id = Uuid::now_v7();
-    let path = temp_path(id);
+    let path = temp_path(&state.settings.data_dir, id)
+        .map_err(|e| ApiError::internal(format!("import directory: {e}")))?;
     let limit = state.settings.link.max_import_bytes;
     let mut bytes = 0u64;
     let stored: Result<(), ApiError> = async {
-        let mut file = tokio::fs::File::create(&path)
-            .await
+        let mut file = crate::datadir::create_private(&path)
+            .map(tokio::fs::File::from_std)
             .map_err(|e| ApiError::internal(format!("import file: {e}")))?;
         while let Some(chunk) = body.next().await {
             let chunk = chunk.map_err(|e| {

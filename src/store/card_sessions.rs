@@ -216,6 +216,18 @@ impl Store {
         let id = session.id.to_string();
         let (state, result, failure) = match outcome {
             Ok(verified) => {
+                // Never a 個人番号 unsealed: without a server key it is not kept at all (and
+                // such a session cannot be asked for; this is the last guard).
+                let unsealed;
+                let verified = if server_key.is_none() && verified.my_number.is_some() {
+                    unsealed = Verified {
+                        my_number: None,
+                        ..verified.clone()
+                    };
+                    &unsealed
+                } else {
+                    verified
+                };
                 let plain = serde_json::to_vec(verified)
                     .map_err(|e| StoreError::Corrupt(format!("card session result: {e}")))?;
                 (State::Verified, Some(seal(server_key, &id, &plain)?), None)

@@ -304,3 +304,33 @@ async fn a_retry_after_a_reset_connection_never_creates_twice(backend: Backend) 
     );
 }
 storage_test!(a_retry_after_a_reset_connection_never_creates_twice);
+
+/// On PostgreSQL without a server key nothing could seal a 個人番号: a session to read one
+/// is refused with the reason, rather than the number stored in clear.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_a_server_key_no_my_number_is_read() {
+    let app = spawn_app(Backend::Postgres).await;
+    assert!(app.server_key().is_none());
+    let client = app
+        .register_client(&["card", "mynumber:read", "visits"], &["012084"])
+        .await;
+    let token = app.token_for(&client.id, &client.secret).await;
+    let r = send(
+        &app,
+        Method::POST,
+        "/v1/municipalities/012084/card-sessions",
+        &token,
+        Some(
+            &json!({"deviceId": "0190f0f0-0000-7000-8000-000000000000", "purpose": "readMyNumber"}),
+        ),
+    )
+    .await;
+    let p = problem(r, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").await;
+    let codes: Vec<&str> = p["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["code"].as_str().unwrap())
+        .collect();
+    assert!(codes.contains(&"needs_server_key"), "{p}");
+}

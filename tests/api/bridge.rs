@@ -88,10 +88,17 @@ async fn enrolled_pc(backend: Backend) -> EnrolledPc {
     let trust = work.path().join("trust");
     let bridge_dir = work.path().join("bridge");
     let trust_dir = trust.clone();
+    // A 個人番号 is kept only sealed: on PostgreSQL the operators configure the server key
+    // (SQLite makes its own in the data directory).
+    let key_file = work.path().join("server.key");
+    std::fs::write(&key_file, "ab".repeat(32)).unwrap();
     let app = spawn_app_with(backend, move |s| {
         s.card.device_port = Some("127.0.0.1:0".to_owned());
         s.card.trust_dir = Some(trust_dir);
         s.card.session_seconds = 30;
+        if backend == Backend::Postgres {
+            s.secrets.key_path = Some(key_file);
+        }
     })
     .await;
     let admin = admin_token(&app).await;
@@ -136,8 +143,9 @@ impl Counter<'_> {
 
     async fn read(&self, body: Value) -> (Value, Vec<String>) {
         let created = self.ask(body).await;
-        assert_eq!(created.status(), StatusCode::CREATED);
+        let status = created.status();
         let created: Value = created.json().await.unwrap();
+        assert_eq!(status, StatusCode::CREATED, "{created}");
         assert_eq!(created["state"], "waitingForCard");
         self.follow(created["cardSessionId"].as_str().unwrap())
             .await
@@ -149,10 +157,16 @@ async fn counter_pc_reads_cards_through_the_bridge(backend: Backend) {
     let trust = work.path().join("trust");
     let bridge_dir = work.path().join("bridge");
     let trust_dir = trust.clone();
+    // A 個人番号 is kept only sealed: on PostgreSQL the operators configure the server key.
+    let key_file = work.path().join("server.key");
+    std::fs::write(&key_file, "ab".repeat(32)).unwrap();
     let app = spawn_app_with(backend, move |s| {
         s.card.device_port = Some("127.0.0.1:0".to_owned());
         s.card.trust_dir = Some(trust_dir);
         s.card.session_seconds = 30;
+        if backend == Backend::Postgres {
+            s.secrets.key_path = Some(key_file);
+        }
     })
     .await;
     assert!(app.device_port.is_some());

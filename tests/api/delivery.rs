@@ -188,6 +188,18 @@ async fn a_submitted_application_reaches_the_file_outbox(backend: Backend) {
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
     assert_eq!(names.len(), 2, "{names:?}");
+    // Personal data: the core system's group may read it, nobody else.
+    {
+        use std::os::unix::fs::PermissionsExt;
+        for path in names
+            .iter()
+            .map(|n| area_dir.join(n))
+            .chain([area_dir.clone()])
+        {
+            let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+            assert_eq!(mode & 0o007, 0, "{} is {mode:o}", path.display());
+        }
+    }
     let manifest = names.iter().find(|n| n.starts_with("manifest-")).unwrap();
     let manifest: Value =
         serde_json::from_slice(&std::fs::read(area_dir.join(manifest)).unwrap()).unwrap();

@@ -21,8 +21,23 @@ pub const MANIFEST_FORMAT: &str = "madoguchi.manifest/1";
 /// one after the other each would wait for its own journal commit.
 const SYNC_THREADS: usize = 8;
 
+/// Application files and manifests: the gateway writes, the core system's group reads,
+/// nobody else (they are personal data). Directories likewise.
+const OUTBOX_FILE: u32 = 0o640;
+const OUTBOX_DIR: u32 = 0o750;
+
+fn create(path: &Path) -> io::Result<File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(OUTBOX_FILE)
+        .open(path)
+}
+
 fn write_synced(path: &Path, bytes: &[u8]) -> io::Result<()> {
-    let mut file = File::create(path)?;
+    let mut file = create(path)?;
     file.write_all(bytes)?;
     file.sync_data()
 }
@@ -67,13 +82,19 @@ pub fn write_batch(
     now: DateTime<Utc>,
 ) -> io::Result<PathBuf> {
     let target = area_dir(dir, lg_code, area);
-    fs::create_dir_all(&target)?;
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        fs::DirBuilder::new()
+            .recursive(true)
+            .mode(OUTBOX_DIR)
+            .create(&target)?;
+    }
     let mut temporaries = Vec::with_capacity(documents.len());
     let mut entries = Vec::with_capacity(documents.len());
     for (id, bytes) in documents {
         let name = format!("{id}.json");
         let temporary = target.join(format!(".{name}.{batch}.tmp"));
-        File::create(&temporary)?.write_all(bytes)?;
+        create(&temporary)?.write_all(bytes)?;
         temporaries.push(temporary);
         entries.push(json!({
             "name": name,
