@@ -2,6 +2,7 @@
 
 mod authenticate;
 mod client;
+pub mod es256;
 mod keys;
 mod lockout;
 mod registry;

@@ -115,6 +115,8 @@ impl TokenIssuer {
         header.kid = Some(self.key.kid.clone());
         let access_token = jsonwebtoken::encode(&header, &claims, &self.key.encoding)
             .map_err(|e| SignError(e.to_string()))?;
+        // The verifier takes only the low `s` (see `es256`); the signer may give either.
+        let access_token = super::es256::with_low_s(&access_token);
         Ok(IssuedToken {
             access_token,
             expires_in: ttl,

@@ -135,6 +135,12 @@ impl TokenVerifier {
             .map_err(|_| TokenError::Malformed)?;
         let issuer = routing.iss.ok_or(TokenError::MissingClaim("iss".into()))?;
         let principal = if issuer == self.issuer {
+            // This gateway signs with the low `s` only; the mirror of one of its signatures is
+            // refused. (Other issuers' signers — Java's, Go's — do not normalize, so their
+            // tokens are taken with either.)
+            if header.alg == Algorithm::ES256 && !super::es256::has_low_s(token) {
+                return Err(TokenError::BadSignature);
+            }
             self.verify_own(token, &header)?
         } else if let Some(external) = self.externals.iter().find(|e| e.config.issuer == issuer) {
             self.verify_external(token, &header, external).await?

@@ -279,7 +279,10 @@ async fn sign_with_gateway_key(app: &TestApp, header: Header, claims: &Value) ->
         .remove(0);
     let mut header = header;
     header.kid = Some(key.kid.clone());
-    jsonwebtoken::encode(&header, claims, &key.encoding).unwrap()
+    // As the gateway signs: with the low s (see `auth::es256`).
+    madoguchi::auth::es256::with_low_s(
+        &jsonwebtoken::encode(&header, claims, &key.encoding).unwrap(),
+    )
 }
 
 fn access_header() -> Header {
@@ -325,6 +328,24 @@ async fn bad_tokens_get_401_with_a_bearer_challenge(backend: Backend) {
     let tampered = app.get(KITAMI, &parts.join(".")).await;
     let body = problem(tampered, StatusCode::UNAUTHORIZED, "invalid_token").await;
     assert!(body["detail"].as_str().unwrap().contains("署名"), "{body}");
+
+    // The mirror of the signature (r, n − s) verifies mathematically; it is refused.
+    let token = app.demo_token().await;
+    assert_eq!(app.get(KITAMI, &token).await.status(), StatusCode::OK);
+    let (signed, signature) = token.rsplit_once('.').unwrap();
+    let mut signature = URL_SAFE_NO_PAD.decode(signature).unwrap();
+    // P-256's order, from SEC 2 (2.4.2).
+    let order =
+        hex::decode("ffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551").unwrap();
+    let mut borrow = 0i16;
+    for i in (32..64).rev() {
+        let d = i16::from(order[i - 32]) - i16::from(signature[i]) - borrow;
+        borrow = i16::from(d < 0);
+        signature[i] = (d + 256 * borrow) as u8;
+    }
+    let mirrored = format!("{signed}.{}", URL_SAFE_NO_PAD.encode(&signature));
+    let mirrored = app.get(KITAMI, &mirrored).await;
+    problem(mirrored, StatusCode::UNAUTHORIZED, "invalid_token").await;
 
     let now = chrono::Utc::now().timestamp();
     let claims = |exp: i64, iss: &str, aud: &str| {
