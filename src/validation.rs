@@ -40,6 +40,10 @@ pub fn is_hidden_or_control(c: char) -> bool {
             | '\u{2060}'..='\u{2064}'    // word joiner and invisible operators
             | '\u{2066}'..='\u{2069}'    // bidirectional isolates
             | '\u{FEFF}'                // zero-width no-break space (BOM)
+            | '\u{00AD}'                // soft hyphen (shown nowhere, compared everywhere)
+            | '\u{115F}' | '\u{1160}' | '\u{3164}' | '\u{FFA0}' // Hangul fillers (blank)
+            | '\u{180E}'                // Mongolian vowel separator (formerly a space)
+            | '\u{E0000}'..='\u{E007F}' // tag characters
         )
 }
 
@@ -135,7 +139,9 @@ impl FieldErrors {
 }
 
 /// The characters of [`is_hidden_or_control`], as the inside of a regular-expression class.
-pub const HIDDEN_CLASS: &str = r"\u0000-\u001F\u007F-\u009F\u061C\u200B-\u200F\u2028\u2029\u202A-\u202E\u2060-\u2064\u2066-\u2069\uFEFF";
+/// Tag characters (U+E0000–E007F) are refused by the server but not named here: outside the
+/// BMP, an ECMA-262 pattern without the `u` flag cannot name them.
+pub const HIDDEN_CLASS: &str = r"\u0000-\u001F\u007F-\u009F\u00AD\u061C\u115F\u1160\u180E\u200B-\u200F\u2028\u2029\u202A-\u202E\u2060-\u2064\u2066-\u2069\u3164\uFEFF\uFFA0";
 
 /// The pattern (ECMA-262, as JSON Schema reads it) of what [`FieldErrors::text`] accepts with
 /// this `max`.
@@ -154,7 +160,20 @@ mod tests {
     #[test]
     fn hidden_characters_are_found_but_variation_selectors_are_not() {
         for c in [
-            '\n', '\u{202E}', '\u{2066}', '\u{200B}', '\u{200D}', '\u{2028}', '\u{FEFF}',
+            '\n',
+            '\u{202E}',
+            '\u{2066}',
+            '\u{200B}',
+            '\u{200D}',
+            '\u{2028}',
+            '\u{FEFF}',
+            '\u{00AD}',
+            '\u{115F}',
+            '\u{1160}',
+            '\u{3164}',
+            '\u{FFA0}',
+            '\u{E0001}',
+            '\u{E0041}',
         ] {
             assert!(is_hidden_or_control(c), "{c:?}");
         }
@@ -193,6 +212,9 @@ mod tests {
             "a\nb",
             "\u{FEFF}a",
             "a\u{200B}",
+            "山\u{00AD}田",
+            "\u{3164}",
+            "a\u{FFA0}b",
             "葛\u{E0100}飾",
             "\u{2028}",
             "a\u{0085}",

@@ -21,6 +21,8 @@ use crate::visits::confirmation::{Acknowledgement, Application};
 
 const DEFAULT_LIMIT: u64 = 100;
 const MAX_LIMIT: u64 = 1000;
+/// The longest reason a core system may give for its answer.
+const MAX_REASON_CHARS: usize = 1_000;
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Path)]
@@ -183,7 +185,9 @@ pub enum OutcomeDto {
 #[schema(as = LinkAcknowledgement, example = json!({"outcome": "rejected", "reason": "転入届が未処理のため、国保資格を取得できません。"}))]
 pub struct AckDto {
     pub outcome: OutcomeDto,
-    /// Required for rejected: the reason in the core system's words.
+    /// Required for rejected: the reason in the core system's words (at most 1,000
+    /// characters; no control or hidden characters but line breaks).
+    #[schema(max_length = 1000)]
     pub reason: Option<String>,
 }
 
@@ -217,7 +221,7 @@ pub struct ApplicationPath {
         (status = 403, description = "Scope link missing, or another municipality", body = ProblemDoc, content_type = "application/problem+json"),
         (status = 404, description = "No such business area, or no such application in it", body = ProblemDoc, content_type = "application/problem+json"),
         (status = 409, description = "The application is past that answer", body = ProblemDoc, content_type = "application/problem+json"),
-        (status = 422, description = "A rejection without a reason", body = ProblemDoc, content_type = "application/problem+json"),
+        (status = 422, description = "A rejection without a reason, or a reason over 1,000 characters or with control characters", body = ProblemDoc, content_type = "application/problem+json"),
     ),
     security(("oauth2" = ["link"]))
 )]
@@ -240,6 +244,24 @@ pub async fn acknowledge(
         .reason
         .map(|r| r.trim().to_owned())
         .filter(|r| !r.is_empty());
+    if let Some(r) = &reason
+        && (r.chars().count() > MAX_REASON_CHARS
+            || r.chars()
+                .any(|c| c != '\n' && crate::validation::is_hidden_or_control(c)))
+    {
+        return Err(ApiError::validation(vec![FieldError::new(
+            "/reason",
+            "invalid_reason",
+            Text::new(
+                format!(
+                    "理由は{MAX_REASON_CHARS}文字以内で、改行のほかの制御文字・見えない文字を含めずに入れてください。"
+                ),
+                format!(
+                    "reason: at most {MAX_REASON_CHARS} characters, without control or hidden characters other than line breaks."
+                ),
+            ),
+        )]));
+    }
     if ack == Acknowledgement::Rejected && reason.is_none() {
         return Err(ApiError::validation(vec![FieldError::new(
             "/reason",

@@ -129,6 +129,17 @@ async fn a_core_system_pulls_and_answers(backend: Backend) {
     )
     .await;
     assert_eq!(p["errors"][0]["pointer"], "/reason");
+    // A reason is shown to a clerk: bounded, and without control characters (a NUL was a 500
+    // on PostgreSQL, 900,000 characters were stored).
+    for reason in [
+        "期限切れ\u{0000}".to_owned(),
+        "a\u{202E}b".to_owned(),
+        "理".repeat(300_000),
+    ] {
+        let bad = ack(b_id, json!({"outcome": "rejected", "reason": reason})).await;
+        let p = problem(bad, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").await;
+        assert_eq!(p["errors"][0]["code"], "invalid_reason", "{p}");
+    }
     let rejected = ack(
         b_id,
         json!({"outcome": "rejected", "reason": "本人確認書類の有効期限切れ"}),

@@ -53,8 +53,20 @@ pub struct HttpConnector {
 /// How much of a core system's error body is kept with the delivery.
 const ERROR_CHARS: usize = 300;
 
+/// At most `ERROR_CHARS` characters, control and hidden characters (a NUL that PostgreSQL
+/// refuses, bidirectional overrides) as spaces: what a core system says is stored and shown.
 fn shorten(text: &str) -> String {
-    let mut s: String = text.chars().take(ERROR_CHARS).collect();
+    let mut s: String = text
+        .chars()
+        .take(ERROR_CHARS)
+        .map(|c| {
+            if crate::validation::is_hidden_or_control(c) {
+                ' '
+            } else {
+                c
+            }
+        })
+        .collect();
     if text.chars().count() > ERROR_CHARS {
         s.push('…');
     }
