@@ -265,7 +265,7 @@ pub fn is_addressee_number(number: &str) -> bool {
 /// Reads a directory file row by row: the header first ([`DirectoryReader::new`]), then each
 /// row as it comes, so memory does not grow with the file.
 pub struct DirectoryReader<'a, R: Read> {
-    csv: csv::Reader<R>,
+    csv: csv::Reader<BoundedRecords<R>>,
     index: Vec<Option<usize>>,
     options: ReadOptions<'a>,
     record: csv::StringRecord,
@@ -282,7 +282,7 @@ impl<'a, R: Read> DirectoryReader<'a, R> {
         let mut csv = csv::ReaderBuilder::new()
             .has_headers(true)
             .flexible(true)
-            .from_reader(input);
+            .from_reader(BoundedRecords::new(input));
         let header = csv.headers().map_err(|e| vec![csv_error(1, &e)])?.clone();
         let mut index = vec![None; COLUMNS.len()];
         let mut errors = Vec::new();
@@ -602,6 +602,61 @@ impl<'a, R: Read> DirectoryReader<'a, R> {
     }
 }
 
+/// The longest record (one line, or several inside quotes) a directory file may hold. A
+/// 住民記録 row is well under 2 KB; without a bound, one 210 MB field was read whole into
+/// memory (1.6 GiB) and echoed back in the job's messages.
+pub const MAX_RECORD_BYTES: usize = 64 * 1024;
+
+/// Reads the file and fails once a record grows past [`MAX_RECORD_BYTES`], before the CSV
+/// parser has buffered it: it follows the quotes (RFC 4180: a quote opens or closes a quoted
+/// field, a doubled one inside toggles twice), so a line break inside quotes does not end a
+/// record. After the failure it reads as the end of the file.
+struct BoundedRecords<R> {
+    inner: R,
+    in_quotes: bool,
+    since_record: usize,
+    failed: bool,
+}
+
+impl<R> BoundedRecords<R> {
+    fn new(inner: R) -> Self {
+        Self {
+            inner,
+            in_quotes: false,
+            since_record: 0,
+            failed: false,
+        }
+    }
+}
+
+impl<R: std::io::Read> std::io::Read for BoundedRecords<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if self.failed {
+            return Ok(0);
+        }
+        let n = self.inner.read(buf)?;
+        for &b in &buf[..n] {
+            match b {
+                b'"' => self.in_quotes = !self.in_quotes,
+                b'\n' if !self.in_quotes => {
+                    self.since_record = 0;
+                    continue;
+                }
+                _ => {}
+            }
+            self.since_record += 1;
+            if self.since_record > MAX_RECORD_BYTES {
+                self.failed = true;
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::InvalidData,
+                    format!("a record longer than {MAX_RECORD_BYTES} bytes"),
+                ));
+            }
+        }
+        Ok(n)
+    }
+}
+
 fn csv_error(line: u64, e: &csv::Error) -> RowError {
     match e.kind() {
         csv::ErrorKind::Utf8 { .. } => RowError::new(
@@ -609,6 +664,16 @@ fn csv_error(line: u64, e: &csv::Error) -> RowError {
             None,
             "UTF-8 として読めない文字があります。ファイルをUTF-8で書き出してください。".to_owned(),
             "bytes that are not UTF-8: export the file as UTF-8.".to_owned(),
+        ),
+        csv::ErrorKind::Io(io) if io.kind() == std::io::ErrorKind::InvalidData => RowError::new(
+            line,
+            None,
+            format!(
+                "1行({MAX_RECORD_BYTES}バイト)を超える行があるため、ここで読むのをやめました。書き出しの設定(区切り・引用符)を確かめてください。"
+            ),
+            format!(
+                "a record longer than {MAX_RECORD_BYTES} bytes: reading stopped here. Check the export's separators and quotes."
+            ),
         ),
         _ => RowError::new(
             line,
@@ -648,6 +713,31 @@ mod tests {
 
     fn number(body: &str) -> String {
         format!("{body}{}", addressee_check_digit(body).unwrap())
+    }
+
+    #[test]
+    fn a_record_past_the_bound_stops_the_reading_with_a_message_and_no_echo() {
+        // One quoted field of 1 MB with line breaks in it, then a row that is never reached.
+        let huge = format!("\"{}\"", "あ\n".repeat(300_000));
+        let text = format!("{HEADER}\n,012084,{huge}\n,012084,1\n");
+        let rows = read(FileKind::Full, &text);
+        assert_eq!(rows.len(), 1, "reading went on after the bound");
+        let errors = rows[0].as_ref().expect_err("refused");
+        assert!(
+            errors[0].message.en.contains("longer than 65536 bytes"),
+            "{:?}",
+            errors[0]
+        );
+        assert!(
+            errors[0].message.ja.len() < 1_000,
+            "the field is echoed back"
+        );
+        // A long record under the bound, with quoted line breaks, still reads.
+        let fine = format!("{HEADER}\n,012084,\"{}\"\n", "a\n".repeat(20_000));
+        assert!(read(FileKind::Full, &fine).iter().all(|r| match r {
+            Ok(_) => true,
+            Err(e) => !e[0].message.en.contains("longer than"),
+        }));
     }
 
     #[test]
