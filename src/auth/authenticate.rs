@@ -32,15 +32,19 @@ pub async fn authenticate_client(
     address: IpAddr,
 ) -> Result<Client, AuthenticationError> {
     let id = Uuid::parse_str(client_id).ok();
-    if let Err(wait) = lockout.check(id, address).await {
-        // Trying on while told to wait counts too: the wait grows.
-        lockout.record_failure(id, address).await;
-        return Err(AuthenticationError::Throttled(wait));
-    }
+    // Which limits apply depends on whether the client exists (a read by key, no hash): a
+    // real client is held back only by failures for itself, never by someone else's from a
+    // shared address.
     let record = match id {
         Some(id) => store.client_with_secret(id).await?,
         None => None,
     };
+    let known = record.as_ref().map(|(c, _)| c.id);
+    if let Err(wait) = lockout.check(known, address).await {
+        // Trying on while told to wait counts too: the wait grows.
+        lockout.record_failure(known, address).await;
+        return Err(AuthenticationError::Throttled(wait));
+    }
     let stored = record.as_ref().map(|(_, hash)| hash.as_str());
     let check = secret_hash::check(secret, stored).await;
     let Some((client, stored)) = record else {

@@ -1,6 +1,12 @@
-//! Failed client authentications: after too many from one address, or for one client, further
-//! attempts wait, with a backoff that doubles with every further attempt up to a maximum. A
-//! refused attempt costs no database read and no hash.
+//! Failed client authentications: after too many, further attempts wait, with a backoff that
+//! doubles with every further attempt up to a maximum. A refused attempt costs no hash. Three
+//! counters, so that one caller's failures hold back only what they aimed at:
+//!
+//! - failures naming no existing client, per address (`address_failures`): they lock that
+//!   address for attempts naming no existing client only — a real client behind the same
+//!   address (an ingress, a municipal NAT) is not held back by them;
+//! - failures for one existing client from one address (`address_failures`);
+//! - failures for one existing client from anywhere (`client_failures`).
 //!
 //! Someone who knows a client id could lock that client out by failing on purpose from many
 //! addresses. Addresses from which a client recently authenticated are therefore exempt from
@@ -64,6 +70,7 @@ where
 pub struct Lockout {
     settings: LockoutSettings,
     addresses: Cache<IpAddr, Failures>,
+    pairs: Cache<(Uuid, IpAddr), Failures>,
     clients: Cache<Uuid, Failures>,
     known_good: Cache<(Uuid, IpAddr), ()>,
 }
@@ -74,6 +81,7 @@ impl Lockout {
         Self {
             settings: settings.clone(),
             addresses: failure_cache(window),
+            pairs: failure_cache(window),
             clients: failure_cache(window),
             known_good: Cache::builder()
                 .max_capacity(CAPACITY)
@@ -82,20 +90,19 @@ impl Lockout {
         }
     }
 
-    /// `Err(wait)` when the attempt must be refused without checking anything.
+    /// `Err(wait)` when the attempt must be refused without checking the secret. `client` is
+    /// the existing client the attempt names, if any.
     pub async fn check(&self, client: Option<Uuid>, address: IpAddr) -> Result<(), Duration> {
-        if let Some(client) = client
-            && self.known_good.contains_key(&(client, address))
-        {
-            return Ok(());
-        }
         let now = Instant::now();
-        let by_address = self.addresses.get(&address).await;
-        let by_client = match client {
-            Some(client) => self.clients.get(&client).await,
-            None => None,
+        let counters = match client {
+            Some(client) if self.known_good.contains_key(&(client, address)) => return Ok(()),
+            Some(client) => [
+                self.pairs.get(&(client, address)).await,
+                self.clients.get(&client).await,
+            ],
+            None => [self.addresses.get(&address).await, None],
         };
-        let wait = [by_address, by_client]
+        let wait = counters
             .into_iter()
             .flatten()
             .filter_map(|f| f.remaining(now))
@@ -106,30 +113,42 @@ impl Lockout {
         }
     }
 
-    /// Counts a failure from `address`, and for `client`.
+    /// Counts a failure from `address`, for `client` when it names an existing one.
     pub async fn record_failure(&self, client: Option<Uuid>, address: IpAddr) {
         let settings = &self.settings;
+        let Some(client) = client else {
+            let count = self
+                .bump(&self.addresses, address, settings.address_failures)
+                .await;
+            if count == settings.address_failures {
+                tracing::warn!(
+                    address = %address,
+                    failures = count,
+                    "client authentication with unknown client ids keeps failing from one address: such attempts from it now wait"
+                );
+            }
+            return;
+        };
         let count = self
-            .bump(&self.addresses, address, settings.address_failures)
+            .bump(&self.pairs, (client, address), settings.address_failures)
             .await;
         if count == settings.address_failures {
             tracing::warn!(
+                client_id = %client,
                 address = %address,
                 failures = count,
-                "client authentication keeps failing from one address: its attempts now wait"
+                "authentication of one client keeps failing from one address: its attempts from there now wait"
             );
         }
-        if let Some(client) = client {
-            let count = self
-                .bump(&self.clients, client, settings.client_failures)
-                .await;
-            if count == settings.client_failures {
-                tracing::warn!(
-                    client_id = %client,
-                    failures = count,
-                    "authentication of one client keeps failing: attempts from addresses it has not used now wait"
-                );
-            }
+        let count = self
+            .bump(&self.clients, client, settings.client_failures)
+            .await;
+        if count == settings.client_failures {
+            tracing::warn!(
+                client_id = %client,
+                failures = count,
+                "authentication of one client keeps failing: attempts from addresses it has not used now wait"
+            );
         }
     }
 
@@ -190,6 +209,25 @@ mod tests {
         let capped = lockout.check(None, attacker).await.unwrap_err();
         assert!(capped <= Duration::from_secs(4), "{capped:?}");
         assert!(lockout.check(None, ip("192.0.2.2")).await.is_ok());
+    }
+
+    /// The probe: failures from a shared address (the ingress) locked out clients new to it.
+    #[tokio::test]
+    async fn someone_else_s_failures_from_a_shared_address_hold_back_no_real_client() {
+        let lockout = Lockout::new(&settings());
+        let ingress = ip("10.0.0.1");
+        let (victim, newcomer) = (Uuid::now_v7(), Uuid::now_v7());
+        for _ in 0..12 {
+            lockout.record_failure(None, ingress).await;
+        }
+        assert!(lockout.check(None, ingress).await.is_err());
+        assert!(lockout.check(Some(newcomer), ingress).await.is_ok());
+        // Failures for one client hold back that client there, and nobody else.
+        for _ in 0..3 {
+            lockout.record_failure(Some(victim), ingress).await;
+        }
+        assert!(lockout.check(Some(victim), ingress).await.is_err());
+        assert!(lockout.check(Some(newcomer), ingress).await.is_ok());
     }
 
     #[tokio::test]

@@ -45,12 +45,12 @@ async fn callers_who_keep_failing_wait_and_others_do_not(backend: Backend) {
     }
     // …then the address must wait; trying on makes the wait grow (1 s, 2 s, 4 s …).
     until_refused_twice(&app, |_| "127.0.0.3".to_owned(), &victim).await;
-    // Whatever it sends now waits, even a right secret of another client.
+    // The victim from there waits…
     let demo = (
         app.demo.client_id.to_string(),
         app.demo.client_secret.clone(),
     );
-    let waiting = token_from(&app, "127.0.0.3", &demo.0, &demo.1).await;
+    let waiting = token_from(&app, "127.0.0.3", &victim.id, &victim.secret).await;
     let retry_after: u64 = waiting.headers()["retry-after"]
         .to_str()
         .unwrap()
@@ -74,7 +74,24 @@ async fn callers_who_keep_failing_wait_and_others_do_not(backend: Backend) {
             .contains("retry")
     );
 
-    // Another address is not affected.
+    // …but another client behind the same address (an ingress, a municipal NAT) is not held
+    // back by failures that were not its own; nor is another address.
+    let neighbour = token_from(&app, "127.0.0.3", &demo.0, &demo.1).await;
+    assert_eq!(neighbour.status(), StatusCode::OK);
+    // Unknown client ids from one address lock that address for unknown ids only.
+    for _ in 0..3 {
+        let unknown = uuid::Uuid::now_v7().to_string();
+        token_from(&app, "127.0.0.4", &unknown, "mdgs_guess").await;
+    }
+    let spraying = token_from(&app, "127.0.0.4", &uuid::Uuid::now_v7().to_string(), "x").await;
+    problem(
+        spraying,
+        StatusCode::TOO_MANY_REQUESTS,
+        "too_many_failed_attempts",
+    )
+    .await;
+    let served = token_from(&app, "127.0.0.4", &demo.0, &demo.1).await;
+    assert_eq!(served.status(), StatusCode::OK);
     let elsewhere = token_from(&app, "127.0.0.2", &demo.0, &demo.1).await;
     assert_eq!(elsewhere.status(), StatusCode::OK);
 
