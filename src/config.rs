@@ -226,6 +226,13 @@ pub struct CardSettings {
     pub result_minutes: u64,
 }
 
+impl CardSettings {
+    /// How long a verified session's result is kept.
+    pub fn result_keep(&self) -> chrono::Duration {
+        chrono::Duration::minutes(i64::try_from(self.result_minutes).unwrap_or(i64::MAX / 60_000))
+    }
+}
+
 impl Default for CardSettings {
     fn default() -> Self {
         Self {

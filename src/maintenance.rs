@@ -69,9 +69,7 @@ impl Maintenance {
             },
         ));
 
-        let keep = chrono::Duration::minutes(
-            i64::try_from(settings.card.result_minutes).unwrap_or(i64::MAX / 60_000),
-        );
+        let keep = settings.card.result_keep();
         let s = store.clone();
         jobs.push(every(
             "card session results purge",

@@ -45,6 +45,15 @@ pub struct CardSession {
 }
 
 impl CardSession {
+    /// The session as a reader may see it `keep` after it ended: a verified result is
+    /// forgotten then, to the second, whether or not the purge (every minute) has run yet.
+    pub fn within(mut self, keep: chrono::Duration, now: DateTime<Utc>) -> Self {
+        if matches!(self.outcome, Some(Ok(_))) && now >= self.updated_at + keep {
+            self.outcome = None;
+        }
+        self
+    }
+
     /// The state a reader sees: a session past its time that nobody finished has failed.
     pub fn effective_state(&self, now: DateTime<Utc>) -> State {
         if !self.state.is_final() && now >= self.expires_at {
@@ -337,5 +346,35 @@ impl Driver {
             &verifier,
         )
         .await
+    }
+}
+
+#[cfg(test)]
+mod within_tests {
+    use super::*;
+    use crate::card::session::Verified;
+
+    #[test]
+    fn a_verified_result_is_forgotten_at_its_time_not_at_the_next_purge() {
+        let ended = Utc::now();
+        let session = CardSession {
+            id: Uuid::now_v7(),
+            lg_code: LgCode::parse("012084").expect("code"),
+            device_id: Uuid::now_v7(),
+            purpose: Purpose::ReadBasicInfo,
+            state: State::Verified,
+            visit_id: None,
+            matching_b: None,
+            outcome: Some(Ok(Verified::default())),
+            client_id: None,
+            staff: None,
+            created_at: ended,
+            updated_at: ended,
+            expires_at: ended,
+        };
+        let keep = chrono::Duration::minutes(10);
+        let just_before = ended + keep - chrono::Duration::seconds(1);
+        assert!(session.clone().within(keep, just_before).outcome.is_some());
+        assert!(session.clone().within(keep, ended + keep).outcome.is_none());
     }
 }

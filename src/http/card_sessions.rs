@@ -688,6 +688,7 @@ pub async fn get_card_session(
             .card_session(id, state.server_key.as_ref())
             .await?
             .filter(|s| s.lg_code == code)
+            .map(|s| s.within(state.settings.card.result_keep(), crate::store::now()))
             .ok_or_else(|| {
                 ApiError::not_found(Text::new(
                     format!("カード読取り {id} はこの団体にありません。"),
@@ -813,6 +814,7 @@ pub async fn get_card_image(
         .card_session(id, state.server_key.as_ref())
         .await?
         .filter(|s| s.lg_code == code)
+        .map(|s| s.within(state.settings.card.result_keep(), crate::store::now()))
         .ok_or_else(|| {
             ApiError::not_found(Text::new(
                 format!("カード読取り {id} はこの団体にありません。"),

@@ -1072,6 +1072,7 @@ pub async fn attach_card(
         .card_session(body.card_session_id, state.server_key.as_ref())
         .await?
         .filter(|s| s.lg_code == code)
+        .map(|s| s.within(state.settings.card.result_keep(), crate::store::now()))
         .ok_or_else(|| {
             ApiError::not_found(Text::new(
                 format!(
