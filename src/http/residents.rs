@@ -171,20 +171,30 @@ fn require_staff(actor: &Actor) -> Result<(), ApiError> {
     ))
 }
 
-/// The visit must be this municipality's.
+/// The visit must be this municipality's, this client's, and still open: a lookup in the
+/// directory is for a resident at the counter now, not for a visit that has ended.
 async fn require_visit(
     state: &AppState,
     code: &LgCode,
     visit: Uuid,
     actor: &Actor,
 ) -> Result<(), ApiError> {
-    if state.store.read_visit(code, visit, actor).await?.is_none() {
-        return Err(ApiError::not_found(Text::new(
+    match state.store.read_visit(code, visit, actor).await? {
+        None => Err(ApiError::not_found(Text::new(
             format!("来庁 {visit} はこの団体にありません。"),
             format!("There is no visit {visit} in this municipality."),
-        )));
+        ))),
+        Some(v) if v.status == crate::visits::Status::Closed => Err(ApiError::new(
+            ProblemKind::VisitClosed,
+            Text::new(
+                format!(
+                    "来庁 {visit} は終了しています。住民記録の照会は、開いている来庁でだけできます。"
+                ),
+                format!("Visit {visit} is closed; the directory is searched for open visits only."),
+            ),
+        )),
+        Some(_) => Ok(()),
     }
-    Ok(())
 }
 
 fn invalid(ja: String, en: String) -> ApiError {

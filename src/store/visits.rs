@@ -112,16 +112,22 @@ pub(super) fn application(row: app::Model) -> Result<Application, StoreError> {
     })
 }
 
-/// The row of a visit of the municipality, read in the transaction.
+/// The row of a visit of the municipality, read in the transaction — when `actor` may see
+/// it. A visit belongs to the counter app (client) that opened it: another vendor's app in the
+/// same municipality neither reads nor changes it (it is told there is no such visit). An
+/// actor without a client (the gateway itself) sees every visit.
 async fn find_row(
     txn: &sea_orm::DatabaseTransaction,
     lg_code: &LgCode,
     id: Uuid,
+    actor: &Actor,
 ) -> Result<Option<Model>, StoreError> {
-    Ok(Entity::find_by_id(id.to_string())
-        .filter(Column::LgCode.eq(lg_code.to_string()))
-        .one(txn)
-        .await?)
+    let mut query =
+        Entity::find_by_id(id.to_string()).filter(Column::LgCode.eq(lg_code.to_string()));
+    if let Some(client) = &actor.client_id {
+        query = query.filter(Column::OpenedByClient.eq(client.clone()));
+    }
+    Ok(query.one(txn).await?)
 }
 
 /// Writes a changed visit over the row read in the same transaction, with the next revision.
@@ -210,7 +216,7 @@ impl Store {
         action: Action,
     ) -> Result<Option<Visit>, StoreError> {
         let txn = self.begin_write().await?;
-        let Some(row) = find_row(&txn, lg_code, id).await? else {
+        let Some(row) = find_row(&txn, lg_code, id, actor).await? else {
             return Ok(None);
         };
         self.append_audit(
@@ -236,6 +242,9 @@ impl Store {
             .filter(Column::LgCode.eq(lg_code.to_string()))
             .filter(Column::OpenedOn.eq(day.to_string()))
             .order_by_asc(Column::Id);
+        if let Some(client) = &actor.client_id {
+            query = query.filter(Column::OpenedByClient.eq(client.clone()));
+        }
         if let Some(after) = after {
             query = query.filter(Column::Id.gt(after.to_string()));
         }
@@ -263,7 +272,7 @@ impl Store {
         change: impl FnOnce(&mut Visit) -> Result<(), Vec<crate::validation::FieldError>>,
     ) -> Result<VisitChange, StoreError> {
         let txn = self.begin_write().await?;
-        let Some(row) = find_row(&txn, lg_code, id).await? else {
+        let Some(row) = find_row(&txn, lg_code, id, actor).await? else {
             return Ok(VisitChange::NotFound);
         };
         let mut visit = to_domain(row.clone())?;
@@ -300,7 +309,7 @@ impl Store {
         routes: &crate::link::outbox::Routes,
     ) -> Result<Submission, StoreError> {
         let txn = self.begin_write().await?;
-        let Some(row) = find_row(&txn, lg_code, id).await? else {
+        let Some(row) = find_row(&txn, lg_code, id, actor).await? else {
             return Ok(Submission::NotFound);
         };
         let mut visit = to_domain(row.clone())?;

@@ -334,3 +334,59 @@ async fn without_a_server_key_no_my_number_is_read() {
         .collect();
     assert!(codes.contains(&"needs_server_key"), "{p}");
 }
+
+/// A visit belongs to the counter app that opened it: another vendor's app in the same
+/// municipality neither lists, reads, prints nor closes it; and the directory is searched only
+/// for an open visit.
+async fn a_visit_is_its_own_vendor_s(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let ours = app.demo_token().await;
+    let other = app
+        .register_client(&["visits", "residents"], &["012084"])
+        .await;
+    let theirs = app.token_for(&other.id, &other.secret).await;
+    let id = open_visit(&app, &ours, &move_in(1)).await;
+    let visit = format!("{VISITS}/{id}");
+    for (method, path) in [
+        (Method::GET, visit.clone()),
+        (Method::GET, format!("{visit}/drafts")),
+        (Method::GET, format!("{visit}/receipt")),
+        (Method::POST, format!("{visit}/close")),
+    ] {
+        let r = send(&app, method.clone(), &path, &theirs, None).await;
+        assert_eq!(r.status(), StatusCode::NOT_FOUND, "{method} {path}");
+    }
+    assert_eq!(visit_count(&app, &theirs).await, 0);
+    assert_eq!(visit_count(&app, &ours).await, 1);
+    // Still open for its own app; closed, the directory is no longer searched for it.
+    let search = format!("/v1/municipalities/012084/residents?visitId={id}&kana=ヤマダ");
+    let r = send(&app, Method::POST, &format!("{visit}/close"), &ours, None).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let ours_with_directory = {
+        // The opening client needs the residents scope for lookups: register one that has
+        // both and open its own visit.
+        let both = app
+            .register_client(&["visits", "residents"], &["012084"])
+            .await;
+        app.token_for(&both.id, &both.secret).await
+    };
+    let mine = open_visit(&app, &ours_with_directory, &move_in(1)).await;
+    let open_search = format!("/v1/municipalities/012084/residents?visitId={mine}&kana=ヤマダ");
+    let r = send(&app, Method::GET, &open_search, &ours_with_directory, None).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let r = send(
+        &app,
+        Method::POST,
+        &format!("{VISITS}/{mine}/close"),
+        &ours_with_directory,
+        None,
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let r = send(&app, Method::GET, &open_search, &ours_with_directory, None).await;
+    problem(r, StatusCode::CONFLICT, "visit_closed").await;
+    // Another app cannot search through someone else's visit either.
+    let r = send(&app, Method::GET, &search, &theirs, None).await;
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+}
+storage_test!(a_visit_is_its_own_vendor_s);
