@@ -772,6 +772,28 @@ mod tests {
         assert_eq!(settings.issuer(), "http://127.0.0.1:8080");
     }
 
+    /// The settings shipped for Kubernetes are read as the gateway reads them: a misspelt or
+    /// removed setting there would stop every replica at start.
+    #[test]
+    fn the_shipped_kubernetes_settings_load() {
+        let manifest = include_str!("../deploy/kubernetes/configmap.yaml");
+        let toml: String = manifest
+            .split_once("madoguchi.toml: |\n")
+            .expect("the embedded file")
+            .1
+            .lines()
+            .map(|l| l.strip_prefix("    ").unwrap_or(l))
+            .collect::<Vec<_>>()
+            .join("\n");
+        let settings: Settings = Figment::from(Serialized::defaults(Settings::default()))
+            .merge(Toml::string(&toml))
+            .extract()
+            .unwrap_or_else(|e| panic!("{e}"));
+        settings.check().expect("checks");
+        assert_eq!(settings.card.device_port.as_deref(), Some("0.0.0.0:8443"));
+        assert!(!settings.http.trusted_proxies.is_empty());
+    }
+
     #[test]
     fn tls_needs_both_halves() {
         let mut settings = Settings::default();
