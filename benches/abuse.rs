@@ -14,6 +14,17 @@
 //!    shows). Reported: how much the database file and the whole data directory (with
 //!    SQLite's write-ahead log, which SQLite checkpoints back to about 4 MiB) grew.
 //!
+//! 4. **Member flood and printout flood.** A visit of 6,000 members (the probe's, about 1 MB)
+//!    and one of 31; then one client asks for the printout of a visit at the bound (30
+//!    members) on 12 connections at once for `ABUSE_SECONDS`, while `/healthz` is asked every
+//!    100 ms. Reported: the answers, `/healthz`'s p50/p99/max, the server's peak memory.
+//! 5. **CSV huge field.** A 210 MB directory file whose second line is one quoted field:
+//!    the job's outcome, the length of its messages, the server's peak memory.
+//!
+//! (The slow-webhook-receiver run of the issue is a test instead —
+//! `delivery::a_slow_webhook_receiver_slows_only_itself` — since it needs a core system and
+//! receivers that hold their answers.)
+//!
 //! `cargo bench --bench abuse`. Knobs (environment): ABUSE_SECONDS (10), ABUSE_ATTACKERS (16),
 //! ABUSE_CREATES (300), ABUSE_KEY_QUOTA (200), ABUSE_DATABASE_URL (default: SQLite in a temporary directory; the
 //! size figures then cover the database file). It prints a Markdown report and writes it to
@@ -439,8 +450,189 @@ async fn run() {
         .unwrap();
     }
 
+    visits_and_printouts(&mut report, &legit, &base, &server, pid, seconds).await;
+    huge_csv_field(&mut report, &legit, &base, &admin_token, pid).await;
+
     println!("{report}");
     let target = Path::new(env!("CARGO_MANIFEST_DIR")).join("target");
     let _ = std::fs::create_dir_all(&target);
     let _ = std::fs::write(target.join("abuse-report.md"), &report);
+}
+
+fn visit_body(members: usize) -> Value {
+    json!({
+        "events": [{"kind": "moveIn", "date": "2026-12-01", "facts": {"from": "otherMunicipality", "cardSpecialMoveIn": false}}],
+        "members": (0..members).map(|i| json!({
+            "id": format!("m{i}"), "familyName": "山田", "givenName": format!("太郎{i}"),
+            "relationship": if i == 0 { "世帯主" } else { "子" }, "dateOfBirth": "1988-04-10",
+            "sex": "1", "insurance": "nationalHealth"
+        })).collect::<Vec<_>>(),
+        "applicant": {"member": "m0"}
+    })
+}
+
+async fn visits_and_printouts(
+    report: &mut String,
+    http: &reqwest::Client,
+    base: &str,
+    server: &Server,
+    pid: u32,
+    seconds: u64,
+) {
+    let (_, token) = token(http, base, &server.client_id, &server.client_secret).await;
+    let token = token.unwrap();
+    let visits = format!("{base}/v1/municipalities/012084/visits");
+    let mut flood = Vec::new();
+    for members in [6_000, 31, 30] {
+        let started = Instant::now();
+        let r = http
+            .post(&visits)
+            .bearer_auth(&token)
+            .header("Madoguchi-Actor", "clerk-0042")
+            .json(&visit_body(members))
+            .send()
+            .await
+            .unwrap();
+        let status = r.status().as_u16();
+        let body: Value = r.json().await.unwrap_or(Value::Null);
+        flood.push((
+            members,
+            status,
+            body["code"].as_str().unwrap_or("").to_owned(),
+            started.elapsed(),
+            body["id"].as_str().map(str::to_owned),
+        ));
+    }
+    let id = flood[2].4.clone().expect("a visit at the bound opens");
+    let printout = format!("{visits}/{id}/printouts");
+    let stop = Arc::new(AtomicBool::new(false));
+    let answers: Arc<std::sync::Mutex<BTreeMap<u16, u64>>> = Arc::default();
+    let printers: Vec<_> = (0..12)
+        .map(|_| {
+            let (stop, answers, http, url, token) = (
+                stop.clone(),
+                answers.clone(),
+                http.clone(),
+                printout.clone(),
+                token.clone(),
+            );
+            tokio::spawn(async move {
+                while !stop.load(Ordering::Relaxed) {
+                    let status = match http
+                        .get(&url)
+                        .bearer_auth(&token)
+                        .header("Madoguchi-Actor", "clerk-0042")
+                        .send()
+                        .await
+                    {
+                        Ok(r) => {
+                            let status = r.status().as_u16();
+                            let _ = r.bytes().await;
+                            if status == 429 {
+                                tokio::time::sleep(Duration::from_millis(200)).await;
+                            }
+                            status
+                        }
+                        Err(_) => 0,
+                    };
+                    *answers.lock().unwrap().entry(status).or_default() += 1;
+                }
+            })
+        })
+        .collect();
+    let mut health = Vec::new();
+    let until = Instant::now() + Duration::from_secs(seconds);
+    while Instant::now() < until {
+        let started = Instant::now();
+        let ok = http
+            .get(format!("{base}/healthz"))
+            .send()
+            .await
+            .is_ok_and(|r| r.status().is_success());
+        health.push((started.elapsed(), ok));
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    stop.store(true, Ordering::Relaxed);
+    for p in printers {
+        let _ = p.await;
+    }
+    let (_, peak) = memory_mib(pid);
+    let samples: Vec<Duration> = health.iter().map(|(d, _)| *d).collect();
+    let max = samples.iter().max().copied().unwrap_or_default();
+    writeln!(
+        report,
+        "## Visits and printouts\n\n| measure | value |\n|---|---|\n{}| printout flood: 12 connections of one client for {seconds} s, answers | {} |\n| `/healthz` meanwhile: p50 / p99 / max (failed) | {:.1} / {:.1} / {:.1} ms ({}) |\n| server peak memory so far (VmHWM) | {peak:.0} MiB |\n",
+        flood
+            .iter()
+            .map(|(m, s, c, d, _)| format!("| a visit of {m} members | {s} {c} in {:.1} ms |\n", d.as_secs_f64() * 1000.0))
+            .collect::<String>(),
+        answers.lock().unwrap().iter().map(|(s, n)| format!("{s}: {n}")).collect::<Vec<_>>().join(", "),
+        percentile_ms(&samples, 50.0),
+        percentile_ms(&samples, 99.0),
+        max.as_secs_f64() * 1000.0,
+        health.iter().filter(|(_, ok)| !ok).count(),
+    )
+    .unwrap();
+}
+
+async fn huge_csv_field(
+    report: &mut String,
+    http: &reqwest::Client,
+    base: &str,
+    admin_token: &str,
+    pid: u32,
+) {
+    let header = "operation,lgCode,addresseeNumber,householdNumber,name,nameKana,aliasName,dateOfBirth,sex,relationship,postalCode,prefecture,city,streetAddress,cityBlock,buildingNameEtc,residentSince,lastChangeReason,lastChangeDate,residentKind,nationality,residenceStatus,residencePeriodEnd";
+    let mut body = Vec::with_capacity(210 * 1024 * 1024 + 1024);
+    body.extend_from_slice(header.as_bytes());
+    body.extend_from_slice(b"\n,012084,\"");
+    body.resize(body.len() + 210 * 1024 * 1024, b'a');
+    body.extend_from_slice(b"\"\n");
+    let size = body.len();
+    let (_, peak_before) = memory_mib(pid);
+    let started = Instant::now();
+    let r = http
+        .post(format!(
+            "{base}/v1/admin/resident-imports?lgCode=012084&kind=full"
+        ))
+        .bearer_auth(admin_token)
+        .header("Content-Type", "text/csv")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    let status = r.status().as_u16();
+    let job: Value = r.json().await.unwrap_or(Value::Null);
+    let mut outcome = Value::Null;
+    if let Some(id) = job["jobId"].as_str() {
+        for _ in 0..600 {
+            let j: Value = http
+                .get(format!("{base}/v1/admin/resident-imports/{id}"))
+                .bearer_auth(admin_token)
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap_or(Value::Null);
+            if matches!(
+                j["state"].as_str(),
+                Some("failed" | "applied" | "unchanged" | "rejected")
+            ) {
+                outcome = j;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+    let (_, peak) = memory_mib(pid);
+    writeln!(
+        report,
+        "## CSV huge field\n\n| measure | value |\n|---|---|\n| upload of {:.0} MB with one field of 210 MB | {status} |\n| job outcome after {:.1} s | {} |\n| length of the job's answer | {} bytes |\n| server peak memory before / after (VmHWM) | {peak_before:.0} / {peak:.0} MiB |\n",
+        size as f64 / 1e6,
+        started.elapsed().as_secs_f64(),
+        outcome["state"].as_str().unwrap_or("(unfinished)"),
+        outcome.to_string().len(),
+    )
+    .unwrap();
 }
