@@ -685,10 +685,13 @@ pub async fn get_card_session(
         wake.as_mut().enable();
         let session = state
             .store
-            .card_session(id, state.server_key.as_ref())
+            .card_session(
+                id,
+                state.server_key.as_ref(),
+                state.settings.card.result_keep(),
+            )
             .await?
             .filter(|s| s.lg_code == code)
-            .map(|s| s.within(state.settings.card.result_keep(), crate::store::now()))
             .ok_or_else(|| {
                 ApiError::not_found(Text::new(
                     format!("カード読取り {id} はこの団体にありません。"),
@@ -811,10 +814,13 @@ pub async fn get_card_image(
     };
     let session = state
         .store
-        .card_session(id, state.server_key.as_ref())
+        .card_session(
+            id,
+            state.server_key.as_ref(),
+            state.settings.card.result_keep(),
+        )
         .await?
         .filter(|s| s.lg_code == code)
-        .map(|s| s.within(state.settings.card.result_keep(), crate::store::now()))
         .ok_or_else(|| {
             ApiError::not_found(Text::new(
                 format!("カード読取り {id} はこの団体にありません。"),

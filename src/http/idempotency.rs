@@ -242,7 +242,7 @@ where
             // still running), never a second change nor a key locked by a claim nobody holds.
             // The request deadline still bounds it: past it, the handler is dropped (its
             // transaction rolls back) and the key is released.
-            let deadline = limits.abandoned_after.saturating_sub(ABANDON_MARGIN);
+            let deadline = Duration::from_secs(state.settings.http.request_timeout_seconds);
             let task = actix_web::rt::spawn(async move {
                 let claim = state
                     .store

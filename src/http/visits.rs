@@ -1069,10 +1069,13 @@ pub async fn attach_card(
     let body = body.0;
     let session = state
         .store
-        .card_session(body.card_session_id, state.server_key.as_ref())
+        .card_session(
+            body.card_session_id,
+            state.server_key.as_ref(),
+            state.settings.card.result_keep(),
+        )
         .await?
         .filter(|s| s.lg_code == code)
-        .map(|s| s.within(state.settings.card.result_keep(), crate::store::now()))
         .ok_or_else(|| {
             ApiError::not_found(Text::new(
                 format!(

@@ -386,23 +386,17 @@ impl Worker {
         }
     }
 
+    /// One core system's deliveries of a round (the core lane: it claims no webhook message).
     async fn deliver_group(
         &mut self,
         key: &(String, String),
         group: Vec<Claimed>,
         outcomes: &mut Vec<(Delivery, Finish)>,
     ) {
-        let endpoint = group
-            .first()
-            .filter(|(d, _)| d.connector == Channel::Webhook)
-            .and_then(|(d, _)| d.endpoint_id);
-        let connector = match endpoint {
-            Some(_) => None,
-            None => LgCode::parse(&key.0)
-                .ok()
-                .and_then(|lg| self.routes.pushing(&lg, &key.1).cloned()),
-        };
-        if endpoint.is_none() && connector.is_none() {
+        let connector = LgCode::parse(&key.0)
+            .ok()
+            .and_then(|lg| self.routes.pushing(&lg, &key.1).cloned());
+        let Some(c) = connector else {
             for (d, _) in group {
                 outcomes.push((
                     d,
@@ -416,19 +410,13 @@ impl Worker {
         let Some(group) = self.through_breaker(key, group, outcomes) else {
             return;
         };
-        match (endpoint, connector) {
-            (Some(endpoint), _) => self.deliver_webhooks(key, endpoint, group, outcomes).await,
-            (None, Some(c)) if c.kind == ConnectorKind::File => {
-                self.deliver_files(key, &c, group, outcomes).await
-            }
-            (None, Some(c)) if c.kind == ConnectorKind::Http => {
-                self.deliver_http(key, &c, group, outcomes).await
-            }
-            (None, Some(c)) => outcomes.extend(group.into_iter().map(|(d, _)| {
-                let error = format!("connector kind {} pushes nothing", c.kind.as_str());
+        match c.kind {
+            ConnectorKind::File => self.deliver_files(key, &c, group, outcomes).await,
+            ConnectorKind::Http => self.deliver_http(key, &c, group, outcomes).await,
+            kind => outcomes.extend(group.into_iter().map(|(d, _)| {
+                let error = format!("connector kind {} pushes nothing", kind.as_str());
                 (d, Finish::Dead { error })
             })),
-            (None, None) => {}
         }
     }
 

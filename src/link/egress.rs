@@ -141,9 +141,8 @@ impl Egress {
         let Some(host) = url.host_str() else {
             return Err(EgressError::Unresolvable(String::new()));
         };
-        let bare = host.trim_start_matches('[').trim_end_matches(']');
-        if let Ok(ip) = bare.parse::<IpAddr>() {
-            return self.check(bare, ip);
+        if let Some(ip) = literal_address(url) {
+            return self.check(&ip.to_string(), ip);
         }
         let host = host.to_owned();
         let port = url.port_or_known_default().unwrap_or(443);
@@ -166,6 +165,16 @@ impl Egress {
             .build()
             .unwrap_or_default()
     }
+}
+
+/// The URL's host when it is an address rather than a name (reqwest dials it without asking
+/// a resolver, so it is checked apart).
+pub fn literal_address(url: &reqwest::Url) -> Option<IpAddr> {
+    url.host_str()?
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .parse()
+        .ok()
 }
 
 async fn resolve(host: &str, port: u16) -> Result<Vec<SocketAddr>, EgressError> {

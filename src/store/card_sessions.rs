@@ -149,15 +149,19 @@ impl Store {
         Ok(())
     }
 
+    /// A session as a reader may see it: a verified result is forgotten `result_keep` after
+    /// the session ended (to the second, whether or not the purge has run yet).
     pub async fn card_session(
         &self,
         id: Uuid,
         server_key: Option<&ServerKey>,
+        result_keep: chrono::Duration,
     ) -> Result<Option<CardSession>, StoreError> {
+        let now = super::now();
         Entity::find_by_id(id.to_string())
             .one(&self.db)
             .await?
-            .map(|row| to_domain(row, server_key))
+            .map(|row| to_domain(row, server_key).map(|s| s.within(result_keep, now)))
             .transpose()
     }
 

@@ -83,24 +83,31 @@ struct EnrolledPc {
     device_id: String,
 }
 
-async fn enrolled_pc(backend: Backend) -> EnrolledPc {
-    let work = tempfile::tempdir().unwrap();
-    let trust = work.path().join("trust");
-    let bridge_dir = work.path().join("bridge");
-    let trust_dir = trust.clone();
-    // A 個人番号 is kept only sealed: on PostgreSQL the operators configure the server key
-    // (SQLite makes its own in the data directory).
-    let key_file = work.path().join("server.key");
+/// The device port on, trusting `trust`. A 個人番号 is kept only sealed: on PostgreSQL the
+/// operators configure the server key (SQLite makes its own in the data directory).
+fn card_port(
+    backend: Backend,
+    work: &Path,
+    trust: &Path,
+) -> impl FnOnce(&mut madoguchi::config::Settings) {
+    let key_file = work.join("server.key");
     std::fs::write(&key_file, "ab".repeat(32)).unwrap();
-    let app = spawn_app_with(backend, move |s| {
+    let trust = trust.to_path_buf();
+    move |s| {
         s.card.device_port = Some("127.0.0.1:0".to_owned());
-        s.card.trust_dir = Some(trust_dir);
+        s.card.trust_dir = Some(trust);
         s.card.session_seconds = 30;
         if backend == Backend::Postgres {
             s.secrets.key_path = Some(key_file);
         }
-    })
-    .await;
+    }
+}
+
+async fn enrolled_pc(backend: Backend) -> EnrolledPc {
+    let work = tempfile::tempdir().unwrap();
+    let trust = work.path().join("trust");
+    let bridge_dir = work.path().join("bridge");
+    let app = spawn_app_with(backend, card_port(backend, work.path(), &trust)).await;
     let admin = admin_token(&app).await;
     let (device_id, code) = register_pc(&app, &admin).await;
     let mut enrol = bridge();
@@ -156,19 +163,7 @@ async fn counter_pc_reads_cards_through_the_bridge(backend: Backend) {
     let work = tempfile::tempdir().unwrap();
     let trust = work.path().join("trust");
     let bridge_dir = work.path().join("bridge");
-    let trust_dir = trust.clone();
-    // A 個人番号 is kept only sealed: on PostgreSQL the operators configure the server key.
-    let key_file = work.path().join("server.key");
-    std::fs::write(&key_file, "ab".repeat(32)).unwrap();
-    let app = spawn_app_with(backend, move |s| {
-        s.card.device_port = Some("127.0.0.1:0".to_owned());
-        s.card.trust_dir = Some(trust_dir);
-        s.card.session_seconds = 30;
-        if backend == Backend::Postgres {
-            s.secrets.key_path = Some(key_file);
-        }
-    })
-    .await;
+    let app = spawn_app_with(backend, card_port(backend, work.path(), &trust)).await;
     assert!(app.device_port.is_some());
     let admin = admin_token(&app).await;
 

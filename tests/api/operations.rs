@@ -348,6 +348,7 @@ async fn every_documented_example_works(backend: Backend) {
         .card_session(
             known_card_session.parse().unwrap(),
             app.server_key().as_ref(),
+            app.settings.card.result_keep(),
         )
         .await
         .unwrap()

@@ -15,16 +15,13 @@ pub async fn send(
     message_id: &str,
     payload: &str,
 ) -> Sent {
-    if let Some(host) = reqwest::Url::parse(url)
+    if let Some(ip) = reqwest::Url::parse(url)
         .ok()
-        .and_then(|u| u.host_str().map(str::to_owned))
+        .as_ref()
+        .and_then(crate::link::egress::literal_address)
+        && let Err(e) = egress.check(&ip.to_string(), ip)
     {
-        let bare = host.trim_start_matches('[').trim_end_matches(']');
-        if let Ok(ip) = bare.parse::<std::net::IpAddr>()
-            && let Err(e) = egress.check(bare, ip)
-        {
-            return Sent::Refused(format!("webhook endpoint: {e}"));
-        }
+        return Sent::Refused(format!("webhook endpoint: {e}"));
     }
     let timestamp = chrono::Utc::now().timestamp();
     let signature =
