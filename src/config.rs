@@ -498,6 +498,10 @@ pub struct AuditSettings {
     /// Seconds between checkpoints of the chain head (signed with the server key). 0: only
     /// `madoguchi audit checkpoint` writes them.
     pub checkpoint_seconds: u64,
+    /// A file outside the database where the newest signed checkpoint is copied, so that
+    /// `audit verify` notices when checkpoints are deleted. Empty: `audit-checkpoint.json` in
+    /// `data_dir`. Keep it where the database's writers cannot reach (a volume of its own).
+    pub receipt_path: Option<PathBuf>,
 }
 
 impl Default for AuditSettings {
@@ -505,6 +509,7 @@ impl Default for AuditSettings {
         Self {
             denial_window_seconds: 60,
             checkpoint_seconds: 300,
+            receipt_path: None,
         }
     }
 }
@@ -716,6 +721,14 @@ impl Settings {
 
     pub fn tls_enabled(&self) -> bool {
         self.tls.cert_path.is_some()
+    }
+
+    /// Where the newest signed audit checkpoint is copied outside the database.
+    pub fn audit_receipt_path(&self) -> PathBuf {
+        self.audit
+            .receipt_path
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("audit-checkpoint.json"))
     }
 
     /// Whether no database URL is configured, so the SQLite file under `data_dir` is used.

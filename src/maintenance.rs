@@ -83,10 +83,11 @@ impl Maintenance {
         if settings.audit.checkpoint_seconds > 0 {
             let period = Duration::from_secs(settings.audit.checkpoint_seconds);
             let s = store.clone();
+            let receipt = settings.audit_receipt_path();
             jobs.push(every("audit checkpoint", period, move || {
-                let (s, key) = (s.clone(), key.clone());
+                let (s, key, receipt) = (s.clone(), key.clone(), receipt.clone());
                 async move {
-                    let written = s.write_checkpoint(key.as_ref()).await?;
+                    let (written, _) = crate::audit::checkpoint(&s, key.as_ref(), &receipt).await?;
                     Ok(u64::from(written.is_some()))
                 }
             }));

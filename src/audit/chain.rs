@@ -111,6 +111,14 @@ pub enum ChainBreak {
         "the signed checkpoint of entry {seq} follows entry {prev_seq}'s, which is missing: signed checkpoints were removed"
     )]
     CheckpointRemoved { seq: i64, prev_seq: i64 },
+    #[error(
+        "the signed checkpoint of entry {seq} recorded at {checkpoint_at}, which the receipt outside the database names, is not in the database: checkpoints were deleted, and the log may have been rewritten"
+    )]
+    CheckpointsDeleted { seq: i64, checkpoint_at: String },
+    #[error(
+        "the checkpoint receipt (entry {seq}) has a signature that the server key does not make: the receipt was forged, or the key is not the one that signed it"
+    )]
+    ForgedReceipt { seq: i64 },
 }
 
 /// An entry recorded earlier somewhere else (`--expect-head`): `SEQ:HASH`, or a hash alone.

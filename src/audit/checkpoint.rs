@@ -83,18 +83,35 @@ pub struct CheckpointCheck {
     pub newest: Option<Checkpoint>,
     /// `seq` of the last checkpoint that matched.
     last_good: Option<i64>,
+    /// The checkpoint the receipt outside the database names, found among the stored ones.
+    pub receipt_seq: Option<i64>,
 }
 
 impl CheckpointCheck {
     /// Takes the checkpoints in `seq` order. With a server key, only signed checkpoints count
     /// (an unsigned one proves nothing), and each must carry a valid signature and follow the
     /// signed checkpoint before it.
-    pub fn new(checkpoints: Vec<Checkpoint>, key: Option<&ServerKey>) -> Result<Self, ChainBreak> {
+    ///
+    /// `receipt` is the newest signed checkpoint as kept outside the database (see
+    /// `receipt.rs`): it must be among `checkpoints`, or checkpoints were deleted.
+    pub fn new(
+        checkpoints: Vec<Checkpoint>,
+        key: Option<&ServerKey>,
+        receipt: Option<&Checkpoint>,
+    ) -> Result<Self, ChainBreak> {
         let mut check = Self {
             signed: key.is_some(),
             ..Self::default()
         };
         let subkey: Option<[u8; KEY_LEN]> = key.map(|k| k.subkey(Purpose::AuditCheckpoint));
+        if let Some(receipt) = receipt {
+            let signature = receipt.signature.as_deref().unwrap_or_default();
+            if let Some(subkey) = &subkey
+                && !secrets::mac_matches(subkey, &receipt.message(), signature)
+            {
+                return Err(ChainBreak::ForgedReceipt { seq: receipt.seq });
+            }
+        }
         let mut prev_signed = 0;
         for checkpoint in checkpoints {
             if let Some(subkey) = &subkey {
@@ -118,6 +135,20 @@ impl CheckpointCheck {
             check.total += 1;
             check.newest = Some(checkpoint.clone());
             check.pending.push_back(checkpoint);
+        }
+        if let Some(receipt) = receipt {
+            match check.pending.iter().find(|c| c.seq == receipt.seq) {
+                None => {
+                    return Err(ChainBreak::CheckpointsDeleted {
+                        seq: receipt.seq,
+                        checkpoint_at: receipt.at(),
+                    });
+                }
+                Some(stored) if stored != receipt => {
+                    return Err(ChainBreak::ForgedCheckpoint { seq: receipt.seq });
+                }
+                Some(_) => check.receipt_seq = Some(receipt.seq),
+            }
         }
         Ok(check)
     }
@@ -194,7 +225,7 @@ mod tests {
         checkpoints: Vec<Checkpoint>,
         key: Option<&ServerKey>,
     ) -> Result<ChainVerifier, ChainBreak> {
-        let mut v = ChainVerifier::new(None, CheckpointCheck::new(checkpoints, key)?);
+        let mut v = ChainVerifier::new(None, CheckpointCheck::new(checkpoints, key, None)?);
         for r in records {
             v.check(r)?;
         }
@@ -231,6 +262,33 @@ mod tests {
             "{message}"
         );
         assert!(message.contains("after entry 3"), "{message}");
+    }
+
+    #[test]
+    fn deleting_every_checkpoint_shows_against_the_receipt() {
+        let key = ServerKey::from_bytes([1; KEY_LEN]);
+        let records = chain(10);
+        let cps = checkpoints(&records, &[3, 8], Some(&key));
+        let receipt = cps[1].clone();
+        let check = |cps: Vec<Checkpoint>, receipt: &Checkpoint| {
+            CheckpointCheck::new(cps, Some(&key), Some(receipt))
+        };
+        assert_eq!(check(cps.clone(), &receipt).unwrap().receipt_seq, Some(8));
+        assert!(matches!(
+            check(Vec::new(), &receipt).unwrap_err(),
+            ChainBreak::CheckpointsDeleted { seq: 8, .. }
+        ));
+        assert!(matches!(
+            check(cps[..1].to_vec(), &receipt).unwrap_err(),
+            ChainBreak::CheckpointsDeleted { seq: 8, .. }
+        ));
+        // A receipt made up without the key proves nothing and says so.
+        let mut forged = receipt.clone();
+        forged.hash = records[4].hash.clone();
+        assert!(matches!(
+            check(cps, &forged).unwrap_err(),
+            ChainBreak::ForgedReceipt { seq: 8 }
+        ));
     }
 
     #[test]

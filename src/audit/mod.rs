@@ -3,6 +3,7 @@
 
 mod chain;
 mod checkpoint;
+pub mod receipt;
 
 pub use chain::{Anchor, AuditRecord, ChainBreak, ChainVerifier, GENESIS_HASH};
 pub use checkpoint::{Checkpoint, CheckpointCheck};
@@ -198,4 +199,26 @@ pub async fn record_denial(
 /// appended. Run periodically; safe to run on every replica at once.
 pub async fn flush_denials(store: &Store, window: Duration) -> Result<u64, StoreError> {
     store.flush_denials(window).await
+}
+
+/// Records a checkpoint of the chain head (signed when there is a server key) unless the head
+/// has one, and copies a signed one to the receipt outside the database. A receipt that
+/// cannot be written is logged as an error and returned as such: the checkpoint stays in the
+/// database either way.
+pub async fn checkpoint(
+    store: &Store,
+    key: Option<&crate::secrets::ServerKey>,
+    receipt_path: &std::path::Path,
+) -> Result<(Option<Checkpoint>, Result<(), String>), StoreError> {
+    let Some(written) = store.write_checkpoint(key).await? else {
+        return Ok((None, Ok(())));
+    };
+    let receipt = receipt::keep(receipt_path, &written);
+    if let Err(e) = &receipt {
+        tracing::error!(
+            error = %e,
+            "the audit checkpoint is recorded, but its receipt is not: audit verify cannot notice deleted checkpoints until it is"
+        );
+    }
+    Ok((Some(written), receipt))
 }

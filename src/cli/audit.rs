@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use serde_json::json;
 
 use super::{EXIT_FINDING, jst, print_json};
-use crate::audit::{Anchor, ChainVerifier, CheckpointCheck};
+use crate::audit::{Anchor, ChainVerifier, CheckpointCheck, receipt};
 use crate::config::Settings;
 use crate::secrets::ServerKey;
 use crate::startup::open_store;
@@ -35,8 +35,10 @@ pub async fn verify(
     let store = open_store(settings).await.map_err(|e| e.to_string())?;
     let total = store.audit_len().await.map_err(|e| e.to_string())?;
     let checkpoints = store.checkpoints().await.map_err(|e| e.to_string())?;
+    let receipt_path = settings.audit_receipt_path();
+    let receipt = receipt::load(&receipt_path)?;
     let mut broken = None;
-    let check = match CheckpointCheck::new(checkpoints, key.as_ref()) {
+    let check = match CheckpointCheck::new(checkpoints, key.as_ref(), receipt.as_ref()) {
         Ok(check) => check,
         Err(e) => {
             broken = Some(e);
@@ -93,6 +95,8 @@ pub async fn verify(
                 "unsignedIgnored": checkpoints.unsigned_ignored,
                 "newestSeq": checkpoints.newest.as_ref().map(|c| c.seq),
                 "newestAt": checkpoints.newest.as_ref().map(|c| c.created_at),
+                "receiptPath": receipt_path,
+                "receiptSeq": receipt.as_ref().map(|c| c.seq),
             },
         }))?;
     } else if let Some(e) = &broken {
@@ -105,9 +109,20 @@ pub async fn verify(
             || "none yet".to_owned(),
             |c| format!("entry {} at {}", c.seq, jst(c.created_at)),
         );
+        let receipt = match &receipt {
+            Some(c) => format!(
+                "the receipt in {} names entry {}, found",
+                receipt_path.display(),
+                c.seq
+            ),
+            None => format!(
+                "no receipt in {} yet, so deleted checkpoints would not show",
+                receipt_path.display()
+            ),
+        };
         println!(
             "The audit log is intact: {} entries checked.\n\
-             Checkpoints: {} matched (signatures {signatures}); newest: {newest}.\n\
+             Checkpoints: {} matched (signatures {signatures}); newest: {newest}; {receipt}.\n\
              Head: entry {head_seq}, hash {head_hash}\n\
              Keep `{head_seq}:{head_hash}` somewhere else and pass it to --expect-head next time: \
              that also detects removal of the newest entries, and a rewrite of the log before them.",
@@ -127,16 +142,22 @@ pub async fn verify(
 pub async fn checkpoint(settings: &Settings, as_json: bool) -> Result<ExitCode, String> {
     let key = server_key(settings)?;
     let store = open_store(settings).await.map_err(|e| e.to_string())?;
-    let written = store
-        .write_checkpoint(key.as_ref())
+    let receipt_path = settings.audit_receipt_path();
+    let (written, receipt) = crate::audit::checkpoint(&store, key.as_ref(), &receipt_path)
         .await
         .map_err(|e| e.to_string())?;
+    if let Err(e) = &receipt {
+        eprintln!("{e}");
+    }
+    let receipt_written =
+        written.as_ref().is_some_and(|c| c.signature.is_some()) && receipt.is_ok();
     if as_json {
         print_json(&json!({
             "written": written.is_some(),
             "seq": written.as_ref().map(|c| c.seq),
             "hash": written.as_ref().map(|c| c.hash.clone()),
             "signed": written.as_ref().is_some_and(|c| c.signature.is_some()),
+            "receiptWritten": receipt_written,
         }))?;
     } else {
         match &written {
@@ -153,5 +174,9 @@ pub async fn checkpoint(settings: &Settings, as_json: bool) -> Result<ExitCode, 
             None => println!("The newest entry has a checkpoint already (or the log is empty)."),
         }
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(if receipt.is_ok() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }

@@ -1782,57 +1782,11 @@ fn signature(
     staff: Option<&str>,
 ) -> Result<crate::visits::confirmation::Signature, FieldError> {
     use crate::visits::confirmation::Signature;
-    use base64::Engine;
     match (body.method.as_str(), body.signature) {
         ("attestation", None) => Ok(Signature::Attestation {
             attested_by: staff.unwrap_or_default().to_owned(),
         }),
-        ("signature", Some(image)) => {
-            let bytes = base64::engine::general_purpose::STANDARD
-                .decode(image.data.as_bytes())
-                .map_err(|_| {
-                    FieldError::new(
-                        "/signature/data",
-                        "invalid_base64",
-                        Text::new(
-                            "署名の画像を base64 で入れてください。",
-                            "The signature image must be base64.",
-                        ),
-                    )
-                })?;
-            let kind_ok = match image.media_type.as_str() {
-                "image/png" => bytes.starts_with(b"\x89PNG\r\n\x1a\n"),
-                "image/jpeg" => bytes.starts_with(&[0xFF, 0xD8, 0xFF]),
-                _ => false,
-            };
-            if !kind_ok {
-                return Err(FieldError::new(
-                    "/signature/mediaType",
-                    "invalid_signature_image",
-                    Text::new(
-                        "署名の画像は PNG か JPEG で、mediaType と内容を一致させてください。",
-                        "The signature image must be PNG or JPEG, matching mediaType.",
-                    ),
-                ));
-            }
-            if bytes.len() > 256 * 1024 {
-                return Err(FieldError::new(
-                    "/signature/data",
-                    "signature_too_large",
-                    Text::new(
-                        "署名の画像は256KiB以下にしてください。",
-                        "The signature image is at most 256 KiB.",
-                    ),
-                ));
-            }
-            use sha2::Digest;
-            Ok(Signature::Image {
-                media_type: image.media_type,
-                sha256: hex::encode(sha2::Sha256::digest(&bytes)),
-                bytes: bytes.len(),
-                data: image.data,
-            })
-        }
+        ("signature", Some(image)) => Signature::from_upload(&image.media_type, image.data),
         _ => Err(FieldError::new(
             "/method",
             "invalid_confirmation",

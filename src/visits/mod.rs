@@ -10,6 +10,7 @@ pub mod input;
 pub mod limits;
 pub mod model;
 pub mod printouts;
+pub mod signature;
 
 pub use determination::{Decision, Determination, Explainer, Outcome, Question, determine};
 pub use model::{Applicant, Household, LifeEvent, Member, Recorded, Source, Status, Visit};

@@ -435,5 +435,20 @@ async fn a_rewritten_log_shows_against_a_signed_checkpoint(backend: Backend) {
         report["firstBroken"].as_str().unwrap().contains("forged"),
         "{report}"
     );
+
+    // Deleting every checkpoint leaves the rewritten chain with nothing to compare in the
+    // database, but the receipt outside it names the checkpoint that must be there.
+    assert_eq!(checkpoint["receiptWritten"], true);
+    db.execute_unprepared("DELETE FROM audit_checkpoints")
+        .await
+        .unwrap();
+    let (output, report) = command(&["verify"]);
+    assert_eq!(output.status.code(), Some(2), "{report}");
+    let broken = report["firstBroken"].as_str().unwrap();
+    assert!(
+        broken.contains(&format!("checkpoint of entry {checkpoint_seq}"))
+            && broken.contains("deleted"),
+        "{broken}"
+    );
 }
 storage_test!(a_rewritten_log_shows_against_a_signed_checkpoint);

@@ -873,6 +873,19 @@ async fn confirm_once_and_submit_once(backend: Backend) {
     let r = send(&app, Method::POST, &at("confirm"), &token, Some(&bad_image)).await;
     let p = problem(r, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").await;
     assert_eq!(p["errors"][0]["pointer"], "/signature/mediaType");
+    // Only the first bytes of a PNG: the image is decoded, so it is refused.
+    let magic_only = json!({"method": "signature", "signature": {"mediaType": "image/png", "data": "iVBORw0KGgpub3QgYW4gaW1hZ2U="}});
+    let r = send(
+        &app,
+        Method::POST,
+        &at("confirm"),
+        &token,
+        Some(&magic_only),
+    )
+    .await;
+    let p = problem(r, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").await;
+    assert_eq!(p["errors"][0]["pointer"], "/signature/data");
+    assert_eq!(p["errors"][0]["code"], "invalid_signature_image");
     // A 1×1 PNG as a signature pad would send it.
     let png = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==";
     let signed = send(
