@@ -80,6 +80,19 @@ impl Maintenance {
             },
         ));
 
+        let s = store.clone();
+        jobs.push(every(
+            "client address purge",
+            Duration::from_secs(3600),
+            move || {
+                let s = s.clone();
+                async move {
+                    let before = chrono::Utc::now() - crate::auth::KNOWN_GOOD_FOR;
+                    s.purge_client_addresses(before).await
+                }
+            },
+        ));
+
         if settings.audit.checkpoint_seconds > 0 {
             let period = Duration::from_secs(settings.audit.checkpoint_seconds);
             let s = store.clone();

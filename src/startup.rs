@@ -115,9 +115,12 @@ async fn seed_demo(store: &Store) -> Result<Option<DemoCredentials>, StartupErro
     .map(String::from);
     let (client, secret) = auth::register_client(
         store,
-        "demo counter app (北見市)",
-        &scopes,
-        &[lg_code.to_string()],
+        auth::Registration {
+            name: "demo counter app (北見市)",
+            scopes: &scopes,
+            municipalities: &[lg_code.to_string()],
+            ..Default::default()
+        },
         &actor,
     )
     .await

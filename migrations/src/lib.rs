@@ -16,6 +16,7 @@ mod m20261203_000006_residents;
 mod m20261203_000007_application_outcomes;
 mod m20261203_000008_deliveries;
 mod m20261203_000009_webhooks;
+mod m20261206_000010_client_trust;
 
 pub struct Migrator;
 
@@ -32,6 +33,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000007_application_outcomes::Migration),
             Box::new(m20261203_000008_deliveries::Migration),
             Box::new(m20261203_000009_webhooks::Migration),
+            Box::new(m20261206_000010_client_trust::Migration),
         ]
     }
 }

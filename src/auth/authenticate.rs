@@ -7,7 +7,7 @@ use std::time::Duration;
 use uuid::Uuid;
 
 use super::client::Client;
-use super::lockout::Lockout;
+use super::lockout::{KNOWN_GOOD_FOR, Lockout};
 use super::secret_hash::{self, Check};
 use crate::store::{Store, StoreError};
 
@@ -41,9 +41,24 @@ pub async fn authenticate_client(
     };
     let known = record.as_ref().map(|(c, _)| c.id);
     if let Err(wait) = lockout.check(known, address).await {
-        // Trying on while told to wait counts too: the wait grows.
-        lockout.record_failure(known, address).await;
-        return Err(AuthenticationError::Throttled(wait));
+        // This replica may not know yet (after a restart) that the client authenticated from
+        // this address recently: the database does.
+        let recently_good = match known {
+            Some(id) => store
+                .last_success_from(id, address)
+                .await?
+                .is_some_and(|at| {
+                    (chrono::Utc::now() - at).to_std().unwrap_or_default() < KNOWN_GOOD_FOR
+                }),
+            None => false,
+        };
+        if let (Some(id), true) = (known, recently_good) {
+            lockout.record_success(id, address).await;
+        } else {
+            // Trying on while told to wait counts too: the wait grows.
+            lockout.record_failure(known, address).await;
+            return Err(AuthenticationError::Throttled(wait));
+        }
     }
     let stored = record.as_ref().map(|(_, hash)| hash.as_str());
     let check = secret_hash::check(secret, stored).await;
@@ -67,6 +82,10 @@ pub async fn authenticate_client(
             .await?;
         tracing::info!(client_id = %client.id, "replaced the client's argon2 secret hash with SHA-256");
     }
-    lockout.record_success(client.id, address).await;
+    if lockout.record_success(client.id, address).await
+        && let Err(e) = store.record_success_from(client.id, address).await
+    {
+        tracing::warn!(client_id = %client.id, error = %e, "could not record the address the client authenticated from; after a restart, lockout may hold it back");
+    }
     Ok(client)
 }

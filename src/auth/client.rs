@@ -17,6 +17,8 @@ pub struct Client {
     pub name: String,
     pub scopes: ScopeSet,
     pub municipalities: Vec<LgCode>,
+    /// The business areas scope `link` is limited to; `None` for every area.
+    pub link_areas: Option<Vec<String>>,
     pub created_at: DateTime<Utc>,
     pub revoked_at: Option<DateTime<Utc>>,
 }
@@ -33,6 +35,8 @@ pub struct NewClient {
     pub name: String,
     pub scopes: ScopeSet,
     pub municipalities: Vec<LgCode>,
+    /// The business areas scope `link` is limited to; `None` for every area.
+    pub link_areas: Option<Vec<String>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -49,10 +53,14 @@ pub enum ClientError {
 
 impl NewClient {
     /// Checks a registration; every problem is reported at once.
+    ///
+    /// `link_areas` limits scope `link` to some business areas, each one of `known_areas`.
     pub fn parse(
         name: &str,
         scopes: &[String],
         municipalities: &[String],
+        link_areas: Option<&[String]>,
+        known_areas: &[&str],
     ) -> Result<Self, ClientError> {
         let mut errors = FieldErrors::default();
         let name = errors.text("/name", &Text::new("クライアント名", "name"), name, 100);
@@ -111,11 +119,55 @@ impl NewClient {
                 ),
             ));
         }
+        let link_areas = link_areas.map(|areas| {
+            let mut kept: Vec<String> = Vec::new();
+            for (i, area) in areas.iter().enumerate() {
+                if !known_areas.contains(&area.as_str()) {
+                    errors.push(FieldError::new(
+                        format!("/linkAreas/{i}"),
+                        "unknown_area",
+                        Text::new(
+                            format!("業務「{area}」はありません({})。", known_areas.join(", ")),
+                            format!(
+                                "there is no business area {area:?} ({})",
+                                known_areas.join(", ")
+                            ),
+                        ),
+                    ));
+                } else if !kept.contains(area) {
+                    kept.push(area.clone());
+                }
+            }
+            kept.sort();
+            kept
+        });
+        if let Some(areas) = &link_areas {
+            if !scopes.contains(Scope::Link) {
+                errors.push(FieldError::new(
+                    "/linkAreas",
+                    "link_areas_without_link",
+                    Text::new(
+                        "linkAreas は link スコープのクライアントにだけ指定できます。",
+                        "linkAreas is only for clients with scope link.",
+                    ),
+                ));
+            } else if areas.is_empty() && errors.is_empty() {
+                errors.push(FieldError::new(
+                    "/linkAreas",
+                    "required",
+                    Text::new(
+                        "linkAreas には業務を1つ以上指定してください(全業務なら linkAreas を省きます)。",
+                        "give at least one business area in linkAreas (leave it out for every area).",
+                    ),
+                ));
+            }
+        }
         errors.into_result().map_err(ClientError::Invalid)?;
         Ok(Self {
             name,
             scopes,
             municipalities: codes,
+            link_areas,
         })
     }
 }
@@ -182,6 +234,8 @@ mod tests {
             "",
             &["admin".into(), "forms:write".into()],
             &["012085".into()],
+            None,
+            &[],
         )
         .unwrap_err();
         let ClientError::Invalid(errors) = err else {
@@ -193,7 +247,49 @@ mod tests {
 
     #[test]
     fn vendor_clients_need_a_municipality_but_admin_clients_do_not() {
-        assert!(NewClient::parse("ops", &["admin".into()], &[]).is_ok());
-        assert!(NewClient::parse("vendor", &["municipalities:read".into()], &[]).is_err());
+        assert!(NewClient::parse("ops", &["admin".into()], &[], None, &[]).is_ok());
+        assert!(
+            NewClient::parse("vendor", &["municipalities:read".into()], &[], None, &[]).is_err()
+        );
+    }
+
+    #[test]
+    fn link_areas_are_known_areas_of_a_link_client() {
+        let known = ["certificates", "nationalHealthInsurance"];
+        let link = |scopes: &[&str], areas: &[&str]| {
+            let scopes: Vec<String> = scopes.iter().map(|s| s.to_string()).collect();
+            let areas: Vec<String> = areas.iter().map(|s| s.to_string()).collect();
+            NewClient::parse("core", &scopes, &["012084".into()], Some(&areas), &known)
+        };
+        let ok = link(
+            &["link"],
+            &["nationalHealthInsurance", "certificates", "certificates"],
+        );
+        assert_eq!(
+            ok.unwrap().link_areas,
+            Some(vec![
+                "certificates".to_owned(),
+                "nationalHealthInsurance".to_owned()
+            ])
+        );
+        let codes = |r: Result<NewClient, ClientError>| match r {
+            Err(ClientError::Invalid(errors)) => errors
+                .iter()
+                .map(|e| (e.pointer.clone(), e.code))
+                .collect::<Vec<_>>(),
+            other => panic!("expected invalid, got {other:?}"),
+        };
+        assert_eq!(
+            codes(link(&["link"], &["taxes"])),
+            [("/linkAreas/0".to_owned(), "unknown_area")]
+        );
+        assert_eq!(
+            codes(link(&["forms"], &["certificates"])),
+            [("/linkAreas".to_owned(), "link_areas_without_link")]
+        );
+        assert_eq!(
+            codes(link(&["link"], &[])),
+            [("/linkAreas".to_owned(), "required")]
+        );
     }
 }

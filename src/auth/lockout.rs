@@ -14,7 +14,10 @@
 //! attack.
 //!
 //! The counters live in each replica's memory (bounded caches): behind N replicas an attacker
-//! gets up to N times the allowance, which still bounds the work each replica does.
+//! gets up to N times the allowance, which still bounds the work each replica does. The known
+//! good addresses are also kept in the database (`client_addresses`, by the caller in
+//! `authenticate.rs`), so that after a restart a client is not locked out by failures aimed at
+//! it before it has authenticated again.
 
 use std::future::ready;
 use std::net::IpAddr;
@@ -26,7 +29,7 @@ use uuid::Uuid;
 use crate::config::LockoutSettings;
 
 /// How long a successful (client, address) pair stays exempt.
-const KNOWN_GOOD_FOR: Duration = Duration::from_secs(24 * 3600);
+pub const KNOWN_GOOD_FOR: Duration = Duration::from_secs(24 * 3600);
 /// Entries per cache: enough for any real deployment, bounded against address floods.
 const CAPACITY: u64 = 100_000;
 
@@ -166,9 +169,14 @@ impl Lockout {
             .count
     }
 
-    /// Remembers that `client` authenticated from `address`.
-    pub async fn record_success(&self, client: Uuid, address: IpAddr) {
-        self.known_good.insert((client, address), ()).await;
+    /// Remembers that `client` authenticated from `address`; `true` when this replica did not
+    /// know it yet (the caller then records it in the database too).
+    pub async fn record_success(&self, client: Uuid, address: IpAddr) -> bool {
+        self.known_good
+            .entry((client, address))
+            .or_insert(())
+            .await
+            .is_fresh()
     }
 }
 

@@ -8,16 +8,32 @@ use crate::i18n::Text;
 use crate::store::{Store, StoreError};
 use crate::validation::FieldError;
 
+/// What an operator asks to register.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Registration<'a> {
+    pub name: &'a str,
+    pub scopes: &'a [String],
+    pub municipalities: &'a [String],
+    /// Limits scope `link` to these business areas; `None` for every area.
+    pub link_areas: Option<&'a [String]>,
+    /// The business areas of the catalogue's vocabulary.
+    pub known_areas: &'a [&'a str],
+}
+
 /// Checks, generates a secret, stores its hash and the grants, and records the event.
 /// Returns the client with its secret, which is never available again.
 pub async fn register_client(
     store: &Store,
-    name: &str,
-    scopes: &[String],
-    municipalities: &[String],
+    registration: Registration<'_>,
     actor: &Actor,
 ) -> Result<(Client, ClientSecret), ClientError> {
-    let new = NewClient::parse(name, scopes, municipalities)?;
+    let new = NewClient::parse(
+        registration.name,
+        registration.scopes,
+        registration.municipalities,
+        registration.link_areas,
+        registration.known_areas,
+    )?;
     let secret = ClientSecret::generate().map_err(|e| ClientError::Internal(e.to_string()))?;
     let hash = secret.hash();
     match store.create_client(&new, &hash, actor).await {

@@ -30,6 +30,10 @@ pub struct AccessClaims {
     pub scope: String,
     /// 全国地方公共団体コード of the municipalities the client may act for.
     pub municipalities: Vec<String>,
+    /// With scope `link`: the business areas the core system may pull and answer; absent for
+    /// every area.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub link_areas: Option<Vec<String>>,
 }
 
 /// Who is calling, as proven by a verified token.
@@ -39,6 +43,8 @@ pub struct Principal {
     pub client_id: String,
     pub scopes: ScopeSet,
     pub municipalities: Vec<LgCode>,
+    /// The business areas scope `link` is limited to; `None` for every area.
+    pub link_areas: Option<Vec<String>>,
     /// Seconds since the epoch.
     pub expires_at: i64,
 }
@@ -50,6 +56,13 @@ impl Principal {
 
     pub fn may_act_for(&self, lg_code: &LgCode) -> bool {
         self.municipalities.contains(lg_code)
+    }
+
+    /// Whether scope `link` reaches business area `area`.
+    pub fn may_link(&self, area: &str) -> bool {
+        self.link_areas
+            .as_ref()
+            .is_none_or(|areas| areas.iter().any(|a| a == area))
     }
 
     pub fn is_expired(&self) -> bool {
@@ -109,6 +122,7 @@ impl TokenIssuer {
                 .iter()
                 .map(LgCode::to_string)
                 .collect(),
+            link_areas: client.link_areas.clone(),
         };
         let mut header = Header::new(SIGNING_ALGORITHM);
         header.typ = Some(ACCESS_TOKEN_TYPE.to_owned());

@@ -194,6 +194,7 @@ impl TokenVerifier {
             client_id: claims.client_id,
             scopes: ScopeSet::parse_lenient(&claims.scope),
             municipalities,
+            link_areas: claims.link_areas,
             expires_at: claims.exp,
         })
     }
@@ -331,6 +332,8 @@ fn principal_from_external(
         client_id,
         scopes,
         municipalities,
+        // An external issuer's `link` reaches every area: it has no claim for them.
+        link_areas: None,
         expires_at,
     })
 }

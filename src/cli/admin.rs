@@ -59,7 +59,7 @@ pub async fn migrate(settings: &Settings, as_json: bool) -> Result<ExitCode, Str
 
 fn print_client(c: &ClientDto) {
     println!(
-        "{}  {}\n    scopes: {}\n    municipalities: {}\n    created: {}{}",
+        "{}  {}\n    scopes: {}\n    municipalities: {}{}\n    created: {}{}",
         c.client_id,
         c.name,
         c.scopes.join(" "),
@@ -68,6 +68,10 @@ fn print_client(c: &ClientDto) {
         } else {
             c.municipalities.join(" ")
         },
+        c.link_areas
+            .as_ref()
+            .map(|areas| format!("\n    link areas: {}", areas.join(" ")))
+            .unwrap_or_default(),
         jst(c.created_at),
         c.revoked_at
             .map(|t| format!("\n    REVOKED: {}", jst(t)))
@@ -83,13 +87,28 @@ pub async fn clients(settings: &Settings, command: ClientsCommand) -> Result<Exi
             name,
             scopes,
             municipalities,
+            link_areas,
             json,
         } => {
+            let source = settings.schemas.source();
+            let forms = crate::forms::FormRegistry::load(&source).map_err(|e| e.to_string())?;
+            let catalog =
+                crate::catalog::Catalog::load(&source, &forms).map_err(|e| e.to_string())?;
+            let known_areas: Vec<&str> = catalog
+                .vocabulary
+                .areas
+                .keys()
+                .map(String::as_str)
+                .collect();
             let (client, secret) = match auth::register_client(
                 &store,
-                &name,
-                &scopes,
-                &municipalities,
+                auth::Registration {
+                    name: &name,
+                    scopes: &scopes,
+                    municipalities: &municipalities,
+                    link_areas: (!link_areas.is_empty()).then_some(&link_areas[..]),
+                    known_areas: &known_areas,
+                },
                 &actor,
             )
             .await

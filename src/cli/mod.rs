@@ -303,6 +303,10 @@ pub enum ClientsCommand {
         /// lgCode of a municipality it acts for; repeat for several.
         #[arg(long = "municipality")]
         municipalities: Vec<String>,
+        /// With scope link: a business area the core system may pull and answer; repeat for
+        /// several. Without it, every area.
+        #[arg(long = "link-area")]
+        link_areas: Vec<String>,
         #[arg(long)]
         json: bool,
     },

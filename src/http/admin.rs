@@ -61,6 +61,10 @@ pub struct NewClientDto {
     #[schema(example = json!(["012084"]), value_type = Vec<LgCodeText>)]
     #[serde(default)]
     pub municipalities: Vec<String>,
+    /// With scope `link`: the business areas (業務) the core system may pull and answer, at
+    /// least one. Leave it out for every area.
+    #[schema(example = json!(["nationalHealthInsurance"]), min_items = 1)]
+    pub link_areas: Option<Vec<String>>,
 }
 
 /// A 全国地方公共団体コード: six digits, the last a check digit.
@@ -100,6 +104,9 @@ pub struct ClientDto {
     pub name: String,
     pub scopes: Vec<String>,
     pub municipalities: Vec<String>,
+    /// The business areas scope `link` is limited to; absent for every area.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub link_areas: Option<Vec<String>>,
     pub created_at: DateTime<Utc>,
     /// Set once the client is revoked: it gets no new tokens.
     pub revoked_at: Option<DateTime<Utc>>,
@@ -112,6 +119,7 @@ impl From<Client> for ClientDto {
             name: c.name,
             scopes: c.scopes.iter().map(|s| s.as_str().to_owned()).collect(),
             municipalities: c.municipalities.iter().map(ToString::to_string).collect(),
+            link_areas: c.link_areas,
             created_at: c.created_at,
             revoked_at: c.revoked_at,
         }
@@ -223,11 +231,22 @@ pub async fn create_client(
     body: ApiJson<NewClientDto>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.0;
+    let known_areas: Vec<&str> = state
+        .catalog
+        .vocabulary
+        .areas
+        .keys()
+        .map(String::as_str)
+        .collect();
     let (client, secret) = auth::register_client(
         &state.store,
-        &body.name,
-        &body.scopes,
-        &body.municipalities,
+        auth::Registration {
+            name: &body.name,
+            scopes: &body.scopes,
+            municipalities: &body.municipalities,
+            link_areas: body.link_areas.as_deref(),
+            known_areas: &known_areas,
+        },
         &auth.actor,
     )
     .await?;

@@ -103,9 +103,34 @@ pub struct PageDto {
     pub more: bool,
 }
 
-fn known_area(state: &AppState, area: &str) -> Result<(), ApiError> {
+/// The area must be one of the catalogue's, and one the client's `link` reaches.
+fn linkable_area(
+    state: &AppState,
+    auth: &Authorized<scopes::Link>,
+    area: &str,
+) -> Result<(), ApiError> {
     if state.catalog.vocabulary.areas.contains_key(area) {
-        return Ok(());
+        if auth.principal.may_link(area) {
+            return Ok(());
+        }
+        let allowed = auth
+            .principal
+            .link_areas
+            .as_deref()
+            .unwrap_or_default()
+            .join(", ");
+        tracing::warn!(
+            client_id = %auth.principal.client_id,
+            area,
+            "a core system's client asked for a business area outside its linkAreas"
+        );
+        return Err(ApiError::new(
+            ProblemKind::AreaForbidden,
+            Text::new(
+                format!("このクライアントは業務「{area}」を扱えません(許可: {allowed})。"),
+                format!("This client may not link business area {area:?} (allowed: {allowed})."),
+            ),
+        ));
     }
     let known: Vec<&str> = state
         .catalog
@@ -128,7 +153,7 @@ fn known_area(state: &AppState, area: &str) -> Result<(), ApiError> {
         (status = 200, description = "One page of applications", body = PageDto),
         (status = 400, description = "Malformed lgCode, cursor or limit", body = ProblemDoc, content_type = "application/problem+json"),
         (status = 401, description = "No or invalid token", body = ProblemDoc, content_type = "application/problem+json"),
-        (status = 403, description = "Scope link missing, or another municipality", body = ProblemDoc, content_type = "application/problem+json"),
+        (status = 403, description = "Scope link missing, another municipality, or a business area outside the client's linkAreas", body = ProblemDoc, content_type = "application/problem+json"),
         (status = 404, description = "No such business area", body = ProblemDoc, content_type = "application/problem+json"),
     ),
     security(("oauth2" = ["link"]))
@@ -141,7 +166,7 @@ pub async fn pull_applications(
     query: web::Query<PullParams>,
 ) -> Result<HttpResponse, ApiError> {
     let code = auth.municipality()?;
-    known_area(&state, &path.area)?;
+    linkable_area(&state, &auth, &path.area)?;
     let limit = query.limit.unwrap_or(DEFAULT_LIMIT);
     if !(1..=MAX_LIMIT).contains(&limit) {
         return Err(ApiError::new(
@@ -218,7 +243,7 @@ pub struct ApplicationPath {
         (status = 200, description = "The application as it is now", body = LinkApplicationDto),
         (status = 400, description = "Malformed JSON, lgCode or id", body = ProblemDoc, content_type = "application/problem+json"),
         (status = 401, description = "No or invalid token", body = ProblemDoc, content_type = "application/problem+json"),
-        (status = 403, description = "Scope link missing, or another municipality", body = ProblemDoc, content_type = "application/problem+json"),
+        (status = 403, description = "Scope link missing, another municipality, or a business area outside the client's linkAreas", body = ProblemDoc, content_type = "application/problem+json"),
         (status = 404, description = "No such business area, or no such application in it", body = ProblemDoc, content_type = "application/problem+json"),
         (status = 409, description = "The application is past that answer", body = ProblemDoc, content_type = "application/problem+json"),
         (status = 422, description = "A rejection without a reason, or a reason over 1,000 characters or with control characters", body = ProblemDoc, content_type = "application/problem+json"),
@@ -233,7 +258,7 @@ pub async fn acknowledge(
     body: ApiJson<AckDto>,
 ) -> Result<HttpResponse, ApiError> {
     let code = auth.municipality()?;
-    known_area(&state, &path.area)?;
+    linkable_area(&state, &auth, &path.area)?;
     let body = body.0;
     let ack = match body.outcome {
         OutcomeDto::Accepted => Acknowledgement::Accepted,

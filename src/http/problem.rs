@@ -108,6 +108,10 @@ problem_kinds! {
         "この団体の操作は許可されていません", "Not permitted for this municipality",
         "このクライアントはこの団体のために操作する権限がありません。この試みは監査ログに記録されます。",
         "This client may not act for this municipality. The attempt is recorded in the audit log.";
+    AreaForbidden => "area_forbidden", FORBIDDEN,
+        "この業務の連携は許可されていません", "Not permitted for this business area",
+        "このクライアントの link スコープは一部の業務に限られています。許可された業務は detail に示します。",
+        "This client's scope link is limited to some business areas; the detail names them.";
     InvalidClient => "invalid_client", UNAUTHORIZED,
         "クライアント認証に失敗しました", "Client authentication failed",
         "client_id と client_secret を確認してください(Basic 認証またはフォーム本文)。失効したクライアントは使えません。",

@@ -1,6 +1,10 @@
 //! Rows of `clients` and `client_municipalities`.
 
 use std::collections::HashMap;
+use std::net::IpAddr;
+
+use chrono::{DateTime, Utc};
+use sea_orm::sea_query::OnConflict;
 
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter,
@@ -9,7 +13,7 @@ use sea_orm::{
 use uuid::Uuid;
 
 use super::entities::client::{ActiveModel, Column, Entity, Model};
-use super::entities::{client_municipality, municipality};
+use super::entities::{client_address, client_municipality, municipality};
 use super::{Page, Store, StoreError};
 use crate::audit::{Action, Actor, AuditEntry};
 use crate::auth::{Client, NewClient, ScopeSet};
@@ -21,6 +25,9 @@ fn to_domain(row: Model, municipalities: Vec<LgCode>) -> Client {
         name: row.name,
         scopes: ScopeSet::parse_lenient(&row.scopes),
         municipalities,
+        link_areas: row
+            .link_areas
+            .map(|areas| areas.split_whitespace().map(str::to_owned).collect()),
         created_at: row.created_at,
         revoked_at: row.revoked_at,
     }
@@ -78,6 +85,7 @@ impl Store {
             name: Set(new.name.clone()),
             secret_hash: Set(secret_hash.to_owned()),
             scopes: Set(new.scopes.to_string()),
+            link_areas: Set(new.link_areas.as_ref().map(|areas| areas.join(" "))),
             created_at: Set(super::now()),
             revoked_at: Set(None),
         }
@@ -192,6 +200,55 @@ impl Store {
         let mut grants = grants(&txn, &[id]).await?;
         txn.commit().await?;
         Ok(Some(to_domain(row, grants.remove(&id).unwrap_or_default())))
+    }
+
+    /// When `client` last authenticated from `address`, if it ever did (and the row has not
+    /// been purged).
+    pub async fn last_success_from(
+        &self,
+        client: Uuid,
+        address: IpAddr,
+    ) -> Result<Option<DateTime<Utc>>, StoreError> {
+        Ok(
+            client_address::Entity::find_by_id((client, address.to_string()))
+                .one(&self.db)
+                .await?
+                .map(|row| row.last_success_at),
+        )
+    }
+
+    /// Records that `client` authenticated from `address` now.
+    pub async fn record_success_from(
+        &self,
+        client: Uuid,
+        address: IpAddr,
+    ) -> Result<(), StoreError> {
+        let row = client_address::ActiveModel {
+            client_id: Set(client),
+            address: Set(address.to_string()),
+            last_success_at: Set(super::now()),
+        };
+        client_address::Entity::insert(row)
+            .on_conflict(
+                OnConflict::columns([
+                    client_address::Column::ClientId,
+                    client_address::Column::Address,
+                ])
+                .update_column(client_address::Column::LastSuccessAt)
+                .to_owned(),
+            )
+            .exec_without_returning(&self.db)
+            .await?;
+        Ok(())
+    }
+
+    /// Forgets successful authentications older than `before`; returns how many.
+    pub async fn purge_client_addresses(&self, before: DateTime<Utc>) -> Result<u64, StoreError> {
+        let done = client_address::Entity::delete_many()
+            .filter(client_address::Column::LastSuccessAt.lt(before))
+            .exec(&self.db)
+            .await?;
+        Ok(done.rows_affected)
     }
 
     /// Whether any client was ever registered (revoked ones count).

@@ -231,9 +231,12 @@ impl TestApp {
         let municipalities: Vec<String> = municipalities.iter().map(|s| s.to_string()).collect();
         let (client, secret) = auth::register_client(
             &self.store,
-            "test client",
-            &scopes,
-            &municipalities,
+            auth::Registration {
+                name: "test client",
+                scopes: &scopes,
+                municipalities: &municipalities,
+                ..Default::default()
+            },
             &Actor::cli(),
         )
         .await

@@ -178,3 +178,100 @@ async fn a_core_system_pulls_and_answers(backend: Backend) {
     );
 }
 storage_test!(a_core_system_pulls_and_answers);
+
+/// A core system's client registered for some business areas reaches only those.
+async fn a_core_system_reaches_only_its_areas(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let token = app.demo_token().await;
+    let visit = submitted_visit(&app, &token).await;
+    let listed = applications(&app, &token, &visit).await;
+    let area = listed["items"][0]["area"].as_str().unwrap().to_owned();
+    let application = listed["items"][0]["id"].as_str().unwrap().to_owned();
+    let elsewhere = if area == "nationalHealthInsurance" {
+        "residentRegistry"
+    } else {
+        "nationalHealthInsurance"
+    };
+    let admin = app.admin_token().await;
+    let create = |body: Value| {
+        let (app, admin) = (&app, admin.clone());
+        async move {
+            app.send_json(Method::POST, "/v1/admin/clients", &admin, &body)
+                .await
+        }
+    };
+    let ours = create(json!({"name": "core A", "scopes": ["link"], "municipalities": ["012084"], "linkAreas": [area]})).await;
+    assert_eq!(ours.status(), StatusCode::CREATED);
+    let ours: Value = ours.json().await.unwrap();
+    assert_eq!(ours["linkAreas"], json!([area]));
+    let theirs = create(json!({"name": "core B", "scopes": ["link"], "municipalities": ["012084"], "linkAreas": [elsewhere]})).await;
+    let theirs: Value = theirs.json().await.unwrap();
+    for (body, pointer, code) in [
+        (
+            json!({"name": "x", "scopes": ["link"], "municipalities": ["012084"], "linkAreas": ["taxes"]}),
+            "/linkAreas/0",
+            "unknown_area",
+        ),
+        (
+            json!({"name": "x", "scopes": ["forms"], "municipalities": ["012084"], "linkAreas": [area]}),
+            "/linkAreas",
+            "link_areas_without_link",
+        ),
+    ] {
+        let p = problem(
+            create(body).await,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation_failed",
+        )
+        .await;
+        assert_eq!(
+            (
+                p["errors"][0]["pointer"].as_str(),
+                p["errors"][0]["code"].as_str()
+            ),
+            (Some(pointer), Some(code)),
+            "{p}"
+        );
+    }
+
+    let base = format!("/v1/municipalities/012084/link/{area}/applications");
+    let ours = app
+        .token_for(
+            ours["clientId"].as_str().unwrap(),
+            ours["clientSecret"].as_str().unwrap(),
+        )
+        .await;
+    let page = app.get_json(&base, &ours).await;
+    assert_eq!(page["items"][0]["applicationId"], application.as_str());
+    let theirs = app
+        .token_for(
+            theirs["clientId"].as_str().unwrap(),
+            theirs["clientSecret"].as_str().unwrap(),
+        )
+        .await;
+    let p = problem(
+        app.get(&base, &theirs).await,
+        StatusCode::FORBIDDEN,
+        "area_forbidden",
+    )
+    .await;
+    assert!(p["detail"].as_str().unwrap().contains(elsewhere), "{p}");
+    let ack = app
+        .send_json(
+            Method::POST,
+            &format!("{base}/{application}/ack"),
+            &theirs,
+            &json!({"outcome": "accepted"}),
+        )
+        .await;
+    problem(ack, StatusCode::FORBIDDEN, "area_forbidden").await;
+    // Its own area it reaches.
+    let own = app
+        .get(
+            &format!("/v1/municipalities/012084/link/{elsewhere}/applications"),
+            &theirs,
+        )
+        .await;
+    assert_eq!(own.status(), StatusCode::OK);
+}
+storage_test!(a_core_system_reaches_only_its_areas);

@@ -136,6 +136,39 @@ async fn until_refused_twice(
 }
 storage_test!(callers_who_keep_failing_wait_and_others_do_not);
 
+/// After a restart the replica's memory is empty, but the database knows where the client
+/// authenticated from: an attack right after a restart does not lock out its home address.
+async fn a_restart_does_not_forget_where_a_client_is_at_home(backend: Backend) {
+    let app = spawn_app_with(backend, |s| {
+        s.auth.lockout.address_failures = 3;
+        s.auth.lockout.client_failures = 8;
+        s.auth.lockout.max_seconds = 120;
+    })
+    .await;
+    let victim = app.register_client(&["forms"], &["012084"]).await;
+    let home = token_from(&app, "127.0.0.8", &victim.id, &victim.secret).await;
+    assert_eq!(home.status(), StatusCode::OK);
+
+    let (settings, demo) = (app.settings.clone(), app.demo.clone());
+    app.handle.stop(false).await;
+    let restarted = crate::helpers::restart(settings, demo).await;
+    until_refused_twice(&restarted, |n| format!("127.0.2.{n}"), &victim).await;
+    let new_place = token_from(&restarted, "127.0.0.9", &victim.id, &victim.secret).await;
+    problem(
+        new_place,
+        StatusCode::TOO_MANY_REQUESTS,
+        "too_many_failed_attempts",
+    )
+    .await;
+    let home = token_from(&restarted, "127.0.0.8", &victim.id, &victim.secret).await;
+    assert_eq!(
+        home.status(),
+        StatusCode::OK,
+        "the home address is remembered across the restart"
+    );
+}
+storage_test!(a_restart_does_not_forget_where_a_client_is_at_home);
+
 /// Secrets stored by earlier releases as argon2id hashes keep working, and are replaced by the
 /// fast hash on first use.
 async fn a_legacy_argon2_secret_hash_is_replaced_on_first_use(backend: Backend) {

@@ -9,6 +9,8 @@ pub struct Model {
     pub secret_hash: String,
     /// Space-separated scope names.
     pub scopes: String,
+    /// Space-separated business areas scope `link` is limited to; NULL for every area.
+    pub link_areas: Option<String>,
     pub created_at: DateTimeUtc,
     pub revoked_at: Option<DateTimeUtc>,
 }

@@ -7,6 +7,7 @@ pub mod audit_event;
 pub mod card_session;
 pub mod catalog_override;
 pub mod client;
+pub mod client_address;
 pub mod client_municipality;
 pub mod delivery;
 pub mod device;
