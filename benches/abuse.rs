@@ -21,9 +21,12 @@
 //! 5. **CSV huge field.** A 210 MB directory file whose second line is one quoted field:
 //!    the job's outcome, the length of its messages, the server's peak memory.
 //!
-//! (The slow-webhook-receiver run of the issue is a test instead —
-//! `delivery::a_slow_webhook_receiver_slows_only_itself` — since it needs a core system and
-//! receivers that hold their answers.)
+//! 6. **Slow webhook receivers.** Six vendors whose receivers hold every message 30 s (past
+//!    the 5 s webhook timeout) keep submitting visits, while the demo counter app's visits go
+//!    to a core system through a file connector (a server of its own). Reported: the core
+//!    system's delay, submission to delivery, at rest and during the run.
+//! 7. **Visits filling the disk** (SQLite): 4 connections open visits at the bound for
+//!    `ABUSE_SECONDS`; the rate and how fast the database file grew.
 //!
 //! `cargo bench --bench abuse`. Knobs (environment): ABUSE_SECONDS (10), ABUSE_ATTACKERS (16),
 //! ABUSE_CREATES (300), ABUSE_KEY_QUOTA (200), ABUSE_DATABASE_URL (default: SQLite in a temporary directory; the
@@ -110,13 +113,31 @@ impl Drop for Server {
 
 /// Starts `madoguchi serve` with two workers and reads the demo credentials off its banner.
 fn start_server(data_dir: &Path, database_url: Option<&str>, key_quota: u64) -> Server {
-    let mut child = madoguchi(data_dir, database_url)
+    let quota = key_quota.to_string();
+    start_server_with(
+        data_dir,
+        database_url,
+        &[("MADOGUCHI_IDEMPOTENCY__MAX_KEYS_PER_CLIENT", &quota)],
+        None,
+    )
+}
+
+/// Starts `madoguchi serve` with two workers and `env`; the demo credentials come off its
+/// banner, or are `known` (a database that has its demo client already prints none).
+fn start_server_with(
+    data_dir: &Path,
+    database_url: Option<&str>,
+    env: &[(&str, &str)],
+    known: Option<(&str, &str)>,
+) -> Server {
+    let mut command = madoguchi(data_dir, database_url);
+    command
         .args(["serve", "--bind", "127.0.0.1:0"])
-        .env("MADOGUCHI_WORKERS", "2")
-        .env(
-            "MADOGUCHI_IDEMPOTENCY__MAX_KEYS_PER_CLIENT",
-            key_quota.to_string(),
-        )
+        .env("MADOGUCHI_WORKERS", "2");
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    let mut child = command
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()
@@ -134,9 +155,13 @@ fn start_server(data_dir: &Path, database_url: Option<&str>, key_quota: u64) -> 
         address = address.or_else(|| word_after("listening on "));
         client_id = client_id.or_else(|| word_after("client_id:"));
         client_secret = client_secret.or_else(|| word_after("client_secret:"));
-        if line.trim_start().starts_with("curl -s -H") {
+        if line.trim_start().starts_with("curl -s -H") || (known.is_some() && address.is_some()) {
             break;
         }
+    }
+    if let Some((id, secret)) = known {
+        client_id = client_id.or_else(|| Some(id.to_owned()));
+        client_secret = client_secret.or_else(|| Some(secret.to_owned()));
     }
     Server {
         child,
@@ -452,6 +477,20 @@ async fn run() {
 
     visits_and_printouts(&mut report, &legit, &base, &server, pid, seconds).await;
     huge_csv_field(&mut report, &legit, &base, &admin_token, pid).await;
+    if database_url.is_none() {
+        visit_disk_fill(&mut report, &legit, &base, &server, &db_file, seconds).await;
+    }
+    // The slow-receiver run needs a core system's connector: a server of its own, on the same
+    // database (the first one stopped, so that its worker does not take the deliveries).
+    let credentials = (server.client_id.clone(), server.client_secret.clone());
+    drop(server);
+    slow_webhook_receivers(
+        &mut report,
+        database_url.as_deref(),
+        (&credentials.0, &credentials.1),
+        seconds,
+    )
+    .await;
 
     println!("{report}");
     let target = Path::new(env!("CARGO_MANIFEST_DIR")).join("target");
@@ -633,6 +672,326 @@ async fn huge_csv_field(
         started.elapsed().as_secs_f64(),
         outcome["state"].as_str().unwrap_or("(unfinished)"),
         outcome.to_string().len(),
+    )
+    .unwrap();
+}
+
+/// Opens, completes, confirms and submits a certificate-request visit as a counter app does;
+/// returns its id, or `None` when a step was refused.
+async fn submit_visit(http: &reqwest::Client, base: &str, token: &str) -> Option<String> {
+    let visits = format!("{base}/v1/municipalities/012084/visits");
+    let call = |method: reqwest::Method, url: String, body: Option<Value>| {
+        let mut request = http
+            .request(method, url)
+            .bearer_auth(token)
+            .header("Madoguchi-Actor", "clerk-0042");
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        request.send()
+    };
+    let opened = call(
+        reqwest::Method::POST,
+        visits.clone(),
+        Some(json!({
+            "events": [{"kind": "certificateRequest", "date": "2026-12-03", "facts": {"certificates": ["residentRecordCopy"]}}],
+            "members": [{"id": "m1", "familyName": "田中", "givenName": "修", "familyNameKana": "タナカ", "givenNameKana": "オサム", "dateOfBirth": "1970-01-01", "sex": "1"}],
+            "applicant": {"member": "m1"}
+        })),
+    )
+    .await
+    .ok()?;
+    let id = opened.json::<Value>().await.ok()?["id"]
+        .as_str()?
+        .to_owned();
+    let at = |p: &str| format!("{visits}/{id}/{p}");
+    let steps = [
+        (
+            reqwest::Method::PATCH,
+            at("drafts/residentRecordCopy@0"),
+            Some(
+                json!({"set": {"/purpose": "勤務先提出", "/identityDocument": "運転免許証", "/applicant/relation": "本人", "/applicant/contact/phone": "0157-23-7111"}}),
+            ),
+        ),
+        (
+            reqwest::Method::POST,
+            at("confirm"),
+            Some(json!({"method": "attestation"})),
+        ),
+        (reqwest::Method::POST, at("submit"), None),
+    ];
+    for (method, url, body) in steps {
+        if !call(method, url, body).await.ok()?.status().is_success() {
+            return None;
+        }
+    }
+    Some(id)
+}
+
+/// A webhook receiver that holds every request `hold` before it answers 204; counts requests.
+async fn holding_receiver(hold: Duration, calls: Arc<AtomicU64>) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut socket, _)) = listener.accept().await else {
+                return;
+            };
+            let calls = calls.clone();
+            tokio::spawn(async move {
+                let mut buffer = vec![0; 64 * 1024];
+                let _ = socket.read(&mut buffer).await;
+                calls.fetch_add(1, Ordering::Relaxed);
+                tokio::time::sleep(hold).await;
+                let _ = socket
+                    .write_all(b"HTTP/1.1 204 No Content\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+                    .await;
+            });
+        }
+    });
+    url
+}
+
+/// How long after its submission an application of `visit` was written to the core system's
+/// outbox (its state leaves `submitted`), polled every 20 ms for at most 120 s.
+async fn delivered_after(
+    http: &reqwest::Client,
+    base: &str,
+    token: &str,
+    visit: &str,
+    submitted: Instant,
+) -> Option<Duration> {
+    let url = format!("{base}/v1/municipalities/012084/visits/{visit}/applications");
+    while submitted.elapsed() < Duration::from_secs(120) {
+        if let Ok(r) = http.get(&url).bearer_auth(token).send().await
+            && let Ok(page) = r.json::<Value>().await
+            && page["items"][0]["state"]
+                .as_str()
+                .is_some_and(|s| s != "submitted")
+        {
+            return Some(submitted.elapsed());
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    None
+}
+
+/// 6. Slow webhook receivers: six vendors whose receivers hold every message past the
+/// webhook timeout keep submitting visits, while the demo counter app's visits go to a core
+/// system (a file connector). Reported: the core system's delay (submission to delivery) for
+/// the demo app's visits at rest and during the slow vendors' run.
+async fn slow_webhook_receivers(
+    report: &mut String,
+    database_url: Option<&str>,
+    credentials: (&str, &str),
+    seconds: u64,
+) {
+    let dir = tempfile::TempDir::new().unwrap();
+    let data_dir = dir.path().join("data");
+    let outbox = dir.path().join("outbox");
+    let config = dir.path().join("madoguchi.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[[link.connectors]]\narea = \"certificates\"\nkind = \"file\"\ndir = {:?}\n\n[link.webhooks]\nallow_networks = [\"127.0.0.0/8\"]\ntimeout_seconds = 5\n",
+            outbox.display().to_string()
+        ),
+    )
+    .unwrap();
+    let server = start_server_with(
+        &data_dir,
+        database_url,
+        &[("MADOGUCHI_CONFIG", config.to_str().unwrap())],
+        // A fresh SQLite database prints its own demo client; PostgreSQL has the first one's.
+        database_url.is_some().then_some(credentials),
+    );
+    let base = server.address.clone();
+    let http = http_from("127.0.0.1".parse().unwrap(), 16);
+    let (_, demo) = token(&http, &base, &server.client_id, &server.client_secret).await;
+    let demo = demo.unwrap();
+
+    let measure = |label: &'static str, count: usize| {
+        let (http, base, demo) = (http.clone(), base.clone(), demo.clone());
+        async move {
+            let mut delays = Vec::new();
+            let mut lost = 0;
+            for _ in 0..count {
+                let started = Instant::now();
+                match submit_visit(&http, &base, &demo).await {
+                    Some(visit) => {
+                        match delivered_after(&http, &base, &demo, &visit, started).await {
+                            Some(d) => delays.push(d),
+                            None => lost += 1,
+                        }
+                    }
+                    None => lost += 1,
+                }
+                tokio::time::sleep(Duration::from_millis(250)).await;
+            }
+            (label, delays, lost)
+        }
+    };
+    let at_rest = measure("at rest", 10).await;
+
+    // Six vendors, each with a receiver that holds every message 30 s (past the 5 s timeout).
+    let held = Arc::new(AtomicU64::new(0));
+    let mut vendors = Vec::new();
+    for n in 0..6 {
+        let created = madoguchi(&data_dir, database_url)
+            .env("MADOGUCHI_CONFIG", &config)
+            .args([
+                "clients",
+                "create",
+                "--name",
+                &format!("slow vendor {n}"),
+                "--scope",
+                "visits",
+                "--municipality",
+                "012084",
+                "--json",
+            ])
+            .output()
+            .unwrap();
+        let created: Value = serde_json::from_slice(&created.stdout).unwrap();
+        let (_, vendor) = token(
+            &http,
+            &base,
+            created["clientId"].as_str().unwrap(),
+            created["clientSecret"].as_str().unwrap(),
+        )
+        .await;
+        let vendor = vendor.unwrap();
+        let url = holding_receiver(Duration::from_secs(30), held.clone()).await;
+        let r = http
+            .post(format!("{base}/v1/municipalities/012084/webhooks"))
+            .bearer_auth(&vendor)
+            .json(&json!({"url": url}))
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            r.status().is_success(),
+            "webhook registered: {}",
+            r.status()
+        );
+        vendors.push(vendor);
+    }
+    let stop = Arc::new(AtomicBool::new(false));
+    let submitted = Arc::new(AtomicU64::new(0));
+    let slow: Vec<_> = vendors
+        .into_iter()
+        .map(|vendor| {
+            let (stop, submitted, http, base) =
+                (stop.clone(), submitted.clone(), http.clone(), base.clone());
+            tokio::spawn(async move {
+                while !stop.load(Ordering::Relaxed) {
+                    if submit_visit(&http, &base, &vendor).await.is_some() {
+                        submitted.fetch_add(1, Ordering::Relaxed);
+                    }
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                }
+            })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let count = (seconds as usize * 2).max(10);
+    let under_slow = measure("six slow receivers", count).await;
+    stop.store(true, Ordering::Relaxed);
+    for task in slow {
+        let _ = task.await;
+    }
+
+    writeln!(
+        report,
+        "## Slow webhook receivers\n\nSix vendors' receivers hold every message 30 s (the webhook timeout is 5 s); those vendors submitted {} visits meanwhile, and their receivers were called {} times. The demo counter app's certificate visits go to a core system through a file connector.\n\n| core-system delay (submit → delivered) | visits | p50 | p99 | max | not delivered in 120 s |\n|---|---|---|---|---|---|",
+        submitted.load(Ordering::Relaxed),
+        held.load(Ordering::Relaxed),
+    )
+    .unwrap();
+    for (label, delays, lost) in [at_rest, under_slow] {
+        writeln!(
+            report,
+            "| {label} | {} | {:.0} ms | {:.0} ms | {:.0} ms | {lost} |",
+            delays.len(),
+            percentile_ms(&delays, 50.0),
+            percentile_ms(&delays, 99.0),
+            delays
+                .iter()
+                .max()
+                .map_or(0.0, |d| d.as_secs_f64() * 1000.0),
+        )
+        .unwrap();
+    }
+    writeln!(report).unwrap();
+}
+
+/// 7. Visits filling the disk: 4 connections open visits at the bound (30 members) for
+/// `seconds`. Reported: visits opened, answers, and how fast the SQLite file grew.
+async fn visit_disk_fill(
+    report: &mut String,
+    http: &reqwest::Client,
+    base: &str,
+    server: &Server,
+    db_file: &Path,
+    seconds: u64,
+) {
+    let (_, token) = token(http, base, &server.client_id, &server.client_secret).await;
+    let token = token.unwrap();
+    let before = std::fs::metadata(db_file).map_or(0, |m| m.len());
+    let stop = Arc::new(AtomicBool::new(false));
+    let answers: Arc<std::sync::Mutex<BTreeMap<u16, u64>>> = Arc::default();
+    let body = visit_body(30);
+    let size = serde_json::to_vec(&body).unwrap().len();
+    let started = Instant::now();
+    let tasks: Vec<_> = (0..4)
+        .map(|_| {
+            let (stop, answers, http, token, body) = (
+                stop.clone(),
+                answers.clone(),
+                http.clone(),
+                token.clone(),
+                body.clone(),
+            );
+            let url = format!("{base}/v1/municipalities/012084/visits");
+            tokio::spawn(async move {
+                while !stop.load(Ordering::Relaxed) {
+                    let r = http
+                        .post(&url)
+                        .bearer_auth(&token)
+                        .header("Madoguchi-Actor", "clerk-0042")
+                        .json(&body)
+                        .send()
+                        .await
+                        .unwrap();
+                    *answers
+                        .lock()
+                        .unwrap()
+                        .entry(r.status().as_u16())
+                        .or_default() += 1;
+                }
+            })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_secs(seconds)).await;
+    stop.store(true, Ordering::Relaxed);
+    for task in tasks {
+        let _ = task.await;
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let after = std::fs::metadata(db_file).map_or(0, |m| m.len());
+    let answers = answers.lock().unwrap().clone();
+    writeln!(
+        report,
+        "## Visits filling the disk\n\n4 connections opening visits of 30 members ({size} bytes each) for {seconds} s: {} ({:.0}/s); the SQLite file grew {:.1} MB/s.\n",
+        answers
+            .iter()
+            .map(|(s, n)| format!("{s}: {n}"))
+            .collect::<Vec<_>>()
+            .join(", "),
+        answers.values().sum::<u64>() as f64 / elapsed,
+        after.saturating_sub(before) as f64 / elapsed / 1_000_000.0,
     )
     .unwrap();
 }

@@ -62,8 +62,9 @@ pub struct NewClientDto {
     #[serde(default)]
     pub municipalities: Vec<String>,
     /// With scope `link`: the business areas (業務) the core system may pull and answer, at
-    /// least one. Leave it out for every area.
-    #[schema(example = json!(["nationalHealthInsurance"]), min_items = 1)]
+    /// least one, e.g. `["nationalHealthInsurance"]`. Leave it out for every area. (No
+    /// example here: the request's example has scope `municipalities:read`, not `link`.)
+    #[schema(min_items = 1)]
     pub link_areas: Option<Vec<String>>,
 }
 
