@@ -764,7 +764,12 @@ async fn delivered_after(
 ) -> Option<Duration> {
     let url = format!("{base}/v1/municipalities/012084/visits/{visit}/applications");
     while submitted.elapsed() < Duration::from_secs(120) {
-        if let Ok(r) = http.get(&url).bearer_auth(token).send().await
+        if let Ok(r) = http
+            .get(&url)
+            .bearer_auth(token)
+            .header("Madoguchi-Actor", "clerk-0042")
+            .send()
+            .await
             && let Ok(page) = r.json::<Value>().await
             && page["items"][0]["state"]
                 .as_str()
@@ -777,7 +782,7 @@ async fn delivered_after(
     None
 }
 
-/// 6. Slow webhook receivers: six vendors whose receivers hold every message past the
+/// Run 6, slow webhook receivers: six vendors whose receivers hold every message past the
 /// webhook timeout keep submitting visits, while the demo counter app's visits go to a core
 /// system (a file connector). Reported: the core system's delay (submission to delivery) for
 /// the demo app's visits at rest and during the slow vendors' run.
@@ -926,7 +931,7 @@ async fn slow_webhook_receivers(
     writeln!(report).unwrap();
 }
 
-/// 7. Visits filling the disk: 4 connections open visits at the bound (30 members) for
+/// Run 7, visits filling the disk: 4 connections open visits at the bound (30 members) for
 /// `seconds`. Reported: visits opened, answers, and how fast the SQLite file grew.
 async fn visit_disk_fill(
     report: &mut String,

@@ -716,6 +716,23 @@ impl Settings {
         if self.audit.denial_window_seconds == 0 {
             return invalid("audit.denial_window_seconds must be greater than 0");
         }
+        // A claimed message must be answered within its lease, or another worker may send it
+        // again while it is in flight.
+        let lease = self.link.delivery.lease_seconds;
+        if self.link.webhooks.timeout_seconds >= lease {
+            return Err(ConfigError::Invalid(format!(
+                "link.webhooks.timeout_seconds ({}) must be less than link.delivery.lease_seconds ({lease})",
+                self.link.webhooks.timeout_seconds
+            )));
+        }
+        for c in &self.link.connectors {
+            if c.kind == ConnectorKind::Http && c.timeout_seconds >= lease {
+                return Err(ConfigError::Invalid(format!(
+                    "link.connectors: the timeout_seconds ({}) of the {} connector must be less than link.delivery.lease_seconds ({lease})",
+                    c.timeout_seconds, c.area
+                )));
+            }
+        }
         Ok(())
     }
 
@@ -805,6 +822,33 @@ mod tests {
         settings.check().expect("checks");
         assert_eq!(settings.card.device_port.as_deref(), Some("0.0.0.0:8443"));
         assert!(!settings.http.trusted_proxies.is_empty());
+    }
+
+    #[test]
+    fn a_message_must_be_answered_within_its_lease() {
+        let mut settings = Settings::default();
+        settings.link.delivery.lease_seconds = 10;
+        settings.link.webhooks.timeout_seconds = 10;
+        let err = settings.check().unwrap_err().to_string();
+        assert!(err.contains("link.webhooks.timeout_seconds"), "{err}");
+        settings.link.webhooks.timeout_seconds = 9;
+        settings.check().unwrap();
+        settings.link.connectors = vec![ConnectorSettings {
+            lg_code: None,
+            area: "certificates".to_owned(),
+            kind: ConnectorKind::Http,
+            dir: None,
+            url: Some("https://core.example.lg.jp/applications".to_owned()),
+            token_url: None,
+            client_id: None,
+            client_secret_file: None,
+            scope: None,
+            ca_file: None,
+            client_identity_file: None,
+            timeout_seconds: 30,
+        }];
+        let err = settings.check().unwrap_err().to_string();
+        assert!(err.contains("certificates connector"), "{err}");
     }
 
     #[test]

@@ -41,6 +41,9 @@ pub struct CoreSimArgs {
     /// Answer 500 to every application of this procedure (repeatable).
     #[arg(long, value_name = "PROCEDURE")]
     pub poison: Vec<String>,
+    /// Take this long over every application (a slow core system).
+    #[arg(long, value_name = "MS", default_value_t = 0)]
+    pub delay_ms: u64,
     /// Require a bearer token from `POST /token` (client credentials with this id and
     /// `--client-secret`).
     #[arg(long, requires = "client_secret")]
@@ -99,6 +102,7 @@ struct Sim {
 }
 
 struct Rules {
+    delay: std::time::Duration,
     reject: HashMap<String, String>,
     poison: HashSet<String>,
     client: Option<(String, String)>,
@@ -137,6 +141,9 @@ fn decide(rules: &Rules, sim: &mut Sim, id: &str, procedure: &str) -> Option<Val
 
 async fn take_application(req: HttpRequest, body: web::Bytes, shared: Shared) -> HttpResponse {
     let rules = &shared.1;
+    if !rules.delay.is_zero() {
+        tokio::time::sleep(rules.delay).await;
+    }
     let mut sim = lock(&shared);
     if sim.down_until.is_some_and(|t| Instant::now() < t) {
         sim.outage_refusals += 1;
@@ -462,6 +469,7 @@ pub async fn run(args: CoreSimArgs) -> Result<ExitCode, String> {
         })
         .collect();
     let rules = Rules {
+        delay: std::time::Duration::from_millis(args.delay_ms),
         reject,
         poison: args.poison.iter().cloned().collect(),
         client: args.client_id.clone().zip(args.client_secret.clone()),

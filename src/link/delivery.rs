@@ -91,6 +91,8 @@ enum Lane {
 #[derive(Clone)]
 struct Worker {
     lane: Lane,
+    /// The longest one webhook message may take (connecting and answering).
+    webhook_timeout: Duration,
     store: Store,
     routes: Arc<Routes>,
     settings: DeliverySettings,
@@ -129,6 +131,7 @@ impl DeliveryWorker {
                 tracing::info!(owner = %owner, lane = ?lane, "delivery worker started");
                 let worker = Worker {
                     lane,
+                    webhook_timeout,
                     store: store.clone(),
                     routes: routes.clone(),
                     policy: RetryPolicy::from_settings(&settings),
@@ -176,6 +179,9 @@ impl Worker {
             i64::try_from(self.settings.lease_seconds.max(1)).unwrap_or(60),
         );
         let started = Instant::now();
+        // The lease counts from the claim; measured from before it, the worker stops early
+        // rather than late.
+        let lease_ends = started + lease.to_std().unwrap_or_default();
         // A token of its own for each claim: finishing names what this claim leased.
         self.rounds = self.rounds.wrapping_add(1);
         let owner = format!("{}/{}", self.owner, self.rounds);
@@ -209,12 +215,13 @@ impl Worker {
             }
         }
         if self.lane == Lane::Webhooks {
-            self.send_webhooks_apart(&owner, groups).await?;
+            self.send_webhooks_apart(&owner, groups, lease_ends).await?;
             return Ok(count);
         }
         let mut outcomes = Vec::with_capacity(count);
         for (key, group) in groups {
-            self.deliver_group(&key, group, &mut outcomes).await;
+            self.deliver_group(&key, group, &mut outcomes, lease_ends)
+                .await;
         }
         let delivered_after = started.elapsed();
         self.store
@@ -238,6 +245,7 @@ impl Worker {
         &self,
         owner: &str,
         groups: Vec<((String, String), Vec<Claimed>)>,
+        lease_ends: Instant,
     ) -> Result<(), StoreError> {
         for (i, (key, group)) in groups.into_iter().enumerate() {
             let Some(endpoint) = group.first().and_then(|(d, _)| d.endpoint_id) else {
@@ -249,7 +257,7 @@ impl Worker {
             tokio::spawn(async move {
                 let mut outcomes = Vec::with_capacity(group.len());
                 worker
-                    .deliver_webhook_group(&key, group, &mut outcomes)
+                    .deliver_webhook_group(&key, group, &mut outcomes, lease_ends)
                     .await;
                 match worker
                     .store
@@ -372,6 +380,7 @@ impl Worker {
         key: &(String, String),
         group: Vec<Claimed>,
         outcomes: &mut Vec<(Delivery, Finish)>,
+        lease_ends: Instant,
     ) {
         let endpoint = group.first().and_then(|(d, _)| d.endpoint_id);
         let Some(endpoint) = endpoint else {
@@ -382,7 +391,8 @@ impl Worker {
             return;
         };
         if let Some(group) = self.through_breaker(key, group, outcomes) {
-            self.deliver_webhooks(key, endpoint, group, outcomes).await;
+            self.deliver_webhooks(key, endpoint, group, outcomes, lease_ends)
+                .await;
         }
     }
 
@@ -392,6 +402,7 @@ impl Worker {
         key: &(String, String),
         group: Vec<Claimed>,
         outcomes: &mut Vec<(Delivery, Finish)>,
+        lease_ends: Instant,
     ) {
         let connector = LgCode::parse(&key.0)
             .ok()
@@ -412,7 +423,10 @@ impl Worker {
         };
         match c.kind {
             ConnectorKind::File => self.deliver_files(key, &c, group, outcomes).await,
-            ConnectorKind::Http => self.deliver_http(key, &c, group, outcomes).await,
+            ConnectorKind::Http => {
+                self.deliver_http(key, &c, group, outcomes, lease_ends)
+                    .await
+            }
             kind => outcomes.extend(group.into_iter().map(|(d, _)| {
                 let error = format!("connector kind {} pushes nothing", kind.as_str());
                 (d, Finish::Dead { error })
@@ -479,6 +493,7 @@ impl Worker {
         connector: &ConnectorSettings,
         group: Vec<Claimed>,
         outcomes: &mut Vec<(Delivery, Finish)>,
+        lease_ends: Instant,
     ) {
         let client = match self.http.get(key) {
             Some(c) => c.clone(),
@@ -499,7 +514,8 @@ impl Worker {
             },
         };
         let lg = key.0.clone();
-        self.send_in_chunks(key, group, outcomes, |(d, a)| {
+        let lease = (lease_ends, Duration::from_secs(connector.timeout_seconds));
+        self.send_in_chunks(key, group, outcomes, lease, |(d, a)| {
             let client = client.clone();
             let body = outbox::document_bytes(&lg, &a);
             async move {
@@ -516,6 +532,7 @@ impl Worker {
         endpoint: Uuid,
         group: Vec<Claimed>,
         outcomes: &mut Vec<(Delivery, Finish)>,
+        lease_ends: Instant,
     ) {
         let now = crate::store::now();
         let (url, secret) = match self
@@ -545,7 +562,8 @@ impl Worker {
         };
         let client = self.webhook_client.clone();
         let egress = self.egress.clone();
-        self.send_in_chunks(key, group, outcomes, |(d, _)| {
+        let lease = (lease_ends, self.webhook_timeout);
+        self.send_in_chunks(key, group, outcomes, lease, |(d, _)| {
             let client = client.clone();
             let egress = egress.clone();
             let (url, secret) = (url.clone(), secret.clone());
@@ -560,11 +578,18 @@ impl Worker {
     }
 
     /// Sends a group a chunk at a time, so that a breaker opened by one chunk holds the rest.
+    ///
+    /// `lease` is when the claim's lease ends and the longest one message may take: a chunk
+    /// is started only if it ends before the lease does. The rest is released at once, to be
+    /// claimed again: sent after its lease ran out, a message could be claimed and sent by
+    /// another worker at the same time (a slow receiver with hundreds of messages would
+    /// otherwise get many of them twice).
     async fn send_in_chunks<F, Fut>(
         &self,
         key: &(String, String),
         group: Vec<Claimed>,
         outcomes: &mut Vec<(Delivery, Finish)>,
+        lease: (Instant, Duration),
         send: F,
     ) where
         F: Fn(Claimed) -> Fut,
@@ -576,6 +601,22 @@ impl Worker {
         loop {
             let chunk: Vec<Claimed> = group.by_ref().take(HTTP_CONCURRENCY).collect();
             if chunk.is_empty() {
+                break;
+            }
+            let (lease_ends, per_message) = lease;
+            if Instant::now() + per_message >= lease_ends {
+                tracing::debug!(
+                    area = %key.1,
+                    left = chunk.len() + group.len(),
+                    "the claim's lease would run out before the next messages are answered: released to be claimed again"
+                );
+                let at = crate::store::now();
+                outcomes.extend(
+                    chunk
+                        .into_iter()
+                        .chain(group.by_ref())
+                        .map(|(d, _)| (d, Finish::Release { at })),
+                );
                 break;
             }
             if !std::mem::take(&mut first) && self.breaker(key, |b| b.is_open()) {

@@ -547,12 +547,18 @@ batch_size = 50
 retry_first_ms = 50
 retry_max_ms = 500
 
+[link.webhooks]
+timeout_seconds = {}
+
 [[link.connectors]]
 area = "{AREA}"
 kind = "http"
 url = "{}/applications"
+timeout_seconds = {}
 "#,
-            sim.url
+            (lease_seconds - 1).min(10),
+            sim.url,
+            (lease_seconds - 1).min(30)
         ),
     )
     .unwrap();
@@ -1161,6 +1167,34 @@ async fn a_slow_webhook_receiver_slows_only_itself(backend: Backend) {
     .await;
 }
 storage_test!(a_slow_webhook_receiver_slows_only_itself);
+
+/// A slow core system with more applications than one lease lets the worker send: what it
+/// cannot send in time goes back to be claimed again, and nothing is sent twice (before, the
+/// other worker claimed the rest, in flight or not, when the lease ran out).
+async fn a_slow_core_system_gets_each_application_once(backend: Backend) {
+    let sim = core_sim(&["--delay-ms", "300"]);
+    let url = sim.url.clone();
+    let app = spawn_app_with(backend, |s| {
+        one_connector(ConnectorKind::Http, |c| {
+            c.url = Some(format!("{url}/applications"));
+            c.timeout_seconds = 1;
+        })(s);
+        s.link.delivery.lease_seconds = 2;
+        s.link.delivery.batch_size = 200;
+        s.link.delivery.breaker_failures = 1000;
+    })
+    .await;
+    seed_outbox(app.store.connection(), 200, "http", &[]).await;
+    eventually("all 200 delivered", || async {
+        let (d, _) = counts(app.store.connection()).await;
+        (d["delivered"] == 200).then_some(())
+    })
+    .await;
+    let stats = sim_stats(&sim).await;
+    assert_eq!(stats["accepted"], 200, "{stats}");
+    assert_eq!(stats["duplicates"], 0, "{stats}");
+}
+storage_test!(a_slow_core_system_gets_each_application_once);
 
 async fn the_http_connector_presents_its_client_certificate(backend: Backend) {
     use crate::tls::{ca, leaf};
