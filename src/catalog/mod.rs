@@ -3,6 +3,7 @@
 //! and checked at start-up. A file that does not fit stops start-up with its name and the
 //! problem, as the form schemas do.
 
+pub mod calendar;
 pub mod facts;
 pub mod overrides;
 pub mod prefill;
@@ -91,6 +92,9 @@ pub enum Handling {
 #[serde(deny_unknown_fields)]
 pub struct Deadline {
     pub days: u32,
+    /// From the day after the event (the default) or from its own day.
+    #[serde(default)]
+    pub count: calendar::Count,
     #[serde(default)]
     pub note: Option<Bilingual>,
 }
@@ -204,6 +208,9 @@ pub struct Catalog {
     validator: Arc<jsonschema::Validator>,
     pub facts: FactDictionary,
     pub vocabulary: Vocabulary,
+    /// The days the office is open, for deadlines (`catalog/calendar.json`, with the
+    /// municipality's closing days once its overrides are applied).
+    pub calendar: calendar::Calendar,
     /// First 12 hex digits of the SHA-256 over every catalogue file: which built-in catalogue
     /// a visit was decided with.
     pub digest: String,
@@ -225,6 +232,7 @@ impl Catalog {
         let mut schema = None;
         let mut vocabulary = None;
         let mut facts = None;
+        let mut calendar = None;
         let mut procedure_files = Vec::new();
         let mut prefill_files = Vec::new();
         for file in files.iter().filter(|f| f.path.starts_with("catalog/")) {
@@ -250,6 +258,13 @@ impl Catalog {
                             .map_err(|e| problem(&file.path, e.to_string()))?,
                     )
                 }
+                ["catalog", "calendar.json"] => {
+                    let read = serde_json::from_value::<calendar::CalendarFile>(parsed()?)
+                        .map_err(|e| problem(&file.path, e.to_string()))?;
+                    calendar = Some(
+                        calendar::Calendar::from_file(read).map_err(|e| problem(&file.path, e))?,
+                    );
+                }
                 ["catalog", "prefill", name] if name.ends_with(".json") => {
                     prefill_files.push((file.path.clone(), parsed()?));
                 }
@@ -263,7 +278,7 @@ impl Catalog {
                 _ => {
                     return Err(problem(
                         &file.path,
-                        "unexpected file: catalog/ holds procedure.schema.json, vocabulary.json, facts.json, procedures/<id>.json and prefill/<formId>.json",
+                        "unexpected file: catalog/ holds procedure.schema.json, vocabulary.json, facts.json, calendar.json, procedures/<id>.json and prefill/<formId>.json",
                     ));
                 }
             }
@@ -276,6 +291,8 @@ impl Catalog {
         })?;
         let vocabulary = vocabulary
             .ok_or_else(|| problem("catalog/vocabulary.json", "the vocabulary is missing"))?;
+        let calendar =
+            calendar.ok_or_else(|| problem("catalog/calendar.json", "the calendar is missing"))?;
         let mut facts = facts
             .ok_or_else(|| problem("catalog/facts.json", "the facts dictionary is missing"))?;
         check_facts(&mut facts, &vocabulary, forms)
@@ -339,6 +356,7 @@ impl Catalog {
             validator: Arc::new(validator),
             facts,
             vocabulary,
+            calendar,
             digest: digest[..12].to_owned(),
         })
     }

@@ -49,6 +49,15 @@ pub struct Overrides {
     /// their ids start with `local.`.
     #[serde(default)]
     pub local: Vec<Value>,
+    /// Days the municipality's offices are closed besides weekends, national holidays and
+    /// the year end (a local holiday, a system change-over): deadlines ending on them move to
+    /// the next open day.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub closed_days: Vec<chrono::NaiveDate>,
+    /// `MM-DD` days closed every year, replacing the catalogue's year end (12-29 … 01-03)
+    /// when the municipality's ordinance says otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub closed_every_year: Option<Vec<String>>,
 }
 
 /// One problem of an override document: where (a JSON pointer) and what.
@@ -161,6 +170,23 @@ impl Catalog {
                 Err(message) => errors.push(error(at, message)),
             }
         }
+        let every_year = overrides.closed_every_year.as_ref().map(|days| {
+            days.iter()
+                .enumerate()
+                .filter_map(|(i, text)| match super::calendar::month_day(text) {
+                    Some(day) => Some(day),
+                    None => {
+                        errors.push(error(
+                            format!("/closedEveryYear/{i}"),
+                            format!("{text:?} is not a day of the year as MM-DD (12-29)"),
+                        ));
+                        None
+                    }
+                })
+                .collect::<std::collections::BTreeSet<_>>()
+        });
+        let days = overrides.closed_days.iter().copied().collect();
+        out.calendar = out.calendar.with_closing(every_year.as_ref(), &days);
         if errors.is_empty() {
             Ok(out)
         } else {

@@ -70,6 +70,15 @@ pub struct OverridesInputDto {
     #[serde(default)]
     #[schema(value_type = Vec<Object>)]
     pub local: Vec<Value>,
+    /// Days the offices are closed besides weekends, national holidays and the year end
+    /// (29 December to 3 January); a deadline ending on one moves to the next open day.
+    #[serde(default)]
+    #[schema(example = json!(["2027-02-01"]))]
+    pub closed_days: Vec<chrono::NaiveDate>,
+    /// `MM-DD` days closed every year, replacing the year end (12-29 … 01-03) when the
+    /// municipality's ordinance says otherwise.
+    #[schema(example = json!(["12-29", "12-30", "12-31", "01-01", "01-02", "01-03"]))]
+    pub closed_every_year: Option<Vec<String>>,
 }
 
 /// `Some(None)` for an explicit `null`, `None` when absent.
@@ -107,6 +116,8 @@ impl From<OverridesInputDto> for Overrides {
                 })
                 .collect(),
             local: dto.local,
+            closed_days: dto.closed_days,
+            closed_every_year: dto.closed_every_year,
         }
     }
 }

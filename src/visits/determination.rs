@@ -197,12 +197,10 @@ fn decide(
         }
         _ => None,
     };
-    let deadline = procedure.deadline.as_ref().and_then(|d| {
-        facts
-            .event
-            .date
-            .checked_add_days(chrono::Days::new(u64::from(d.days)))
-    });
+    let deadline = procedure
+        .deadline
+        .as_ref()
+        .and_then(|d| catalog.calendar.due(facts.event.date, d.days, d.count));
     Decision {
         procedure: procedure.clone(),
         event,

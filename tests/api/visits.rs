@@ -676,7 +676,8 @@ async fn municipality_overrides_make_a_new_catalogue_version(backend: Backend) {
     let overrides_path = "/v1/municipalities/012084/catalog/overrides";
     let bad = json!({
         "procedures": {"noSuchProcedure": {"enabled": false}, "sealRegistrationMoveIn": {"fee": {"yen": 0}}},
-        "local": [{"id": "garbage", "rule": true}]
+        "local": [{"id": "garbage", "rule": true}],
+        "closedEveryYear": ["12-29", "12-32"]
     });
     let r = app
         .send_json(Method::PUT, overrides_path, &admin, &bad)
@@ -693,7 +694,8 @@ async fn municipality_overrides_make_a_new_catalogue_version(backend: Backend) {
         BTreeSet::from([
             "/procedures/noSuchProcedure".to_owned(),
             "/procedures/sealRegistrationMoveIn/fee/yen".to_owned(),
-            "/local/0/id".to_owned()
+            "/local/0/id".to_owned(),
+            "/closedEveryYear/1".to_owned()
         ]),
         "{p}"
     );
@@ -710,7 +712,9 @@ async fn municipality_overrides_make_a_new_catalogue_version(backend: Backend) {
     });
     let good = json!({
         "procedures": {"mopedRegistration": {"enabled": false}, "sealRegistrationMoveIn": {"fee": {"yen": 200}, "department": "戸籍住民課"}},
-        "local": [local]
+        "local": [local],
+        // A day the offices close (a system change-over): a deadline ending on it moves on.
+        "closedDays": ["2026-12-15"]
     });
     let saved = app
         .send_json(Method::PUT, overrides_path, &admin, &good)
@@ -768,6 +772,7 @@ async fn municipality_overrides_make_a_new_catalogue_version(backend: Backend) {
     assert_eq!(seal["fee"]["yen"], 200);
     assert_eq!(seal["department"], "戸籍住民課");
     assert_eq!(find(&d, "local.garbageGuide")["department"], "環境課");
+    assert_eq!(find(&d, "moveInNotification")["deadline"], "2026-12-16");
 
     // The visit opened before keeps its catalogue: the moped question is still asked there.
     let old: Value = send(
@@ -796,6 +801,7 @@ async fn municipality_overrides_make_a_new_catalogue_version(backend: Backend) {
             .all(|x| x["procedureId"] != "local.garbageGuide")
     );
     assert_eq!(find(&old, "sealRegistrationMoveIn@m1")["fee"], Value::Null);
+    assert_eq!(find(&old, "moveInNotification")["deadline"], "2026-12-15");
 
     let catalog: Value = app
         .get_json("/v1/municipalities/012084/catalog", &token)
