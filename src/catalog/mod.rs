@@ -727,6 +727,39 @@ fn check_literals(rule: &Rule, facts: &FactDictionary, at: &str) -> Result<(), S
 mod tests {
     use super::*;
 
+    /// A yes/no question means what it says: はい answers the question asked. A question that
+    /// has to tell the resident which answer to give («まだの場合は「はい」») asks the opposite
+    /// of its fact, and a clerk reading it aloud gets the answer backwards.
+    #[test]
+    fn yes_answers_the_question_asked() {
+        let facts: Value =
+            serde_json::from_str(include_str!("../../schemas/catalog/facts.json")).unwrap();
+        let mut checked = 0;
+        for (holder, defs) in facts.as_object().unwrap() {
+            let Some(defs) = defs.as_object() else {
+                continue;
+            };
+            for (name, def) in defs {
+                if def["type"] != "boolean" || def.get("question").is_none() {
+                    continue;
+                }
+                checked += 1;
+                let ja = def["question"]["ja"].as_str().unwrap();
+                let en = def["question"]["en"].as_str().unwrap().to_lowercase();
+                assert!(
+                    !ja.contains("「はい」") && !ja.contains("「いいえ」"),
+                    "{holder}.{name}: {ja}"
+                );
+                assert!(
+                    !en.contains("answer yes") && !en.contains("answer no"),
+                    "{holder}.{name}: {en}"
+                );
+                assert!(ja.contains('？'), "{holder}.{name} asks no question: {ja}");
+            }
+        }
+        assert!(checked >= 20, "{checked} yes/no questions");
+    }
+
     #[test]
     fn the_built_in_catalogue_loads_and_reaches_every_form() {
         let forms = FormRegistry::load(&SchemaSource::Embedded).unwrap();
