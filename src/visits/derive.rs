@@ -17,6 +17,14 @@ pub fn age_on(birth: NaiveDate, on: NaiveDate) -> Option<i64> {
     Some(i64::from(years))
 }
 
+/// The age by 年齢計算ニ関スル法律 and 民法第143条, as the insurance and pension laws apply it:
+/// a person reaches an age at the end of the day before the birthday, so on that day they
+/// are already of it (介護保険 65 and 40, 国民年金 20 and 60 begin on the day before the
+/// birthday). Someone born on 29 February reaches it at the end of 28 February.
+pub fn age_by_law(birth: NaiveDate, on: NaiveDate) -> Option<i64> {
+    age_on(birth, on.succ_opt()?)
+}
+
 /// The age by which a child is placed in a school year (学年齢): the ordinary age on 1 April
 /// of the school year of `on`. A child enters primary school at the first 1 April after the
 /// day before the 6th birthday (学校教育法第17条, 年齢計算ニ関スル法律), so children born from
@@ -66,6 +74,26 @@ mod tests {
         assert_eq!(age_on(d("2004-02-29"), d("2024-02-28")), Some(19));
         assert_eq!(age_on(d("2004-02-29"), d("2023-03-01")), Some(19));
         assert_eq!(age_on(d("2026-12-02"), d("2026-12-01")), None);
+    }
+
+    #[test]
+    fn an_age_by_law_is_reached_the_day_before_the_birthday() {
+        // 65th birthday on 2 December 2026: 65 by law from 1 December, 64 by the calendar.
+        let birth = d("1961-12-02");
+        assert_eq!(age_by_law(birth, d("2026-11-30")), Some(64));
+        assert_eq!(age_by_law(birth, d("2026-12-01")), Some(65));
+        assert_eq!(age_on(birth, d("2026-12-01")), Some(64));
+        assert_eq!(age_by_law(birth, d("2026-12-02")), Some(65));
+        // Born 29 February: reaches the age at the end of 28 February, in common and leap
+        // years alike.
+        let leap = d("2004-02-29");
+        assert_eq!(age_by_law(leap, d("2024-02-27")), Some(19));
+        assert_eq!(age_by_law(leap, d("2024-02-28")), Some(20));
+        assert_eq!(age_by_law(leap, d("2023-02-27")), Some(18));
+        assert_eq!(age_by_law(leap, d("2023-02-28")), Some(19));
+        // The day before birth is no age at all.
+        assert_eq!(age_by_law(leap, d("2004-02-27")), None);
+        assert_eq!(age_by_law(leap, d("2004-02-28")), Some(0));
     }
 
     #[test]

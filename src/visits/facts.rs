@@ -59,6 +59,11 @@ impl<'a> EventFacts<'a> {
                             .and_then(|b| derive::age_on(b, self.event.date))
                             .map(Value::from),
                     ),
+                    "ageByLaw" => derived(
+                        self.birth(id)
+                            .and_then(|b| derive::age_by_law(b, self.event.date))
+                            .map(Value::from),
+                    ),
                     "schoolYearAge" => derived(
                         self.birth(id)
                             .and_then(|b| derive::school_year_age(b, self.event.date))
