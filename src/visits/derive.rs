@@ -25,6 +25,28 @@ pub fn age_by_law(birth: NaiveDate, on: NaiveDate) -> Option<i64> {
     age_on(birth, on.succ_opt()?)
 }
 
+/// Who a member's parents can be, by their relationships to the householder (住民票の続柄):
+/// a 子 is the householder's and their spouse's, a 子の子 a 子's and that 子's spouse's, a 弟 or
+/// 妹 the householder's 父's and 母's, a 兄の子 the 兄's and the 兄の妻's … `None` when the
+/// relationship does not tell (縁故者, 同居人 …).
+///
+/// Written here rather than in the catalogue: it follows from the standard 続柄 of the
+/// relationship schema, which no municipality changes.
+pub fn parent_relationships(child: &str) -> Option<&'static [&'static str]> {
+    Some(match child {
+        "子" => &["世帯主", "妻", "夫", "妻(未届)", "夫(未届)"],
+        "妻の子" => &["妻", "妻(未届)"],
+        "夫の子" => &["夫", "夫(未届)"],
+        "子の子" => &["子", "子の妻", "子の夫"],
+        "弟" | "妹" | "兄" | "姉" => &["父", "母"],
+        "兄の子" => &["兄", "兄の妻"],
+        "姉の子" => &["姉", "姉の夫"],
+        "弟の子" => &["弟", "弟の妻"],
+        "妹の子" => &["妹", "妹の夫"],
+        _ => return None,
+    })
+}
+
 /// The age by which a child is placed in a school year (学年齢): the ordinary age on 1 April
 /// of the school year of `on`. A child enters primary school at the first 1 April after the
 /// day before the 6th birthday (学校教育法第17条, 年齢計算ニ関スル法律), so children born from

@@ -64,6 +64,7 @@ impl<'a> EventFacts<'a> {
                             .and_then(|b| derive::age_by_law(b, self.event.date))
                             .map(Value::from),
                     ),
+                    "parentsInsurance" => derived(self.parents_insurance(id)),
                     "schoolYearAge" => derived(
                         self.birth(id)
                             .and_then(|b| derive::school_year_age(b, self.event.date))
@@ -103,6 +104,42 @@ impl<'a> EventFacts<'a> {
             }
         }
         Some(n)
+    }
+
+    /// The health insurances of a member's parents in the household, when the relationships
+    /// tell who they are and each parent's insurance is known: a newborn follows the insured
+    /// person who supports it (健康保険法第3条第7項). Unknown when a 子の子 has several 子 who
+    /// could be its parent.
+    fn parents_insurance(&self, child: &str) -> Option<Value> {
+        let text = |m: &super::model::Member, name: &str| {
+            m.facts
+                .get(name)
+                .and_then(|r| r.value.as_str().map(str::to_owned))
+        };
+        let me = self.household.member(child)?;
+        let relationship = text(me, "relationship")?;
+        let candidates = derive::parent_relationships(&relationship)?;
+        let parents: Vec<&super::model::Member> = self
+            .household
+            .members
+            .iter()
+            .filter(|m| m.id != child)
+            .filter(|m| text(m, "relationship").is_some_and(|r| candidates.contains(&r.as_str())))
+            .collect();
+        let children_of_householder = parents
+            .iter()
+            .filter(|m| text(m, "relationship").as_deref() == Some("子"))
+            .count();
+        if parents.is_empty() || children_of_householder > 1 {
+            return None;
+        }
+        let mut insurances = parents
+            .iter()
+            .map(|m| text(m, "insurance"))
+            .collect::<Option<Vec<String>>>()?;
+        insurances.sort();
+        insurances.dedup();
+        Some(json!(insurances))
     }
 
     /// A fact by its catalogue key (`member.age`, `event.from` …) for `member`.
