@@ -95,6 +95,10 @@ pub struct Deadline {
     /// From the day after the event (the default) or from its own day.
     #[serde(default)]
     pub count: calendar::Count,
+    /// An event date fact to count from instead of the event's date when it is known
+    /// (`event.plannedMoveOutDate`).
+    #[serde(default)]
+    pub from: Option<String>,
     #[serde(default)]
     pub note: Option<Bilingual>,
 }
@@ -566,6 +570,17 @@ fn check_procedure(
     ] {
         for text in [&t.ja, &t.en] {
             template::check(text, facts, holders).map_err(|p| format!("/reason/{which}: {p}"))?;
+        }
+    }
+    if let Some(from) = file.deadline.as_ref().and_then(|d| d.from.as_deref()) {
+        let is_event_date = from.starts_with("event.")
+            && facts
+                .lookup(from)
+                .is_some_and(|def| def.ty == facts::FactType::Date);
+        if !is_event_date {
+            return Err(format!(
+                "/deadline/from: {from} is not a date fact of the event in catalog/facts.json"
+            ));
         }
     }
     let filer = match file.filer {

@@ -197,10 +197,16 @@ fn decide(
         }
         _ => None,
     };
-    let deadline = procedure
-        .deadline
-        .as_ref()
-        .and_then(|d| catalog.calendar.due(facts.event.date, d.days, d.count));
+    let deadline = procedure.deadline.as_ref().and_then(|d| {
+        // Counted from another date of the event when the procedure says so and it is known.
+        let from = d
+            .from
+            .as_deref()
+            .and_then(|key| facts.by_key(key, None))
+            .and_then(|v| v.as_str().and_then(|s| s.parse::<chrono::NaiveDate>().ok()))
+            .unwrap_or(facts.event.date);
+        catalog.calendar.due(from, d.days, d.count)
+    });
     Decision {
         procedure: procedure.clone(),
         event,
