@@ -62,6 +62,14 @@ pub struct FactDef {
     /// Values of `enum_from`, filled at load.
     #[serde(skip)]
     pub values: Option<Vec<String>>,
+    /// For an `enum`: when a value is possible at all (JSON Logic over the same holder's
+    /// facts, e.g. 後期高齢者医療 from 65). A question offers only the values whose rule is not
+    /// known to be false.
+    #[serde(default)]
+    pub possible_when: BTreeMap<String, Value>,
+    /// `possible_when`, parsed at load.
+    #[serde(skip)]
+    pub possible: Vec<(String, super::rule::Rule)>,
 }
 
 impl FactDef {

@@ -456,6 +456,23 @@ fn check_facts(
             if let Some(reference) = &def.enum_from {
                 def.values = Some(enum_from(reference, forms).map_err(|p| format!("{key}: {p}"))?);
             }
+            let mut possible = Vec::new();
+            for (value, source) in &def.possible_when {
+                if !def.r#enum.as_ref().is_some_and(|e| e.contains_key(value)) {
+                    return Err(format!(
+                        "{key}: possibleWhen names \"{value}\", which is not one of its enum values"
+                    ));
+                }
+                let rule = Rule::parse(source, holder == "member").map_err(|e| {
+                    format!(
+                        "{key}: possibleWhen/{value}{}: {}",
+                        e.at.trim_end_matches('/'),
+                        e.message
+                    )
+                })?;
+                possible.push((value.clone(), rule));
+            }
+            def.possible = possible;
         }
     }
     // Question texts may name facts of their own holder (a member's name, the event kind).

@@ -600,6 +600,7 @@ fn determination_dto(
                         .and_then(|d| d.r#enum.as_ref())
                         .map(|e| {
                             e.iter()
+                                .filter(|(k, _)| q.options.as_ref().is_none_or(|o| o.contains(*k)))
                                 .map(|(k, l)| OptionDto {
                                     value: Value::String(k.clone()),
                                     label: l.get(lang).to_owned(),

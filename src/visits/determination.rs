@@ -65,6 +65,8 @@ pub struct Question {
     /// `holder.name` in the facts dictionary.
     pub key: String,
     pub decides: Vec<String>,
+    /// For an enum fact: the values still possible, when the dictionary can narrow them.
+    pub options: Option<Vec<String>>,
 }
 
 #[derive(Debug, Clone)]
@@ -96,7 +98,7 @@ pub fn determine(catalog: &Catalog, household: &Household) -> Determination {
             }
         }
     }
-    let questions = questions(&decisions);
+    let questions = questions(catalog, household, &decisions);
     Determination {
         decisions,
         questions,
@@ -220,8 +222,10 @@ fn decide(
     }
 }
 
-fn questions(decisions: &[Decision]) -> Vec<Question> {
+fn questions(catalog: &Catalog, household: &Household, decisions: &[Decision]) -> Vec<Question> {
     let mut by_fact: BTreeMap<(Option<usize>, FactRef), Vec<String>> = BTreeMap::new();
+    // The event each question is first asked for: a member's age is on that event's date.
+    let mut context: BTreeMap<(Option<usize>, FactRef), usize> = BTreeMap::new();
     let mut order = Vec::new();
     for d in decisions {
         let asked = d
@@ -230,6 +234,7 @@ fn questions(decisions: &[Decision]) -> Vec<Question> {
             .chain(d.filing.iter().flat_map(|f| f.questions.iter()));
         for at in asked {
             let event = matches!(at.holder, Holder::Event).then_some(d.event);
+            context.entry((event, at.clone())).or_insert(d.event);
             let entry = by_fact.entry((event, at.clone())).or_insert_with(|| {
                 order.push((event, at.clone()));
                 Vec::new()
@@ -243,14 +248,56 @@ fn questions(decisions: &[Decision]) -> Vec<Question> {
         .into_iter()
         .map(|(event, at)| {
             let decides = by_fact.remove(&(event, at.clone())).unwrap_or_default();
+            let key = key_of(&at);
+            let options = context
+                .get(&(event, at.clone()))
+                .and_then(|&e| possible_values(catalog, household, e, &at, &key));
             Question {
-                key: key_of(&at),
+                key,
                 at,
                 event,
                 decides,
+                options,
             }
         })
         .collect()
+}
+
+/// The values of an enum fact still possible for its holder, when the dictionary says when
+/// each is possible (`possibleWhen`): a value whose rule is known to be false is left out.
+fn possible_values(
+    catalog: &Catalog,
+    household: &Household,
+    event: usize,
+    at: &FactRef,
+    key: &str,
+) -> Option<Vec<String>> {
+    let def = catalog.facts.lookup(key)?;
+    let values = def.r#enum.as_ref()?;
+    if def.possible.is_empty() {
+        return None;
+    }
+    let facts = EventFacts::new(household, household.events.get(event)?);
+    let member = match &at.holder {
+        Holder::Member(id) => Some(id.as_str()),
+        _ => None,
+    };
+    let scope = Scope {
+        facts: &facts,
+        member,
+    };
+    Some(
+        values
+            .keys()
+            .filter(|value| {
+                def.possible
+                    .iter()
+                    .find(|(v, _)| v == *value)
+                    .is_none_or(|(_, rule)| rule.evaluate(&scope).decided() != Some(false))
+            })
+            .cloned()
+            .collect(),
+    )
 }
 
 /// Fills reasons and questions in one language.

@@ -114,6 +114,24 @@ fn check(name: &str, step: usize, d: &Value, expect: &Value) {
             }
         }
     }
+    // A question offers only the answers still possible.
+    if let Some(options) = expect["options"].as_object() {
+        for (id, values) in options {
+            let q = d["questions"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|q| q["id"] == id.as_str())
+                .unwrap_or_else(|| panic!("{at}: no question {id}"));
+            let offered: BTreeSet<String> = q["options"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|o| o["value"].as_str().unwrap().to_owned())
+                .collect();
+            assert_eq!(offered, strings(values), "{at}: options of {id}");
+        }
+    }
     if let Some(deadlines) = expect["deadlines"].as_object() {
         for (key, date) in deadlines {
             assert_eq!(&find(d, key)["deadline"], date, "{at}: deadline of {key}");
