@@ -7,6 +7,7 @@ pub mod calendar;
 pub mod facts;
 pub mod overrides;
 pub mod prefill;
+pub mod report;
 pub mod rule;
 pub mod template;
 pub mod versions;

@@ -16,10 +16,17 @@ use crate::forms::FormRegistry;
 use crate::tenancy::LgCode;
 
 pub async fn run(settings: &Settings, command: CatalogCommand) -> Result<ExitCode, String> {
-    let store = super::admin::store(settings).await?;
     let source = settings.schemas.source();
     let forms = Arc::new(FormRegistry::load(&source).map_err(|e| e.to_string())?);
     let base = Arc::new(Catalog::load(&source, &forms).map_err(|e| e.to_string())?);
+    if let CatalogCommand::Report { lg_code: None } = command {
+        print!(
+            "{}",
+            crate::catalog::report::markdown(&base, "手続一覧(標準)")
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    let store = super::admin::store(settings).await?;
     let catalogs = Catalogs::new(base, forms, store.clone());
     let code = |raw: &str| LgCode::parse(raw).map_err(|e| format!("{raw}: {e}"));
     match command {
@@ -103,6 +110,12 @@ pub async fn run(settings: &Settings, command: CatalogCommand) -> Result<ExitCod
                     catalogs.label(version)
                 );
             }
+        }
+        CatalogCommand::Report { lg_code } => {
+            let code = code(lg_code.as_deref().unwrap_or_default())?;
+            let (version, catalog) = catalogs.current(&code).await.map_err(|e| e.to_string())?;
+            let title = format!("手続一覧({code}、版 {})", catalogs.label(version));
+            print!("{}", crate::catalog::report::markdown(&catalog, &title));
         }
     }
     Ok(ExitCode::SUCCESS)

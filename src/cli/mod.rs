@@ -229,6 +229,14 @@ pub enum CatalogCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Print the catalogue as Markdown for legal review: each procedure's article, deadline,
+    /// facts, questions and rule, then the procedures whose legal basis names no article.
+    /// Without --lg-code, the built-in catalogue (no database needed).
+    Report {
+        /// The catalogue in force for this municipality (its overrides applied).
+        #[arg(long)]
+        lg_code: Option<String>,
+    },
 }
 
 #[derive(Debug, Subcommand)]

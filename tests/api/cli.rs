@@ -223,6 +223,20 @@ async fn operator_commands_manage_tenants_and_clients(backend: Backend) {
         false
     );
     assert!(shown["catalogVersion"].as_str().unwrap().ends_with(".1"));
+    // The catalogue for legal review: the municipality's in force, and the built-in one.
+    let report = run(&dir, url, &["catalog", "report", "--lg-code", "131016"]);
+    assert!(report.status.success());
+    let report = String::from_utf8(report.stdout).unwrap();
+    let moped = report
+        .split("### ")
+        .find(|s| s.contains("(`mopedRegistration`)"))
+        .unwrap();
+    assert!(moped.contains("扱わない"), "{moped}");
+    assert!(moped.contains("地方税法第445条"), "{moped}");
+    let built_in = run(&dir, url, &["catalog", "report"]);
+    let built_in = String::from_utf8(built_in.stdout).unwrap();
+    assert!(built_in.starts_with("# 手続一覧(標準)"));
+    assert!(!built_in.contains("扱わない"));
 
     let refused = run(
         &dir,

@@ -1,0 +1,226 @@
+//! The catalogue as a document a municipality's legal staff can review: for each procedure,
+//! its article, what it needs and when, the facts its rule reads, the questions it may ask and
+//! the rule itself; then the procedures whose legal basis names no article.
+
+use std::collections::BTreeSet;
+use std::fmt::Write as _;
+
+use serde_json::Value;
+
+use super::calendar::Count;
+use super::{AppliesTo, Catalog, Handling, Procedure};
+
+/// Every `{"var": "…"}` of a rule, as written (`member.age`, or a bare name inside `some`).
+fn vars(rule: &Value, out: &mut BTreeSet<String>) {
+    match rule {
+        Value::Object(map) => {
+            for (op, args) in map {
+                match (op.as_str(), args) {
+                    ("var", Value::String(name)) => {
+                        out.insert(name.clone());
+                    }
+                    ("var", Value::Array(a)) => {
+                        if let Some(Value::String(name)) = a.first() {
+                            out.insert(name.clone());
+                        }
+                    }
+                    _ => vars(args, out),
+                }
+            }
+        }
+        Value::Array(items) => items.iter().for_each(|i| vars(i, out)),
+        _ => {}
+    }
+}
+
+/// Whether a legal basis names an article (第…条) or a municipality's rule (条例, 規則).
+fn names_an_article(basis: &str) -> bool {
+    (basis.contains('第') && basis.contains('条'))
+        || basis.contains("条例")
+        || basis.contains("規則")
+}
+
+fn deadline(p: &Procedure) -> String {
+    let Some(d) = &p.deadline else {
+        return "なし".to_owned();
+    };
+    let count = match d.count {
+        Count::NextDay => "翌日起算",
+        Count::EventDay => "当日起算",
+    };
+    let from = d
+        .from
+        .as_deref()
+        .map(|f| format!("、{f} が分かればその日から"))
+        .unwrap_or_default();
+    let note = d
+        .note
+        .as_ref()
+        .map(|n| format!("(注: {})", n.ja))
+        .unwrap_or_default();
+    format!(
+        "{}日({count}{from}、末日が閉庁日なら翌開庁日){note}",
+        d.days
+    )
+}
+
+/// The catalogue as Markdown, areas in the vocabulary's order.
+pub fn markdown(catalog: &Catalog, title: &str) -> String {
+    let mut out = String::new();
+    let areas = &catalog.vocabulary.areas;
+    let _ = writeln!(
+        out,
+        "# {title}\n\n手続 {} 件、業務 {} 分野。各手続の根拠条文、期限、規則が読む事実と質問、規則そのもの。\n",
+        catalog.procedures.len(),
+        catalog
+            .procedures
+            .iter()
+            .map(|p| p.area.as_str())
+            .collect::<BTreeSet<_>>()
+            .len()
+    );
+    for (area, label) in areas {
+        let mut in_area: Vec<&Procedure> = catalog
+            .procedures
+            .iter()
+            .filter(|p| &p.area == area)
+            .map(|p| p.as_ref())
+            .collect();
+        if in_area.is_empty() {
+            continue;
+        }
+        in_area.sort_by(|a, b| a.id.cmp(&b.id));
+        let _ = writeln!(out, "## {} ({area})\n", label.ja);
+        for p in in_area {
+            let events: Vec<String> = p
+                .life_events
+                .iter()
+                .map(|e| {
+                    catalog
+                        .vocabulary
+                        .life_events
+                        .get(e)
+                        .map_or_else(|| e.clone(), |d| d.ja.clone())
+                })
+                .collect();
+            let mut read = BTreeSet::new();
+            vars(&p.rule_source, &mut read);
+            let _ = writeln!(out, "### {} (`{}`)\n", p.name.ja, p.id);
+            if !p.enabled {
+                let _ = writeln!(out, "- **この団体では扱わない(無効)**");
+            }
+            if p.local {
+                let _ = writeln!(out, "- この団体独自の手続");
+            }
+            let _ = writeln!(out, "- 根拠: {}", p.legal_basis.ja);
+            let _ = writeln!(out, "- 担当: {}", p.department);
+            let _ = writeln!(out, "- 届出事由: {}", events.join("、"));
+            let _ = writeln!(
+                out,
+                "- 判定の単位: {}",
+                match p.applies_to {
+                    AppliesTo::Household => "世帯",
+                    AppliesTo::Member => "世帯員ごと",
+                }
+            );
+            match &p.handling {
+                Handling::Counter => {
+                    let _ = writeln!(out, "- 取扱い: この窓口");
+                }
+                Handling::Referral { to, .. } => {
+                    let _ = writeln!(out, "- 取扱い: 案内({})", to.ja);
+                }
+            }
+            let _ = writeln!(out, "- 期限: {}", deadline(p));
+            let _ = writeln!(
+                out,
+                "- 様式: {}",
+                p.form
+                    .as_ref()
+                    .map_or_else(|| "なし".to_owned(), |(f, v)| format!("{f}@{v}"))
+            );
+            let _ = writeln!(
+                out,
+                "- 規則が読む事実: {}",
+                read.iter()
+                    .map(|k| format!("`{k}`"))
+                    .collect::<Vec<_>>()
+                    .join("、")
+            );
+            let _ = writeln!(
+                out,
+                "- 質問: {}",
+                if p.questions.is_empty() {
+                    "なし".to_owned()
+                } else {
+                    p.questions
+                        .iter()
+                        .map(|k| format!("`{k}`"))
+                        .collect::<Vec<_>>()
+                        .join("、")
+                }
+            );
+            if !p.documents.is_empty() {
+                let _ = writeln!(
+                    out,
+                    "- 持ち物: {}",
+                    p.documents
+                        .iter()
+                        .map(|d| d.ja.as_str())
+                        .collect::<Vec<_>>()
+                        .join(" / ")
+                );
+            }
+            let _ = writeln!(
+                out,
+                "- 規則: `{}`\n",
+                serde_json::to_string(&p.rule_source).unwrap_or_default()
+            );
+        }
+    }
+    let without: Vec<String> = catalog
+        .procedures
+        .iter()
+        .filter(|p| !names_an_article(&p.legal_basis.ja))
+        .map(|p| format!("- `{}`: {}", p.id, p.legal_basis.ja))
+        .collect();
+    let _ = writeln!(out, "## 根拠条文の記載がない手続\n");
+    if without.is_empty() {
+        let _ = writeln!(out, "なし");
+    } else {
+        let _ = writeln!(out, "{}", without.join("\n"));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::forms::{FormRegistry, SchemaSource};
+
+    #[test]
+    fn every_procedure_is_reported_with_its_article_and_the_facts_it_reads() {
+        let forms = FormRegistry::load(&SchemaSource::Embedded).unwrap();
+        let catalog = Catalog::load(&SchemaSource::Embedded, &forms).unwrap();
+        let report = markdown(&catalog, "手続一覧");
+        for p in &catalog.procedures {
+            assert!(report.contains(&format!("(`{}`)", p.id)), "{}", p.id);
+        }
+        let move_in = report
+            .split("### ")
+            .find(|s| s.contains("(`moveInNotification`)"))
+            .unwrap();
+        assert!(move_in.contains("住民基本台帳法第22条"), "{move_in}");
+        assert!(move_in.contains("`event.from`"), "{move_in}");
+        assert!(move_in.contains("14日(翌日起算"), "{move_in}");
+        let birth = report
+            .split("### ")
+            .find(|s| s.contains("(`birthRegistration`)"))
+            .unwrap();
+        assert!(birth.contains("当日起算"), "{birth}");
+        assert!(report.contains("## 根拠条文の記載がない手続"));
+        assert!(names_an_article("住民基本台帳法第22条"));
+        assert!(names_an_article("市子ども医療費助成条例"));
+        assert!(!names_an_article("民法"));
+    }
+}
