@@ -243,10 +243,13 @@ async fn serve(
             .await
             .map_err(|e| e.to_string())?;
         if let Some(session) = taken {
-            driver
+            let state = driver
                 .drive(&session, down, up)
                 .await
                 .map_err(|e| e.to_string())?;
+            if state == crate::card::session::State::WaitingForCard {
+                return Err("the bridge left before the card was read".to_owned());
+            }
             continue;
         }
         tokio::select! {

@@ -256,6 +256,10 @@ pub struct Driver {
 impl Driver {
     /// Runs one session taken from the store over the bridge connection, and stores how it
     /// ended. Errors are the store's; the card's problems end the session as `failed`.
+    ///
+    /// A connection that turns out to be gone before the card was touched (a bridge that
+    /// restarted: the gateway had not noticed its old connection closing) gives the session
+    /// back instead, and the answer is `WaitingForCard`: the device's live connection takes it.
     pub async fn drive(
         &self,
         session: &CardSession,
@@ -267,6 +271,20 @@ impl Driver {
             .unwrap_or(Duration::ZERO);
         let deadline = Instant::now() + remaining;
         let outcome = self.read(session, down, up, deadline).await;
+        if outcome
+            .as_ref()
+            .is_err_and(|f| f.code == FailureCode::ReaderError)
+            && down.is_closed()
+            && self.store.release_card_session(session.id).await?
+        {
+            tracing::info!(
+                session = %session.id,
+                device = %session.device_id,
+                "the bridge connection was gone before the card was read; the session waits for the device's next connection"
+            );
+            self.signals.asked.notify_waiters();
+            return Ok(State::WaitingForCard);
+        }
         let state = if outcome.is_ok() {
             State::Verified
         } else {

@@ -196,6 +196,19 @@ impl Store {
         Ok(None)
     }
 
+    /// Gives a session back to be taken by the device's next connection: only while it still
+    /// waits for the card (nothing of the card was read). Returns whether it was given back.
+    pub async fn release_card_session(&self, id: Uuid) -> Result<bool, StoreError> {
+        let done = Entity::update_many()
+            .col_expr(Column::Driver, Expr::value(Option::<String>::None))
+            .col_expr(Column::UpdatedAt, Expr::value(super::now()))
+            .filter(Column::Id.eq(id.to_string()))
+            .filter(Column::State.eq(State::WaitingForCard.as_str()))
+            .exec(&self.db)
+            .await?;
+        Ok(done.rows_affected == 1)
+    }
+
     /// Moves a session that is not final to `state`.
     pub async fn set_card_session_state(&self, id: Uuid, state: State) -> Result<(), StoreError> {
         Entity::update_many()
