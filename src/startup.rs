@@ -310,12 +310,8 @@ impl Application {
         let registry = Registry::new();
         let visit_metrics = crate::kpi::VisitMetrics::register(&registry)
             .map_err(|e| StartupError::Other(e.to_string()))?;
-        let areas: std::collections::BTreeSet<&str> = catalog
-            .vocabulary
-            .areas
-            .keys()
-            .map(String::as_str)
-            .collect();
+        let areas: std::collections::BTreeSet<&str> =
+            catalog.vocabulary.area_ids().into_iter().collect();
         let routes = Arc::new(
             crate::link::outbox::Routes::new(&settings.link.connectors, &areas)
                 .map_err(|e| StartupError::Other(e.to_string()))?,

@@ -65,6 +65,13 @@ pub struct Vocabulary {
     pub identity_checks: BTreeMap<String, Bilingual>,
 }
 
+impl Vocabulary {
+    /// The business areas' ids, in order (for checks and for messages that list them).
+    pub fn area_ids(&self) -> Vec<&str> {
+        self.areas.keys().map(String::as_str).collect()
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 pub enum AppliesTo {
@@ -471,6 +478,15 @@ fn check_facts(
                         e.message
                     )
                 })?;
+                // Over the holder's own facts only: they are the ones known when it is asked.
+                for var in rule.vars() {
+                    let (of, name) = var.dictionary_key();
+                    if of != holder || !names.contains(name) {
+                        return Err(format!(
+                            "{key}: possibleWhen/{value} reads {of}.{name}; it may read only {holder} facts of facts.json"
+                        ));
+                    }
+                }
                 possible.push((value.clone(), rule));
             }
             def.possible = possible;

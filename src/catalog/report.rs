@@ -5,33 +5,8 @@
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
 
-use serde_json::Value;
-
 use super::calendar::Count;
 use super::{AppliesTo, Catalog, Handling, Procedure};
-
-/// Every `{"var": "…"}` of a rule, as written (`member.age`, or a bare name inside `some`).
-fn vars(rule: &Value, out: &mut BTreeSet<String>) {
-    match rule {
-        Value::Object(map) => {
-            for (op, args) in map {
-                match (op.as_str(), args) {
-                    ("var", Value::String(name)) => {
-                        out.insert(name.clone());
-                    }
-                    ("var", Value::Array(a)) => {
-                        if let Some(Value::String(name)) = a.first() {
-                            out.insert(name.clone());
-                        }
-                    }
-                    _ => vars(args, out),
-                }
-            }
-        }
-        Value::Array(items) => items.iter().for_each(|i| vars(i, out)),
-        _ => {}
-    }
-}
 
 /// Whether a legal basis names an article (第…条) or a municipality's rule (条例, 規則).
 fn names_an_article(basis: &str) -> bool {
@@ -103,8 +78,15 @@ pub fn markdown(catalog: &Catalog, title: &str) -> String {
                         .map_or_else(|| e.clone(), |d| d.ja.clone())
                 })
                 .collect();
-            let mut read = BTreeSet::new();
-            vars(&p.rule_source, &mut read);
+            let read: BTreeSet<String> = p
+                .rule
+                .vars()
+                .into_iter()
+                .map(|v| {
+                    let (holder, name) = v.dictionary_key();
+                    format!("{holder}.{name}")
+                })
+                .collect();
             let _ = writeln!(out, "### {} (`{}`)\n", p.name.ja, p.id);
             if !p.enabled {
                 let _ = writeln!(out, "- **この団体では扱わない(無効)**");

@@ -94,12 +94,7 @@ pub async fn clients(settings: &Settings, command: ClientsCommand) -> Result<Exi
             let forms = crate::forms::FormRegistry::load(&source).map_err(|e| e.to_string())?;
             let catalog =
                 crate::catalog::Catalog::load(&source, &forms).map_err(|e| e.to_string())?;
-            let known_areas: Vec<&str> = catalog
-                .vocabulary
-                .areas
-                .keys()
-                .map(String::as_str)
-                .collect();
+            let known_areas = catalog.vocabulary.area_ids();
             let (client, secret) = match auth::register_client(
                 &store,
                 auth::Registration {

@@ -232,13 +232,7 @@ pub async fn create_client(
     body: ApiJson<NewClientDto>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.0;
-    let known_areas: Vec<&str> = state
-        .catalog
-        .vocabulary
-        .areas
-        .keys()
-        .map(String::as_str)
-        .collect();
+    let known_areas = state.catalog.vocabulary.area_ids();
     let (client, secret) = auth::register_client(
         &state.store,
         auth::Registration {

@@ -132,13 +132,7 @@ fn linkable_area(
             ),
         ));
     }
-    let known: Vec<&str> = state
-        .catalog
-        .vocabulary
-        .areas
-        .keys()
-        .map(String::as_str)
-        .collect();
+    let known = state.catalog.vocabulary.area_ids();
     Err(ApiError::not_found(Text::new(
         format!("業務「{area}」はありません({})。", known.join(", ")),
         format!("There is no business area {area:?} ({}).", known.join(", ")),

@@ -70,16 +70,7 @@ impl Signature {
             _ => jpeg_size(&bytes),
         }
         .map_err(|problem| match problem {
-            Problem::TooLarge => FieldError::new(
-                "/signature/data",
-                "signature_too_large",
-                Text::new(
-                    format!(
-                        "署名の画像は縦横とも{MAX_SIDE}ピクセル以下にしてください。",
-                    ),
-                    format!("The signature image is at most {MAX_SIDE} pixels wide and high."),
-                ),
-            ),
+            Problem::TooLarge => too_large(),
             Problem::Broken => FieldError::new(
                 "/signature/data",
                 "invalid_signature_image",
@@ -89,15 +80,9 @@ impl Signature {
                 ),
             ),
         })?;
-        if width == 0 || height == 0 || width > MAX_SIDE || height > MAX_SIDE {
-            return Err(FieldError::new(
-                "/signature/data",
-                "signature_too_large",
-                Text::new(
-                    format!("署名の画像は縦横とも{MAX_SIDE}ピクセル以下にしてください。"),
-                    format!("The signature image is at most {MAX_SIDE} pixels wide and high."),
-                ),
-            ));
+        // The decoders bound the size already; an empty canvas is no signature either.
+        if width == 0 || height == 0 {
+            return Err(too_large());
         }
         Ok(Signature::Image {
             media_type: media_type.to_owned(),
@@ -111,6 +96,17 @@ impl Signature {
 enum Problem {
     TooLarge,
     Broken,
+}
+
+fn too_large() -> FieldError {
+    FieldError::new(
+        "/signature/data",
+        "signature_too_large",
+        Text::new(
+            format!("署名の画像は縦横とも{MAX_SIDE}ピクセル以下にしてください。"),
+            format!("The signature image is at most {MAX_SIDE} pixels wide and high."),
+        ),
+    )
 }
 
 /// Decodes every frame row of a PNG (so its compressed data and checksums are all read) and
