@@ -7,6 +7,7 @@ pub mod calendar;
 pub mod facts;
 pub mod overrides;
 pub mod prefill;
+pub mod reason;
 pub mod report;
 pub mod rule;
 pub mod template;
@@ -20,6 +21,7 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 pub use facts::{FactDef, FactDictionary, FactKind, FactType};
+pub use reason::{ReasonText, ReasonTexts, Reasons};
 pub use rule::{Evaluation, FactRef, FactSource, Holder, Rule, Scope, Tri};
 
 use crate::forms::{FormRegistry, SchemaError, SchemaSource};
@@ -109,13 +111,6 @@ pub struct Deadline {
     pub from: Option<String>,
     #[serde(default)]
     pub note: Option<Bilingual>,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct Reasons {
-    pub needed: Bilingual,
-    pub not_needed: Bilingual,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -598,14 +593,12 @@ fn check_procedure(
     } else {
         &["event", "household", "applicant"]
     };
-    for (which, t) in [
-        ("needed", &file.reason.needed),
-        ("notNeeded", &file.reason.not_needed),
-    ] {
-        for text in [&t.ja, &t.en] {
-            template::check(text, facts, holders).map_err(|p| format!("/reason/{which}: {p}"))?;
-        }
-    }
+    file.reason
+        .needed
+        .check(&rule, facts, holders, "/reason/needed")?;
+    file.reason
+        .not_needed
+        .check(&rule, facts, holders, "/reason/notNeeded")?;
     if let Some(from) = file.deadline.as_ref().and_then(|d| d.from.as_deref()) {
         let is_event_date = from.starts_with("event.")
             && facts

@@ -384,21 +384,32 @@ pub struct Evaluation {
     /// facts of the operand that made it false). When unknown: the unknown facts that can
     /// still change the value, and only those.
     pub facts: BTreeSet<FactRef>,
+    /// Those of `facts` read by the rule's own variables (`member.x`, `event.x` …), not only
+    /// through a quantifier's members: a reason may name them as the procedure's holder's.
+    pub direct: BTreeSet<FactRef>,
 }
 
 impl Evaluation {
-    fn known(value: Value, facts: BTreeSet<FactRef>) -> Self {
+    fn known(value: Value, facts: BTreeSet<FactRef>, direct: BTreeSet<FactRef>) -> Self {
         Self {
             value: Tri::Known(value),
             facts,
+            direct,
         }
     }
 
-    fn unknown(facts: BTreeSet<FactRef>) -> Self {
+    fn unknown(facts: BTreeSet<FactRef>, direct: BTreeSet<FactRef>) -> Self {
         Self {
             value: Tri::Unknown,
             facts,
+            direct,
         }
+    }
+
+    /// Adds another evaluation's facts to these.
+    fn absorb(&mut self, other: Evaluation) {
+        self.facts.extend(other.facts);
+        self.direct.extend(other.direct);
     }
 
     /// `Some(true/false)` when decided (JSON Logic truthiness), `None` when undecided.
@@ -436,7 +447,7 @@ impl Rule {
 
     fn eval(&self, scope: &Scope<'_>, item: Option<&str>) -> Evaluation {
         match self {
-            Rule::Literal(v) => Evaluation::known(v.clone(), BTreeSet::new()),
+            Rule::Literal(v) => Evaluation::known(v.clone(), BTreeSet::new(), BTreeSet::new()),
             Rule::Var(var) => {
                 let at = match var {
                     Var::Event(n) => FactRef {
@@ -460,9 +471,14 @@ impl Rule {
                         name: n.clone(),
                     },
                 };
+                let direct = if matches!(var, Var::Item(_)) {
+                    BTreeSet::new()
+                } else {
+                    BTreeSet::from([at.clone()])
+                };
                 match scope.facts.fact(&at) {
-                    Some(v) => Evaluation::known(v, BTreeSet::from([at])),
-                    None => Evaluation::unknown(BTreeSet::from([at])),
+                    Some(v) => Evaluation::known(v, BTreeSet::from([at]), direct),
+                    None => Evaluation::unknown(BTreeSet::from([at]), direct),
                 }
             }
             Rule::And(xs) => junction(xs.iter().map(|x| x.eval(scope, item)), false),
@@ -514,7 +530,7 @@ impl Rule {
 
 fn map_known(e: Evaluation, f: impl FnOnce(Value) -> Value) -> Evaluation {
     match e.value {
-        Tri::Known(v) => Evaluation::known(f(v), e.facts),
+        Tri::Known(v) => Evaluation::known(f(v), e.facts, e.direct),
         Tri::Unknown => e,
     }
 }
@@ -528,30 +544,25 @@ fn to_bool(e: Evaluation) -> Evaluation {
 /// own facts. Without one, any unknown makes the whole unknown, reporting every unknown fact
 /// (each can still change the outcome).
 fn junction(items: impl Iterator<Item = Evaluation>, stop_on: bool) -> Evaluation {
-    let mut all_facts = BTreeSet::new();
-    let mut unknown_facts = BTreeSet::new();
+    let mut known = Evaluation::known(Value::Bool(!stop_on), BTreeSet::new(), BTreeSet::new());
+    let mut unknown = Evaluation::unknown(BTreeSet::new(), BTreeSet::new());
     let mut any_unknown = false;
-    let mut last = None;
     for e in items {
         match &e.value {
             Tri::Known(v) if truthy(v) == stop_on => return e,
             Tri::Known(v) => {
-                all_facts.extend(e.facts.iter().cloned());
-                last = Some(v.clone());
+                // No operand decided: `and` of all-true gives its last value, `or` of
+                // all-false too; an empty quantifier gives `or` → false.
+                known.value = Tri::Known(v.clone());
+                known.absorb(e);
             }
             Tri::Unknown => {
                 any_unknown = true;
-                unknown_facts.extend(e.facts);
+                unknown.absorb(e);
             }
         }
     }
-    if any_unknown {
-        Evaluation::unknown(unknown_facts)
-    } else {
-        // No operand decided: `and` of all-true gives its last value, `or` of all-false too;
-        // an empty quantifier gives `or` → false.
-        Evaluation::known(last.unwrap_or(Value::Bool(!stop_on)), all_facts)
-    }
+    if any_unknown { unknown } else { known }
 }
 
 /// `all` over members: true over none (JSON Logic's `all` of an empty array is false, but no
@@ -562,37 +573,44 @@ fn junction_or_true(items: impl Iterator<Item = Evaluation>) -> Evaluation {
 
 /// Evaluates an operator that needs all its operands known.
 fn strict_all(evs: Vec<Evaluation>, f: impl FnOnce(&[Value]) -> Value) -> Evaluation {
-    let mut facts = BTreeSet::new();
+    let mut known = Evaluation::known(Value::Null, BTreeSet::new(), BTreeSet::new());
     let mut values = Vec::with_capacity(evs.len());
-    let mut unknown = BTreeSet::new();
-    for e in evs {
-        match e.value {
+    let mut unknown = Evaluation::unknown(BTreeSet::new(), BTreeSet::new());
+    let mut any_unknown = false;
+    for mut e in evs {
+        match std::mem::replace(&mut e.value, Tri::Unknown) {
             Tri::Known(v) => {
-                facts.extend(e.facts);
                 values.push(v);
+                known.absorb(e);
             }
-            Tri::Unknown => unknown.extend(e.facts),
+            Tri::Unknown => {
+                any_unknown = true;
+                unknown.absorb(e);
+            }
         }
     }
-    if unknown.is_empty() {
-        Evaluation::known(f(&values), facts)
+    if any_unknown {
+        unknown
     } else {
-        Evaluation::unknown(unknown)
+        known.value = Tri::Known(f(&values));
+        known
     }
 }
 
 fn eval_if(xs: &[Rule], scope: &Scope<'_>, item: Option<&str>) -> Evaluation {
-    let mut facts = BTreeSet::new();
+    // The conditions passed on the way, whose facts decided which branch is taken.
+    let mut passed = Evaluation::known(Value::Null, BTreeSet::new(), BTreeSet::new());
     let mut i = 0;
     while i + 1 < xs.len() {
         let cond = xs[i].eval(scope, item);
         match cond.value {
             Tri::Known(ref v) => {
-                facts.extend(cond.facts.iter().cloned());
-                if truthy(v) {
+                let taken = truthy(v);
+                passed.absorb(cond);
+                if taken {
                     let mut r = xs[i + 1].eval(scope, item);
                     if matches!(r.value, Tri::Known(_)) {
-                        r.facts.extend(facts);
+                        r.absorb(passed);
                     }
                     return r;
                 }
@@ -604,20 +622,25 @@ fn eval_if(xs: &[Rule], scope: &Scope<'_>, item: Option<&str>) -> Evaluation {
                 let rest = eval_if(&xs[i + 2..], scope, item);
                 return match (&then.value, &rest.value) {
                     (Tri::Known(a), Tri::Known(b)) if truthy(a) == truthy(b) => {
-                        let mut f = then.facts;
-                        f.extend(rest.facts);
-                        f.extend(facts);
-                        Evaluation::known(Value::Bool(truthy(a)), f)
+                        let mut r = Evaluation::known(
+                            Value::Bool(truthy(a)),
+                            BTreeSet::new(),
+                            BTreeSet::new(),
+                        );
+                        r.absorb(then);
+                        r.absorb(rest);
+                        r.absorb(passed);
+                        r
                     }
                     _ => {
-                        let mut f = cond.facts;
+                        let mut r = cond;
                         if then.value == Tri::Unknown {
-                            f.extend(then.facts);
+                            r.absorb(then);
                         }
                         if rest.value == Tri::Unknown {
-                            f.extend(rest.facts);
+                            r.absorb(rest);
                         }
-                        Evaluation::unknown(f)
+                        r
                     }
                 };
             }
@@ -627,11 +650,11 @@ fn eval_if(xs: &[Rule], scope: &Scope<'_>, item: Option<&str>) -> Evaluation {
         Some(otherwise) if i + 1 == xs.len() => {
             let mut r = otherwise.eval(scope, item);
             if matches!(r.value, Tri::Known(_)) {
-                r.facts.extend(facts);
+                r.absorb(passed);
             }
             r
         }
-        _ => Evaluation::known(Value::Null, facts),
+        _ => passed,
     }
 }
 
@@ -701,6 +724,29 @@ mod tests {
 
     fn keys(e: &Evaluation) -> Vec<String> {
         e.facts.iter().map(ToString::to_string).collect()
+    }
+
+    /// A fact read through a quantifier over the members is not the procedure's holder's own
+    /// deciding fact, even for the member the procedure is decided for.
+    #[test]
+    fn facts_read_through_a_quantifier_are_not_direct() {
+        let f = facts(&[
+            ("members[m1].isSubject", json!(false)),
+            ("members[m2].isSubject", json!(false)),
+            ("members[m1].insurance", json!("employee")),
+        ]);
+        let e = eval(
+            json!({"and": [
+                {"==": [{"var": "member.insurance"}, "employee"]},
+                {"some": [{"var": "household.members"}, {"var": "isSubject"}]}
+            ]}),
+            &f,
+        );
+        assert_eq!(e.decided(), Some(false));
+        assert_eq!(keys(&e), ["members[m1].isSubject", "members[m2].isSubject"]);
+        assert!(e.direct.is_empty(), "{:?}", e.direct);
+        let e = eval(json!({"==": [{"var": "member.insurance"}, "employee"]}), &f);
+        assert_eq!(e.direct, e.facts);
     }
 
     #[test]

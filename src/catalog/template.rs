@@ -73,6 +73,16 @@ pub fn render(template: &str, fill: &Fill<'_>) -> String {
     out
 }
 
+/// The template filled, or `None` when a fact it names is not known: a reason never tells
+/// an unknown.
+pub fn render_known(template: &str, fill: &Fill<'_>) -> Option<String> {
+    let known = placeholders(template)
+        .ok()?
+        .into_iter()
+        .all(|key| (fill.value)(key).is_some_and(|v| !v.is_null()));
+    known.then(|| render(template, fill))
+}
+
 /// One fact as a person reads it: enum values by their label, dates in 和暦 in Japanese.
 pub fn show(key: &str, fill: &Fill<'_>) -> String {
     let unknown = || match fill.lang {

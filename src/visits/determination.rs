@@ -1,7 +1,7 @@
 //! Determination (手続判定): which procedures a visit's household needs, why, and which
 //! questions can still change the answer — and only those.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use chrono::NaiveDate;
@@ -10,7 +10,9 @@ use serde_json::Value;
 use super::facts::{EventFacts, key_of};
 use super::model::{Household, Source};
 use crate::catalog::template::{self, Fill};
-use crate::catalog::{AppliesTo, Catalog, FactKind, FactRef, Holder, Procedure, Scope};
+use crate::catalog::{
+    AppliesTo, Catalog, FactKind, FactRef, Holder, Procedure, ReasonTexts, Scope,
+};
 use crate::forms::EraTable;
 use crate::i18n::Lang;
 
@@ -47,6 +49,9 @@ pub struct Decision {
     pub outcome: Outcome,
     /// When decided: the facts that decided it.
     pub facts: Vec<UsedFact>,
+    /// Those of `facts` the rule read as its holder's own (`member.age`), not only through a
+    /// quantifier over the members, as the procedure's reasons name them (`member.age`).
+    pub deciding_keys: BTreeSet<String>,
     /// When undecided: the facts still to be asked.
     pub questions: Vec<FactRef>,
     pub deadline: Option<NaiveDate>,
@@ -160,6 +165,7 @@ fn decide(
             member: member.map(str::to_owned),
             outcome: Outcome::NotNeeded,
             facts: Vec::new(),
+            deciding_keys: BTreeSet::new(),
             questions: Vec::new(),
             deadline: None,
             filing: None,
@@ -168,6 +174,10 @@ fn decide(
     }
     let scope = Scope { facts, member };
     let evaluation = procedure.rule.evaluate(&scope);
+    let deciding_keys = match evaluation.decided() {
+        Some(_) => evaluation.direct.iter().map(key_of).collect(),
+        None => BTreeSet::new(),
+    };
     let (outcome, used_facts, questions) = match evaluation.decided() {
         Some(true) => (Outcome::Needed, used(facts, evaluation.facts), Vec::new()),
         Some(false) => (
@@ -215,6 +225,7 @@ fn decide(
         member: member.map(str::to_owned),
         outcome,
         facts: used_facts,
+        deciding_keys,
         questions,
         deadline,
         filing,
@@ -309,10 +320,16 @@ pub struct Explainer<'a> {
 }
 
 impl Explainer<'_> {
-    fn render(&self, template: &str, event: usize, member: Option<&str>) -> String {
-        let Some(ev) = self.household.events.get(event) else {
-            return template.to_owned();
-        };
+    /// Fills a template from the facts of a visit's event; `None` when the event is not there
+    /// or `known_only` and a fact it names is unknown.
+    fn fill(
+        &self,
+        template: &str,
+        event: usize,
+        member: Option<&str>,
+        known_only: bool,
+    ) -> Option<String> {
+        let ev = self.household.events.get(event)?;
         let facts = EventFacts::new(self.household, ev);
         let value = |key: &str| facts.by_key(key, member);
         let event_label = |kind: &str, lang: Lang| {
@@ -324,21 +341,79 @@ impl Explainer<'_> {
                 }
             })
         };
-        template::render(
-            template,
-            &Fill {
-                facts: &self.catalog.facts,
-                eras: self.eras,
-                lang: self.lang,
-                value: &value,
-                event_label: &event_label,
-            },
-        )
+        let fill = Fill {
+            facts: &self.catalog.facts,
+            eras: self.eras,
+            lang: self.lang,
+            value: &value,
+            event_label: &event_label,
+        };
+        if known_only {
+            template::render_known(template, &fill)
+        } else {
+            Some(template::render(template, &fill))
+        }
+    }
+
+    fn render(&self, template: &str, event: usize, member: Option<&str>) -> String {
+        self.fill(template, event, member, false)
+            .unwrap_or_else(|| template.to_owned())
+    }
+
+    /// Why a decided procedure is needed or not: the first of the procedure's texts whose
+    /// facts all decided it and are known; else the deciding facts with their values.
+    fn decided_reason(&self, d: &Decision, texts: &ReasonTexts) -> String {
+        let member = d.member.as_deref();
+        let told = texts
+            .candidates(&d.procedure.rule, &d.deciding_keys)
+            .find_map(|t| self.fill(t.get(self.lang), d.event, member, true));
+        told.unwrap_or_else(|| self.deciding_facts_reason(d))
+    }
+
+    /// 「不要と判定しました(判定の根拠: 山田太郎さんの年齢 38)」: the deciding facts as they are.
+    fn deciding_facts_reason(&self, d: &Decision) -> String {
+        let facts: Vec<String> = d
+            .facts
+            .iter()
+            .map(|f| {
+                let key = key_of(&f.at);
+                let value = |_: &str| Some(f.value.clone());
+                let no_label = |_: &str, _: Lang| None;
+                let shown = template::show(
+                    &key,
+                    &Fill {
+                        facts: &self.catalog.facts,
+                        eras: self.eras,
+                        lang: self.lang,
+                        value: &value,
+                        event_label: &no_label,
+                    },
+                );
+                match self.lang {
+                    Lang::Ja => format!("{}「{shown}」", self.fact_label(&f.at)),
+                    Lang::En => format!("{} “{shown}”", self.fact_label(&f.at)),
+                }
+            })
+            .collect();
+        let needed = d.outcome == Outcome::Needed;
+        match (self.lang, facts.is_empty(), needed) {
+            (Lang::Ja, true, true) => "必要です。".to_owned(),
+            (Lang::Ja, true, false) => "不要です。".to_owned(),
+            (Lang::Ja, false, true) => {
+                format!("必要と判定しました(判定の根拠: {})。", facts.join("、"))
+            }
+            (Lang::Ja, false, false) => {
+                format!("不要と判定しました(判定の根拠: {})。", facts.join("、"))
+            }
+            (Lang::En, true, true) => "Needed.".to_owned(),
+            (Lang::En, true, false) => "Not needed.".to_owned(),
+            (Lang::En, false, true) => format!("Needed, decided by: {}.", facts.join("; ")),
+            (Lang::En, false, false) => format!("Not needed, decided by: {}.", facts.join("; ")),
+        }
     }
 
     /// Why the procedure is needed or not; for an undecided one, what is missing.
     pub fn reason(&self, d: &Decision) -> String {
-        let member = d.member.as_deref();
         if d.disabled {
             return match self.lang {
                 Lang::Ja => "この団体ではこの手続を扱っていません(団体の設定で無効になっています)。担当課にご確認ください。".to_owned(),
@@ -346,14 +421,8 @@ impl Explainer<'_> {
             };
         }
         match d.outcome {
-            Outcome::Needed => {
-                self.render(d.procedure.reason.needed.get(self.lang), d.event, member)
-            }
-            Outcome::NotNeeded => self.render(
-                d.procedure.reason.not_needed.get(self.lang),
-                d.event,
-                member,
-            ),
+            Outcome::Needed => self.decided_reason(d, &d.procedure.reason.needed),
+            Outcome::NotNeeded => self.decided_reason(d, &d.procedure.reason.not_needed),
             Outcome::Undecided => {
                 let labels: Vec<String> = d.questions.iter().map(|q| self.fact_label(q)).collect();
                 match self.lang {

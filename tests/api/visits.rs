@@ -114,6 +114,33 @@ fn check(name: &str, step: usize, d: &Value, expect: &Value) {
             }
         }
     }
+    // What a reason must not say: a fact that did not decide the outcome.
+    if let Some(reasons) = expect["reasonsNot"].as_object() {
+        for (key, parts) in reasons {
+            let reason = find(d, key)["reason"].as_str().unwrap();
+            for part in parts.as_array().unwrap() {
+                assert!(
+                    !reason.contains(part.as_str().unwrap()),
+                    "{at}: reason of {key}: {reason}"
+                );
+            }
+        }
+    }
+    // A decided procedure's reason tells the facts that decided it, never one not known.
+    for x in ["needed", "ruledOut"]
+        .iter()
+        .flat_map(|k| d[*k].as_array().unwrap())
+    {
+        let reason = x["reason"].as_str().unwrap();
+        if std::env::var("SHOW_REASONS").is_ok() {
+            println!("REASON {}: {reason}", label(x));
+        }
+        assert!(
+            !reason.contains("未確認") && !reason.contains("not known"),
+            "{at}: reason of {}: {reason}",
+            label(x)
+        );
+    }
     // A question offers only the answers still possible.
     if let Some(options) = expect["options"].as_object() {
         for (id, values) in options {
