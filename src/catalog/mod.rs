@@ -6,6 +6,7 @@
 pub mod calendar;
 pub mod facts;
 pub mod overrides;
+pub mod parameters;
 pub mod prefill;
 pub mod reason;
 pub mod report;
@@ -196,6 +197,11 @@ pub struct Procedure {
     pub filer: Option<Filer>,
     /// `catalog/procedures/<id>.json`, for messages.
     pub path: String,
+    /// The file as written, before its parameters were replaced: read again when a
+    /// municipality sets one of `parameters`.
+    pub source: Arc<Value>,
+    /// The municipal parameters the file names.
+    pub parameters: BTreeSet<String>,
     /// False when the municipality turned it off (see [`overrides`]).
     pub enabled: bool,
     /// A municipality's own procedure.
@@ -215,6 +221,9 @@ pub struct Catalog {
     validator: Arc<jsonschema::Validator>,
     pub facts: FactDictionary,
     pub vocabulary: Vocabulary,
+    /// Municipal parameters and the values in force (`catalog/parameters.json`, with the
+    /// municipality's values once its overrides are applied).
+    pub parameters: parameters::Parameters,
     /// The days the office is open, for deadlines (`catalog/calendar.json`, with the
     /// municipality's closing days once its overrides are applied).
     pub calendar: calendar::Calendar,
@@ -240,6 +249,7 @@ impl Catalog {
         let mut vocabulary = None;
         let mut facts = None;
         let mut calendar = None;
+        let mut params = None;
         let mut procedure_files = Vec::new();
         let mut prefill_files = Vec::new();
         for file in files.iter().filter(|f| f.path.starts_with("catalog/")) {
@@ -272,6 +282,14 @@ impl Catalog {
                         calendar::Calendar::from_file(read).map_err(|e| problem(&file.path, e))?,
                     );
                 }
+                ["catalog", "parameters.json"] => {
+                    let read = serde_json::from_value::<parameters::ParametersFile>(parsed()?)
+                        .map_err(|e| problem(&file.path, e.to_string()))?;
+                    params = Some(
+                        parameters::Parameters::from_file(read)
+                            .map_err(|e| problem(&file.path, e))?,
+                    );
+                }
                 ["catalog", "prefill", name] if name.ends_with(".json") => {
                     prefill_files.push((file.path.clone(), parsed()?));
                 }
@@ -285,7 +303,7 @@ impl Catalog {
                 _ => {
                     return Err(problem(
                         &file.path,
-                        "unexpected file: catalog/ holds procedure.schema.json, vocabulary.json, facts.json, calendar.json, procedures/<id>.json and prefill/<formId>.json",
+                        "unexpected file: catalog/ holds procedure.schema.json, vocabulary.json, facts.json, calendar.json, parameters.json, procedures/<id>.json and prefill/<formId>.json",
                     ));
                 }
             }
@@ -300,6 +318,12 @@ impl Catalog {
             .ok_or_else(|| problem("catalog/vocabulary.json", "the vocabulary is missing"))?;
         let calendar =
             calendar.ok_or_else(|| problem("catalog/calendar.json", "the calendar is missing"))?;
+        let params = params.ok_or_else(|| {
+            problem(
+                "catalog/parameters.json",
+                "the municipal parameters are missing",
+            )
+        })?;
         let mut facts = facts
             .ok_or_else(|| problem("catalog/facts.json", "the facts dictionary is missing"))?;
         check_facts(&mut facts, &vocabulary, forms)
@@ -317,8 +341,16 @@ impl Catalog {
         let mut procedures = Vec::new();
         let mut ids = BTreeSet::new();
         for (path, stem, value) in procedure_files {
-            let procedure = read_procedure(&validator, value, &path, &facts, &vocabulary, forms)
-                .map_err(|p| problem(&path, p))?;
+            let procedure = read_procedure(
+                &validator,
+                value,
+                &path,
+                &facts,
+                &vocabulary,
+                forms,
+                &params,
+            )
+            .map_err(|p| problem(&path, p))?;
             if procedure.id != stem {
                 return Err(problem(
                     &path,
@@ -363,6 +395,7 @@ impl Catalog {
             validator: Arc::new(validator),
             facts,
             vocabulary,
+            parameters: params,
             calendar,
             digest: digest[..12].to_owned(),
         })
@@ -416,13 +449,18 @@ fn read_procedure(
     facts: &FactDictionary,
     vocabulary: &Vocabulary,
     forms: &FormRegistry,
+    params: &parameters::Parameters,
 ) -> Result<Procedure, String> {
-    if let Some(e) = validator.iter_errors(&value).next() {
+    let filled = params.substitute(&value)?;
+    if let Some(e) = validator.iter_errors(&filled).next() {
         let at = e.instance_path().to_string();
         return Err(format!("{}: {e}", if at.is_empty() { "/" } else { &at }));
     }
-    let file: ProcedureFile = serde_json::from_value(value).map_err(|e| e.to_string())?;
-    check_procedure(file, path, facts, vocabulary, forms)
+    let file: ProcedureFile = serde_json::from_value(filled).map_err(|e| e.to_string())?;
+    let mut procedure = check_procedure(file, path, facts, vocabulary, forms)?;
+    procedure.parameters = parameters::Parameters::named_in(&value);
+    procedure.source = Arc::new(value);
+    Ok(procedure)
 }
 
 fn check_facts(
@@ -648,6 +686,8 @@ fn check_procedure(
         reason: file.reason,
         filer,
         path: path.to_owned(),
+        source: Arc::new(Value::Null),
+        parameters: BTreeSet::new(),
         enabled: true,
         local: false,
         prefill: file.prefill,

@@ -2,7 +2,7 @@
 //! or department, add a local procedure with its own rule. Stored in the database as numbered
 //! versions; a visit keeps the version it was opened with.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use serde::{Deserialize, Deserializer, Serialize};
@@ -58,6 +58,9 @@ pub struct Overrides {
     /// when the municipality's ordinance says otherwise.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub closed_every_year: Option<Vec<String>>,
+    /// Values of municipal parameters (`catalog/parameters.json`) by name.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub parameters: BTreeMap<String, Value>,
 }
 
 /// One problem of an override document: where (a JSON pointer) and what.
@@ -87,6 +90,36 @@ impl Catalog {
     ) -> Result<Catalog, Vec<OverrideError>> {
         let mut errors = Vec::new();
         let mut out = self.clone();
+        if !overrides.parameters.is_empty() {
+            match self.parameters.with_values(&overrides.parameters) {
+                Ok(params) => out.parameters = params,
+                Err(problems) => {
+                    errors.extend(problems.into_iter().map(|(p, m)| error(p, m)));
+                }
+            }
+            // Procedures naming a parameter are read again with the municipality's values.
+            let changed: BTreeSet<&String> = overrides.parameters.keys().collect();
+            for slot in out.procedures.iter_mut() {
+                if !slot.parameters.iter().any(|p| changed.contains(p)) {
+                    continue;
+                }
+                match super::read_procedure(
+                    &self.validator,
+                    (*slot.source).clone(),
+                    &slot.path,
+                    &self.facts,
+                    &self.vocabulary,
+                    forms,
+                    &out.parameters,
+                ) {
+                    Ok(p) => *slot = Arc::new(p),
+                    Err(message) => errors.push(error(
+                        "/parameters".to_owned(),
+                        format!("{} cannot be read with these values: {message}", slot.id),
+                    )),
+                }
+            }
+        }
         for (id, change) in &overrides.procedures {
             let at = format!("/procedures/{}", escape(id));
             let Some(slot) = out.procedures.iter_mut().find(|p| &p.id == id) else {
@@ -159,6 +192,7 @@ impl Catalog {
                 &self.facts,
                 &self.vocabulary,
                 forms,
+                &out.parameters,
             ) {
                 Ok(mut p) => {
                     p.local = true;

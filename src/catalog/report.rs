@@ -160,6 +160,30 @@ pub fn markdown(catalog: &Catalog, title: &str) -> String {
             );
         }
     }
+    let _ = writeln!(out, "## 団体が定める値\n");
+    let _ = writeln!(
+        out,
+        "| 名前 | 内容 | この団体の値 | 既定値 | 設定できる範囲 | 使う手続 |\n|---|---|---|---|---|---|"
+    );
+    for (name, def, value) in catalog.parameters.iter() {
+        let users: Vec<String> = catalog
+            .procedures
+            .iter()
+            .filter(|p| p.parameters.contains(name))
+            .map(|p| format!("`{}`", p.id))
+            .collect();
+        let _ = writeln!(
+            out,
+            "| `{name}` | {} | {value}{unit} | {}{unit} | {}〜{}{unit} | {} |",
+            def.label.ja,
+            def.default,
+            def.minimum,
+            def.maximum,
+            users.join("、"),
+            unit = def.unit.ja
+        );
+    }
+    let _ = writeln!(out);
     let without: Vec<String> = catalog
         .procedures
         .iter()
@@ -201,6 +225,10 @@ mod tests {
             .unwrap();
         assert!(birth.contains("当日起算"), "{birth}");
         assert!(report.contains("## 根拠条文の記載がない手続"));
+        assert!(
+            report.contains("| `sealRegistration.minimumAge` | 印鑑登録ができる年齢 | 15歳 | 15歳 | 15〜20歳 | `sealRegistrationMoveIn` |"),
+            "{report}"
+        );
         assert!(names_an_article("住民基本台帳法第22条"));
         assert!(names_an_article("市子ども医療費助成条例"));
         assert!(!names_an_article("民法"));

@@ -79,6 +79,11 @@ pub struct OverridesInputDto {
     /// municipality's ordinance says otherwise.
     #[schema(example = json!(["12-29", "12-30", "12-31", "01-01", "01-02", "01-03"]))]
     pub closed_every_year: Option<Vec<String>>,
+    /// Values of the municipal parameters (listed with their bounds by
+    /// `GET …/catalog`), by name: a value outside its bounds or an unknown name is refused.
+    #[serde(default)]
+    #[schema(example = json!({"childMedicalSubsidy.lastSchoolYearAge": 14}))]
+    pub parameters: std::collections::BTreeMap<String, i64>,
 }
 
 /// `Some(None)` for an explicit `null`, `None` when absent.
@@ -118,6 +123,11 @@ impl From<OverridesInputDto> for Overrides {
             local: dto.local,
             closed_days: dto.closed_days,
             closed_every_year: dto.closed_every_year,
+            parameters: dto
+                .parameters
+                .into_iter()
+                .map(|(k, v)| (k, Value::from(v)))
+                .collect(),
         }
     }
 }
@@ -160,6 +170,25 @@ pub struct ProcedureDto {
     pub legal_basis: String,
 }
 
+/// A municipal parameter: a value the municipality sets by its own ordinance or rules.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(as = CatalogParameter)]
+pub struct ParameterDto {
+    /// Set it in the overrides' `parameters` by this name.
+    pub name: String,
+    pub label: String,
+    pub description: String,
+    pub unit: String,
+    /// The value in force for this municipality.
+    pub value: i64,
+    pub default: i64,
+    pub minimum: i64,
+    pub maximum: i64,
+    /// The procedures whose rules, deadlines or texts use it.
+    pub procedures: Vec<String>,
+}
+
 /// The catalogue visits opened now are decided with.
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
@@ -167,6 +196,7 @@ pub struct ProcedureDto {
 pub struct CatalogDto {
     pub catalog_version: String,
     pub procedures: Vec<ProcedureDto>,
+    pub parameters: Vec<ParameterDto>,
 }
 
 async fn current_dto(
@@ -324,6 +354,26 @@ pub async fn get_catalog(
                 fee_yen: p.fee.as_ref().map(|f| f.yen),
                 documents: p.documents.iter().map(|d| d.get(lang).to_owned()).collect(),
                 legal_basis: p.legal_basis.get(lang).to_owned(),
+            })
+            .collect(),
+        parameters: catalog
+            .parameters
+            .iter()
+            .map(|(name, def, value)| ParameterDto {
+                name: name.to_owned(),
+                label: def.label.get(lang).to_owned(),
+                description: def.description.get(lang).to_owned(),
+                unit: def.unit.get(lang).to_owned(),
+                value,
+                default: def.default,
+                minimum: def.minimum,
+                maximum: def.maximum,
+                procedures: catalog
+                    .procedures
+                    .iter()
+                    .filter(|p| p.parameters.contains(name))
+                    .map(|p| p.id.clone())
+                    .collect(),
             })
             .collect(),
     }))

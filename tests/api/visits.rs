@@ -871,6 +871,144 @@ async fn municipality_overrides_make_a_new_catalogue_version(backend: Backend) {
 }
 storage_test!(municipality_overrides_make_a_new_catalogue_version);
 
+/// A municipality sets the values its own ordinances decide (子ども医療費助成's age limit and
+/// application days, 印鑑登録's minimum age): rules, deadlines and reasons follow them; a value
+/// outside its bounds or an unknown name is refused by pointer.
+async fn municipal_parameters_change_rules_deadlines_and_reasons(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let token = app.demo_token().await;
+    let admin = app.register_client(&["admin", "visits"], &["012084"]).await;
+    let admin = app.token_for(&admin.id, &admin.secret).await;
+    let catalog = "/v1/municipalities/012084/catalog";
+    let parameter = |c: &Value, name: &str| -> Value {
+        c["parameters"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["name"] == name)
+            .cloned()
+            .unwrap_or_else(|| panic!("no parameter {name}"))
+    };
+    let before: Value = app.get_json(catalog, &admin).await;
+    let age = parameter(&before, "childMedicalSubsidy.lastSchoolYearAge");
+    assert_eq!(
+        (age["value"].as_i64(), age["default"].as_i64()),
+        (Some(17), Some(17))
+    );
+    assert!(
+        strings(&age["procedures"]).contains("childMedicalSubsidyApplication"),
+        "{age}"
+    );
+
+    // A parent and a child of school-year age 15, who is 16 and wants a seal registered.
+    let teen = json!({
+        "events": [{"kind": "moveIn", "date": "2026-12-01", "facts": {"from": "otherMunicipality", "cardSpecialMoveIn": false}}],
+        "members": [
+            {"id": "m1", "familyName": "森", "givenName": "誠", "relationship": "世帯主", "dateOfBirth": "1980-03-03", "insurance": "nationalHealth"},
+            {"id": "m2", "familyName": "森", "givenName": "葵", "relationship": "子", "dateOfBirth": "2010-08-01", "insurance": "nationalHealth"}
+        ],
+        "applicant": {"member": "m1"},
+        "answers": [{"fact": "member.wantsSealRegistration", "member": "m2", "value": true}]
+    });
+    let determination = |body: Value| {
+        let app = &app;
+        let token = &token;
+        async move {
+            let id = open_visit(app, token, &body).await;
+            let r = send(
+                app,
+                Method::GET,
+                &format!("{VISITS}/{id}/determination"),
+                token,
+                None,
+            )
+            .await;
+            assert_eq!(r.status(), StatusCode::OK);
+            r.json::<Value>().await.unwrap()
+        }
+    };
+    let d = determination(teen.clone()).await;
+    let application = find(&d, "childMedicalSubsidyApplication");
+    // 30 days after 1 December end on 31 December, closed: the next open day.
+    assert_eq!(application["deadline"], "2027-01-04", "{application}");
+    assert!(
+        d["needed"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|x| label(x) == "sealRegistrationMoveIn@m2"),
+        "{d}"
+    );
+
+    let overrides = "/v1/municipalities/012084/catalog/overrides";
+    let bad = json!({"parameters": {"childMedicalSubsidy.lastSchoolYearAge": 30, "childMedicalSubsidy.noSuch": 1}});
+    let r = app.send_json(Method::PUT, overrides, &admin, &bad).await;
+    let p = problem(r, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").await;
+    let pointers: BTreeSet<String> = p["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["pointer"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(
+        pointers,
+        BTreeSet::from([
+            "/parameters/childMedicalSubsidy.lastSchoolYearAge".to_owned(),
+            "/parameters/childMedicalSubsidy.noSuch".to_owned()
+        ]),
+        "{p}"
+    );
+    let good = json!({"parameters": {
+        "childMedicalSubsidy.lastSchoolYearAge": 14,
+        "childMedicalSubsidy.applicationDays": 20,
+        "sealRegistration.minimumAge": 18
+    }});
+    let r = app.send_json(Method::PUT, overrides, &admin, &good).await;
+    assert_eq!(r.status(), StatusCode::OK, "{}", r.text().await.unwrap());
+    let after: Value = app.get_json(catalog, &admin).await;
+    assert_eq!(
+        parameter(&after, "childMedicalSubsidy.lastSchoolYearAge")["value"],
+        14
+    );
+    assert_eq!(parameter(&after, "mopedRegistration.days")["value"], 15);
+
+    let d = determination(teen).await;
+    let application = find(&d, "childMedicalSubsidyApplication");
+    assert!(
+        d["ruledOut"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|x| x["procedureId"] == "childMedicalSubsidyApplication"),
+        "{application}"
+    );
+    assert!(
+        application["reason"]
+            .as_str()
+            .unwrap()
+            .contains("学年齢14歳まで"),
+        "{application}"
+    );
+    let seal = find(&d, "sealRegistrationMoveIn@m2");
+    assert!(
+        seal["reason"].as_str().unwrap().contains("18歳未満"),
+        "{seal}"
+    );
+
+    let younger = json!({
+        "events": [{"kind": "moveIn", "date": "2026-12-01", "facts": {"from": "otherMunicipality", "cardSpecialMoveIn": false}}],
+        "members": [
+            {"id": "m1", "familyName": "森", "givenName": "誠", "relationship": "世帯主", "dateOfBirth": "1980-03-03", "insurance": "nationalHealth"},
+            {"id": "m2", "familyName": "森", "givenName": "陸", "relationship": "子", "dateOfBirth": "2017-05-05", "insurance": "nationalHealth"}
+        ],
+        "applicant": {"member": "m1"}
+    });
+    let d = determination(younger).await;
+    let application = find(&d, "childMedicalSubsidyApplication");
+    assert_eq!(application["deadline"], "2026-12-21", "{application}");
+}
+storage_test!(municipal_parameters_change_rules_deadlines_and_reasons);
+
 /// One confirmation covers every draft, then one submission makes the applications; before,
 /// after and twice are each a clear problem, and nothing is half-written.
 async fn confirm_once_and_submit_once(backend: Backend) {
