@@ -4,6 +4,7 @@
 //! problem, as the form schemas do.
 
 pub mod calendar;
+pub mod examples;
 pub mod facts;
 pub mod overrides;
 pub mod parameters;
@@ -149,6 +150,8 @@ struct ProcedureFile {
     prefill: BTreeMap<String, Value>,
     #[serde(default)]
     draft_covers: DraftCovers,
+    #[serde(default)]
+    examples: Vec<examples::Example>,
 }
 
 /// Which members a household-wide procedure's draft lists.
@@ -209,6 +212,8 @@ pub struct Procedure {
     /// Constants of its draft, by JSON pointer into the form.
     pub prefill: BTreeMap<String, Value>,
     pub draft_covers: DraftCovers,
+    /// Households for which it must be needed, ruled out or left to questions.
+    pub examples: Vec<examples::Example>,
 }
 
 /// The whole catalogue: procedures, facts and vocabularies.
@@ -648,6 +653,9 @@ fn check_procedure(
             ));
         }
     }
+    for (i, example) in file.examples.iter().enumerate() {
+        example.check(file.applies_to, &format!("/examples/{i}"))?;
+    }
     let filer = match file.filer {
         None => None,
         Some(f) => {
@@ -692,6 +700,7 @@ fn check_procedure(
         local: false,
         prefill: file.prefill,
         draft_covers: file.draft_covers,
+        examples: file.examples,
     })
 }
 

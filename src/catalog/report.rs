@@ -155,9 +155,21 @@ pub fn markdown(catalog: &Catalog, title: &str) -> String {
             }
             let _ = writeln!(
                 out,
-                "- 規則: `{}`\n",
+                "- 規則: `{}`",
                 serde_json::to_string(&p.rule_source).unwrap_or_default()
             );
+            for e in &p.examples {
+                let outcomes: Vec<String> = e
+                    .outcomes()
+                    .iter()
+                    .map(|(m, x)| match m {
+                        Some(m) => format!("{m}: {}", x.ja()),
+                        None => x.ja().to_owned(),
+                    })
+                    .collect();
+                let _ = writeln!(out, "- 例: {} → {}", e.title, outcomes.join("、"));
+            }
+            let _ = writeln!(out);
         }
     }
     let _ = writeln!(out, "## 団体が定める値\n");
@@ -196,6 +208,18 @@ pub fn markdown(catalog: &Catalog, title: &str) -> String {
     } else {
         let _ = writeln!(out, "{}", without.join("\n"));
     }
+    let no_example: Vec<String> = catalog
+        .procedures
+        .iter()
+        .filter(|p| p.examples.is_empty())
+        .map(|p| format!("- `{}`: {}", p.id, p.name.ja))
+        .collect();
+    let _ = writeln!(out, "\n## 例のない手続\n");
+    if no_example.is_empty() {
+        let _ = writeln!(out, "なし");
+    } else {
+        let _ = writeln!(out, "{}", no_example.join("\n"));
+    }
     out
 }
 
@@ -224,6 +248,15 @@ mod tests {
             .find(|s| s.contains("(`birthRegistration`)"))
             .unwrap();
         assert!(birth.contains("当日起算"), "{birth}");
+        let ltc = report
+            .split("### ")
+            .find(|s| s.contains("(`ltcCertificationTransfer`)"))
+            .unwrap();
+        assert!(
+            ltc.contains("- 例: 38歳は介護保険の被保険者ではない → m1: 不要"),
+            "{ltc}"
+        );
+        assert!(report.contains("## 例のない手続\n\nなし"), "{report}");
         assert!(report.contains("## 根拠条文の記載がない手続"));
         assert!(
             report.contains("| `sealRegistration.minimumAge` | 印鑑登録ができる年齢 | 15歳 | 15歳 | 15〜20歳 | `sealRegistrationMoveIn` |"),

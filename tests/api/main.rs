@@ -9,6 +9,7 @@ mod admin;
 mod audit;
 mod bridge;
 mod card;
+mod catalog_examples;
 mod cli;
 mod counter_pc;
 mod delivery;
