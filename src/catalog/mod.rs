@@ -856,12 +856,12 @@ mod tests {
         let forms = FormRegistry::load(&SchemaSource::Embedded).unwrap();
         let catalog = Catalog::load(&SchemaSource::Embedded, &forms).unwrap();
         assert!(
-            catalog.procedures.len() >= 45,
+            catalog.procedures.len() >= 110,
             "{}",
             catalog.procedures.len()
         );
         let areas: BTreeSet<&str> = catalog.procedures.iter().map(|p| p.area.as_str()).collect();
-        assert!(areas.len() >= 10, "{areas:?}");
+        assert!(areas.len() >= 24, "{areas:?}");
         for form in forms.forms() {
             assert!(
                 catalog

@@ -157,6 +157,9 @@ struct Comparison {
     op: String,
     /// The operands: `None` for the fact, a number for a literal.
     operands: Vec<Option<i64>>,
+    /// Under an `or`: another operand may still make the procedure needed, so a failed
+    /// comparison leaves it undecided rather than ruled out.
+    in_or: bool,
 }
 
 impl Comparison {
@@ -194,10 +197,17 @@ fn parameters() -> BTreeMap<String, i64> {
         .collect()
 }
 
-fn comparisons(rule: &Value, params: &BTreeMap<String, i64>, out: &mut Vec<Comparison>) {
+fn comparisons(
+    rule: &Value,
+    params: &BTreeMap<String, i64>,
+    in_or: bool,
+    out: &mut Vec<Comparison>,
+) {
     let Value::Object(map) = rule else {
         if let Value::Array(items) = rule {
-            items.iter().for_each(|r| comparisons(r, params, out));
+            items
+                .iter()
+                .for_each(|r| comparisons(r, params, in_or, out));
         }
         return;
     };
@@ -227,11 +237,12 @@ fn comparisons(rule: &Value, params: &BTreeMap<String, i64>, out: &mut Vec<Compa
                     fact,
                     op: op.clone(),
                     operands,
+                    in_or,
                 });
                 continue;
             }
         }
-        comparisons(args, params, out);
+        comparisons(args, params, in_or || op == "or", out);
     }
 }
 
@@ -362,7 +373,7 @@ async fn every_age_threshold_falls_on_the_day_the_law_counts(backend: Backend) {
         let kind = p["lifeEvents"][0].as_str().unwrap();
         let member = (p["appliesTo"] == "member").then_some(());
         let mut found = Vec::new();
-        comparisons(&p["rule"], &params, &mut found);
+        comparisons(&p["rule"], &params, false, &mut found);
         for c in &found {
             for t in c.thresholds() {
                 for (label, birth, on, age) in crossings(&c.fact, t) {
@@ -414,10 +425,18 @@ async fn every_age_threshold_falls_on_the_day_the_law_counts(backend: Backend) {
                                 x["reason"]
                             ));
                         }
-                        reached = if holds {
-                            list != "ruledOut" || by_age.is_some()
-                        } else {
-                            ruled_out_by_age
+                        reached = match (holds, c.in_or) {
+                            (true, _) => list != "ruledOut" || by_age.is_some(),
+                            (false, false) => ruled_out_by_age,
+                            // Under an `or` the failed comparison must not make it needed.
+                            (false, true) => {
+                                if list == "needed" && by_age.is_some() {
+                                    failures.push(format!(
+                                        "{at}: needed at {age}, which the comparison refuses"
+                                    ));
+                                }
+                                list != "ruledOut" || by_age.is_some()
+                            }
                         };
                         if reached {
                             break;
