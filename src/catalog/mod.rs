@@ -856,7 +856,7 @@ mod tests {
         let forms = FormRegistry::load(&SchemaSource::Embedded).unwrap();
         let catalog = Catalog::load(&SchemaSource::Embedded, &forms).unwrap();
         assert!(
-            catalog.procedures.len() >= 110,
+            catalog.procedures.len() >= 130,
             "{}",
             catalog.procedures.len()
         );
