@@ -274,7 +274,9 @@ impl Driver {
         if outcome
             .as_ref()
             .is_err_and(|f| f.code == FailureCode::ReaderError)
-            && down.is_closed()
+            // Either half of the connection may be the first to show it closed: the reader
+            // ends at the socket's end while the writer lives until its next write.
+            && (down.is_closed() || up.is_closed())
             && self.store.release_card_session(session.id).await?
         {
             tracing::info!(
