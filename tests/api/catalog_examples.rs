@@ -9,12 +9,11 @@
 use std::collections::BTreeMap;
 
 use chrono::{Datelike, Days, Months, NaiveDate};
-use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::helpers::{Backend, TestApp, spawn_app};
+use crate::helpers::{Backend, spawn_app};
 use crate::storage_test;
-use crate::visits::{VISITS, send};
+use crate::visits::open_and_determine;
 
 fn catalog_dir() -> std::path::PathBuf {
     std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("schemas/catalog")
@@ -30,25 +29,6 @@ fn procedures() -> Vec<Value> {
         .iter()
         .map(|f| serde_json::from_str(&std::fs::read_to_string(f).unwrap()).unwrap())
         .collect()
-}
-
-/// The determination of a new visit, or the problem that refused it.
-async fn determination(app: &TestApp, token: &str, visit: &Value) -> Result<Value, String> {
-    let r = send(app, Method::POST, VISITS, token, Some(visit)).await;
-    if r.status() != reqwest::StatusCode::CREATED {
-        return Err(format!("{}: {}", r.status(), r.text().await.unwrap()));
-    }
-    let v: Value = r.json().await.unwrap();
-    let id = v["id"].as_str().unwrap();
-    let r = send(
-        app,
-        Method::GET,
-        &format!("{VISITS}/{id}/determination"),
-        token,
-        None,
-    )
-    .await;
-    Ok(r.json().await.unwrap())
 }
 
 /// The procedure's entry for a member (or the household) and which list it is in.
@@ -81,7 +61,7 @@ async fn every_procedure_example_holds(backend: Backend) {
         for (i, example) in p["examples"].as_array().into_iter().flatten().enumerate() {
             let title = example["title"].as_str().unwrap();
             let at = format!("{id} example {i} «{title}»");
-            let d = match determination(&app, &token, &example["visit"]).await {
+            let d = match open_and_determine(&app, &token, &example["visit"]).await {
                 Ok(d) => d,
                 Err(e) => {
                     failures.push(format!("{at}: the visit was refused: {e}"));
@@ -143,6 +123,7 @@ async fn every_procedure_example_holds(backend: Backend) {
         failures.join("\n")
     );
     assert!(checked >= 100, "only {checked} example outcomes");
+    eprintln!("{checked} example outcomes checked");
 }
 storage_test!(every_procedure_example_holds);
 
@@ -383,8 +364,12 @@ async fn every_age_threshold_falls_on_the_day_the_law_counts(backend: Backend) {
                     // comparison must be reached in one of them.
                     let mut reached = false;
                     for subject in [true, false] {
-                        let d = match determination(&app, &token, &visit(kind, on, birth, subject))
-                            .await
+                        let d = match open_and_determine(
+                            &app,
+                            &token,
+                            &visit(kind, on, birth, subject),
+                        )
+                        .await
                         {
                             Ok(d) => d,
                             Err(e) => {
@@ -464,5 +449,6 @@ async fn every_age_threshold_falls_on_the_day_the_law_counts(backend: Backend) {
         failures.join("\n")
     );
     assert!(crossed >= 60, "only {crossed} crossings");
+    eprintln!("{crossed} crossings of age thresholds checked");
 }
 storage_test!(every_age_threshold_falls_on_the_day_the_law_counts);

@@ -61,6 +61,40 @@ fn strings(v: &Value) -> BTreeSet<String> {
         .unwrap_or_default()
 }
 
+/// The JSON pointers a problem's `errors` name.
+fn error_pointers(problem: &Value) -> BTreeSet<String> {
+    problem["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["pointer"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// Opens a visit and reads its determination; the problem when the visit is refused.
+pub async fn open_and_determine(
+    app: &TestApp,
+    token: &str,
+    visit: &Value,
+) -> Result<Value, String> {
+    let r = send(app, Method::POST, VISITS, token, Some(visit)).await;
+    if r.status() != StatusCode::CREATED {
+        return Err(format!("{}: {}", r.status(), r.text().await.unwrap()));
+    }
+    let v: Value = r.json().await.unwrap();
+    let id = v["id"].as_str().unwrap();
+    let r = send(
+        app,
+        Method::GET,
+        &format!("{VISITS}/{id}/determination"),
+        token,
+        None,
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    Ok(r.json().await.unwrap())
+}
+
 fn check(name: &str, step: usize, d: &Value, expect: &Value) {
     let at = format!("{name}, step {step}");
     let needed: BTreeSet<String> = d["needed"].as_array().unwrap().iter().map(label).collect();
@@ -728,12 +762,7 @@ async fn municipality_overrides_make_a_new_catalogue_version(backend: Backend) {
         .send_json(Method::PUT, overrides_path, &admin, &bad)
         .await;
     let p = problem(r, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").await;
-    let pointers: BTreeSet<String> = p["errors"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["pointer"].as_str().unwrap().to_owned())
-        .collect();
+    let pointers = error_pointers(&p);
     assert_eq!(
         pointers,
         BTreeSet::from([
@@ -910,24 +939,7 @@ async fn municipal_parameters_change_rules_deadlines_and_reasons(backend: Backen
         "applicant": {"member": "m1"},
         "answers": [{"fact": "member.wantsSealRegistration", "member": "m2", "value": true}]
     });
-    let determination = |body: Value| {
-        let app = &app;
-        let token = &token;
-        async move {
-            let id = open_visit(app, token, &body).await;
-            let r = send(
-                app,
-                Method::GET,
-                &format!("{VISITS}/{id}/determination"),
-                token,
-                None,
-            )
-            .await;
-            assert_eq!(r.status(), StatusCode::OK);
-            r.json::<Value>().await.unwrap()
-        }
-    };
-    let d = determination(teen.clone()).await;
+    let d = open_and_determine(&app, &token, &teen).await.unwrap();
     let application = find(&d, "childMedicalSubsidyApplication");
     // 30 days after 1 December end on 31 December, closed: the next open day.
     assert_eq!(application["deadline"], "2027-01-04", "{application}");
@@ -944,12 +956,7 @@ async fn municipal_parameters_change_rules_deadlines_and_reasons(backend: Backen
     let bad = json!({"parameters": {"childMedicalSubsidy.lastSchoolYearAge": 30, "childMedicalSubsidy.noSuch": 1}});
     let r = app.send_json(Method::PUT, overrides, &admin, &bad).await;
     let p = problem(r, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").await;
-    let pointers: BTreeSet<String> = p["errors"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["pointer"].as_str().unwrap().to_owned())
-        .collect();
+    let pointers = error_pointers(&p);
     assert_eq!(
         pointers,
         BTreeSet::from([
@@ -972,7 +979,7 @@ async fn municipal_parameters_change_rules_deadlines_and_reasons(backend: Backen
     );
     assert_eq!(parameter(&after, "mopedRegistration.days")["value"], 15);
 
-    let d = determination(teen).await;
+    let d = open_and_determine(&app, &token, &teen).await.unwrap();
     let application = find(&d, "childMedicalSubsidyApplication");
     assert!(
         d["ruledOut"]
@@ -1003,7 +1010,7 @@ async fn municipal_parameters_change_rules_deadlines_and_reasons(backend: Backen
         ],
         "applicant": {"member": "m1"}
     });
-    let d = determination(younger).await;
+    let d = open_and_determine(&app, &token, &younger).await.unwrap();
     let application = find(&d, "childMedicalSubsidyApplication");
     assert_eq!(application["deadline"], "2026-12-21", "{application}");
 }
