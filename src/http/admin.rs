@@ -74,27 +74,23 @@ pub struct NewClientDto {
 #[allow(dead_code)] // a schema only: requests carry lgCodes as strings
 pub struct LgCodeText(String);
 
-/// A scope a client may hold.
-#[derive(ToSchema)]
-#[allow(dead_code)] // a schema only: requests carry scopes as strings, checked with their names
-pub enum ScopeName {
-    #[serde(rename = "admin")]
-    Admin,
-    #[serde(rename = "municipalities:read")]
-    MunicipalitiesRead,
-    #[serde(rename = "municipalities:write")]
-    MunicipalitiesWrite,
-    #[serde(rename = "audit:read")]
-    AuditRead,
-    #[serde(rename = "forms")]
-    Forms,
-    #[serde(rename = "visits")]
-    Visits,
-    #[serde(rename = "card")]
-    Card,
-    #[serde(rename = "mynumber:read")]
-    MyNumberRead,
+/// A scope a client may hold: the domain's list (`auth::Scope::ALL`), so that the document
+/// cannot miss one the server accepts. Written by hand because a derived schema would be a
+/// second copy of the list.
+pub struct ScopeName;
+
+impl utoipa::PartialSchema for ScopeName {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{ObjectBuilder, Type};
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .description(Some("A scope a client may hold."))
+            .enum_values(Some(crate::auth::Scope::ALL.iter().map(|s| s.as_str())))
+            .into()
+    }
 }
+
+impl utoipa::ToSchema for ScopeName {}
 
 /// A registered client. Its secret is shown only once, when it is created.
 #[derive(Debug, Serialize, ToSchema)]

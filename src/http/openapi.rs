@@ -257,8 +257,7 @@ fn shared_parameters() -> serde_json::Value {
                 "minLength": 16,
                 "maxLength": 255,
                 "pattern": "^[!-~]{16,255}$"
-            },
-            "example": "3f2b8c1e-5a4d-4e6f-9b7a-1c2d3e4f5a6b"
+            }
         },
         "MadoguchiActor": {
             "name": "Madoguchi-Actor",
@@ -437,6 +436,12 @@ fn parameter_schemas(doc: &mut serde_json::Value, forms: &crate::forms::FormRegi
                     .get("name")
                     .and_then(Value::as_str)
                     .unwrap_or_default();
+                // `kind` is a normalize kind only as the path parameter of /v1/normalize; the
+                // resident import's `kind` query (full, diff) keeps its own enum.
+                let in_path = param.get("in").and_then(Value::as_str) == Some("path");
+                if name == "kind" && !in_path {
+                    continue;
+                }
                 if let Some(schema) = schema_of(name) {
                     param["schema"] = schema;
                 }
@@ -614,6 +619,57 @@ mod tests {
             .build(schema)
             .unwrap();
         validator.is_valid(&json!(value))
+    }
+
+    /// A schema that mirrors a domain list says every value of it, and a parameter with the same
+    /// name as another keeps its own values: a typed client can send everything the server
+    /// takes (the resident import's `kind` said the normalize kinds, and the scope list missed
+    /// `residents` and `link`).
+    #[test]
+    fn mirrors_of_domain_lists_cover_them() {
+        let forms =
+            crate::forms::FormRegistry::load(&crate::forms::SchemaSource::Embedded).unwrap();
+        let doc: Value = serde_json::from_str(&document_json(&forms).unwrap()).unwrap();
+        let scopes: Vec<&str> = crate::auth::Scope::ALL.iter().map(|s| s.as_str()).collect();
+        assert_eq!(
+            doc["components"]["schemas"]["ScopeName"]["enum"],
+            json!(scopes)
+        );
+        let flows =
+            &doc["components"]["securitySchemes"]["oauth2"]["flows"]["clientCredentials"]["scopes"];
+        for scope in &scopes {
+            assert!(
+                flows.get(*scope).is_some(),
+                "{scope} is not a documented scope"
+            );
+        }
+        let param = |path: &str, name: &str| -> Value {
+            doc["paths"][path]
+                .as_object()
+                .unwrap()
+                .values()
+                .flat_map(|op| op["parameters"].as_array().cloned().unwrap_or_default())
+                .find(|p| p["name"] == name)
+                .unwrap_or_else(|| panic!("{path} has no parameter {name}"))
+        };
+        assert_eq!(
+            param("/v1/admin/resident-imports", "kind")["schema"]["enum"],
+            json!(["full", "diff"])
+        );
+        let kinds: Vec<&str> = crate::forms::normalize::Kind::ALL
+            .iter()
+            .map(|k| k.as_str())
+            .collect();
+        assert_eq!(
+            param("/v1/normalize/{kind}", "kind")["schema"]["enum"],
+            json!(kinds)
+        );
+        // Swagger UI fills a parameter's example in: one fixed Idempotency-Key made every later
+        // POST a replay of the first, and a fixed day hid today's visits.
+        let key = &doc["components"]["parameters"]["IdempotencyKey"];
+        assert!(key.get("example").is_none(), "{key}");
+        let day = param("/v1/municipalities/{lgCode}/visits", "date");
+        assert!(day.get("example").is_none(), "{day}");
     }
 
     /// What the document says a field takes is what the server takes, value by value: a

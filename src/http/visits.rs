@@ -241,6 +241,29 @@ pub struct ApplicantDto {
     pub facts: Vec<FactDto>,
 }
 
+/// Where a visit is in its life.
+#[derive(Debug, Clone, Copy, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(as = VisitStatus)]
+pub enum VisitStatusDto {
+    Open,
+    Confirmed,
+    Submitted,
+    Closed,
+}
+
+impl From<crate::visits::model::Stage> for VisitStatusDto {
+    fn from(s: crate::visits::model::Stage) -> Self {
+        use crate::visits::model::Stage;
+        match s {
+            Stage::Open => Self::Open,
+            Stage::Confirmed => Self::Confirmed,
+            Stage::Submitted => Self::Submitted,
+            Stage::Closed => Self::Closed,
+        }
+    }
+}
+
 /// A visit and what is known about the household.
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
@@ -248,15 +271,18 @@ pub struct ApplicantDto {
 pub struct VisitDto {
     pub id: Uuid,
     pub lg_code: String,
-    /// open or closed.
-    #[schema(example = "open")]
-    pub status: String,
+    /// open → confirmed (the resident signed) → submitted (its applications exist) → closed.
+    pub status: VisitStatusDto,
     pub ticket: Option<String>,
     /// The catalogue the visit was opened with.
     pub catalog_version: String,
     pub opened_at: DateTime<Utc>,
     /// The day of the visit in Japan.
     pub opened_on: NaiveDate,
+    /// When the resident confirmed the drafts.
+    pub confirmed_at: Option<DateTime<Utc>>,
+    /// When the applications were made.
+    pub submitted_at: Option<DateTime<Utc>>,
     pub closed_at: Option<DateTime<Utc>>,
     /// Stay time in seconds, once closed.
     pub stay_seconds: Option<i64>,
@@ -276,7 +302,9 @@ fn visit_dto(state: &AppState, v: &Visit, lang: Lang) -> VisitDto {
     VisitDto {
         id: v.id,
         lg_code: v.lg_code.to_string(),
-        status: v.status.as_str().to_owned(),
+        status: v.stage().into(),
+        confirmed_at: h.confirmation.as_ref().map(|c| c.confirmed_at),
+        submitted_at: h.submitted_at,
         ticket: v.ticket.clone(),
         catalog_version: v.catalog_version.clone(),
         opened_at: v.opened_at,
@@ -1276,7 +1304,7 @@ page_params!(
 #[into_params(parameter_in = Query)]
 pub struct DayParam {
     /// The day in Japan (YYYY-MM-DD); today when absent.
-    #[param(value_type = Option<String>, format = Date, example = "2026-12-03")]
+    #[param(value_type = Option<String>, format = Date)]
     pub date: Option<NaiveDate>,
 }
 

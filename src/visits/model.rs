@@ -109,6 +109,29 @@ impl Status {
     }
 }
 
+/// Where a visit is in its life, as the counter sees it: derived from what it holds (the
+/// stored status says only open or closed).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stage {
+    Open,
+    /// The resident confirmed the drafts; nothing changes any more.
+    Confirmed,
+    /// Its applications exist.
+    Submitted,
+    Closed,
+}
+
+impl Stage {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Stage::Open => "open",
+            Stage::Confirmed => "confirmed",
+            Stage::Submitted => "submitted",
+            Stage::Closed => "closed",
+        }
+    }
+}
+
 /// What the visit holds about the household, stored as one document.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -154,6 +177,21 @@ pub struct Visit {
     pub opened_by_staff: Option<String>,
     /// Incremented by every change, for optimistic concurrency.
     pub revision: i64,
+}
+
+impl Visit {
+    pub fn stage(&self) -> Stage {
+        match (
+            self.status,
+            self.household.submitted_at,
+            &self.household.confirmation,
+        ) {
+            (Status::Closed, _, _) => Stage::Closed,
+            (Status::Open, Some(_), _) => Stage::Submitted,
+            (Status::Open, None, Some(_)) => Stage::Confirmed,
+            (Status::Open, None, None) => Stage::Open,
+        }
+    }
 }
 
 /// The day in Japan (+09:00) of an instant.

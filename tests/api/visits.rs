@@ -1033,6 +1033,21 @@ async fn confirm_once_and_submit_once(backend: Backend) {
         .unwrap();
     let id = visit["id"].as_str().unwrap();
     let at = |p: &str| format!("{VISITS}/{id}/{p}");
+    // Where the visit is in its life, as a second clerk reading it sees.
+    let stage = || async {
+        let v: Value = send(&app, Method::GET, &format!("{VISITS}/{id}"), &token, None)
+            .await
+            .json()
+            .await
+            .unwrap();
+        (
+            v["status"].as_str().unwrap().to_owned(),
+            v["confirmedAt"].is_string(),
+            v["submittedAt"].is_string(),
+            v["closedAt"].is_string(),
+        )
+    };
+    assert_eq!(stage().await, ("open".to_owned(), false, false, false));
 
     let early = send(&app, Method::POST, &at("submit"), &token, None).await;
     problem(early, StatusCode::CONFLICT, "visit_not_confirmed").await;
@@ -1099,6 +1114,7 @@ async fn confirm_once_and_submit_once(backend: Backend) {
     assert_eq!(signed["drafts"], json!(["residentRecordCopy@0"]));
     assert!(signed["prefilledFields"].as_u64().unwrap() >= 8, "{signed}");
     assert_eq!(signed["typedFields"], 4);
+    assert_eq!(stage().await, ("confirmed".to_owned(), true, false, false));
 
     // Frozen: no answer, no edit, no second confirmation.
     let again = send(&app, Method::POST, &at("confirm"), &token, Some(&attest)).await;
@@ -1124,6 +1140,7 @@ async fn confirm_once_and_submit_once(backend: Backend) {
     assert_eq!(none["items"], json!([]));
     let submitted = send(&app, Method::POST, &at("submit"), &token, None).await;
     assert_eq!(submitted.status(), StatusCode::CREATED);
+    assert_eq!(stage().await, ("submitted".to_owned(), true, true, false));
     let submitted: Value = submitted.json().await.unwrap();
     let items = submitted["items"].as_array().unwrap();
     assert_eq!(items.len(), 1);
@@ -1148,6 +1165,7 @@ async fn confirm_once_and_submit_once(backend: Backend) {
     // The day's KPIs and the metrics count what the resident did not write by hand.
     let closed = send(&app, Method::POST, &at("close"), &token, None).await;
     assert_eq!(closed.status(), StatusCode::OK);
+    assert_eq!(stage().await, ("closed".to_owned(), true, true, true));
     let day = visit["openedOn"].as_str().unwrap();
     let kpis: Value = app
         .get_json(
