@@ -227,6 +227,41 @@ fn temp_path(data_dir: &std::path::Path, id: Uuid) -> std::io::Result<std::path:
     Ok(dir.join(format!("madoguchi-import-{id}.csv")))
 }
 
+/// The header row's problems, as field errors of the body (line 1).
+fn header_problems(
+    state: &AppState,
+    path: &std::path::Path,
+    kind: FileKind,
+    lg_code: &str,
+) -> Result<(), Vec<crate::validation::FieldError>> {
+    let relationships = crate::link::import::relationships(&state.forms);
+    let options = crate::link::directory::ReadOptions {
+        kind,
+        lg_code,
+        eras: &state.forms.eras,
+        relationships: &relationships,
+        allow_my_number: state.settings.link.accept_my_number,
+    };
+    let file = std::fs::File::open(path).map_err(|e| {
+        vec![crate::validation::FieldError::new(
+            "",
+            "unreadable_file",
+            Text::new(
+                format!("受け取ったファイルを読めません: {e}"),
+                format!("The received file cannot be read: {e}"),
+            ),
+        )]
+    })?;
+    crate::link::directory::DirectoryReader::new(std::io::BufReader::new(file), options)
+        .map(|_| ())
+        .map_err(|errors| {
+            errors
+                .into_iter()
+                .map(|e| crate::validation::FieldError::new("", "invalid_header", e.message))
+                .collect()
+        })
+}
+
 /// Send a 住民記録 file to apply to a municipality's directory. The answer comes as soon as
 /// the upload is stored: follow the job for progress and the outcome.
 #[utoipa::path(
@@ -242,6 +277,7 @@ fn temp_path(data_dir: &std::path::Path, id: Uuid) -> std::io::Result<std::path:
         (status = 404, description = "No such municipality", body = ProblemDoc, content_type = "application/problem+json"),
         (status = 413, description = "Larger than link.max_import_bytes", body = ProblemDoc, content_type = "application/problem+json"),
         (status = 415, description = "Not text/csv", body = ProblemDoc, content_type = "application/problem+json"),
+        (status = 422, description = "The header row is not the directory layout (each problem in errors)", body = ProblemDoc, content_type = "application/problem+json"),
     ),
     security(("oauth2" = ["admin"]))
 )]
@@ -324,6 +360,12 @@ pub async fn create_import(
     if let Err(e) = stored {
         let _ = tokio::fs::remove_file(&path).await;
         return Err(e);
+    }
+    // A file whose header row is not the directory layout (or no CSV at all) is refused now,
+    // with what is wrong, rather than accepted as a job that can only fail.
+    if let Err(errors) = header_problems(&state, &path, kind, &code.to_string()) {
+        let _ = tokio::fs::remove_file(&path).await;
+        return Err(ApiError::validation(errors));
     }
     let file_name = query
         .file_name
