@@ -143,6 +143,27 @@ fn default_connector_timeout() -> u64 {
     30
 }
 
+impl ConnectorSettings {
+    /// A connector for `area` of every municipality, with nothing else set: what a settings
+    /// file holding only `area` and `kind` gives.
+    pub fn new(area: &str, kind: ConnectorKind) -> Self {
+        Self {
+            lg_code: None,
+            area: area.to_owned(),
+            kind,
+            dir: None,
+            url: None,
+            token_url: None,
+            client_id: None,
+            client_secret_file: None,
+            scope: None,
+            ca_file: None,
+            client_identity_file: None,
+            timeout_seconds: default_connector_timeout(),
+        }
+    }
+}
+
 /// The delivery workers every replica runs over the transactional outbox.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -834,18 +855,9 @@ mod tests {
         settings.link.webhooks.timeout_seconds = 9;
         settings.check().unwrap();
         settings.link.connectors = vec![ConnectorSettings {
-            lg_code: None,
-            area: "certificates".to_owned(),
-            kind: ConnectorKind::Http,
-            dir: None,
             url: Some("https://core.example.lg.jp/applications".to_owned()),
-            token_url: None,
-            client_id: None,
-            client_secret_file: None,
-            scope: None,
-            ca_file: None,
-            client_identity_file: None,
             timeout_seconds: 30,
+            ..ConnectorSettings::new("certificates", ConnectorKind::Http)
         }];
         let err = settings.check().unwrap_err().to_string();
         assert!(err.contains("certificates connector"), "{err}");

@@ -636,12 +636,13 @@ fn check_procedure(
     } else {
         &["event", "household", "applicant"]
     };
-    file.reason
+    let mut reason = file.reason;
+    reason
         .needed
-        .check(&rule, facts, holders, "/reason/needed")?;
-    file.reason
+        .prepare(&rule, facts, holders, "/reason/needed")?;
+    reason
         .not_needed
-        .check(&rule, facts, holders, "/reason/notNeeded")?;
+        .prepare(&rule, facts, holders, "/reason/notNeeded")?;
     if let Some(from) = file.deadline.as_ref().and_then(|d| d.from.as_deref()) {
         let is_event_date = from.starts_with("event.")
             && facts
@@ -691,7 +692,7 @@ fn check_procedure(
         handling: file.handling,
         deadline: file.deadline,
         legal_basis: file.legal_basis,
-        reason: file.reason,
+        reason,
         filer,
         path: path.to_owned(),
         source: Arc::new(Value::Null),

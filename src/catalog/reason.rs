@@ -39,7 +39,12 @@ impl ReasonText {
 
 /// The texts for one outcome, in the order they are tried.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ReasonTexts(pub Vec<ReasonText>);
+pub struct ReasonTexts {
+    pub texts: Vec<ReasonText>,
+    /// For each text, the facts of the rule that must have decided for it to be told; worked
+    /// out once by [`ReasonTexts::prepare`], not at every determination.
+    needs: Vec<BTreeSet<String>>,
+}
 
 impl<'de> Deserialize<'de> for ReasonTexts {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -49,9 +54,13 @@ impl<'de> Deserialize<'de> for ReasonTexts {
             One(ReasonText),
             Many(Vec<ReasonText>),
         }
-        Ok(match OneOrMany::deserialize(d)? {
-            OneOrMany::One(t) => ReasonTexts(vec![t]),
-            OneOrMany::Many(ts) => ReasonTexts(ts),
+        let texts = match OneOrMany::deserialize(d)? {
+            OneOrMany::One(t) => vec![t],
+            OneOrMany::Many(ts) => ts,
+        };
+        Ok(ReasonTexts {
+            texts,
+            needs: Vec::new(),
         })
     }
 }
@@ -80,7 +89,7 @@ impl ReasonTexts {
     /// The facts of the rule that must have decided for each text to be told.
     fn conditions(&self, rule: &Rule) -> Vec<BTreeSet<String>> {
         let read = rule_keys(rule);
-        self.0
+        self.texts
             .iter()
             .map(|t| {
                 let mut need: BTreeSet<String> = t.when.iter().cloned().collect();
@@ -96,35 +105,35 @@ impl ReasonTexts {
             .collect()
     }
 
-    /// The texts that may be told when `deciding` (template keys) decided the outcome, in order.
+    /// The texts that may be told when `deciding` (template keys) decided the outcome, in
+    /// order; none before [`ReasonTexts::prepare`].
     pub fn candidates<'a>(
         &'a self,
-        rule: &Rule,
-        deciding: &BTreeSet<String>,
+        deciding: &'a BTreeSet<String>,
     ) -> impl Iterator<Item = &'a ReasonText> {
-        self.0
+        self.texts
             .iter()
-            .zip(self.conditions(rule))
+            .zip(&self.needs)
             .filter(move |(_, need)| need.is_subset(deciding))
             .map(|(t, _)| t)
     }
 
-    /// Checks placeholders and `when` against the facts and the rule; `at` is the JSON
-    /// pointer of the list for messages.
-    pub fn check(
-        &self,
+    /// Checks placeholders and `when` against the facts and the rule, and works out which facts
+    /// each text needs; `at` is the JSON pointer of the list for messages.
+    pub fn prepare(
+        &mut self,
         rule: &Rule,
         facts: &FactDictionary,
         holders: &[&str],
         at: &str,
     ) -> Result<(), String> {
-        if self.0.is_empty() {
+        if self.texts.is_empty() {
             return Err(format!("{at}: give at least one text"));
         }
         let read = rule_keys(rule);
         let conditions = self.conditions(rule);
-        for (i, (t, need)) in self.0.iter().zip(&conditions).enumerate() {
-            let here = if self.0.len() == 1 {
+        for (i, (t, need)) in self.texts.iter().zip(&conditions).enumerate() {
+            let here = if self.texts.len() == 1 {
                 at.to_owned()
             } else {
                 format!("{at}/{i}")
@@ -140,13 +149,14 @@ impl ReasonTexts {
                     ));
                 }
             }
-            if need.is_empty() && i + 1 < self.0.len() {
+            if need.is_empty() && i + 1 < self.texts.len() {
                 return Err(format!(
                     "{here}: a text that names no fact of the rule is always told, so the texts \
                      after it never are; put it last"
                 ));
             }
         }
+        self.needs = conditions;
         Ok(())
     }
 }
@@ -178,13 +188,23 @@ mod tests {
             {">=": [{"var": "member.ageByLaw"}, 40]},
             {"var": "member.longTermCareCertified"}
         ]}));
-        let t = texts(json!([
+        let mut t = texts(json!([
             {"when": ["member.isSubject"], "ja": "対象者ではない", "en": "not concerned"},
             {"ja": "{member.ageByLaw}歳", "en": "aged {member.ageByLaw}"},
             {"when": ["member.longTermCareCertified"], "ja": "認定なし", "en": "not certified"}
         ]));
+        let forms = FormRegistry::load(&SchemaSource::Embedded).unwrap();
+        let catalog = Catalog::load(&SchemaSource::Embedded, &forms).unwrap();
+        t.prepare(
+            &r,
+            &catalog.facts,
+            &["event", "household", "applicant", "member"],
+            "/t",
+        )
+        .unwrap();
         let told = |deciding: &[&str]| {
-            t.candidates(&r, &keys(deciding))
+            let deciding = keys(deciding);
+            t.candidates(&deciding)
                 .map(|x| x.ja.clone())
                 .collect::<Vec<_>>()
         };
@@ -202,7 +222,7 @@ mod tests {
             rule(json!({"and": [{"var": "member.isSubject"}, {"var": "member.hasMyNumberCard"}]}));
         let holders = ["event", "household", "applicant", "member"];
         let check = |t: serde_json::Value| {
-            texts(t).check(&r, &catalog.facts, &holders, "/reason/notNeeded")
+            texts(t).prepare(&r, &catalog.facts, &holders, "/reason/notNeeded")
         };
         assert!(check(json!({"ja": "不要", "en": "no"})).is_ok());
         let e = check(json!([{"when": ["member.age"], "ja": "a", "en": "a"}])).unwrap_err();

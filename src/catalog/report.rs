@@ -39,6 +39,28 @@ fn deadline(p: &Procedure) -> String {
     )
 }
 
+/// A section listing the procedures `lacks` picks, each with `shown`, or なし.
+fn lacking(
+    out: &mut String,
+    catalog: &Catalog,
+    title: &str,
+    lacks: impl Fn(&Procedure) -> bool,
+    shown: impl Fn(&Procedure) -> String,
+) {
+    let _ = writeln!(out, "## {title}\n");
+    let lines: Vec<String> = catalog
+        .procedures
+        .iter()
+        .filter(|p| lacks(p))
+        .map(|p| format!("- `{}`: {}", p.id, shown(p)))
+        .collect();
+    if lines.is_empty() {
+        let _ = writeln!(out, "なし");
+    } else {
+        let _ = writeln!(out, "{}", lines.join("\n"));
+    }
+}
+
 /// The catalogue as Markdown, areas in the vocabulary's order.
 pub fn markdown(catalog: &Catalog, title: &str) -> String {
     let mut out = String::new();
@@ -196,30 +218,21 @@ pub fn markdown(catalog: &Catalog, title: &str) -> String {
         );
     }
     let _ = writeln!(out);
-    let without: Vec<String> = catalog
-        .procedures
-        .iter()
-        .filter(|p| !names_an_article(&p.legal_basis.ja))
-        .map(|p| format!("- `{}`: {}", p.id, p.legal_basis.ja))
-        .collect();
-    let _ = writeln!(out, "## 根拠条文の記載がない手続\n");
-    if without.is_empty() {
-        let _ = writeln!(out, "なし");
-    } else {
-        let _ = writeln!(out, "{}", without.join("\n"));
-    }
-    let no_example: Vec<String> = catalog
-        .procedures
-        .iter()
-        .filter(|p| p.examples.is_empty())
-        .map(|p| format!("- `{}`: {}", p.id, p.name.ja))
-        .collect();
-    let _ = writeln!(out, "\n## 例のない手続\n");
-    if no_example.is_empty() {
-        let _ = writeln!(out, "なし");
-    } else {
-        let _ = writeln!(out, "{}", no_example.join("\n"));
-    }
+    lacking(
+        &mut out,
+        catalog,
+        "根拠条文の記載がない手続",
+        |p| !names_an_article(&p.legal_basis.ja),
+        |p| p.legal_basis.ja.clone(),
+    );
+    let _ = writeln!(out);
+    lacking(
+        &mut out,
+        catalog,
+        "例のない手続",
+        |p| p.examples.is_empty(),
+        |p| p.name.ja.clone(),
+    );
     out
 }
 

@@ -603,27 +603,26 @@ impl Worker {
             if chunk.is_empty() {
                 break;
             }
+            // The rest of the group is given back, now or once the breaker may close.
             let (lease_ends, per_message) = lease;
-            if Instant::now() + per_message >= lease_ends {
+            let release_at = if Instant::now() + per_message >= lease_ends {
                 tracing::debug!(
                     area = %key.1,
                     left = chunk.len() + group.len(),
                     "the claim's lease would run out before the next messages are answered: released to be claimed again"
                 );
-                let at = crate::store::now();
-                outcomes.extend(
-                    chunk
-                        .into_iter()
-                        .chain(group.by_ref())
-                        .map(|(d, _)| (d, Finish::Release { at })),
-                );
-                break;
-            }
-            if !std::mem::take(&mut first) && self.breaker(key, |b| b.is_open()) {
-                let at = crate::store::now()
-                    + chrono::Duration::milliseconds(
-                        i64::try_from(self.settings.breaker_open_ms).unwrap_or(i64::MAX),
-                    );
+                Some(crate::store::now())
+            } else if !std::mem::take(&mut first) && self.breaker(key, |b| b.is_open()) {
+                Some(
+                    crate::store::now()
+                        + chrono::Duration::milliseconds(
+                            i64::try_from(self.settings.breaker_open_ms).unwrap_or(i64::MAX),
+                        ),
+                )
+            } else {
+                None
+            };
+            if let Some(at) = release_at {
                 outcomes.extend(
                     chunk
                         .into_iter()

@@ -324,17 +324,10 @@ mod tests {
     fn settings(area: &str, lg: Option<&str>, kind: ConnectorKind) -> ConnectorSettings {
         ConnectorSettings {
             lg_code: lg.map(str::to_owned),
-            area: area.to_owned(),
-            kind,
             dir: Some("/tmp/outbox".into()),
             url: Some("https://core.example/applications".to_owned()),
-            token_url: None,
-            client_id: None,
-            client_secret_file: None,
-            scope: None,
-            ca_file: None,
-            client_identity_file: None,
             timeout_seconds: 30,
+            ..ConnectorSettings::new(area, kind)
         }
     }
 

@@ -365,7 +365,7 @@ impl Explainer<'_> {
     fn decided_reason(&self, d: &Decision, texts: &ReasonTexts) -> String {
         let member = d.member.as_deref();
         let told = texts
-            .candidates(&d.procedure.rule, &d.deciding_keys)
+            .candidates(&d.deciding_keys)
             .find_map(|t| self.fill(t.get(self.lang), d.event, member, true));
         told.unwrap_or_else(|| self.deciding_facts_reason(d))
     }

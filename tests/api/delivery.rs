@@ -32,17 +32,8 @@ const AREA: &str = "certificates";
 fn connector(kind: ConnectorKind) -> ConnectorSettings {
     ConnectorSettings {
         lg_code: Some("012084".to_owned()),
-        area: AREA.to_owned(),
-        kind,
-        dir: None,
-        url: None,
-        token_url: None,
-        client_id: None,
-        client_secret_file: None,
-        scope: None,
-        ca_file: None,
-        client_identity_file: None,
         timeout_seconds: 5,
+        ..ConnectorSettings::new(AREA, kind)
     }
 }
 

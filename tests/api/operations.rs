@@ -254,18 +254,12 @@ async fn every_documented_example_works(backend: Backend) {
         s.link.delivery.max_attempts = 1;
         s.link.webhooks.allow_networks = vec!["127.0.0.0/8".parse().unwrap()];
         s.link.connectors = vec![madoguchi::config::ConnectorSettings {
-            lg_code: None,
-            area: "certificates".to_owned(),
-            kind: madoguchi::config::ConnectorKind::Http,
-            dir: None,
             url: Some("http://127.0.0.1:9/applications".to_owned()),
-            token_url: None,
-            client_id: None,
-            client_secret_file: None,
-            scope: None,
-            ca_file: None,
-            client_identity_file: None,
             timeout_seconds: 1,
+            ..madoguchi::config::ConnectorSettings::new(
+                "certificates",
+                madoguchi::config::ConnectorKind::Http,
+            )
         }];
     })
     .await;
