@@ -289,18 +289,28 @@ impl<'a, R: Read> DirectoryReader<'a, R> {
         for (i, name) in header.iter().enumerate() {
             let name = name.trim_start_matches('\u{FEFF}').trim();
             match COLUMNS.iter().position(|c| *c == name) {
-                None => errors.push(RowError::new(
-                    1,
-                    None,
-                    format!(
-                        "見出し「{name}」は住民記録ファイルの項目ではありません(項目: {})。",
-                        COLUMNS.join(", ")
-                    ),
-                    format!(
-                        "header {name:?} is not a column of the directory layout ({}).",
-                        COLUMNS.join(", ")
-                    ),
-                )),
+                None => {
+                    // A header cell is echoed only when it looks like a column name: a file
+                    // without a header row has a resident (a name, a 個人番号) in its place.
+                    let (ja, en) =
+                        if name.len() <= 40 && name.chars().all(|c| c.is_ascii_alphabetic()) {
+                            (format!("「{name}」"), format!("{name:?}"))
+                        } else {
+                            (format!("({}列目)", i + 1), format!("in column {}", i + 1))
+                        };
+                    errors.push(RowError::new(
+                        1,
+                        None,
+                        format!(
+                            "見出し{ja}は住民記録ファイルの項目ではありません(項目: {})。",
+                            COLUMNS.join(", ")
+                        ),
+                        format!(
+                            "header {en} is not a column of the directory layout ({}).",
+                            COLUMNS.join(", ")
+                        ),
+                    ))
+                }
                 Some(at) if index[at].is_some() => errors.push(RowError::new(
                     1,
                     None,
@@ -775,6 +785,23 @@ mod tests {
         assert_eq!(
             resident.resident_since.as_ref().and_then(RegistryDate::day),
             NaiveDate::from_ymd_opt(2020, 4, 1)
+        );
+    }
+
+    /// A file without its header row has a resident where the header should be: the message
+    /// names the column, not the cell (a 個人番号, a name).
+    #[test]
+    fn a_missing_header_row_is_not_echoed() {
+        let rows = read(FileKind::Full, "012084,123456789018,山田　花子\n");
+        let Err(e) = &rows[0] else { panic!() };
+        let all = format!("{e:?}");
+        assert!(
+            !all.contains("123456789018") && !all.contains("山田"),
+            "{all}"
+        );
+        assert!(
+            e.iter().any(|e| e.message.en.contains("in column 2")),
+            "{all}"
         );
     }
 
