@@ -152,6 +152,7 @@ fn printouts(
         municipality: "北見市",
         visit,
         determination: &d,
+        applications: &[],
     };
     let mut sheets = Vec::new();
     for spec in drafts::specs(catalog, h, &d) {
@@ -165,7 +166,6 @@ fn printouts(
             &printouts::FormPrint {
                 procedure: spec.procedure.clone(),
                 form_title: form.title.clone(),
-                form: format!("{}@{}", spec.form_id, spec.form_version),
                 plan: &form.plan,
                 document: processed.document,
                 prefilled: draft.prefilled,
@@ -180,6 +180,7 @@ fn printouts(
     sheets.push(printouts::receipt_sheet(&cx));
     let booklet = Booklet {
         title: "届書と受付票".to_owned(),
+        keywords: Vec::new(),
         sheets,
     };
     match print(face, &booklet) {

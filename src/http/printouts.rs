@@ -17,6 +17,7 @@ use crate::audit::Action;
 use crate::catalog::Catalog;
 use crate::i18n::{Lang, Text};
 use crate::print::{Booklet, Sheet};
+use crate::visits::confirmation::Application;
 use crate::visits::model::Visit;
 use crate::visits::printouts::{Context, FormPrint, form_sheet, receipt_sheet};
 use crate::visits::{Determination, determine};
@@ -101,7 +102,6 @@ fn form_sheets(state: &AppState, cx: &Context, forms: Vec<Printable>) -> Vec<She
                 &FormPrint {
                     procedure: p.procedure,
                     form_title: form.title.clone(),
-                    form: p.form,
                     plan: &form.plan,
                     document: p.document,
                     prefilled: p.prefilled,
@@ -135,6 +135,7 @@ fn print_visit(
     state: &AppState,
     catalog: &Catalog,
     visit: &Visit,
+    applications: &[Application],
     municipality: &str,
     selection: Selection,
     cancel: &Cancel,
@@ -147,6 +148,7 @@ fn print_visit(
         municipality,
         visit,
         determination: &d,
+        applications,
     };
     let (title, sheets) = match selection {
         Selection::Receipt => ("受付票", vec![receipt_sheet(&cx)]),
@@ -180,6 +182,11 @@ fn print_visit(
     }
     let booklet = Booklet {
         title: format!("{title} {municipality}"),
+        // Off the paper, for finding the visit again from a saved file.
+        keywords: vec![
+            format!("visit:{id}"),
+            format!("catalog:{}", visit.catalog_version),
+        ],
         sheets,
     };
     crate::print::print_until(&state.typeface, &booklet, || !cancel.is_cancelled()).map_err(|e| {
@@ -199,6 +206,12 @@ async fn printout(
     let code = auth.municipality()?;
     let visit = load_for(state, auth, id, Action::VisitPrint).await?;
     let catalog = catalog_of(state, &visit).await?;
+    // Where each application stands, for the receipt of a submitted visit.
+    let applications = if visit.household.submitted_at.is_some() {
+        state.store.applications(visit.id).await?
+    } else {
+        Vec::new()
+    };
     let municipality = state
         .municipalities
         .municipality(&code)
@@ -217,7 +230,15 @@ async fn printout(
     let printed = state
         .heavy_work
         .run(&client, move |cancel| {
-            print_visit(&owned, &catalog, &visit, &municipality, selection, cancel)
+            print_visit(
+                &owned,
+                &catalog,
+                &visit,
+                &applications,
+                &municipality,
+                selection,
+                cancel,
+            )
         })
         .await??;
     if !printed.missing.is_empty() {

@@ -3,7 +3,7 @@
 //! they must, headings kept with what follows, and every page numbered within its sheet.
 
 use super::typeface::Typeface;
-use super::{Block, Sheet};
+use super::{Block, Picture, Sheet};
 
 pub const PAGE_WIDTH: f32 = 595.28;
 pub const PAGE_HEIGHT: f32 = 841.89;
@@ -28,6 +28,8 @@ const CELL_PAD_X: f32 = 5.0;
 const CELL_PAD_Y: f32 = 4.0;
 const INDENT: f32 = 10.0;
 const SIGNATURE_HEIGHT: f32 = 64.0;
+/// The box is taller when it holds the image of the signature.
+const SIGNATURE_WITH_IMAGE_HEIGHT: f32 = 110.0;
 /// How much of a page a heading needs below it to stay on that page.
 const KEEP_WITH_HEADING: f32 = 40.0;
 
@@ -56,6 +58,14 @@ pub enum Op {
         /// Gray level to fill with.
         fill: Option<u8>,
         stroke: Option<f32>,
+    },
+    /// An image fitted into the box (`y` its top), proportions kept, centred.
+    Image {
+        x: f32,
+        y: f32,
+        w: f32,
+        h: f32,
+        picture: Picture,
     },
 }
 
@@ -317,11 +327,16 @@ impl Cursor<'_> {
         );
     }
 
-    fn signature(&mut self, label: &str, inside: Option<&str>) {
-        self.ensure(SIGNATURE_HEIGHT + 14.0);
+    fn signature(&mut self, label: &str, inside: Option<&str>, image: Option<&Picture>) {
+        let height = if image.is_some() {
+            SIGNATURE_WITH_IMAGE_HEIGHT
+        } else {
+            SIGNATURE_HEIGHT
+        };
+        self.ensure(height + 14.0);
         self.y += 10.0;
         let top = self.y;
-        self.cells(top, SIGNATURE_HEIGHT, 1.0);
+        self.cells(top, height, 1.0);
         let label_lines = wrap(
             self.face,
             label,
@@ -333,20 +348,29 @@ impl Cursor<'_> {
             y += BODY_LEADING;
             self.text(MARGIN_X + CELL_PAD_X, y - 3.5, BODY_SIZE + 0.5, l);
         }
+        let x = MARGIN_X + LABEL_WIDTH + CELL_PAD_X;
+        let w = CONTENT_WIDTH - LABEL_WIDTH - 2.0 * CELL_PAD_X;
+        let mut y = top + CELL_PAD_Y;
         if let Some(inside) = inside {
-            let lines = wrap(
-                self.face,
-                inside,
-                DETAIL_SIZE,
-                CONTENT_WIDTH - LABEL_WIDTH - 2.0 * CELL_PAD_X,
-            );
-            let mut y = top + CELL_PAD_Y;
-            for l in &lines {
+            for l in &wrap(self.face, inside, DETAIL_SIZE, w) {
                 y += DETAIL_LEADING;
-                self.text(MARGIN_X + LABEL_WIDTH + CELL_PAD_X, y - 3.0, DETAIL_SIZE, l);
+                self.text(x, y - 3.0, DETAIL_SIZE, l);
             }
         }
-        self.y = top + SIGNATURE_HEIGHT;
+        if let Some(picture) = image {
+            let h = top + height - CELL_PAD_Y - (y + 2.0);
+            if h > 0.0 {
+                let picture = picture.clone();
+                self.ops().push(Op::Image {
+                    x,
+                    y: y + 2.0,
+                    w,
+                    h,
+                    picture,
+                });
+            }
+        }
+        self.y = top + height;
     }
 
     fn footers(&mut self) {
@@ -401,7 +425,11 @@ pub fn lay_out(face: &Typeface, sheet: &Sheet) -> Vec<Page> {
                 c.flow(&lines, MARGIN_X, BODY_SIZE, BODY_LEADING);
             }
             Block::Item { text, details } => c.item(text, details),
-            Block::Signature { label, inside } => c.signature(label, inside.as_deref()),
+            Block::Signature {
+                label,
+                inside,
+                image,
+            } => c.signature(label, inside.as_deref(), image.as_ref()),
         }
     }
     c.footers();
@@ -478,5 +506,56 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn the_signature_image_is_drawn_inside_the_signature_box_below_its_note() {
+        let f = face();
+        let picture = Picture {
+            format: super::super::PictureFormat::Png,
+            bytes: std::sync::Arc::new(Vec::new()),
+        };
+        let sheet = Sheet {
+            title: "届書".into(),
+            blocks: vec![Block::Signature {
+                label: "届出人 署名".into(),
+                inside: Some("署名済み".into()),
+                image: Some(picture),
+            }],
+            ..Default::default()
+        };
+        let pages = lay_out(&f, &sheet);
+        let ops = &pages[0].ops;
+        let (bx, by, bw, bh) = ops
+            .iter()
+            .filter_map(|o| match o {
+                Op::Rect { x, y, w, h, .. } if *h >= SIGNATURE_WITH_IMAGE_HEIGHT - 0.01 => {
+                    Some((*x, *y, *w, *h))
+                }
+                _ => None,
+            })
+            .next_back()
+            .expect("the signature box");
+        let note_y = ops
+            .iter()
+            .find_map(|o| match o {
+                Op::Text { y, text, .. } if text == "署名済み" => Some(*y),
+                _ => None,
+            })
+            .expect("the note");
+        let Some(Op::Image { x, y, w, h, .. }) = ops.iter().find(|o| matches!(o, Op::Image { .. }))
+        else {
+            panic!("no image drawn");
+        };
+        assert!(*y > note_y, "below the note");
+        assert!(
+            *x >= bx && x + w <= bx + bw + 0.01,
+            "within the box's width"
+        );
+        assert!(
+            *y >= by && y + h <= by + bh + 0.01,
+            "within the box's height"
+        );
+        assert!(*h > 40.0, "room to see the signature: {h}");
     }
 }

@@ -46,7 +46,23 @@ pub enum Block {
         label: String,
         /// Printed in the box: the signer's name, or how the signature was given.
         inside: Option<String>,
+        /// The signature as written on the pad, drawn in the box below `inside`.
+        image: Option<Picture>,
     },
+}
+
+/// A raster image as uploaded (already checked to decode whole), printed scaled to fit its
+/// box with its proportions kept.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Picture {
+    pub format: PictureFormat,
+    pub bytes: std::sync::Arc<Vec<u8>>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PictureFormat {
+    Png,
+    Jpeg,
 }
 
 /// Several sheets printed as one PDF (the visit's forms and its receipt at once).
@@ -54,6 +70,8 @@ pub enum Block {
 pub struct Booklet {
     /// The PDF's title.
     pub title: String,
+    /// The PDF's keywords: identifiers that belong in the file but not on the paper.
+    pub keywords: Vec<String>,
     pub sheets: Vec<Sheet>,
 }
 
@@ -103,7 +121,7 @@ pub fn print_until(
         return Err(PrintError::Stopped);
     }
     let count = pages.len();
-    let pdf = pdf::write(face, &booklet.title, &pages)?;
+    let pdf = pdf::write(face, &booklet.title, &booklet.keywords, &pages)?;
     Ok(Printed {
         pdf,
         pages: count,
@@ -124,7 +142,7 @@ fn missing_in_sheet(face: &Typeface, sheet: &Sheet) -> BTreeSet<char> {
                 texts.push(text);
                 texts.extend(details.iter().map(String::as_str));
             }
-            Block::Signature { label, inside } => {
+            Block::Signature { label, inside, .. } => {
                 texts.push(label);
                 texts.extend(inside.as_deref());
             }

@@ -3,7 +3,8 @@
 
 use krilla::Document;
 use krilla::color::luma;
-use krilla::geom::{PathBuilder, Point, Rect};
+use krilla::geom::{PathBuilder, Point, Rect, Size, Transform};
+use krilla::image::Image;
 use krilla::metadata::Metadata;
 use krilla::page::PageSettings;
 use krilla::paint::{Fill, Stroke};
@@ -12,8 +13,14 @@ use krilla::text::TextDirection;
 use super::PrintError;
 use super::layout::{Op, PAGE_HEIGHT, PAGE_WIDTH, Page};
 use super::typeface::Typeface;
+use super::{Picture, PictureFormat};
 
-pub fn write(face: &Typeface, title: &str, pages: &[Page]) -> Result<Vec<u8>, PrintError> {
+pub fn write(
+    face: &Typeface,
+    title: &str,
+    keywords: &[String],
+    pages: &[Page],
+) -> Result<Vec<u8>, PrintError> {
     let mut document = Document::new();
     let settings = || {
         PageSettings::from_wh(PAGE_WIDTH, PAGE_HEIGHT)
@@ -74,6 +81,31 @@ pub fn write(face: &Typeface, title: &str, pages: &[Page]) -> Result<Vec<u8>, Pr
                         surface.draw_path(&path);
                     }
                 }
+                Op::Image {
+                    x,
+                    y,
+                    w,
+                    h,
+                    picture,
+                } => {
+                    let image = image(picture)?;
+                    let (px, py) = image.size();
+                    if px == 0 || py == 0 {
+                        continue;
+                    }
+                    // Fitted into the box, proportions kept, centred.
+                    let scale = (w / px as f32).min(h / py as f32);
+                    let (dw, dh) = (px as f32 * scale, py as f32 * scale);
+                    let Some(size) = Size::from_wh(dw, dh) else {
+                        continue;
+                    };
+                    surface.push_transform(&Transform::from_translate(
+                        x + (w - dw) / 2.0,
+                        y + (h - dh) / 2.0,
+                    ));
+                    surface.draw_image(image, size);
+                    surface.pop();
+                }
             }
         }
         surface.finish();
@@ -82,10 +114,20 @@ pub fn write(face: &Typeface, title: &str, pages: &[Page]) -> Result<Vec<u8>, Pr
     document.set_metadata(
         Metadata::new()
             .title(title.to_owned())
+            .keywords(keywords.to_vec())
             .language("ja".to_owned())
             .creator(format!("madoguchi {}", env!("CARGO_PKG_VERSION"))),
     );
     document
         .finish()
         .map_err(|e| PrintError::Pdf(format!("{e:?}")))
+}
+
+fn image(picture: &Picture) -> Result<Image, PrintError> {
+    let data = picture.bytes.clone().into();
+    match picture.format {
+        PictureFormat::Png => Image::from_png(data, true),
+        PictureFormat::Jpeg => Image::from_jpeg(data, true),
+    }
+    .map_err(|e| PrintError::Pdf(format!("the signature image: {e}")))
 }

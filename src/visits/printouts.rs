@@ -8,7 +8,7 @@ use std::sync::Arc;
 use chrono::{DateTime, FixedOffset, NaiveDate, Utc};
 use serde_json::Value;
 
-use super::confirmation::Signature;
+use super::confirmation::{Application, ApplicationState, Signature};
 use super::determination::{Decision, Determination, Explainer, Outcome};
 use super::facts::EventFacts;
 use super::model::Visit;
@@ -17,7 +17,7 @@ use crate::forms::era::EraTable;
 use crate::forms::normalize::Kind;
 use crate::forms::plan::PlanNode;
 use crate::i18n::Lang;
-use crate::print::{Block, Sheet};
+use crate::print::{Block, Picture, PictureFormat, Sheet};
 
 /// What every printout of a visit shares.
 pub struct Context<'a> {
@@ -27,14 +27,15 @@ pub struct Context<'a> {
     pub municipality: &'a str,
     pub visit: &'a Visit,
     pub determination: &'a Determination,
+    /// The applications of a submitted visit, as the core systems have answered them so far
+    /// (none before submission).
+    pub applications: &'a [Application],
 }
 
 /// One form to print: a draft, or the frozen document once the visit is confirmed.
 pub struct FormPrint<'a> {
     pub procedure: Arc<Procedure>,
     pub form_title: String,
-    /// `formId@version`.
-    pub form: String,
     pub plan: &'a PlanNode,
     pub document: Value,
     /// Fields filled from what the municipality already knew.
@@ -92,11 +93,11 @@ impl Context<'_> {
         corner
     }
 
+    /// What every page says at its foot. Paper a resident takes home carries no internal
+    /// identifier (the visit's id, the catalogue's version, a form's schema): the clerk finds
+    /// the visit by its day and ticket, and the PDF's metadata keeps the visit's id.
     fn footer(&self) -> String {
-        format!(
-            "{} ・ 来庁 {} ・ 手続一覧 {}",
-            self.municipality, self.visit.id, self.visit.catalog_version
-        )
+        format!("{} ワンストップ窓口", self.municipality)
     }
 
     fn deadline(&self, d: &Decision) -> Option<String> {
@@ -109,6 +110,39 @@ impl Context<'_> {
             .map(|n| format!("({})", n.ja))
             .unwrap_or_default();
         Some(format!("期限 {}まで{note}", self.day(day)))
+    }
+
+    /// Where the applications of a procedure done at the counter stand, as the receipt says
+    /// it: the least advanced of them (one member's rejection is not hidden by another's
+    /// acceptance).
+    fn application_state(&self, x: &Decision, members: &[&String]) -> String {
+        let states: Vec<ApplicationState> = self
+            .applications
+            .iter()
+            .filter(|a| a.procedure_id == x.procedure.id)
+            .filter(|a| {
+                members.is_empty() || a.member.as_ref().is_some_and(|m| members.contains(&m))
+            })
+            .map(|a| a.state)
+            .collect();
+        let said = |s: ApplicationState| match s {
+            ApplicationState::Rejected => "受付できませんでした(下記)",
+            ApplicationState::Submitted | ApplicationState::Delivered => "受付済み(担当課へ送付)",
+            ApplicationState::Accepted => "受付済み(担当課で受理)",
+            ApplicationState::Completed => "処理済み",
+            ApplicationState::Referred => "担当の窓口へご案内",
+        };
+        let rank = |s: &ApplicationState| match s {
+            ApplicationState::Rejected => 0,
+            ApplicationState::Submitted | ApplicationState::Delivered => 1,
+            ApplicationState::Accepted => 2,
+            ApplicationState::Completed => 3,
+            ApplicationState::Referred => 4,
+        };
+        match states.iter().min_by_key(|s| rank(s)) {
+            Some(s) => said(*s).to_owned(),
+            None => "受付済み".to_owned(),
+        }
     }
 
     fn subjects(&self, members: &[&String]) -> Option<String> {
@@ -150,22 +184,25 @@ pub fn form_sheet(cx: &Context, f: &FormPrint) -> Sheet {
             details: Vec::new(),
         }));
     }
-    let inside = match confirmation.map(|c| &c.signature) {
-        Some(Signature::Image { sha256, .. }) => Some(format!(
-            "署名済み: 窓口の署名パッドで署名(署名画像 SHA-256 {})",
-            &sha256[..sha256.len().min(16)]
-        )),
-        Some(Signature::Attestation { attested_by }) => Some(format!(
-            "署名済み: 印刷した内容への署名を職員 {attested_by} が確認"
-        )),
-        None => cx.applicant_name().map(|n| format!("届出人 {n} 様")),
+    let (inside, image) = match confirmation.map(|c| &c.signature) {
+        Some(s @ Signature::Image { .. }) => (
+            Some("署名済み: 窓口の署名パッドで署名".to_owned()),
+            signature_picture(s),
+        ),
+        Some(Signature::Attestation { attested_by }) => (
+            Some(format!(
+                "署名済み: 印刷した内容への署名を職員 {attested_by} が確認"
+            )),
+            None,
+        ),
+        None => (cx.applicant_name().map(|n| format!("届出人 {n} 様")), None),
     };
     blocks.push(Block::Signature {
         label: "届出人 署名".to_owned(),
         inside,
+        image,
     });
-    let mut corner = cx.corner();
-    corner.push(format!("様式 {}", f.form));
+    let corner = cx.corner();
     Sheet {
         title: f.form_title.clone(),
         subtitle: Some(format!(
@@ -177,6 +214,29 @@ pub fn form_sheet(cx: &Context, f: &FormPrint) -> Sheet {
         blocks,
         footer: cx.footer(),
     }
+}
+
+/// The image written on the pad, as it was uploaded (checked then to decode whole).
+fn signature_picture(s: &Signature) -> Option<Picture> {
+    use base64::Engine;
+    let Signature::Image {
+        media_type, data, ..
+    } = s
+    else {
+        return None;
+    };
+    let format = match media_type.as_str() {
+        "image/png" => PictureFormat::Png,
+        "image/jpeg" => PictureFormat::Jpeg,
+        _ => return None,
+    };
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(data.as_bytes())
+        .ok()?;
+    Some(Picture {
+        format,
+        bytes: Arc::new(bytes),
+    })
 }
 
 /// Which entry of a list a pointer is in, as the printout heads it: `/children/1/name` →
@@ -329,7 +389,13 @@ pub fn receipt_sheet(cx: &Context) -> Sheet {
     let d = cx.determination;
     let ex = cx.explainer();
     let submitted = h.submitted_at.is_some();
-    let banner = if submitted {
+    let returned = cx
+        .applications
+        .iter()
+        .any(|a| a.state == ApplicationState::Rejected);
+    let banner = if returned {
+        "お受けした手続のうち、担当課で受け付けられなかったものがあります(下の「受付できなかった手続」)。窓口の職員にお尋ねください。"
+    } else if submitted {
         "本日の手続をお受けしました。この票は、このあと行っていただく窓口とお持ちいただくものの控えです。"
     } else if h.confirmation.is_some() {
         "署名をいただきました。手続の受付を処理しています。"
@@ -389,15 +455,12 @@ pub fn receipt_sheet(cx: &Context) -> Sheet {
     let counter = by_procedure(&counter);
     let referred = by_procedure(&referred);
     for (x, members) in &counter {
-        let mut details = vec![format!(
-            "{} ・ {}",
-            x.procedure.department,
-            if submitted {
-                "受付済み"
-            } else {
-                "署名後に受付"
-            }
-        )];
+        let state = if submitted {
+            cx.application_state(x, members)
+        } else {
+            "署名後に受付".to_owned()
+        };
+        let mut details = vec![format!("{} ・ {state}", x.procedure.department)];
         details.extend(cx.subjects(members));
         if let Some(fee) = &x.procedure.fee {
             details.push(format!("手数料 {}円{}", yen(fee.yen), per(fee)));
@@ -409,6 +472,34 @@ pub fn receipt_sheet(cx: &Context) -> Sheet {
             text: x.procedure.name.ja.clone(),
             details,
         });
+    }
+
+    let rejected: Vec<&Application> = cx
+        .applications
+        .iter()
+        .filter(|a| a.state == ApplicationState::Rejected)
+        .collect();
+    if !rejected.is_empty() {
+        blocks.push(Block::Heading(
+            "受付できなかった手続(窓口の職員にお尋ねください)".to_owned(),
+        ));
+        for a in rejected {
+            let name = cx
+                .catalog
+                .procedure(&a.procedure_id)
+                .map(|p| p.name.ja.clone())
+                .unwrap_or_else(|| "手続".to_owned());
+            let mut details = Vec::new();
+            details.extend(a.member.as_ref().and_then(|m| cx.subjects(&[m])));
+            details.push(match &a.reason {
+                Some(reason) => format!("担当課からの理由: {reason}"),
+                None => "担当課から理由は届いていません。".to_owned(),
+            });
+            blocks.push(Block::Item {
+                text: name,
+                details,
+            });
+        }
     }
 
     blocks.push(Block::Heading("このあと行っていただく窓口".to_owned()));

@@ -9,6 +9,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
 use crate::helpers::{Backend, TestApp, problem, spawn_app};
+use crate::pull::{certificate_request, fill_certificate};
 use crate::storage_test;
 use crate::visits::{VISITS, open_visit, send};
 
@@ -18,6 +19,13 @@ struct Pdf {
     text: String,
     /// (BaseFont, embedded as a font file).
     fonts: BTreeSet<(String, bool)>,
+    /// Runs of Latin letters, digits and `@._-` with a letter in them: on paper a resident
+    /// reads, only what a person wrote (a ticket, a staff number), never an identifier or a
+    /// JSON name of the gateway's.
+    words: BTreeSet<String>,
+    /// Width and height in pixels of the images drawn (an image's alpha, a soft mask, is
+    /// one more of the same size).
+    images: BTreeSet<(i64, i64)>,
 }
 
 fn read_pdf(bytes: &[u8]) -> Pdf {
@@ -49,8 +57,30 @@ fn read_pdf(bytes: &[u8]) -> Pdf {
             fonts.insert((name, embedded));
         }
     }
+    let words = text
+        .split(|c: char| !(c.is_ascii_alphanumeric() || "@._-".contains(c)))
+        .filter(|w| w.chars().any(|c| c.is_ascii_alphabetic()))
+        .map(str::to_owned)
+        .collect();
+    let images = doc
+        .objects
+        .values()
+        .filter_map(|o| o.as_stream().ok())
+        .filter(|s| {
+            s.dict
+                .get(b"Subtype")
+                .and_then(|t| t.as_name())
+                .is_ok_and(|t| t == b"Image")
+        })
+        .map(|s| {
+            let n = |k: &[u8]| s.dict.get(k).and_then(|v| v.as_i64()).unwrap_or(0);
+            (n(b"Width"), n(b"Height"))
+        })
+        .collect();
     Pdf {
         pages: pages.len(),
+        words,
+        images,
         // Lines may break anywhere in Japanese: compare without line ends and spaces.
         text: text.chars().filter(|c| !c.is_whitespace()).collect(),
         fonts,
@@ -164,6 +194,14 @@ async fn a_visits_forms_and_receipt_print_as_one_pdf(backend: Backend) {
     assert!(all.text.contains("令和8年12月1日"), "the day of the move");
     assert!(all.text.contains("確認用"), "not yet signed");
     assert!(all.text.contains("届出人署名"));
+    assert!(all.images.is_empty(), "no signature yet");
+    // Nothing on paper a resident reads is an identifier of the gateway's: the visit's id,
+    // the catalogue's version, a form's schema and version, a JSON name. The ticket is.
+    assert_eq!(
+        all.words,
+        BTreeSet::from(["A-001".to_owned()]),
+        "only the ticket is Latin"
+    );
 
     // The receipt on its own: what is done here, where to go next, what to bring.
     let receipt = get_pdf(&app, &at("receipt"), &token).await;
@@ -229,12 +267,7 @@ storage_test!(a_visits_forms_and_receipt_print_as_one_pdf);
 async fn signed_forms_print_as_confirmed_and_unprintable_characters_are_flagged(backend: Backend) {
     let app = spawn_app(backend).await;
     let token = app.demo_token().await;
-    let body = json!({
-        "ticket": "B-7",
-        "events": [{"kind": "certificateRequest", "date": "2026-12-03", "facts": {"certificates": ["residentRecordCopy"]}}],
-        "members": [{"id": "m1", "familyName": "𠮷田", "givenName": "修", "familyNameKana": "ヨシダ", "givenNameKana": "オサム", "dateOfBirth": "1970-01-01", "sex": "1"}],
-        "applicant": {"member": "m1"}
-    });
+    let body = certificate_request("𠮷田", "ヨシダ", "B-7");
     let id = open_visit(&app, &token, &body).await;
     let at = |p: &str| format!("{VISITS}/{id}/{p}");
     let key = "residentRecordCopy@0";
@@ -256,16 +289,7 @@ async fn signed_forms_print_as_confirmed_and_unprintable_characters_are_flagged(
     );
     assert!(draft.text.contains("昭和45年1月1日"), "born 1970-01-01");
 
-    let edit = json!({"set": {"/purpose": "勤務先提出", "/identityDocument": "運転免許証", "/applicant/relation": "本人", "/applicant/contact/phone": "0157-23-7111"}});
-    let r = send(
-        &app,
-        Method::PATCH,
-        &at(&format!("drafts/{key}")),
-        &token,
-        Some(&edit),
-    )
-    .await;
-    assert_eq!(r.status(), StatusCode::OK);
+    fill_certificate(&app, &token, &id).await;
     let r = send(
         &app,
         Method::POST,
@@ -289,6 +313,7 @@ async fn signed_forms_print_as_confirmed_and_unprintable_characters_are_flagged(
     );
     let receipt = get_pdf(&app, &at("receipt"), &token).await;
     assert!(receipt.text.contains("受付済み"));
+    assert!(!receipt.text.contains("受付できなかった"));
     assert!(receipt.text.contains("受付番号B-7"));
     assert!(receipt.text.contains("手数料"), "a certificate has a fee");
     assert!(receipt.text.contains("1件の届書を作成"));
@@ -301,3 +326,85 @@ async fn signed_forms_print_as_confirmed_and_unprintable_characters_are_flagged(
     problem(r, StatusCode::FORBIDDEN, "municipality_forbidden").await;
 }
 storage_test!(signed_forms_print_as_confirmed_and_unprintable_characters_are_flagged);
+
+/// The signature the resident wrote on the pad is printed on the signed form, as an image
+/// (here one written by another program, CPython's test PNG, 16 × 16). When the core system
+/// then rejects the application, the receipt printed after says so and why, not 受付済み.
+async fn the_signature_is_printed_and_a_rejection_is_on_the_receipt(backend: Backend) {
+    use base64::Engine;
+    let app = spawn_app(backend).await;
+    let token = app.demo_token().await;
+    let id = open_visit(&app, &token, &certificate_request("田中", "タナカ", "C-12")).await;
+    let at = |p: &str| format!("{VISITS}/{id}/{p}");
+    let key = "residentRecordCopy@0";
+    fill_certificate(&app, &token, &id).await;
+    let png = std::fs::read(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/images/python.png"),
+    )
+    .unwrap();
+    let png = base64::engine::general_purpose::STANDARD.encode(png);
+    let r = send(
+        &app,
+        Method::POST,
+        &at("confirm"),
+        &token,
+        Some(&json!({"method": "signature", "signature": {"mediaType": "image/png", "data": png}})),
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::OK);
+
+    let signed = get_pdf(&app, &at(&format!("drafts/{key}/pdf")), &token).await;
+    assert!(signed.text.contains("署名済み"));
+    assert!(
+        signed.images.contains(&(16, 16)),
+        "the pad's image is on the form: {:?}",
+        signed.images
+    );
+    assert_eq!(
+        signed.words,
+        BTreeSet::from(["C-12".to_owned()]),
+        "no hash, id or schema name on paper"
+    );
+
+    let r = send(&app, Method::POST, &at("submit"), &token, None).await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let before = get_pdf(&app, &at("receipt"), &token).await;
+    assert!(before.text.contains("受付済み"));
+
+    // The core system pulls the application and rejects it with its reason.
+    let core = app.register_client(&["link"], &["012084"]).await;
+    let core = app.token_for(&core.id, &core.secret).await;
+    let applications: Value = send(&app, Method::GET, &at("applications"), &token, None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let application = &applications["items"][0];
+    let area = application["area"].as_str().unwrap();
+    let reason = "請求者と本人の関係を確認できません。";
+    let r = app
+        .http
+        .post(app.url(&format!(
+            "/v1/municipalities/012084/link/{area}/applications/{}/ack",
+            application["id"].as_str().unwrap()
+        )))
+        .bearer_auth(&core)
+        .json(&json!({"outcome": "rejected", "reason": reason}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+
+    let after = get_pdf(&app, &at("receipt"), &token).await;
+    assert!(
+        !after.text.contains("受付済み"),
+        "a rejected application is not received"
+    );
+    assert!(after.text.contains("受付できなかった手続"));
+    assert!(
+        after.text.contains(&compact(reason)),
+        "the core system's reason"
+    );
+    assert!(after.text.contains("住民票の写し"));
+}
+storage_test!(the_signature_is_printed_and_a_rejection_is_on_the_receipt);

@@ -8,29 +8,36 @@ use crate::helpers::{Backend, TestApp, problem, spawn_app};
 use crate::storage_test;
 use crate::visits::{VISITS, open_visit, send};
 
-/// A visit confirmed and submitted with one application (a 住民票の写し); its id.
-pub(crate) async fn submitted_visit(app: &TestApp, token: &str) -> String {
-    let id = open_visit(
-        app,
-        token,
-        &json!({
-            "events": [{"kind": "certificateRequest", "date": "2026-12-03", "facts": {"certificates": ["residentRecordCopy"]}}],
-            "members": [{"id": "m1", "familyName": "田中", "givenName": "修", "familyNameKana": "タナカ", "givenNameKana": "オサム", "dateOfBirth": "1970-01-01", "sex": "1"}],
-            "applicant": {"member": "m1"}
-        }),
-    )
-    .await;
-    let at = |p: &str| format!("{VISITS}/{id}/{p}");
+/// A visit for a 住民票の写し for 修 born 1970 (`family` his family name, `ticket` its ticket).
+pub(crate) fn certificate_request(family: &str, kana: &str, ticket: &str) -> Value {
+    json!({
+        "ticket": ticket,
+        "events": [{"kind": "certificateRequest", "date": "2026-12-03", "facts": {"certificates": ["residentRecordCopy"]}}],
+        "members": [{"id": "m1", "familyName": family, "givenName": "修", "familyNameKana": kana, "givenNameKana": "オサム", "dateOfBirth": "1970-01-01", "sex": "1"}],
+        "applicant": {"member": "m1"}
+    })
+}
+
+/// Fills in what the clerk asks for a certificate (purpose, identity document, relation,
+/// phone) in the visit's one draft.
+pub(crate) async fn fill_certificate(app: &TestApp, token: &str, visit: &str) {
     let edit = json!({"set": {"/purpose": "勤務先提出", "/identityDocument": "運転免許証", "/applicant/relation": "本人", "/applicant/contact/phone": "0157-23-7111"}});
     let r = send(
         app,
         Method::PATCH,
-        &at("drafts/residentRecordCopy@0"),
+        &format!("{VISITS}/{visit}/drafts/residentRecordCopy@0"),
         token,
         Some(&edit),
     )
     .await;
     assert_eq!(r.status(), StatusCode::OK);
+}
+
+/// A visit confirmed and submitted with one application (a 住民票の写し); its id.
+pub(crate) async fn submitted_visit(app: &TestApp, token: &str) -> String {
+    let id = open_visit(app, token, &certificate_request("田中", "タナカ", "P-1")).await;
+    let at = |p: &str| format!("{VISITS}/{id}/{p}");
+    fill_certificate(app, token, &id).await;
     let r = send(
         app,
         Method::POST,
