@@ -25,6 +25,7 @@ mod oauth;
 pub mod openapi;
 pub mod operations;
 pub mod pagination;
+pub mod preconditions;
 mod printouts;
 pub mod problem;
 pub mod request_id;

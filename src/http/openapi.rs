@@ -284,11 +284,21 @@ fn shared_parameters() -> serde_json::Value {
                 "pattern": crate::validation::text_pattern(64)
             },
             "example": "K-00123"
+        },
+        "IfMatch": {
+            "name": "If-Match",
+            "in": "header",
+            "required": false,
+            "description": "The ETag of the visit as this app last read it (\"v12\", from any answer about the visit): the change is made only if no one changed the visit since; else 412 precondition_failed with the current ETag, and nothing changes. Without it, the change is made to whatever the visit is now.",
+            "schema": {
+                "type": "string",
+                "pattern": "^(\\*|(W/)?\"[!#-~]*\"(\\s*,\\s*(W/)?\"[!#-~]*\")*)$"
+            }
         }
     })
 }
 
-/// Replaces every inline `Idempotency-Key` and `Madoguchi-Actor` header parameter with a
+/// Replaces every inline `Idempotency-Key`, `Madoguchi-Actor` and `If-Match` header parameter with a
 /// reference to its shared definition; an operation with no security requirement but
 /// `{}` (anonymous) gets an empty list, as OpenAPI spells "public".
 fn tidy_operations(doc: &mut serde_json::Value) {
@@ -308,6 +318,7 @@ fn tidy_operations(doc: &mut serde_json::Value) {
                         Some("Idempotency-Key") => "IdempotencyKey",
                         Some("Madoguchi-Actor") if required => "MadoguchiActorRequired",
                         Some("Madoguchi-Actor") => "MadoguchiActor",
+                        Some("If-Match") => "IfMatch",
                         _ => continue,
                     };
                     *param =

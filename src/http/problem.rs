@@ -184,6 +184,10 @@ problem_kinds! {
         "来庁が同時に変更されました", "Visit changed meanwhile",
         "同じ来庁が同時に別の端末から変更されました。来庁を読み直してから、もう一度送ってください。",
         "The visit was changed from another terminal at the same time. Read it again and resend.";
+    PreconditionFailed => "precondition_failed", PRECONDITION_FAILED,
+        "別の端末で変更されています", "Changed since it was read",
+        "If-Match に入れた ETag の後に、来庁が別の端末で変更されました。何も変更していません。応答の ETag(etag)が今の版です。来庁を読み直し、変更を確かめてから、その ETag を If-Match に入れて送り直してください。",
+        "The visit changed after the ETag sent in If-Match: nothing was changed. The response's ETag (etag) is the current one. Read the visit again, check the change, and resend with that ETag in If-Match.";
     VisitConfirmed => "visit_confirmed", CONFLICT,
         "署名済みのため変更できません", "Visit already confirmed",
         "住民が下書きを確認・署名した後は、回答や下書きを変更できません。",

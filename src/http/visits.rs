@@ -13,6 +13,7 @@ use super::auth::{Authorized, scopes};
 use super::extract::ApiJson;
 use super::idempotency::Idempotent;
 use super::pagination::{page_params, page_type};
+use super::preconditions::{self, IfMatch};
 use super::problem::{ApiError, ProblemDoc, ProblemKind, negotiate_lang};
 use super::state::AppState;
 use crate::audit::Action;
@@ -698,6 +699,26 @@ fn store_conflict(e: StoreError) -> ApiError {
     }
 }
 
+/// The visit a change made, or why none was made.
+fn changed(id: Uuid, change: VisitChange) -> Result<Visit, ApiError> {
+    match change {
+        VisitChange::Done(v) => Ok(v),
+        other => Err(why_not(id, other)),
+    }
+}
+
+/// Why a change was not made.
+fn why_not(id: Uuid, change: VisitChange) -> ApiError {
+    match change {
+        VisitChange::Done(_) => ApiError::internal("a change that was made is reported as refused"),
+        VisitChange::NotFound => visit_not_found(id),
+        VisitChange::Closed(_) => closed(id),
+        VisitChange::Refused(errors) => ApiError::validation(errors),
+        VisitChange::Frozen(_) => frozen(id),
+        VisitChange::Stale(v) => preconditions::stale(id, v.revision),
+    }
+}
+
 fn closed(id: Uuid) -> ApiError {
     ApiError::new(
         ProblemKind::VisitClosed,
@@ -748,7 +769,7 @@ pub struct VisitPath {
     ),
     request_body(content = NewVisitDto, content_type = "application/json"),
     responses(
-        (status = 201, description = "The visit", body = VisitDto),
+        (status = 201, description = "The visit", body = VisitDto, headers(("ETag" = String, description = "The visit's revision (\"v12\"), for If-Match on the next change"))),
         (status = 400, description = "Malformed JSON, lgCode or Madoguchi-Actor", body = ProblemDoc, content_type = "application/problem+json"),
         (status = 401, description = "No or invalid token", body = ProblemDoc, content_type = "application/problem+json"),
         (status = 403, description = "Scope visits missing, or the client may not act for this municipality", body = ProblemDoc, content_type = "application/problem+json"),
@@ -871,6 +892,7 @@ pub async fn create_visit(
             actix_web::http::header::LOCATION,
             format!("/v1/municipalities/{code}/visits/{}", visit.id),
         ))
+        .insert_header(preconditions::etag(visit.revision))
         .json(visit_dto(&state, &visit, lang)))
 }
 
@@ -906,7 +928,7 @@ pub(super) async fn load_for(
         ("Madoguchi-Actor" = String, Header, description = "Staff id of the clerk acting (required)", example = "clerk-0042"),
     ),
     responses(
-        (status = 200, description = "The visit", body = VisitDto),
+        (status = 200, description = "The visit", body = VisitDto, headers(("ETag" = String, description = "The visit's revision (\"v12\"), for If-Match on the next change"))),
         (status = 400, description = "Malformed lgCode, visit id or Madoguchi-Actor", body = ProblemDoc, content_type = "application/problem+json"),
         (status = 401, description = "No or invalid token", body = ProblemDoc, content_type = "application/problem+json"),
         (status = 403, description = "Scope visits missing, or the client may not act for this municipality", body = ProblemDoc, content_type = "application/problem+json"),
@@ -922,7 +944,9 @@ pub async fn get_visit(
     path: web::Path<VisitPath>,
 ) -> Result<HttpResponse, ApiError> {
     let visit = load(&state, &auth, path.visit_id).await?;
-    Ok(HttpResponse::Ok().json(visit_dto(&state, &visit, negotiate_lang(&req))))
+    Ok(HttpResponse::Ok()
+        .insert_header(preconditions::etag(visit.revision))
+        .json(visit_dto(&state, &visit, negotiate_lang(&req))))
 }
 
 /// The determination: every needed procedure with its reason, documents, 本人確認, fee,
@@ -935,7 +959,7 @@ pub async fn get_visit(
         ("Madoguchi-Actor" = String, Header, description = "Staff id of the clerk acting (required)", example = "clerk-0042"),
     ),
     responses(
-        (status = 200, description = "The determination", body = DeterminationDto),
+        (status = 200, description = "The determination", body = DeterminationDto, headers(("ETag" = String, description = "The visit's revision (\"v12\"), for If-Match on the next change"))),
         (status = 400, description = "Malformed lgCode, visit id or Madoguchi-Actor", body = ProblemDoc, content_type = "application/problem+json"),
         (status = 401, description = "No or invalid token", body = ProblemDoc, content_type = "application/problem+json"),
         (status = 403, description = "Scope visits missing, or the client may not act for this municipality", body = ProblemDoc, content_type = "application/problem+json"),
@@ -952,12 +976,14 @@ pub async fn get_determination(
 ) -> Result<HttpResponse, ApiError> {
     let visit = load(&state, &auth, path.visit_id).await?;
     let catalog = catalog_of(&state, &visit).await?;
-    Ok(HttpResponse::Ok().json(determination_dto(
-        &state,
-        &catalog,
-        &visit,
-        negotiate_lang(&req),
-    )))
+    Ok(HttpResponse::Ok()
+        .insert_header(preconditions::etag(visit.revision))
+        .json(determination_dto(
+            &state,
+            &catalog,
+            &visit,
+            negotiate_lang(&req),
+        )))
 }
 
 /// Record answers (all or none) and run the determination again. At most 200 answers and a
@@ -967,16 +993,18 @@ pub async fn get_determination(
     params(
         VisitPath,
         ("Madoguchi-Actor" = String, Header, description = "Staff id of the clerk acting (required)", example = "clerk-0042"),
+        ("If-Match" = Option<String>, Header, description = "The ETag of the visit as this app last read it (\"v12\"): the change is made only if no one changed the visit since, else 412"),
         ("Idempotency-Key" = Option<String>, Header, description = "A new UUID per request: a retry with the same key and body returns the first response"),
     ),
     request_body(content = AnswersDto, content_type = "application/json"),
     responses(
-        (status = 200, description = "The determination with the answers", body = DeterminationDto),
+        (status = 200, description = "The determination with the answers", body = DeterminationDto, headers(("ETag" = String, description = "The visit's revision (\"v12\"), for If-Match on the next change"))),
         (status = 400, description = "Malformed JSON, lgCode, visit id or Madoguchi-Actor", body = ProblemDoc, content_type = "application/problem+json"),
         (status = 401, description = "No or invalid token", body = ProblemDoc, content_type = "application/problem+json"),
         (status = 403, description = "Scope visits missing, or the client may not act for this municipality", body = ProblemDoc, content_type = "application/problem+json"),
         (status = 404, description = "No such visit in this municipality", body = ProblemDoc, content_type = "application/problem+json"),
         (status = 409, description = "The visit is closed, was changed meanwhile, or the Idempotency-Key is in use", body = ProblemDoc, content_type = "application/problem+json"),
+        (status = 412, description = "If-Match names a revision of the visit that is no longer the current one: nothing changed; the problem's etag (and ETag) is the current one", body = ProblemDoc, content_type = "application/problem+json"),
         (status = 413, description = "Body too large", body = ProblemDoc, content_type = "application/problem+json"),
         (status = 415, description = "Not JSON", body = ProblemDoc, content_type = "application/problem+json"),
         (status = 422, description = "Unknown facts, members or values, all listed in errors[]", body = ProblemDoc, content_type = "application/problem+json"),
@@ -992,6 +1020,7 @@ pub async fn post_answers(
     auth: Authorized<scopes::Visits>,
     state: web::Data<AppState>,
     path: web::Path<VisitPath>,
+    if_match: IfMatch,
     body: ApiJson<AnswersDto, { limits::VISIT_BODY_BYTES }>,
 ) -> Result<HttpResponse, ApiError> {
     let code = auth.municipality()?;
@@ -1012,9 +1041,14 @@ pub async fn post_answers(
     let list = answers(body.0.answers);
     let change = state
         .store
-        .change_visit(&code, id, Action::VisitUpdate, &auth.actor, |visit| {
-            input::apply_answers(&ctx, &mut visit.household, list, "/answers")
-        })
+        .change_visit(
+            &code,
+            id,
+            Action::VisitUpdate,
+            &auth.actor,
+            if_match.revisions(),
+            |visit| input::apply_answers(&ctx, &mut visit.household, list, "/answers"),
+        )
         .await
         .map_err(store_conflict)?;
     determination_after(&state, &req, id, change).await
@@ -1028,21 +1062,16 @@ async fn determination_after(
     id: Uuid,
     change: VisitChange,
 ) -> Result<HttpResponse, ApiError> {
-    match change {
-        VisitChange::Done(visit) => {
-            let catalog = catalog_of(state, &visit).await?;
-            Ok(HttpResponse::Ok().json(determination_dto(
-                state,
-                &catalog,
-                &visit,
-                negotiate_lang(req),
-            )))
-        }
-        VisitChange::NotFound => Err(visit_not_found(id)),
-        VisitChange::Closed(_) => Err(closed(id)),
-        VisitChange::Refused(errors) => Err(ApiError::validation(errors)),
-        VisitChange::Frozen(_) => Err(frozen(id)),
-    }
+    let visit = changed(id, change)?;
+    let catalog = catalog_of(state, &visit).await?;
+    Ok(HttpResponse::Ok()
+        .insert_header(preconditions::etag(visit.revision))
+        .json(determination_dto(
+            state,
+            &catalog,
+            &visit,
+            negotiate_lang(req),
+        )))
 }
 
 /// A verified card session to take a member's facts from.
@@ -1064,16 +1093,18 @@ pub struct CardAttachmentDto {
     params(
         VisitPath,
         ("Madoguchi-Actor" = String, Header, description = "Staff id of the clerk acting (required)", example = "clerk-0042"),
+        ("If-Match" = Option<String>, Header, description = "The ETag of the visit as this app last read it (\"v12\"): the change is made only if no one changed the visit since, else 412"),
         ("Idempotency-Key" = Option<String>, Header, description = "A new UUID per request: a retry with the same key and body returns the first response"),
     ),
     request_body(content = CardAttachmentDto, content_type = "application/json"),
     responses(
-        (status = 200, description = "The determination with the card's facts", body = DeterminationDto),
+        (status = 200, description = "The determination with the card's facts", body = DeterminationDto, headers(("ETag" = String, description = "The visit's revision (\"v12\"), for If-Match on the next change"))),
         (status = 400, description = "Malformed JSON, lgCode, visit id or Madoguchi-Actor", body = ProblemDoc, content_type = "application/problem+json"),
         (status = 401, description = "No or invalid token", body = ProblemDoc, content_type = "application/problem+json"),
         (status = 403, description = "Scope visits or card missing, or the client may not act for this municipality", body = ProblemDoc, content_type = "application/problem+json"),
         (status = 404, description = "No such visit or card session in this municipality", body = ProblemDoc, content_type = "application/problem+json"),
         (status = 409, description = "The session has not verified (or its result is no longer kept), it served another visit, the visit is closed or was changed meanwhile", body = ProblemDoc, content_type = "application/problem+json"),
+        (status = 412, description = "If-Match names a revision of the visit that is no longer the current one: nothing changed; the problem's etag (and ETag) is the current one", body = ProblemDoc, content_type = "application/problem+json"),
         (status = 422, description = "Unknown member", body = ProblemDoc, content_type = "application/problem+json"),
     ),
     security(("oauth2" = ["visits", "card"]))
@@ -1088,6 +1119,7 @@ pub async fn attach_card(
     state: web::Data<AppState>,
     path: web::Path<VisitPath>,
     body: ApiJson<CardAttachmentDto>,
+    if_match: IfMatch,
 ) -> Result<HttpResponse, ApiError> {
     let code = auth.municipality()?;
     require_staff(&auth)?;
@@ -1139,7 +1171,16 @@ pub async fn attach_card(
         }
     };
     let facts = input::card_facts(verified);
-    let change = record_facts(&state, &auth, id, &body.member, facts, Source::Card).await?;
+    let change = record_facts(
+        &state,
+        &auth,
+        id,
+        &body.member,
+        facts,
+        Source::Card,
+        if_match.revisions(),
+    )
+    .await?;
     determination_after(&state, &req, id, change).await
 }
 
@@ -1151,6 +1192,7 @@ async fn record_facts(
     member: &str,
     facts: Vec<(String, Value)>,
     source: Source,
+    expected: Option<&[i64]>,
 ) -> Result<VisitChange, ApiError> {
     let code = auth.municipality()?;
     let ctx = Context {
@@ -1160,9 +1202,14 @@ async fn record_facts(
     };
     state
         .store
-        .change_visit(&code, id, Action::VisitUpdate, &auth.actor, |visit| {
-            input::apply_facts(&ctx, &mut visit.household, member, facts, source)
-        })
+        .change_visit(
+            &code,
+            id,
+            Action::VisitUpdate,
+            &auth.actor,
+            expected,
+            |visit| input::apply_facts(&ctx, &mut visit.household, member, facts, source),
+        )
         .await
         .map_err(store_conflict)
 }
@@ -1188,16 +1235,18 @@ pub struct ResidentAttachmentDto {
     params(
         VisitPath,
         ("Madoguchi-Actor" = String, Header, description = "Staff id of the clerk acting (required)", example = "clerk-0042"),
+        ("If-Match" = Option<String>, Header, description = "The ETag of the visit as this app last read it (\"v12\"): the change is made only if no one changed the visit since, else 412"),
         ("Idempotency-Key" = Option<String>, Header, description = "A new UUID per request: a retry with the same key and body returns the first response"),
     ),
     request_body(content = ResidentAttachmentDto, content_type = "application/json"),
     responses(
-        (status = 200, description = "The determination with the registry's facts", body = DeterminationDto),
+        (status = 200, description = "The determination with the registry's facts", body = DeterminationDto, headers(("ETag" = String, description = "The visit's revision (\"v12\"), for If-Match on the next change"))),
         (status = 400, description = "Malformed JSON, lgCode, visit id or Madoguchi-Actor", body = ProblemDoc, content_type = "application/problem+json"),
         (status = 401, description = "No or invalid token", body = ProblemDoc, content_type = "application/problem+json"),
         (status = 403, description = "Scope visits or residents missing, or the client may not act for this municipality", body = ProblemDoc, content_type = "application/problem+json"),
         (status = 404, description = "No such visit, or no such resident in the municipality's directory", body = ProblemDoc, content_type = "application/problem+json"),
         (status = 409, description = "The visit is closed or was changed meanwhile, or the same Idempotency-Key is still running", body = ProblemDoc, content_type = "application/problem+json"),
+        (status = 412, description = "If-Match names a revision of the visit that is no longer the current one: nothing changed; the problem's etag (and ETag) is the current one", body = ProblemDoc, content_type = "application/problem+json"),
         (status = 422, description = "Unknown member, or an Idempotency-Key reused", body = ProblemDoc, content_type = "application/problem+json"),
     ),
     security(("oauth2" = ["visits", "residents"]))
@@ -1212,6 +1261,7 @@ pub async fn attach_resident(
     state: web::Data<AppState>,
     path: web::Path<VisitPath>,
     body: ApiJson<ResidentAttachmentDto>,
+    if_match: IfMatch,
 ) -> Result<HttpResponse, ApiError> {
     let code = auth.municipality()?;
     require_staff(&auth)?;
@@ -1226,7 +1276,16 @@ pub async fn attach_resident(
         .await?
         .ok_or_else(|| super::residents::resident_not_found(&body.addressee_number))?;
     let facts = input::registry_facts(&resident);
-    let change = record_facts(&state, &auth, id, &body.member, facts, Source::Registry).await?;
+    let change = record_facts(
+        &state,
+        &auth,
+        id,
+        &body.member,
+        facts,
+        Source::Registry,
+        if_match.revisions(),
+    )
+    .await?;
     if matches!(change, VisitChange::Done(_)) {
         super::residents::audit_lookup(&state, &auth.actor, code, id, 1).await?;
     }
@@ -1239,15 +1298,17 @@ pub async fn attach_resident(
     params(
         VisitPath,
         ("Madoguchi-Actor" = String, Header, description = "Staff id of the clerk acting (required)", example = "clerk-0042"),
+        ("If-Match" = Option<String>, Header, description = "The ETag of the visit as this app last read it (\"v12\"): the change is made only if no one changed the visit since, else 412"),
         ("Idempotency-Key" = Option<String>, Header, description = "A new UUID per request: a retry with the same key returns the first response"),
     ),
     responses(
-        (status = 200, description = "The closed visit", body = VisitDto),
+        (status = 200, description = "The closed visit", body = VisitDto, headers(("ETag" = String, description = "The visit's revision (\"v12\"), for If-Match on the next change"))),
         (status = 400, description = "Malformed lgCode, visit id or Madoguchi-Actor", body = ProblemDoc, content_type = "application/problem+json"),
         (status = 401, description = "No or invalid token", body = ProblemDoc, content_type = "application/problem+json"),
         (status = 403, description = "Scope visits missing, or the client may not act for this municipality", body = ProblemDoc, content_type = "application/problem+json"),
         (status = 404, description = "No such visit in this municipality", body = ProblemDoc, content_type = "application/problem+json"),
         (status = 409, description = "Already closed, changed meanwhile, or Idempotency-Key in use", body = ProblemDoc, content_type = "application/problem+json"),
+        (status = 412, description = "If-Match names a revision of the visit that is no longer the current one: nothing changed; the problem's etag (and ETag) is the current one", body = ProblemDoc, content_type = "application/problem+json"),
         (status = 422, description = "The Idempotency-Key was used for another request", body = ProblemDoc, content_type = "application/problem+json"),
     ),
     security(("oauth2" = ["visits"]))
@@ -1261,6 +1322,7 @@ pub async fn close_visit(
     auth: Authorized<scopes::Visits>,
     state: web::Data<AppState>,
     path: web::Path<VisitPath>,
+    if_match: IfMatch,
 ) -> Result<HttpResponse, ApiError> {
     let code = auth.municipality()?;
     require_staff(&auth)?;
@@ -1268,22 +1330,28 @@ pub async fn close_visit(
     let now = crate::store::now();
     match state
         .store
-        .change_visit(&code, id, Action::VisitClose, &auth.actor, |visit| {
-            visit.status = Status::Closed;
-            visit.closed_at = Some(now);
-            Ok(())
-        })
+        .change_visit(
+            &code,
+            id,
+            Action::VisitClose,
+            &auth.actor,
+            if_match.revisions(),
+            |visit| {
+                visit.status = Status::Closed;
+                visit.closed_at = Some(now);
+                Ok(())
+            },
+        )
         .await
         .map_err(store_conflict)?
     {
         VisitChange::Done(visit) => {
             state.visit_metrics.closed(&visit);
-            Ok(HttpResponse::Ok().json(visit_dto(&state, &visit, negotiate_lang(&req))))
+            Ok(HttpResponse::Ok()
+                .insert_header(preconditions::etag(visit.revision))
+                .json(visit_dto(&state, &visit, negotiate_lang(&req))))
         }
-        VisitChange::NotFound => Err(visit_not_found(id)),
-        VisitChange::Closed(_) => Err(closed(id)),
-        VisitChange::Refused(errors) => Err(ApiError::validation(errors)),
-        VisitChange::Frozen(_) => Err(frozen(id)),
+        other => Err(why_not(id, other)),
     }
 }
 
@@ -1525,7 +1593,7 @@ pub(super) fn drafts_of(
         ("Madoguchi-Actor" = String, Header, description = "Staff id of the clerk acting (required)", example = "clerk-0042"),
     ),
     responses(
-        (status = 200, description = "The drafts", body = DraftsDto),
+        (status = 200, description = "The drafts", body = DraftsDto, headers(("ETag" = String, description = "The visit's revision (\"v12\"), for If-Match on the next change"))),
         (status = 400, description = "Malformed lgCode, visit id or Madoguchi-Actor", body = ProblemDoc, content_type = "application/problem+json"),
         (status = 401, description = "No or invalid token", body = ProblemDoc, content_type = "application/problem+json"),
         (status = 403, description = "Scope visits missing, or the client may not act for this municipality", body = ProblemDoc, content_type = "application/problem+json"),
@@ -1544,12 +1612,14 @@ pub async fn get_drafts(
     let catalog = catalog_of(&state, &visit).await?;
     let d = determine(&catalog, &visit.household);
     let drafts = drafts_of(&state, &catalog, &visit, &d, negotiate_lang(&req));
-    Ok(HttpResponse::Ok().json(DraftsDto {
-        visit_id: visit.id,
-        prefilled_fields: drafts.iter().map(|d| d.prefilled_fields).sum(),
-        typed_fields: drafts.iter().map(|d| d.typed_fields).sum(),
-        drafts,
-    }))
+    Ok(HttpResponse::Ok()
+        .insert_header(preconditions::etag(visit.revision))
+        .json(DraftsDto {
+            visit_id: visit.id,
+            prefilled_fields: drafts.iter().map(|d| d.prefilled_fields).sum(),
+            typed_fields: drafts.iter().map(|d| d.typed_fields).sum(),
+            drafts,
+        }))
 }
 
 /// Change fields of a draft (the clerk completes what no system knows); the draft comes back
@@ -1560,15 +1630,17 @@ pub async fn get_drafts(
     params(
         DraftPath,
         ("Madoguchi-Actor" = String, Header, description = "Staff id of the clerk acting (required)", example = "clerk-0042"),
+        ("If-Match" = Option<String>, Header, description = "The ETag of the visit as this app last read it (\"v12\"): the change is made only if no one changed the visit since, else 412"),
     ),
     request_body(content = DraftEditDto, content_type = "application/json"),
     responses(
-        (status = 200, description = "The draft with the change", body = DraftDto),
+        (status = 200, description = "The draft with the change", body = DraftDto, headers(("ETag" = String, description = "The visit's revision (\"v12\"), for If-Match on the next change"))),
         (status = 400, description = "Malformed JSON, lgCode, visit id or Madoguchi-Actor", body = ProblemDoc, content_type = "application/problem+json"),
         (status = 401, description = "No or invalid token", body = ProblemDoc, content_type = "application/problem+json"),
         (status = 403, description = "Scope visits missing, or the client may not act for this municipality", body = ProblemDoc, content_type = "application/problem+json"),
         (status = 404, description = "No such visit or draft", body = ProblemDoc, content_type = "application/problem+json"),
         (status = 409, description = "The visit is closed or was changed meanwhile", body = ProblemDoc, content_type = "application/problem+json"),
+        (status = 412, description = "If-Match names a revision of the visit that is no longer the current one: nothing changed; the problem's etag (and ETag) is the current one", body = ProblemDoc, content_type = "application/problem+json"),
         (status = 413, description = "Body too large", body = ProblemDoc, content_type = "application/problem+json"),
         (status = 415, description = "Not JSON", body = ProblemDoc, content_type = "application/problem+json"),
         (status = 422, description = "A pointer that is not a field of the form, or no change", body = ProblemDoc, content_type = "application/problem+json"),
@@ -1582,6 +1654,7 @@ pub async fn patch_draft(
     state: web::Data<AppState>,
     path: web::Path<DraftPath>,
     body: ApiJson<DraftEditDto, { limits::VISIT_BODY_BYTES }>,
+    if_match: IfMatch,
 ) -> Result<HttpResponse, ApiError> {
     let code = auth.municipality()?;
     let lang = negotiate_lang(&req);
@@ -1676,13 +1749,14 @@ pub async fn patch_draft(
         return Err(ApiError::validation(errors));
     }
     let key = spec.key.clone();
-    let changed = state
+    let edited = state
         .store
         .change_visit(
             &code,
             path.visit_id,
             Action::VisitUpdate,
             &auth.actor,
+            if_match.revisions(),
             |v| {
                 let edits = v.household.edits.entry(key).or_default();
                 for (pointer, value) in changes {
@@ -1710,18 +1784,16 @@ pub async fn patch_draft(
         )
         .await
         .map_err(store_conflict)?;
-    let visit = match changed {
-        VisitChange::Done(v) => v,
-        VisitChange::NotFound => return Err(visit_not_found(path.visit_id)),
-        VisitChange::Closed(_) => return Err(closed(path.visit_id)),
-        VisitChange::Refused(e) => return Err(ApiError::validation(e)),
-        VisitChange::Frozen(_) => return Err(frozen(path.visit_id)),
-    };
+    let visit = changed(path.visit_id, edited)?;
     // Edits change no fact, so the determination read before the edit still holds.
     drafts_of(&state, &catalog, &visit, &d, lang)
         .into_iter()
         .find(|d| d.key == spec.key)
-        .map(|d| HttpResponse::Ok().json(d))
+        .map(|d| {
+            HttpResponse::Ok()
+                .insert_header(preconditions::etag(visit.revision))
+                .json(d)
+        })
         .ok_or_else(|| ApiError::internal("the edited draft vanished"))
 }
 
@@ -1835,16 +1907,18 @@ fn signature(
     params(
         VisitPath,
         ("Madoguchi-Actor" = String, Header, description = "Staff id of the clerk acting (required)", example = "clerk-0042"),
+        ("If-Match" = Option<String>, Header, description = "The ETag of the visit as this app last read it (\"v12\"): the change is made only if no one changed the visit since, else 412"),
         ("Idempotency-Key" = Option<String>, Header, description = "A new UUID per request: a retry with the same key and body returns the first response"),
     ),
     request_body(content = ConfirmDto, content_type = "application/json"),
     responses(
-        (status = 200, description = "The confirmation", body = ConfirmationDto),
+        (status = 200, description = "The confirmation", body = ConfirmationDto, headers(("ETag" = String, description = "The visit's revision (\"v12\"), for If-Match on the next change"))),
         (status = 400, description = "Malformed JSON, lgCode, visit id or Madoguchi-Actor", body = ProblemDoc, content_type = "application/problem+json"),
         (status = 401, description = "No or invalid token", body = ProblemDoc, content_type = "application/problem+json"),
         (status = 403, description = "Scope visits missing, or the client may not act for this municipality", body = ProblemDoc, content_type = "application/problem+json"),
         (status = 404, description = "No such visit in this municipality", body = ProblemDoc, content_type = "application/problem+json"),
         (status = 409, description = "Closed, confirmed already, changed meanwhile, or Idempotency-Key in use", body = ProblemDoc, content_type = "application/problem+json"),
+        (status = 412, description = "If-Match names a revision of the visit that is no longer the current one: nothing changed; the problem's etag (and ETag) is the current one", body = ProblemDoc, content_type = "application/problem+json"),
         (status = 413, description = "Body too large", body = ProblemDoc, content_type = "application/problem+json"),
         (status = 415, description = "Not JSON", body = ProblemDoc, content_type = "application/problem+json"),
         (status = 422, description = "A bad signature, open questions, or drafts with errors, all listed in errors[]", body = ProblemDoc, content_type = "application/problem+json"),
@@ -1861,6 +1935,7 @@ pub async fn confirm_visit(
     state: web::Data<AppState>,
     path: web::Path<VisitPath>,
     body: ApiJson<ConfirmDto>,
+    if_match: IfMatch,
 ) -> Result<HttpResponse, ApiError> {
     let code = auth.municipality()?;
     let lang = negotiate_lang(&req);
@@ -1870,6 +1945,10 @@ pub async fn confirm_visit(
     }
     if visit.household.confirmation.is_some() {
         return Err(frozen(visit.id));
+    }
+    // The resident signs what this clerk's app showed: not a visit changed since.
+    if !if_match.allows(visit.revision) {
+        return Err(preconditions::stale(visit.id, visit.revision));
     }
     let signature = signature(body.0, auth.actor.staff.as_deref())
         .map_err(|e| ApiError::validation(vec![e]))?;
@@ -1974,6 +2053,7 @@ pub async fn confirm_visit(
             visit.id,
             Action::VisitConfirm,
             &auth.actor,
+            if_match.revisions(),
             move |v| {
                 if v.revision != seen || v.household.confirmation.is_some() {
                     return Err(vec![FieldError::new(
@@ -1995,13 +2075,16 @@ pub async fn confirm_visit(
         VisitChange::Done(v) => {
             state.visit_metrics.confirmed(&v);
             confirmation_dto(&v)
-                .map(|c| HttpResponse::Ok().json(c))
+                .map(|c| {
+                    HttpResponse::Ok()
+                        .insert_header(preconditions::etag(v.revision))
+                        .json(c)
+                })
                 .ok_or_else(|| ApiError::internal("the confirmation was not stored"))
         }
-        VisitChange::NotFound => Err(visit_not_found(path.visit_id)),
-        VisitChange::Closed(_) => Err(closed(path.visit_id)),
-        VisitChange::Frozen(_) => Err(frozen(path.visit_id)),
+        // Changed between the read and the write, by a clerk who sent no If-Match.
         VisitChange::Refused(_) => Err(store_conflict(StoreError::Conflict)),
+        other => Err(why_not(path.visit_id, other)),
     }
 }
 

@@ -54,6 +54,9 @@ pub enum VisitChange {
     Refused(Vec<crate::validation::FieldError>),
     /// The resident has confirmed the drafts: answers and edits are frozen.
     Frozen(Visit),
+    /// The caller changed a revision of the visit that is no longer the current one (its
+    /// If-Match): nothing was written. The visit as it is now.
+    Stale(Visit),
 }
 
 /// What submitting a visit did.
@@ -262,13 +265,16 @@ impl Store {
         })
     }
 
-    /// Applies `change` to an open visit and records `action`, in one transaction.
+    /// Applies `change` to an open visit and records `action`, in one transaction. With
+    /// `expected`, only to one of those revisions of it ([`VisitChange::Stale`] otherwise), so
+    /// that a clerk's change is never made over another's they have not seen.
     pub async fn change_visit(
         &self,
         lg_code: &LgCode,
         id: Uuid,
         action: Action,
         actor: &Actor,
+        expected: Option<&[i64]>,
         change: impl FnOnce(&mut Visit) -> Result<(), Vec<crate::validation::FieldError>>,
     ) -> Result<VisitChange, StoreError> {
         let txn = self.begin_write().await?;
@@ -281,6 +287,9 @@ impl Store {
         }
         if action == Action::VisitUpdate && visit.household.confirmation.is_some() {
             return Ok(VisitChange::Frozen(visit));
+        }
+        if expected.is_some_and(|e| !e.contains(&visit.revision)) {
+            return Ok(VisitChange::Stale(visit));
         }
         let read_revision = visit.revision;
         if let Err(errors) = change(&mut visit) {

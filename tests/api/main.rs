@@ -29,4 +29,5 @@ mod tenancy;
 mod throttle;
 mod tls;
 mod tokens;
+mod two_clerks;
 mod visits;

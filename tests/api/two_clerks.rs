@@ -1,0 +1,235 @@
+//! Two clerks on one visit: every answer about the visit carries its ETag, and a change sent
+//! with If-Match is made only to the revision the sender read. The second clerk's stale write
+//! is refused with 412 and the current ETag; nothing of the first clerk's change is lost.
+
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+use crate::helpers::{Backend, TestApp, problem, spawn_app};
+use crate::pull::certificate_request;
+use crate::storage_test;
+use crate::visits::VISITS;
+
+/// A request of the clerk `staff`, with `If-Match` when given.
+async fn as_clerk(
+    app: &TestApp,
+    token: &str,
+    staff: &str,
+    method: Method,
+    path: &str,
+    if_match: Option<&str>,
+    body: Option<&Value>,
+) -> reqwest::Response {
+    let mut request = app
+        .http
+        .request(method, app.url(path))
+        .bearer_auth(token)
+        .header("Madoguchi-Actor", staff);
+    if let Some(tag) = if_match {
+        request = request.header("If-Match", tag);
+    }
+    if let Some(body) = body {
+        request = request.json(body);
+    }
+    request.send().await.expect("request")
+}
+
+fn etag(r: &reqwest::Response) -> String {
+    r.headers()
+        .get("etag")
+        .expect("an ETag")
+        .to_str()
+        .unwrap()
+        .to_owned()
+}
+
+async fn a_stale_write_is_refused_and_the_first_clerks_change_kept(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let token = app.demo_token().await;
+    let opened = as_clerk(
+        &app,
+        &token,
+        "clerk-A",
+        Method::POST,
+        VISITS,
+        None,
+        Some(&certificate_request("田中", "タナカ", "D-1")),
+    )
+    .await;
+    assert_eq!(opened.status(), StatusCode::CREATED);
+    let first = etag(&opened);
+    let id = opened.json::<Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let at = |p: &str| format!("{VISITS}/{id}{p}");
+    let draft = at("/drafts/residentRecordCopy@0");
+
+    // Both clerks read the visit: the same ETag on the visit, its determination and drafts.
+    for path in [at(""), at("/determination"), at("/drafts")] {
+        let r = as_clerk(&app, &token, "clerk-B", Method::GET, &path, None, None).await;
+        assert_eq!(r.status(), StatusCode::OK);
+        assert_eq!(etag(&r), first, "{path}");
+    }
+
+    // A writes first.
+    let a = as_clerk(
+        &app,
+        &token,
+        "clerk-A",
+        Method::PATCH,
+        &draft,
+        Some(&first),
+        Some(&json!({"set": {"/purpose": "勤務先提出"}})),
+    )
+    .await;
+    assert_eq!(a.status(), StatusCode::OK);
+    let second = etag(&a);
+    assert_ne!(second, first, "a change moves the ETag on");
+
+    // B, still on what it read, is refused: 412 with the current ETag, nothing written.
+    let b = as_clerk(
+        &app,
+        &token,
+        "clerk-B",
+        Method::PATCH,
+        &draft,
+        Some(&first),
+        Some(&json!({"set": {"/purpose": "年金の手続"}})),
+    )
+    .await;
+    assert_eq!(etag(&b), second, "the 412 names the current ETag");
+    let p = problem(b, StatusCode::PRECONDITION_FAILED, "precondition_failed").await;
+    assert_eq!(p["etag"], second.as_str());
+    let drafts: Value = as_clerk(
+        &app,
+        &token,
+        "clerk-B",
+        Method::GET,
+        &at("/drafts"),
+        None,
+        None,
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    assert_eq!(
+        drafts["drafts"][0]["document"]["purpose"], "勤務先提出",
+        "A's entry"
+    );
+
+    // Answers, a confirmation and closing on a stale ETag are refused the same way.
+    let stale_answers = as_clerk(
+        &app,
+        &token,
+        "clerk-B",
+        Method::POST,
+        &at("/answers"),
+        Some(&first),
+        Some(&json!({"answers": [{"fact": "event.certificates", "value": ["residentRecordCopy", "taxCertificate"]}]})),
+    )
+    .await;
+    problem(
+        stale_answers,
+        StatusCode::PRECONDITION_FAILED,
+        "precondition_failed",
+    )
+    .await;
+    let stale_close = as_clerk(
+        &app,
+        &token,
+        "clerk-B",
+        Method::POST,
+        &at("/close"),
+        Some(&first),
+        None,
+    )
+    .await;
+    problem(
+        stale_close,
+        StatusCode::PRECONDITION_FAILED,
+        "precondition_failed",
+    )
+    .await;
+    // A weak tag never matches (If-Match compares strongly); a malformed header is a 400.
+    let weak = format!("W/{second}");
+    let r = as_clerk(
+        &app,
+        &token,
+        "clerk-B",
+        Method::PATCH,
+        &draft,
+        Some(&weak),
+        Some(&json!({"set": {"/identityDocument": "運転免許証"}})),
+    )
+    .await;
+    problem(r, StatusCode::PRECONDITION_FAILED, "precondition_failed").await;
+    let r = as_clerk(
+        &app,
+        &token,
+        "clerk-B",
+        Method::PATCH,
+        &draft,
+        Some("v2"),
+        Some(&json!({"set": {"/identityDocument": "運転免許証"}})),
+    )
+    .await;
+    problem(r, StatusCode::BAD_REQUEST, "invalid_request").await;
+
+    // B reads again and sends with the current ETag: made.
+    let fill = json!({"set": {"/identityDocument": "運転免許証", "/applicant/relation": "本人", "/applicant/contact/phone": "0157-23-7111"}});
+    let r = as_clerk(
+        &app,
+        &token,
+        "clerk-B",
+        Method::PATCH,
+        &draft,
+        Some(&second),
+        Some(&fill),
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let third = etag(&r);
+    // The resident signs what B's app shows; A's app, a step behind, cannot confirm.
+    let sign = json!({"method": "attestation"});
+    let r = as_clerk(
+        &app,
+        &token,
+        "clerk-A",
+        Method::POST,
+        &at("/confirm"),
+        Some(&second),
+        Some(&sign),
+    )
+    .await;
+    problem(r, StatusCode::PRECONDITION_FAILED, "precondition_failed").await;
+    let r = as_clerk(
+        &app,
+        &token,
+        "clerk-B",
+        Method::POST,
+        &at("/confirm"),
+        Some(&third),
+        Some(&sign),
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::OK, "{}", r.text().await.unwrap());
+    // `*` asks only that the visit exists; no If-Match at all keeps working as before.
+    let fourth = etag(&as_clerk(&app, &token, "clerk-B", Method::GET, &at(""), None, None).await);
+    assert_ne!(fourth, third);
+    let r = as_clerk(
+        &app,
+        &token,
+        "clerk-A",
+        Method::POST,
+        &at("/close"),
+        Some("*"),
+        None,
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let closed: Value = r.json().await.unwrap();
+    assert_eq!(closed["status"], "closed");
+}
+storage_test!(a_stale_write_is_refused_and_the_first_clerks_change_kept);
