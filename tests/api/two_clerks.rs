@@ -5,34 +5,10 @@
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::helpers::{Backend, TestApp, problem, spawn_app};
+use crate::helpers::{Backend, problem, spawn_app};
 use crate::pull::certificate_request;
 use crate::storage_test;
-use crate::visits::VISITS;
-
-/// A request of the clerk `staff`, with `If-Match` when given.
-async fn as_clerk(
-    app: &TestApp,
-    token: &str,
-    staff: &str,
-    method: Method,
-    path: &str,
-    if_match: Option<&str>,
-    body: Option<&Value>,
-) -> reqwest::Response {
-    let mut request = app
-        .http
-        .request(method, app.url(path))
-        .bearer_auth(token)
-        .header("Madoguchi-Actor", staff);
-    if let Some(tag) = if_match {
-        request = request.header("If-Match", tag);
-    }
-    if let Some(body) = body {
-        request = request.json(body);
-    }
-    request.send().await.expect("request")
-}
+use crate::visits::{VISITS, send_as};
 
 fn etag(r: &reqwest::Response) -> String {
     r.headers()
@@ -46,7 +22,7 @@ fn etag(r: &reqwest::Response) -> String {
 async fn a_stale_write_is_refused_and_the_first_clerks_change_kept(backend: Backend) {
     let app = spawn_app(backend).await;
     let token = app.demo_token().await;
-    let opened = as_clerk(
+    let opened = send_as(
         &app,
         &token,
         "clerk-A",
@@ -67,13 +43,13 @@ async fn a_stale_write_is_refused_and_the_first_clerks_change_kept(backend: Back
 
     // Both clerks read the visit: the same ETag on the visit, its determination and drafts.
     for path in [at(""), at("/determination"), at("/drafts")] {
-        let r = as_clerk(&app, &token, "clerk-B", Method::GET, &path, None, None).await;
+        let r = send_as(&app, &token, "clerk-B", Method::GET, &path, None, None).await;
         assert_eq!(r.status(), StatusCode::OK);
         assert_eq!(etag(&r), first, "{path}");
     }
 
     // A writes first.
-    let a = as_clerk(
+    let a = send_as(
         &app,
         &token,
         "clerk-A",
@@ -88,7 +64,7 @@ async fn a_stale_write_is_refused_and_the_first_clerks_change_kept(backend: Back
     assert_ne!(second, first, "a change moves the ETag on");
 
     // B, still on what it read, is refused: 412 with the current ETag, nothing written.
-    let b = as_clerk(
+    let b = send_as(
         &app,
         &token,
         "clerk-B",
@@ -101,7 +77,7 @@ async fn a_stale_write_is_refused_and_the_first_clerks_change_kept(backend: Back
     assert_eq!(etag(&b), second, "the 412 names the current ETag");
     let p = problem(b, StatusCode::PRECONDITION_FAILED, "precondition_failed").await;
     assert_eq!(p["etag"], second.as_str());
-    let drafts: Value = as_clerk(
+    let drafts: Value = send_as(
         &app,
         &token,
         "clerk-B",
@@ -120,7 +96,7 @@ async fn a_stale_write_is_refused_and_the_first_clerks_change_kept(backend: Back
     );
 
     // Answers, a confirmation and closing on a stale ETag are refused the same way.
-    let stale_answers = as_clerk(
+    let stale_answers = send_as(
         &app,
         &token,
         "clerk-B",
@@ -136,7 +112,7 @@ async fn a_stale_write_is_refused_and_the_first_clerks_change_kept(backend: Back
         "precondition_failed",
     )
     .await;
-    let stale_close = as_clerk(
+    let stale_close = send_as(
         &app,
         &token,
         "clerk-B",
@@ -154,7 +130,7 @@ async fn a_stale_write_is_refused_and_the_first_clerks_change_kept(backend: Back
     .await;
     // A weak tag never matches (If-Match compares strongly); a malformed header is a 400.
     let weak = format!("W/{second}");
-    let r = as_clerk(
+    let r = send_as(
         &app,
         &token,
         "clerk-B",
@@ -165,7 +141,7 @@ async fn a_stale_write_is_refused_and_the_first_clerks_change_kept(backend: Back
     )
     .await;
     problem(r, StatusCode::PRECONDITION_FAILED, "precondition_failed").await;
-    let r = as_clerk(
+    let r = send_as(
         &app,
         &token,
         "clerk-B",
@@ -179,7 +155,7 @@ async fn a_stale_write_is_refused_and_the_first_clerks_change_kept(backend: Back
 
     // B reads again and sends with the current ETag: made.
     let fill = json!({"set": {"/identityDocument": "運転免許証", "/applicant/relation": "本人", "/applicant/contact/phone": "0157-23-7111"}});
-    let r = as_clerk(
+    let r = send_as(
         &app,
         &token,
         "clerk-B",
@@ -193,7 +169,7 @@ async fn a_stale_write_is_refused_and_the_first_clerks_change_kept(backend: Back
     let third = etag(&r);
     // The resident signs what B's app shows; A's app, a step behind, cannot confirm.
     let sign = json!({"method": "attestation"});
-    let r = as_clerk(
+    let r = send_as(
         &app,
         &token,
         "clerk-A",
@@ -204,7 +180,7 @@ async fn a_stale_write_is_refused_and_the_first_clerks_change_kept(backend: Back
     )
     .await;
     problem(r, StatusCode::PRECONDITION_FAILED, "precondition_failed").await;
-    let r = as_clerk(
+    let r = send_as(
         &app,
         &token,
         "clerk-B",
@@ -216,9 +192,9 @@ async fn a_stale_write_is_refused_and_the_first_clerks_change_kept(backend: Back
     .await;
     assert_eq!(r.status(), StatusCode::OK, "{}", r.text().await.unwrap());
     // `*` asks only that the visit exists; no If-Match at all keeps working as before.
-    let fourth = etag(&as_clerk(&app, &token, "clerk-B", Method::GET, &at(""), None, None).await);
+    let fourth = etag(&send_as(&app, &token, "clerk-B", Method::GET, &at(""), None, None).await);
     assert_ne!(fourth, third);
-    let r = as_clerk(
+    let r = send_as(
         &app,
         &token,
         "clerk-A",

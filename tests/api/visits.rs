@@ -20,11 +20,27 @@ pub async fn send(
     token: &str,
     body: Option<&Value>,
 ) -> reqwest::Response {
+    send_as(app, token, "clerk-0042", method, path, None, body).await
+}
+
+/// A request of the clerk `staff`, with `If-Match` when given.
+pub async fn send_as(
+    app: &TestApp,
+    token: &str,
+    staff: &str,
+    method: Method,
+    path: &str,
+    if_match: Option<&str>,
+    body: Option<&Value>,
+) -> reqwest::Response {
     let mut request = app
         .http
         .request(method, app.url(path))
         .bearer_auth(token)
-        .header("Madoguchi-Actor", "clerk-0042");
+        .header("Madoguchi-Actor", staff);
+    if let Some(tag) = if_match {
+        request = request.header("If-Match", tag);
+    }
     if let Some(body) = body {
         request = request.json(body);
     }
