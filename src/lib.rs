@@ -10,6 +10,7 @@ pub mod cli;
 pub mod config;
 pub mod datadir;
 pub mod devices;
+pub mod field_codes;
 pub mod forms;
 pub mod http;
 pub mod i18n;

@@ -212,6 +212,8 @@ impl FormRegistry {
                 ["reference", _] => {}
                 // The procedure catalogue, read by `crate::catalog`.
                 ["catalog", ..] => {}
+                // The documented error codes, read by `crate::field_codes`.
+                ["problems", "field-codes.json"] => {}
                 ["common", name] if name.ends_with(".schema.json") => {
                     let value = parse_json(file)?;
                     let uri = schema_id(file, &value)?;
@@ -251,7 +253,7 @@ impl FormRegistry {
                 _ => {
                     return Err(problem(
                         &file.path,
-                        "unexpected file: schemas hold reference/, common/<name>.schema.json, forms/<id>/<version>.schema.json and dialects/<name>.json",
+                        "unexpected file: schemas hold reference/, catalog/, problems/field-codes.json, common/<name>.schema.json, forms/<id>/<version>.schema.json and dialects/<name>.json",
                     ));
                 }
             }

@@ -18,7 +18,7 @@ use crate::catalog::overrides::Overrides;
 use crate::i18n::Text;
 
 /// A text in Japanese and English.
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 #[schema(as = BilingualText)]
 pub struct TextDto {
@@ -26,6 +26,15 @@ pub struct TextDto {
     pub ja: String,
     #[schema(min_length = 1)]
     pub en: String,
+}
+
+impl From<Text> for TextDto {
+    fn from(t: Text) -> Self {
+        Self {
+            ja: t.ja.into_owned(),
+            en: t.en.into_owned(),
+        }
+    }
 }
 
 /// A fee in yen.

@@ -244,6 +244,60 @@ fn is_constraint_only(schema: &serde_json::Value) -> bool {
     })
 }
 
+/// Every `code` the gateway answers with, as enums a generated client can match on:
+/// `ProblemCode` (a problem's `code`, one per problem type at `/problems`) and `FieldCode`
+/// (an entry of `errors[]`, a normalization's warning or note; documented in
+/// `schemas/problems/field-codes.json` and at `/problems`).
+fn code_enums(doc: &mut serde_json::Value) {
+    use serde_json::{Value, json};
+    let Some(schemas) = doc
+        .pointer_mut("/components/schemas")
+        .and_then(Value::as_object_mut)
+    else {
+        return;
+    };
+    let problems: Vec<&str> = super::problem::ProblemKind::ALL
+        .iter()
+        .map(|k| k.code())
+        .collect();
+    let fields: Vec<&str> = crate::field_codes::all()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    schemas.insert(
+        "ProblemCode".into(),
+        json!({"type": "string", "enum": problems, "description": "A problem's stable code; GET /problems (Accept: application/json) says what each means and what to do."}),
+    );
+    schemas.insert(
+        "FieldCode".into(),
+        json!({"type": "string", "enum": fields, "description": "The stable code of one field's problem (errors[]), or of a warning or note of normalization; GET /problems (Accept: application/json) says what each means and what to fix."}),
+    );
+    let set = |schemas: &mut serde_json::Map<String, Value>, name: &str, to: &str| {
+        if let Some(code) = schemas
+            .get_mut(name)
+            .and_then(|s| s.pointer_mut("/properties/code"))
+        {
+            let description = code.get("description").cloned();
+            let mut r = json!({"$ref": format!("#/components/schemas/{to}")});
+            if let Some(d) = description {
+                r["description"] = d;
+            }
+            *code = r;
+        }
+    };
+    set(schemas, "Problem", "ProblemCode");
+    set(schemas, "ProblemTypeDto", "ProblemCode");
+    for name in [
+        "FieldError",
+        "FormErrorDto",
+        "IssueDto",
+        "FieldWarningDto",
+        "FieldCodeDto",
+    ] {
+        set(schemas, name, "FieldCode");
+    }
+}
+
 /// The shared header parameters, defined once with what the server enforces.
 fn shared_parameters() -> serde_json::Value {
     serde_json::json!({
@@ -605,6 +659,7 @@ pub fn with_form_schemas(
         components.insert("parameters".into(), shared_parameters());
     }
     tidy_operations(&mut value);
+    code_enums(&mut value);
     parameter_schemas(&mut value, forms);
     standard_responses(&mut value);
     form_operations(&mut value, forms);

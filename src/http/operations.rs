@@ -2,11 +2,12 @@
 //! OpenAPI document.
 
 use actix_web::http::header::{self, ContentType};
-use actix_web::{HttpResponse, get, web};
+use actix_web::{HttpRequest, HttpResponse, get, web};
 use prometheus::{Encoder, Registry, TextEncoder};
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use super::catalog::TextDto;
 use super::problem::{ApiError, ProblemDoc, ProblemKind, problem_index, problem_page};
 use super::state::AppState;
 use crate::i18n::Text;
@@ -92,21 +93,136 @@ pub async fn metrics(registry: web::Data<Registry>) -> Result<HttpResponse, ApiE
         .body(buffer))
 }
 
-/// Every problem type: its code, HTTP status and meaning, each linking its page. Also served
-/// at `/problems/`.
+/// One problem type: a problem's `code` and what it means.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ProblemTypeDto {
+    #[schema(value_type = String, example = "visit_closed")]
+    pub code: &'static str,
+    /// The problem's `type`: its readable page.
+    #[schema(example = "/problems/visit-closed")]
+    pub r#type: String,
+    pub status: u16,
+    pub title: TextDto,
+    /// What it means and what to do.
+    pub about: TextDto,
+}
+
+/// One code of `errors[]` (or a normalization's warning or note) and what to fix.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct FieldCodeDto {
+    #[schema(example = "unknown_fact")]
+    pub code: String,
+    /// Where it is answered.
+    pub kinds: Vec<FieldCodeKind>,
+    pub meaning: TextDto,
+}
+
+/// Where a field code is answered.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub enum FieldCodeKind {
+    /// A field of a request body (422 `validation_failed`).
+    Request,
+    /// A field of a standard form (validation, a visit's draft).
+    Form,
+    /// A value that cannot be brought to its standard form (422 `normalization_failed`).
+    Normalize,
+    /// A change normalization made that a person should check; never an error.
+    Note,
+}
+
+impl From<crate::field_codes::CodeKind> for FieldCodeKind {
+    fn from(k: crate::field_codes::CodeKind) -> Self {
+        use crate::field_codes::CodeKind;
+        match k {
+            CodeKind::Request => Self::Request,
+            CodeKind::Form => Self::Form,
+            CodeKind::Normalize => Self::Normalize,
+            CodeKind::Note => Self::Note,
+        }
+    }
+}
+
+/// Every problem type and every field code, as `/problems` lists them.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(as = ProblemCatalogue)]
+pub struct ProblemCatalogueDto {
+    pub problem_types: Vec<ProblemTypeDto>,
+    pub field_codes: Vec<FieldCodeDto>,
+}
+
+fn problem_catalogue() -> ProblemCatalogueDto {
+    ProblemCatalogueDto {
+        problem_types: ProblemKind::ALL
+            .iter()
+            .map(|k| ProblemTypeDto {
+                code: k.code(),
+                r#type: k.type_uri(),
+                status: k.status().as_u16(),
+                title: k.title().into(),
+                about: k.about().into(),
+            })
+            .collect(),
+        field_codes: crate::field_codes::all()
+            .iter()
+            .map(|(code, c)| FieldCodeDto {
+                code: code.clone(),
+                kinds: c.kinds.iter().map(|k| (*k).into()).collect(),
+                meaning: c.meaning().into(),
+            })
+            .collect(),
+    }
+}
+
+/// Whether the caller asked for JSON before HTML (`Accept`, by quality then order).
+fn wants_json(req: &HttpRequest) -> bool {
+    use actix_web::http::header::Header;
+    let Ok(accept) = header::Accept::parse(req) else {
+        return false;
+    };
+    for mime in accept.ranked() {
+        match (
+            mime.type_().as_str(),
+            mime.subtype().as_str(),
+            mime.suffix(),
+        ) {
+            ("application", "json", _) => return true,
+            ("application", _, Some(suffix)) if suffix.as_str() == "json" => return true,
+            ("text", "html", _) | ("text", "*", _) | ("*", "*", _) => return false,
+            _ => {}
+        }
+    }
+    false
+}
+
+/// Every problem type (its code, HTTP status and meaning, linking its page) and every code an
+/// entry of `errors[]` can carry, with what to fix. HTML, or JSON with `Accept:
+/// application/json`. Also served at `/problems/`.
 #[utoipa::path(
     tag = "operations",
-    responses((status = 200, description = "HTML page listing every problem type", body = String, content_type = "text/html")),
+    responses((status = 200, description = "Every problem type and field code: an HTML page, or JSON when Accept prefers application/json", content(
+        (String = "text/html"),
+        (ProblemCatalogueDto = "application/json"),
+    ))),
     security(())
 )]
 #[get("/problems")]
-pub async fn problem_types() -> HttpResponse {
-    problem_types_page().await
+pub async fn problem_types(req: HttpRequest) -> HttpResponse {
+    problem_types_page(req).await
 }
 
 /// The page of [`problem_types`], for the `/problems/` alias.
-pub async fn problem_types_page() -> HttpResponse {
+pub async fn problem_types_page(req: HttpRequest) -> HttpResponse {
+    if wants_json(&req) {
+        return HttpResponse::Ok()
+            .insert_header((header::VARY, "Accept"))
+            .json(problem_catalogue());
+    }
     HttpResponse::Ok()
+        .insert_header((header::VARY, "Accept"))
         .content_type(ContentType::html())
         .body(problem_index())
 }

@@ -605,8 +605,29 @@ pub fn problem_index() -> String {
             )
         })
         .collect();
+    let fields: String = crate::field_codes::all()
+        .iter()
+        .map(|(code, c)| {
+            let kind = serde_json::to_value(&c.kinds)
+                .ok()
+                .and_then(|v| {
+                    v.as_array().map(|a| {
+                        a.iter()
+                            .filter_map(Value::as_str)
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    })
+                })
+                .unwrap_or_default();
+            format!(
+                "<tr id=\"field-{code}\"><td><code>{code}</code></td><td>{kind}</td><td>{ja}<br><span lang=\"en\">{en}</span></td></tr>\n",
+                ja = escape(&c.ja),
+                en = escape(&c.en),
+            )
+        })
+        .collect();
     format!(
-        "<!DOCTYPE html>\n<html lang=\"ja\"><head><meta charset=\"utf-8\"><title>問題の種類 / Problem types</title></head>\n<body>\n<h1>問題の種類 / Problem types</h1>\n<p>エラーの応答は RFC 9457 の application/problem+json です。type はこの一覧の各ページ、code は次の表の値です。 / Every error answer is RFC 9457 application/problem+json; its type is one of these pages and its code one of these values.</p>\n<table>\n<tr><th>code</th><th>HTTP</th><th>title</th><th>meaning</th></tr>\n{rows}</table>\n</body></html>\n"
+        "<!DOCTYPE html>\n<html lang=\"ja\"><head><meta charset=\"utf-8\"><title>問題の種類 / Problem types</title></head>\n<body>\n<h1>問題の種類 / Problem types</h1>\n<p>エラーの応答は RFC 9457 の application/problem+json です。type はこの一覧の各ページ、code は次の表の値です。Accept: application/json で同じ内容を JSON で返します。 / Every error answer is RFC 9457 application/problem+json; its type is one of these pages and its code one of these values. With Accept: application/json this list comes as JSON.</p>\n<table>\n<tr><th>code</th><th>HTTP</th><th>title</th><th>meaning</th></tr>\n{rows}</table>\n<h2>項目のコード / Field codes</h2>\n<p>errors[] の各項目(と正規化の警告・注記)の code です。kind: request = リクエスト本文の項目、form = 標準様式の項目、normalize = 標準形に直せない値、note = 正規化で直した箇所(確認用、エラーではありません)。 / The code of each entry of errors[] (and of a normalization's warnings and notes).</p>\n<table>\n<tr><th>code</th><th>kind</th><th>meaning</th></tr>\n{fields}</table>\n</body></html>\n"
     )
 }
 

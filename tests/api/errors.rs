@@ -321,5 +321,68 @@ async fn problem_types_are_readable_pages(backend: Backend) {
         index,
         "as documented"
     );
+    assert!(index.contains("unknown_fact"), "field codes are listed too");
+
+    // The same as JSON, for programs: every problem type and every field code with its
+    // meaning. A real error's code is found there.
+    let json: Value = app
+        .http
+        .get(app.url("/problems"))
+        .header("Accept", "application/json")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let types = json["problemTypes"].as_array().unwrap();
+    assert_eq!(
+        types.len(),
+        madoguchi::http::problem::ProblemKind::ALL.len()
+    );
+    let closed = types.iter().find(|t| t["code"] == "visit_closed").unwrap();
+    assert_eq!(closed["status"], 409);
+    assert_eq!(closed["type"], "/problems/visit-closed");
+    assert!(closed["about"]["ja"].as_str().unwrap().contains("終了"));
+    let token = app.demo_token().await;
+    let r = crate::visits::send(
+        &app,
+        reqwest::Method::POST,
+        crate::visits::VISITS,
+        &token,
+        Some(&json!({
+            "events": [{"kind": "moveIn", "date": "2026-12-01", "facts": {"noSuchFact": true}}],
+            "members": [{"id": "m1", "familyName": "山田", "givenName": "花子", "familyNameKana": "ヤマダ", "givenNameKana": "ハナコ", "dateOfBirth": "1990-01-01", "sex": "2"}],
+            "applicant": {"member": "m1"}
+        })),
+    )
+    .await;
+    let p = problem(r, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").await;
+    let code = p["errors"][0]["code"].as_str().unwrap();
+    let field = json["fieldCodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["code"] == code)
+        .unwrap_or_else(|| panic!("{code} is documented"));
+    assert_eq!(field["kinds"], json!(["request"]), "{p}");
+    assert!(!field["meaning"]["ja"].as_str().unwrap().is_empty());
+    // A browser still gets the page.
+    let html = app
+        .http
+        .get(app.url("/problems"))
+        .header(
+            "Accept",
+            "text/html,application/xhtml+xml,application/json;q=0.9",
+        )
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        html.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
 }
 storage_test!(problem_types_are_readable_pages);

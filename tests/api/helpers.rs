@@ -371,6 +371,14 @@ pub async fn problem(response: Response, status: StatusCode, code: &str) -> Valu
     assert!(body["title"].as_str().is_some_and(|t| !t.is_empty()));
     assert!(body["detail"].as_str().is_some_and(|t| !t.is_empty()));
     assert!(body["requestId"].as_str().is_some());
+    // Every field code a test meets is one the gateway documents (/problems, the contract).
+    for e in body["errors"].as_array().into_iter().flatten() {
+        let field = e["code"].as_str().unwrap_or_default();
+        assert!(
+            madoguchi::field_codes::all().contains_key(field),
+            "errors[].code {field:?} is not in schemas/problems/field-codes.json: {body}"
+        );
+    }
     body
 }
 
