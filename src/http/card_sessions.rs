@@ -770,6 +770,10 @@ impl utoipa::PartialSchema for CardImage {
         ObjectBuilder::new()
             .schema_type(Type::String)
             .description(Some("The image's bytes as the card signed them"))
+            // Generators (openapi-python-client) type a body as a file by this format.
+            .format(Some(utoipa::openapi::schema::SchemaFormat::KnownFormat(
+                utoipa::openapi::KnownFormat::Binary,
+            )))
             .into()
     }
 }

@@ -207,6 +207,8 @@ impl utoipa::PartialSchema for CsvFile {
         use utoipa::openapi::schema::{ObjectBuilder, Type};
         ObjectBuilder::new()
             .schema_type(Type::String)
+            // Generators (openapi-python-client) type a body as a file by this format.
+            .format(Some(utoipa::openapi::schema::SchemaFormat::KnownFormat(utoipa::openapi::KnownFormat::Binary)))
             .description(Some(
                 "UTF-8 CSV in the directory layout: a header row naming the columns, one resident per row",
             ))

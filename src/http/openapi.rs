@@ -606,6 +606,39 @@ fn form_operations(doc: &mut serde_json::Value, forms: &crate::forms::FormRegist
     }
 }
 
+/// A form field's Japanese label (its `title` in the schema files, used in messages and on
+/// printouts) becomes `x-label` in the contract: code generators name types after a `title`,
+/// and vendors' identifiers should be English (`NationalHealthInsurance10Applicant`, not a
+/// module named 届出人). A field without a description keeps the label as its description, so
+/// the documentation still shows it.
+fn labels_not_names(value: &mut serde_json::Value) {
+    use serde_json::Value;
+    match value {
+        Value::Object(map) => {
+            let label = match map.get("title") {
+                Some(Value::String(t)) if !t.is_ascii() => Some(t.clone()),
+                _ => None,
+            };
+            if let Some(label) = label {
+                map.remove("title");
+                if !map.contains_key("description") {
+                    map.insert("description".into(), Value::String(label.clone()));
+                }
+                map.insert("x-label".into(), Value::String(label));
+            }
+            for (key, child) in map.iter_mut() {
+                // Data, not schemas: labels of codes, messages, examples.
+                if key.starts_with("x-") || key == "examples" || key == "example" {
+                    continue;
+                }
+                labels_not_names(child);
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(labels_not_names),
+        _ => {}
+    }
+}
+
 /// `residentMove`, `1.0` → `ResidentMove_1_0`.
 fn operation_suffix(id: &str, version: &str) -> String {
     let mut out = String::new();
@@ -645,6 +678,7 @@ pub fn with_form_schemas(
     let lookup = added.clone();
     for schema in added.values_mut() {
         inline_deep_refs(schema, &lookup, 0);
+        labels_not_names(schema);
     }
     if let Some(schemas) = value
         .pointer_mut("/components/schemas")
@@ -685,6 +719,45 @@ mod tests {
             .build(schema)
             .unwrap();
         validator.is_valid(&json!(value))
+    }
+
+    /// Generators name types after `title`s: none in the document is Japanese; the label a
+    /// form field has in its schema file is kept as `x-label` (and as the description of a
+    /// field that has none).
+    #[test]
+    fn generators_find_english_names_and_fields_keep_their_labels() {
+        let forms =
+            crate::forms::FormRegistry::load(&crate::forms::SchemaSource::Embedded).unwrap();
+        let doc: Value = serde_json::from_str(&document_json(&forms).unwrap()).unwrap();
+        fn titles(v: &Value, at: &str, out: &mut Vec<String>) {
+            match v {
+                Value::Object(map) => {
+                    if let Some(Value::String(t)) = map.get("title")
+                        && !t.is_ascii()
+                    {
+                        out.push(format!("{at}: {t}"));
+                    }
+                    for (k, x) in map {
+                        titles(x, &format!("{at}/{k}"), out);
+                    }
+                }
+                Value::Array(items) => {
+                    for (i, x) in items.iter().enumerate() {
+                        titles(x, &format!("{at}/{i}"), out);
+                    }
+                }
+                _ => {}
+            }
+        }
+        let mut japanese = Vec::new();
+        titles(&doc, "", &mut japanese);
+        assert!(japanese.is_empty(), "{japanese:?}");
+        let postal = &doc["components"]["schemas"]["common.address"]["properties"]["postalCode"];
+        assert_eq!(postal["x-label"], "郵便番号");
+        assert_eq!(postal["description"], "郵便番号");
+        // The gateway's own messages still use the label.
+        let form = forms.form("residentMove", Some("1.0")).unwrap();
+        assert!(!form.title.is_ascii(), "{}", form.title);
     }
 
     /// A schema that mirrors a domain list says every value of it, and a parameter with the same

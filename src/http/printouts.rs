@@ -31,6 +31,10 @@ impl utoipa::PartialSchema for PdfFile {
         ObjectBuilder::new()
             .schema_type(Type::String)
             .content_media_type("application/pdf")
+            // Generators (openapi-python-client) type a body as a file by this format.
+            .format(Some(utoipa::openapi::schema::SchemaFormat::KnownFormat(
+                utoipa::openapi::KnownFormat::Binary,
+            )))
             .into()
     }
 }

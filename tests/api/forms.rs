@@ -591,7 +591,10 @@ async fn names_foreign_residents_and_empty_optionals() {
     );
     // In Japanese the field by its label (the message is printed for the resident too).
     let message = result["errors"][0]["message"].as_str().unwrap();
-    assert!(message.contains("氏名") && !message.contains("fullName"), "{message}");
+    assert!(
+        message.contains("氏名") && !message.contains("fullName"),
+        "{message}"
+    );
 }
 
 /// What no schema keyword can say: the prefecture must be the lgCode's, and nobody may be born

@@ -19,15 +19,15 @@ from madoguchi_client.models import (
     ValidateFormFormId,
     ValidateFormVersion,
     ValidateResult,
-    住所,
-    住民異動届,
-    住民異動届届出人,
-    住民異動届異動する人,
-    住民異動届異動の種別,
-    届出人請求者との関係,
-    世帯主との続柄,
-    性別,
-    連絡先,
+    CommonAddress,
+    CommonContact,
+    CommonPersonSex,
+    CommonRelationshipApplicantRelation,
+    CommonRelationshipToHouseholder,
+    FormResidentMove10,
+    FormResidentMove10Applicant,
+    FormResidentMove10MembersItem,
+    FormResidentMove10NotificationType,
 )
 
 BASE = os.environ.get("VENDOR_GATEWAY_URL", "http://127.0.0.1:8080")
@@ -44,21 +44,21 @@ def access_token() -> str:
     return answer.access_token
 
 
-def resident_move() -> 住民異動届:
+def resident_move() -> FormResidentMove10:
     """A 住民異動届 built as a typed value: a misspelt field or a wrong code fails mypy."""
-    return 住民異動届(
-        notification_type=住民異動届異動の種別.MOVEIN,
+    return FormResidentMove10(
+        notification_type=FormResidentMove10NotificationType.MOVEIN,
         notification_date=datetime.date(2026, 4, 3),
         move_date=datetime.date(2026, 3, 28),
-        applicant=住民異動届届出人(
+        applicant=FormResidentMove10Applicant(
             family_name="山田",
             given_name="太郎",
             family_name_kana="ヤマダ",
             given_name_kana="タロウ",
-            relation=届出人請求者との関係.本人,
-            contact=連絡先(phone="090-1234-5678"),
+            relation=CommonRelationshipApplicantRelation.本人,
+            contact=CommonContact(phone="090-1234-5678"),
         ),
-        from_address=住所(
+        from_address=CommonAddress(
             lg_code="011002",
             postal_code="060-0001",
             prefecture="北海道",
@@ -66,7 +66,7 @@ def resident_move() -> 住民異動届:
             street_address="北一条西",
             city_block="2-1",
         ),
-        to_address=住所(
+        to_address=CommonAddress(
             lg_code="012084",
             postal_code="090-0024",
             prefecture="北海道",
@@ -75,14 +75,14 @@ def resident_move() -> 住民異動届:
             city_block="3-2-1",
         ),
         members=[
-            住民異動届異動する人(
+            FormResidentMove10MembersItem(
                 family_name="山田",
                 given_name="太郎",
                 family_name_kana="ヤマダ",
                 given_name_kana="タロウ",
                 date_of_birth=datetime.date(1988, 7, 14),
-                sex=性別.MALE,
-                relationship=世帯主との続柄.世帯主,
+                sex=CommonPersonSex.MALE,
+                relationship=CommonRelationshipToHouseholder.世帯主,
             )
         ],
     )
