@@ -17,6 +17,7 @@ mod m20261203_000007_application_outcomes;
 mod m20261203_000008_deliveries;
 mod m20261203_000009_webhooks;
 mod m20261206_000010_client_trust;
+mod m20261206_000011_webhook_rotation;
 
 pub struct Migrator;
 
@@ -34,6 +35,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000008_deliveries::Migration),
             Box::new(m20261203_000009_webhooks::Migration),
             Box::new(m20261206_000010_client_trust::Migration),
+            Box::new(m20261206_000011_webhook_rotation::Migration),
         ]
     }
 }

@@ -298,6 +298,106 @@ fn code_enums(doc: &mut serde_json::Value) {
     }
 }
 
+/// The messages the gateway sends to vendors' webhook endpoints, in OpenAPI 3.1's `webhooks`:
+/// each event type with its payload and the Standard Webhooks headers, so generators type
+/// them too. `ApplicationState` is also the `state` of an application.
+fn webhooks_section(doc: &mut serde_json::Value) {
+    use crate::link::webhooks::{APPLICATION_UPDATED, WEBHOOK_TEST};
+    use serde_json::{Value, json};
+    let states: Vec<&str> = crate::visits::confirmation::ApplicationState::ALL
+        .iter()
+        .map(|s| s.as_str())
+        .collect();
+    if let Some(schemas) = doc
+        .pointer_mut("/components/schemas")
+        .and_then(Value::as_object_mut)
+    {
+        schemas.insert(
+            "ApplicationState".into(),
+            json!({"type": "string", "enum": states, "description": "submitted (made at the counter), delivered (the core system has it), accepted, rejected (with its reason), completed, or referred (handled at another office)."}),
+        );
+        if let Some(state) = schemas
+            .get_mut("Application")
+            .and_then(|a| a.pointer_mut("/properties/state"))
+        {
+            *state = json!({"$ref": "#/components/schemas/ApplicationState"});
+        }
+        schemas.insert(
+            "ApplicationUpdatedEvent".into(),
+            json!({
+                "type": "object",
+                "description": "An application of a visit this client opened changed state.",
+                "required": ["type", "timestamp", "data"],
+                "properties": {
+                    "type": {"type": "string", "const": APPLICATION_UPDATED},
+                    "timestamp": {"type": "string", "format": "date-time"},
+                    "data": {
+                        "type": "object",
+                        "required": ["applicationId", "visitId", "localGovernmentCode", "procedureId", "area", "member", "state", "reason"],
+                        "properties": {
+                            "applicationId": {"type": "string", "format": "uuid"},
+                            "visitId": {"type": "string", "format": "uuid"},
+                            "localGovernmentCode": {"type": "string", "pattern": "^[0-9]{6}$"},
+                            "procedureId": {"type": "string"},
+                            "area": {"type": "string"},
+                            "member": {"type": ["string", "null"], "description": "The member it concerns, when it concerns one."},
+                            "state": {"$ref": "#/components/schemas/ApplicationState"},
+                            "reason": {"type": ["string", "null"], "description": "Rejected: the core system's reason, for the clerk to tell the resident."}
+                        },
+                        "additionalProperties": false
+                    }
+                },
+                "additionalProperties": false
+            }),
+        );
+        schemas.insert(
+            "WebhookTestEvent".into(),
+            json!({
+                "type": "object",
+                "description": "A test message the vendor asked for (POST …/webhooks/{webhookId}/test).",
+                "required": ["type", "timestamp", "data"],
+                "properties": {
+                    "type": {"type": "string", "const": WEBHOOK_TEST},
+                    "timestamp": {"type": "string", "format": "date-time"},
+                    "data": {
+                        "type": "object",
+                        "required": ["webhookId", "localGovernmentCode"],
+                        "properties": {
+                            "webhookId": {"type": "string", "format": "uuid"},
+                            "localGovernmentCode": {"type": "string", "pattern": "^[0-9]{6}$"}
+                        },
+                        "additionalProperties": false
+                    }
+                },
+                "additionalProperties": false
+            }),
+        );
+    }
+    let headers = json!([
+        {"name": "webhook-id", "in": "header", "required": true, "schema": {"type": "string"}, "description": "The message's id: the same on every retry of it, so a receiver can drop a repeat."},
+        {"name": "webhook-timestamp", "in": "header", "required": true, "schema": {"type": "string", "pattern": "^[0-9]+$"}, "description": "When it was sent, in Unix seconds: refuse one far from now (a replay)."},
+        {"name": "webhook-signature", "in": "header", "required": true, "schema": {"type": "string"}, "description": "Space-separated `v1,` + base64 HMAC-SHA256 of `{webhook-id}.{webhook-timestamp}.{body}` under the secret's bytes (after `whsec_`), as Standard Webhooks defines; two during a secret rotation's overlap. Accept the message when one verifies."}
+    ]);
+    let event = |schema: &str, summary: &str, description: &str| {
+        json!({"post": {
+            "summary": summary,
+            "description": description,
+            "parameters": headers.clone(),
+            "requestBody": {"required": true, "content": {"application/json": {"schema": {"$ref": format!("#/components/schemas/{schema}")}}}},
+            "responses": {"2XX": {"description": "Taken. Any other answer (or none within the timeout) is retried with backoff, then goes to the dead letter; a redirect is not followed."}}
+        }})
+    };
+    if let Some(root) = doc.as_object_mut() {
+        root.insert(
+            "webhooks".into(),
+            json!({
+                APPLICATION_UPDATED: event("ApplicationUpdatedEvent", "An application changed state", "Sent to every endpoint the client that opened the visit registered (POST /v1/municipalities/{lgCode}/webhooks), in order per application."),
+                WEBHOOK_TEST: event("WebhookTestEvent", "A test message", "Sent once, when the vendor asks for it (POST …/webhooks/{webhookId}/test)."),
+            }),
+        );
+    }
+}
+
 /// The shared header parameters, defined once with what the server enforces.
 fn shared_parameters() -> serde_json::Value {
     serde_json::json!({
@@ -346,7 +446,7 @@ fn shared_parameters() -> serde_json::Value {
             "description": "The ETag of the visit as this app last read it (\"v12\", from any answer about the visit): the change is made only if no one changed the visit since; else 412 precondition_failed with the current ETag, and nothing changes. Without it, the change is made to whatever the visit is now.",
             "schema": {
                 "type": "string",
-                "pattern": "^(\\*|(W/)?\"[!#-~]*\"(\\s*,\\s*(W/)?\"[!#-~]*\")*)$"
+                "pattern": "^(\\*|(W/)?\"[!#-~]*\"([ \\t]*,[ \\t]*(W/)?\"[!#-~]*\")*)$"
             }
         }
     })
@@ -694,6 +794,7 @@ pub fn with_form_schemas(
     }
     tidy_operations(&mut value);
     code_enums(&mut value);
+    webhooks_section(&mut value);
     parameter_schemas(&mut value, forms);
     standard_responses(&mut value);
     form_operations(&mut value, forms);

@@ -38,11 +38,43 @@ impl IfMatch {
     }
 }
 
-fn revision_of(tag: &EntityTag) -> Option<i64> {
-    if tag.weak {
+/// The revision an entity tag names: a strong `"v12"` of this gateway's.
+fn revision_of(weak: bool, tag: &str) -> Option<i64> {
+    if weak {
         return None;
     }
-    tag.tag().strip_prefix('v')?.parse().ok()
+    tag.strip_prefix('v')?.parse().ok()
+}
+
+/// The entity tags of one `If-Match` line (RFC 9110 §8.8.3): `W/`-prefixed or not, quoted,
+/// any visible ASCII but `"` inside (a comma too), separated by commas and optional spaces or
+/// tabs; empty list elements are skipped. Hand-written because actix's parser splits at every
+/// comma, even one inside quotes, and skips members it cannot read.
+fn entity_tags(line: &str) -> Option<Vec<(bool, &str)>> {
+    const OWS: [char; 2] = [' ', '\t'];
+    let mut rest = line.trim_matches(OWS);
+    let mut out = Vec::new();
+    while !rest.is_empty() {
+        let weak = rest.starts_with("W/");
+        if weak {
+            rest = &rest[2..];
+        }
+        rest = rest.strip_prefix('"')?;
+        let end = rest.find('"')?;
+        let tag = &rest[..end];
+        if !tag.bytes().all(|b| b == b'!' || (b'#'..=b'~').contains(&b)) {
+            return None;
+        }
+        out.push((weak, tag));
+        rest = rest[end + 1..].trim_start_matches(OWS);
+        if rest.is_empty() {
+            break;
+        }
+        rest = rest
+            .strip_prefix(',')?
+            .trim_start_matches(|c| c == ',' || OWS.contains(&c));
+    }
+    (!out.is_empty()).then_some(out)
 }
 
 impl FromRequest for IfMatch {
@@ -63,9 +95,8 @@ fn parse(req: &HttpRequest) -> Option<IfMatch> {
         if line == "*" {
             return Some(IfMatch(None));
         }
-        for member in line.split(',') {
-            let tag: EntityTag = member.trim().parse().ok()?;
-            revisions.extend(revision_of(&tag));
+        for (weak, tag) in entity_tags(line)? {
+            revisions.extend(revision_of(weak, tag));
         }
     }
     Some(IfMatch(if req.headers().contains_key(header::IF_MATCH) {
@@ -128,6 +159,16 @@ mod tests {
         assert!(!if_match("\"3\"").unwrap().allows(3));
         assert!(if_match("v3").is_err(), "unquoted");
         assert!(if_match("\"v3\", v4").is_err(), "one member unquoted");
+        // A comma inside quotes is part of a tag; tabs and empty elements are allowed.
+        assert!(
+            if_match("\"p\"\t,\",\" \t,W/\"C*{\", \"v3\"")
+                .unwrap()
+                .allows(3)
+        );
+        assert!(if_match("\"a\",, \"v3\"").unwrap().allows(3));
+        assert!(!if_match("\",\"").unwrap().allows(3));
+        assert!(if_match("\"v3\" \"v4\"").is_err(), "no comma between");
+        assert!(if_match("\"v\"3\"").is_err());
         assert_eq!(etag(3).0.to_string(), "\"v3\"");
     }
 }

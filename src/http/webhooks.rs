@@ -37,10 +37,14 @@ pub struct WebhookDto {
     pub webhook_id: Uuid,
     pub url: String,
     pub created_at: DateTime<Utc>,
-    /// The signing secret (`whsec_…`): in the answer to the registration only. Verify each
-    /// message's `webhook-signature` with it.
+    /// The signing secret (`whsec_…`): in the answer to the registration and to a rotation
+    /// only. Verify each message's `webhook-signature` with it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub secret: Option<String>,
+    /// After a rotation: until when the replaced secret still signs each message too (the
+    /// `webhook-signature` then holds two signatures; either one verifying is enough).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub previous_secret_valid_until: Option<DateTime<Utc>>,
 }
 
 fn dto(e: Endpoint, secret: Option<String>) -> WebhookDto {
@@ -49,7 +53,18 @@ fn dto(e: Endpoint, secret: Option<String>) -> WebhookDto {
         url: e.url,
         created_at: e.created_at,
         secret,
+        previous_secret_valid_until: None,
     }
+}
+
+fn no_such_webhook(id: Uuid) -> ApiError {
+    ApiError::new(
+        ProblemKind::NotFound,
+        Text::new(
+            format!("webhook {id} はありません。"),
+            format!("There is no webhook {id}."),
+        ),
+    )
 }
 
 /// The client's endpoints.
@@ -250,12 +265,136 @@ pub async fn delete_webhook(
     {
         Ok(HttpResponse::NoContent().finish())
     } else {
-        Err(ApiError::new(
-            ProblemKind::NotFound,
-            Text::new(
-                format!("webhook {id} はありません。"),
-                format!("There is no webhook {id}."),
-            ),
-        ))
+        Err(no_such_webhook(id))
     }
+}
+
+/// Give an endpoint a new secret (shown once, in this answer). For 24 hours the secret it
+/// replaces signs each message too — `webhook-signature` holds both signatures, as Standard
+/// Webhooks allows — so the receiver can switch to the new one without losing a message.
+#[utoipa::path(
+    tag = "visits",
+    params(
+        ("lgCode" = String, Path, description = "全国地方公共団体コード", example = "012084"),
+        ("webhookId" = Uuid, Path, description = "The endpoint's id"),
+        ("Idempotency-Key" = Option<String>, Header, description = "A new UUID per request: a retry with the same key returns the first response (and its secret)"),
+    ),
+    responses(
+        (status = 200, description = "The endpoint with its new secret and until when the old one still signs", body = WebhookDto),
+        (status = 400, description = "Malformed lgCode or webhookId", body = ProblemDoc, content_type = "application/problem+json"),
+        (status = 401, description = "No or invalid token", body = ProblemDoc, content_type = "application/problem+json"),
+        (status = 403, description = "Scope visits missing, or another municipality", body = ProblemDoc, content_type = "application/problem+json"),
+        (status = 404, description = "This client has no such endpoint", body = ProblemDoc, content_type = "application/problem+json"),
+        (status = 409, description = "Idempotency-Key in use", body = ProblemDoc, content_type = "application/problem+json"),
+    ),
+    security(("oauth2" = ["visits"]))
+)]
+#[post(
+    "/municipalities/{lgCode}/webhooks/{webhookId}/rotate-secret",
+    wrap = "Idempotent::requiring(Scope::Visits)"
+)]
+pub async fn rotate_webhook_secret(
+    auth: Authorized<scopes::Visits>,
+    state: web::Data<AppState>,
+    path: web::Path<(String, Uuid)>,
+) -> Result<HttpResponse, ApiError> {
+    let code = auth.municipality()?;
+    let id = path.into_inner().1;
+    let client = auth.actor.client_id.clone().unwrap_or_default();
+    let secret = webhooks::new_secret().map_err(ApiError::internal)?;
+    let until = crate::store::now() + webhooks::ROTATION_OVERLAP;
+    let endpoint = state
+        .store
+        .rotate_webhook_secret(
+            &code.to_string(),
+            &client,
+            id,
+            &secret,
+            until,
+            state.server_key.as_ref(),
+        )
+        .await?
+        .ok_or_else(|| no_such_webhook(id))?;
+    tracing::info!(webhook = %id, "webhook secret rotated");
+    let mut answer = dto(endpoint, Some(secret));
+    answer.previous_secret_valid_until = Some(until);
+    Ok(HttpResponse::Ok().json(answer))
+}
+
+/// What became of a test message.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(as = WebhookTestResult)]
+pub struct TestResultDto {
+    /// The message's `webhook-id`.
+    pub message_id: Uuid,
+    /// The receiver answered 2xx.
+    pub delivered: bool,
+    /// Why not, when it did not (its HTTP status, a timeout, an address that is not public).
+    pub error: Option<String>,
+}
+
+/// Send a signed test message (`webhook.test`) to the endpoint now, and say whether it
+/// answered 2xx: a vendor checks its receiver verifies `webhook-signature` before a resident's
+/// application depends on it. It is sent once (not retried, not in the outbox), signed as
+/// every message is (with both secrets during a rotation's overlap).
+#[utoipa::path(
+    tag = "visits",
+    params(
+        ("lgCode" = String, Path, description = "全国地方公共団体コード", example = "012084"),
+        ("webhookId" = Uuid, Path, description = "The endpoint's id"),
+    ),
+    responses(
+        (status = 200, description = "Sent: whether the receiver took it", body = TestResultDto),
+        (status = 400, description = "Malformed lgCode or webhookId", body = ProblemDoc, content_type = "application/problem+json"),
+        (status = 401, description = "No or invalid token", body = ProblemDoc, content_type = "application/problem+json"),
+        (status = 403, description = "Scope visits missing, or another municipality", body = ProblemDoc, content_type = "application/problem+json"),
+        (status = 404, description = "This client has no such endpoint", body = ProblemDoc, content_type = "application/problem+json"),
+    ),
+    security(("oauth2" = ["visits"]))
+)]
+#[post("/municipalities/{lgCode}/webhooks/{webhookId}/test")]
+pub async fn test_webhook(
+    auth: Authorized<scopes::Visits>,
+    state: web::Data<AppState>,
+    path: web::Path<(String, Uuid)>,
+) -> Result<HttpResponse, ApiError> {
+    let code = auth.municipality()?;
+    let id = path.into_inner().1;
+    let client = auth.actor.client_id.clone().unwrap_or_default();
+    state
+        .store
+        .webhook(&code.to_string(), &client, id)
+        .await?
+        .ok_or_else(|| no_such_webhook(id))?;
+    let target = state
+        .store
+        .webhook_target(id, state.server_key.as_ref())
+        .await?
+        .ok_or_else(|| no_such_webhook(id))?;
+    let message_id = Uuid::now_v7();
+    let payload = webhooks::test_event(&code.to_string(), id, crate::store::now()).to_string();
+    let timeout =
+        std::time::Duration::from_secs(state.settings.link.webhooks.timeout_seconds.max(1));
+    let http = state.egress.client(timeout);
+    let sent = crate::link::connectors::webhook::send(
+        &http,
+        &state.egress,
+        &target.url,
+        &target.secrets,
+        &message_id.to_string(),
+        &payload,
+    )
+    .await;
+    use crate::link::connectors::http::Sent;
+    let (delivered, error) = match sent {
+        Sent::Delivered(_) => (true, None),
+        Sent::Failed(e) | Sent::Refused(e) => (false, Some(e)),
+    };
+    tracing::info!(webhook = %id, delivered, "webhook test message sent");
+    Ok(HttpResponse::Ok().json(TestResultDto {
+        message_id,
+        delivered,
+        error,
+    }))
 }

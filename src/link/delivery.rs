@@ -535,7 +535,7 @@ impl Worker {
         lease_ends: Instant,
     ) {
         let now = crate::store::now();
-        let (url, secret) = match self
+        let target = match self
             .store
             .webhook_target(endpoint, self.server_key.as_ref())
             .await
@@ -566,11 +566,19 @@ impl Worker {
         self.send_in_chunks(key, group, outcomes, lease, |(d, _)| {
             let client = client.clone();
             let egress = egress.clone();
-            let (url, secret) = (url.clone(), secret.clone());
+            let target = target.clone();
             async move {
                 let payload = d.payload.clone().unwrap_or_default();
                 let id = d.id.to_string();
-                let sent = webhook::send(&client, &egress, &url, &secret, &id, &payload).await;
+                let sent = webhook::send(
+                    &client,
+                    &egress,
+                    &target.url,
+                    &target.secrets,
+                    &id,
+                    &payload,
+                )
+                .await;
                 (d, sent)
             }
         })

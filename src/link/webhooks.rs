@@ -14,6 +14,11 @@ use crate::visits::confirmation::Application;
 
 /// The event type of an application's new state.
 pub const APPLICATION_UPDATED: &str = "application.updated";
+/// The event type of a test message a vendor asks for.
+pub const WEBHOOK_TEST: &str = "webhook.test";
+
+/// How long the secret a rotation replaced keeps signing beside the new one.
+pub const ROTATION_OVERLAP: chrono::Duration = chrono::Duration::hours(24);
 
 /// The prefix of a secret, as the specification writes it.
 const SECRET_PREFIX: &str = "whsec_";
@@ -35,7 +40,23 @@ pub fn new_secret() -> Result<String, String> {
     Ok(format!("{SECRET_PREFIX}{}", STANDARD.encode(bytes)))
 }
 
-/// The `webhook-signature` header's value for one message.
+/// The `webhook-signature` header's value for one message signed with each secret (the
+/// current one, and during a rotation's overlap the one it replaced), space-separated as
+/// Standard Webhooks writes several signatures.
+pub fn sign_all(
+    secrets: &[String],
+    id: &str,
+    timestamp: i64,
+    body: &[u8],
+) -> Result<String, String> {
+    let signatures: Result<Vec<String>, String> = secrets
+        .iter()
+        .map(|s| sign(s, id, timestamp, body))
+        .collect();
+    Ok(signatures?.join(" "))
+}
+
+/// The `webhook-signature` of one message under one secret.
 pub fn sign(secret: &str, id: &str, timestamp: i64, body: &[u8]) -> Result<String, String> {
     let key = STANDARD
         .decode(secret.strip_prefix(SECRET_PREFIX).unwrap_or(secret))
@@ -65,6 +86,19 @@ pub fn application_event(lg_code: &str, application: &Application, at: DateTime<
             "member": application.member,
             "state": application.state.as_str(),
             "reason": application.reason,
+        }
+    })
+}
+
+/// A test message: what a vendor's receiver gets when it asks for one, to check that it
+/// verifies the signature and answers 2xx.
+pub fn test_event(lg_code: &str, endpoint: Uuid, at: DateTime<Utc>) -> Value {
+    json!({
+        "type": WEBHOOK_TEST,
+        "timestamp": at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        "data": {
+            "webhookId": endpoint,
+            "localGovernmentCode": lg_code,
         }
     })
 }

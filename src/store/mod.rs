@@ -21,6 +21,7 @@ pub use residents::{DirectoryWriter, INSERT_BATCH, ResidentQuery};
 mod visits;
 pub use visits::{Submission, VisitChange};
 mod webhooks;
+pub use webhooks::WebhookTarget;
 
 use std::time::Duration;
 

@@ -26,6 +26,49 @@ fn to_domain(row: endpoint::Model) -> Result<Endpoint, StoreError> {
     })
 }
 
+/// A secret as stored: sealed with the server key when there is one (bound to the endpoint).
+fn seal(id: &str, secret: &str, key: Option<&ServerKey>) -> Result<(Vec<u8>, bool), StoreError> {
+    match key {
+        Some(key) => Ok((
+            secrets::seal(
+                &key.subkey(Purpose::WebhookSecret),
+                id.as_bytes(),
+                secret.as_bytes(),
+            )
+            .map_err(|_| StoreError::Corrupt("cannot seal a webhook secret".to_owned()))?,
+            true,
+        )),
+        None => Ok((secret.as_bytes().to_vec(), false)),
+    }
+}
+
+fn open(
+    id: &str,
+    stored: Vec<u8>,
+    sealed: bool,
+    key: Option<&ServerKey>,
+) -> Result<String, StoreError> {
+    let secret = if sealed {
+        let key = key.ok_or_else(|| {
+            StoreError::Locked("webhook secrets are sealed; the server key is missing".into())
+        })?;
+        secrets::open(&key.subkey(Purpose::WebhookSecret), id.as_bytes(), &stored)
+            .map_err(|_| StoreError::Locked("webhook secret sealed with another key".into()))?
+    } else {
+        stored
+    };
+    String::from_utf8(secret)
+        .map_err(|_| StoreError::Corrupt("a webhook secret that is not text".to_owned()))
+}
+
+/// Where to send an endpoint's messages and the secrets to sign them with: the current one,
+/// then the one a rotation replaced while the overlap lasts.
+#[derive(Debug, Clone)]
+pub struct WebhookTarget {
+    pub url: String,
+    pub secrets: Vec<String>,
+}
+
 impl Store {
     /// Registers a client's endpoint; its secret is sealed with the server key when there is
     /// one.
@@ -38,18 +81,7 @@ impl Store {
         key: Option<&ServerKey>,
     ) -> Result<Endpoint, StoreError> {
         let id = Uuid::now_v7();
-        let (stored, sealed) = match key {
-            Some(key) => (
-                secrets::seal(
-                    &key.subkey(Purpose::WebhookSecret),
-                    id.to_string().as_bytes(),
-                    secret.as_bytes(),
-                )
-                .map_err(|_| StoreError::Corrupt("cannot seal a webhook secret".to_owned()))?,
-                true,
-            ),
-            None => (secret.as_bytes().to_vec(), false),
-        };
+        let (stored, sealed) = seal(&id.to_string(), secret, key)?;
         let row = ActiveModel {
             id: Set(id.to_string()),
             lg_code: Set(lg_code.to_owned()),
@@ -59,6 +91,9 @@ impl Store {
             sealed: Set(sealed),
             created_at: Set(super::now()),
             revoked_at: Set(None),
+            previous_secret: Set(None),
+            previous_sealed: Set(None),
+            previous_until: Set(None),
         };
         let row = Entity::insert(row)
             .exec_with_returning(&self.db)
@@ -107,12 +142,63 @@ impl Store {
         Ok(done.rows_affected == 1)
     }
 
-    /// A live endpoint's URL and secret, for sending to it.
+    /// A client's live endpoint.
+    pub async fn webhook(
+        &self,
+        lg_code: &str,
+        client_id: &str,
+        id: Uuid,
+    ) -> Result<Option<Endpoint>, StoreError> {
+        Entity::find_by_id(id.to_string())
+            .filter(Column::LgCode.eq(lg_code))
+            .filter(Column::ClientId.eq(client_id))
+            .filter(Column::RevokedAt.is_null())
+            .one(&self.db)
+            .await?
+            .map(to_domain)
+            .transpose()
+    }
+
+    /// Gives a client's live endpoint a new secret; the one it replaces keeps signing (beside
+    /// the new one) until `overlap_until`. A rotation during an overlap drops the oldest
+    /// secret. `None` when the client has no such endpoint.
+    pub async fn rotate_webhook_secret(
+        &self,
+        lg_code: &str,
+        client_id: &str,
+        id: Uuid,
+        secret: &str,
+        overlap_until: DateTime<Utc>,
+        key: Option<&ServerKey>,
+    ) -> Result<Option<Endpoint>, StoreError> {
+        let txn = self.begin_write().await?;
+        let Some(row) = Entity::find_by_id(id.to_string())
+            .filter(Column::LgCode.eq(lg_code))
+            .filter(Column::ClientId.eq(client_id))
+            .filter(Column::RevokedAt.is_null())
+            .one(&txn)
+            .await?
+        else {
+            return Ok(None);
+        };
+        let (stored, sealed) = seal(&row.id, secret, key)?;
+        let mut active: ActiveModel = row.clone().into();
+        active.previous_secret = Set(Some(row.secret.clone()));
+        active.previous_sealed = Set(Some(row.sealed));
+        active.previous_until = Set(Some(overlap_until));
+        active.secret = Set(stored);
+        active.sealed = Set(sealed);
+        let row = sea_orm::ActiveModelTrait::update(active, &txn).await?;
+        txn.commit().await?;
+        to_domain(row).map(Some)
+    }
+
+    /// A live endpoint's URL and the secrets to sign with, for sending to it.
     pub async fn webhook_target(
         &self,
         id: Uuid,
         key: Option<&ServerKey>,
-    ) -> Result<Option<(String, String)>, StoreError> {
+    ) -> Result<Option<WebhookTarget>, StoreError> {
         let Some(row) = Entity::find_by_id(id.to_string())
             .filter(Column::RevokedAt.is_null())
             .one(&self.db)
@@ -120,22 +206,17 @@ impl Store {
         else {
             return Ok(None);
         };
-        let secret = if row.sealed {
-            let key = key.ok_or_else(|| {
-                StoreError::Locked("webhook secrets are sealed; the server key is missing".into())
-            })?;
-            secrets::open(
-                &key.subkey(Purpose::WebhookSecret),
-                row.id.as_bytes(),
-                &row.secret,
-            )
-            .map_err(|_| StoreError::Locked("webhook secret sealed with another key".into()))?
-        } else {
-            row.secret
-        };
-        let secret = String::from_utf8(secret)
-            .map_err(|_| StoreError::Corrupt("a webhook secret that is not text".to_owned()))?;
-        Ok(Some((row.url, secret)))
+        let mut secrets = vec![open(&row.id, row.secret, row.sealed, key)?];
+        if let (Some(previous), Some(until)) = (row.previous_secret, row.previous_until)
+            && until > super::now()
+        {
+            let sealed = row.previous_sealed.unwrap_or(row.sealed);
+            secrets.push(open(&row.id, previous, sealed, key)?);
+        }
+        Ok(Some(WebhookTarget {
+            url: row.url,
+            secrets,
+        }))
     }
 
     /// Puts a message for each application's new state in the outbox, to every live endpoint

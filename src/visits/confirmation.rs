@@ -82,6 +82,15 @@ pub enum ApplicationState {
 }
 
 impl ApplicationState {
+    pub const ALL: [ApplicationState; 6] = [
+        Self::Submitted,
+        Self::Delivered,
+        Self::Accepted,
+        Self::Rejected,
+        Self::Completed,
+        Self::Referred,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             ApplicationState::Submitted => "submitted",
@@ -94,16 +103,7 @@ impl ApplicationState {
     }
 
     pub fn parse(s: &str) -> Option<Self> {
-        [
-            Self::Submitted,
-            Self::Delivered,
-            Self::Accepted,
-            Self::Rejected,
-            Self::Completed,
-            Self::Referred,
-        ]
-        .into_iter()
-        .find(|x| x.as_str() == s)
+        Self::ALL.into_iter().find(|x| x.as_str() == s)
     }
 }
 

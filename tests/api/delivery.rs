@@ -746,12 +746,12 @@ storage_test!(the_simulator_answers_from_a_file_outbox_and_by_pulling);
 
 /// A vendor's webhook receiver: records each request; answers 500 to the first `fail_first`.
 #[derive(Default)]
-struct Received {
-    requests: Vec<(std::collections::BTreeMap<String, String>, String)>,
-    calls: usize,
+pub(crate) struct Received {
+    pub(crate) requests: Vec<(std::collections::BTreeMap<String, String>, String)>,
+    pub(crate) calls: usize,
 }
 
-async fn webhook_receiver(
+pub(crate) async fn webhook_receiver(
     fail_first: usize,
 ) -> (String, std::sync::Arc<std::sync::Mutex<Received>>) {
     use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
@@ -791,7 +791,7 @@ async fn webhook_receiver(
 }
 
 /// The Standard Webhooks signature, computed here from the specification.
-fn expected_signature(secret: &str, id: &str, timestamp: &str, body: &str) -> String {
+pub(crate) fn expected_signature(secret: &str, id: &str, timestamp: &str, body: &str) -> String {
     use base64::Engine;
     let engine = base64::engine::general_purpose::STANDARD;
     let key = engine
@@ -803,7 +803,7 @@ fn expected_signature(secret: &str, id: &str, timestamp: &str, body: &str) -> St
 }
 
 /// The test receivers listen on loopback, which only an allow-list lets webhooks reach.
-fn allow_loopback(s: &mut Settings) {
+pub(crate) fn allow_loopback(s: &mut Settings) {
     s.link.webhooks.allow_networks =
         vec!["127.0.0.0/8".parse().unwrap(), "::1/128".parse().unwrap()];
 }
@@ -873,6 +873,12 @@ async fn a_vendor_learns_its_applications_states_by_signed_webhooks(backend: Bac
         })
         .collect();
     assert_eq!(states, ["delivered", "accepted"], "in order");
+    for (_, body) in &messages {
+        let event: Value = serde_json::from_str(body).unwrap();
+        crate::webhooks::conforms(&app, "application.updated", &event)
+            .await
+            .unwrap_or_else(|e| panic!("the contract's application.updated: {e}"));
+    }
     let now = chrono::Utc::now().timestamp();
     for (headers, body) in &messages {
         let id = &headers["webhook-id"];

@@ -11,7 +11,7 @@ pub async fn send(
     client: &reqwest::Client,
     egress: &Egress,
     url: &str,
-    secret: &str,
+    secrets: &[String],
     message_id: &str,
     payload: &str,
 ) -> Sent {
@@ -25,7 +25,7 @@ pub async fn send(
     }
     let timestamp = chrono::Utc::now().timestamp();
     let signature =
-        match crate::link::webhooks::sign(secret, message_id, timestamp, payload.as_bytes()) {
+        match crate::link::webhooks::sign_all(secrets, message_id, timestamp, payload.as_bytes()) {
             Ok(s) => s,
             Err(e) => return Sent::Refused(e),
         };

@@ -14,6 +14,10 @@ pub struct Model {
     pub secret: Vec<u8>,
     pub sealed: bool,
     pub created_at: DateTimeUtc,
+    /// The secret a rotation replaced, still signing until `previous_until`.
+    pub previous_secret: Option<Vec<u8>>,
+    pub previous_sealed: Option<bool>,
+    pub previous_until: Option<DateTimeUtc>,
     pub revoked_at: Option<DateTimeUtc>,
 }
 

@@ -1,0 +1,160 @@
+//! A vendor's webhook endpoint, beyond the messages themselves: a test message on demand,
+//! signed as every message is, and a secret rotation during which each message carries both
+//! signatures. Each body is checked against the contract's `webhooks` section.
+
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+use crate::delivery::{allow_loopback, expected_signature, webhook_receiver};
+use crate::helpers::{Backend, TestApp, problem, spawn_app_with};
+use crate::storage_test;
+use crate::visits::send;
+
+const HOOKS: &str = "/v1/municipalities/012084/webhooks";
+
+/// Whether `value` is what the contract's `webhooks` section says the event `name` carries.
+pub(crate) async fn conforms(app: &TestApp, name: &str, value: &Value) -> Result<(), String> {
+    let doc = app.get_public_json("/openapi.json").await;
+    let schema_ref = doc["webhooks"][name]["post"]["requestBody"]["content"]["application/json"]
+        ["schema"]["$ref"]
+        .as_str()
+        .ok_or(format!("no event {name} in the contract"))?
+        .to_owned();
+    let root = json!({"$ref": schema_ref, "components": doc["components"]});
+    let validator = jsonschema::validator_for(&root).map_err(|e| e.to_string())?;
+    let errors: Vec<String> = validator
+        .iter_errors(value)
+        .map(|e| e.to_string())
+        .collect();
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(errors.join("; "))
+    }
+}
+
+/// The signatures of a `webhook-signature` header.
+fn signatures(header: &str) -> Vec<&str> {
+    header.split(' ').collect()
+}
+
+async fn a_vendor_tests_its_receiver_and_rotates_its_secret(backend: Backend) {
+    let app = spawn_app_with(backend, allow_loopback).await;
+    let token = app.demo_token().await;
+    let (url, received) = webhook_receiver(0).await;
+    let created: Value = send(
+        &app,
+        Method::POST,
+        HOOKS,
+        &token,
+        Some(&json!({"url": url})),
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    let id = created["webhookId"].as_str().unwrap().to_owned();
+    let first_secret = created["secret"].as_str().unwrap().to_owned();
+    let at = |p: &str| format!("{HOOKS}/{id}/{p}");
+
+    // A test message, now: signed with the secret, as the contract describes it.
+    let result: Value = send(&app, Method::POST, &at("test"), &token, None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(result["delivered"], true, "{result}");
+    let (headers, body) = received.lock().unwrap().requests[0].clone();
+    assert_eq!(headers["webhook-id"], result["messageId"].as_str().unwrap());
+    assert_eq!(
+        headers["webhook-signature"],
+        expected_signature(
+            &first_secret,
+            &headers["webhook-id"],
+            &headers["webhook-timestamp"],
+            &body
+        )
+    );
+    let event: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(event["type"], "webhook.test");
+    assert_eq!(event["data"]["webhookId"], id.as_str());
+    conforms(&app, "webhook.test", &event).await.unwrap();
+
+    // A rotation: the new secret once; both sign until the overlap ends.
+    let rotated = send(&app, Method::POST, &at("rotate-secret"), &token, None).await;
+    assert_eq!(rotated.status(), StatusCode::OK);
+    let rotated: Value = rotated.json().await.unwrap();
+    let second_secret = rotated["secret"].as_str().unwrap().to_owned();
+    assert!(second_secret.starts_with("whsec_"));
+    assert_ne!(second_secret, first_secret);
+    let until =
+        chrono::DateTime::parse_from_rfc3339(rotated["previousSecretValidUntil"].as_str().unwrap())
+            .unwrap();
+    let hours =
+        (until.with_timezone(&chrono::Utc) - chrono::Utc::now()).num_minutes() as f64 / 60.0;
+    assert!((23.5..=24.0).contains(&hours), "{hours} hours of overlap");
+    let list = app.get_json(HOOKS, &token).await;
+    assert!(list["items"][0].get("secret").is_none(), "never listed");
+
+    let result: Value = send(&app, Method::POST, &at("test"), &token, None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(result["delivered"], true);
+    let (headers, body) = received.lock().unwrap().requests[1].clone();
+    let (msg, ts) = (&headers["webhook-id"], &headers["webhook-timestamp"]);
+    assert_eq!(
+        signatures(&headers["webhook-signature"]),
+        [
+            expected_signature(&second_secret, msg, ts, &body).as_str(),
+            expected_signature(&first_secret, msg, ts, &body).as_str(),
+        ],
+        "the new secret's signature, then the old one's"
+    );
+
+    // Another client cannot test or rotate this endpoint; an unknown one is 404.
+    let other = app.register_client(&["visits"], &["012084"]).await;
+    let other = app.token_for(&other.id, &other.secret).await;
+    for path in [at("test"), at("rotate-secret")] {
+        let r = send(&app, Method::POST, &path, &other, None).await;
+        problem(r, StatusCode::NOT_FOUND, "not_found").await;
+    }
+    let r = send(
+        &app,
+        Method::POST,
+        &format!("{HOOKS}/{}/test", uuid::Uuid::now_v7()),
+        &token,
+        None,
+    )
+    .await;
+    problem(r, StatusCode::NOT_FOUND, "not_found").await;
+
+    // A receiver that fails: the answer says so, and why.
+    let (failing_url, _) = webhook_receiver(usize::MAX).await;
+    let failing: Value = send(
+        &app,
+        Method::POST,
+        HOOKS,
+        &token,
+        Some(&json!({"url": failing_url})),
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    let r: Value = send(
+        &app,
+        Method::POST,
+        &format!("{HOOKS}/{}/test", failing["webhookId"].as_str().unwrap()),
+        &token,
+        None,
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    assert_eq!(r["delivered"], false);
+    assert!(r["error"].as_str().unwrap().contains("HTTP 500"), "{r}");
+}
+storage_test!(a_vendor_tests_its_receiver_and_rotates_its_secret);
