@@ -86,6 +86,8 @@ pub fn routes(cfg: &mut ServiceConfig) {
                 .service(webhooks::delete_webhook)
                 .service(webhooks::rotate_webhook_secret)
                 .service(webhooks::test_webhook)
+                .service(webhooks::list_webhook_messages)
+                .service(webhooks::resend_webhook_message)
                 .service(forms::list_forms)
                 .service(forms::get_form)
                 .service(forms::get_form_schema)

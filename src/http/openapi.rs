@@ -378,8 +378,11 @@ fn webhooks_section(doc: &mut serde_json::Value) {
         {"name": "webhook-timestamp", "in": "header", "required": true, "schema": {"type": "string", "pattern": "^[0-9]+$"}, "description": "When it was sent, in Unix seconds: refuse one far from now (a replay)."},
         {"name": "webhook-signature", "in": "header", "required": true, "schema": {"type": "string"}, "description": "Space-separated `v1,` + base64 HMAC-SHA256 of `{webhook-id}.{webhook-timestamp}.{body}` under the secret's bytes (after `whsec_`), as Standard Webhooks defines; two during a secret rotation's overlap. Accept the message when one verifies."}
     ]);
-    let event = |schema: &str, summary: &str, description: &str| {
+    let event = |schema: &str, operation: &str, summary: &str, description: &str| {
         json!({"post": {
+            "operationId": operation,
+            // The receiver checks webhook-signature; there is no other credential.
+            "security": [],
             "summary": summary,
             "description": description,
             "parameters": headers.clone(),
@@ -391,8 +394,8 @@ fn webhooks_section(doc: &mut serde_json::Value) {
         root.insert(
             "webhooks".into(),
             json!({
-                APPLICATION_UPDATED: event("ApplicationUpdatedEvent", "An application changed state", "Sent to every endpoint the client that opened the visit registered (POST /v1/municipalities/{lgCode}/webhooks), in order per application."),
-                WEBHOOK_TEST: event("WebhookTestEvent", "A test message", "Sent once, when the vendor asks for it (POST …/webhooks/{webhookId}/test)."),
+                APPLICATION_UPDATED: event("ApplicationUpdatedEvent", "applicationUpdated", "An application changed state", "Sent to every endpoint the client that opened the visit registered (POST /v1/municipalities/{lgCode}/webhooks), in order per application."),
+                WEBHOOK_TEST: event("WebhookTestEvent", "webhookTest", "A test message", "Sent once, when the vendor asks for it (POST …/webhooks/{webhookId}/test)."),
             }),
         );
     }

@@ -398,3 +398,183 @@ pub async fn test_webhook(
         error,
     }))
 }
+
+/// One message sent (or to be sent) to an endpoint.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(as = WebhookMessage)]
+pub struct MessageDto {
+    /// Its `webhook-id`.
+    pub message_id: Uuid,
+    /// The event type (`application.updated`).
+    pub r#type: String,
+    pub state: super::deliveries::StateDto,
+    pub attempts: u32,
+    /// What the last failed attempt met.
+    pub last_error: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub delivered_at: Option<DateTime<Utc>>,
+    /// The body as sent (the event).
+    #[schema(schema_with = super::forms::any_json)]
+    pub payload: serde_json::Value,
+}
+
+impl From<crate::link::outbox::Delivery> for MessageDto {
+    fn from(d: crate::link::outbox::Delivery) -> Self {
+        let payload: serde_json::Value = d
+            .payload
+            .as_deref()
+            .and_then(|p| serde_json::from_str(p).ok())
+            .unwrap_or_default();
+        Self {
+            message_id: d.id,
+            r#type: payload["type"].as_str().unwrap_or_default().to_owned(),
+            state: d.state.into(),
+            attempts: d.attempts,
+            last_error: d.last_error,
+            created_at: d.created_at,
+            delivered_at: d.delivered_at,
+            payload,
+        }
+    }
+}
+
+/// A page of an endpoint's messages, newest first.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(as = WebhookMessagePage)]
+pub struct MessagePageDto {
+    pub items: Vec<MessageDto>,
+    /// Pass as `cursor` for the older ones; absent on the last page.
+    pub next_cursor: Option<Uuid>,
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct MessageParams {
+    /// 1 to 100 (20).
+    #[param(minimum = 1, maximum = 100)]
+    pub limit: Option<u64>,
+    /// `nextCursor` of the previous page: the messages older than that one.
+    #[param(value_type = Option<String>, format = Uuid)]
+    pub cursor: Option<Uuid>,
+}
+
+/// The endpoint, if this client has it live.
+async fn own_endpoint(
+    state: &AppState,
+    auth: &Authorized<scopes::Visits>,
+    id: Uuid,
+) -> Result<(), ApiError> {
+    let code = auth.municipality()?;
+    let client = auth.actor.client_id.clone().unwrap_or_default();
+    state
+        .store
+        .webhook(&code.to_string(), &client, id)
+        .await?
+        .map(|_| ())
+        .ok_or_else(|| no_such_webhook(id))
+}
+
+/// The messages of an endpoint, newest first, with their state (pending, delivered, dead),
+/// attempts and last error: what the vendor's receiver got or missed.
+#[utoipa::path(
+    tag = "visits",
+    params(
+        ("lgCode" = String, Path, description = "全国地方公共団体コード", example = "012084"),
+        ("webhookId" = Uuid, Path, description = "The endpoint's id"),
+        MessageParams,
+    ),
+    responses(
+        (status = 200, description = "One page of messages, newest first", body = MessagePageDto),
+        (status = 400, description = "Malformed lgCode, webhookId, limit or cursor", body = ProblemDoc, content_type = "application/problem+json"),
+        (status = 401, description = "No or invalid token", body = ProblemDoc, content_type = "application/problem+json"),
+        (status = 403, description = "Scope visits missing, or another municipality", body = ProblemDoc, content_type = "application/problem+json"),
+        (status = 404, description = "This client has no such endpoint", body = ProblemDoc, content_type = "application/problem+json"),
+    ),
+    security(("oauth2" = ["visits"]))
+)]
+#[get("/municipalities/{lgCode}/webhooks/{webhookId}/messages")]
+pub async fn list_webhook_messages(
+    auth: Authorized<scopes::Visits>,
+    state: web::Data<AppState>,
+    path: web::Path<(String, Uuid)>,
+    query: web::Query<MessageParams>,
+) -> Result<HttpResponse, ApiError> {
+    let id = path.into_inner().1;
+    own_endpoint(&state, &auth, id).await?;
+    let limit = query.limit.unwrap_or(20);
+    if !(1..=100).contains(&limit) {
+        return Err(ApiError::new(
+            ProblemKind::InvalidRequest,
+            Text::new("limit は1〜100で指定してください。", "limit is 1 to 100."),
+        ));
+    }
+    let mut items = state
+        .store
+        .webhook_messages(id, query.cursor, limit + 1)
+        .await?;
+    let more = items.len() as u64 > limit;
+    items.truncate(limit as usize);
+    let next_cursor = more.then(|| items.last().map(|d| d.id)).flatten();
+    Ok(HttpResponse::Ok().json(MessagePageDto {
+        items: items.into_iter().map(MessageDto::from).collect(),
+        next_cursor,
+    }))
+}
+
+/// Send one of the endpoint's messages again, now (the same `webhook-id`, so a receiver that
+/// has it can drop the repeat), whether it was delivered or went to the dead letter. Audited
+/// as `delivery.replay`.
+#[utoipa::path(
+    tag = "visits",
+    params(
+        ("lgCode" = String, Path, description = "全国地方公共団体コード", example = "012084"),
+        ("webhookId" = Uuid, Path, description = "The endpoint's id"),
+        ("messageId" = Uuid, Path, description = "The message's webhook-id"),
+    ),
+    responses(
+        (status = 202, description = "On its way again", body = MessageDto),
+        (status = 400, description = "Malformed lgCode, webhookId or messageId", body = ProblemDoc, content_type = "application/problem+json"),
+        (status = 401, description = "No or invalid token", body = ProblemDoc, content_type = "application/problem+json"),
+        (status = 403, description = "Scope visits missing, or another municipality", body = ProblemDoc, content_type = "application/problem+json"),
+        (status = 404, description = "This client has no such endpoint, or it no such message", body = ProblemDoc, content_type = "application/problem+json"),
+        (status = 409, description = "The message is on its way already", body = ProblemDoc, content_type = "application/problem+json"),
+    ),
+    security(("oauth2" = ["visits"]))
+)]
+#[post("/municipalities/{lgCode}/webhooks/{webhookId}/messages/{messageId}/resend")]
+pub async fn resend_webhook_message(
+    auth: Authorized<scopes::Visits>,
+    state: web::Data<AppState>,
+    path: web::Path<(String, Uuid, Uuid)>,
+) -> Result<HttpResponse, ApiError> {
+    let (_, id, message) = path.into_inner();
+    own_endpoint(&state, &auth, id).await?;
+    match state
+        .store
+        .resend_webhook_message(id, message, &auth.actor)
+        .await?
+    {
+        crate::store::Resend::Done(d) => {
+            state.delivery_wake.notify_one();
+            Ok(HttpResponse::Accepted().json(MessageDto::from(*d)))
+        }
+        crate::store::Resend::Pending => Err(ApiError::new(
+            ProblemKind::Conflict,
+            Text::new(
+                format!(
+                    "メッセージ {message} は送信待ちです。届くのを待つか、届かなかった後で再送してください。"
+                ),
+                format!(
+                    "Message {message} is on its way already; wait for it, or resend it once it has failed."
+                ),
+            ),
+        )),
+        crate::store::Resend::NotFound => Err(ApiError::not_found(Text::new(
+            format!("webhook {id} にメッセージ {message} はありません。"),
+            format!("Webhook {id} has no message {message}."),
+        ))),
+    }
+}

@@ -42,6 +42,15 @@ pub enum Replay {
     Done(Box<Delivery>),
 }
 
+/// What came of a vendor's request to send a webhook message again.
+#[derive(Debug)]
+pub enum Resend {
+    NotFound,
+    /// It is on its way already (waiting for an attempt or a retry).
+    Pending,
+    Done(Box<Delivery>),
+}
+
 /// The deliveries of a submission's applications whose areas have a pushing connector.
 pub(super) fn delivery_rows(
     lg_code: &LgCode,
@@ -447,6 +456,83 @@ impl Store {
         .await?;
         txn.commit().await?;
         Ok(Replay::Done(Box::new(Delivery {
+            state: DeliveryState::Pending,
+            attempts: 0,
+            next_attempt_at: now,
+            updated_at: now,
+            ..current
+        })))
+    }
+
+    /// An endpoint's webhook messages, newest first, before `before`.
+    pub async fn webhook_messages(
+        &self,
+        endpoint: Uuid,
+        before: Option<Uuid>,
+        limit: u64,
+    ) -> Result<Vec<Delivery>, StoreError> {
+        let mut query = Entity::find()
+            .filter(Column::EndpointId.eq(endpoint.to_string()))
+            .filter(Column::Connector.eq(Channel::Webhook.as_str()));
+        if let Some(before) = before {
+            query = query.filter(Column::Id.lt(before.to_string()));
+        }
+        query
+            .order_by_desc(Column::Id)
+            .limit(limit)
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .map(to_domain)
+            .collect()
+    }
+
+    /// Sends one of an endpoint's messages again, now, whether it was delivered (the vendor
+    /// lost it) or dead, with its attempts counted from zero and the same `webhook-id`;
+    /// audited as a replay.
+    pub async fn resend_webhook_message(
+        &self,
+        endpoint: Uuid,
+        message: Uuid,
+        actor: &Actor,
+    ) -> Result<Resend, StoreError> {
+        let txn = self.begin_write().await?;
+        let Some(row) = Entity::find_by_id(message.to_string())
+            .filter(Column::EndpointId.eq(endpoint.to_string()))
+            .filter(Column::Connector.eq(Channel::Webhook.as_str()))
+            .one(&txn)
+            .await?
+        else {
+            return Ok(Resend::NotFound);
+        };
+        let current = to_domain(row)?;
+        if current.state == DeliveryState::Pending {
+            return Ok(Resend::Pending);
+        }
+        let now = super::now();
+        Entity::update_many()
+            .col_expr(Column::State, Expr::value(PENDING))
+            .col_expr(Column::Attempts, Expr::value(0))
+            .col_expr(Column::NextAttemptAt, Expr::value(now))
+            .col_expr(Column::UpdatedAt, Expr::value(now))
+            .filter(Column::Id.eq(message.to_string()))
+            .filter(Column::State.eq(current.state.as_str()))
+            .exec(&txn)
+            .await?;
+        let lg_code = LgCode::parse(&current.lg_code)
+            .map_err(|e| StoreError::Corrupt(format!("deliveries.lg_code of {message}: {e}")))?;
+        self.append_audit(
+            &txn,
+            AuditEntry::success(
+                actor,
+                Action::DeliveryReplay,
+                Some(lg_code),
+                format!("delivery:{message} webhook:{endpoint}"),
+            ),
+        )
+        .await?;
+        txn.commit().await?;
+        Ok(Resend::Done(Box::new(Delivery {
             state: DeliveryState::Pending,
             attempts: 0,
             next_attempt_at: now,

@@ -7,7 +7,7 @@ mod catalog_overrides;
 pub use catalog_overrides::StoredOverrides;
 mod clients;
 mod deliveries;
-pub use deliveries::{Claimed, Finish, Replay};
+pub use deliveries::{Claimed, Finish, Replay, Resend};
 mod devices;
 pub use devices::Enrolment;
 pub mod entities;

@@ -60,7 +60,7 @@ fn one_connector(
 }
 
 /// Waits up to a minute for `check` to give a value.
-async fn eventually<T, F, Fut>(what: &str, mut check: F) -> T
+pub(crate) async fn eventually<T, F, Fut>(what: &str, mut check: F) -> T
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Option<T>>,

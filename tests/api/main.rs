@@ -14,6 +14,7 @@ mod cli;
 mod counter_pc;
 pub(crate) mod delivery;
 mod directory;
+mod docs;
 mod errors;
 mod external_issuer;
 mod forms;

@@ -5,8 +5,9 @@
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::delivery::{allow_loopback, expected_signature, webhook_receiver};
+use crate::delivery::{allow_loopback, eventually, expected_signature, webhook_receiver};
 use crate::helpers::{Backend, TestApp, problem, spawn_app_with};
+use crate::pull::{applications, submitted_visit};
 use crate::storage_test;
 use crate::visits::send;
 
@@ -158,3 +159,114 @@ async fn a_vendor_tests_its_receiver_and_rotates_its_secret(backend: Backend) {
     assert!(r["error"].as_str().unwrap().contains("HTTP 500"), "{r}");
 }
 storage_test!(a_vendor_tests_its_receiver_and_rotates_its_secret);
+
+/// A vendor sees what was sent to its endpoint and has one message sent again: the same
+/// `webhook-id`, the same body.
+async fn a_vendor_lists_its_messages_and_has_one_sent_again(backend: Backend) {
+    let app = spawn_app_with(backend, allow_loopback).await;
+    let token = app.demo_token().await;
+    let (url, received) = webhook_receiver(0).await;
+    let created: Value = send(
+        &app,
+        Method::POST,
+        HOOKS,
+        &token,
+        Some(&json!({"url": url})),
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    let id = created["webhookId"].as_str().unwrap().to_owned();
+    let at = |p: &str| format!("{HOOKS}/{id}/{p}");
+
+    // The core system accepts the application: one application.updated message.
+    let visit = submitted_visit(&app, &token).await;
+    let listed = applications(&app, &token, &visit).await;
+    let application = &listed["items"][0];
+    let core = app.register_client(&["link"], &["012084"]).await;
+    let core = app.token_for(&core.id, &core.secret).await;
+    let r = app
+        .http
+        .post(app.url(&format!(
+            "/v1/municipalities/012084/link/{}/applications/{}/ack",
+            application["area"].as_str().unwrap(),
+            application["id"].as_str().unwrap()
+        )))
+        .bearer_auth(&core)
+        .json(&json!({"outcome": "accepted"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let first = eventually("the message received", || async {
+        received.lock().unwrap().requests.first().cloned()
+    })
+    .await;
+
+    let page = eventually("the message listed as delivered", || async {
+        let page = app.get_json(&at("messages"), &token).await;
+        (page["items"][0]["state"] == "delivered").then_some(page)
+    })
+    .await;
+    let items = page["items"].as_array().unwrap();
+    assert_eq!(items.len(), 1, "{page}");
+    let message = &items[0];
+    assert_eq!(message["messageId"], first.0["webhook-id"].as_str());
+    assert_eq!(message["type"], "application.updated");
+    assert_eq!(message["payload"]["data"]["state"], "accepted");
+    assert_eq!(message["attempts"], 1);
+    assert!(page.get("nextCursor").is_none_or(Value::is_null));
+
+    // Sent again: the same id and body reach the receiver once more.
+    let message_id = message["messageId"].as_str().unwrap();
+    let r = send(
+        &app,
+        Method::POST,
+        &at(&format!("messages/{message_id}/resend")),
+        &token,
+        None,
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::ACCEPTED);
+    let again = eventually("the message received again", || async {
+        received.lock().unwrap().requests.get(1).cloned()
+    })
+    .await;
+    assert_eq!(again.0["webhook-id"], first.0["webhook-id"]);
+    assert_eq!(again.1, first.1);
+    assert_eq!(
+        again.0["webhook-signature"],
+        expected_signature(
+            created["secret"].as_str().unwrap(),
+            &again.0["webhook-id"],
+            &again.0["webhook-timestamp"],
+            &again.1
+        )
+    );
+
+    // Not another client's endpoint, not a message of another endpoint, not a bad limit.
+    let other = app.register_client(&["visits"], &["012084"]).await;
+    let other = app.token_for(&other.id, &other.secret).await;
+    let r = send(&app, Method::GET, &at("messages"), &other, None).await;
+    problem(r, StatusCode::NOT_FOUND, "not_found").await;
+    let r = send(
+        &app,
+        Method::POST,
+        &at(&format!("messages/{}/resend", uuid::Uuid::now_v7())),
+        &token,
+        None,
+    )
+    .await;
+    problem(r, StatusCode::NOT_FOUND, "not_found").await;
+    let r = send(
+        &app,
+        Method::GET,
+        &format!("{}?limit=0", at("messages")),
+        &token,
+        None,
+    )
+    .await;
+    problem(r, StatusCode::BAD_REQUEST, "invalid_request").await;
+}
+storage_test!(a_vendor_lists_its_messages_and_has_one_sent_again);
