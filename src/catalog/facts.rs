@@ -96,6 +96,41 @@ impl FactDef {
         }
     }
 
+    /// The JSON Schema of what a clerk may send for this fact (an answer, a fact of a new
+    /// visit's event or member): exactly what `accepts` and the visit's input take. A date is
+    /// ISO or 和暦, read by the era table, so only a string here; a text without a list of
+    /// values is 1 to 64 characters.
+    pub fn input_schema(&self) -> Value {
+        let values: Option<Vec<&str>> = self
+            .r#enum
+            .as_ref()
+            .map(|e| e.keys().map(String::as_str).collect())
+            .or_else(|| {
+                self.values
+                    .as_ref()
+                    .map(|v| v.iter().map(String::as_str).collect())
+            });
+        let text = match &values {
+            Some(v) => serde_json::json!({"type": "string", "enum": v}),
+            None => serde_json::json!({"type": "string", "minLength": 1, "maxLength": 64}),
+        };
+        let mut schema = match self.ty {
+            FactType::Boolean => serde_json::json!({"type": "boolean"}),
+            FactType::Integer => serde_json::json!({"type": "integer"}),
+            FactType::Date => serde_json::json!({"type": "string", "minLength": 1}),
+            FactType::String => text,
+            FactType::Array => serde_json::json!({
+                "type": "array",
+                "items": match &values {
+                    Some(v) => serde_json::json!({"type": "string", "enum": v}),
+                    None => serde_json::json!({"type": "string"}),
+                },
+            }),
+        };
+        schema["description"] = Value::String(format!("{} / {}", self.label.ja, self.label.en));
+        schema
+    }
+
     /// The label of an enum value, or the value itself.
     pub fn value_label(&self, value: &str) -> Option<&Bilingual> {
         self.r#enum.as_ref().and_then(|e| e.get(value))

@@ -298,6 +298,143 @@ fn code_enums(doc: &mut serde_json::Value) {
     }
 }
 
+/// The closed sets the DTOs carry as strings, made enums from the domain's lists so that a
+/// generated client can match on them (and a misspelt value does not compile).
+fn closed_sets(doc: &mut serde_json::Value) {
+    use crate::link::webhooks::{APPLICATION_UPDATED, WEBHOOK_TEST};
+    use serde_json::{Value, json};
+    let Some(schemas) = doc
+        .pointer_mut("/components/schemas")
+        .and_then(Value::as_object_mut)
+    else {
+        return;
+    };
+    let strs = |v: Vec<&'static str>| json!(v);
+    let sources = strs(crate::visits::model::Source::ALL.iter().map(|s| s.as_str()).collect());
+    let channels = strs(crate::link::outbox::Channel::ALL.iter().map(|c| c.as_str()).collect());
+    let file_kinds = strs(crate::link::directory::FileKind::ALL.iter().map(|k| k.as_str()).collect());
+    let fact_types = strs(
+        [
+            crate::catalog::facts::FactType::Boolean,
+            crate::catalog::facts::FactType::Integer,
+            crate::catalog::facts::FactType::String,
+            crate::catalog::facts::FactType::Date,
+            crate::catalog::facts::FactType::Array,
+        ]
+        .iter()
+        .map(|t| t.as_str())
+        .collect(),
+    );
+    let outcomes = strs(
+        [crate::audit::Outcome::Success, crate::audit::Outcome::Denied]
+            .iter()
+            .map(|o| o.as_str())
+            .collect(),
+    );
+    // The values the handlers write: `confirm`'s methods, the handling's modes, the
+    // databases, the event types, the signature's media types.
+    let table: Vec<(&str, &str, Value)> = vec![
+        ("Fact", "source", sources),
+        ("Delivery", "connector", channels),
+        ("DirectoryImport", "kind", file_kinds.clone()),
+        ("ImportJob", "kind", file_kinds),
+        ("Question", "type", fact_types),
+        ("AuditEvent", "outcome", outcomes),
+        ("Confirm", "method", json!(["signature", "attestation"])),
+        ("Confirmation", "method", json!(["signature", "attestation"])),
+        ("ProcedureHandling", "mode", json!(["counter", "referral"])),
+        ("Readiness", "database", json!(["sqlite", "postgresql"])),
+        ("WebhookMessage", "type", json!([APPLICATION_UPDATED, WEBHOOK_TEST])),
+        ("SignatureImage", "mediaType", json!(["image/png", "image/jpeg"])),
+    ];
+    for (schema, property, values) in table {
+        if let Some(p) = schemas
+            .get_mut(schema)
+            .and_then(|s| s.pointer_mut(&format!("/properties/{property}")))
+        {
+            p["enum"] = values;
+        }
+    }
+    if let Some(state) = schemas
+        .get_mut("LinkApplication")
+        .and_then(|a| a.pointer_mut("/properties/state"))
+    {
+        let description = state.get("description").cloned();
+        *state = json!({"$ref": "#/components/schemas/ApplicationState"});
+        if let Some(d) = description {
+            state["description"] = d;
+        }
+    }
+}
+
+/// A new visit's facts typed from the built-in catalogue's facts dictionary: the life event's
+/// `kind` is one of the catalogue's, its `facts` are the event facts some life event takes
+/// (each typed as the gateway accepts it, no other name), and a member's fields with a list
+/// of values (`sex`, `insurance`) say it. A fact the event's kind does not take is still
+/// refused by the gateway (422 `unknown_event_fact`).
+fn typed_facts(doc: &mut serde_json::Value, catalog: &crate::catalog::Catalog) {
+    use serde_json::{Value, json};
+    let Some(schemas) = doc
+        .pointer_mut("/components/schemas")
+        .and_then(Value::as_object_mut)
+    else {
+        return;
+    };
+    let kinds: Vec<&str> = catalog
+        .vocabulary
+        .life_events
+        .keys()
+        .map(String::as_str)
+        .collect();
+    let mut event_facts = serde_json::Map::new();
+    for def in catalog.vocabulary.life_events.values() {
+        for name in &def.attributes {
+            if let Some(fact) = catalog.facts.event.get(name) {
+                event_facts.insert(name.clone(), fact.input_schema());
+            }
+        }
+    }
+    if let Some(event) = schemas.get_mut("NewLifeEvent") {
+        if let Some(kind) = event.pointer_mut("/properties/kind") {
+            kind["enum"] = json!(kinds);
+        }
+        if let Some(facts) = event.pointer_mut("/properties/facts") {
+            facts["properties"] = Value::Object(event_facts);
+            facts["additionalProperties"] = Value::Bool(false);
+        }
+    }
+    if let Some(kind) = schemas
+        .get_mut("LifeEvent")
+        .and_then(|e| e.pointer_mut("/properties/kind"))
+    {
+        kind["enum"] = json!(kinds);
+    }
+    if let Some(properties) = schemas
+        .get_mut("NewMember")
+        .and_then(|m| m.pointer_mut("/properties"))
+        .and_then(Value::as_object_mut)
+    {
+        for (name, property) in properties.iter_mut() {
+            let Some(values) = catalog
+                .facts
+                .member
+                .get(name)
+                .and_then(|f| f.input_schema().get("enum").cloned())
+            else {
+                continue;
+            };
+            let nullable = property["type"]
+                .as_array()
+                .is_some_and(|t| t.iter().any(|x| x == "null"));
+            let mut values = values.as_array().cloned().unwrap_or_default();
+            if nullable {
+                values.push(Value::Null);
+            }
+            property["enum"] = Value::Array(values);
+        }
+    }
+}
+
 /// The messages the gateway sends to vendors' webhook endpoints, in OpenAPI 3.1's `webhooks`:
 /// each event type with its payload and the Standard Webhooks headers, so generators type
 /// them too. `ApplicationState` is also the `state` of an application.
@@ -798,6 +935,12 @@ pub fn with_form_schemas(
     tidy_operations(&mut value);
     code_enums(&mut value);
     webhooks_section(&mut value);
+    closed_sets(&mut value);
+    if let Ok(catalog) =
+        crate::catalog::Catalog::load(&crate::forms::SchemaSource::Embedded, forms)
+    {
+        typed_facts(&mut value, &catalog);
+    }
     parameter_schemas(&mut value, forms);
     standard_responses(&mut value);
     form_operations(&mut value, forms);
@@ -823,6 +966,36 @@ mod tests {
             .build(schema)
             .unwrap();
         validator.is_valid(&json!(value))
+    }
+
+    /// A new visit's life event and member say the catalogue's values: every life event kind,
+    /// every event fact some kind takes (typed), the members' lists of values.
+    #[test]
+    fn a_new_visit_is_typed_from_the_catalogue() {
+        let forms =
+            crate::forms::FormRegistry::load(&crate::forms::SchemaSource::Embedded).unwrap();
+        let catalog =
+            crate::catalog::Catalog::load(&crate::forms::SchemaSource::Embedded, &forms).unwrap();
+        let doc: Value = serde_json::from_str(&document_json(&forms).unwrap()).unwrap();
+        let event = &doc["components"]["schemas"]["NewLifeEvent"]["properties"];
+        let kinds: Vec<&String> = catalog.vocabulary.life_events.keys().collect();
+        assert_eq!(event["kind"]["enum"], json!(kinds));
+        for def in catalog.vocabulary.life_events.values() {
+            for name in &def.attributes {
+                assert!(event["facts"]["properties"][name].is_object(), "{name}");
+            }
+        }
+        assert_eq!(event["facts"]["additionalProperties"], false);
+        assert_eq!(event["facts"]["properties"]["cardSpecialMoveIn"]["type"], "boolean");
+        let sex = &doc["components"]["schemas"]["NewMember"]["properties"]["sex"]["enum"];
+        assert_eq!(sex, &json!(["1", "2", "9", null]));
+        // What the contract says is what the gateway takes.
+        let from = &event["facts"]["properties"]["from"];
+        let def = &catalog.facts.event["from"];
+        for v in from["enum"].as_array().unwrap() {
+            assert!(def.accepts(v), "{v}");
+        }
+        assert!(!def.accepts(&json!("nowhere")));
     }
 
     /// Generators name types after `title`s: none in the document is Japanese; the label a

@@ -286,6 +286,7 @@ pub async fn delete_webhook(
         (status = 403, description = "Scope visits missing, or another municipality", body = ProblemDoc, content_type = "application/problem+json"),
         (status = 404, description = "This client has no such endpoint", body = ProblemDoc, content_type = "application/problem+json"),
         (status = 409, description = "Idempotency-Key in use", body = ProblemDoc, content_type = "application/problem+json"),
+        (status = 422, description = "The Idempotency-Key was used for another request (idempotency_key_reused)", body = ProblemDoc, content_type = "application/problem+json"),
     ),
     security(("oauth2" = ["visits"]))
 )]

@@ -102,6 +102,8 @@ pub enum FileKind {
 }
 
 impl FileKind {
+    pub const ALL: [FileKind; 2] = [FileKind::Full, FileKind::Diff];
+
     pub fn as_str(self) -> &'static str {
         match self {
             FileKind::Full => "full",

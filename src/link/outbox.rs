@@ -48,6 +48,8 @@ pub enum Channel {
 }
 
 impl Channel {
+    pub const ALL: [Channel; 3] = [Channel::File, Channel::Http, Channel::Webhook];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Channel::File => "file",

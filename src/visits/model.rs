@@ -28,6 +28,14 @@ pub enum Source {
 }
 
 impl Source {
+    pub const ALL: [Source; 5] = [
+        Source::Clerk,
+        Source::Answer,
+        Source::Registry,
+        Source::Card,
+        Source::Derived,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Source::Clerk => "clerk",
