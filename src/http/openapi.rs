@@ -310,9 +310,24 @@ fn closed_sets(doc: &mut serde_json::Value) {
         return;
     };
     let strs = |v: Vec<&'static str>| json!(v);
-    let sources = strs(crate::visits::model::Source::ALL.iter().map(|s| s.as_str()).collect());
-    let channels = strs(crate::link::outbox::Channel::ALL.iter().map(|c| c.as_str()).collect());
-    let file_kinds = strs(crate::link::directory::FileKind::ALL.iter().map(|k| k.as_str()).collect());
+    let sources = strs(
+        crate::visits::model::Source::ALL
+            .iter()
+            .map(|s| s.as_str())
+            .collect(),
+    );
+    let channels = strs(
+        crate::link::outbox::Channel::ALL
+            .iter()
+            .map(|c| c.as_str())
+            .collect(),
+    );
+    let file_kinds = strs(
+        crate::link::directory::FileKind::ALL
+            .iter()
+            .map(|k| k.as_str())
+            .collect(),
+    );
     let fact_types = strs(
         [
             crate::catalog::facts::FactType::Boolean,
@@ -326,10 +341,13 @@ fn closed_sets(doc: &mut serde_json::Value) {
         .collect(),
     );
     let outcomes = strs(
-        [crate::audit::Outcome::Success, crate::audit::Outcome::Denied]
-            .iter()
-            .map(|o| o.as_str())
-            .collect(),
+        [
+            crate::audit::Outcome::Success,
+            crate::audit::Outcome::Denied,
+        ]
+        .iter()
+        .map(|o| o.as_str())
+        .collect(),
     );
     // The values the handlers write: `confirm`'s methods, the handling's modes, the
     // databases, the event types, the signature's media types.
@@ -341,11 +359,23 @@ fn closed_sets(doc: &mut serde_json::Value) {
         ("Question", "type", fact_types),
         ("AuditEvent", "outcome", outcomes),
         ("Confirm", "method", json!(["signature", "attestation"])),
-        ("Confirmation", "method", json!(["signature", "attestation"])),
+        (
+            "Confirmation",
+            "method",
+            json!(["signature", "attestation"]),
+        ),
         ("ProcedureHandling", "mode", json!(["counter", "referral"])),
         ("Readiness", "database", json!(["sqlite", "postgresql"])),
-        ("WebhookMessage", "type", json!([APPLICATION_UPDATED, WEBHOOK_TEST])),
-        ("SignatureImage", "mediaType", json!(["image/png", "image/jpeg"])),
+        (
+            "WebhookMessage",
+            "type",
+            json!([APPLICATION_UPDATED, WEBHOOK_TEST]),
+        ),
+        (
+            "SignatureImage",
+            "mediaType",
+            json!(["image/png", "image/jpeg"]),
+        ),
     ];
     for (schema, property, values) in table {
         if let Some(p) = schemas
@@ -936,8 +966,7 @@ pub fn with_form_schemas(
     code_enums(&mut value);
     webhooks_section(&mut value);
     closed_sets(&mut value);
-    if let Ok(catalog) =
-        crate::catalog::Catalog::load(&crate::forms::SchemaSource::Embedded, forms)
+    if let Ok(catalog) = crate::catalog::Catalog::load(&crate::forms::SchemaSource::Embedded, forms)
     {
         typed_facts(&mut value, &catalog);
     }
@@ -986,7 +1015,10 @@ mod tests {
             }
         }
         assert_eq!(event["facts"]["additionalProperties"], false);
-        assert_eq!(event["facts"]["properties"]["cardSpecialMoveIn"]["type"], "boolean");
+        assert_eq!(
+            event["facts"]["properties"]["cardSpecialMoveIn"]["type"],
+            "boolean"
+        );
         let sex = &doc["components"]["schemas"]["NewMember"]["properties"]["sex"]["enum"];
         assert_eq!(sex, &json!(["1", "2", "9", null]));
         // What the contract says is what the gateway takes.
