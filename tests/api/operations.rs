@@ -521,6 +521,37 @@ async fn every_documented_example_works(backend: Backend) {
         .await
         .unwrap();
     let known_webhook = known_webhook["webhookId"].as_str().unwrap().to_owned();
+    // One message of that endpoint, gone to the dead letter, for the resend example.
+    let known_message = uuid::Uuid::now_v7().to_string();
+    {
+        use madoguchi::store::entities::delivery;
+        use sea_orm::{ActiveValue::Set, EntityTrait};
+        let now = chrono::Utc::now();
+        delivery::Entity::insert(delivery::ActiveModel {
+            id: Set(known_message.clone()),
+            application_id: Set(known_application.clone()),
+            lg_code: Set("012084".to_owned()),
+            area: Set("certificates".to_owned()),
+            connector: Set("webhook".to_owned()),
+            line: Set(format!("webhook/{known_webhook}/{known_application}")),
+            state: Set("dead".to_owned()),
+            attempts: Set(8),
+            next_attempt_at: Set(now),
+            lease_owner: Set(None),
+            lease_until: Set(None),
+            last_error: Set(Some("HTTP 500 from the webhook endpoint".to_owned())),
+            created_at: Set(now),
+            updated_at: Set(now),
+            delivered_at: Set(None),
+            endpoint_id: Set(Some(known_webhook.clone())),
+            payload: Set(Some(
+                serde_json::json!({"type": "application.updated", "data": {}}).to_string(),
+            )),
+        })
+        .exec(app.store.connection())
+        .await
+        .unwrap();
+    }
     let mut calls = Vec::new();
     for (path, item) in doc["paths"].as_object().unwrap() {
         for (method, operation) in item.as_object().unwrap() {
@@ -556,6 +587,7 @@ async fn every_documented_example_works(backend: Backend) {
                 ("path", "jobId") => url = url.replace("{jobId}", &known_job),
                 ("path", "deliveryId") => url = url.replace("{deliveryId}", &known_delivery),
                 ("path", "webhookId") => url = url.replace("{webhookId}", &known_webhook),
+                ("path", "messageId") => url = url.replace("{messageId}", &known_message),
                 ("path", "applicationId") => {
                     url = url.replace("{applicationId}", &known_application)
                 }
