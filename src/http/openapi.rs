@@ -352,7 +352,13 @@ fn closed_sets(doc: &mut serde_json::Value) {
     // The values the handlers write: `confirm`'s methods, the handling's modes, the
     // databases, the event types, the signature's media types.
     let table: Vec<(&str, &str, Value)> = vec![
-        ("Fact", "source", sources),
+        ("Fact", "source", sources.clone()),
+        ("DecidingFact", "source", sources),
+        (
+            "DraftField",
+            "source",
+            json!(crate::visits::drafts::field_sources()),
+        ),
         ("Delivery", "connector", channels),
         ("DirectoryImport", "kind", file_kinds.clone()),
         ("ImportJob", "kind", file_kinds),

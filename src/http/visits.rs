@@ -349,7 +349,7 @@ fn visit_dto(state: &AppState, v: &Visit, lang: Lang) -> VisitDto {
                         facts.push(FactDto {
                             name: name.to_owned(),
                             value,
-                            source: "derived".to_owned(),
+                            source: Source::Derived.as_str().to_owned(),
                             recorded_at: None,
                         });
                     }

@@ -220,6 +220,22 @@ fn source_name(s: Source) -> &'static str {
     s.as_str()
 }
 
+/// A field filled with the day of the visit.
+const TODAY: &str = "today";
+/// A field filled with a value the procedure fixes.
+const CONSTANT: &str = "constant";
+/// A field the clerk typed into the draft.
+const EDIT: &str = "edit";
+
+/// Every value `FieldSource::source` takes: the facts' sources, and what a draft adds.
+pub fn field_sources() -> Vec<&'static str> {
+    Source::ALL
+        .iter()
+        .map(|s| s.as_str())
+        .chain([CONSTANT, EDIT, TODAY])
+        .collect()
+}
+
 impl Filler<'_> {
     fn put(
         &mut self,
@@ -242,7 +258,7 @@ impl Filler<'_> {
     /// A fact (`event.date`, `member.relationship` …) for `member`, or today.
     fn value(&self, source: &str, member: Option<&str>) -> Option<(Value, &'static str)> {
         if source == "visit.today" {
-            return Some((Value::String(self.today.to_string()), "today"));
+            return Some((Value::String(self.today.to_string()), TODAY));
         }
         if let Some(name) = source.strip_prefix("householder.") {
             let h = self.householder()?;
@@ -407,7 +423,7 @@ pub fn build(
         }
     }
     for (pointer, value) in &spec.procedure.prefill {
-        filler.put(pointer.clone(), value.clone(), "constant", None, None);
+        filler.put(pointer.clone(), value.clone(), CONSTANT, None, None);
     }
     let prefilled: usize = filler
         .fields
@@ -424,7 +440,7 @@ pub fn build(
         match edit {
             Edit::Set(value) => {
                 typed += leaves(value);
-                filler.put(pointer.clone(), value.clone(), "edit", None, None);
+                filler.put(pointer.clone(), value.clone(), EDIT, None, None);
             }
             Edit::Remove => remove_pointer(&mut filler.document, pointer),
         }

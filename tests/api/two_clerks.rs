@@ -94,6 +94,18 @@ async fn a_stale_write_is_refused_and_the_first_clerks_change_kept(backend: Back
         drafts["drafts"][0]["document"]["purpose"], "勤務先提出",
         "A's entry"
     );
+    // Every field's source is one the contract names (`edit` for A's entry among them).
+    let doc = app.get_public_json("/openapi.json").await;
+    let named = &doc["components"]["schemas"]["DraftField"]["properties"]["source"]["enum"];
+    let fields = drafts["drafts"][0]["fields"].as_array().unwrap();
+    assert!(fields.iter().any(|f| f["source"] == "edit"), "{fields:?}");
+    for f in fields {
+        assert!(
+            named.as_array().unwrap().contains(&f["source"]),
+            "{} is not in the contract's {named}",
+            f["source"]
+        );
+    }
 
     // Answers, a confirmation and closing on a stale ETag are refused the same way.
     let stale_answers = send_as(
