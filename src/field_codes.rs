@@ -6,12 +6,12 @@
 use std::collections::BTreeMap;
 use std::sync::LazyLock;
 
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
 use crate::i18n::Text;
 
 /// Where a code is answered.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub enum CodeKind {
     /// A field of a request body (422 `validation_failed`).
@@ -22,6 +22,17 @@ pub enum CodeKind {
     Normalize,
     /// A change normalization made that a person should check; never an error.
     Note,
+}
+
+impl CodeKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CodeKind::Request => "request",
+            CodeKind::Form => "form",
+            CodeKind::Normalize => "normalize",
+            CodeKind::Note => "note",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -301,7 +301,7 @@ impl Application {
         let doc = openapi::document();
         let route_table = web::Data::new(RouteTable::from_openapi(&doc));
         let openapi_json = web::Bytes::from(
-            serde_json::to_vec(&openapi::with_form_schemas(&doc, &forms))
+            serde_json::to_vec(&openapi::with_form_schemas(&doc, &forms, &catalog))
                 .map_err(|e| StartupError::Other(e.to_string()))?,
         );
         let maintenance =

@@ -92,6 +92,8 @@ pub enum Outcome {
 }
 
 impl Outcome {
+    pub const ALL: [Outcome; 2] = [Outcome::Success, Outcome::Denied];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Outcome::Success => "success",

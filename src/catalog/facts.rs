@@ -19,6 +19,14 @@ pub enum FactType {
 }
 
 impl FactType {
+    pub const ALL: [FactType; 5] = [
+        FactType::Boolean,
+        FactType::Integer,
+        FactType::String,
+        FactType::Date,
+        FactType::Array,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             FactType::Boolean => "boolean",

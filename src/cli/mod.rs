@@ -400,7 +400,12 @@ pub async fn run(cli: Cli) -> ExitCode {
             Ok(f) => f,
             Err(e) => return fail(&e.to_string()),
         };
-        return match crate::http::openapi::document_json(&forms) {
+        let catalog =
+            match crate::catalog::Catalog::load(&crate::forms::SchemaSource::Embedded, &forms) {
+                Ok(c) => c,
+                Err(e) => return fail(&e.to_string()),
+            };
+        return match crate::http::openapi::document_json(&forms, &catalog) {
             Ok(json) => {
                 print!("{json}");
                 ExitCode::SUCCESS

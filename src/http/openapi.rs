@@ -70,8 +70,11 @@ pub fn document() -> OpenApiDoc {
 
 /// The document as committed in `openapi/openapi.json` (with the built-in form schemas):
 /// pretty-printed, ending in a newline.
-pub fn document_json(forms: &crate::forms::FormRegistry) -> Result<String, serde_json::Error> {
-    let mut json = serde_json::to_string_pretty(&with_form_schemas(&document(), forms))?;
+pub fn document_json(
+    forms: &crate::forms::FormRegistry,
+    catalog: &crate::catalog::Catalog,
+) -> Result<String, serde_json::Error> {
+    let mut json = serde_json::to_string_pretty(&with_form_schemas(&document(), forms, catalog))?;
     json.push('\n');
     Ok(json)
 }
@@ -244,6 +247,31 @@ fn is_constraint_only(schema: &serde_json::Value) -> bool {
     })
 }
 
+/// Makes `schema`'s `property` a reference to the component `to`, keeping its description.
+fn ref_property(
+    schemas: &mut serde_json::Map<String, serde_json::Value>,
+    schema: &str,
+    property: &str,
+    to: &str,
+) {
+    let Some(p) = schemas
+        .get_mut(schema)
+        .and_then(|s| s.pointer_mut(&format!("/properties/{property}")))
+    else {
+        return;
+    };
+    let description = p.get("description").cloned();
+    *p = serde_json::json!({"$ref": format!("#/components/schemas/{to}")});
+    if let Some(d) = description {
+        p["description"] = d;
+    }
+}
+
+/// The names of a domain list, as a JSON array for an `enum`.
+fn names<T: Copy>(all: &[T], name: fn(T) -> &'static str) -> serde_json::Value {
+    serde_json::Value::from(all.iter().map(|x| name(*x)).collect::<Vec<_>>())
+}
+
 /// Every `code` the gateway answers with, as enums a generated client can match on:
 /// `ProblemCode` (a problem's `code`, one per problem type at `/problems`) and `FieldCode`
 /// (an entry of `errors[]`, a normalization's warning or note; documented in
@@ -272,21 +300,8 @@ fn code_enums(doc: &mut serde_json::Value) {
         "FieldCode".into(),
         json!({"type": "string", "enum": fields, "description": "The stable code of one field's problem (errors[]), or of a warning or note of normalization; GET /problems (Accept: application/json) says what each means and what to fix."}),
     );
-    let set = |schemas: &mut serde_json::Map<String, Value>, name: &str, to: &str| {
-        if let Some(code) = schemas
-            .get_mut(name)
-            .and_then(|s| s.pointer_mut("/properties/code"))
-        {
-            let description = code.get("description").cloned();
-            let mut r = json!({"$ref": format!("#/components/schemas/{to}")});
-            if let Some(d) = description {
-                r["description"] = d;
-            }
-            *code = r;
-        }
-    };
-    set(schemas, "Problem", "ProblemCode");
-    set(schemas, "ProblemTypeDto", "ProblemCode");
+    ref_property(schemas, "Problem", "code", "ProblemCode");
+    ref_property(schemas, "ProblemTypeDto", "code", "ProblemCode");
     for name in [
         "FieldError",
         "FormErrorDto",
@@ -294,7 +309,7 @@ fn code_enums(doc: &mut serde_json::Value) {
         "FieldWarningDto",
         "FieldCodeDto",
     ] {
-        set(schemas, name, "FieldCode");
+        ref_property(schemas, name, "code", "FieldCode");
     }
 }
 
@@ -309,46 +324,11 @@ fn closed_sets(doc: &mut serde_json::Value) {
     else {
         return;
     };
-    let strs = |v: Vec<&'static str>| json!(v);
-    let sources = strs(
-        crate::visits::model::Source::ALL
-            .iter()
-            .map(|s| s.as_str())
-            .collect(),
-    );
-    let channels = strs(
-        crate::link::outbox::Channel::ALL
-            .iter()
-            .map(|c| c.as_str())
-            .collect(),
-    );
-    let file_kinds = strs(
-        crate::link::directory::FileKind::ALL
-            .iter()
-            .map(|k| k.as_str())
-            .collect(),
-    );
-    let fact_types = strs(
-        [
-            crate::catalog::facts::FactType::Boolean,
-            crate::catalog::facts::FactType::Integer,
-            crate::catalog::facts::FactType::String,
-            crate::catalog::facts::FactType::Date,
-            crate::catalog::facts::FactType::Array,
-        ]
-        .iter()
-        .map(|t| t.as_str())
-        .collect(),
-    );
-    let outcomes = strs(
-        [
-            crate::audit::Outcome::Success,
-            crate::audit::Outcome::Denied,
-        ]
-        .iter()
-        .map(|o| o.as_str())
-        .collect(),
-    );
+    let sources = names(&crate::visits::model::Source::ALL, |s| s.as_str());
+    let channels = names(&crate::link::outbox::Channel::ALL, |c| c.as_str());
+    let file_kinds = names(&crate::link::directory::FileKind::ALL, |k| k.as_str());
+    let fact_types = names(&crate::catalog::facts::FactType::ALL, |t| t.as_str());
+    let outcomes = names(&crate::audit::Outcome::ALL, |o| o.as_str());
     // The values the handlers write: `confirm`'s methods, the handling's modes, the
     // databases, the event types, the signature's media types.
     let table: Vec<(&str, &str, Value)> = vec![
@@ -391,16 +371,7 @@ fn closed_sets(doc: &mut serde_json::Value) {
             p["enum"] = values;
         }
     }
-    if let Some(state) = schemas
-        .get_mut("LinkApplication")
-        .and_then(|a| a.pointer_mut("/properties/state"))
-    {
-        let description = state.get("description").cloned();
-        *state = json!({"$ref": "#/components/schemas/ApplicationState"});
-        if let Some(d) = description {
-            state["description"] = d;
-        }
-    }
+    ref_property(schemas, "LinkApplication", "state", "ApplicationState");
 }
 
 /// A new visit's facts typed from the built-in catalogue's facts dictionary: the life event's
@@ -471,16 +442,44 @@ fn typed_facts(doc: &mut serde_json::Value, catalog: &crate::catalog::Catalog) {
     }
 }
 
+/// A webhook message's schema: `type` (the event type), `timestamp`, and `data` with exactly
+/// `properties`, every one of them present.
+fn event_envelope(
+    event: &str,
+    description: &str,
+    properties: serde_json::Value,
+) -> serde_json::Value {
+    let required: Vec<String> = properties
+        .as_object()
+        .map(|p| p.keys().cloned().collect())
+        .unwrap_or_default();
+    serde_json::json!({
+        "type": "object",
+        "description": description,
+        "required": ["type", "timestamp", "data"],
+        "properties": {
+            "type": {"type": "string", "const": event},
+            "timestamp": {"type": "string", "format": "date-time"},
+            "data": {
+                "type": "object",
+                "required": required,
+                "properties": properties,
+                "additionalProperties": false
+            }
+        },
+        "additionalProperties": false
+    })
+}
+
 /// The messages the gateway sends to vendors' webhook endpoints, in OpenAPI 3.1's `webhooks`:
 /// each event type with its payload and the Standard Webhooks headers, so generators type
 /// them too. `ApplicationState` is also the `state` of an application.
 fn webhooks_section(doc: &mut serde_json::Value) {
     use crate::link::webhooks::{APPLICATION_UPDATED, WEBHOOK_TEST};
     use serde_json::{Value, json};
-    let states: Vec<&str> = crate::visits::confirmation::ApplicationState::ALL
-        .iter()
-        .map(|s| s.as_str())
-        .collect();
+    let states = names(&crate::visits::confirmation::ApplicationState::ALL, |s| {
+        s.as_str()
+    });
     if let Some(schemas) = doc
         .pointer_mut("/components/schemas")
         .and_then(Value::as_object_mut)
@@ -489,61 +488,34 @@ fn webhooks_section(doc: &mut serde_json::Value) {
             "ApplicationState".into(),
             json!({"type": "string", "enum": states, "description": "submitted (made at the counter), delivered (the core system has it), accepted, rejected (with its reason), completed, or referred (handled at another office)."}),
         );
-        if let Some(state) = schemas
-            .get_mut("Application")
-            .and_then(|a| a.pointer_mut("/properties/state"))
-        {
-            *state = json!({"$ref": "#/components/schemas/ApplicationState"});
-        }
+        ref_property(schemas, "Application", "state", "ApplicationState");
         schemas.insert(
             "ApplicationUpdatedEvent".into(),
-            json!({
-                "type": "object",
-                "description": "An application of a visit this client opened changed state.",
-                "required": ["type", "timestamp", "data"],
-                "properties": {
-                    "type": {"type": "string", "const": APPLICATION_UPDATED},
-                    "timestamp": {"type": "string", "format": "date-time"},
-                    "data": {
-                        "type": "object",
-                        "required": ["applicationId", "visitId", "localGovernmentCode", "procedureId", "area", "member", "state", "reason"],
-                        "properties": {
-                            "applicationId": {"type": "string", "format": "uuid"},
-                            "visitId": {"type": "string", "format": "uuid"},
-                            "localGovernmentCode": {"type": "string", "pattern": "^[0-9]{6}$"},
-                            "procedureId": {"type": "string"},
-                            "area": {"type": "string"},
-                            "member": {"type": ["string", "null"], "description": "The member it concerns, when it concerns one."},
-                            "state": {"$ref": "#/components/schemas/ApplicationState"},
-                            "reason": {"type": ["string", "null"], "description": "Rejected: the core system's reason, for the clerk to tell the resident."}
-                        },
-                        "additionalProperties": false
-                    }
-                },
-                "additionalProperties": false
-            }),
+            event_envelope(
+                APPLICATION_UPDATED,
+                "An application of a visit this client opened changed state.",
+                json!({
+                    "applicationId": {"type": "string", "format": "uuid"},
+                    "visitId": {"type": "string", "format": "uuid"},
+                    "localGovernmentCode": {"type": "string", "pattern": "^[0-9]{6}$"},
+                    "procedureId": {"type": "string"},
+                    "area": {"type": "string"},
+                    "member": {"type": ["string", "null"], "description": "The member it concerns, when it concerns one."},
+                    "state": {"$ref": "#/components/schemas/ApplicationState"},
+                    "reason": {"type": ["string", "null"], "description": "Rejected: the core system's reason, for the clerk to tell the resident."}
+                }),
+            ),
         );
         schemas.insert(
             "WebhookTestEvent".into(),
-            json!({
-                "type": "object",
-                "description": "A test message the vendor asked for (POST …/webhooks/{webhookId}/test).",
-                "required": ["type", "timestamp", "data"],
-                "properties": {
-                    "type": {"type": "string", "const": WEBHOOK_TEST},
-                    "timestamp": {"type": "string", "format": "date-time"},
-                    "data": {
-                        "type": "object",
-                        "required": ["webhookId", "localGovernmentCode"],
-                        "properties": {
-                            "webhookId": {"type": "string", "format": "uuid"},
-                            "localGovernmentCode": {"type": "string", "pattern": "^[0-9]{6}$"}
-                        },
-                        "additionalProperties": false
-                    }
-                },
-                "additionalProperties": false
-            }),
+            event_envelope(
+                WEBHOOK_TEST,
+                "A test message the vendor asked for (POST …/webhooks/{webhookId}/test).",
+                json!({
+                    "webhookId": {"type": "string", "format": "uuid"},
+                    "localGovernmentCode": {"type": "string", "pattern": "^[0-9]{6}$"}
+                }),
+            ),
         );
     }
     let headers = json!([
@@ -934,6 +906,7 @@ fn operation_suffix(id: &str, version: &str) -> String {
 pub fn with_form_schemas(
     doc: &OpenApiDoc,
     forms: &crate::forms::FormRegistry,
+    catalog: &crate::catalog::Catalog,
 ) -> serde_json::Value {
     let mut value = serde_json::to_value(doc).unwrap_or_default();
     if let Some(root) = value.as_object_mut() {
@@ -972,10 +945,7 @@ pub fn with_form_schemas(
     code_enums(&mut value);
     webhooks_section(&mut value);
     closed_sets(&mut value);
-    if let Ok(catalog) = crate::catalog::Catalog::load(&crate::forms::SchemaSource::Embedded, forms)
-    {
-        typed_facts(&mut value, &catalog);
-    }
+    typed_facts(&mut value, catalog);
     parameter_schemas(&mut value, forms);
     standard_responses(&mut value);
     form_operations(&mut value, forms);
@@ -1011,7 +981,7 @@ mod tests {
             crate::forms::FormRegistry::load(&crate::forms::SchemaSource::Embedded).unwrap();
         let catalog =
             crate::catalog::Catalog::load(&crate::forms::SchemaSource::Embedded, &forms).unwrap();
-        let doc: Value = serde_json::from_str(&document_json(&forms).unwrap()).unwrap();
+        let doc: Value = serde_json::from_str(&document_json(&forms, &catalog).unwrap()).unwrap();
         let event = &doc["components"]["schemas"]["NewLifeEvent"]["properties"];
         let kinds: Vec<&String> = catalog.vocabulary.life_events.keys().collect();
         assert_eq!(event["kind"]["enum"], json!(kinds));
@@ -1043,7 +1013,9 @@ mod tests {
     fn generators_find_english_names_and_fields_keep_their_labels() {
         let forms =
             crate::forms::FormRegistry::load(&crate::forms::SchemaSource::Embedded).unwrap();
-        let doc: Value = serde_json::from_str(&document_json(&forms).unwrap()).unwrap();
+        let catalog =
+            crate::catalog::Catalog::load(&crate::forms::SchemaSource::Embedded, &forms).unwrap();
+        let doc: Value = serde_json::from_str(&document_json(&forms, &catalog).unwrap()).unwrap();
         fn titles(v: &Value, at: &str, out: &mut Vec<String>) {
             match v {
                 Value::Object(map) => {
@@ -1083,7 +1055,9 @@ mod tests {
     fn mirrors_of_domain_lists_cover_them() {
         let forms =
             crate::forms::FormRegistry::load(&crate::forms::SchemaSource::Embedded).unwrap();
-        let doc: Value = serde_json::from_str(&document_json(&forms).unwrap()).unwrap();
+        let catalog =
+            crate::catalog::Catalog::load(&crate::forms::SchemaSource::Embedded, &forms).unwrap();
+        let doc: Value = serde_json::from_str(&document_json(&forms, &catalog).unwrap()).unwrap();
         let scopes: Vec<&str> = crate::auth::Scope::ALL.iter().map(|s| s.as_str()).collect();
         assert_eq!(
             doc["components"]["schemas"]["ScopeName"]["enum"],

@@ -89,6 +89,9 @@ impl FromRequest for IfMatch {
 /// Every `If-Match` line, each entity tag of each. actix's typed header skips a member it
 /// cannot read, which would turn a typo into a 412; a malformed header is the caller's error.
 fn parse(req: &HttpRequest) -> Option<IfMatch> {
+    if !req.headers().contains_key(header::IF_MATCH) {
+        return Some(IfMatch(None));
+    }
     let mut revisions = Vec::new();
     for line in req.headers().get_all(header::IF_MATCH) {
         let line = line.to_str().ok()?.trim();
@@ -99,11 +102,7 @@ fn parse(req: &HttpRequest) -> Option<IfMatch> {
             revisions.extend(revision_of(weak, tag));
         }
     }
-    Some(IfMatch(if req.headers().contains_key(header::IF_MATCH) {
-        Some(revisions)
-    } else {
-        None
-    }))
+    Some(IfMatch(Some(revisions)))
 }
 
 fn malformed() -> ApiError {

@@ -608,17 +608,12 @@ pub fn problem_index() -> String {
     let fields: String = crate::field_codes::all()
         .iter()
         .map(|(code, c)| {
-            let kind = serde_json::to_value(&c.kinds)
-                .ok()
-                .and_then(|v| {
-                    v.as_array().map(|a| {
-                        a.iter()
-                            .filter_map(Value::as_str)
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    })
-                })
-                .unwrap_or_default();
+            let kind = c
+                .kinds
+                .iter()
+                .map(|k| k.as_str())
+                .collect::<Vec<_>>()
+                .join(", ");
             format!(
                 "<tr id=\"field-{code}\"><td><code>{code}</code></td><td>{kind}</td><td>{ja}<br><span lang=\"en\">{en}</span></td></tr>\n",
                 ja = escape(&c.ja),

@@ -363,14 +363,9 @@ pub async fn test_webhook(
     let code = auth.municipality()?;
     let id = path.into_inner().1;
     let client = auth.actor.client_id.clone().unwrap_or_default();
-    state
-        .store
-        .webhook(&code.to_string(), &client, id)
-        .await?
-        .ok_or_else(|| no_such_webhook(id))?;
     let target = state
         .store
-        .webhook_target(id, state.server_key.as_ref())
+        .own_webhook_target(&code.to_string(), &client, id, state.server_key.as_ref())
         .await?
         .ok_or_else(|| no_such_webhook(id))?;
     let message_id = Uuid::now_v7();
@@ -440,27 +435,18 @@ impl From<crate::link::outbox::Delivery> for MessageDto {
     }
 }
 
-/// A page of an endpoint's messages, newest first.
-#[derive(Debug, Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-#[schema(as = WebhookMessagePage)]
-pub struct MessagePageDto {
-    pub items: Vec<MessageDto>,
-    /// Pass as `cursor` for the older ones; absent on the last page.
-    pub next_cursor: Option<Uuid>,
-}
+super::pagination::page_type!(
+    WebhookMessagePage,
+    MessageDto,
+    "A page of an endpoint's messages, newest first."
+);
 
-#[derive(Debug, Deserialize, utoipa::IntoParams)]
-#[into_params(parameter_in = Query)]
-#[serde(deny_unknown_fields)]
-pub struct MessageParams {
-    /// 1 to 100 (20).
-    #[param(minimum = 1, maximum = 100)]
-    pub limit: Option<u64>,
-    /// `nextCursor` of the previous page: the messages older than that one.
-    #[param(value_type = Option<String>, format = Uuid)]
-    pub cursor: Option<Uuid>,
-}
+super::pagination::page_params!(
+    WebhookMessageParams,
+    Uuid,
+    "`nextCursor` of the previous page: the messages older than that one.",
+    value_type = Option<String>, format = Uuid
+);
 
 /// The endpoint, if this client has it live.
 async fn own_endpoint(
@@ -485,10 +471,10 @@ async fn own_endpoint(
     params(
         ("lgCode" = String, Path, description = "全国地方公共団体コード", example = "012084"),
         ("webhookId" = Uuid, Path, description = "The endpoint's id"),
-        MessageParams,
+        WebhookMessageParams,
     ),
     responses(
-        (status = 200, description = "One page of messages, newest first", body = MessagePageDto),
+        (status = 200, description = "One page of messages, newest first", body = WebhookMessagePage),
         (status = 400, description = "Malformed lgCode, webhookId, limit or cursor", body = ProblemDoc, content_type = "application/problem+json"),
         (status = 401, description = "No or invalid token", body = ProblemDoc, content_type = "application/problem+json"),
         (status = 403, description = "Scope visits missing, or another municipality", body = ProblemDoc, content_type = "application/problem+json"),
@@ -501,25 +487,21 @@ pub async fn list_webhook_messages(
     auth: Authorized<scopes::Visits>,
     state: web::Data<AppState>,
     path: web::Path<(String, Uuid)>,
-    query: web::Query<MessageParams>,
+    query: web::Query<WebhookMessageParams>,
 ) -> Result<HttpResponse, ApiError> {
     let id = path.into_inner().1;
     own_endpoint(&state, &auth, id).await?;
-    let limit = query.limit.unwrap_or(20);
-    if !(1..=100).contains(&limit) {
-        return Err(ApiError::new(
-            ProblemKind::InvalidRequest,
-            Text::new("limit は1〜100で指定してください。", "limit is 1 to 100."),
-        ));
-    }
+    let limit = query.limit()?;
     let mut items = state
         .store
         .webhook_messages(id, query.cursor, limit + 1)
         .await?;
     let more = items.len() as u64 > limit;
     items.truncate(limit as usize);
-    let next_cursor = more.then(|| items.last().map(|d| d.id)).flatten();
-    Ok(HttpResponse::Ok().json(MessagePageDto {
+    let next_cursor = more
+        .then(|| items.last().map(|d| d.id.to_string()))
+        .flatten();
+    Ok(HttpResponse::Ok().json(WebhookMessagePage {
         items: items.into_iter().map(MessageDto::from).collect(),
         next_cursor,
     }))

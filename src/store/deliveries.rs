@@ -42,6 +42,13 @@ pub enum Replay {
     Done(Box<Delivery>),
 }
 
+/// The webhook messages of one endpoint.
+fn messages_of(endpoint: Uuid) -> sea_orm::Select<Entity> {
+    Entity::find()
+        .filter(Column::EndpointId.eq(endpoint.to_string()))
+        .filter(Column::Connector.eq(Channel::Webhook.as_str()))
+}
+
 /// What came of a vendor's request to send a webhook message again.
 #[derive(Debug)]
 pub enum Resend {
@@ -430,38 +437,49 @@ impl Store {
         if current.state != DeliveryState::Dead {
             return Ok(Replay::NotDead(current.state));
         }
+        let target = format!(
+            "delivery:{id} application:{} area:{}",
+            current.application_id, current.area
+        );
+        let pending = self.send_again(&txn, current, actor, target).await?;
+        txn.commit().await?;
+        Ok(Replay::Done(Box::new(pending)))
+    }
+
+    /// Puts a delivery back in line, now, with its attempts counted from zero (only if it is
+    /// still in the state read), and audits it as a replay of `target`; the caller commits.
+    async fn send_again(
+        &self,
+        txn: &sea_orm::DatabaseTransaction,
+        current: Delivery,
+        actor: &Actor,
+        target: String,
+    ) -> Result<Delivery, StoreError> {
         let now = super::now();
         Entity::update_many()
             .col_expr(Column::State, Expr::value(PENDING))
             .col_expr(Column::Attempts, Expr::value(0))
             .col_expr(Column::NextAttemptAt, Expr::value(now))
             .col_expr(Column::UpdatedAt, Expr::value(now))
-            .filter(Column::Id.eq(id.to_string()))
-            .exec(&txn)
+            .filter(Column::Id.eq(current.id.to_string()))
+            .filter(Column::State.eq(current.state.as_str()))
+            .exec(txn)
             .await?;
-        let lg_code = LgCode::parse(&current.lg_code)
-            .map_err(|e| StoreError::Corrupt(format!("deliveries.lg_code of {id}: {e}")))?;
+        let lg_code = LgCode::parse(&current.lg_code).map_err(|e| {
+            StoreError::Corrupt(format!("deliveries.lg_code of {}: {e}", current.id))
+        })?;
         self.append_audit(
-            &txn,
-            AuditEntry::success(
-                actor,
-                Action::DeliveryReplay,
-                Some(lg_code),
-                format!(
-                    "delivery:{id} application:{} area:{}",
-                    current.application_id, current.area
-                ),
-            ),
+            txn,
+            AuditEntry::success(actor, Action::DeliveryReplay, Some(lg_code), target),
         )
         .await?;
-        txn.commit().await?;
-        Ok(Replay::Done(Box::new(Delivery {
+        Ok(Delivery {
             state: DeliveryState::Pending,
             attempts: 0,
             next_attempt_at: now,
             updated_at: now,
             ..current
-        })))
+        })
     }
 
     /// An endpoint's webhook messages, newest first, before `before`.
@@ -471,9 +489,7 @@ impl Store {
         before: Option<Uuid>,
         limit: u64,
     ) -> Result<Vec<Delivery>, StoreError> {
-        let mut query = Entity::find()
-            .filter(Column::EndpointId.eq(endpoint.to_string()))
-            .filter(Column::Connector.eq(Channel::Webhook.as_str()));
+        let mut query = messages_of(endpoint);
         if let Some(before) = before {
             query = query.filter(Column::Id.lt(before.to_string()));
         }
@@ -497,9 +513,8 @@ impl Store {
         actor: &Actor,
     ) -> Result<Resend, StoreError> {
         let txn = self.begin_write().await?;
-        let Some(row) = Entity::find_by_id(message.to_string())
-            .filter(Column::EndpointId.eq(endpoint.to_string()))
-            .filter(Column::Connector.eq(Channel::Webhook.as_str()))
+        let Some(row) = messages_of(endpoint)
+            .filter(Column::Id.eq(message.to_string()))
             .one(&txn)
             .await?
         else {
@@ -509,35 +524,9 @@ impl Store {
         if current.state == DeliveryState::Pending {
             return Ok(Resend::Pending);
         }
-        let now = super::now();
-        Entity::update_many()
-            .col_expr(Column::State, Expr::value(PENDING))
-            .col_expr(Column::Attempts, Expr::value(0))
-            .col_expr(Column::NextAttemptAt, Expr::value(now))
-            .col_expr(Column::UpdatedAt, Expr::value(now))
-            .filter(Column::Id.eq(message.to_string()))
-            .filter(Column::State.eq(current.state.as_str()))
-            .exec(&txn)
-            .await?;
-        let lg_code = LgCode::parse(&current.lg_code)
-            .map_err(|e| StoreError::Corrupt(format!("deliveries.lg_code of {message}: {e}")))?;
-        self.append_audit(
-            &txn,
-            AuditEntry::success(
-                actor,
-                Action::DeliveryReplay,
-                Some(lg_code),
-                format!("delivery:{message} webhook:{endpoint}"),
-            ),
-        )
-        .await?;
+        let target = format!("delivery:{message} webhook:{endpoint}");
+        let pending = self.send_again(&txn, current, actor, target).await?;
         txn.commit().await?;
-        Ok(Resend::Done(Box::new(Delivery {
-            state: DeliveryState::Pending,
-            attempts: 0,
-            next_attempt_at: now,
-            updated_at: now,
-            ..current
-        })))
+        Ok(Resend::Done(Box::new(pending)))
     }
 }

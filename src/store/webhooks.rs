@@ -61,12 +61,36 @@ fn open(
         .map_err(|_| StoreError::Corrupt("a webhook secret that is not text".to_owned()))
 }
 
+/// A client's live endpoint, by id.
+fn live_of(lg_code: &str, client_id: &str, id: Uuid) -> sea_orm::Select<Entity> {
+    Entity::find_by_id(id.to_string())
+        .filter(Column::LgCode.eq(lg_code))
+        .filter(Column::ClientId.eq(client_id))
+        .filter(Column::RevokedAt.is_null())
+}
+
 /// Where to send an endpoint's messages and the secrets to sign them with: the current one,
 /// then the one a rotation replaced while the overlap lasts.
 #[derive(Debug, Clone)]
 pub struct WebhookTarget {
     pub url: String,
     pub secrets: Vec<String>,
+}
+
+/// The URL and signing secrets of an endpoint's row: the current secret, then the one a
+/// rotation replaced while the overlap lasts.
+fn target(row: endpoint::Model, key: Option<&ServerKey>) -> Result<WebhookTarget, StoreError> {
+    let mut secrets = vec![open(&row.id, row.secret, row.sealed, key)?];
+    if let (Some(previous), Some(until)) = (row.previous_secret, row.previous_until)
+        && until > super::now()
+    {
+        let sealed = row.previous_sealed.unwrap_or(row.sealed);
+        secrets.push(open(&row.id, previous, sealed, key)?);
+    }
+    Ok(WebhookTarget {
+        url: row.url,
+        secrets,
+    })
 }
 
 impl Store {
@@ -149,10 +173,7 @@ impl Store {
         client_id: &str,
         id: Uuid,
     ) -> Result<Option<Endpoint>, StoreError> {
-        Entity::find_by_id(id.to_string())
-            .filter(Column::LgCode.eq(lg_code))
-            .filter(Column::ClientId.eq(client_id))
-            .filter(Column::RevokedAt.is_null())
+        live_of(lg_code, client_id, id)
             .one(&self.db)
             .await?
             .map(to_domain)
@@ -172,13 +193,7 @@ impl Store {
         key: Option<&ServerKey>,
     ) -> Result<Option<Endpoint>, StoreError> {
         let txn = self.begin_write().await?;
-        let Some(row) = Entity::find_by_id(id.to_string())
-            .filter(Column::LgCode.eq(lg_code))
-            .filter(Column::ClientId.eq(client_id))
-            .filter(Column::RevokedAt.is_null())
-            .one(&txn)
-            .await?
-        else {
+        let Some(row) = live_of(lg_code, client_id, id).one(&txn).await? else {
             return Ok(None);
         };
         let (stored, sealed) = seal(&row.id, secret, key)?;
@@ -199,24 +214,27 @@ impl Store {
         id: Uuid,
         key: Option<&ServerKey>,
     ) -> Result<Option<WebhookTarget>, StoreError> {
-        let Some(row) = Entity::find_by_id(id.to_string())
+        Entity::find_by_id(id.to_string())
             .filter(Column::RevokedAt.is_null())
             .one(&self.db)
             .await?
-        else {
-            return Ok(None);
-        };
-        let mut secrets = vec![open(&row.id, row.secret, row.sealed, key)?];
-        if let (Some(previous), Some(until)) = (row.previous_secret, row.previous_until)
-            && until > super::now()
-        {
-            let sealed = row.previous_sealed.unwrap_or(row.sealed);
-            secrets.push(open(&row.id, previous, sealed, key)?);
-        }
-        Ok(Some(WebhookTarget {
-            url: row.url,
-            secrets,
-        }))
+            .map(|row| target(row, key))
+            .transpose()
+    }
+
+    /// [`Store::webhook_target`] of a client's own live endpoint.
+    pub async fn own_webhook_target(
+        &self,
+        lg_code: &str,
+        client_id: &str,
+        id: Uuid,
+        key: Option<&ServerKey>,
+    ) -> Result<Option<WebhookTarget>, StoreError> {
+        live_of(lg_code, client_id, id)
+            .one(&self.db)
+            .await?
+            .map(|row| target(row, key))
+            .transpose()
     }
 
     /// Puts a message for each application's new state in the outbox, to every live endpoint

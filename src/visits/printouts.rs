@@ -218,21 +218,12 @@ pub fn form_sheet(cx: &Context, f: &FormPrint) -> Sheet {
 
 /// The image written on the pad, as it was uploaded (checked then to decode whole).
 fn signature_picture(s: &Signature) -> Option<Picture> {
-    use base64::Engine;
-    let Signature::Image {
-        media_type, data, ..
-    } = s
-    else {
-        return None;
-    };
-    let format = match media_type.as_str() {
+    let (media_type, bytes) = s.image()?;
+    let format = match media_type {
         "image/png" => PictureFormat::Png,
         "image/jpeg" => PictureFormat::Jpeg,
         _ => return None,
     };
-    let bytes = base64::engine::general_purpose::STANDARD
-        .decode(data.as_bytes())
-        .ok()?;
     Some(Picture {
         format,
         bytes: Arc::new(bytes),

@@ -28,18 +28,16 @@ impl Signature {
     /// The signature from the pad: checked to be a whole PNG or JPEG image of `media_type`,
     /// within [`MAX_BYTES`] and [`MAX_SIDE`].
     pub fn from_upload(media_type: &str, data: String) -> Result<Self, FieldError> {
-        let bytes = base64::engine::general_purpose::STANDARD
-            .decode(data.as_bytes())
-            .map_err(|_| {
-                FieldError::new(
-                    "/signature/data",
-                    "invalid_base64",
-                    Text::new(
-                        "署名の画像を base64 で入れてください。",
-                        "The signature image must be base64.",
-                    ),
-                )
-            })?;
+        let bytes = decode(&data).map_err(|_| {
+            FieldError::new(
+                "/signature/data",
+                "invalid_base64",
+                Text::new(
+                    "署名の画像を base64 で入れてください。",
+                    "The signature image must be base64.",
+                ),
+            )
+        })?;
         if bytes.len() > MAX_BYTES {
             return Err(FieldError::new(
                 "/signature/data",
@@ -91,6 +89,23 @@ impl Signature {
             data,
         })
     }
+
+    /// The image written on the pad, as uploaded (its media type and bytes); `None` for an
+    /// attestation.
+    pub fn image(&self) -> Option<(&str, Vec<u8>)> {
+        let Signature::Image {
+            media_type, data, ..
+        } = self
+        else {
+            return None;
+        };
+        decode(data).ok().map(|bytes| (media_type.as_str(), bytes))
+    }
+}
+
+/// The signature's base64, as the vendor's app sends it and the confirmation keeps it.
+fn decode(data: &str) -> Result<Vec<u8>, base64::DecodeError> {
+    base64::engine::general_purpose::STANDARD.decode(data.as_bytes())
 }
 
 enum Problem {

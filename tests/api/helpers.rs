@@ -515,6 +515,15 @@ pub fn built_in_forms() -> madoguchi::forms::FormRegistry {
         .unwrap_or_else(|e| panic!("{e}"))
 }
 
+/// The contract as `madoguchi openapi` prints it: built-in forms and catalogue.
+pub fn built_in_contract() -> String {
+    let forms = built_in_forms();
+    let catalog =
+        madoguchi::catalog::Catalog::load(&madoguchi::forms::SchemaSource::Embedded, &forms)
+            .unwrap_or_else(|e| panic!("{e}"));
+    madoguchi::http::openapi::document_json(&forms, &catalog).unwrap_or_else(|e| panic!("{e}"))
+}
+
 /// Runs a command to its end off the async runtime. A test that blocks its runtime on a child
 /// process while that child talks to an in-process gateway stalls the gateway's background
 /// tasks on that runtime: a delivery worker caught inside its claim transaction then holds

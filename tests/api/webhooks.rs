@@ -34,6 +34,22 @@ pub(crate) async fn conforms(app: &TestApp, name: &str, value: &Value) -> Result
     }
 }
 
+/// Registers an endpoint at `url`; the answer (with its secret).
+async fn register(app: &TestApp, token: &str, url: &str) -> Value {
+    let r = send(app, Method::POST, HOOKS, token, Some(&json!({"url": url}))).await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    r.json().await.unwrap()
+}
+
+/// POSTs nothing to `path`; the JSON answer.
+async fn post_json(app: &TestApp, token: &str, path: &str) -> Value {
+    send(app, Method::POST, path, token, None)
+        .await
+        .json()
+        .await
+        .unwrap()
+}
+
 /// The signatures of a `webhook-signature` header.
 fn signatures(header: &str) -> Vec<&str> {
     header.split(' ').collect()
@@ -43,27 +59,13 @@ async fn a_vendor_tests_its_receiver_and_rotates_its_secret(backend: Backend) {
     let app = spawn_app_with(backend, allow_loopback).await;
     let token = app.demo_token().await;
     let (url, received) = webhook_receiver(0).await;
-    let created: Value = send(
-        &app,
-        Method::POST,
-        HOOKS,
-        &token,
-        Some(&json!({"url": url})),
-    )
-    .await
-    .json()
-    .await
-    .unwrap();
+    let created = register(&app, &token, &url).await;
     let id = created["webhookId"].as_str().unwrap().to_owned();
     let first_secret = created["secret"].as_str().unwrap().to_owned();
     let at = |p: &str| format!("{HOOKS}/{id}/{p}");
 
     // A test message, now: signed with the secret, as the contract describes it.
-    let result: Value = send(&app, Method::POST, &at("test"), &token, None)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let result = post_json(&app, &token, &at("test")).await;
     assert_eq!(result["delivered"], true, "{result}");
     let (headers, body) = received.lock().unwrap().requests[0].clone();
     assert_eq!(headers["webhook-id"], result["messageId"].as_str().unwrap());
@@ -97,11 +99,7 @@ async fn a_vendor_tests_its_receiver_and_rotates_its_secret(backend: Backend) {
     let list = app.get_json(HOOKS, &token).await;
     assert!(list["items"][0].get("secret").is_none(), "never listed");
 
-    let result: Value = send(&app, Method::POST, &at("test"), &token, None)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let result = post_json(&app, &token, &at("test")).await;
     assert_eq!(result["delivered"], true);
     let (headers, body) = received.lock().unwrap().requests[1].clone();
     let (msg, ts) = (&headers["webhook-id"], &headers["webhook-timestamp"]);
@@ -133,28 +131,13 @@ async fn a_vendor_tests_its_receiver_and_rotates_its_secret(backend: Backend) {
 
     // A receiver that fails: the answer says so, and why.
     let (failing_url, _) = webhook_receiver(usize::MAX).await;
-    let failing: Value = send(
+    let failing = register(&app, &token, &failing_url).await;
+    let r = post_json(
         &app,
-        Method::POST,
-        HOOKS,
         &token,
-        Some(&json!({"url": failing_url})),
-    )
-    .await
-    .json()
-    .await
-    .unwrap();
-    let r: Value = send(
-        &app,
-        Method::POST,
         &format!("{HOOKS}/{}/test", failing["webhookId"].as_str().unwrap()),
-        &token,
-        None,
     )
-    .await
-    .json()
-    .await
-    .unwrap();
+    .await;
     assert_eq!(r["delivered"], false);
     assert!(r["error"].as_str().unwrap().contains("HTTP 500"), "{r}");
 }
@@ -166,17 +149,7 @@ async fn a_vendor_lists_its_messages_and_has_one_sent_again(backend: Backend) {
     let app = spawn_app_with(backend, allow_loopback).await;
     let token = app.demo_token().await;
     let (url, received) = webhook_receiver(0).await;
-    let created: Value = send(
-        &app,
-        Method::POST,
-        HOOKS,
-        &token,
-        Some(&json!({"url": url})),
-    )
-    .await
-    .json()
-    .await
-    .unwrap();
+    let created = register(&app, &token, &url).await;
     let id = created["webhookId"].as_str().unwrap().to_owned();
     let at = |p: &str| format!("{HOOKS}/{id}/{p}");
 
