@@ -17,6 +17,8 @@ BY_DESIGN = {
 
 
 def failures(report: str) -> list[tuple[str, set[str], set[str]]]:
+    """One entry per failing test case: an operation's block may hold several
+    ("1. Test Case ID: …", "2. Test Case ID: …"), each counted by the summary."""
     if "FAILURES" not in report:
         return []
     section = report.split("FAILURES", 1)[1].split("WARNINGS", 1)[0]
@@ -24,9 +26,11 @@ def failures(report: str) -> list[tuple[str, set[str], set[str]]]:
     out = []
     # re.split with one group: [before, title, body, title, body, ...]
     for title, body in zip(blocks[1::2], blocks[2::2]):
-        checks = set(re.findall(r"^- (ST\d+)", body, re.M))
-        codes = set(re.findall(r'"code":"([a-z_]+)"', body))
-        out.append((title.strip(), checks, codes))
+        cases = re.split(r"^\d+\. Test Case ID: \S+$", body, flags=re.M)[1:]
+        for case in cases or [body]:
+            checks = set(re.findall(r"^- (ST\d+)", case, re.M))
+            codes = set(re.findall(r'"code":"([a-z_]+)"', case))
+            out.append((title.strip(), checks, codes))
     return out
 
 
