@@ -186,9 +186,7 @@ impl FactDictionary {
         .into_iter()
     }
 
-    pub(super) fn holders(
-        &self,
-    ) -> impl Iterator<Item = (&'static str, &BTreeMap<String, FactDef>)> {
+    pub fn holders(&self) -> impl Iterator<Item = (&'static str, &BTreeMap<String, FactDef>)> {
         [
             ("event", &self.event),
             ("member", &self.member),

@@ -9,6 +9,7 @@ pub mod instance;
 pub mod normalize;
 pub mod plan;
 pub mod registry;
+pub mod shape;
 pub mod source;
 pub mod validate;
 

@@ -43,6 +43,8 @@ pub struct Form {
     pub schema: Value,
     pub plan: PlanNode,
     pub validator: FormValidator,
+    /// What a draft of the form may hold ([`super::shape`]): its fields and kinds of value.
+    pub shape: FormValidator,
     /// Path below the schema root, for messages.
     pub path: String,
     /// The order its dates must come in (`x-dateOrder`).
@@ -148,7 +150,31 @@ pub struct FormRegistry {
     forms: Vec<Form>,
     common: Vec<CommonSchema>,
     dialects: BTreeMap<String, Dialect>,
+    /// English names of the forms' Japanese codes (`reference/enum-names.json`), for the
+    /// contract's `x-enum-varnames`: 兄 → `ELDER_BROTHER`.
+    pub enum_names: BTreeMap<String, String>,
     pub source: String,
+}
+
+/// `reference/enum-names.json`: `{"names": {"兄": "ELDER_BROTHER", …}}`, each name an
+/// upper-case identifier.
+fn parse_enum_names(text: &str) -> Result<BTreeMap<String, String>, String> {
+    #[derive(serde::Deserialize)]
+    struct File {
+        names: BTreeMap<String, String>,
+    }
+    let file: File = serde_json::from_str(text).map_err(|e| e.to_string())?;
+    for (code, name) in &file.names {
+        let mut chars = name.chars();
+        let ok = chars.next().is_some_and(|c| c.is_ascii_uppercase())
+            && chars.all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_');
+        if !ok {
+            return Err(format!(
+                "the name of {code} is {name}: a name is upper-case letters, digits and _"
+            ));
+        }
+    }
+    Ok(file.names)
 }
 
 /// Orders versions by their numeric parts: 1.10 after 1.9.
@@ -199,6 +225,7 @@ impl FormRegistry {
     pub fn load(source: &SchemaSource) -> Result<Self, SchemaError> {
         let files = source.files().map_err(|(file, p)| problem(&file, p))?;
         let mut eras = None;
+        let mut enum_names = BTreeMap::new();
         let mut documents: HashMap<String, Value> = HashMap::new();
         let mut common = Vec::new();
         let mut form_files = Vec::new();
@@ -208,6 +235,10 @@ impl FormRegistry {
             match parts.as_slice() {
                 ["reference", "eras.json"] => {
                     eras = Some(EraTable::parse(&file.text).map_err(|p| problem(&file.path, p))?);
+                }
+                ["reference", "enum-names.json"] => {
+                    enum_names =
+                        parse_enum_names(&file.text).map_err(|p| problem(&file.path, p))?;
                 }
                 ["reference", _] => {}
                 // The procedure catalogue, read by `crate::catalog`.
@@ -269,6 +300,17 @@ impl FormRegistry {
             )
             .and_then(|b| b.prepare())
             .map_err(|e| problem("common", format!("the schemas do not form a registry: {e}")))?;
+        // The same documents as shapes, under the same `$id`s, so that a form's shape refers
+        // to the shapes of the common schemas.
+        let shapes = jsonschema::Registry::new()
+            .extend(documents.iter().map(|(uri, value)| {
+                (
+                    uri.clone(),
+                    Resource::from_contents(super::shape::draft_shape(value)),
+                )
+            }))
+            .and_then(|b| b.prepare())
+            .map_err(|e| problem("common", format!("the shapes do not form a registry: {e}")))?;
         let planner = Planner {
             documents: &documents,
         };
@@ -299,6 +341,11 @@ impl FormRegistry {
                 .with_format("lg-code", |s: &str| LgCode::parse(s).is_ok())
                 .build(&schema)
                 .map_err(|e| problem(&path, format!("the schema does not compile: {e}")))?;
+            let shape = jsonschema::options_for::<FormJson>()
+                .with_draft(Draft::Draft202012)
+                .with_registry(&shapes)
+                .build(&super::shape::draft_shape(&schema))
+                .map_err(|e| problem(&path, format!("the form's shape does not compile: {e}")))?;
             let date_order =
                 super::crosscheck::date_order(&schema).map_err(|p| problem(&path, p))?;
             let form = Form {
@@ -314,6 +361,7 @@ impl FormRegistry {
                 schema,
                 plan,
                 validator,
+                shape,
                 path,
             };
             if form.examples().is_empty() {
@@ -329,6 +377,17 @@ impl FormRegistry {
                         format!(
                             "examples[{i}] is not valid: {} ({})",
                             e.pointer, e.message.en
+                        ),
+                    ));
+                }
+                // A valid document is a draft that is complete: if it does not fit the
+                // shape, the shape (not the example) is wrong.
+                if let Some(e) = form.shape.iter_errors(example).next() {
+                    return Err(problem(
+                        &form.path,
+                        format!(
+                            "examples[{i}] does not fit the form's draft shape at {}: {e}",
+                            e.instance_path()
                         ),
                     ));
                 }
@@ -360,6 +419,7 @@ impl FormRegistry {
             forms,
             common,
             dialects,
+            enum_names,
             source: source.describe(),
         })
     }

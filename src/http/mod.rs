@@ -23,6 +23,7 @@ pub mod methods;
 mod municipalities;
 mod oauth;
 pub mod openapi;
+mod openapi_visit_types;
 pub mod operations;
 pub mod pagination;
 pub mod preconditions;

@@ -1,6 +1,8 @@
 //! The OpenAPI document: the base (info, security schemes, tags) here, the paths collected
 //! from the registered handlers by utoipa-actix-web.
 
+use std::collections::BTreeMap;
+
 use utoipa::openapi::OpenApi as OpenApiDoc;
 use utoipa::openapi::security::{
     ClientCredentials, Flow, Http, HttpAuthScheme, OAuth2, Scopes, SecurityScheme,
@@ -433,11 +435,17 @@ fn typed_facts(doc: &mut serde_json::Value, catalog: &crate::catalog::Catalog) {
             let nullable = property["type"]
                 .as_array()
                 .is_some_and(|t| t.iter().any(|x| x == "null"));
-            let mut values = values.as_array().cloned().unwrap_or_default();
+            let codes = json!({ "type": "string", "enum": values });
             if nullable {
-                values.push(Value::Null);
+                // A list of codes or null, as two branches: a `type` pair with `null` in the
+                // `enum` makes openapi-python-client invent three enum classes for one field.
+                if let Some(map) = property.as_object_mut() {
+                    map.remove("type");
+                    map.insert("anyOf".into(), json!([codes, { "type": "null" }]));
+                }
+            } else {
+                property["enum"] = codes["enum"].clone();
             }
-            property["enum"] = Value::Array(values);
         }
     }
 }
@@ -887,6 +895,48 @@ fn labels_not_names(value: &mut serde_json::Value) {
     }
 }
 
+/// A list of Japanese codes (続柄, 使用目的 …) gets English names for generated identifiers
+/// (`x-enum-varnames`, which openapi-python-client and openapi-generator read) from
+/// `reference/enum-names.json`: a vendor writes `ELDER_BROTHER`, and sends 兄.
+fn english_enum_names(value: &mut serde_json::Value, names: &BTreeMap<String, String>) {
+    use serde_json::Value;
+    match value {
+        Value::Object(map) => {
+            let varnames = map.get("enum").and_then(Value::as_array).and_then(|codes| {
+                let japanese = codes
+                    .iter()
+                    .any(|c| c.as_str().is_some_and(|s| !s.is_ascii()));
+                if !japanese {
+                    return None;
+                }
+                codes
+                    .iter()
+                    .map(|c| {
+                        c.as_str()
+                            .and_then(|s| names.get(s))
+                            .cloned()
+                            .map(Value::String)
+                    })
+                    .collect::<Option<Vec<Value>>>()
+            });
+            if let Some(varnames) = varnames {
+                map.insert("x-enum-varnames".into(), Value::Array(varnames));
+            }
+            for (key, child) in map.iter_mut() {
+                if !matches!(
+                    key.as_str(),
+                    "enum" | "const" | "examples" | "example" | "default"
+                ) && !key.starts_with("x-")
+                {
+                    english_enum_names(child, names);
+                }
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(|i| english_enum_names(i, names)),
+        _ => {}
+    }
+}
+
 /// `residentMove`, `1.0` → `ResidentMove_1_0`.
 fn operation_suffix(id: &str, version: &str) -> String {
     let mut out = String::new();
@@ -924,6 +974,7 @@ pub fn with_form_schemas(
     for (uri, schema) in documents {
         added.extend(components_of(uri, schema));
     }
+    let from_files: std::collections::BTreeSet<String> = added.keys().cloned().collect();
     let lookup = added.clone();
     for schema in added.values_mut() {
         inline_deep_refs(schema, &lookup, 0);
@@ -946,9 +997,11 @@ pub fn with_form_schemas(
     webhooks_section(&mut value);
     closed_sets(&mut value);
     typed_facts(&mut value, catalog);
+    super::openapi_visit_types::add(&mut value, &from_files, forms, catalog);
     parameter_schemas(&mut value, forms);
     standard_responses(&mut value);
     form_operations(&mut value, forms);
+    english_enum_names(&mut value, &forms.enum_names);
     value
 }
 
@@ -995,8 +1048,11 @@ mod tests {
             event["facts"]["properties"]["cardSpecialMoveIn"]["type"],
             "boolean"
         );
-        let sex = &doc["components"]["schemas"]["NewMember"]["properties"]["sex"]["enum"];
-        assert_eq!(sex, &json!(["1", "2", "9", null]));
+        let sex = &doc["components"]["schemas"]["NewMember"]["properties"]["sex"]["anyOf"];
+        assert_eq!(
+            sex,
+            &json!([{"type": "string", "enum": ["1", "2", "9"]}, {"type": "null"}])
+        );
         // What the contract says is what the gateway takes.
         let from = &event["facts"]["properties"]["from"];
         let def = &catalog.facts.event["from"];
@@ -1004,6 +1060,117 @@ mod tests {
             assert!(def.accepts(v), "{v}");
         }
         assert!(!def.accepts(&json!("nowhere")));
+    }
+
+    /// Every list of Japanese codes has an English name for each code, for generated
+    /// identifiers; the names of one list differ.
+    #[test]
+    fn japanese_codes_have_english_names() {
+        let forms =
+            crate::forms::FormRegistry::load(&crate::forms::SchemaSource::Embedded).unwrap();
+        let catalog =
+            crate::catalog::Catalog::load(&crate::forms::SchemaSource::Embedded, &forms).unwrap();
+        let doc: Value = serde_json::from_str(&document_json(&forms, &catalog).unwrap()).unwrap();
+        fn walk(v: &Value, at: &str, lists: &mut usize, missing: &mut Vec<String>) {
+            match v {
+                Value::Object(map) => {
+                    if let Some(codes) = map.get("enum").and_then(Value::as_array)
+                        && codes
+                            .iter()
+                            .any(|c| c.as_str().is_some_and(|s| !s.is_ascii()))
+                    {
+                        *lists += 1;
+                        let names = map.get("x-enum-varnames").and_then(Value::as_array);
+                        match names {
+                            Some(n) if n.len() == codes.len() => {
+                                let unique: std::collections::BTreeSet<_> =
+                                    n.iter().filter_map(Value::as_str).collect();
+                                if unique.len() != n.len() {
+                                    missing.push(format!("{at}: two codes share a name"));
+                                }
+                            }
+                            _ => missing.push(format!("{at}: {codes:?}")),
+                        }
+                    }
+                    for (k, c) in map {
+                        if k != "enum" && !k.starts_with("x-") && k != "examples" && k != "example"
+                        {
+                            walk(c, &format!("{at}/{k}"), lists, missing);
+                        }
+                    }
+                }
+                Value::Array(items) => {
+                    for (i, c) in items.iter().enumerate() {
+                        walk(c, &format!("{at}/{i}"), lists, missing);
+                    }
+                }
+                _ => {}
+            }
+        }
+        let (mut lists, mut missing) = (0, Vec::new());
+        walk(&doc, "", &mut lists, &mut missing);
+        assert!(lists >= 20, "{lists}");
+        assert!(missing.is_empty(), "{}", missing.join("\n"));
+        let relation = &doc["components"]["schemas"]["common.relationship.toHouseholder"];
+        let at = relation["enum"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .position(|c| c == "兄")
+            .unwrap();
+        assert_eq!(relation["x-enum-varnames"][at], "ELDER_BROTHER");
+    }
+
+    /// A draft is a variant per form, its document the form's draft shape; an answer is a
+    /// variant per fact that can be answered, its value typed as the facts dictionary says.
+    #[test]
+    fn drafts_and_answers_are_typed_per_form_and_per_fact() {
+        let forms =
+            crate::forms::FormRegistry::load(&crate::forms::SchemaSource::Embedded).unwrap();
+        let catalog =
+            crate::catalog::Catalog::load(&crate::forms::SchemaSource::Embedded, &forms).unwrap();
+        let doc: Value = serde_json::from_str(&document_json(&forms, &catalog).unwrap()).unwrap();
+        let schemas = &doc["components"]["schemas"];
+        let mapping = schemas["Draft"]["discriminator"]["mapping"]
+            .as_object()
+            .unwrap();
+        assert_eq!(mapping.len(), forms.forms().len());
+        for form in forms.forms() {
+            let key = format!("{}@{}", form.id, form.version);
+            let variant = mapping[&key]
+                .as_str()
+                .unwrap()
+                .trim_start_matches("#/components/schemas/");
+            assert_eq!(
+                schemas[variant]["properties"]["form"]["const"],
+                key.as_str()
+            );
+            let document = schemas[variant]["properties"]["document"]["$ref"]
+                .as_str()
+                .unwrap()
+                .trim_start_matches("#/components/schemas/");
+            let shape = &schemas[document];
+            assert!(shape["required"].is_null(), "{document}");
+            assert_eq!(shape["additionalProperties"], false, "{document}");
+        }
+        let answers = schemas["Answer"]["discriminator"]["mapping"]
+            .as_object()
+            .unwrap();
+        for (holder, facts) in catalog.facts.holders() {
+            for (name, def) in facts {
+                let fact = format!("{holder}.{name}");
+                let derived = def.kind == crate::catalog::facts::FactKind::Derived;
+                assert_eq!(answers.contains_key(&fact), !derived, "{fact}");
+            }
+        }
+        let sex = &schemas["Answer.member.sex"];
+        assert_eq!(sex["properties"]["value"]["enum"], json!(["1", "2", "9"]));
+        assert_eq!(sex["required"], json!(["fact", "value", "member"]));
+        assert_eq!(
+            schemas["Answer.household.ownsMoped"]["properties"]["value"]["type"],
+            "boolean"
+        );
+        assert!(answers.get("member.age").is_none());
     }
 
     /// Generators name types after `title`s: none in the document is Japanese; the label a

@@ -1519,6 +1519,66 @@ pub struct DraftPath {
     pub draft_key: String,
 }
 
+/// The edits of a PATCH that would leave the draft outside its form's shape (a number where
+/// the form has text, a code not in its list), each at the edit that caused it.
+fn shape_errors(
+    state: &AppState,
+    catalog: &crate::catalog::Catalog,
+    visit: &Visit,
+    spec: &crate::visits::drafts::DraftSpec,
+    form: &crate::forms::Form,
+    changes: &[(String, Option<Value>)],
+) -> Vec<FieldError> {
+    use crate::visits::drafts::Edit;
+    let proposed: Vec<(String, Edit)> = changes
+        .iter()
+        .map(|(p, v)| (p.clone(), v.clone().map_or(Edit::Remove, Edit::Set)))
+        .collect();
+    let edits = visit
+        .household
+        .edits
+        .get(&spec.key)
+        .cloned()
+        .unwrap_or_default();
+    let today = crate::visits::model::japan_day(crate::store::now());
+    crate::visits::drafts::shape_errors_of_edit(
+        &state.forms,
+        form,
+        catalog,
+        &visit.household,
+        spec,
+        &edits,
+        &proposed,
+        today,
+    )
+    .into_iter()
+    .map(|e| {
+        // The edit the error comes from: the one sharing most of its path (an edit at or
+        // above the error, or one whose index past the end left the error's empty item).
+        let shared = |p: &str| {
+            p.split('/')
+                .zip(e.pointer.split('/'))
+                .take_while(|(a, b)| a == b)
+                .count()
+        };
+        let edit = proposed.iter().max_by_key(|(p, _)| shared(p));
+        let (part, pointer) = match edit {
+            Some((p, Edit::Remove)) => ("remove", p.as_str()),
+            Some((p, Edit::Set(_))) => ("set", p.as_str()),
+            None => ("set", e.pointer.as_str()),
+        };
+        let mut at = format!("/{part}");
+        crate::validation::push_pointer_token(&mut at, pointer);
+        let code = match e.keyword.as_str() {
+            "enum" | "const" => "not_in_list",
+            "additionalProperties" | "unevaluatedProperties" => "unknown_field",
+            _ => "invalid_type",
+        };
+        FieldError::new(at, code, e.message)
+    })
+    .collect()
+}
+
 pub(super) fn drafts_of(
     state: &AppState,
     catalog: &crate::catalog::Catalog,
@@ -1643,7 +1703,7 @@ pub async fn get_drafts(
         (status = 412, description = "If-Match names a revision of the visit that is no longer the current one: nothing changed; the problem's etag (and ETag) is the current one", body = ProblemDoc, content_type = "application/problem+json"),
         (status = 413, description = "Body too large", body = ProblemDoc, content_type = "application/problem+json"),
         (status = 415, description = "Not JSON", body = ProblemDoc, content_type = "application/problem+json"),
-        (status = 422, description = "A pointer that is not a field of the form, or no change", body = ProblemDoc, content_type = "application/problem+json"),
+        (status = 422, description = "A pointer that is not a field of the form, a value of another kind than the form's (a number for text, a code not in its list), or no change", body = ProblemDoc, content_type = "application/problem+json"),
     ),
     security(("oauth2" = ["visits"]))
 )]
@@ -1744,6 +1804,11 @@ pub async fn patch_draft(
             continue;
         }
         changes.push((pointer, value));
+    }
+    if errors.is_empty() {
+        errors.extend(shape_errors(
+            &state, &catalog, &visit, &spec, form, &changes,
+        ));
     }
     if !errors.is_empty() {
         return Err(ApiError::validation(errors));

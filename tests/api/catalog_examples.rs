@@ -6,14 +6,15 @@
 //!   birthday, an age by 年齢計算ニ関スル法律 on the day before it, a 学年齢 by the April 2 –
 //!   April 1 grade), including a 29 February birth.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{Datelike, Days, Months, NaiveDate};
 use serde_json::{Value, json};
 
-use crate::helpers::{Backend, spawn_app};
+use crate::helpers::{Backend, conforms, spawn_app};
 use crate::storage_test;
-use crate::visits::open_and_determine;
+use crate::visits::{VISITS, open_and_determine, send};
+use reqwest::Method;
 
 fn catalog_dir() -> std::path::PathBuf {
     std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("schemas/catalog")
@@ -56,6 +57,10 @@ async fn every_procedure_example_holds(backend: Backend) {
     let token = app.demo_token().await;
     let mut failures = Vec::new();
     let mut checked = 0;
+    // Every draft of every example is what the contract says a draft is: the variant of its
+    // form, its document of the form's draft shape.
+    let drafts_schema = app.contract_schema("#/components/schemas/DraftList").await;
+    let mut forms_drafted = BTreeSet::new();
     for p in procedures() {
         let id = p["id"].as_str().unwrap();
         for (i, example) in p["examples"].as_array().into_iter().flatten().enumerate() {
@@ -68,6 +73,25 @@ async fn every_procedure_example_holds(backend: Backend) {
                     continue;
                 }
             };
+            let drafts: Value = send(
+                &app,
+                Method::GET,
+                &format!("{VISITS}/{}/drafts", d["visitId"].as_str().unwrap()),
+                &token,
+                None,
+            )
+            .await
+            .json()
+            .await
+            .unwrap();
+            if let Err(e) = conforms(&drafts_schema, &drafts) {
+                failures.push(format!(
+                    "{at}: the drafts are not what the contract says: {e}"
+                ));
+            }
+            for draft in drafts["drafts"].as_array().into_iter().flatten() {
+                forms_drafted.insert(draft["form"].as_str().unwrap().to_owned());
+            }
             let outcomes: Vec<(Option<String>, String)> = match &example["expect"] {
                 Value::String(s) => vec![(None, s.clone())],
                 Value::Object(m) => m
@@ -123,6 +147,13 @@ async fn every_procedure_example_holds(backend: Backend) {
         failures.join("\n")
     );
     assert!(checked >= 100, "only {checked} example outcomes");
+    let forms = crate::helpers::built_in_forms();
+    let all: BTreeSet<String> = forms
+        .forms()
+        .iter()
+        .map(|f| format!("{}@{}", f.id, f.version))
+        .collect();
+    assert_eq!(forms_drafted, all, "forms never drafted by an example");
     eprintln!("{checked} example outcomes checked");
 }
 storage_test!(every_procedure_example_holds);

@@ -310,6 +310,19 @@ impl TestApp {
         response.json().await.expect("JSON body")
     }
 
+    /// A validator for the served contract's schema `schema_ref` (`#/components/schemas/Draft`).
+    pub async fn contract_schema(&self, schema_ref: &str) -> jsonschema::Validator {
+        let doc = self.get_public_json("/openapi.json").await;
+        let root = serde_json::json!({"$ref": schema_ref, "components": doc["components"]});
+        jsonschema::validator_for(&root).unwrap_or_else(|e| panic!("{schema_ref}: {e}"))
+    }
+
+    /// Whether `value` is what the served contract's schema `schema_ref` says: every error,
+    /// or nothing.
+    pub async fn conforms_to(&self, schema_ref: &str, value: &Value) -> Result<(), String> {
+        conforms(&self.contract_schema(schema_ref).await, value)
+    }
+
     /// GET without a token that must succeed; its JSON body.
     pub async fn get_public_json(&self, path: &str) -> Value {
         let response = self.http.get(self.url(path)).send().await.expect("GET");
@@ -351,6 +364,19 @@ impl TestApp {
 }
 
 /// Asserts a problem+json answer and returns its body.
+/// Whether `value` passes `validator`: every error with where it is, or nothing.
+pub fn conforms(validator: &jsonschema::Validator, value: &Value) -> Result<(), String> {
+    let errors: Vec<String> = validator
+        .iter_errors(value)
+        .map(|e| format!("{} at {}", e, e.instance_path()))
+        .collect();
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(errors.join("; "))
+    }
+}
+
 pub async fn problem(response: Response, status: StatusCode, code: &str) -> Value {
     assert_eq!(response.status(), status, "status");
     let content_type = response

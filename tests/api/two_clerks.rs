@@ -71,7 +71,7 @@ async fn a_stale_write_is_refused_and_the_first_clerks_change_kept(backend: Back
         Method::PATCH,
         &draft,
         Some(&first),
-        Some(&json!({"set": {"/purpose": "年金の手続"}})),
+        Some(&json!({"set": {"/purpose": "金融機関"}})),
     )
     .await;
     assert_eq!(etag(&b), second, "the 412 names the current ETag");

@@ -547,6 +547,64 @@ async fn a_visit_is_listed_closed_and_audited(backend: Backend) {
     .await;
     let p = problem(bad, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").await;
     assert_eq!(p["errors"][0]["pointer"], "/set/~1noSuchField");
+    // A value of another kind than the form's is refused at the edit that typed it, so a
+    // draft always has its form's shape: text for a number, a purpose not in the form's list,
+    // an index past the end of the list (which would leave empty lines before it).
+    let wrong_kind = send(
+        &app,
+        Method::PATCH,
+        &path,
+        &token,
+        Some(&json!({"set": {
+            "/lines/0/copies": "たくさん",
+            "/purpose": "なんとなく",
+            "/lines/3/copies": 1,
+        }})),
+    )
+    .await;
+    let p = problem(
+        wrong_kind,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "validation_failed",
+    )
+    .await;
+    let errors: Vec<(&str, &str)> = p["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| (e["pointer"].as_str().unwrap(), e["code"].as_str().unwrap()))
+        .collect();
+    assert!(
+        errors.contains(&("/set/~1lines~10~1copies", "invalid_type")),
+        "{p}"
+    );
+    assert!(errors.contains(&("/set/~1purpose", "not_in_list")), "{p}");
+    assert!(
+        errors.contains(&("/set/~1lines~13~1copies", "invalid_type")),
+        "{p}"
+    );
+    let purpose = p["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["pointer"] == "/set/~1purpose")
+        .unwrap();
+    assert!(
+        purpose["message"].as_str().unwrap().contains("使用目的"),
+        "{purpose}"
+    );
+    let unchanged: Value = send(
+        &app,
+        Method::GET,
+        &format!("{VISITS}/{id}/drafts"),
+        &token,
+        None,
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    assert_eq!(unchanged["drafts"][0]["document"], draft["document"]);
     let unknown = send(
         &app,
         Method::PATCH,

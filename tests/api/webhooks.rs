@@ -21,17 +21,7 @@ pub(crate) async fn conforms(app: &TestApp, name: &str, value: &Value) -> Result
         .as_str()
         .ok_or(format!("no event {name} in the contract"))?
         .to_owned();
-    let root = json!({"$ref": schema_ref, "components": doc["components"]});
-    let validator = jsonschema::validator_for(&root).map_err(|e| e.to_string())?;
-    let errors: Vec<String> = validator
-        .iter_errors(value)
-        .map(|e| e.to_string())
-        .collect();
-    if errors.is_empty() {
-        Ok(())
-    } else {
-        Err(errors.join("; "))
-    }
+    app.conforms_to(&schema_ref, value).await
 }
 
 /// Registers an endpoint at `url`; the answer (with its secret).
