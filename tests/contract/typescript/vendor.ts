@@ -7,6 +7,10 @@ import type { components, paths } from "../generated/api.js";
 type ResidentMove = components["schemas"]["form.residentMove.1.0"];
 type ValidateResult = components["schemas"]["ValidateResult"];
 type Problem = components["schemas"]["Problem"];
+type NewVisit = components["schemas"]["NewVisit"];
+type Answer = components["schemas"]["Answer"];
+type Draft = components["schemas"]["Draft"];
+type Client = ReturnType<typeof createClient<paths>>;
 
 const base = process.env.VENDOR_GATEWAY_URL ?? "http://127.0.0.1:8080";
 
@@ -17,7 +21,7 @@ async function token(): Promise<string> {
       grant_type: "client_credentials",
       client_id: process.env.VENDOR_CLIENT_ID ?? "",
       client_secret: process.env.VENDOR_CLIENT_SECRET ?? "",
-      scope: "forms",
+      scope: "forms visits",
     },
     bodySerializer: (body) => new URLSearchParams(body as Record<string, string>).toString(),
     headers: { "Content-Type": "application/x-www-form-urlencoded" },
@@ -75,6 +79,154 @@ function describe(result: ValidateResult): string {
   return `valid=${result.valid} errors=${result.errors.length}${lines.length ? "\n" + lines.join("\n") : ""}`;
 }
 
+const lgCode = "012084";
+const clerk = { "Madoguchi-Actor": "clerk-0042" };
+
+function etagOf(response: Response): string {
+  const etag = response.headers.get("etag");
+  if (etag === null) {
+    throw new Error("no ETag");
+  }
+  return etag;
+}
+
+// A household moves in: the visit typed from the new visit to the drafts, each draft read as
+// its own form (narrowed by `form`, no cast), an answer typed by its fact, an edit with If-Match.
+async function moveInVisit(client: Client): Promise<void> {
+  const body: NewVisit = {
+    events: [{ kind: "moveIn", date: "2026-12-01", facts: { from: "otherMunicipality", cardSpecialMoveIn: false } }],
+    members: [
+      { id: "m1", familyName: "山田", givenName: "太郎", relationship: "世帯主", dateOfBirth: "1988-04-10", sex: "1", insurance: "nationalHealth" },
+      { id: "m2", familyName: "山田", givenName: "一郎", relationship: "子", dateOfBirth: "2018-09-01", insurance: "nationalHealth" },
+    ],
+    applicant: { member: "m1" },
+  };
+  const created = await client.POST("/v1/municipalities/{lgCode}/visits", {
+    params: { path: { lgCode }, header: clerk },
+    body,
+  });
+  if (created.error !== undefined) {
+    throw new Error(`create visit: ${created.error.code}`);
+  }
+  const visitId = created.data.id;
+  const visit = { path: { lgCode, visitId }, header: clerk };
+  const determination = await client.GET("/v1/municipalities/{lgCode}/visits/{visitId}/determination", { params: visit });
+  if (determination.error !== undefined) {
+    throw new Error(`determination: ${determination.error.code}`);
+  }
+  console.log(`needed: ${determination.data.needed.map((n) => n.procedureId).join(", ")}`);
+  const answer: Answer = { fact: "member.hasMyNumberCard", member: "m1", value: true };
+  const answered = await client.POST("/v1/municipalities/{lgCode}/visits/{visitId}/answers", {
+    params: visit,
+    body: { answers: [answer] },
+  });
+  if (answered.error !== undefined) {
+    throw new Error(`answers: ${answered.error.code}`);
+  }
+
+  const listed = await client.GET("/v1/municipalities/{lgCode}/visits/{visitId}/drafts", { params: visit });
+  if (listed.error !== undefined) {
+    throw new Error(`drafts: ${listed.error.code}`);
+  }
+  const revision = etagOf(listed.response);
+  let nhiKey: string | undefined;
+  for (const draft of listed.data.drafts) {
+    // Each draft is its form's type once `form` is checked.
+    if (draft.form === "residentMove@1.0") {
+      const names = (draft.document.members ?? []).map((m) => `${m.familyName ?? ""} ${m.givenName ?? ""}`);
+      console.log(`${draft.key}: ${draft.formTitle} (${draft.document.notificationType ?? "?"}) for ${names.join(", ")}`);
+    } else if (draft.form === "nationalHealthInsurance@1.0") {
+      nhiKey = draft.key;
+    }
+  }
+  if (nhiKey === undefined) {
+    throw new Error("no national health insurance draft for a household moving in on it");
+  }
+  const edit = { set: { "/qualificationConfirmationDelivery": "窓口" } };
+  const path = { lgCode, visitId, draftKey: nhiKey };
+  const edited = await client.PATCH("/v1/municipalities/{lgCode}/visits/{visitId}/drafts/{draftKey}", {
+    params: { path, header: { ...clerk, "If-Match": revision } },
+    body: edit,
+  });
+  if (edited.error !== undefined) {
+    throw new Error(`edit: ${edited.error.code}`);
+  }
+  const draft: Draft = edited.data;
+  if (draft.form !== "nationalHealthInsurance@1.0" || draft.document.qualificationConfirmationDelivery !== "窓口") {
+    throw new Error("the edit should show in the insurance draft");
+  }
+  // The same revision again: the visit changed since, so the write is refused.
+  const stale = await client.PATCH("/v1/municipalities/{lgCode}/visits/{visitId}/drafts/{draftKey}", {
+    params: { path, header: { ...clerk, "If-Match": revision } },
+    body: edit,
+  });
+  if (stale.error?.code !== "precondition_failed") {
+    throw new Error("a stale edit should be refused with precondition_failed");
+  }
+  const closed = await client.POST("/v1/municipalities/{lgCode}/visits/{visitId}/close", { params: visit });
+  if (closed.data?.status !== "closed") {
+    throw new Error("the visit should be closed");
+  }
+}
+
+// A 住民票の写し to the end: the draft completed, confirmed, submitted, the receipt printed.
+async function certificateVisit(client: Client): Promise<void> {
+  const created = await client.POST("/v1/municipalities/{lgCode}/visits", {
+    params: { path: { lgCode }, header: clerk },
+    body: {
+      events: [{ kind: "certificateRequest", date: "2026-12-03", facts: { certificates: ["residentRecordCopy"] } }],
+      members: [{ id: "m1", familyName: "田中", givenName: "修", familyNameKana: "タナカ", givenNameKana: "オサム", dateOfBirth: "1970-01-01", sex: "1" }],
+      applicant: { member: "m1" },
+    },
+  });
+  if (created.error !== undefined) {
+    throw new Error(`create visit: ${created.error.code}`);
+  }
+  const visit = { path: { lgCode, visitId: created.data.id }, header: clerk };
+  const edited = await client.PATCH("/v1/municipalities/{lgCode}/visits/{visitId}/drafts/{draftKey}", {
+    params: { path: { ...visit.path, draftKey: "residentRecordCopy@0" }, header: clerk },
+    body: {
+      set: {
+        "/purpose": "勤務先提出",
+        "/identityDocument": "運転免許証",
+        "/applicant/relation": "本人",
+        "/applicant/contact/phone": "0157-23-7111",
+      },
+    },
+  });
+  if (edited.error !== undefined || !edited.data.valid || edited.data.form !== "certificateIssuance@1.0") {
+    throw new Error("the completed certificate draft should be valid");
+  }
+  console.log(`${edited.data.key}: purpose ${edited.data.document.purpose ?? "?"}`);
+  const confirmed = await client.POST("/v1/municipalities/{lgCode}/visits/{visitId}/confirm", {
+    params: visit,
+    body: { method: "attestation" },
+  });
+  if (confirmed.error !== undefined) {
+    throw new Error(`confirm: ${confirmed.error.code}`);
+  }
+  const submitted = await client.POST("/v1/municipalities/{lgCode}/visits/{visitId}/submit", { params: visit });
+  if (submitted.error !== undefined) {
+    throw new Error(`submit: ${submitted.error.code}`);
+  }
+  console.log(`applications: ${submitted.data.items.map((a) => `${a.procedureId} ${a.state}`).join(", ")}`);
+  if (!submitted.data.items.some((a) => a.state === "submitted")) {
+    throw new Error("an application should be submitted");
+  }
+  const receipt = await client.GET("/v1/municipalities/{lgCode}/visits/{visitId}/receipt", {
+    params: visit,
+    parseAs: "arrayBuffer",
+  });
+  if (receipt.error !== undefined) {
+    throw new Error(`receipt: ${receipt.error.code}`);
+  }
+  const pdf = new Uint8Array(receipt.data);
+  if (new TextDecoder().decode(pdf.slice(0, 5)) !== "%PDF-") {
+    throw new Error("the receipt is not a PDF");
+  }
+  console.log(`receipt: ${pdf.length} bytes of PDF`);
+}
+
 async function main(): Promise<void> {
   const client = createClient<paths>({
     baseUrl: base,
@@ -119,6 +271,9 @@ async function main(): Promise<void> {
   if (problem?.code !== "unknown_dialect") {
     throw new Error("expected unknown_dialect");
   }
+
+  await moveInVisit(client);
+  await certificateVisit(client);
 }
 
 main().catch((e: unknown) => {
