@@ -16,7 +16,7 @@ use crate::auth::Scope;
     info(
         title = "madoguchi",
         description = "書かないワンストップ窓口ゲートウェイ — the gateway between vendors' counter apps and a municipality's standardized core systems.\n\nErrors are RFC 9457 `application/problem+json`, in Japanese by default and in English with `Accept-Language: en`. Resources of a municipality live under `/v1/municipalities/{lgCode}`; a token acts only for the municipalities it was granted.",
-        license(name = "Apache-2.0")
+        license(name = "Apache-2.0", identifier = "Apache-2.0")
     ),
     modifiers(&SecuritySchemes),
     tags(
@@ -937,6 +937,77 @@ fn english_enum_names(value: &mut serde_json::Value, names: &BTreeMap<String, St
     }
 }
 
+/// Every lgCode in the contract (a path or query parameter, a body's field, a form's
+/// `lg-code`) says the prefecture range in its pattern ([`crate::tenancy::LG_CODE_PATTERN`]),
+/// so a generator draws codes of a real prefecture; only the check digit is left to the server.
+fn lg_code_patterns(value: &mut serde_json::Value) {
+    use serde_json::Value;
+    match value {
+        Value::Object(map) => {
+            let is_lg_code = map.get("format").and_then(Value::as_str) == Some("lg-code")
+                || map.get("pattern").and_then(Value::as_str) == Some("^[0-9]{6}$");
+            if is_lg_code {
+                map.insert(
+                    "pattern".into(),
+                    Value::String(crate::tenancy::LG_CODE_PATTERN.to_owned()),
+                );
+            }
+            for (key, child) in map.iter_mut() {
+                if !matches!(
+                    key.as_str(),
+                    "enum" | "const" | "examples" | "example" | "default"
+                ) {
+                    lg_code_patterns(child);
+                }
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(lg_code_patterns),
+        _ => {}
+    }
+}
+
+/// A list of codes that a schema file names (`"1"`, `"2"`, `"9"` → MALE, FEMALE, UNKNOWN)
+/// keeps those names wherever the contract repeats it (a new member's sex, the answer about
+/// it), instead of the generator's `VALUE_0`.
+fn same_codes_same_names(doc: &mut serde_json::Value) {
+    use serde_json::Value;
+    fn collect(v: &Value, out: &mut BTreeMap<String, Value>) {
+        match v {
+            Value::Object(map) => {
+                if let (Some(codes), Some(names)) = (map.get("enum"), map.get("x-enum-varnames")) {
+                    out.insert(codes.to_string(), names.clone());
+                }
+                map.values().for_each(|c| collect(c, out));
+            }
+            Value::Array(items) => items.iter().for_each(|c| collect(c, out)),
+            _ => {}
+        }
+    }
+    fn apply(v: &mut Value, known: &BTreeMap<String, Value>) {
+        match v {
+            Value::Object(map) => {
+                let names = match (map.get("enum"), map.get("x-enum-varnames")) {
+                    (Some(codes), None) => known.get(&codes.to_string()).cloned(),
+                    _ => None,
+                };
+                if let Some(names) = names {
+                    map.insert("x-enum-varnames".into(), names);
+                }
+                for (key, child) in map.iter_mut() {
+                    if !matches!(key.as_str(), "enum" | "examples" | "example") {
+                        apply(child, known);
+                    }
+                }
+            }
+            Value::Array(items) => items.iter_mut().for_each(|c| apply(c, known)),
+            _ => {}
+        }
+    }
+    let mut known = BTreeMap::new();
+    collect(doc, &mut known);
+    apply(doc, &known);
+}
+
 /// `residentMove`, `1.0` → `ResidentMove_1_0`.
 fn operation_suffix(id: &str, version: &str) -> String {
     let mut out = String::new();
@@ -1002,6 +1073,8 @@ pub fn with_form_schemas(
     standard_responses(&mut value);
     form_operations(&mut value, forms);
     english_enum_names(&mut value, &forms.enum_names);
+    same_codes_same_names(&mut value);
+    lg_code_patterns(&mut value);
     value
 }
 
@@ -1060,6 +1133,52 @@ mod tests {
             assert!(def.accepts(v), "{v}");
         }
         assert!(!def.accepts(&json!("nowhere")));
+    }
+
+    /// Every lgCode's pattern says the prefecture range, and every code the gateway takes
+    /// matches it (the check digit is the server's).
+    #[test]
+    fn every_lg_code_states_the_prefecture_range() {
+        let forms =
+            crate::forms::FormRegistry::load(&crate::forms::SchemaSource::Embedded).unwrap();
+        let catalog =
+            crate::catalog::Catalog::load(&crate::forms::SchemaSource::Embedded, &forms).unwrap();
+        let json = document_json(&forms, &catalog).unwrap();
+        assert!(!json.contains("^[0-9]{6}$"));
+        let doc: Value = serde_json::from_str(&json).unwrap();
+        let param = doc["paths"]["/v1/municipalities/{lgCode}"]["get"]["parameters"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["name"] == "lgCode")
+            .unwrap()["schema"]
+            .clone();
+        assert_eq!(param["pattern"], crate::tenancy::LG_CODE_PATTERN);
+        assert_eq!(
+            doc["components"]["schemas"]["common.address.lgCode"]["pattern"],
+            crate::tenancy::LG_CODE_PATTERN
+        );
+        let pattern = jsonschema::options()
+            .with_pattern_options(jsonschema::PatternOptions::regex())
+            .build(&json!({"type": "string", "pattern": crate::tenancy::LG_CODE_PATTERN}))
+            .unwrap();
+        // Every code with a valid check digit (all 47 prefectures' ranges) matches the pattern;
+        // no code outside the prefectures does.
+        let mut taken = 0;
+        for n in 0..1_000_000u32 {
+            let code = format!("{n:06}");
+            let parsed = crate::tenancy::LgCode::parse(&code).is_ok();
+            if parsed || n % 997 == 0 {
+                let matches = pattern.is_valid(&json!(code));
+                if parsed {
+                    taken += 1;
+                    assert!(matches, "{code}");
+                }
+                let prefecture: u32 = code[..2].parse().unwrap();
+                assert_eq!(matches, (1..=47).contains(&prefecture), "{code}");
+            }
+        }
+        assert!(taken > 40_000, "{taken}");
     }
 
     /// Every list of Japanese codes has an English name for each code, for generated

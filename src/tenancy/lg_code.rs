@@ -10,6 +10,11 @@ use crate::i18n::Text;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct LgCode([u8; 6]);
 
+/// What a regular expression can say of a code: six digits whose first two are a prefecture
+/// (01–47). The sixth is a check digit (a weighted sum modulo 11), which no pattern can state;
+/// [`LgCode::parse`] checks it. The contract gives this pattern to every lgCode.
+pub const LG_CODE_PATTERN: &str = "^(0[1-9]|[1-3][0-9]|4[0-7])[0-9]{4}$";
+
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum LgCodeError {
     #[error("a local government code has 6 digits; {0:?} has {1} characters")]

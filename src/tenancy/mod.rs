@@ -7,7 +7,7 @@ mod prefectures;
 mod registry;
 
 pub use directory::Directory;
-pub use lg_code::{LgCode, LgCodeError};
+pub use lg_code::{LG_CODE_PATTERN, LgCode, LgCodeError};
 pub use municipality::{
     Contact, Municipality, MunicipalityError, MunicipalityPatch, NewMunicipality,
 };

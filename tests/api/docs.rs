@@ -92,3 +92,93 @@ async fn the_readme_visit_walk_runs_as_written(backend: Backend) {
     assert!(closed["submittedAt"].is_string());
 }
 storage_test!(the_readme_visit_walk_runs_as_written);
+
+/// A free port on the loopback, for a process the test starts.
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// The core-system simulator's demo, as the README writes it: the simulator and a gateway
+/// started with the README's `madoguchi.toml` (the built binary for `target/release/madoguchi`,
+/// free ports for 8790 and 8080, the gateway's output to a file instead of the terminal), the
+/// walk's 住民票の写し, and the README's check that the simulated core system accepted it.
+#[test]
+fn the_readme_core_sim_demo_runs_as_written() {
+    let readme =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
+    let demo = sh_blocks(&readme, "### A core-system simulator");
+    assert_eq!(demo.len(), 2, "the demo's two blocks");
+    let walk = sh_blocks(&readme, "### A walk through a visit");
+    let (sim, gateway) = (free_port(), free_port());
+    let start = demo[0]
+        .replace("target/release/madoguchi", "\"$MADOGUCHI\"")
+        .replace("127.0.0.1:8790", &format!("127.0.0.1:{sim}"));
+    let start = start
+        .lines()
+        .map(|line| {
+            if line.trim_end().ends_with(" serve") {
+                format!(
+                    "{line} --bind 127.0.0.1:{gateway} --data-dir \"$PWD/data\" > serve.log 2>&1 &"
+                )
+            } else {
+                line.to_owned()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    assert!(
+        start.contains("> serve.log"),
+        "the block starts the gateway: {start}"
+    );
+    let base = format!("http://127.0.0.1:{gateway}");
+    // The README tells the reader to take a token as the gateway printed it: the test reads the
+    // demo client from the gateway's output.
+    let token = r#"
+for _ in $(seq 1 150); do grep -q 'client_secret' serve.log 2>/dev/null && break; sleep 0.2; done
+ID=$(sed -n 's/^ *client_id: *//p' serve.log | head -n 1)
+SECRET=$(sed -n 's/^ *client_secret: *//p' serve.log | head -n 1)
+TOKEN=$(curl -s --fail-with-body -u "$ID:$SECRET" -d grant_type=client_credentials \
+  http://127.0.0.1:8080/oauth/token | grep -o '"access_token":"[^"]*"' | cut -d'"' -f4)
+"#;
+    let check = format!(
+        "for _ in $(seq 1 100); do\n  OUT=$({})\n  case \"$OUT\" in *'\"state\":\"accepted\"'*) break;; esac\n  sleep 0.2\ndone\necho \"$OUT\"\n",
+        demo[1]
+            .lines()
+            .filter(|l| !l.trim_start().starts_with('#'))
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+    let script = format!(
+        "set -euo pipefail\ntrap 'kill $(jobs -p) 2>/dev/null || true' EXIT\n{start}\n{token}\n{}\n{check}",
+        walk.join("\n")
+    )
+    .replace("http://127.0.0.1:8080", &base);
+    let dir = tempfile::TempDir::new().unwrap();
+    let out = std::process::Command::new("bash")
+        .arg("-c")
+        .arg(&script)
+        .env("MADOGUCHI", env!("CARGO_BIN_EXE_madoguchi"))
+        .env_remove("DATABASE_URL")
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let log = std::fs::read_to_string(dir.path().join("serve.log")).unwrap_or_default();
+    assert!(
+        out.status.success(),
+        "the demo failed ({}):\n{stdout}\n{stderr}\ngateway:\n{log}",
+        out.status
+    );
+    // What the README promises: the simulated core system accepted the certificate request.
+    let last = stdout.lines().last().unwrap_or_default();
+    assert!(
+        last.contains("\"procedureId\":\"residentRecordCopy\"")
+            && last.contains("\"state\":\"accepted\""),
+        "{stdout}\n{stderr}\ngateway:\n{log}"
+    );
+}
