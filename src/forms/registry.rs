@@ -151,13 +151,14 @@ pub struct FormRegistry {
     common: Vec<CommonSchema>,
     dialects: BTreeMap<String, Dialect>,
     /// English names of the forms' Japanese codes (`reference/enum-names.json`), for the
-    /// contract's `x-enum-varnames`: 兄 → `ELDER_BROTHER`.
+    /// contract's `x-enum-varnames`: 兄 → `ElderBrother`.
     pub enum_names: BTreeMap<String, String>,
     pub source: String,
 }
 
-/// `reference/enum-names.json`: `{"names": {"兄": "ELDER_BROTHER", …}}`, each name an
-/// upper-case identifier.
+/// `reference/enum-names.json`: `{"names": {"兄": "ElderBrother", …}}`, each name an
+/// UpperCamelCase identifier (Rust's style for enum variants; openapi-python-client upper-cases
+/// it to `ELDER_BROTHER`).
 fn parse_enum_names(text: &str) -> Result<BTreeMap<String, String>, String> {
     #[derive(serde::Deserialize)]
     struct File {
@@ -167,10 +168,10 @@ fn parse_enum_names(text: &str) -> Result<BTreeMap<String, String>, String> {
     for (code, name) in &file.names {
         let mut chars = name.chars();
         let ok = chars.next().is_some_and(|c| c.is_ascii_uppercase())
-            && chars.all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_');
+            && chars.all(|c| c.is_ascii_alphanumeric());
         if !ok {
             return Err(format!(
-                "the name of {code} is {name}: a name is upper-case letters, digits and _"
+                "the name of {code} is {name}: a name is UpperCamelCase (ElderBrother): a capital, then letters and digits"
             ));
         }
     }

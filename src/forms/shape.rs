@@ -61,10 +61,11 @@ const SCHEMA_VALUES: &[&str] = &[
 /// The shape of `schema` (a JSON Schema 2020-12 document or sub-schema).
 ///
 /// Inside `oneOf`/`anyOf`, a branch keeps its own `required`: it is what tells the branches
-/// apart (an address abroad is the one with a `country`). `oneOf` becomes `anyOf`, since two
-/// branches without their other rules may both fit a draft, and the branches that say what
-/// they require come first, so that a generated client that tries them in order picks the
-/// one that fits.
+/// apart (an address abroad is the one with a `country`), so that a draft still fits exactly
+/// one branch of a `oneOf` (which stays a `oneOf`: openapi-generator's Rust client makes an
+/// enum of a `oneOf` but an empty struct of an `anyOf`). The branches that say what they
+/// require come first, so that a generated client that tries them in order picks the one
+/// that fits.
 pub fn draft_shape(schema: &Value) -> Value {
     shape(schema, false)
 }
@@ -120,7 +121,7 @@ fn shape(schema: &Value, keep_required: bool) -> Value {
                 kept.retain(|b| b.as_object().is_none_or(|m| !says_nothing(m)));
                 kept.sort_by_key(|b| b.get("required").is_none());
                 if !kept.is_empty() {
-                    out.insert("anyOf".to_owned(), Value::Array(kept));
+                    out.insert(key.to_owned(), Value::Array(kept));
                 }
             }
             _ => {
@@ -178,8 +179,7 @@ mod tests {
              "properties": {"country": {"type": "string", "minLength": 1}, "text": {"type": "string"}}}
         ]});
         let shape = draft_shape(&schema);
-        assert!(shape.get("oneOf").is_none());
-        let branches = shape["anyOf"].as_array().unwrap();
+        let branches = shape["oneOf"].as_array().unwrap();
         assert_eq!(branches[0]["required"], json!(["country"]));
         assert_eq!(branches[1], json!({"$ref": "#/$defs/address"}));
         // A choice of required fields alone is no shape at all.

@@ -897,7 +897,8 @@ fn labels_not_names(value: &mut serde_json::Value) {
 
 /// A list of Japanese codes (続柄, 使用目的 …) gets English names for generated identifiers
 /// (`x-enum-varnames`, which openapi-python-client and openapi-generator read) from
-/// `reference/enum-names.json`: a vendor writes `ELDER_BROTHER`, and sends 兄.
+/// `reference/enum-names.json`: a vendor writes `ElderBrother` (`ELDER_BROTHER` in Python), and
+/// sends 兄.
 fn english_enum_names(value: &mut serde_json::Value, names: &BTreeMap<String, String>) {
     use serde_json::Value;
     match value {
@@ -966,7 +967,7 @@ fn lg_code_patterns(value: &mut serde_json::Value) {
     }
 }
 
-/// A list of codes that a schema file names (`"1"`, `"2"`, `"9"` → MALE, FEMALE, UNKNOWN)
+/// A list of codes that a schema file names (`"1"`, `"2"`, `"9"` → Male, Female, Unknown)
 /// keeps those names wherever the contract repeats it (a new member's sex, the answer about
 /// it), instead of the generator's `VALUE_0`.
 fn same_codes_same_names(doc: &mut serde_json::Value) {
@@ -1124,7 +1125,10 @@ mod tests {
         let sex = &doc["components"]["schemas"]["NewMember"]["properties"]["sex"]["anyOf"];
         assert_eq!(
             sex,
-            &json!([{"type": "string", "enum": ["1", "2", "9"]}, {"type": "null"}])
+            &json!([
+                {"type": "string", "enum": ["1", "2", "9"], "x-enum-varnames": ["Male", "Female", "Unknown"]},
+                {"type": "null"}
+            ])
         );
         // What the contract says is what the gateway takes.
         let from = &event["facts"]["properties"]["from"];
@@ -1237,7 +1241,7 @@ mod tests {
             .iter()
             .position(|c| c == "兄")
             .unwrap();
-        assert_eq!(relation["x-enum-varnames"][at], "ELDER_BROTHER");
+        assert_eq!(relation["x-enum-varnames"][at], "ElderBrother");
     }
 
     /// A draft is a variant per form, its document the form's draft shape; an answer is a
@@ -1250,16 +1254,31 @@ mod tests {
             crate::catalog::Catalog::load(&crate::forms::SchemaSource::Embedded, &forms).unwrap();
         let doc: Value = serde_json::from_str(&document_json(&forms, &catalog).unwrap()).unwrap();
         let schemas = &doc["components"]["schemas"];
-        let mapping = schemas["Draft"]["discriminator"]["mapping"]
-            .as_object()
-            .unwrap();
+        // Each union's variants, by the `const` of the property that tells them apart.
+        let variants = |union: &str, property: &str| -> BTreeMap<String, String> {
+            schemas[union]["oneOf"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|v| {
+                    let name = v["$ref"]
+                        .as_str()
+                        .unwrap()
+                        .trim_start_matches("#/components/schemas/")
+                        .to_owned();
+                    let tag = schemas[&name]["properties"][property]["const"]
+                        .as_str()
+                        .unwrap()
+                        .to_owned();
+                    (tag, name)
+                })
+                .collect()
+        };
+        let mapping = variants("Draft", "form");
         assert_eq!(mapping.len(), forms.forms().len());
         for form in forms.forms() {
             let key = format!("{}@{}", form.id, form.version);
-            let variant = mapping[&key]
-                .as_str()
-                .unwrap()
-                .trim_start_matches("#/components/schemas/");
+            let variant = mapping[&key].as_str();
             assert_eq!(
                 schemas[variant]["properties"]["form"]["const"],
                 key.as_str()
@@ -1272,9 +1291,7 @@ mod tests {
             assert!(shape["required"].is_null(), "{document}");
             assert_eq!(shape["additionalProperties"], false, "{document}");
         }
-        let answers = schemas["Answer"]["discriminator"]["mapping"]
-            .as_object()
-            .unwrap();
+        let answers = variants("Answer", "fact");
         for (holder, facts) in catalog.facts.holders() {
             for (name, def) in facts {
                 let fact = format!("{holder}.{name}");

@@ -6,6 +6,12 @@
 //! - an answer is a union discriminated by `fact`, one variant per fact that can be answered,
 //!   its `value` typed from the facts dictionary;
 //! - a recorded fact's `value` is one of the kinds of value facts have.
+//!
+//! The unions are plain `oneOf`s whose variants carry their `form` or `fact` as a `const`,
+//! without an OpenAPI `discriminator`: given one, openapi-generator's Rust client tags its enum
+//! with the property and also keeps it in each variant, so it writes `fact` twice and cannot
+//! read a draft back; every generator tried (openapi-typescript, openapi-python-client,
+//! openapi-generator's rust) tells the variants apart by the `const` alone.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -156,7 +162,6 @@ fn typed_drafts(schemas: &mut Map<String, Value>, forms: &FormRegistry) {
         return;
     };
     let mut variants = Vec::new();
-    let mut mapping = Map::new();
     for form in forms.forms() {
         let key = format!("{}@{}", form.id, form.version);
         let name = format!("Draft.{}.{}", form.id, form.version);
@@ -174,9 +179,7 @@ fn typed_drafts(schemas: &mut Map<String, Value>, forms: &FormRegistry) {
             "$ref": format!("{PREFIX}formDraft.{}.{}", form.id, form.version),
             "description": "The document, normalized: the form's fields, some perhaps still missing or wrong (see `errors`).",
         });
-        let reference = format!("{PREFIX}{name}");
-        mapping.insert(key, Value::String(reference.clone()));
-        variants.push(json!({ "$ref": reference }));
+        variants.push(json!({ "$ref": format!("{PREFIX}{name}") }));
         schemas.insert(name, variant);
     }
     schemas.insert(
@@ -184,7 +187,6 @@ fn typed_drafts(schemas: &mut Map<String, Value>, forms: &FormRegistry) {
         json!({
             "description": "A form prefilled for one procedure, normalized and validated: one variant per form, told apart by `form`.",
             "oneOf": variants,
-            "discriminator": { "propertyName": "form", "mapping": mapping },
         }),
     );
 }
@@ -196,7 +198,6 @@ fn typed_answers(schemas: &mut Map<String, Value>, catalog: &Catalog) {
         return;
     };
     let mut variants = Vec::new();
-    let mut mapping = Map::new();
     for (holder, facts) in catalog.facts.holders() {
         for (name, def) in facts {
             if def.kind == FactKind::Derived {
@@ -222,9 +223,7 @@ fn typed_answers(schemas: &mut Map<String, Value>, catalog: &Catalog) {
                 _ => {}
             }
             properties.insert("value".into(), def.input_schema());
-            let reference = format!("{PREFIX}{component}");
-            mapping.insert(fact.clone(), Value::String(reference.clone()));
-            variants.push(json!({ "$ref": reference }));
+            variants.push(json!({ "$ref": format!("{PREFIX}{component}") }));
             schemas.insert(
                 component,
                 json!({
@@ -242,7 +241,6 @@ fn typed_answers(schemas: &mut Map<String, Value>, catalog: &Catalog) {
         json!({
             "description": base.get("description").cloned().unwrap_or(Value::Null),
             "oneOf": variants,
-            "discriminator": { "propertyName": "fact", "mapping": mapping },
         }),
     );
 }
@@ -253,7 +251,10 @@ fn fact_values(schemas: &mut Map<String, Value>) {
         "FactValue".into(),
         json!({
             "description": "A fact's value: true/false, a number, text (a code of the fact's list, or a date as YYYY-MM-DD) or a list of codes.",
-            "anyOf": [
+            // `oneOf` (the kinds exclude each other): openapi-generator's Rust client makes an
+            // untagged enum of it, but an empty struct of an `anyOf` or a `type` list, and then
+            // cannot read a fact.
+            "oneOf": [
                 { "type": "boolean" },
                 { "type": "integer" },
                 { "type": "string" },
