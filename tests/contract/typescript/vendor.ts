@@ -23,7 +23,11 @@ async function token(): Promise<string> {
       client_secret: process.env.VENDOR_CLIENT_SECRET ?? "",
       scope: "forms visits",
     },
-    bodySerializer: (body) => new URLSearchParams(body as Record<string, string>).toString(),
+    // Form-encoded: the fields that are set, each a string (a type guard, not a cast).
+    bodySerializer: (body) =>
+      new URLSearchParams(
+        Object.entries(body).filter((entry): entry is [string, string] => typeof entry[1] === "string"),
+      ).toString(),
     headers: { "Content-Type": "application/x-www-form-urlencoded" },
   });
   if (error !== undefined) {
