@@ -167,11 +167,13 @@ fn parse_enum_names(text: &str) -> Result<BTreeMap<String, String>, String> {
     let file: File = serde_json::from_str(text).map_err(|e| e.to_string())?;
     for (code, name) in &file.names {
         let mut chars = name.chars();
+        // `Self` is the one UpperCamelCase word Rust reserves.
         let ok = chars.next().is_some_and(|c| c.is_ascii_uppercase())
-            && chars.all(|c| c.is_ascii_alphanumeric());
+            && chars.all(|c| c.is_ascii_alphanumeric())
+            && name != "Self";
         if !ok {
             return Err(format!(
-                "the name of {code} is {name}: a name is UpperCamelCase (ElderBrother): a capital, then letters and digits"
+                "the name of {code} is {name}: a name is UpperCamelCase (ElderBrother): a capital, then letters and digits, and not Self (a Rust keyword)"
             ));
         }
     }
@@ -623,6 +625,16 @@ fn collect_ref_documents(schema: &Value, base: &str, out: &mut Vec<String>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A code's English name must be a type name in the languages vendors generate.
+    #[test]
+    fn english_code_names_are_upper_camel_case_and_not_self() {
+        assert!(parse_enum_names(r#"{"names": {"兄": "ElderBrother"}}"#).is_ok());
+        for bad in ["Self", "ELDER_BROTHER", "elderBrother", "Elder Brother", "1st"] {
+            let text = format!(r#"{{"names": {{"兄": "{bad}"}}}}"#);
+            assert!(parse_enum_names(&text).is_err(), "{bad}");
+        }
+    }
 
     #[test]
     fn the_built_in_schemas_load_and_their_examples_validate() {

@@ -96,7 +96,7 @@ def resident_move() -> FormResidentMove10:
             given_name="太郎",
             family_name_kana="ヤマダ",
             given_name_kana="タロウ",
-            relation=CommonRelationshipApplicantRelation.SELF,
+            relation=CommonRelationshipApplicantRelation.PERSON_CONCERNED,
             contact=CommonContact(phone="090-1234-5678"),
         ),
         from_address=CommonAddress(
