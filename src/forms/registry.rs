@@ -630,7 +630,13 @@ mod tests {
     #[test]
     fn english_code_names_are_upper_camel_case_and_not_self() {
         assert!(parse_enum_names(r#"{"names": {"兄": "ElderBrother"}}"#).is_ok());
-        for bad in ["Self", "ELDER_BROTHER", "elderBrother", "Elder Brother", "1st"] {
+        for bad in [
+            "Self",
+            "ELDER_BROTHER",
+            "elderBrother",
+            "Elder Brother",
+            "1st",
+        ] {
             let text = format!(r#"{{"names": {{"兄": "{bad}"}}}}"#);
             assert!(parse_enum_names(&text).is_err(), "{bad}");
         }
