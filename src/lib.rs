@@ -1,6 +1,8 @@
 //! madoguchi: the gateway between vendors' counter apps and a municipality's standardized
 //! core systems for the 書かないワンストップ窓口 (no-writing one-stop counter).
 
+#[cfg(test)]
+mod architecture;
 pub mod audit;
 pub mod auth;
 pub mod bridge;
