@@ -8,7 +8,7 @@
 use std::time::Duration;
 
 use actix_web::http::header;
-use actix_web::{HttpRequest, HttpResponse, get, post, web};
+use actix_web::{HttpResponse, get, post, web};
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -17,7 +17,7 @@ use uuid::Uuid;
 use super::auth::{Authorized, scopes};
 use super::extract::ApiJson;
 use super::idempotency::Idempotent;
-use super::problem::{ApiError, ProblemDoc, ProblemKind, negotiate_lang};
+use super::problem::{ApiError, ProblemDoc, ProblemKind};
 use super::state::AppState;
 use crate::audit::{Action, AuditEntry};
 use crate::auth::Scope;
@@ -459,9 +459,8 @@ pub async fn create_card_session(
     auth: Authorized<scopes::Card>,
     state: web::Data<AppState>,
     body: ApiJson<NewCardSessionDto>,
-    req: HttpRequest,
+    lang: Lang,
 ) -> Result<HttpResponse, ApiError> {
-    let lang = negotiate_lang(&req);
     let code = auth.municipality()?;
     require_staff(&auth)?;
     let body = body.0;
@@ -649,9 +648,8 @@ pub async fn get_card_session(
     state: web::Data<AppState>,
     path: web::Path<SessionPath>,
     query: web::Query<WaitParams>,
-    req: HttpRequest,
+    lang: Lang,
 ) -> Result<HttpResponse, ApiError> {
-    let lang = negotiate_lang(&req);
     let code = auth.municipality()?;
     require_staff(&auth)?;
     let wait = query.wait_seconds.unwrap_or(0);

@@ -3,7 +3,7 @@
 //! add local procedures). Each change is a new version; a visit keeps the version it was
 //! opened with.
 
-use actix_web::{HttpRequest, HttpResponse, get, put, web};
+use actix_web::{HttpResponse, get, put, web};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -11,11 +11,11 @@ use utoipa::ToSchema;
 
 use super::auth::{Authorized, scopes};
 use super::extract::ApiJson;
-use super::problem::{ApiError, ProblemDoc, negotiate_lang};
+use super::problem::{ApiError, ProblemDoc};
 use super::state::AppState;
 use super::visits::catalog_problem;
 use crate::catalog::overrides::Overrides;
-use crate::i18n::Text;
+use crate::i18n::{Lang, Text};
 
 /// A text in Japanese and English.
 #[derive(Debug, Deserialize, Serialize, ToSchema)]
@@ -331,12 +331,11 @@ pub async fn put_overrides(
 )]
 #[get("/municipalities/{lgCode}/catalog")]
 pub async fn get_catalog(
-    req: HttpRequest,
+    lang: Lang,
     auth: Authorized<scopes::Visits>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let code = auth.municipality()?;
-    let lang = negotiate_lang(&req);
     let (version, catalog) = state
         .catalogs
         .current(&code)

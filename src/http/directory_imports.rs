@@ -15,7 +15,7 @@ use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use super::auth::{Authorized, scopes};
-use super::problem::{ApiError, ProblemDoc, ProblemKind, negotiate_lang};
+use super::problem::{ApiError, ProblemDoc, ProblemKind};
 use super::state::AppState;
 use crate::i18n::{Lang, Text};
 use crate::link::directory::FileKind;
@@ -289,9 +289,9 @@ pub async fn create_import(
     state: web::Data<AppState>,
     query: web::Query<ImportParams>,
     req: HttpRequest,
+    lang: Lang,
     mut body: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    let lang = negotiate_lang(&req);
     let code = super::auth::lg_code_problem(&query.lg_code)?;
     let kind = match query.kind {
         KindDto::Full => FileKind::Full,
@@ -454,7 +454,7 @@ pub async fn get_import(
     _auth: Authorized<scopes::Admin>,
     state: web::Data<AppState>,
     path: web::Path<Uuid>,
-    req: HttpRequest,
+    lang: Lang,
 ) -> Result<HttpResponse, ApiError> {
     let id = path.into_inner();
     let job = state.import_jobs.get(id).ok_or_else(|| {
@@ -463,7 +463,7 @@ pub async fn get_import(
             format!("There is no import job {id} (jobs are kept an hour and lost on a restart; an unfinished file applied nothing)."),
         ))
     })?;
-    Ok(HttpResponse::Ok().json(job_dto(job, negotiate_lang(&req))))
+    Ok(HttpResponse::Ok().json(job_dto(job, lang)))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]

@@ -337,6 +337,17 @@ pub fn form_error(err: UrlencodedError, req: &HttpRequest) -> actix_web::Error {
     }
 }
 
+/// The language of the answer, from `Accept-Language` ([`super::problem::negotiate_lang`]), as
+/// a handler argument: `lang: Lang` instead of reading the header in each handler.
+impl FromRequest for crate::i18n::Lang {
+    type Error = actix_web::Error;
+    type Future = std::future::Ready<Result<Self, Self::Error>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        std::future::ready(Ok(super::problem::negotiate_lang(req)))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,14 +1,14 @@
 //! `/v1/forms` and `/v1/normalize`: the standard form schemas, and normalizing and validating
 //! form data (a whole document, or one field as the clerk types it).
 
-use actix_web::{HttpRequest, HttpResponse, get, post, web};
+use actix_web::{HttpResponse, get, post, web};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
 
 use super::auth::{Authorized, scopes};
 use super::extract::ApiJson;
-use super::problem::{ApiError, ProblemDoc, ProblemKind, negotiate_lang};
+use super::problem::{ApiError, ProblemDoc, ProblemKind};
 use super::state::AppState;
 use crate::forms::normalize::{self, Kind, Located};
 use crate::forms::{Dialect, DialectLookup, Form, FormError, FormRegistry, Lookup, Processed};
@@ -422,7 +422,7 @@ fn document(body: Value) -> Result<Value, ApiError> {
 #[post("/forms/{formId}/{version}/normalize")]
 pub async fn normalize_form(
     _auth: Authorized<scopes::Forms>,
-    req: HttpRequest,
+    lang: Lang,
     state: web::Data<AppState>,
     path: web::Path<(String, String)>,
     query: web::Query<DialectQuery>,
@@ -430,7 +430,6 @@ pub async fn normalize_form(
 ) -> Result<HttpResponse, ApiError> {
     let (form, dialect) = form_and_dialect(&state.forms, &path, query.dialect.as_deref())?;
     let processed = state.forms.normalize(form, document(body.0)?, dialect);
-    let lang = negotiate_lang(&req);
     Ok(HttpResponse::Ok().json(NormalizeResult {
         changes: changes(&processed),
         warnings: issues(form, &processed.report.warnings, lang),
@@ -465,7 +464,7 @@ pub async fn normalize_form(
 #[post("/forms/{formId}/{version}/validate")]
 pub async fn validate_form(
     _auth: Authorized<scopes::Forms>,
-    req: HttpRequest,
+    lang: Lang,
     state: web::Data<AppState>,
     path: web::Path<(String, String)>,
     query: web::Query<DialectQuery>,
@@ -473,7 +472,6 @@ pub async fn validate_form(
 ) -> Result<HttpResponse, ApiError> {
     let (form, dialect) = form_and_dialect(&state.forms, &path, query.dialect.as_deref())?;
     let processed = state.forms.validate(form, document(body.0)?, dialect);
-    let lang = negotiate_lang(&req);
     Ok(HttpResponse::Ok().json(ValidateResult {
         valid: processed.valid(),
         changes: changes(&processed),
@@ -502,7 +500,7 @@ pub async fn validate_form(
 #[post("/normalize/{kind}")]
 pub async fn normalize_field(
     _auth: Authorized<scopes::Forms>,
-    req: HttpRequest,
+    lang: Lang,
     state: web::Data<AppState>,
     path: web::Path<String>,
     body: ApiJson<FieldInput>,
@@ -523,7 +521,6 @@ pub async fn normalize_field(
         .with_extension("kinds", kinds.clone())
     })?;
     let input = body.0.value;
-    let lang = negotiate_lang(&req);
     match normalize::field(kind, &input, &state.forms.eras) {
         Ok(outcome) => Ok(HttpResponse::Ok().json(FieldResult {
             changed: outcome.value.as_str() != Some(input.as_str()),

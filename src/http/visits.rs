@@ -2,7 +2,7 @@
 //! facts, the determination of its procedures, and the questions that can still change it.
 //! Everything a visit holds is personal data: every read and write is audited with the clerk.
 
-use actix_web::{HttpRequest, HttpResponse, get, patch, post, web};
+use actix_web::{HttpResponse, get, patch, post, web};
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -14,7 +14,7 @@ use super::extract::ApiJson;
 use super::idempotency::Idempotent;
 use super::pagination::{page_params, page_type};
 use super::preconditions::{self, IfMatch};
-use super::problem::{ApiError, ProblemDoc, ProblemKind, negotiate_lang};
+use super::problem::{ApiError, ProblemDoc, ProblemKind};
 use super::state::AppState;
 use crate::audit::Action;
 use crate::auth::Scope;
@@ -786,7 +786,7 @@ pub struct VisitPath {
     wrap = "Idempotent::requiring(Scope::Visits)"
 )]
 pub async fn create_visit(
-    req: HttpRequest,
+    lang: Lang,
     auth: Authorized<scopes::Visits>,
     state: web::Data<AppState>,
     body: ApiJson<NewVisitDto, { limits::VISIT_BODY_BYTES }>,
@@ -886,7 +886,6 @@ pub async fn create_visit(
     };
     state.store.create_visit(&visit, &auth.actor).await?;
     state.visit_metrics.opened(&visit.lg_code);
-    let lang = negotiate_lang(&req);
     Ok(HttpResponse::Created()
         .insert_header((
             actix_web::http::header::LOCATION,
@@ -938,7 +937,7 @@ pub(super) async fn load_for(
 )]
 #[get("/municipalities/{lgCode}/visits/{visitId}")]
 pub async fn get_visit(
-    req: HttpRequest,
+    lang: Lang,
     auth: Authorized<scopes::Visits>,
     state: web::Data<AppState>,
     path: web::Path<VisitPath>,
@@ -946,7 +945,7 @@ pub async fn get_visit(
     let visit = load(&state, &auth, path.visit_id).await?;
     Ok(HttpResponse::Ok()
         .insert_header(preconditions::etag(visit.revision))
-        .json(visit_dto(&state, &visit, negotiate_lang(&req))))
+        .json(visit_dto(&state, &visit, lang)))
 }
 
 /// The determination: every needed procedure with its reason, documents, 本人確認, fee,
@@ -969,7 +968,7 @@ pub async fn get_visit(
 )]
 #[get("/municipalities/{lgCode}/visits/{visitId}/determination")]
 pub async fn get_determination(
-    req: HttpRequest,
+    lang: Lang,
     auth: Authorized<scopes::Visits>,
     state: web::Data<AppState>,
     path: web::Path<VisitPath>,
@@ -978,12 +977,7 @@ pub async fn get_determination(
     let catalog = catalog_of(&state, &visit).await?;
     Ok(HttpResponse::Ok()
         .insert_header(preconditions::etag(visit.revision))
-        .json(determination_dto(
-            &state,
-            &catalog,
-            &visit,
-            negotiate_lang(&req),
-        )))
+        .json(determination_dto(&state, &catalog, &visit, lang)))
 }
 
 /// Record answers (all or none) and run the determination again. At most 200 answers and a
@@ -1016,7 +1010,7 @@ pub async fn get_determination(
     wrap = "Idempotent::requiring(Scope::Visits)"
 )]
 pub async fn post_answers(
-    req: HttpRequest,
+    lang: Lang,
     auth: Authorized<scopes::Visits>,
     state: web::Data<AppState>,
     path: web::Path<VisitPath>,
@@ -1051,14 +1045,14 @@ pub async fn post_answers(
         )
         .await
         .map_err(store_conflict)?;
-    determination_after(&state, &req, id, change).await
+    determination_after(&state, lang, id, change).await
 }
 
 /// The answer to a change of the household's facts: the determination run again, or why
 /// nothing changed.
 async fn determination_after(
     state: &AppState,
-    req: &HttpRequest,
+    lang: Lang,
     id: Uuid,
     change: VisitChange,
 ) -> Result<HttpResponse, ApiError> {
@@ -1066,12 +1060,7 @@ async fn determination_after(
     let catalog = catalog_of(state, &visit).await?;
     Ok(HttpResponse::Ok()
         .insert_header(preconditions::etag(visit.revision))
-        .json(determination_dto(
-            state,
-            &catalog,
-            &visit,
-            negotiate_lang(req),
-        )))
+        .json(determination_dto(state, &catalog, &visit, lang)))
 }
 
 /// A verified card session to take a member's facts from.
@@ -1114,7 +1103,7 @@ pub struct CardAttachmentDto {
     wrap = "Idempotent::requiring(Scope::Visits)"
 )]
 pub async fn attach_card(
-    req: HttpRequest,
+    lang: Lang,
     auth: Authorized<scopes::Visits>,
     state: web::Data<AppState>,
     path: web::Path<VisitPath>,
@@ -1181,7 +1170,7 @@ pub async fn attach_card(
         if_match.revisions(),
     )
     .await?;
-    determination_after(&state, &req, id, change).await
+    determination_after(&state, lang, id, change).await
 }
 
 /// Takes facts from the card or the registry into a member of the visit.
@@ -1256,7 +1245,7 @@ pub struct ResidentAttachmentDto {
     wrap = "Idempotent::requiring(Scope::Visits)"
 )]
 pub async fn attach_resident(
-    req: HttpRequest,
+    lang: Lang,
     auth: Authorized<scopes::Visits>,
     state: web::Data<AppState>,
     path: web::Path<VisitPath>,
@@ -1289,7 +1278,7 @@ pub async fn attach_resident(
     if matches!(change, VisitChange::Done(_)) {
         super::residents::audit_lookup(&state, &auth.actor, code, id, 1).await?;
     }
-    determination_after(&state, &req, id, change).await
+    determination_after(&state, lang, id, change).await
 }
 
 /// Close the visit: the resident has left. Its stay time is recorded.
@@ -1318,7 +1307,7 @@ pub async fn attach_resident(
     wrap = "Idempotent::requiring(Scope::Visits)"
 )]
 pub async fn close_visit(
-    req: HttpRequest,
+    lang: Lang,
     auth: Authorized<scopes::Visits>,
     state: web::Data<AppState>,
     path: web::Path<VisitPath>,
@@ -1349,7 +1338,7 @@ pub async fn close_visit(
             state.visit_metrics.closed(&visit);
             Ok(HttpResponse::Ok()
                 .insert_header(preconditions::etag(visit.revision))
-                .json(visit_dto(&state, &visit, negotiate_lang(&req))))
+                .json(visit_dto(&state, &visit, lang)))
         }
         other => Err(why_not(id, other)),
     }
@@ -1395,7 +1384,7 @@ pub struct DayParam {
 )]
 #[get("/municipalities/{lgCode}/visits")]
 pub async fn list_visits(
-    req: HttpRequest,
+    lang: Lang,
     auth: Authorized<scopes::Visits>,
     state: web::Data<AppState>,
     day: web::Query<DayParam>,
@@ -1407,7 +1396,6 @@ pub async fn list_visits(
     let day = day
         .date
         .unwrap_or_else(|| crate::visits::model::japan_day(crate::store::now()));
-    let lang = negotiate_lang(&req);
     let result = state
         .store
         .list_visits(&code, day, page.cursor, limit, &auth.actor)
@@ -1663,7 +1651,7 @@ pub(super) fn drafts_of(
 )]
 #[get("/municipalities/{lgCode}/visits/{visitId}/drafts")]
 pub async fn get_drafts(
-    req: HttpRequest,
+    lang: Lang,
     auth: Authorized<scopes::Visits>,
     state: web::Data<AppState>,
     path: web::Path<VisitPath>,
@@ -1671,7 +1659,7 @@ pub async fn get_drafts(
     let visit = load(&state, &auth, path.visit_id).await?;
     let catalog = catalog_of(&state, &visit).await?;
     let d = determine(&catalog, &visit.household);
-    let drafts = drafts_of(&state, &catalog, &visit, &d, negotiate_lang(&req));
+    let drafts = drafts_of(&state, &catalog, &visit, &d, lang);
     Ok(HttpResponse::Ok()
         .insert_header(preconditions::etag(visit.revision))
         .json(DraftsDto {
@@ -1709,7 +1697,7 @@ pub async fn get_drafts(
 )]
 #[patch("/municipalities/{lgCode}/visits/{visitId}/drafts/{draftKey}")]
 pub async fn patch_draft(
-    req: HttpRequest,
+    lang: Lang,
     auth: Authorized<scopes::Visits>,
     state: web::Data<AppState>,
     path: web::Path<DraftPath>,
@@ -1717,7 +1705,6 @@ pub async fn patch_draft(
     if_match: IfMatch,
 ) -> Result<HttpResponse, ApiError> {
     let code = auth.municipality()?;
-    let lang = negotiate_lang(&req);
     let visit = load(&state, &auth, path.visit_id).await?;
     let catalog = catalog_of(&state, &visit).await?;
     let d = determine(&catalog, &visit.household);
@@ -1995,7 +1982,7 @@ fn signature(
     wrap = "Idempotent::requiring(Scope::Visits)"
 )]
 pub async fn confirm_visit(
-    req: HttpRequest,
+    lang: Lang,
     auth: Authorized<scopes::Visits>,
     state: web::Data<AppState>,
     path: web::Path<VisitPath>,
@@ -2003,7 +1990,6 @@ pub async fn confirm_visit(
     if_match: IfMatch,
 ) -> Result<HttpResponse, ApiError> {
     let code = auth.municipality()?;
-    let lang = negotiate_lang(&req);
     let visit = load(&state, &auth, path.visit_id).await?;
     if visit.status == Status::Closed {
         return Err(closed(visit.id));
