@@ -119,6 +119,7 @@ mod tests {
         "mdgs_wrong",
         "multi_thread",
         "opened_on",
+        "sea_orm",
         "signing_keys",
         "temporarily_unavailable",
         "tls_cert",
