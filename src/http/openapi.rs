@@ -895,47 +895,59 @@ fn labels_not_names(value: &mut serde_json::Value) {
     }
 }
 
+/// Calls `f` on every schema object in `value`, outermost first, never inside data: `enum`,
+/// `const`, `examples`, `example`, `default` and the `x-` extensions hold values, not schemas.
+pub(super) fn each_schema_mut(
+    value: &mut serde_json::Value,
+    f: &mut dyn FnMut(&mut serde_json::Map<String, serde_json::Value>),
+) {
+    use serde_json::Value;
+    match value {
+        Value::Object(map) => {
+            f(map);
+            for (key, child) in map.iter_mut() {
+                let data = matches!(
+                    key.as_str(),
+                    "enum" | "const" | "examples" | "example" | "default"
+                ) || key.starts_with("x-");
+                if !data {
+                    each_schema_mut(child, f);
+                }
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(|i| each_schema_mut(i, f)),
+        _ => {}
+    }
+}
+
 /// A list of Japanese codes (続柄, 使用目的 …) gets English names for generated identifiers
 /// (`x-enum-varnames`, which openapi-python-client and openapi-generator read) from
 /// `reference/enum-names.json`: a vendor writes `ElderBrother` (`ELDER_BROTHER` in Python), and
 /// sends 兄.
 fn english_enum_names(value: &mut serde_json::Value, names: &BTreeMap<String, String>) {
     use serde_json::Value;
-    match value {
-        Value::Object(map) => {
-            let varnames = map.get("enum").and_then(Value::as_array).and_then(|codes| {
-                let japanese = codes
-                    .iter()
-                    .any(|c| c.as_str().is_some_and(|s| !s.is_ascii()));
-                if !japanese {
-                    return None;
-                }
-                codes
-                    .iter()
-                    .map(|c| {
-                        c.as_str()
-                            .and_then(|s| names.get(s))
-                            .cloned()
-                            .map(Value::String)
-                    })
-                    .collect::<Option<Vec<Value>>>()
-            });
-            if let Some(varnames) = varnames {
-                map.insert("x-enum-varnames".into(), Value::Array(varnames));
+    each_schema_mut(value, &mut |map| {
+        let varnames = map.get("enum").and_then(Value::as_array).and_then(|codes| {
+            let japanese = codes
+                .iter()
+                .any(|c| c.as_str().is_some_and(|s| !s.is_ascii()));
+            if !japanese {
+                return None;
             }
-            for (key, child) in map.iter_mut() {
-                if !matches!(
-                    key.as_str(),
-                    "enum" | "const" | "examples" | "example" | "default"
-                ) && !key.starts_with("x-")
-                {
-                    english_enum_names(child, names);
-                }
-            }
+            codes
+                .iter()
+                .map(|c| {
+                    c.as_str()
+                        .and_then(|s| names.get(s))
+                        .cloned()
+                        .map(Value::String)
+                })
+                .collect::<Option<Vec<Value>>>()
+        });
+        if let Some(varnames) = varnames {
+            map.insert("x-enum-varnames".into(), Value::Array(varnames));
         }
-        Value::Array(items) => items.iter_mut().for_each(|i| english_enum_names(i, names)),
-        _ => {}
-    }
+    });
 }
 
 /// Every lgCode in the contract (a path or query parameter, a body's field, a form's
@@ -943,70 +955,37 @@ fn english_enum_names(value: &mut serde_json::Value, names: &BTreeMap<String, St
 /// so a generator draws codes of a real prefecture; only the check digit is left to the server.
 fn lg_code_patterns(value: &mut serde_json::Value) {
     use serde_json::Value;
-    match value {
-        Value::Object(map) => {
-            let is_lg_code = map.get("format").and_then(Value::as_str) == Some("lg-code")
-                || map.get("pattern").and_then(Value::as_str) == Some("^[0-9]{6}$");
-            if is_lg_code {
-                map.insert(
-                    "pattern".into(),
-                    Value::String(crate::tenancy::LG_CODE_PATTERN.to_owned()),
-                );
-            }
-            for (key, child) in map.iter_mut() {
-                if !matches!(
-                    key.as_str(),
-                    "enum" | "const" | "examples" | "example" | "default"
-                ) {
-                    lg_code_patterns(child);
-                }
-            }
+    each_schema_mut(value, &mut |map| {
+        let is_lg_code = map.get("format").and_then(Value::as_str) == Some("lg-code")
+            || map.get("pattern").and_then(Value::as_str) == Some("^[0-9]{6}$");
+        if is_lg_code {
+            map.insert(
+                "pattern".into(),
+                Value::String(crate::tenancy::LG_CODE_PATTERN.to_owned()),
+            );
         }
-        Value::Array(items) => items.iter_mut().for_each(lg_code_patterns),
-        _ => {}
-    }
+    });
 }
 
 /// A list of codes that a schema file names (`"1"`, `"2"`, `"9"` → Male, Female, Unknown)
 /// keeps those names wherever the contract repeats it (a new member's sex, the answer about
 /// it), instead of the generator's `VALUE_0`.
 fn same_codes_same_names(doc: &mut serde_json::Value) {
-    use serde_json::Value;
-    fn collect(v: &Value, out: &mut BTreeMap<String, Value>) {
-        match v {
-            Value::Object(map) => {
-                if let (Some(codes), Some(names)) = (map.get("enum"), map.get("x-enum-varnames")) {
-                    out.insert(codes.to_string(), names.clone());
-                }
-                map.values().for_each(|c| collect(c, out));
-            }
-            Value::Array(items) => items.iter().for_each(|c| collect(c, out)),
-            _ => {}
-        }
-    }
-    fn apply(v: &mut Value, known: &BTreeMap<String, Value>) {
-        match v {
-            Value::Object(map) => {
-                let names = match (map.get("enum"), map.get("x-enum-varnames")) {
-                    (Some(codes), None) => known.get(&codes.to_string()).cloned(),
-                    _ => None,
-                };
-                if let Some(names) = names {
-                    map.insert("x-enum-varnames".into(), names);
-                }
-                for (key, child) in map.iter_mut() {
-                    if !matches!(key.as_str(), "enum" | "examples" | "example") {
-                        apply(child, known);
-                    }
-                }
-            }
-            Value::Array(items) => items.iter_mut().for_each(|c| apply(c, known)),
-            _ => {}
-        }
-    }
     let mut known = BTreeMap::new();
-    collect(doc, &mut known);
-    apply(doc, &known);
+    each_schema_mut(doc, &mut |map| {
+        if let (Some(codes), Some(names)) = (map.get("enum"), map.get("x-enum-varnames")) {
+            known.insert(codes.to_string(), names.clone());
+        }
+    });
+    each_schema_mut(doc, &mut |map| {
+        let names = match (map.get("enum"), map.get("x-enum-varnames")) {
+            (Some(codes), None) => known.get(&codes.to_string()).cloned(),
+            _ => None,
+        };
+        if let Some(names) = names {
+            map.insert("x-enum-varnames".into(), names);
+        }
+    });
 }
 
 /// `residentMove`, `1.0` → `ResidentMove_1_0`.
@@ -1086,6 +1065,16 @@ mod tests {
     use crate::validation::text_pattern;
     use serde_json::{Value, json};
 
+    /// The built-in forms and catalogue, and the contract made from them.
+    fn built_in_document() -> (crate::forms::FormRegistry, crate::catalog::Catalog, Value) {
+        let forms =
+            crate::forms::FormRegistry::load(&crate::forms::SchemaSource::Embedded).unwrap();
+        let catalog =
+            crate::catalog::Catalog::load(&crate::forms::SchemaSource::Embedded, &forms).unwrap();
+        let doc = serde_json::from_str(&document_json(&forms, &catalog).unwrap()).unwrap();
+        (forms, catalog, doc)
+    }
+
     fn schema_at(doc: &Value, pointer: &str) -> Value {
         doc.pointer(pointer)
             .cloned()
@@ -1104,11 +1093,7 @@ mod tests {
     /// every event fact some kind takes (typed), the members' lists of values.
     #[test]
     fn a_new_visit_is_typed_from_the_catalogue() {
-        let forms =
-            crate::forms::FormRegistry::load(&crate::forms::SchemaSource::Embedded).unwrap();
-        let catalog =
-            crate::catalog::Catalog::load(&crate::forms::SchemaSource::Embedded, &forms).unwrap();
-        let doc: Value = serde_json::from_str(&document_json(&forms, &catalog).unwrap()).unwrap();
+        let (_, catalog, doc) = built_in_document();
         let event = &doc["components"]["schemas"]["NewLifeEvent"]["properties"];
         let kinds: Vec<&String> = catalog.vocabulary.life_events.keys().collect();
         assert_eq!(event["kind"]["enum"], json!(kinds));
@@ -1189,11 +1174,7 @@ mod tests {
     /// identifiers; the names of one list differ.
     #[test]
     fn japanese_codes_have_english_names() {
-        let forms =
-            crate::forms::FormRegistry::load(&crate::forms::SchemaSource::Embedded).unwrap();
-        let catalog =
-            crate::catalog::Catalog::load(&crate::forms::SchemaSource::Embedded, &forms).unwrap();
-        let doc: Value = serde_json::from_str(&document_json(&forms, &catalog).unwrap()).unwrap();
+        let (_, _, doc) = built_in_document();
         fn walk(v: &Value, at: &str, lists: &mut usize, missing: &mut Vec<String>) {
             match v {
                 Value::Object(map) => {
@@ -1248,11 +1229,7 @@ mod tests {
     /// variant per fact that can be answered, its value typed as the facts dictionary says.
     #[test]
     fn drafts_and_answers_are_typed_per_form_and_per_fact() {
-        let forms =
-            crate::forms::FormRegistry::load(&crate::forms::SchemaSource::Embedded).unwrap();
-        let catalog =
-            crate::catalog::Catalog::load(&crate::forms::SchemaSource::Embedded, &forms).unwrap();
-        let doc: Value = serde_json::from_str(&document_json(&forms, &catalog).unwrap()).unwrap();
+        let (forms, catalog, doc) = built_in_document();
         let schemas = &doc["components"]["schemas"];
         // Each union's variants, by the `const` of the property that tells them apart.
         let variants = |union: &str, property: &str| -> BTreeMap<String, String> {
@@ -1314,11 +1291,7 @@ mod tests {
     /// field that has none).
     #[test]
     fn generators_find_english_names_and_fields_keep_their_labels() {
-        let forms =
-            crate::forms::FormRegistry::load(&crate::forms::SchemaSource::Embedded).unwrap();
-        let catalog =
-            crate::catalog::Catalog::load(&crate::forms::SchemaSource::Embedded, &forms).unwrap();
-        let doc: Value = serde_json::from_str(&document_json(&forms, &catalog).unwrap()).unwrap();
+        let (forms, _, doc) = built_in_document();
         fn titles(v: &Value, at: &str, out: &mut Vec<String>) {
             match v {
                 Value::Object(map) => {
@@ -1356,11 +1329,7 @@ mod tests {
     /// `residents` and `link`).
     #[test]
     fn mirrors_of_domain_lists_cover_them() {
-        let forms =
-            crate::forms::FormRegistry::load(&crate::forms::SchemaSource::Embedded).unwrap();
-        let catalog =
-            crate::catalog::Catalog::load(&crate::forms::SchemaSource::Embedded, &forms).unwrap();
-        let doc: Value = serde_json::from_str(&document_json(&forms, &catalog).unwrap()).unwrap();
+        let (_, _, doc) = built_in_document();
         let scopes: Vec<&str> = crate::auth::Scope::ALL.iter().map(|s| s.as_str()).collect();
         assert_eq!(
             doc["components"]["schemas"]["ScopeName"]["enum"],

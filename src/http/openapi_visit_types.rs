@@ -22,6 +22,8 @@ use crate::catalog::facts::FactKind;
 use crate::forms::FormRegistry;
 use crate::forms::shape::draft_shape;
 
+use super::openapi::each_schema_mut;
+
 const PREFIX: &str = "#/components/schemas/";
 
 /// Adds the types to `doc`'s components. `forms_and_common` names the components made from
@@ -54,60 +56,49 @@ fn shape_name(component: &str) -> String {
 }
 
 /// The components a schema refers to (by name, without a pointer into them).
-fn references(schema: &Value, out: &mut BTreeSet<String>) {
-    match schema {
-        Value::Object(map) => {
-            if let Some(target) = map
-                .get("$ref")
-                .and_then(Value::as_str)
-                .and_then(|r| r.strip_prefix(PREFIX))
-            {
-                out.insert(target.split('/').next().unwrap_or(target).to_owned());
-            }
-            for (key, child) in map {
-                if !matches!(key.as_str(), "enum" | "const" | "examples" | "default") {
-                    references(child, out);
-                }
-            }
+fn references(schema: &mut Value) -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    each_schema_mut(schema, &mut |map| {
+        if let Some(target) = map
+            .get("$ref")
+            .and_then(Value::as_str)
+            .and_then(|r| r.strip_prefix(PREFIX))
+        {
+            out.insert(target.split('/').next().unwrap_or(target).to_owned());
         }
-        Value::Array(items) => items.iter().for_each(|i| references(i, out)),
-        _ => {}
-    }
+    });
+    out
 }
 
+/// Points the references to components in `to_shape` at their shapes.
 fn retarget(schema: &mut Value, to_shape: &BTreeSet<String>) {
-    match schema {
-        Value::Object(map) => {
-            if let Some(Value::String(reference)) = map.get_mut("$ref")
-                && let Some(target) = reference.strip_prefix(PREFIX)
-            {
-                let (name, rest) = target.split_once('/').unwrap_or((target, ""));
-                if to_shape.contains(name) {
-                    let rest = if rest.is_empty() {
-                        String::new()
-                    } else {
-                        format!("/{rest}")
-                    };
-                    *reference = format!("{PREFIX}{}{rest}", shape_name(name));
-                }
-            }
-            for (key, child) in map.iter_mut() {
-                if !matches!(key.as_str(), "enum" | "const" | "examples" | "default") {
-                    retarget(child, to_shape);
-                }
+    each_schema_mut(schema, &mut |map| {
+        if let Some(Value::String(reference)) = map.get_mut("$ref")
+            && let Some(target) = reference.strip_prefix(PREFIX)
+        {
+            let (name, rest) = target.split_once('/').unwrap_or((target, ""));
+            if to_shape.contains(name) {
+                let rest = if rest.is_empty() {
+                    String::new()
+                } else {
+                    format!("/{rest}")
+                };
+                *reference = format!("{PREFIX}{}{rest}", shape_name(name));
             }
         }
-        Value::Array(items) => items.iter_mut().for_each(|i| retarget(i, to_shape)),
-        _ => {}
-    }
+    });
 }
 
 /// The draft shape of every form, and of each common schema whose shape is not the schema
 /// itself (a list of codes is its own shape, and drafts refer to it as it is).
 fn draft_shapes(schemas: &Map<String, Value>, names: &BTreeSet<String>) -> Map<String, Value> {
-    let shaped: BTreeMap<&String, Value> = names
+    let mut shaped: BTreeMap<&String, Value> = names
         .iter()
         .filter_map(|n| schemas.get(n).map(|s| (n, draft_shape(s))))
+        .collect();
+    let refs: BTreeMap<&String, BTreeSet<String>> = shaped
+        .iter_mut()
+        .map(|(n, shape)| (*n, references(shape)))
         .collect();
     let mut differ: BTreeSet<String> = shaped
         .iter()
@@ -116,14 +107,9 @@ fn draft_shapes(schemas: &Map<String, Value>, names: &BTreeSet<String>) -> Map<S
         .collect();
     // A shape that refers to a schema whose shape differs differs too.
     loop {
-        let more: Vec<String> = shaped
+        let more: Vec<String> = refs
             .iter()
-            .filter(|(n, _)| !differ.contains(**n))
-            .filter(|(_, shape)| {
-                let mut refs = BTreeSet::new();
-                references(shape, &mut refs);
-                refs.iter().any(|r| differ.contains(r))
-            })
+            .filter(|(n, to)| !differ.contains(**n) && to.iter().any(|r| differ.contains(r)))
             .map(|(n, _)| (*n).clone())
             .collect();
         if more.is_empty() {

@@ -13,8 +13,7 @@ use serde_json::{Value, json};
 
 use crate::helpers::{Backend, conforms, spawn_app};
 use crate::storage_test;
-use crate::visits::{VISITS, open_and_determine, send};
-use reqwest::Method;
+use crate::visits::{VISITS, get_as_clerk, open_and_determine};
 
 fn catalog_dir() -> std::path::PathBuf {
     std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("schemas/catalog")
@@ -73,17 +72,8 @@ async fn every_procedure_example_holds(backend: Backend) {
                     continue;
                 }
             };
-            let drafts: Value = send(
-                &app,
-                Method::GET,
-                &format!("{VISITS}/{}/drafts", d["visitId"].as_str().unwrap()),
-                &token,
-                None,
-            )
-            .await
-            .json()
-            .await
-            .unwrap();
+            let path = format!("{VISITS}/{}/drafts", d["visitId"].as_str().unwrap());
+            let drafts = get_as_clerk(&app, &token, &path).await;
             if let Err(e) = conforms(&drafts_schema, &drafts) {
                 failures.push(format!(
                     "{at}: the drafts are not what the contract says: {e}"

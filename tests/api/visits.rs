@@ -23,6 +23,15 @@ pub async fn send(
     send_as(app, token, "clerk-0042", method, path, None, body).await
 }
 
+/// GET `path` as the clerk; the JSON answer.
+pub async fn get_as_clerk(app: &TestApp, token: &str, path: &str) -> Value {
+    send(app, Method::GET, path, token, None)
+        .await
+        .json()
+        .await
+        .unwrap()
+}
+
 /// A request of the clerk `staff`, with `If-Match` when given.
 pub async fn send_as(
     app: &TestApp,
@@ -593,17 +602,7 @@ async fn a_visit_is_listed_closed_and_audited(backend: Backend) {
         purpose["message"].as_str().unwrap().contains("使用目的"),
         "{purpose}"
     );
-    let unchanged: Value = send(
-        &app,
-        Method::GET,
-        &format!("{VISITS}/{id}/drafts"),
-        &token,
-        None,
-    )
-    .await
-    .json()
-    .await
-    .unwrap();
+    let unchanged = get_as_clerk(&app, &token, &format!("{VISITS}/{id}/drafts")).await;
     assert_eq!(unchanged["drafts"][0]["document"], draft["document"]);
     let unknown = send(
         &app,
