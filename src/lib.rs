@@ -9,6 +9,7 @@ pub mod bridge;
 pub mod card;
 pub mod catalog;
 pub mod cli;
+pub mod clock;
 pub mod config;
 pub mod datadir;
 pub mod devices;

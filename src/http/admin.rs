@@ -9,6 +9,7 @@ use uuid::Uuid;
 
 use super::auth::{Authorized, scopes};
 use super::extract::ApiJson;
+use super::headers::IdempotencyKeyHeader;
 use super::idempotency::Idempotent;
 use super::municipalities::{MunicipalityDto, MunicipalityPage, MunicipalityPageParams};
 use super::pagination::{page_params, page_type, six_digits};
@@ -145,12 +146,11 @@ page_params!(
 /// Register a municipality.
 #[utoipa::path(
     tag = "admin",
-    params(("Idempotency-Key" = Option<String>, Header, description = "A new UUID per request: a retry with the same key and body returns the first response (with Idempotent-Replayed: true) instead of acting twice")),
+    params(IdempotencyKeyHeader),
     request_body(content = NewMunicipalityDto, content_type = "application/json"),
     responses(
         (status = 201, description = "Registered", body = MunicipalityDto,
             headers(("Location" = String, description = "URL of the municipality"))),
-        (status = 401, description = "No or invalid token", body = ProblemDoc, content_type = "application/problem+json"),
         (status = 403, description = "Scope admin missing", body = ProblemDoc, content_type = "application/problem+json"),
         (status = 409, description = "Registered already, a request with the same Idempotency-Key is still running, or its completed response was too large to keep", body = ProblemDoc, content_type = "application/problem+json"),
         (status = 422, description = "Invalid fields (all listed in errors[]), or an Idempotency-Key reused for another request", body = ProblemDoc, content_type = "application/problem+json"),
@@ -185,7 +185,6 @@ pub async fn create_municipality(
     params(MunicipalityPageParams),
     responses(
         (status = 200, description = "One page of municipalities", body = MunicipalityPage),
-        (status = 401, description = "No or invalid token", body = ProblemDoc, content_type = "application/problem+json"),
         (status = 403, description = "Scope admin missing", body = ProblemDoc, content_type = "application/problem+json"),
     ),
     security(("oauth2" = ["admin"]))
@@ -208,12 +207,11 @@ pub async fn list_all_municipalities(
 /// Register a client. The response holds its secret, once.
 #[utoipa::path(
     tag = "admin",
-    params(("Idempotency-Key" = Option<String>, Header, description = "A new UUID per request: a retry with the same key and body returns the first response (with Idempotent-Replayed: true) instead of acting twice")),
+    params(IdempotencyKeyHeader),
     request_body(content = NewClientDto, content_type = "application/json"),
     responses(
         (status = 201, description = "Registered; clientSecret is shown only now", body = CreatedClientDto,
             headers(("Location" = String, description = "URL of the client"))),
-        (status = 401, description = "No or invalid token", body = ProblemDoc, content_type = "application/problem+json"),
         (status = 403, description = "Scope admin missing", body = ProblemDoc, content_type = "application/problem+json"),
         (status = 409, description = "A request with the same Idempotency-Key is still running, or its completed response was too large to keep", body = ProblemDoc, content_type = "application/problem+json"),
         (status = 422, description = "Invalid fields (all listed in errors[]), or an Idempotency-Key reused for another request", body = ProblemDoc, content_type = "application/problem+json"),
@@ -257,7 +255,6 @@ pub async fn create_client(
     params(ClientPageParams),
     responses(
         (status = 200, description = "One page of clients", body = ClientPage),
-        (status = 401, description = "No or invalid token", body = ProblemDoc, content_type = "application/problem+json"),
         (status = 403, description = "Scope admin missing", body = ProblemDoc, content_type = "application/problem+json"),
     ),
     security(("oauth2" = ["admin"]))
@@ -295,7 +292,6 @@ fn client_id(raw: &str) -> Result<Uuid, ApiError> {
     params(("clientId" = Uuid, Path, description = "The client's id")),
     responses(
         (status = 200, description = "The client", body = ClientDto),
-        (status = 401, description = "No or invalid token", body = ProblemDoc, content_type = "application/problem+json"),
         (status = 403, description = "Scope admin missing", body = ProblemDoc, content_type = "application/problem+json"),
         (status = 404, description = "No such client", body = ProblemDoc, content_type = "application/problem+json"),
     ),
@@ -322,11 +318,10 @@ pub async fn get_client(
     tag = "admin",
     params(
         ("clientId" = Uuid, Path, description = "The client's id"),
-        ("Idempotency-Key" = Option<String>, Header, description = "A new UUID per request: a retry with the same key returns the first response (with Idempotent-Replayed: true)"),
+        IdempotencyKeyHeader,
     ),
     responses(
         (status = 200, description = "The revoked client", body = ClientDto),
-        (status = 401, description = "No or invalid token", body = ProblemDoc, content_type = "application/problem+json"),
         (status = 403, description = "Scope admin missing", body = ProblemDoc, content_type = "application/problem+json"),
         (status = 404, description = "No such client", body = ProblemDoc, content_type = "application/problem+json"),
         (status = 409, description = "A request with the same Idempotency-Key is still running", body = ProblemDoc, content_type = "application/problem+json"),

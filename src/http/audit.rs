@@ -93,7 +93,6 @@ page_params!(
     responses(
         (status = 200, description = "One page of events", body = AuditEventPage),
         (status = 400, description = "Malformed lgCode, limit or cursor", body = ProblemDoc, content_type = "application/problem+json"),
-        (status = 401, description = "No or invalid token", body = ProblemDoc, content_type = "application/problem+json"),
         (status = 403, description = "Scope missing, or the client may not act for this municipality", body = ProblemDoc, content_type = "application/problem+json"),
     ),
     security(("oauth2" = ["audit:read"]))

@@ -252,6 +252,57 @@ impl<S: RequiredScope + 'static> FromRequest for Authorized<S> {
     }
 }
 
+/// A caller with scope `S` who names the clerk acting in `Madoguchi-Actor`: every route that
+/// reads or writes personal data (visits, card readings, the resident directory) takes one,
+/// so that the audit log says which clerk it was. Checked right after the token, before the
+/// body is read.
+pub struct Clerk<S>(pub Authorized<S>);
+
+impl<S> std::ops::Deref for Clerk<S> {
+    type Target = Authorized<S>;
+    fn deref(&self) -> &Authorized<S> {
+        &self.0
+    }
+}
+
+impl<S: RequiredScope + 'static> FromRequest for Clerk<S> {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let authorized = Authorized::<S>::from_request(req, payload);
+        Box::pin(async move {
+            let auth = authorized.await?;
+            if auth.actor.staff.is_none() {
+                return Err(no_clerk(S::SCOPE));
+            }
+            Ok(Clerk(auth))
+        })
+    }
+}
+
+/// Why a route of `scope` needs the clerk's staff id.
+fn no_clerk(scope: Scope) -> ApiError {
+    let (ja, en) = match scope {
+        Scope::Card => (
+            "カードの読取りは個人情報を扱うため",
+            "Reading a card handles personal data",
+        ),
+        Scope::Residents => (
+            "住民記録の照会は監査のため",
+            "Directory lookups are audited",
+        ),
+        _ => ("来庁は個人情報を扱うため", "A visit holds personal data"),
+    };
+    ApiError::new(
+        ProblemKind::InvalidActor,
+        Text::new(
+            format!("{ja}、Madoguchi-Actor ヘッダーに操作する職員の職員番号を入れてください。"),
+            format!("{en}: send the acting clerk's staff id in the Madoguchi-Actor header."),
+        ),
+    )
+}
+
 impl<S> Authorized<S> {
     /// The route's municipality; only on routes with `{lgCode}`.
     pub fn municipality(&self) -> Result<LgCode, ApiError> {

@@ -14,8 +14,9 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-use super::auth::{Authorized, scopes};
+use super::auth::{Clerk, scopes};
 use super::extract::ApiJson;
+use super::headers::{IdempotencyKeyHeader, StaffHeader};
 use super::idempotency::Idempotent;
 use super::problem::{ApiError, ProblemDoc, ProblemKind};
 use super::state::AppState;
@@ -27,6 +28,7 @@ use crate::card::verify::Outcome;
 use crate::devices::DeviceState;
 use crate::devices::sessions::CardSession;
 use crate::i18n::{Lang, Text};
+use crate::tenancy::LgCode;
 use crate::validation::FieldError;
 
 /// The longest a GET waits for a change (below the request timeout).
@@ -416,17 +418,27 @@ fn session_dto(
     }
 }
 
-fn require_staff(auth: &Authorized<scopes::Card>) -> Result<(), ApiError> {
-    if auth.actor.staff.is_some() {
-        return Ok(());
-    }
-    Err(ApiError::new(
-        ProblemKind::InvalidActor,
-        Text::new(
-            "カードの読取りは個人情報を扱うため、Madoguchi-Actor ヘッダーに操作する職員の職員番号を入れてください。",
-            "Reading a card handles personal data: send the acting clerk's staff id in the Madoguchi-Actor header.",
-        ),
-    ))
+/// The card session `id` of the municipality `code`, with its result while it is kept.
+pub(super) async fn session_of(
+    state: &AppState,
+    code: LgCode,
+    id: Uuid,
+) -> Result<CardSession, ApiError> {
+    state
+        .store
+        .card_session(
+            id,
+            state.server_key.as_ref(),
+            state.settings.card.result_keep(),
+        )
+        .await?
+        .filter(|s| s.lg_code == code)
+        .ok_or_else(|| {
+            ApiError::not_found(Text::new(
+                format!("カード読取り {id} はこの団体にありません。"),
+                format!("There is no card session {id} in this municipality."),
+            ))
+        })
 }
 
 /// Ask for a card to be read at a counter PC.
@@ -434,15 +446,14 @@ fn require_staff(auth: &Authorized<scopes::Card>) -> Result<(), ApiError> {
     tag = "card",
     params(
         ("lgCode" = String, Path, description = "全国地方公共団体コード", example = "012084"),
-        ("Madoguchi-Actor" = String, Header, description = "Staff id of the clerk acting (required)", example = "clerk-0042"),
-        ("Idempotency-Key" = Option<String>, Header, description = "A new UUID per request: a retry with the same key and body returns the first response (with Idempotent-Replayed: true) instead of asking twice"),
+        StaffHeader,
+        IdempotencyKeyHeader,
     ),
     request_body(content = NewCardSessionDto, content_type = "application/json"),
     responses(
         (status = 201, description = "Asked: the counter PC's bridge takes it; follow it with GET", body = CardSessionDto,
             headers(("Location" = String, description = "URL of the card session"))),
         (status = 400, description = "Malformed JSON, lgCode or Madoguchi-Actor", body = ProblemDoc, content_type = "application/problem+json"),
-        (status = 401, description = "No or invalid token", body = ProblemDoc, content_type = "application/problem+json"),
         (status = 403, description = "Scope card (and for readMyNumber mynumber:read) missing, or another municipality", body = ProblemDoc, content_type = "application/problem+json"),
         (status = 404, description = "No such counter PC or visit in this municipality", body = ProblemDoc, content_type = "application/problem+json"),
         (status = 409, description = "The counter PC is not enrolled or is revoked, or the same Idempotency-Key is still running", body = ProblemDoc, content_type = "application/problem+json"),
@@ -456,13 +467,12 @@ fn require_staff(auth: &Authorized<scopes::Card>) -> Result<(), ApiError> {
     wrap = "Idempotent::requiring(Scope::Card)"
 )]
 pub async fn create_card_session(
-    auth: Authorized<scopes::Card>,
+    auth: Clerk<scopes::Card>,
     state: web::Data<AppState>,
     body: ApiJson<NewCardSessionDto>,
     lang: Lang,
 ) -> Result<HttpResponse, ApiError> {
     let code = auth.municipality()?;
-    require_staff(&auth)?;
     let body = body.0;
     let purpose = Purpose::from(body.purpose);
     if purpose == Purpose::ReadMyNumber && !auth.principal.has_scope(Scope::MyNumberRead) {
@@ -565,7 +575,7 @@ pub async fn create_card_session(
             format!("There is no visit {visit} in this municipality."),
         )));
     }
-    let now = crate::store::now();
+    let now = crate::clock::now();
     let session = CardSession {
         id: Uuid::now_v7(),
         lg_code: code,
@@ -631,12 +641,11 @@ pub struct SessionPath {
     params(
         SessionPath,
         WaitParams,
-        ("Madoguchi-Actor" = String, Header, description = "Staff id of the clerk acting (required)", example = "clerk-0042"),
+        StaffHeader,
     ),
     responses(
         (status = 200, description = "The session; result once verified, failure once failed", body = CardSessionDto),
         (status = 400, description = "Malformed lgCode, id, query or Madoguchi-Actor", body = ProblemDoc, content_type = "application/problem+json"),
-        (status = 401, description = "No or invalid token", body = ProblemDoc, content_type = "application/problem+json"),
         (status = 403, description = "Scope card missing, or another municipality", body = ProblemDoc, content_type = "application/problem+json"),
         (status = 404, description = "No such card session in this municipality", body = ProblemDoc, content_type = "application/problem+json"),
     ),
@@ -644,14 +653,13 @@ pub struct SessionPath {
 )]
 #[get("/municipalities/{lgCode}/card-sessions/{cardSessionId}")]
 pub async fn get_card_session(
-    auth: Authorized<scopes::Card>,
+    auth: Clerk<scopes::Card>,
     state: web::Data<AppState>,
     path: web::Path<SessionPath>,
     query: web::Query<WaitParams>,
     lang: Lang,
 ) -> Result<HttpResponse, ApiError> {
     let code = auth.municipality()?;
-    require_staff(&auth)?;
     let wait = query.wait_seconds.unwrap_or(0);
     if wait > MAX_WAIT_SECONDS {
         return Err(ApiError::new(
@@ -681,21 +689,7 @@ pub async fn get_card_session(
         let wake = state.card_signals.changed.notified();
         tokio::pin!(wake);
         wake.as_mut().enable();
-        let session = state
-            .store
-            .card_session(
-                id,
-                state.server_key.as_ref(),
-                state.settings.card.result_keep(),
-            )
-            .await?
-            .filter(|s| s.lg_code == code)
-            .ok_or_else(|| {
-                ApiError::not_found(Text::new(
-                    format!("カード読取り {id} はこの団体にありません。"),
-                    format!("There is no card session {id} in this municipality."),
-                ))
-            })?;
+        let session = session_of(&state, code, id).await?;
         let now_state = session.effective_state(Utc::now());
         let changed = match unless {
             Some(seen) => now_state != seen,
@@ -785,7 +779,7 @@ impl utoipa::ToSchema for CardImage {}
     tag = "card",
     params(
         ImagePath,
-        ("Madoguchi-Actor" = String, Header, description = "Staff id of the clerk acting (required)", example = "clerk-0042"),
+        StaffHeader,
     ),
     responses(
         (status = 200, description = "The image: image/png (name, address), image/jp2 or image/j2c (photo)", content(
@@ -794,7 +788,6 @@ impl utoipa::ToSchema for CardImage {}
             (inline(CardImage) = "image/j2c"),
         )),
         (status = 400, description = "Malformed lgCode, id, image or Madoguchi-Actor", body = ProblemDoc, content_type = "application/problem+json"),
-        (status = 401, description = "No or invalid token", body = ProblemDoc, content_type = "application/problem+json"),
         (status = 403, description = "Scope card missing, or another municipality", body = ProblemDoc, content_type = "application/problem+json"),
         (status = 404, description = "No such card session here, not a verified card face, or its result already forgotten", body = ProblemDoc, content_type = "application/problem+json"),
     ),
@@ -802,33 +795,18 @@ impl utoipa::ToSchema for CardImage {}
 )]
 #[get("/municipalities/{lgCode}/card-sessions/{cardSessionId}/images/{image}")]
 pub async fn get_card_image(
-    auth: Authorized<scopes::Card>,
+    auth: Clerk<scopes::Card>,
     state: web::Data<AppState>,
     path: web::Path<ImagePath>,
 ) -> Result<HttpResponse, ApiError> {
     let code = auth.municipality()?;
-    require_staff(&auth)?;
     let id = path.card_session_id;
     let which = match path.image {
         ImageDto::Name => FaceImage::Name,
         ImageDto::Address => FaceImage::Address,
         ImageDto::Photo => FaceImage::Photo,
     };
-    let session = state
-        .store
-        .card_session(
-            id,
-            state.server_key.as_ref(),
-            state.settings.card.result_keep(),
-        )
-        .await?
-        .filter(|s| s.lg_code == code)
-        .ok_or_else(|| {
-            ApiError::not_found(Text::new(
-                format!("カード読取り {id} はこの団体にありません。"),
-                format!("There is no card session {id} in this municipality."),
-            ))
-        })?;
+    let session = session_of(&state, code, id).await?;
     let images = match &session.outcome {
         Some(Ok(v)) => v.card_face.as_ref().and_then(|f| f.images.as_ref()),
         _ => None,

@@ -11,6 +11,7 @@ use utoipa::ToSchema;
 
 use super::auth::{Authorized, scopes};
 use super::extract::ApiJson;
+use super::headers::ActorHeader;
 use super::problem::{ApiError, ProblemDoc};
 use super::state::AppState;
 use super::visits::catalog_problem;
@@ -241,7 +242,6 @@ async fn current_dto(
     responses(
         (status = 200, description = "The current overrides (version 0: none)", body = OverridesDto),
         (status = 400, description = "Malformed lgCode", body = ProblemDoc, content_type = "application/problem+json"),
-        (status = 401, description = "No or invalid token", body = ProblemDoc, content_type = "application/problem+json"),
         (status = 403, description = "Scope admin missing, or the client may not act for this municipality", body = ProblemDoc, content_type = "application/problem+json"),
     ),
     security(("oauth2" = ["admin"]))
@@ -261,18 +261,15 @@ pub async fn get_overrides(
     tag = "catalog",
     params(
         ("lgCode" = String, Path, description = "全国地方公共団体コード", example = "012084"),
-        ("Madoguchi-Actor" = Option<String>, Header, description = "Staff id of the person acting, recorded in the audit log"),
+        ActorHeader,
     ),
     request_body(content = OverridesInputDto, content_type = "application/json"),
     responses(
         (status = 200, description = "The overrides now in force", body = OverridesDto),
         (status = 400, description = "Malformed JSON or lgCode", body = ProblemDoc, content_type = "application/problem+json"),
-        (status = 401, description = "No or invalid token", body = ProblemDoc, content_type = "application/problem+json"),
         (status = 403, description = "Scope admin missing, or the client may not act for this municipality", body = ProblemDoc, content_type = "application/problem+json"),
         (status = 404, description = "Municipality not registered", body = ProblemDoc, content_type = "application/problem+json"),
         (status = 409, description = "Changed by someone else at the same moment; send again", body = ProblemDoc, content_type = "application/problem+json"),
-        (status = 413, description = "Body too large", body = ProblemDoc, content_type = "application/problem+json"),
-        (status = 415, description = "Not JSON", body = ProblemDoc, content_type = "application/problem+json"),
         (status = 422, description = "Unknown procedures, bad values or local procedures that do not fit the catalogue, all listed in errors[]", body = ProblemDoc, content_type = "application/problem+json"),
     ),
     security(("oauth2" = ["admin"]))
@@ -324,7 +321,6 @@ pub async fn put_overrides(
     responses(
         (status = 200, description = "The effective catalogue", body = CatalogDto),
         (status = 400, description = "Malformed lgCode", body = ProblemDoc, content_type = "application/problem+json"),
-        (status = 401, description = "No or invalid token", body = ProblemDoc, content_type = "application/problem+json"),
         (status = 403, description = "Scope visits missing, or the client may not act for this municipality", body = ProblemDoc, content_type = "application/problem+json"),
     ),
     security(("oauth2" = ["visits"]))

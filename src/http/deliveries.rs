@@ -126,7 +126,6 @@ pub struct PageDto {
     responses(
         (status = 200, description = "One page of deliveries", body = PageDto),
         (status = 400, description = "An invalid lgCode, state, cursor or limit", body = ProblemDoc, content_type = "application/problem+json"),
-        (status = 401, description = "No or invalid token", body = ProblemDoc, content_type = "application/problem+json"),
         (status = 403, description = "Scope admin missing", body = ProblemDoc, content_type = "application/problem+json"),
     ),
     security(("oauth2" = ["admin"]))
@@ -178,7 +177,6 @@ fn not_found(id: Uuid) -> ApiError {
     responses(
         (status = 200, description = "The delivery", body = DeliveryDto),
         (status = 400, description = "deliveryId is not a UUID", body = ProblemDoc, content_type = "application/problem+json"),
-        (status = 401, description = "No or invalid token", body = ProblemDoc, content_type = "application/problem+json"),
         (status = 403, description = "Scope admin missing", body = ProblemDoc, content_type = "application/problem+json"),
         (status = 404, description = "No such delivery", body = ProblemDoc, content_type = "application/problem+json"),
     ),
@@ -207,7 +205,6 @@ pub async fn get_delivery(
     responses(
         (status = 200, description = "Pending again", body = DeliveryDto),
         (status = 400, description = "deliveryId is not a UUID", body = ProblemDoc, content_type = "application/problem+json"),
-        (status = 401, description = "No or invalid token", body = ProblemDoc, content_type = "application/problem+json"),
         (status = 403, description = "Scope admin missing", body = ProblemDoc, content_type = "application/problem+json"),
         (status = 404, description = "No such delivery", body = ProblemDoc, content_type = "application/problem+json"),
         (status = 409, description = "Not dead (pending or delivered)", body = ProblemDoc, content_type = "application/problem+json"),

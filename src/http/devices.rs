@@ -12,6 +12,7 @@ use uuid::Uuid;
 
 use super::auth::{Authorized, scopes};
 use super::extract::ApiJson;
+use super::headers::IdempotencyKeyHeader;
 use super::idempotency::Idempotent;
 use super::pagination::page_type;
 use super::problem::{ApiError, ProblemDoc, ProblemKind};
@@ -181,12 +182,11 @@ fn no_device(id: Uuid) -> ApiError {
 /// Register a counter PC. The response holds its one-time enrolment code, once.
 #[utoipa::path(
     tag = "admin",
-    params(("Idempotency-Key" = Option<String>, Header, description = "A new UUID per request: a retry with the same key and body returns the first response (with Idempotent-Replayed: true) instead of acting twice")),
+    params(IdempotencyKeyHeader),
     request_body(content = NewDeviceDto, content_type = "application/json"),
     responses(
         (status = 201, description = "Registered; enrolmentCode is shown only now and is good for 15 minutes", body = CreatedDeviceDto,
             headers(("Location" = String, description = "URL of the device"))),
-        (status = 401, description = "No or invalid token", body = ProblemDoc, content_type = "application/problem+json"),
         (status = 403, description = "Scope admin missing", body = ProblemDoc, content_type = "application/problem+json"),
         (status = 404, description = "The municipality is not registered", body = ProblemDoc, content_type = "application/problem+json"),
         (status = 409, description = "A request with the same Idempotency-Key is still running, or its completed response was too large to keep", body = ProblemDoc, content_type = "application/problem+json"),
@@ -240,7 +240,6 @@ pub async fn create_device(
     responses(
         (status = 200, description = "One page of counter PCs", body = DevicePage),
         (status = 400, description = "An invalid lgCode, limit or cursor", body = ProblemDoc, content_type = "application/problem+json"),
-        (status = 401, description = "No or invalid token", body = ProblemDoc, content_type = "application/problem+json"),
         (status = 403, description = "Scope admin missing", body = ProblemDoc, content_type = "application/problem+json"),
     ),
     security(("oauth2" = ["admin"]))
@@ -274,7 +273,6 @@ pub async fn list_devices(
     responses(
         (status = 200, description = "The device", body = DeviceDto),
         (status = 400, description = "deviceId is not a UUID", body = ProblemDoc, content_type = "application/problem+json"),
-        (status = 401, description = "No or invalid token", body = ProblemDoc, content_type = "application/problem+json"),
         (status = 403, description = "Scope admin missing", body = ProblemDoc, content_type = "application/problem+json"),
         (status = 404, description = "No such device", body = ProblemDoc, content_type = "application/problem+json"),
     ),
@@ -297,12 +295,11 @@ pub async fn get_device(
     tag = "admin",
     params(
         ("deviceId" = Uuid, Path, description = "The device's id"),
-        ("Idempotency-Key" = Option<String>, Header, description = "A new UUID per request: a retry with the same key returns the first response (with Idempotent-Replayed: true)"),
+        IdempotencyKeyHeader,
     ),
     responses(
         (status = 200, description = "The revoked device", body = DeviceDto),
         (status = 400, description = "deviceId is not a UUID", body = ProblemDoc, content_type = "application/problem+json"),
-        (status = 401, description = "No or invalid token", body = ProblemDoc, content_type = "application/problem+json"),
         (status = 403, description = "Scope admin missing", body = ProblemDoc, content_type = "application/problem+json"),
         (status = 404, description = "No such device", body = ProblemDoc, content_type = "application/problem+json"),
         (status = 409, description = "A request with the same Idempotency-Key is still running", body = ProblemDoc, content_type = "application/problem+json"),

@@ -274,7 +274,6 @@ fn header_problems(
         (status = 202, description = "Stored; checking and applying in the background", body = JobDto,
             headers(("Location" = String, description = "URL of the job"))),
         (status = 400, description = "An invalid lgCode, kind or query", body = ProblemDoc, content_type = "application/problem+json"),
-        (status = 401, description = "No or invalid token", body = ProblemDoc, content_type = "application/problem+json"),
         (status = 403, description = "Scope admin missing", body = ProblemDoc, content_type = "application/problem+json"),
         (status = 404, description = "No such municipality", body = ProblemDoc, content_type = "application/problem+json"),
         (status = 413, description = "Larger than link.max_import_bytes", body = ProblemDoc, content_type = "application/problem+json"),
@@ -443,7 +442,6 @@ pub async fn create_import(
     responses(
         (status = 200, description = "The job", body = JobDto),
         (status = 400, description = "jobId is not a UUID", body = ProblemDoc, content_type = "application/problem+json"),
-        (status = 401, description = "No or invalid token", body = ProblemDoc, content_type = "application/problem+json"),
         (status = 403, description = "Scope admin missing", body = ProblemDoc, content_type = "application/problem+json"),
         (status = 404, description = "No such job on this replica (kept an hour; a restart forgets it, and applies nothing of an unfinished file)", body = ProblemDoc, content_type = "application/problem+json"),
     ),
@@ -491,7 +489,6 @@ pub struct DirectoryDto {
     responses(
         (status = 200, description = "The directory", body = DirectoryDto),
         (status = 400, description = "An invalid lgCode", body = ProblemDoc, content_type = "application/problem+json"),
-        (status = 401, description = "No or invalid token", body = ProblemDoc, content_type = "application/problem+json"),
         (status = 403, description = "Scope admin missing", body = ProblemDoc, content_type = "application/problem+json"),
     ),
     security(("oauth2" = ["admin"]))

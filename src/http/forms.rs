@@ -274,7 +274,6 @@ pub(crate) fn form_errors(errors: &[FormError], lang: Lang) -> Vec<FormErrorDto>
     tag = "forms",
     responses(
         (status = 200, description = "Every form and dialect", body = FormList),
-        (status = 401, description = "No or invalid token", body = ProblemDoc, content_type = "application/problem+json"),
         (status = 403, description = "Scope forms missing", body = ProblemDoc, content_type = "application/problem+json"),
     ),
     security(("oauth2" = ["forms"]))
@@ -316,7 +315,6 @@ pub async fn list_forms(
     params(("formId" = String, Path, description = "Form id", example = "residentMove")),
     responses(
         (status = 200, description = "The form's versions, oldest first", body = FormDetail),
-        (status = 401, description = "No or invalid token", body = ProblemDoc, content_type = "application/problem+json"),
         (status = 403, description = "Scope forms missing", body = ProblemDoc, content_type = "application/problem+json"),
         (status = 404, description = "No such form; `forms` lists those that exist", body = ProblemDoc, content_type = "application/problem+json"),
     ),
@@ -363,7 +361,6 @@ pub async fn get_form(
     ),
     responses(
         (status = 200, description = "The schema", body = Object, content_type = "application/schema+json"),
-        (status = 401, description = "No or invalid token", body = ProblemDoc, content_type = "application/problem+json"),
         (status = 403, description = "Scope forms missing", body = ProblemDoc, content_type = "application/problem+json"),
         (status = 404, description = "No such form or version", body = ProblemDoc, content_type = "application/problem+json"),
     ),
@@ -410,11 +407,8 @@ fn document(body: Value) -> Result<Value, ApiError> {
     responses(
         (status = 200, description = "The normalized document, every change, warnings and values that could not be read", body = NormalizeResult),
         (status = 400, description = "Malformed JSON, or an unknown dialect", body = ProblemDoc, content_type = "application/problem+json"),
-        (status = 401, description = "No or invalid token", body = ProblemDoc, content_type = "application/problem+json"),
         (status = 403, description = "Scope forms missing", body = ProblemDoc, content_type = "application/problem+json"),
         (status = 404, description = "No such form or version", body = ProblemDoc, content_type = "application/problem+json"),
-        (status = 413, description = "Body over the limit", body = ProblemDoc, content_type = "application/problem+json"),
-        (status = 415, description = "Not JSON", body = ProblemDoc, content_type = "application/problem+json"),
         (status = 422, description = "The body is not a JSON object", body = ProblemDoc, content_type = "application/problem+json"),
     ),
     security(("oauth2" = ["forms"]))
@@ -452,11 +446,8 @@ pub async fn normalize_form(
     responses(
         (status = 200, description = "Whether the document is valid, the normalized document and every error", body = ValidateResult),
         (status = 400, description = "Malformed JSON, or an unknown dialect", body = ProblemDoc, content_type = "application/problem+json"),
-        (status = 401, description = "No or invalid token", body = ProblemDoc, content_type = "application/problem+json"),
         (status = 403, description = "Scope forms missing", body = ProblemDoc, content_type = "application/problem+json"),
         (status = 404, description = "No such form or version", body = ProblemDoc, content_type = "application/problem+json"),
-        (status = 413, description = "Body over the limit", body = ProblemDoc, content_type = "application/problem+json"),
-        (status = 415, description = "Not JSON", body = ProblemDoc, content_type = "application/problem+json"),
         (status = 422, description = "The body is not a JSON object", body = ProblemDoc, content_type = "application/problem+json"),
     ),
     security(("oauth2" = ["forms"]))
@@ -489,8 +480,6 @@ pub async fn validate_form(
     request_body(content = FieldInput, content_type = "application/json"),
     responses(
         (status = 200, description = "The value in standard form", body = FieldResult),
-        (status = 400, description = "Malformed JSON", body = ProblemDoc, content_type = "application/problem+json"),
-        (status = 401, description = "No or invalid token", body = ProblemDoc, content_type = "application/problem+json"),
         (status = 403, description = "Scope forms missing", body = ProblemDoc, content_type = "application/problem+json"),
         (status = 404, description = "Unknown kind; `kinds` lists those that exist", body = ProblemDoc, content_type = "application/problem+json"),
         (status = 422, description = "The value cannot be normalized: errors[] says why, `suggestion` gives the right value where there is one", body = ProblemDoc, content_type = "application/problem+json"),

@@ -48,7 +48,6 @@ pub struct KpisDto {
     responses(
         (status = 200, description = "The day's KPIs", body = KpisDto),
         (status = 400, description = "Malformed lgCode or date", body = ProblemDoc, content_type = "application/problem+json"),
-        (status = 401, description = "No or invalid token", body = ProblemDoc, content_type = "application/problem+json"),
         (status = 403, description = "Scope municipalities:read missing, or the client may not act for this municipality", body = ProblemDoc, content_type = "application/problem+json"),
     ),
     security(("oauth2" = ["municipalities:read"]))
@@ -62,7 +61,7 @@ pub async fn get_kpis(
     let code = auth.municipality()?;
     let day = query
         .date
-        .unwrap_or_else(|| crate::visits::model::japan_day(crate::store::now()));
+        .unwrap_or_else(|| crate::visits::model::japan_day(crate::clock::now()));
     let visits = state.store.visits_on(&code, day).await?;
     let k = crate::kpi::day(day, &visits);
     Ok(HttpResponse::Ok().json(KpisDto {

@@ -146,7 +146,6 @@ fn linkable_area(
     responses(
         (status = 200, description = "One page of applications", body = PageDto),
         (status = 400, description = "Malformed lgCode, cursor or limit", body = ProblemDoc, content_type = "application/problem+json"),
-        (status = 401, description = "No or invalid token", body = ProblemDoc, content_type = "application/problem+json"),
         (status = 403, description = "Scope link missing, another municipality, or a business area outside the client's linkAreas", body = ProblemDoc, content_type = "application/problem+json"),
         (status = 404, description = "No such business area", body = ProblemDoc, content_type = "application/problem+json"),
     ),
@@ -236,7 +235,6 @@ pub struct ApplicationPath {
     responses(
         (status = 200, description = "The application as it is now", body = LinkApplicationDto),
         (status = 400, description = "Malformed JSON, lgCode or id", body = ProblemDoc, content_type = "application/problem+json"),
-        (status = 401, description = "No or invalid token", body = ProblemDoc, content_type = "application/problem+json"),
         (status = 403, description = "Scope link missing, another municipality, or a business area outside the client's linkAreas", body = ProblemDoc, content_type = "application/problem+json"),
         (status = 404, description = "No such business area, or no such application in it", body = ProblemDoc, content_type = "application/problem+json"),
         (status = 409, description = "The application is past that answer", body = ProblemDoc, content_type = "application/problem+json"),

@@ -15,6 +15,7 @@ mod domain_errors;
 pub mod extract;
 pub mod fallback;
 pub mod forms;
+pub mod headers;
 pub mod heavy_work;
 pub mod idempotency;
 mod kpis;

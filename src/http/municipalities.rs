@@ -7,6 +7,7 @@ use utoipa::ToSchema;
 
 use super::auth::{Authorized, scopes};
 use super::extract::{ApiJson, present_object};
+use super::headers::ActorHeader;
 use super::pagination::{page_params, page_type, six_digits};
 use super::problem::{ApiError, ProblemDoc};
 use super::state::AppState;
@@ -157,7 +158,6 @@ page_params!(
     responses(
         (status = 200, description = "One page of municipalities", body = MunicipalityPage),
         (status = 400, description = "Bad limit or cursor", body = ProblemDoc, content_type = "application/problem+json"),
-        (status = 401, description = "No or invalid token", body = ProblemDoc, content_type = "application/problem+json"),
         (status = 403, description = "Scope municipalities:read missing", body = ProblemDoc, content_type = "application/problem+json"),
     ),
     security(("oauth2" = ["municipalities:read"]))
@@ -194,7 +194,6 @@ pub fn not_registered(code: &tenancy::LgCode) -> ApiError {
     responses(
         (status = 200, description = "The municipality", body = MunicipalityDto),
         (status = 400, description = "Malformed lgCode (check digit)", body = ProblemDoc, content_type = "application/problem+json"),
-        (status = 401, description = "No or invalid token", body = ProblemDoc, content_type = "application/problem+json"),
         (status = 403, description = "Scope missing, or the client may not act for this municipality", body = ProblemDoc, content_type = "application/problem+json"),
         (status = 404, description = "Not registered", body = ProblemDoc, content_type = "application/problem+json"),
     ),
@@ -219,13 +218,12 @@ pub async fn get_municipality(
     tag = "municipalities",
     params(
         ("lgCode" = String, Path, description = "全国地方公共団体コード", example = "012084"),
-        ("Madoguchi-Actor" = Option<String>, Header, description = "Staff id of the clerk acting, recorded in the audit log"),
+        ActorHeader,
     ),
     request_body(content = MunicipalityPatchDto, content_type = "application/json"),
     responses(
         (status = 200, description = "The changed municipality", body = MunicipalityDto),
         (status = 400, description = "Malformed JSON or lgCode", body = ProblemDoc, content_type = "application/problem+json"),
-        (status = 401, description = "No or invalid token", body = ProblemDoc, content_type = "application/problem+json"),
         (status = 403, description = "Scope missing, or the client may not act for this municipality", body = ProblemDoc, content_type = "application/problem+json"),
         (status = 404, description = "Not registered", body = ProblemDoc, content_type = "application/problem+json"),
         (status = 422, description = "Invalid fields, all listed in errors[]", body = ProblemDoc, content_type = "application/problem+json"),

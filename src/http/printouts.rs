@@ -8,11 +8,12 @@ use actix_web::http::header;
 use actix_web::{HttpResponse, get, web};
 use uuid::Uuid;
 
-use super::auth::{Authorized, scopes};
+use super::auth::{Clerk, scopes};
+use super::headers::StaffHeader;
 use super::heavy_work::Cancel;
 use super::problem::{ApiError, ProblemDoc, ProblemKind};
 use super::state::AppState;
-use super::visits::{DraftPath, VisitPath, catalog_of, drafts_of, load_for};
+use super::visits::{DraftPath, VisitPath, catalog_of, load_for};
 use crate::audit::Action;
 use crate::catalog::Catalog;
 use crate::i18n::{Lang, Text};
@@ -76,21 +77,20 @@ fn printables(
             })
             .collect();
     }
-    drafts_of(state, catalog, visit, d, Lang::Ja)
+    let today = crate::visits::model::japan_day(crate::clock::now());
+    crate::visits::evaluate(&state.forms, catalog, &visit.household, d, today)
         .into_iter()
-        .filter_map(|draft| {
-            Some(Printable {
-                procedure: catalog.procedure(&draft.procedure_id)?.clone(),
-                key: draft.key,
-                form: draft.form,
-                document: draft.document,
-                prefilled: draft.prefilled_fields,
-                problems: draft
-                    .errors
-                    .into_iter()
-                    .map(|e| (e.pointer, e.message))
-                    .collect(),
-            })
+        .map(|draft| Printable {
+            form: draft.form_ref(),
+            procedure: draft.spec.procedure,
+            key: draft.spec.key,
+            document: draft.document,
+            prefilled: draft.prefilled,
+            problems: draft
+                .errors
+                .into_iter()
+                .map(|e| (e.pointer, e.message.get(Lang::Ja).to_owned()))
+                .collect(),
         })
         .collect()
 }
@@ -203,7 +203,7 @@ fn print_visit(
 
 async fn printout(
     state: &web::Data<AppState>,
-    auth: &Authorized<scopes::Visits>,
+    auth: &Clerk<scopes::Visits>,
     id: Uuid,
     selection: Selection,
 ) -> Result<HttpResponse, ApiError> {
@@ -271,12 +271,11 @@ async fn printout(
     tag = "visits",
     params(
         VisitPath,
-        ("Madoguchi-Actor" = String, Header, description = "Staff id of the clerk acting (required)", example = "clerk-0042"),
+        StaffHeader,
     ),
     responses(
         (status = 200, description = "PDF (A4, Japanese, typeface embedded): each form, then the receipt", body = inline(PdfFile), content_type = "application/pdf"),
         (status = 400, description = "Malformed lgCode, visit id or Madoguchi-Actor", body = ProblemDoc, content_type = "application/problem+json"),
-        (status = 401, description = "No or invalid token", body = ProblemDoc, content_type = "application/problem+json"),
         (status = 403, description = "Scope visits missing, or the client may not act for this municipality", body = ProblemDoc, content_type = "application/problem+json"),
         (status = 404, description = "No such visit in this municipality", body = ProblemDoc, content_type = "application/problem+json"),
         (status = 429, description = "busy: this client already has 2 printouts under way, or the gateway's queue of heavy work is full; retry after Retry-After", body = ProblemDoc, content_type = "application/problem+json"),
@@ -285,7 +284,7 @@ async fn printout(
 )]
 #[get("/municipalities/{lgCode}/visits/{visitId}/printouts")]
 pub async fn get_printouts(
-    auth: Authorized<scopes::Visits>,
+    auth: Clerk<scopes::Visits>,
     state: web::Data<AppState>,
     path: web::Path<VisitPath>,
 ) -> Result<HttpResponse, ApiError> {
@@ -298,12 +297,11 @@ pub async fn get_printouts(
     tag = "visits",
     params(
         VisitPath,
-        ("Madoguchi-Actor" = String, Header, description = "Staff id of the clerk acting (required)", example = "clerk-0042"),
+        StaffHeader,
     ),
     responses(
         (status = 200, description = "PDF (A4, Japanese, typeface embedded)", body = inline(PdfFile), content_type = "application/pdf"),
         (status = 400, description = "Malformed lgCode, visit id or Madoguchi-Actor", body = ProblemDoc, content_type = "application/problem+json"),
-        (status = 401, description = "No or invalid token", body = ProblemDoc, content_type = "application/problem+json"),
         (status = 403, description = "Scope visits missing, or the client may not act for this municipality", body = ProblemDoc, content_type = "application/problem+json"),
         (status = 404, description = "No such visit in this municipality", body = ProblemDoc, content_type = "application/problem+json"),
         (status = 429, description = "busy: this client already has 2 printouts under way, or the gateway's queue of heavy work is full; retry after Retry-After", body = ProblemDoc, content_type = "application/problem+json"),
@@ -312,7 +310,7 @@ pub async fn get_printouts(
 )]
 #[get("/municipalities/{lgCode}/visits/{visitId}/receipt")]
 pub async fn get_receipt(
-    auth: Authorized<scopes::Visits>,
+    auth: Clerk<scopes::Visits>,
     state: web::Data<AppState>,
     path: web::Path<VisitPath>,
 ) -> Result<HttpResponse, ApiError> {
@@ -325,12 +323,11 @@ pub async fn get_receipt(
     tag = "visits",
     params(
         DraftPath,
-        ("Madoguchi-Actor" = String, Header, description = "Staff id of the clerk acting (required)", example = "clerk-0042"),
+        StaffHeader,
     ),
     responses(
         (status = 200, description = "PDF (A4, Japanese, typeface embedded)", body = inline(PdfFile), content_type = "application/pdf"),
         (status = 400, description = "Malformed lgCode, visit id or Madoguchi-Actor", body = ProblemDoc, content_type = "application/problem+json"),
-        (status = 401, description = "No or invalid token", body = ProblemDoc, content_type = "application/problem+json"),
         (status = 403, description = "Scope visits missing, or the client may not act for this municipality", body = ProblemDoc, content_type = "application/problem+json"),
         (status = 404, description = "No such visit or draft", body = ProblemDoc, content_type = "application/problem+json"),
         (status = 429, description = "busy: this client already has 2 printouts under way, or the gateway's queue of heavy work is full; retry after Retry-After", body = ProblemDoc, content_type = "application/problem+json"),
@@ -339,7 +336,7 @@ pub async fn get_receipt(
 )]
 #[get("/municipalities/{lgCode}/visits/{visitId}/drafts/{draftKey}/pdf")]
 pub async fn get_draft_pdf(
-    auth: Authorized<scopes::Visits>,
+    auth: Clerk<scopes::Visits>,
     state: web::Data<AppState>,
     path: web::Path<DraftPath>,
 ) -> Result<HttpResponse, ApiError> {

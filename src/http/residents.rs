@@ -9,7 +9,8 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-use super::auth::{Authorized, scopes};
+use super::auth::{Clerk, scopes};
+use super::headers::StaffHeader;
 use super::problem::{ApiError, ProblemDoc, ProblemKind};
 use super::state::AppState;
 use crate::audit::{Action, Actor, AuditEntry};
@@ -158,19 +159,6 @@ pub(super) async fn audit_lookup(
     Ok(())
 }
 
-fn require_staff(actor: &Actor) -> Result<(), ApiError> {
-    if actor.staff.is_some() {
-        return Ok(());
-    }
-    Err(ApiError::new(
-        ProblemKind::InvalidActor,
-        Text::new(
-            "住民記録の照会は監査のため、Madoguchi-Actor ヘッダーに操作する職員の職員番号を入れてください。",
-            "Directory lookups are audited: send the acting clerk's staff id in the Madoguchi-Actor header.",
-        ),
-    ))
-}
-
 /// The visit must be this municipality's, this client's, and still open: a lookup in the
 /// directory is for a resident at the counter now, not for a visit that has ended.
 async fn require_visit(
@@ -228,12 +216,11 @@ pub struct SearchParams {
     params(
         ("lgCode" = String, Path, description = "全国地方公共団体コード", example = "012084"),
         SearchParams,
-        ("Madoguchi-Actor" = String, Header, description = "Staff id of the clerk acting (required)", example = "clerk-0042"),
+        StaffHeader,
     ),
     responses(
         (status = 200, description = "The residents found", body = ResidentListDto),
         (status = 400, description = "No criterion, an unreadable one, a malformed lgCode, visitId or Madoguchi-Actor", body = ProblemDoc, content_type = "application/problem+json"),
-        (status = 401, description = "No or invalid token", body = ProblemDoc, content_type = "application/problem+json"),
         (status = 403, description = "Scope residents missing, or another municipality", body = ProblemDoc, content_type = "application/problem+json"),
         (status = 404, description = "No such visit in this municipality", body = ProblemDoc, content_type = "application/problem+json"),
     ),
@@ -241,12 +228,11 @@ pub struct SearchParams {
 )]
 #[get("/municipalities/{lgCode}/residents")]
 pub async fn search_residents(
-    auth: Authorized<scopes::Residents>,
+    auth: Clerk<scopes::Residents>,
     state: web::Data<AppState>,
     query: web::Query<SearchParams>,
 ) -> Result<HttpResponse, ApiError> {
     let code = auth.municipality()?;
-    require_staff(&auth.actor)?;
     let q = query.into_inner();
     let kana = match q.kana.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
         Some(k) => Some(
@@ -351,12 +337,11 @@ pub struct HouseholdPath {
     params(
         HouseholdPath,
         VisitParam,
-        ("Madoguchi-Actor" = String, Header, description = "Staff id of the clerk acting (required)", example = "clerk-0042"),
+        StaffHeader,
     ),
     responses(
         (status = 200, description = "The household's members", body = ResidentListDto),
         (status = 400, description = "Malformed lgCode, visitId or Madoguchi-Actor", body = ProblemDoc, content_type = "application/problem+json"),
-        (status = 401, description = "No or invalid token", body = ProblemDoc, content_type = "application/problem+json"),
         (status = 403, description = "Scope residents missing, or another municipality", body = ProblemDoc, content_type = "application/problem+json"),
         (status = 404, description = "No such visit, or no such household in the directory", body = ProblemDoc, content_type = "application/problem+json"),
     ),
@@ -364,13 +349,12 @@ pub struct HouseholdPath {
 )]
 #[get("/municipalities/{lgCode}/households/{householdNumber}")]
 pub async fn get_household(
-    auth: Authorized<scopes::Residents>,
+    auth: Clerk<scopes::Residents>,
     state: web::Data<AppState>,
     path: web::Path<HouseholdPath>,
     query: web::Query<VisitParam>,
 ) -> Result<HttpResponse, ApiError> {
     let code = auth.municipality()?;
-    require_staff(&auth.actor)?;
     require_visit(&state, &code, query.visit_id, &auth.actor).await?;
     let mut members = state
         .store

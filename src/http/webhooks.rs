@@ -11,6 +11,7 @@ use uuid::Uuid;
 
 use super::auth::{Authorized, scopes};
 use super::extract::ApiJson;
+use super::headers::IdempotencyKeyHeader;
 use super::idempotency::Idempotent;
 use super::problem::{ApiError, ProblemDoc, ProblemKind};
 use super::state::AppState;
@@ -90,17 +91,15 @@ const MAX_URL: usize = 2048;
     tag = "visits",
     params(
         ("lgCode" = String, Path, description = "全国地方公共団体コード", example = "012084"),
-        ("Idempotency-Key" = Option<String>, Header, description = "A new UUID per request: a retry with the same key and body returns the first response"),
+        IdempotencyKeyHeader,
     ),
     request_body(content = NewWebhookDto, content_type = "application/json"),
     responses(
         (status = 201, description = "The endpoint, with its secret", body = WebhookDto),
         (status = 400, description = "Malformed JSON or lgCode", body = ProblemDoc, content_type = "application/problem+json"),
-        (status = 401, description = "No or invalid token", body = ProblemDoc, content_type = "application/problem+json"),
         (status = 403, description = "Scope visits missing, or another municipality", body = ProblemDoc, content_type = "application/problem+json"),
         (status = 404, description = "Municipality not registered", body = ProblemDoc, content_type = "application/problem+json"),
         (status = 409, description = "Idempotency-Key in use", body = ProblemDoc, content_type = "application/problem+json"),
-        (status = 415, description = "Not JSON", body = ProblemDoc, content_type = "application/problem+json"),
         (status = 422, description = "Not an http(s) URL; a host that is or resolves to an address that is not public — loopback, private, link-local, metadata — outside `link.webhooks.allow_networks` (`forbidden_address`); or the client's endpoints at their limit (`too_many`, 10 by default)", body = ProblemDoc, content_type = "application/problem+json"),
     ),
     security(("oauth2" = ["visits"]))
@@ -210,7 +209,6 @@ pub async fn create_webhook(
     responses(
         (status = 200, description = "The endpoints", body = ListDto),
         (status = 400, description = "Malformed lgCode", body = ProblemDoc, content_type = "application/problem+json"),
-        (status = 401, description = "No or invalid token", body = ProblemDoc, content_type = "application/problem+json"),
         (status = 403, description = "Scope visits missing, or another municipality", body = ProblemDoc, content_type = "application/problem+json"),
     ),
     security(("oauth2" = ["visits"]))
@@ -243,7 +241,6 @@ pub async fn list_webhooks(
     responses(
         (status = 204, description = "Removed"),
         (status = 400, description = "Malformed lgCode or webhookId", body = ProblemDoc, content_type = "application/problem+json"),
-        (status = 401, description = "No or invalid token", body = ProblemDoc, content_type = "application/problem+json"),
         (status = 403, description = "Scope visits missing, or another municipality", body = ProblemDoc, content_type = "application/problem+json"),
         (status = 404, description = "This client has no such endpoint", body = ProblemDoc, content_type = "application/problem+json"),
     ),
@@ -277,12 +274,11 @@ pub async fn delete_webhook(
     params(
         ("lgCode" = String, Path, description = "全国地方公共団体コード", example = "012084"),
         ("webhookId" = Uuid, Path, description = "The endpoint's id"),
-        ("Idempotency-Key" = Option<String>, Header, description = "A new UUID per request: a retry with the same key returns the first response (and its secret)"),
+        IdempotencyKeyHeader,
     ),
     responses(
         (status = 200, description = "The endpoint with its new secret and until when the old one still signs", body = WebhookDto),
         (status = 400, description = "Malformed lgCode or webhookId", body = ProblemDoc, content_type = "application/problem+json"),
-        (status = 401, description = "No or invalid token", body = ProblemDoc, content_type = "application/problem+json"),
         (status = 403, description = "Scope visits missing, or another municipality", body = ProblemDoc, content_type = "application/problem+json"),
         (status = 404, description = "This client has no such endpoint", body = ProblemDoc, content_type = "application/problem+json"),
         (status = 409, description = "Idempotency-Key in use", body = ProblemDoc, content_type = "application/problem+json"),
@@ -303,7 +299,7 @@ pub async fn rotate_webhook_secret(
     let id = path.into_inner().1;
     let client = auth.actor.client_id.clone().unwrap_or_default();
     let secret = webhooks::new_secret().map_err(ApiError::internal)?;
-    let until = crate::store::now() + webhooks::ROTATION_OVERLAP;
+    let until = crate::clock::now() + webhooks::ROTATION_OVERLAP;
     let endpoint = state
         .store
         .rotate_webhook_secret(
@@ -348,7 +344,6 @@ pub struct TestResultDto {
     responses(
         (status = 200, description = "Sent: whether the receiver took it", body = TestResultDto),
         (status = 400, description = "Malformed lgCode or webhookId", body = ProblemDoc, content_type = "application/problem+json"),
-        (status = 401, description = "No or invalid token", body = ProblemDoc, content_type = "application/problem+json"),
         (status = 403, description = "Scope visits missing, or another municipality", body = ProblemDoc, content_type = "application/problem+json"),
         (status = 404, description = "This client has no such endpoint", body = ProblemDoc, content_type = "application/problem+json"),
     ),
@@ -369,7 +364,7 @@ pub async fn test_webhook(
         .await?
         .ok_or_else(|| no_such_webhook(id))?;
     let message_id = Uuid::now_v7();
-    let payload = webhooks::test_event(&code.to_string(), id, crate::store::now()).to_string();
+    let payload = webhooks::test_event(&code.to_string(), id, crate::clock::now()).to_string();
     let timeout =
         std::time::Duration::from_secs(state.settings.link.webhooks.timeout_seconds.max(1));
     let http = state.egress.client(timeout);
@@ -476,7 +471,6 @@ async fn own_endpoint(
     responses(
         (status = 200, description = "One page of messages, newest first", body = WebhookMessagePage),
         (status = 400, description = "Malformed lgCode, webhookId, limit or cursor", body = ProblemDoc, content_type = "application/problem+json"),
-        (status = 401, description = "No or invalid token", body = ProblemDoc, content_type = "application/problem+json"),
         (status = 403, description = "Scope visits missing, or another municipality", body = ProblemDoc, content_type = "application/problem+json"),
         (status = 404, description = "This client has no such endpoint", body = ProblemDoc, content_type = "application/problem+json"),
     ),
@@ -520,7 +514,6 @@ pub async fn list_webhook_messages(
     responses(
         (status = 202, description = "On its way again", body = MessageDto),
         (status = 400, description = "Malformed lgCode, webhookId or messageId", body = ProblemDoc, content_type = "application/problem+json"),
-        (status = 401, description = "No or invalid token", body = ProblemDoc, content_type = "application/problem+json"),
         (status = 403, description = "Scope visits missing, or another municipality", body = ProblemDoc, content_type = "application/problem+json"),
         (status = 404, description = "This client has no such endpoint, or it no such message", body = ProblemDoc, content_type = "application/problem+json"),
         (status = 409, description = "The message is on its way already", body = ProblemDoc, content_type = "application/problem+json"),

@@ -174,7 +174,7 @@ impl Worker {
 
     /// Claims one batch and delivers it; the number claimed.
     async fn round(&mut self) -> Result<usize, StoreError> {
-        let now = crate::store::now();
+        let now = crate::clock::now();
         let lease = chrono::Duration::seconds(
             i64::try_from(self.settings.lease_seconds.max(1)).unwrap_or(60),
         );
@@ -225,7 +225,7 @@ impl Worker {
         }
         let delivered_after = started.elapsed();
         self.store
-            .finish_deliveries(&owner, &outcomes, crate::store::now())
+            .finish_deliveries(&owner, &outcomes, crate::clock::now())
             .await?;
         tracing::debug!(
             claimed = count,
@@ -261,7 +261,7 @@ impl Worker {
                     .await;
                 match worker
                     .store
-                    .finish_deliveries(&own, &outcomes, crate::store::now())
+                    .finish_deliveries(&own, &outcomes, crate::clock::now())
                     .await
                 {
                     Ok(()) => worker.count(&outcomes),
@@ -350,7 +350,7 @@ impl Worker {
         mut group: Vec<Claimed>,
         outcomes: &mut Vec<(Delivery, Finish)>,
     ) -> Option<Vec<Claimed>> {
-        let now = crate::store::now();
+        let now = crate::clock::now();
         let instant = Instant::now();
         match self.breaker(key, |b| b.gate(instant)) {
             Gate::Closed => {}
@@ -460,11 +460,11 @@ impl Worker {
                 &area,
                 &documents,
                 Uuid::now_v7(),
-                crate::store::now(),
+                crate::clock::now(),
             )
         })
         .await;
-        let now = crate::store::now();
+        let now = crate::clock::now();
         match written {
             Ok(Ok(_)) => {
                 self.note_breaker(key, true);
@@ -504,7 +504,7 @@ impl Worker {
                     c
                 }
                 Err(e) => {
-                    let now = crate::store::now();
+                    let now = crate::clock::now();
                     for (d, _) in group {
                         let finish = self.failed(&d, format!("http connector: {e}"), now);
                         outcomes.push((d, finish));
@@ -534,7 +534,7 @@ impl Worker {
         outcomes: &mut Vec<(Delivery, Finish)>,
         lease_ends: Instant,
     ) {
-        let now = crate::store::now();
+        let now = crate::clock::now();
         let target = match self
             .store
             .webhook_target(endpoint, self.server_key.as_ref())
@@ -619,10 +619,10 @@ impl Worker {
                     left = chunk.len() + group.len(),
                     "the claim's lease would run out before the next messages are answered: released to be claimed again"
                 );
-                Some(crate::store::now())
+                Some(crate::clock::now())
             } else if !std::mem::take(&mut first) && self.breaker(key, |b| b.is_open()) {
                 Some(
-                    crate::store::now()
+                    crate::clock::now()
                         + chrono::Duration::milliseconds(
                             i64::try_from(self.settings.breaker_open_ms).unwrap_or(i64::MAX),
                         ),
@@ -654,7 +654,7 @@ impl Worker {
         sent: Vec<(Delivery, Sent)>,
         outcomes: &mut Vec<(Delivery, Finish)>,
     ) {
-        let now = crate::store::now();
+        let now = crate::clock::now();
         for (d, s) in sent {
             match s {
                 Sent::Delivered(answer) => {

@@ -305,7 +305,7 @@ impl Importer<'_> {
         file: &FileToImport,
         progress: std::sync::Arc<dyn Fn(Progress) + Send + Sync>,
     ) -> Result<Outcome, ImportError> {
-        let started_at = crate::store::now();
+        let started_at = crate::clock::now();
         if self.allow_my_number && self.server_key.is_none() {
             return Err(ImportError::File(
                 "個人番号を取り込むにはサーバー鍵(server key)が必要です / a server key is needed to take in 個人番号".to_owned(),
@@ -434,7 +434,7 @@ impl Importer<'_> {
             staff: file.staff.clone(),
             client_id: file.client_id.clone(),
             started_at,
-            finished_at: crate::store::now(),
+            finished_at: crate::clock::now(),
         };
         writer.finish(&record).await?;
         progress(Progress {

@@ -99,6 +99,47 @@ pub fn line(application: &Application) -> String {
     )
 }
 
+/// A delivery written with its application when the visit is submitted, in the same
+/// transaction (the outbox): the worker pushes it from there.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewDelivery {
+    pub id: Uuid,
+    pub application_id: Uuid,
+    pub area: String,
+    pub channel: Channel,
+    pub line: String,
+}
+
+/// What a submission writes: the applications of the visit's confirmation, and a delivery for
+/// each one whose business area has a connector that pushes (a pulled area's core system
+/// reads its applications itself; a referral is delivered like any other, for the record).
+pub fn submission(
+    visit: &crate::visits::Visit,
+    confirmation: &crate::visits::confirmation::Confirmation,
+    routes: &Routes,
+    now: DateTime<Utc>,
+) -> (Vec<Application>, Vec<NewDelivery>) {
+    let applications = crate::visits::confirmation::applications(visit.id, confirmation, now);
+    let deliveries = applications
+        .iter()
+        .filter_map(|a| {
+            let channel = match routes.pushing(&visit.lg_code, &a.area)?.kind {
+                ConnectorKind::File => Channel::File,
+                ConnectorKind::Http => Channel::Http,
+                ConnectorKind::Pull => return None,
+            };
+            Some(NewDelivery {
+                id: new_id(),
+                application_id: a.id,
+                area: a.area.clone(),
+                channel,
+                line: line(a),
+            })
+        })
+        .collect();
+    (applications, deliveries)
+}
+
 /// A problem in the `[[link.connectors]]` settings.
 #[derive(Debug, thiserror::Error)]
 #[error("link.connectors[{index}] ({area}): {problem}")]

@@ -88,7 +88,7 @@ impl Store {
         let mut record = AuditRecord {
             seq,
             id: Uuid::now_v7(),
-            occurred_at: super::now(),
+            occurred_at: crate::clock::now(),
             request_id: entry.actor.request_id.clone(),
             client_id: entry.actor.client_id.clone(),
             actor: entry.actor.staff.clone(),
@@ -134,7 +134,7 @@ impl Store {
         // The chain lock first: every transaction that touches `audit_denials` holds it, so
         // two refusals cannot both count themselves first.
         self.lock_chain(&txn).await?;
-        let now = super::now();
+        let now = crate::clock::now();
         let row = audit_denial::Entity::find_by_id((client_id.clone(), code.to_string()))
             .one(&txn)
             .await?;
@@ -187,7 +187,7 @@ impl Store {
         let txn = self.begin_write().await?;
         self.lock_chain(&txn).await?;
         let closed = audit_denial::Entity::find()
-            .filter(audit_denial::Column::FirstAt.lte(super::now() - window))
+            .filter(audit_denial::Column::FirstAt.lte(crate::clock::now() - window))
             .order_by_asc(audit_denial::Column::FirstAt)
             .all(&txn)
             .await?;
@@ -237,7 +237,7 @@ impl Store {
         {
             return Ok(None);
         }
-        let checkpoint = Checkpoint::new(head.seq, head.hash, super::now(), prev_seq, key);
+        let checkpoint = Checkpoint::new(head.seq, head.hash, crate::clock::now(), prev_seq, key);
         audit_checkpoint::ActiveModel {
             seq: Set(checkpoint.seq),
             hash: Set(checkpoint.hash.clone()),

@@ -157,7 +157,7 @@ impl Store {
         server_key: Option<&ServerKey>,
         result_keep: chrono::Duration,
     ) -> Result<Option<CardSession>, StoreError> {
-        let now = super::now();
+        let now = crate::clock::now();
         Entity::find_by_id(id.to_string())
             .one(&self.db)
             .await?
@@ -201,7 +201,7 @@ impl Store {
     pub async fn release_card_session(&self, id: Uuid) -> Result<bool, StoreError> {
         let done = Entity::update_many()
             .col_expr(Column::Driver, Expr::value(Option::<String>::None))
-            .col_expr(Column::UpdatedAt, Expr::value(super::now()))
+            .col_expr(Column::UpdatedAt, Expr::value(crate::clock::now()))
             .filter(Column::Id.eq(id.to_string()))
             .filter(Column::State.eq(State::WaitingForCard.as_str()))
             .exec(&self.db)
@@ -213,7 +213,7 @@ impl Store {
     pub async fn set_card_session_state(&self, id: Uuid, state: State) -> Result<(), StoreError> {
         Entity::update_many()
             .col_expr(Column::State, Expr::value(state.as_str()))
-            .col_expr(Column::UpdatedAt, Expr::value(super::now()))
+            .col_expr(Column::UpdatedAt, Expr::value(crate::clock::now()))
             .filter(Column::Id.eq(id.to_string()))
             .filter(Column::State.is_not_in([State::Verified.as_str(), State::Failed.as_str()]))
             .exec(&self.db)
@@ -260,7 +260,7 @@ impl Store {
             .col_expr(Column::Result, Expr::value(result))
             .col_expr(Column::Failure, Expr::value(failure))
             .col_expr(Column::Secret, Expr::value(Option::<Vec<u8>>::None))
-            .col_expr(Column::UpdatedAt, Expr::value(super::now()))
+            .col_expr(Column::UpdatedAt, Expr::value(crate::clock::now()))
             .filter(Column::Id.eq(id))
             .filter(Column::State.is_not_in([State::Verified.as_str(), State::Failed.as_str()]))
             .exec(&txn)

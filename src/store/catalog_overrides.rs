@@ -34,7 +34,7 @@ impl Store {
             .one(&txn)
             .await?
             .map_or(0, |r| r.version);
-        let now = super::now();
+        let now = crate::clock::now();
         let version = latest + 1;
         ActiveModel {
             lg_code: Set(lg_code.to_string()),

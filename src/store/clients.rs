@@ -86,7 +86,7 @@ impl Store {
             secret_hash: Set(secret_hash.to_owned()),
             scopes: Set(new.scopes.to_string()),
             link_areas: Set(new.link_areas.as_ref().map(|areas| areas.join(" "))),
-            created_at: Set(super::now()),
+            created_at: Set(crate::clock::now()),
             revoked_at: Set(None),
         }
         .insert(&txn)
@@ -186,7 +186,7 @@ impl Store {
         };
         let row = if row.revoked_at.is_none() {
             let mut active = row.into_active_model();
-            active.revoked_at = Set(Some(super::now()));
+            active.revoked_at = Set(Some(crate::clock::now()));
             let row = active.update(&txn).await?;
             self.append_audit(
                 &txn,
@@ -226,7 +226,7 @@ impl Store {
         let row = client_address::ActiveModel {
             client_id: Set(client),
             address: Set(address.to_string()),
-            last_success_at: Set(super::now()),
+            last_success_at: Set(crate::clock::now()),
         };
         client_address::Entity::insert(row)
             .on_conflict(

@@ -15,7 +15,7 @@ use super::entities::delivery::{self, ActiveModel, Column, Entity};
 use super::visits::application;
 use super::{Store, StoreError};
 use crate::audit::{Action, Actor, AuditEntry};
-use crate::link::outbox::{self, Channel, Delivery, DeliveryState, Routes};
+use crate::link::outbox::{Channel, Delivery, DeliveryState, NewDelivery};
 use crate::tenancy::LgCode;
 use crate::visits::confirmation::{Acknowledgement, Application, ApplicationState};
 
@@ -58,36 +58,32 @@ pub enum Resend {
     Done(Box<Delivery>),
 }
 
-/// The deliveries of a submission's applications whose areas have a pushing connector.
+/// The rows of a submission's deliveries, each due at once.
 pub(super) fn delivery_rows(
     lg_code: &LgCode,
-    applications: &[Application],
-    routes: &Routes,
+    deliveries: &[NewDelivery],
     now: DateTime<Utc>,
 ) -> Vec<ActiveModel> {
-    applications
+    deliveries
         .iter()
-        .filter_map(|a| {
-            let connector = routes.pushing(lg_code, &a.area)?;
-            Some(ActiveModel {
-                id: Set(outbox::new_id().to_string()),
-                application_id: Set(a.id.to_string()),
-                lg_code: Set(lg_code.to_string()),
-                area: Set(a.area.clone()),
-                connector: Set(connector.kind.as_str().to_owned()),
-                line: Set(outbox::line(a)),
-                state: Set(DeliveryState::Pending.as_str().to_owned()),
-                attempts: Set(0),
-                next_attempt_at: Set(now),
-                lease_owner: Set(None),
-                lease_until: Set(None),
-                last_error: Set(None),
-                created_at: Set(now),
-                updated_at: Set(now),
-                delivered_at: Set(None),
-                endpoint_id: Set(None),
-                payload: Set(None),
-            })
+        .map(|d| ActiveModel {
+            id: Set(d.id.to_string()),
+            application_id: Set(d.application_id.to_string()),
+            lg_code: Set(lg_code.to_string()),
+            area: Set(d.area.clone()),
+            connector: Set(d.channel.as_str().to_owned()),
+            line: Set(d.line.clone()),
+            state: Set(DeliveryState::Pending.as_str().to_owned()),
+            attempts: Set(0),
+            next_attempt_at: Set(now),
+            lease_owner: Set(None),
+            lease_until: Set(None),
+            last_error: Set(None),
+            created_at: Set(now),
+            updated_at: Set(now),
+            delivered_at: Set(None),
+            endpoint_id: Set(None),
+            payload: Set(None),
         })
         .collect()
 }
@@ -455,7 +451,7 @@ impl Store {
         actor: &Actor,
         target: String,
     ) -> Result<Delivery, StoreError> {
-        let now = super::now();
+        let now = crate::clock::now();
         Entity::update_many()
             .col_expr(Column::State, Expr::value(PENDING))
             .col_expr(Column::Attempts, Expr::value(0))

@@ -69,7 +69,7 @@ impl Store {
             id: Set(AUTHORITY_ID.to_owned()),
             certificate_der: Set(ca.certificate_der().to_vec()),
             private_key_der: Set(sealed),
-            created_at: Set(super::now()),
+            created_at: Set(crate::clock::now()),
         }
         .insert(&self.db)
         .await;
@@ -105,7 +105,7 @@ impl Store {
             enrolment_code_hash: Set(Some(code_hash.to_owned())),
             enrolment_expires_at: Set(Some(expires_at)),
             certificate_sha256: Set(None),
-            created_at: Set(super::now()),
+            created_at: Set(crate::clock::now()),
             enrolled_at: Set(None),
             revoked_at: Set(None),
             last_seen_at: Set(None),
@@ -147,7 +147,7 @@ impl Store {
         certificate_sha256: &str,
     ) -> Result<Enrolment, StoreError> {
         let txn = self.begin_write().await?;
-        let now = super::now();
+        let now = crate::clock::now();
         let done = Entity::update_many()
             .col_expr(
                 Column::EnrolmentCodeHash,
@@ -245,7 +245,7 @@ impl Store {
         let row = if row.revoked_at.is_none() {
             let code = LgCode::parse(&row.lg_code).ok();
             let mut active = row.into_active_model();
-            active.revoked_at = Set(Some(super::now()));
+            active.revoked_at = Set(Some(crate::clock::now()));
             active.enrolment_code_hash = Set(None);
             let row = active.update(&txn).await?;
             self.append_audit(
@@ -264,7 +264,7 @@ impl Store {
     /// Records that the device's bridge is connected now.
     pub async fn device_seen(&self, id: Uuid) -> Result<(), StoreError> {
         Entity::update_many()
-            .col_expr(Column::LastSeenAt, Expr::value(super::now()))
+            .col_expr(Column::LastSeenAt, Expr::value(crate::clock::now()))
             .filter(Column::Id.eq(id.to_string()))
             .exec(&self.db)
             .await?;

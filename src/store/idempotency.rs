@@ -55,7 +55,7 @@ impl Store {
         fingerprint: &str,
         limits: &Limits,
     ) -> Result<Claim, StoreError> {
-        let now = super::now();
+        let now = crate::clock::now();
         let retention = chrono::Duration::from_std(limits.retention)
             .unwrap_or_else(|_| chrono::Duration::days(1));
         for _ in 0..3 {
@@ -172,7 +172,7 @@ impl Store {
     /// Deletes expired keys; returns how many.
     pub async fn purge_idempotency(&self) -> Result<u64, StoreError> {
         Ok(Entity::delete_many()
-            .filter(Column::ExpiresAt.lte(super::now()))
+            .filter(Column::ExpiresAt.lte(crate::clock::now()))
             .exec(&self.db)
             .await?
             .rows_affected)

@@ -69,7 +69,7 @@ impl Store {
             kid: Set(key.kid.clone()),
             algorithm: Set("ES256".to_owned()),
             private_key_der: Set(stored),
-            created_at: Set(super::now()),
+            created_at: Set(crate::clock::now()),
             retired_at: Set(None),
         }
         .insert(&self.db)

@@ -98,7 +98,7 @@ impl Store {
             // The core system repeated itself: nothing changes.
             return Ok(Acknowledged::Done(Box::new(current)));
         }
-        let now = super::now();
+        let now = crate::clock::now();
         let mut active: app::ActiveModel = row.into();
         active.state = Set(next.as_str().to_owned());
         active.reason = Set(if ack == Acknowledgement::Rejected {

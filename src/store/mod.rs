@@ -63,13 +63,6 @@ impl StoreError {
     }
 }
 
-/// The current time at the precision both databases keep (microseconds), so that a value
-/// reads back exactly as it was written on SQLite and on PostgreSQL.
-pub fn now() -> chrono::DateTime<chrono::Utc> {
-    use chrono::SubsecRound;
-    chrono::Utc::now().trunc_subsecs(6)
-}
-
 /// One page of a cursor-paginated list.
 #[derive(Debug, Clone)]
 pub struct Page<T> {

@@ -33,7 +33,7 @@ impl Store {
         new: &NewMunicipality,
         actor: &Actor,
     ) -> Result<Municipality, StoreError> {
-        let now = super::now();
+        let now = crate::clock::now();
         let txn = self.begin_write().await?;
         let row = ActiveModel {
             lg_code: Set(new.lg_code.to_string()),
@@ -105,7 +105,7 @@ impl Store {
         };
         let mut municipality = to_domain(row.clone())?;
         patch.apply(&mut municipality);
-        municipality.updated_at = super::now();
+        municipality.updated_at = crate::clock::now();
         let mut active = row.into_active_model();
         active.name = Set(municipality.name.clone());
         active.name_kana = Set(municipality.name_kana.clone());

@@ -12,9 +12,10 @@ use super::entities::application as app;
 use super::entities::visit::{ActiveModel, Column, Entity, Model};
 use super::{Page, Store, StoreError};
 use crate::audit::{Action, Actor, AuditEntry};
+use crate::link::outbox::NewDelivery;
 use crate::tenancy::LgCode;
-use crate::visits::confirmation::{Application, ApplicationState};
-use crate::visits::{Household, Status, Visit};
+use crate::visits::confirmation::{Application, ApplicationState, Confirmation};
+use crate::visits::{Barred, Household, Status, Step, Visit};
 
 fn to_domain(row: Model) -> Result<Visit, StoreError> {
     let corrupt = |what: &str, e: &dyn std::fmt::Display| {
@@ -48,12 +49,10 @@ fn household_json(household: &Household) -> Result<String, StoreError> {
 pub enum VisitChange {
     Done(Visit),
     NotFound,
-    /// The visit is closed; nothing changes any more.
-    Closed(Visit),
+    /// The visit in its present stage does not allow the step ([`Visit::check`]).
+    Barred(Barred),
     /// The change was refused; nothing was written.
     Refused(Vec<crate::validation::FieldError>),
-    /// The resident has confirmed the drafts: answers and edits are frozen.
-    Frozen(Visit),
     /// The caller changed a revision of the visit that is no longer the current one (its
     /// If-Match): nothing was written. The visit as it is now.
     Stale(Visit),
@@ -64,8 +63,9 @@ pub enum VisitChange {
 pub enum Submission {
     Done(Vec<Application>),
     NotFound,
-    Closed,
-    NotConfirmed,
+    /// Closed or not confirmed yet ([`Visit::check`]).
+    Barred(Barred),
+    /// Submitted already: its applications.
     AlreadySubmitted(Vec<Application>),
 }
 
@@ -265,14 +265,15 @@ impl Store {
         })
     }
 
-    /// Applies `change` to an open visit and records `action`, in one transaction. With
-    /// `expected`, only to one of those revisions of it ([`VisitChange::Stale`] otherwise), so
-    /// that a clerk's change is never made over another's they have not seen.
+    /// Applies `change` to a visit that allows `step` and records the step, in one
+    /// transaction. With `expected`, only to one of those revisions of it
+    /// ([`VisitChange::Stale`] otherwise), so that a clerk's change is never made over
+    /// another's they have not seen.
     pub async fn change_visit(
         &self,
         lg_code: &LgCode,
         id: Uuid,
-        action: Action,
+        step: Step,
         actor: &Actor,
         expected: Option<&[i64]>,
         change: impl FnOnce(&mut Visit) -> Result<(), Vec<crate::validation::FieldError>>,
@@ -282,11 +283,8 @@ impl Store {
             return Ok(VisitChange::NotFound);
         };
         let mut visit = to_domain(row.clone())?;
-        if visit.status == Status::Closed {
-            return Ok(VisitChange::Closed(visit));
-        }
-        if action == Action::VisitUpdate && visit.household.confirmation.is_some() {
-            return Ok(VisitChange::Frozen(visit));
+        if let Err(barred) = visit.check(step) {
+            return Ok(VisitChange::Barred(barred));
         }
         if expected.is_some_and(|e| !e.contains(&visit.revision)) {
             return Ok(VisitChange::Stale(visit));
@@ -296,50 +294,50 @@ impl Store {
             // Dropping the transaction rolls it back: no write, no audit event.
             return Ok(VisitChange::Refused(errors));
         }
-        write_over(&txn, row, &mut visit, read_revision, super::now()).await?;
+        write_over(&txn, row, &mut visit, read_revision, crate::clock::now()).await?;
         self.append_audit(
             &txn,
-            AuditEntry::success(actor, action, Some(*lg_code), id.to_string()),
+            AuditEntry::success(actor, step.audited_as(), Some(*lg_code), id.to_string()),
         )
         .await?;
         txn.commit().await?;
         Ok(VisitChange::Done(visit))
     }
 
-    /// Turns a confirmed visit into its applications, in one transaction with the visit's
-    /// change, the deliveries of the applications a connector pushes, and the audit event:
-    /// either everything is written or nothing.
+    /// Submits a confirmed visit: writes the applications and deliveries `submission` makes of
+    /// it (see [`crate::link::outbox::submission`]), in one transaction with the visit's
+    /// change and the audit event: either everything is written or nothing.
     pub async fn submit_visit(
         &self,
         lg_code: &LgCode,
         id: Uuid,
         actor: &Actor,
         now: chrono::DateTime<chrono::Utc>,
-        routes: &crate::link::outbox::Routes,
+        submission: impl FnOnce(&Visit, &Confirmation) -> (Vec<Application>, Vec<NewDelivery>),
     ) -> Result<Submission, StoreError> {
         let txn = self.begin_write().await?;
         let Some(row) = find_row(&txn, lg_code, id, actor).await? else {
             return Ok(Submission::NotFound);
         };
         let mut visit = to_domain(row.clone())?;
-        if visit.household.submitted_at.is_some() {
-            drop(txn);
-            return Ok(Submission::AlreadySubmitted(self.applications(id).await?));
+        match visit.check(Step::Submit) {
+            Err(Barred::Submitted) => {
+                drop(txn);
+                return Ok(Submission::AlreadySubmitted(self.applications(id).await?));
+            }
+            Err(barred) => return Ok(Submission::Barred(barred)),
+            Ok(()) => {}
         }
-        if visit.status == Status::Closed {
-            return Ok(Submission::Closed);
-        }
-        let Some(confirmation) = visit.household.confirmation.clone() else {
-            return Ok(Submission::NotConfirmed);
+        let Some(confirmation) = &visit.household.confirmation else {
+            return Ok(Submission::Barred(Barred::NotConfirmed));
         };
-        let applications = crate::visits::confirmation::applications(id, &confirmation, now);
+        let (applications, deliveries) = submission(&visit, confirmation);
         for a in &applications {
             application_row(lg_code, a)?.insert(&txn).await?;
         }
-        // The outbox: each pushed application's delivery is written with it, or neither is.
-        let deliveries = super::deliveries::delivery_rows(lg_code, &applications, routes, now);
-        if !deliveries.is_empty() {
-            super::entities::delivery::Entity::insert_many(deliveries)
+        let rows = super::deliveries::delivery_rows(lg_code, &deliveries, now);
+        if !rows.is_empty() {
+            super::entities::delivery::Entity::insert_many(rows)
                 .exec(&txn)
                 .await?;
         }
@@ -348,7 +346,12 @@ impl Store {
         write_over(&txn, row, &mut visit, read_revision, now).await?;
         self.append_audit(
             &txn,
-            AuditEntry::success(actor, Action::VisitSubmit, Some(*lg_code), id.to_string()),
+            AuditEntry::success(
+                actor,
+                Step::Submit.audited_as(),
+                Some(*lg_code),
+                id.to_string(),
+            ),
         )
         .await?;
         txn.commit().await?;

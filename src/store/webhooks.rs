@@ -82,7 +82,7 @@ pub struct WebhookTarget {
 fn target(row: endpoint::Model, key: Option<&ServerKey>) -> Result<WebhookTarget, StoreError> {
     let mut secrets = vec![open(&row.id, row.secret, row.sealed, key)?];
     if let (Some(previous), Some(until)) = (row.previous_secret, row.previous_until)
-        && until > super::now()
+        && until > crate::clock::now()
     {
         let sealed = row.previous_sealed.unwrap_or(row.sealed);
         secrets.push(open(&row.id, previous, sealed, key)?);
@@ -113,7 +113,7 @@ impl Store {
             url: Set(url.to_owned()),
             secret: Set(stored),
             sealed: Set(sealed),
-            created_at: Set(super::now()),
+            created_at: Set(crate::clock::now()),
             revoked_at: Set(None),
             previous_secret: Set(None),
             previous_sealed: Set(None),
@@ -155,7 +155,7 @@ impl Store {
         let done = Entity::update_many()
             .col_expr(
                 Column::RevokedAt,
-                sea_orm::sea_query::Expr::value(super::now()),
+                sea_orm::sea_query::Expr::value(crate::clock::now()),
             )
             .filter(Column::Id.eq(id.to_string()))
             .filter(Column::LgCode.eq(lg_code))

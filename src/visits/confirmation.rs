@@ -6,6 +6,13 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use uuid::Uuid;
 
+use super::determination::{Decision, Determination, Outcome};
+use super::evaluate::EvaluatedDraft;
+use super::facts::question_id;
+use crate::catalog::Handling;
+use crate::i18n::{Lang, Text};
+use crate::validation::{FieldError, push_pointer_token};
+
 /// How the resident confirmed every draft at once.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", tag = "method")]
@@ -188,11 +195,234 @@ pub fn applications(visit_id: Uuid, c: &Confirmation, now: DateTime<Utc>) -> Vec
         .collect()
 }
 
+/// The resident's one confirmation of what the clerk showed: every needed procedure this
+/// applicant may file today, with its draft frozen as evaluated. Refused, with every reason at
+/// once, while a question is open or a draft has errors (each draft named with its first
+/// error, for the clerk to open).
+pub fn confirm(
+    d: &Determination,
+    drafts: Vec<EvaluatedDraft<'_>>,
+    signature: Signature,
+    staff: Option<String>,
+    now: DateTime<Utc>,
+) -> Result<Confirmation, Vec<FieldError>> {
+    let mut errors = Vec::new();
+    let open: Vec<String> = d
+        .questions
+        .iter()
+        .map(|q| question_id(&q.at, q.event))
+        .collect();
+    if !open.is_empty() {
+        errors.push(FieldError::new(
+            "/",
+            "questions_open",
+            Text::new(
+                format!("まだ回答していない質問があります: {}", open.join(", ")),
+                format!("Questions are still open: {}", open.join(", ")),
+            ),
+        ));
+    }
+    for draft in drafts.iter().filter(|x| !x.valid()) {
+        let first = |lang| {
+            draft
+                .errors
+                .first()
+                .map(|e| format!("{} {}", e.pointer, e.message.get(lang)))
+                .unwrap_or_default()
+        };
+        let mut at = "/drafts".to_owned();
+        push_pointer_token(&mut at, &draft.spec.key);
+        errors.push(FieldError::new(
+            at,
+            "draft_invalid",
+            Text::new(
+                format!(
+                    "下書き「{}」({})に{}件の誤りがあります。最初: {}",
+                    draft.spec.key,
+                    draft.form.title,
+                    draft.errors.len(),
+                    first(Lang::Ja)
+                ),
+                format!(
+                    "Draft {} ({}) has {} error(s). First: {}",
+                    draft.spec.key,
+                    draft.form_ref(),
+                    draft.errors.len(),
+                    first(Lang::En)
+                ),
+            ),
+        ));
+    }
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    let key_of = |x: &Decision| {
+        drafts
+            .iter()
+            .find(|dr| {
+                dr.spec.procedure.id == x.procedure.id
+                    && dr.spec.event == x.event
+                    && (dr.spec.member.is_none() || dr.spec.member == x.member)
+            })
+            .map(|dr| dr.spec.key.clone())
+    };
+    let procedures = d
+        .decisions
+        .iter()
+        .filter(|x| x.outcome == Outcome::Needed)
+        // One this applicant may not file today stays on the receipt as left to do.
+        .filter(|x| x.filing.as_ref().is_none_or(|f| f.allowed == Some(true)))
+        .map(|x| ConfirmedProcedure {
+            procedure_id: x.procedure.id.clone(),
+            area: x.procedure.area.clone(),
+            event: x.event,
+            member: x.member.clone(),
+            referral: matches!(x.procedure.handling, Handling::Referral { .. }),
+            draft: key_of(x),
+        })
+        .collect();
+    Ok(Confirmation {
+        confirmed_at: now,
+        confirmed_by: staff,
+        signature,
+        procedures,
+        drafts: drafts
+            .into_iter()
+            .map(|dr| FrozenDraft {
+                form: dr.form_ref(),
+                key: dr.spec.key,
+                procedure_id: dr.spec.procedure.id.clone(),
+                member: dr.spec.member,
+                document: dr.document,
+                prefilled_fields: dr.prefilled,
+                typed_fields: dr.typed,
+            })
+            .collect(),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use serde_json::json;
 
     use super::*;
+
+    mod confirming {
+        use chrono::TimeZone;
+        use serde_json::json;
+
+        use super::super::*;
+        use crate::catalog::Catalog;
+        use crate::forms::{FormRegistry, SchemaSource};
+        use crate::visits::edit;
+        use crate::visits::input::{self, Context, NewApplicant, NewEvent, NewMember};
+        use crate::visits::{determine, evaluate};
+
+        /// A certificate request at the counter, as `POST …/visits` opens it.
+        fn certificate_request(
+            forms: &FormRegistry,
+            catalog: &Catalog,
+        ) -> crate::visits::Household {
+            let now = Utc.with_ymd_and_hms(2026, 12, 3, 1, 0, 0).unwrap();
+            let ctx = Context {
+                catalog,
+                eras: &forms.eras,
+                now,
+            };
+            let facts = |list: &[(&str, &str)]| {
+                list.iter()
+                    .map(|(k, v)| (k.to_string(), json!(v)))
+                    .collect::<Vec<_>>()
+            };
+            input::household(
+                &ctx,
+                vec![NewEvent {
+                    kind: "certificateRequest".into(),
+                    date: "2026-12-03".into(),
+                    subjects: Vec::new(),
+                    facts: vec![("certificates".into(), json!(["residentRecordCopy"]))],
+                }],
+                vec![NewMember {
+                    id: "m1".into(),
+                    facts: facts(&[
+                        ("familyName", "田中"),
+                        ("givenName", "修"),
+                        ("familyNameKana", "タナカ"),
+                        ("givenNameKana", "オサム"),
+                        ("dateOfBirth", "1970-01-01"),
+                        ("sex", "1"),
+                    ]),
+                }],
+                NewApplicant {
+                    member: Some("m1".into()),
+                    name: None,
+                },
+                Vec::new(),
+            )
+            .unwrap()
+        }
+
+        #[test]
+        fn a_draft_with_errors_is_named_and_a_complete_visit_freezes_its_drafts() {
+            let forms = FormRegistry::load(&SchemaSource::Embedded).unwrap();
+            let catalog = Catalog::load(&SchemaSource::Embedded, &forms).unwrap();
+            let mut household = certificate_request(&forms, &catalog);
+            let today = chrono::NaiveDate::from_ymd_opt(2026, 12, 3).unwrap();
+            let now = Utc.with_ymd_and_hms(2026, 12, 3, 2, 0, 0).unwrap();
+            let attested = || Signature::Attestation {
+                attested_by: "clerk-0042".into(),
+            };
+
+            let d = determine(&catalog, &household);
+            let drafts = evaluate(&forms, &catalog, &household, &d, today);
+            let refused = confirm(&d, drafts, attested(), None, now).unwrap_err();
+            assert_eq!(refused.len(), 1, "{refused:?}");
+            assert_eq!(refused[0].pointer, "/drafts/residentRecordCopy@0");
+            assert_eq!(refused[0].code, "draft_invalid");
+            // The first error, in each language.
+            assert!(
+                refused[0].message.ja.contains("証明書交付請求書"),
+                "{:?}",
+                refused[0]
+            );
+            assert!(
+                refused[0].message.en.contains("certificateIssuance@1.0"),
+                "{:?}",
+                refused[0]
+            );
+
+            // The clerk completes what no system knows.
+            let changes = [
+                ("/purpose", json!("勤務先提出")),
+                ("/identityDocument", json!("運転免許証")),
+                ("/applicant/relation", json!("本人")),
+                ("/applicant/contact/phone", json!("0157-23-7111")),
+            ]
+            .into_iter()
+            .map(|(p, v)| (p.to_owned(), crate::visits::drafts::Edit::Set(v)))
+            .collect();
+            edit::record(&mut household, "residentRecordCopy@0", changes).unwrap();
+            let d = determine(&catalog, &household);
+            let drafts = evaluate(&forms, &catalog, &household, &d, today);
+            let c = confirm(&d, drafts, attested(), Some("clerk-0042".into()), now).unwrap();
+            assert_eq!(c.confirmed_at, now);
+            assert_eq!(c.confirmed_by.as_deref(), Some("clerk-0042"));
+            let procedures: Vec<(&str, Option<&str>)> = c
+                .procedures
+                .iter()
+                .map(|p| (p.procedure_id.as_str(), p.draft.as_deref()))
+                .collect();
+            assert_eq!(
+                procedures,
+                [("residentRecordCopy", Some("residentRecordCopy@0"))]
+            );
+            assert_eq!(c.drafts.len(), 1);
+            assert_eq!(c.drafts[0].form, "certificateIssuance@1.0");
+            assert_eq!(c.drafts[0].document["purpose"], "勤務先提出");
+            assert_eq!(c.typed_fields(), 4);
+            assert!(c.prefilled_fields() > 0);
+        }
+    }
 
     #[test]
     fn a_core_system_moves_an_application_forward_and_may_repeat_itself() {

@@ -16,7 +16,6 @@ use super::model::{Household, Source};
 use crate::catalog::prefill::{Each, FieldMap, PERSON_FIELDS, Per, PersonSource};
 use crate::catalog::{Catalog, DraftCovers, Procedure};
 use crate::forms::plan::PlanNode;
-use crate::forms::{Form, FormError, FormRegistry};
 use crate::validation::{push_pointer_token, unescape_pointer_token};
 
 /// A clerk's change to one field of a draft.
@@ -453,36 +452,6 @@ pub fn build(
         prefilled: prefilled.saturating_sub(overwritten),
         typed,
     }
-}
-
-/// What a clerk's edit would break in the draft's shape (its form's fields and kinds of value,
-/// [`crate::forms::shape`]): the errors of the normalized document with the edit that the
-/// document without it does not have. A number typed where the form has text, a code not in
-/// the form's list, a list item left empty by an index past the end: the edit is refused, so
-/// a draft always has its form's shape and a typed client can read it.
-#[allow(clippy::too_many_arguments)]
-pub fn shape_errors_of_edit(
-    forms: &FormRegistry,
-    form: &Form,
-    catalog: &Catalog,
-    household: &Household,
-    spec: &DraftSpec,
-    edits: &BTreeMap<String, Edit>,
-    changes: &[(String, Edit)],
-    today: NaiveDate,
-) -> Vec<FormError> {
-    let shaped = |edits: &BTreeMap<String, Edit>| {
-        let draft = build(catalog, &form.plan, household, spec, Some(edits), today);
-        let document = forms.normalize(form, draft.document, None).document;
-        crate::forms::validate::errors(&form.shape, &form.plan, &document)
-    };
-    let before = shaped(edits);
-    let mut after = edits.clone();
-    after.extend(changes.iter().cloned());
-    shaped(&after)
-        .into_iter()
-        .filter(|e| !before.contains(e))
-        .collect()
 }
 
 #[cfg(test)]

@@ -175,6 +175,16 @@ pub fn key_of(at: &FactRef) -> String {
     format!("{holder}.{}", at.name)
 }
 
+/// How the counter names an open question: its fact key, with the member or the event it is
+/// asked about (`member.age@m1`, `event.from@0`).
+pub fn question_id(at: &FactRef, event: Option<usize>) -> String {
+    match (&at.holder, event) {
+        (Holder::Member(id), _) => format!("{}@{id}", key_of(at)),
+        (Holder::Event, Some(i)) => format!("{}@{i}", key_of(at)),
+        _ => key_of(at),
+    }
+}
+
 impl FactSource for EventFacts<'_> {
     fn fact(&self, at: &FactRef) -> Option<Value> {
         self.get(at).map(|(v, _)| v)

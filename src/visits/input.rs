@@ -155,6 +155,59 @@ fn record(value: Value, source: Source, now: DateTime<Utc>) -> Recorded {
     }
 }
 
+/// The household of a visit being opened with `ticket` (受付番号), or every problem found:
+/// the ticket and the member ids first, then what [`household`] finds.
+pub fn opening(
+    ctx: &Context<'_>,
+    ticket: Option<&str>,
+    events: Vec<NewEvent>,
+    members: Vec<NewMember>,
+    applicant: NewApplicant,
+    answers: Vec<NewAnswer>,
+) -> Result<Household, Vec<FieldError>> {
+    let mut errors: Vec<FieldError> = Vec::new();
+    if let Some(t) = ticket
+        && (t.is_empty()
+            || t.chars().count() > 32
+            || t.chars().any(crate::validation::is_hidden_or_control))
+    {
+        errors.push(FieldError::new(
+            "/ticket",
+            "invalid_ticket",
+            Text::new(
+                "受付番号は1〜32文字で、制御文字を含めずに入れてください。",
+                "ticket: 1 to 32 characters without control characters.",
+            ),
+        ));
+    }
+    for (i, m) in members.iter().enumerate() {
+        if m.id.is_empty()
+            || m.id.len() > 32
+            || !m
+                .id
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+        {
+            errors.push(FieldError::new(
+                format!("/members/{i}/id"),
+                "invalid_member_id",
+                Text::new(
+                    "世帯員の id は英数字・_・- の1〜32文字です(例: m1)。",
+                    "A member id is 1 to 32 letters, digits, _ or - (e.g. m1).",
+                ),
+            ));
+        }
+    }
+    match household(ctx, events, members, applicant, answers) {
+        Ok(h) if errors.is_empty() => Ok(h),
+        Ok(_) => Err(errors),
+        Err(mut e) => {
+            errors.append(&mut e);
+            Err(errors)
+        }
+    }
+}
+
 /// The household of a new visit, or every problem found.
 pub fn household(
     ctx: &Context<'_>,

@@ -188,6 +188,33 @@ pub struct Visit {
 }
 
 impl Visit {
+    /// A visit opened now by the clerk `by` with `household`, on the catalogue
+    /// `catalog_version`: open, at its first revision.
+    pub fn open(
+        lg_code: LgCode,
+        ticket: Option<String>,
+        catalog_version: String,
+        household: Household,
+        by: &crate::audit::Actor,
+        now: DateTime<Utc>,
+    ) -> Self {
+        Visit {
+            id: Uuid::now_v7(),
+            lg_code,
+            status: Status::Open,
+            ticket,
+            catalog_version,
+            household,
+            opened_at: now,
+            opened_on: japan_day(now),
+            closed_at: None,
+            updated_at: now,
+            opened_by_client: by.client_id.clone(),
+            opened_by_staff: by.staff.clone(),
+            revision: 1,
+        }
+    }
+
     pub fn stage(&self) -> Stage {
         match (
             self.status,

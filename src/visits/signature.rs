@@ -25,6 +25,30 @@ pub const MAX_SIDE: u32 = 4096;
 const MAX_DECODED: usize = 32 * 1024 * 1024;
 
 impl Signature {
+    /// How the resident confirms, as the counter app says it: `signature` with the pad's
+    /// image, or `attestation` without one (the clerk `staff` attests that the resident signed
+    /// the printed summary).
+    pub fn chosen(
+        method: &str,
+        image: Option<(String, String)>,
+        staff: Option<&str>,
+    ) -> Result<Self, FieldError> {
+        match (method, image) {
+            ("attestation", None) => Ok(Signature::Attestation {
+                attested_by: staff.unwrap_or_default().to_owned(),
+            }),
+            ("signature", Some((media_type, data))) => Signature::from_upload(&media_type, data),
+            _ => Err(FieldError::new(
+                "/method",
+                "invalid_confirmation",
+                Text::new(
+                    "method は signature(署名画像を signature に)か attestation(署名した控えの確認、signature なし)です。",
+                    "method is signature (with the image in signature) or attestation (no signature).",
+                ),
+            )),
+        }
+    }
+
     /// The signature from the pad: checked to be a whole PNG or JPEG image of `media_type`,
     /// within [`MAX_BYTES`] and [`MAX_SIDE`].
     pub fn from_upload(media_type: &str, data: String) -> Result<Self, FieldError> {

@@ -639,6 +639,33 @@ async fn a_visit_is_listed_closed_and_audited(backend: Backend) {
         .find(|f| f["pointer"] == "/purpose")
         .unwrap();
     assert_eq!(purpose["source"], "edit");
+    // A value the normalizer cannot read is an error of the draft, said once (the draft
+    // repeated every such error with its normalizer message until issue 24).
+    let unreadable = send(
+        &app,
+        Method::PATCH,
+        &path,
+        &token,
+        Some(&json!({"set": {"/requestDate": "令和99年13月40日"}})),
+    )
+    .await;
+    assert_eq!(unreadable.status(), StatusCode::OK);
+    let unreadable: Value = unreadable.json().await.unwrap();
+    let at_date: Vec<&Value> = unreadable["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["pointer"] == "/requestDate")
+        .collect();
+    assert_eq!(at_date.len(), 1, "{unreadable}");
+    assert_eq!(at_date[0]["keyword"], "x-normalize", "{unreadable}");
+    assert!(
+        at_date[0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("請求年月日"),
+        "{unreadable}"
+    );
 
     let closed = send(
         &app,

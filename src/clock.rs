@@ -1,0 +1,9 @@
+//! The gateway's clock. Every time the gateway writes or compares is read here, at the
+//! precision both databases keep, so that a value reads back exactly as it was written.
+
+/// The current time at microsecond precision (what SQLite and PostgreSQL both keep), so that
+/// a value reads back exactly as it was written on either.
+pub fn now() -> chrono::DateTime<chrono::Utc> {
+    use chrono::SubsecRound;
+    chrono::Utc::now().trunc_subsecs(6)
+}

@@ -1,0 +1,187 @@
+//! The resident's one confirmation of every draft: a signature image, or the clerk's
+//! attestation that the resident signed the printed summary. After it, answers and drafts are
+//! frozen.
+
+use actix_web::{HttpResponse, post, web};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use super::super::auth::{Clerk, scopes};
+use super::super::extract::ApiJson;
+use super::super::headers::{IdempotencyKeyHeader, IfMatchHeader, StaffHeader};
+use super::super::idempotency::Idempotent;
+use super::super::preconditions::{self, IfMatch};
+use super::super::problem::{ApiError, ProblemDoc};
+use super::super::state::AppState;
+use super::{VisitPath, barred_problem, catalog_of, changed, load, store_conflict};
+use crate::auth::Scope;
+use crate::i18n::Text;
+use crate::store::{StoreError, VisitChange};
+use crate::validation::FieldError;
+use crate::visits::confirmation::{self, Signature};
+use crate::visits::{Step, Visit, determine, evaluate};
+
+/// A signature written on the counter's pad.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[schema(as = SignatureImage)]
+pub struct SignatureImageDto {
+    /// image/png or image/jpeg.
+    #[schema(example = "image/png")]
+    pub media_type: String,
+    /// The image, base64 (at most 256 KiB decoded).
+    pub data: String,
+}
+
+/// The resident's one confirmation of every draft.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[schema(as = Confirm, example = json!({"method": "attestation"}))]
+pub struct ConfirmDto {
+    /// `signature` (with `signature`) or `attestation` (the clerk attests that the resident
+    /// signed the printed summary).
+    #[schema(example = "attestation")]
+    pub method: String,
+    pub signature: Option<SignatureImageDto>,
+}
+
+/// What was confirmed.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(as = Confirmation)]
+pub struct ConfirmationDto {
+    pub visit_id: Uuid,
+    pub confirmed_at: DateTime<Utc>,
+    pub method: String,
+    /// SHA-256 of the signature image.
+    pub signature_sha256: Option<String>,
+    /// The procedures confirmed (needed, and fileable by this applicant).
+    pub procedures: Vec<String>,
+    /// The drafts frozen with it.
+    pub drafts: Vec<String>,
+    pub prefilled_fields: usize,
+    pub typed_fields: usize,
+}
+
+pub(super) fn confirmation_dto(visit: &Visit) -> Option<ConfirmationDto> {
+    let c = visit.household.confirmation.as_ref()?;
+    let (method, sha) = match &c.signature {
+        crate::visits::confirmation::Signature::Image { sha256, .. } => {
+            ("signature", Some(sha256.clone()))
+        }
+        crate::visits::confirmation::Signature::Attestation { .. } => ("attestation", None),
+    };
+    Some(ConfirmationDto {
+        visit_id: visit.id,
+        confirmed_at: c.confirmed_at,
+        method: method.to_owned(),
+        signature_sha256: sha,
+        procedures: c
+            .procedures
+            .iter()
+            .map(|p| match &p.member {
+                Some(m) => format!("{}@{m}", p.procedure_id),
+                None => p.procedure_id.clone(),
+            })
+            .collect(),
+        drafts: c.drafts.iter().map(|d| d.key.clone()).collect(),
+        prefilled_fields: c.prefilled_fields(),
+        typed_fields: c.typed_fields(),
+    })
+}
+
+/// The resident confirms every draft at once: a signature image, or the clerk's attestation
+/// that the resident signed the printed summary. Refused while a question is open or a draft
+/// has errors; after it, answers and drafts are frozen.
+#[utoipa::path(
+    tag = "visits",
+    params(VisitPath, StaffHeader, IfMatchHeader, IdempotencyKeyHeader),
+    request_body(content = ConfirmDto, content_type = "application/json"),
+    responses(
+        (status = 200, description = "The confirmation", body = ConfirmationDto, headers(("ETag" = String, description = "The visit's revision (\"v12\"), for If-Match on the next change"))),
+        (status = 400, description = "Malformed JSON, lgCode, visit id or Madoguchi-Actor", body = ProblemDoc, content_type = "application/problem+json"),
+        (status = 403, description = "Scope visits missing, or the client may not act for this municipality", body = ProblemDoc, content_type = "application/problem+json"),
+        (status = 404, description = "No such visit in this municipality", body = ProblemDoc, content_type = "application/problem+json"),
+        (status = 409, description = "Closed, confirmed already, changed meanwhile, or Idempotency-Key in use", body = ProblemDoc, content_type = "application/problem+json"),
+        (status = 412, description = "If-Match names a revision of the visit that is no longer the current one: nothing changed; the problem's etag (and ETag) is the current one", body = ProblemDoc, content_type = "application/problem+json"),
+        (status = 422, description = "A bad signature, open questions, or drafts with errors, all listed in errors[]", body = ProblemDoc, content_type = "application/problem+json"),
+    ),
+    security(("oauth2" = ["visits"]))
+)]
+#[post(
+    "/municipalities/{lgCode}/visits/{visitId}/confirm",
+    wrap = "Idempotent::requiring(Scope::Visits)"
+)]
+pub async fn confirm_visit(
+    clerk: Clerk<scopes::Visits>,
+    state: web::Data<AppState>,
+    path: web::Path<VisitPath>,
+    body: ApiJson<ConfirmDto>,
+    if_match: IfMatch,
+) -> Result<HttpResponse, ApiError> {
+    let code = clerk.municipality()?;
+    let visit = load(&state, &clerk, path.visit_id).await?;
+    // Checked before the drafts are evaluated, and again by the store as it writes.
+    visit
+        .check(Step::Confirm)
+        .map_err(|b| barred_problem(visit.id, b))?;
+    // The resident signs what this clerk's app showed: not a visit changed since.
+    if !if_match.allows(visit.revision) {
+        return Err(preconditions::stale(visit.id, visit.revision));
+    }
+    let ConfirmDto { method, signature } = body.0;
+    let staff = clerk.actor.staff.as_deref();
+    let signature = Signature::chosen(&method, signature.map(|i| (i.media_type, i.data)), staff)
+        .map_err(|e| ApiError::validation(vec![e]))?;
+    let catalog = catalog_of(&state, &visit).await?;
+    let d = determine(&catalog, &visit.household);
+    let now = crate::clock::now();
+    let drafts = evaluate(
+        &state.forms,
+        &catalog,
+        &visit.household,
+        &d,
+        crate::visits::model::japan_day(now),
+    );
+    let confirmation = confirmation::confirm(&d, drafts, signature, clerk.actor.staff.clone(), now)
+        .map_err(ApiError::validation)?;
+    let seen = visit.revision;
+    let change = state
+        .store
+        .change_visit(
+            &code,
+            visit.id,
+            Step::Confirm,
+            &clerk.actor,
+            if_match.revisions(),
+            move |v| {
+                if v.revision != seen {
+                    return Err(vec![FieldError::new(
+                        "/",
+                        "visit_changed",
+                        Text::new(
+                            "来庁が同時に変更されました。",
+                            "The visit changed meanwhile.",
+                        ),
+                    )]);
+                }
+                v.household.confirmation = Some(confirmation);
+                Ok(())
+            },
+        )
+        .await
+        .map_err(store_conflict)?;
+    let v = match change {
+        // Changed between the read and the write, by a clerk who sent no If-Match.
+        VisitChange::Refused(_) => return Err(store_conflict(StoreError::Conflict)),
+        other => changed(path.visit_id, other)?,
+    };
+    state.visit_metrics.confirmed(&v);
+    let dto = confirmation_dto(&v)
+        .ok_or_else(|| ApiError::internal("the confirmation was not stored"))?;
+    Ok(HttpResponse::Ok()
+        .insert_header(preconditions::etag(v.revision))
+        .json(dto))
+}

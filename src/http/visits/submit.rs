@@ -1,0 +1,157 @@
+//! Submission: each confirmed procedure becomes an application, delivered to its core system
+//! through the outbox; and the applications of a visit with their states.
+
+use actix_web::{HttpResponse, get, post, web};
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use serde_json::Value;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use super::super::auth::{Clerk, scopes};
+use super::super::headers::{IdempotencyKeyHeader, StaffHeader};
+use super::super::idempotency::Idempotent;
+use super::super::problem::{ApiError, ProblemDoc, ProblemKind};
+use super::super::state::AppState;
+use super::{VisitPath, barred_problem, load, store_conflict, visit_not_found};
+use crate::auth::Scope;
+use crate::i18n::Text;
+use crate::store::Submission;
+
+/// One application of a submitted visit.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(as = Application)]
+pub struct ApplicationDto {
+    pub id: Uuid,
+    pub visit_id: Uuid,
+    pub procedure_id: String,
+    pub area: String,
+    pub member: Option<String>,
+    /// `formId@version`, when filed on a form.
+    pub form: Option<String>,
+    /// The confirmed form document.
+    #[schema(schema_with = crate::http::forms::any_json)]
+    pub document: Option<Value>,
+    /// submitted, delivered, accepted, rejected, completed or referred.
+    #[schema(example = "submitted")]
+    pub state: String,
+    /// Rejected: the core system's reason, for the clerk to tell the resident.
+    pub reason: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// The applications of a visit.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(as = Applications)]
+pub struct ApplicationsDto {
+    pub visit_id: Uuid,
+    pub items: Vec<ApplicationDto>,
+}
+
+fn applications_dto(
+    visit: Uuid,
+    list: Vec<crate::visits::confirmation::Application>,
+) -> ApplicationsDto {
+    ApplicationsDto {
+        visit_id: visit,
+        items: list
+            .into_iter()
+            .map(|a| ApplicationDto {
+                id: a.id,
+                visit_id: a.visit_id,
+                procedure_id: a.procedure_id,
+                area: a.area,
+                member: a.member,
+                form: a.form,
+                document: a.document,
+                state: a.state.as_str().to_owned(),
+                reason: a.reason,
+                created_at: a.created_at,
+                updated_at: a.updated_at,
+            })
+            .collect(),
+    }
+}
+
+/// Submit the confirmed visit: each confirmed procedure becomes an application (`submitted`,
+/// or `referred` for a referral), in one transaction with the visit and its audit event.
+#[utoipa::path(
+    tag = "visits",
+    params(VisitPath, StaffHeader, IdempotencyKeyHeader),
+    responses(
+        (status = 201, description = "The applications", body = ApplicationsDto),
+        (status = 400, description = "Malformed lgCode, visit id or Madoguchi-Actor", body = ProblemDoc, content_type = "application/problem+json"),
+        (status = 403, description = "Scope visits missing, or the client may not act for this municipality", body = ProblemDoc, content_type = "application/problem+json"),
+        (status = 404, description = "No such visit in this municipality", body = ProblemDoc, content_type = "application/problem+json"),
+        (status = 409, description = "Not confirmed yet, submitted already, closed, changed meanwhile, or Idempotency-Key in use", body = ProblemDoc, content_type = "application/problem+json"),
+        (status = 422, description = "The Idempotency-Key was used for another request", body = ProblemDoc, content_type = "application/problem+json"),
+    ),
+    security(("oauth2" = ["visits"]))
+)]
+#[post(
+    "/municipalities/{lgCode}/visits/{visitId}/submit",
+    wrap = "Idempotent::requiring(Scope::Visits)"
+)]
+pub async fn submit_visit(
+    clerk: Clerk<scopes::Visits>,
+    state: web::Data<AppState>,
+    path: web::Path<VisitPath>,
+) -> Result<HttpResponse, ApiError> {
+    let code = clerk.municipality()?;
+    let id = path.visit_id;
+    let now = crate::clock::now();
+    let submission = state
+        .store
+        .submit_visit(&code, id, &clerk.actor, now, |visit, confirmation| {
+            crate::link::outbox::submission(visit, confirmation, &state.routes, now)
+        })
+        .await
+        .map_err(store_conflict)?;
+    match submission {
+        Submission::Done(list) => {
+            state.delivery_wake.notify_one();
+            Ok(HttpResponse::Created().json(applications_dto(id, list)))
+        }
+        Submission::NotFound => Err(visit_not_found(id)),
+        Submission::Barred(barred) => Err(barred_problem(id, barred)),
+        Submission::AlreadySubmitted(list) => Err(ApiError::new(
+            ProblemKind::VisitSubmitted,
+            Text::new(
+                format!(
+                    "来庁 {id} は既に申請済みです({}件)。GET …/applications で確認できます。",
+                    list.len()
+                ),
+                format!(
+                    "Visit {id} was submitted already ({} applications); see GET …/applications.",
+                    list.len()
+                ),
+            ),
+        )),
+    }
+}
+
+/// The applications of a submitted visit, with their states.
+#[utoipa::path(
+    tag = "visits",
+    params(VisitPath, StaffHeader),
+    responses(
+        (status = 200, description = "The applications (none before submission)", body = ApplicationsDto),
+        (status = 400, description = "Malformed lgCode, visit id or Madoguchi-Actor", body = ProblemDoc, content_type = "application/problem+json"),
+        (status = 403, description = "Scope visits missing, or the client may not act for this municipality", body = ProblemDoc, content_type = "application/problem+json"),
+        (status = 404, description = "No such visit in this municipality", body = ProblemDoc, content_type = "application/problem+json"),
+    ),
+    security(("oauth2" = ["visits"]))
+)]
+#[get("/municipalities/{lgCode}/visits/{visitId}/applications")]
+pub async fn list_applications(
+    clerk: Clerk<scopes::Visits>,
+    state: web::Data<AppState>,
+    path: web::Path<VisitPath>,
+) -> Result<HttpResponse, ApiError> {
+    let visit = load(&state, &clerk, path.visit_id).await?;
+    let list = state.store.applications(visit.id).await?;
+    Ok(HttpResponse::Ok().json(applications_dto(visit.id, list)))
+}
