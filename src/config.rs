@@ -8,8 +8,8 @@ use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
 use serde::{Deserialize, Serialize};
 
-/// Everything the gateway can be configured with. The README's configuration table lists
-/// the same keys; keep them in step.
+/// Everything the gateway can be configured with. `defaults.toml` lists every key with its
+/// default and what it does; a test keeps the two in step.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Settings {
@@ -475,7 +475,7 @@ pub struct SecretsSettings {
     /// token-signing key is encrypted with it, stored idempotent responses are sealed with it,
     /// and audit checkpoints are signed with it. Every replica needs the same file. Empty:
     /// with the embedded SQLite database, `server.key` in `data_dir` (created on first start);
-    /// with a database URL, none (the README says what that leaves open).
+    /// with a database URL, none (docs/operations.md says what that leaves open).
     pub key_path: Option<PathBuf>,
 }
 
@@ -821,6 +821,58 @@ mod tests {
         assert_eq!(settings.http.body_limit_bytes, 1_048_576);
         assert!(settings.database_url().starts_with("sqlite://"));
         assert_eq!(settings.issuer(), "http://127.0.0.1:8080");
+    }
+
+    /// `defaults.toml` is the configuration reference: it holds every setting (one that is
+    /// unset by default commented out, with an example), and read as the gateway reads a
+    /// settings file it gives exactly the built-in defaults. A setting added to the code and
+    /// not to the file, or a default changed in one only, fails here.
+    #[test]
+    fn defaults_toml_is_the_built_in_defaults() {
+        let text = include_str!("../defaults.toml");
+        let read: Settings = Figment::new()
+            .merge(Toml::string(text))
+            .extract()
+            .expect("defaults.toml reads as settings, without the built-in defaults under it");
+        let json = |s: &Settings| serde_json::to_value(s).unwrap();
+        assert_eq!(json(&read), json(&Settings::default()));
+
+        // Every setting is written (or shown commented out) in its own table.
+        fn keys(v: &serde_json::Value, table: &str, out: &mut Vec<(String, String)>) {
+            for (k, v) in v.as_object().unwrap() {
+                match v {
+                    serde_json::Value::Object(_) => {
+                        let t = if table.is_empty() {
+                            k.clone()
+                        } else {
+                            format!("{table}.{k}")
+                        };
+                        keys(v, &t, out);
+                    }
+                    _ => out.push((table.to_owned(), k.clone())),
+                }
+            }
+        }
+        let mut all = Vec::new();
+        keys(&json(&Settings::default()), "", &mut all);
+        let mut table = String::new();
+        let mut written = std::collections::BTreeSet::new();
+        for line in text.lines() {
+            if let Some(t) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']'))
+                && !t.starts_with('[')
+            {
+                table = t.to_owned();
+            } else if let Some((key, _)) = line.trim_start_matches("# ").split_once(" = ") {
+                written.insert((table.clone(), key.trim().to_owned()));
+            }
+        }
+        let missing: Vec<String> = all
+            .iter()
+            .filter(|k| !written.contains(*k))
+            .map(|(t, k)| format!("[{t}] {k}"))
+            .collect();
+        assert!(missing.is_empty(), "not in defaults.toml: {missing:?}");
+        assert!(all.len() >= 60, "{} settings", all.len());
     }
 
     /// The settings shipped for Kubernetes are read as the gateway reads them: a misspelt or

@@ -22,6 +22,7 @@ pub mod kpi;
 pub mod link;
 pub mod maintenance;
 pub mod print;
+pub mod residents;
 pub mod secrets;
 pub mod startup;
 pub mod store;

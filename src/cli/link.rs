@@ -168,7 +168,8 @@ pub async fn run(settings: &Settings, command: LinkCommand) -> Result<ExitCode, 
             let list = store
                 .deliveries(code.as_ref(), state, None, limit)
                 .await
-                .map_err(|e| e.to_string())?;
+                .map_err(|e| e.to_string())?
+                .items;
             if json {
                 let items: Vec<_> = list.into_iter().map(delivery_json).collect();
                 print_json(&items)?;
@@ -209,9 +210,11 @@ pub async fn run(settings: &Settings, command: LinkCommand) -> Result<ExitCode, 
                         .deliveries(code.as_ref(), Some(DeliveryState::Dead), after, 500)
                         .await
                         .map_err(|e| e.to_string())?;
-                    let Some(last) = page.last() else { break };
-                    after = Some(last.id);
-                    ids.extend(page.iter().map(|d| d.id));
+                    ids.extend(page.items.iter().map(|d| d.id));
+                    match page.items.last() {
+                        Some(last) if page.next_after.is_some() => after = Some(last.id),
+                        _ => break,
+                    }
                 }
                 ids
             } else if ids.is_empty() {

@@ -141,24 +141,20 @@ pub async fn list_deliveries(
         None => None,
     };
     let limit = super::pagination::limit(query.limit)?;
-    let mut items = state
+    let page = state
         .store
         .deliveries(
             code.as_ref(),
             query.state.map(Into::into),
             query.cursor,
-            limit + 1,
+            limit,
         )
         .await?;
-    let more = items.len() as u64 > limit;
-    items.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
-    let next_cursor = if more {
-        items.last().map(|d| d.id)
-    } else {
-        None
-    };
+    let next_cursor = page
+        .next_after
+        .and_then(|_| page.items.last().map(|d| d.id));
     Ok(HttpResponse::Ok().json(PageDto {
-        items: items.into_iter().map(Into::into).collect(),
+        items: page.items.into_iter().map(Into::into).collect(),
         next_cursor,
     }))
 }

@@ -160,27 +160,17 @@ pub async fn pull_applications(
 ) -> Result<HttpResponse, ApiError> {
     let code = auth.municipality()?;
     linkable_area(&state, &auth, &path.area)?;
-    let limit = query.limit.unwrap_or(DEFAULT_LIMIT);
-    if !(1..=MAX_LIMIT).contains(&limit) {
-        return Err(ApiError::new(
-            ProblemKind::InvalidRequest,
-            Text::new(
-                format!("limit は1〜{MAX_LIMIT}で指定してください。"),
-                format!("limit must be 1 to {MAX_LIMIT}."),
-            ),
-        ));
-    }
-    let mut items = state
+    let limit = super::pagination::limit_within(query.limit, DEFAULT_LIMIT, MAX_LIMIT)?;
+    let page = state
         .store
-        .area_applications(&code, &path.area, query.after, limit + 1)
+        .area_applications(&code, &path.area, query.after, limit)
         .await?;
-    let more = items.len() as u64 > limit;
-    items.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
-    let next_cursor = items.last().map(|a| a.id).or(query.after);
+    // The feed's cursor is kept when nothing new came: the core system asks again with it.
+    let next_cursor = page.items.last().map(|a| a.id).or(query.after);
     Ok(HttpResponse::Ok().json(PageDto {
-        items: items.into_iter().map(dto).collect(),
+        more: page.next_after.is_some(),
+        items: page.items.into_iter().map(dto).collect(),
         next_cursor,
-        more,
     }))
 }
 

@@ -12,14 +12,20 @@ pub const MAX_LIMIT: u64 = 100;
 
 /// The page size asked for, or the default.
 pub fn limit(limit: Option<u64>) -> Result<u64, ApiError> {
+    limit_within(limit, DEFAULT_LIMIT, MAX_LIMIT)
+}
+
+/// The page size asked for, or `default`, for a list whose pages hold up to `max` (the pull
+/// feed's are larger).
+pub fn limit_within(limit: Option<u64>, default: u64, max: u64) -> Result<u64, ApiError> {
     match limit {
-        None => Ok(DEFAULT_LIMIT),
-        Some(n) if (1..=MAX_LIMIT).contains(&n) => Ok(n),
+        None => Ok(default),
+        Some(n) if (1..=max).contains(&n) => Ok(n),
         Some(n) => Err(ApiError::new(
             ProblemKind::InvalidRequest,
             Text::new(
-                format!("limit は1〜{MAX_LIMIT}で指定してください(指定値: {n})。"),
-                format!("limit must be between 1 and {MAX_LIMIT} (got {n})."),
+                format!("limit は1〜{max}で指定してください(指定値: {n})。"),
+                format!("limit must be between 1 and {max} (got {n})."),
             ),
         )),
     }

@@ -16,8 +16,8 @@ use super::state::AppState;
 use crate::audit::{Action, Actor, AuditEntry};
 use crate::forms::normalize::date;
 use crate::i18n::Text;
-use crate::link::directory::{RegistryDate, Resident};
-use crate::link::search;
+use crate::residents::search;
+use crate::residents::{RegistryDate, Resident};
 use crate::store::ResidentQuery;
 use crate::tenancy::LgCode;
 

@@ -24,12 +24,12 @@
 
 use std::io::Read;
 
-use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
 use crate::forms::era::EraTable;
 use crate::forms::normalize::{address, codes, date, kana, width};
 use crate::i18n::Text;
+use crate::residents::{RegistryDate, Resident, addressee_check_digit, is_addressee_number};
 
 /// Every column, in the order of the documented layout.
 pub const COLUMNS: [&str; 24] = [
@@ -127,58 +127,6 @@ pub enum Operation {
     Remove,
 }
 
-/// A date as the registry wrote it, with its ISO reading at its precision (`1980`,
-/// `1980-02`, `1980-02-17`; none for 年月日不詳).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RegistryDate {
-    pub text: String,
-    pub iso: Option<String>,
-    /// Whether the date names one day exactly.
-    pub exact: bool,
-}
-
-impl RegistryDate {
-    pub fn day(&self) -> Option<NaiveDate> {
-        if !self.exact {
-            return None;
-        }
-        NaiveDate::parse_from_str(self.iso.as_deref()?, "%Y-%m-%d").ok()
-    }
-}
-
-/// One resident as the registry holds them.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Resident {
-    pub addressee_number: String,
-    pub household_number: String,
-    /// 氏名 byte for byte (IVS and 外字 included).
-    pub name: String,
-    /// Full-width katakana.
-    pub name_kana: String,
-    pub alias_name: Option<String>,
-    pub date_of_birth: RegistryDate,
-    pub sex: String,
-    pub relationship: String,
-    pub postal_code: Option<String>,
-    pub prefecture: String,
-    pub city: String,
-    pub street_address: String,
-    pub city_block: Option<String>,
-    pub building_name_etc: Option<String>,
-    pub resident_since: Option<RegistryDate>,
-    pub last_change_reason: Option<String>,
-    pub last_change_date: Option<RegistryDate>,
-    /// `1` 日本人, `2` 外国人住民.
-    pub resident_kind: String,
-    pub nationality: Option<String>,
-    pub residence_status: Option<String>,
-    pub residence_period_end: Option<RegistryDate>,
-    /// Only when the operator enabled the column; stored sealed, never logged.
-    #[serde(skip)]
-    pub my_number: Option<String>,
-}
-
 /// A row: what to do, and to whom. A removal carries only the 宛名番号.
 #[derive(Debug, Clone)]
 pub enum Row {
@@ -237,31 +185,6 @@ pub struct ReadOptions<'a> {
     pub relationships: &'a [String],
     /// Whether a `myNumber` column is accepted.
     pub allow_my_number: bool,
-}
-
-/// The check digit of a 宛名番号 body: modulus 11 with weights 2, 3 … 7 from the right,
-/// repeating; a remainder of 0 or 1 gives 0.
-pub fn addressee_check_digit(body: &str) -> Option<u8> {
-    let mut sum = 0u32;
-    for (i, c) in body.chars().rev().enumerate() {
-        let d = c.to_digit(10)?;
-        let weight = u32::try_from(i % 6).unwrap_or(0) + 2;
-        sum += d * weight;
-    }
-    let r = sum % 11;
-    Some(if r <= 1 {
-        0
-    } else {
-        u8::try_from(11 - r).unwrap_or(0)
-    })
-}
-
-/// Whether `number` is 2–15 digits whose last is the check digit of the rest.
-pub fn is_addressee_number(number: &str) -> bool {
-    (2..=15).contains(&number.len())
-        && number.bytes().all(|b| b.is_ascii_digit())
-        && number.split_at(number.len() - 1).1.parse::<u8>().ok()
-            == addressee_check_digit(&number[..number.len() - 1])
 }
 
 /// Reads a directory file row by row: the header first ([`DirectoryReader::new`]), then each
@@ -786,7 +709,7 @@ mod tests {
         assert_eq!(resident.postal_code.as_deref(), Some("090-0024"));
         assert_eq!(
             resident.resident_since.as_ref().and_then(RegistryDate::day),
-            NaiveDate::from_ymd_opt(2020, 4, 1)
+            chrono::NaiveDate::from_ymd_opt(2020, 4, 1)
         );
     }
 

@@ -10,5 +10,4 @@ pub mod import;
 pub mod jobs;
 pub mod outbox;
 pub mod sample;
-pub mod search;
 pub mod webhooks;

@@ -4,7 +4,8 @@
 
 use std::io::Write;
 
-use super::directory::{COLUMNS, addressee_check_digit};
+use super::directory::COLUMNS;
+use crate::residents::addressee_check_digit;
 
 const FAMILY: [(&str, &str); 8] = [
     ("山田", "ヤマダ"),

@@ -73,6 +73,18 @@ impl Store {
         Ok(())
     }
 
+    /// Appends `entry` to the audit chain and commits: the last step of every write that is
+    /// audited, so that the change and its audit event are kept together or not at all.
+    pub(super) async fn commit_audited(
+        &self,
+        txn: DatabaseTransaction,
+        entry: AuditEntry,
+    ) -> Result<AuditRecord, StoreError> {
+        let record = self.append_audit(&txn, entry).await?;
+        txn.commit().await?;
+        Ok(record)
+    }
+
     /// Appends `entry` to the chain inside `txn`, so that the event lands exactly when the
     /// change it records does.
     pub(super) async fn append_audit(
@@ -265,8 +277,7 @@ impl Store {
     /// Records an event that comes with no other change (a denied access).
     pub async fn record_audit(&self, entry: AuditEntry) -> Result<AuditRecord, StoreError> {
         let txn = self.begin_write().await?;
-        let record = self.append_audit(&txn, entry).await?;
-        txn.commit().await?;
+        let record = self.commit_audited(txn, entry).await?;
         Ok(record)
     }
 

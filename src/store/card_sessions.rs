@@ -135,8 +135,8 @@ impl Store {
         .insert(&txn)
         .await
         .map_err(StoreError::classify)?;
-        self.append_audit(
-            &txn,
+        self.commit_audited(
+            txn,
             AuditEntry::success(
                 actor,
                 Action::CardSessionCreate,
@@ -145,7 +145,6 @@ impl Store {
             ),
         )
         .await?;
-        txn.commit().await?;
         Ok(())
     }
 
@@ -284,8 +283,7 @@ impl Store {
         {
             entry.outcome = Outcome::Denied;
         }
-        self.append_audit(&txn, entry).await?;
-        txn.commit().await?;
+        self.commit_audited(txn, entry).await?;
         Ok(true)
     }
 

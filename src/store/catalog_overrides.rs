@@ -47,8 +47,8 @@ impl Store {
         .insert(&txn)
         .await
         .map_err(StoreError::classify)?;
-        self.append_audit(
-            &txn,
+        self.commit_audited(
+            txn,
             AuditEntry::success(
                 actor,
                 Action::CatalogOverride,
@@ -57,7 +57,6 @@ impl Store {
             ),
         )
         .await?;
-        txn.commit().await?;
         Ok(StoredOverrides {
             version,
             document,

@@ -103,12 +103,11 @@ impl Store {
             .await
             .map_err(StoreError::classify)?;
         }
-        self.append_audit(
-            &txn,
+        self.commit_audited(
+            txn,
             AuditEntry::success(actor, Action::ClientCreate, None, id.to_string()),
         )
         .await?;
-        txn.commit().await?;
         Ok(to_domain(row, new.municipalities.clone()))
     }
 

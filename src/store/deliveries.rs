@@ -13,7 +13,7 @@ use uuid::Uuid;
 use super::entities::application as app;
 use super::entities::delivery::{self, ActiveModel, Column, Entity};
 use super::visits::application;
-use super::{Store, StoreError};
+use super::{Page, Store, StoreError};
 use crate::audit::{Action, Actor, AuditEntry};
 use crate::link::outbox::{Channel, Delivery, DeliveryState, NewDelivery};
 use crate::tenancy::LgCode;
@@ -370,15 +370,15 @@ impl Store {
         Ok(())
     }
 
-    /// Deliveries for the operator, oldest first after `after`: of one municipality or all,
-    /// in one state or any.
+    /// A page of deliveries for the operator, oldest first after `after`: of one municipality
+    /// or all, in one state or any.
     pub async fn deliveries(
         &self,
         lg_code: Option<&LgCode>,
         state: Option<DeliveryState>,
         after: Option<Uuid>,
         limit: u64,
-    ) -> Result<Vec<Delivery>, StoreError> {
+    ) -> Result<Page<Delivery>, StoreError> {
         let mut query = Entity::find();
         if let Some(lg) = lg_code {
             query = query.filter(Column::LgCode.eq(lg.to_string()));
@@ -389,14 +389,12 @@ impl Store {
         if let Some(after) = after {
             query = query.filter(Column::Id.gt(after.to_string()));
         }
-        query
+        let rows = query
             .order_by_asc(Column::Id)
-            .limit(limit)
+            .limit(limit + 1)
             .all(&self.db)
-            .await?
-            .into_iter()
-            .map(to_domain)
-            .collect()
+            .await?;
+        Page::of(rows, limit, |r| r.id.clone(), to_domain)
     }
 
     pub async fn delivery(&self, id: Uuid) -> Result<Option<Delivery>, StoreError> {

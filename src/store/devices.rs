@@ -113,12 +113,11 @@ impl Store {
         .insert(&txn)
         .await
         .map_err(StoreError::classify)?;
-        self.append_audit(
-            &txn,
+        self.commit_audited(
+            txn,
             AuditEntry::success(actor, Action::DeviceCreate, Some(*lg_code), id.to_string()),
         )
         .await?;
-        txn.commit().await?;
         to_domain(row)
     }
 
@@ -169,8 +168,8 @@ impl Store {
             client_id: Some(format!("device:{}", device.id)),
             ..Actor::default()
         };
-        self.append_audit(
-            &txn,
+        self.commit_audited(
+            txn,
             AuditEntry::success(
                 &actor,
                 Action::DeviceEnrol,
@@ -179,7 +178,6 @@ impl Store {
             ),
         )
         .await?;
-        txn.commit().await?;
         let row = Entity::find_by_id(device.id.to_string())
             .one(&self.db)
             .await?
@@ -224,12 +222,7 @@ impl Store {
             query = query.filter(Column::Id.gt(after.to_string()));
         }
         let rows = query.limit(limit + 1).all(&self.db).await?;
-        let (rows, last) = super::split_page(rows, limit);
-        let next_after = last.and_then(|i| rows.get(i)).map(|r| r.id.clone());
-        Ok(Page {
-            items: rows.into_iter().map(to_domain).collect::<Result<_, _>>()?,
-            next_after,
-        })
+        Page::of(rows, limit, |r| r.id.clone(), to_domain)
     }
 
     /// Revokes a device: its certificate is refused from now on. `None`: no such device.

@@ -10,7 +10,7 @@ use uuid::Uuid;
 
 use super::entities::application::{self as app, Column, Entity};
 use super::visits::application;
-use super::{Store, StoreError};
+use super::{Page, Store, StoreError};
 use crate::audit::{Action, Actor, AuditEntry};
 use crate::tenancy::LgCode;
 use crate::visits::confirmation::{Acknowledgement, Application, ApplicationState};
@@ -33,21 +33,19 @@ impl Store {
         area: &str,
         after: Option<Uuid>,
         limit: u64,
-    ) -> Result<Vec<Application>, StoreError> {
+    ) -> Result<Page<Application>, StoreError> {
         let mut query = Entity::find()
             .filter(Column::LgCode.eq(lg_code.to_string()))
             .filter(Column::Area.eq(area));
         if let Some(after) = after {
             query = query.filter(Column::Id.gt(after.to_string()));
         }
-        query
+        let rows = query
             .order_by_asc(Column::Id)
-            .limit(limit)
+            .limit(limit + 1)
             .all(&self.db)
-            .await?
-            .into_iter()
-            .map(application)
-            .collect()
+            .await?;
+        Page::of(rows, limit, |r| r.id.clone(), application)
     }
 
     /// Records a core system's answer about an application of `area`.

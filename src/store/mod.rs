@@ -71,6 +71,25 @@ pub struct Page<T> {
     pub next_after: Option<String>,
 }
 
+impl<T> Page<T> {
+    /// The page of `limit` items read from `rows` (fetched with `limit + 1`: the extra row
+    /// only says that another page follows), each made by `item`, continuing after the key
+    /// `key` gives of its last row.
+    fn of<R>(
+        rows: Vec<R>,
+        limit: u64,
+        key: impl Fn(&R) -> String,
+        item: impl Fn(R) -> Result<T, StoreError>,
+    ) -> Result<Self, StoreError> {
+        let (rows, last) = split_page(rows, limit);
+        let next_after = last.map(|i| key(&rows[i]));
+        Ok(Page {
+            items: rows.into_iter().map(item).collect::<Result<_, _>>()?,
+            next_after,
+        })
+    }
+}
+
 /// Lists fetch `limit + 1` rows: the extra one only says that another page follows.
 /// Returns the rows of this page and the row the next page continues after.
 fn split_page<T>(mut rows: Vec<T>, limit: u64) -> (Vec<T>, Option<usize>) {

@@ -48,8 +48,8 @@ impl Store {
         .insert(&txn)
         .await
         .map_err(StoreError::classify)?;
-        self.append_audit(
-            &txn,
+        self.commit_audited(
+            txn,
             AuditEntry::success(
                 actor,
                 Action::MunicipalityCreate,
@@ -58,7 +58,6 @@ impl Store {
             ),
         )
         .await?;
-        txn.commit().await?;
         to_domain(row)
     }
 
@@ -84,12 +83,8 @@ impl Store {
         if let Some(only) = only {
             query = query.filter(Column::LgCode.is_in(only.iter().map(LgCode::to_string)));
         }
-        let (rows, last) = super::split_page(query.limit(limit + 1).all(&self.db).await?, limit);
-        let next_after = last.map(|i| rows[i].lg_code.clone());
-        Ok(Page {
-            items: rows.into_iter().map(to_domain).collect::<Result<_, _>>()?,
-            next_after,
-        })
+        let rows = query.limit(limit + 1).all(&self.db).await?;
+        Page::of(rows, limit, |r| r.lg_code.clone(), to_domain)
     }
 
     /// Applies a checked patch; `None` when the municipality does not exist.
@@ -114,8 +109,8 @@ impl Store {
         active.contact_email = Set(municipality.contact.email.clone());
         active.updated_at = Set(municipality.updated_at);
         active.update(&txn).await?;
-        self.append_audit(
-            &txn,
+        self.commit_audited(
+            txn,
             AuditEntry::success(
                 actor,
                 Action::MunicipalityUpdate,
@@ -124,7 +119,6 @@ impl Store {
             ),
         )
         .await?;
-        txn.commit().await?;
         Ok(Some(municipality))
     }
 }

@@ -11,9 +11,9 @@ use sea_orm::{
 use super::entities::directory_import::{self, Entity as Imports};
 use super::entities::resident::{self, Column, Entity as Residents};
 use super::{Store, StoreError};
-use crate::link::directory::{RegistryDate, Resident};
 use crate::link::import::ImportRecord;
-use crate::link::search::{address_key, kana_key, like_literal, name_key};
+use crate::residents::search::{address_key, kana_key, like_literal, name_key};
+use crate::residents::{RegistryDate, Resident};
 use crate::secrets::{self, Purpose, ServerKey};
 
 /// Rows per INSERT: 30 columns × 500 stays under SQLite's 32,766 parameters.

@@ -185,8 +185,8 @@ impl Store {
         .insert(&txn)
         .await
         .map_err(StoreError::classify)?;
-        self.append_audit(
-            &txn,
+        self.commit_audited(
+            txn,
             AuditEntry::success(
                 actor,
                 Action::VisitCreate,
@@ -195,7 +195,6 @@ impl Store {
             ),
         )
         .await?;
-        txn.commit().await?;
         Ok(())
     }
 
@@ -222,12 +221,11 @@ impl Store {
         let Some(row) = find_row(&txn, lg_code, id, actor).await? else {
             return Ok(None);
         };
-        self.append_audit(
-            &txn,
+        self.commit_audited(
+            txn,
             AuditEntry::success(actor, action, Some(*lg_code), id.to_string()),
         )
         .await?;
-        txn.commit().await?;
         to_domain(row).map(Some)
     }
 
@@ -251,18 +249,13 @@ impl Store {
         if let Some(after) = after {
             query = query.filter(Column::Id.gt(after.to_string()));
         }
-        let (rows, last) = super::split_page(query.limit(limit + 1).all(&txn).await?, limit);
-        self.append_audit(
-            &txn,
+        let rows = query.limit(limit + 1).all(&txn).await?;
+        self.commit_audited(
+            txn,
             AuditEntry::success(actor, Action::VisitList, Some(*lg_code), day.to_string()),
         )
         .await?;
-        txn.commit().await?;
-        let next_after = last.map(|i| rows[i].id.clone());
-        Ok(Page {
-            items: rows.into_iter().map(to_domain).collect::<Result<_, _>>()?,
-            next_after,
-        })
+        Page::of(rows, limit, |r| r.id.clone(), to_domain)
     }
 
     /// Applies `change` to a visit that allows `step` and records the step, in one
@@ -295,12 +288,11 @@ impl Store {
             return Ok(VisitChange::Refused(errors));
         }
         write_over(&txn, row, &mut visit, read_revision, crate::clock::now()).await?;
-        self.append_audit(
-            &txn,
+        self.commit_audited(
+            txn,
             AuditEntry::success(actor, step.audited_as(), Some(*lg_code), id.to_string()),
         )
         .await?;
-        txn.commit().await?;
         Ok(VisitChange::Done(visit))
     }
 
@@ -344,8 +336,8 @@ impl Store {
         let read_revision = visit.revision;
         visit.household.submitted_at = Some(now);
         write_over(&txn, row, &mut visit, read_revision, now).await?;
-        self.append_audit(
-            &txn,
+        self.commit_audited(
+            txn,
             AuditEntry::success(
                 actor,
                 Step::Submit.audited_as(),
@@ -354,7 +346,6 @@ impl Store {
             ),
         )
         .await?;
-        txn.commit().await?;
         Ok(Submission::Done(applications))
     }
 

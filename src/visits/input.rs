@@ -617,7 +617,7 @@ pub fn card_facts(verified: &crate::card::session::Verified) -> Vec<(String, Val
 
 /// A resident's facts as the directory holds them: the name split at its full-width space,
 /// the kana, the date of birth (when the registry knows the day), sex, 続柄, nationality.
-pub fn registry_facts(r: &crate::link::directory::Resident) -> Vec<(String, Value)> {
+pub fn registry_facts(r: &crate::residents::Resident) -> Vec<(String, Value)> {
     let mut facts = Vec::new();
     let split = |s: &str| {
         s.split_once('\u{3000}')
