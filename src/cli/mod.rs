@@ -16,7 +16,7 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand};
 
 use crate::config::{LogFormat, Settings};
-use crate::http::telemetry;
+use crate::http::middleware::telemetry;
 
 #[derive(Debug, Parser)]
 #[command(

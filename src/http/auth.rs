@@ -10,8 +10,8 @@ use actix_web::http::header::{self, HeaderName};
 use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
 use futures_util::future::LocalBoxFuture;
 
+use super::middleware::request_id::RequestId;
 use super::problem::{ApiError, ProblemKind};
-use super::request_id::RequestId;
 use super::state::AppState;
 use crate::audit::Actor;
 use crate::auth::{Principal, Scope, TokenError};

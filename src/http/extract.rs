@@ -32,7 +32,9 @@ fn is_json(req: &HttpRequest) -> bool {
 pub fn payload_problem(err: &PayloadError, limit: usize) -> ApiError {
     match err {
         PayloadError::Overflow => too_large(limit),
-        e if super::deadline::is_body_timeout(e) => super::deadline::body_timeout(),
+        e if super::middleware::deadline::is_body_timeout(e) => {
+            super::middleware::deadline::body_timeout()
+        }
         other => ApiError::new(
             ProblemKind::InvalidRequest,
             Text::new(

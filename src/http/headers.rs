@@ -2,7 +2,7 @@
 //! them in its `params(...)` instead of describing them again. Each becomes a reference to
 //! its one definition in the contract (`components/parameters`, written by
 //! [`super::openapi`], with what the server enforces). What reads them is elsewhere:
-//! [`super::auth::Clerk`], [`super::preconditions::IfMatch`], [`super::idempotency::Idempotent`].
+//! [`super::auth::Clerk`], [`super::preconditions::IfMatch`], [`super::middleware::idempotency::Idempotent`].
 
 use utoipa::IntoParams;
 use utoipa::openapi::path::{Parameter, ParameterBuilder, ParameterIn};

@@ -1,44 +1,26 @@
-//! The HTTP edge: actix handlers and DTOs (one file per resource), extractors, problems,
-//! middleware and the OpenAPI document. Handlers translate HTTP to domain calls and back.
+//! The HTTP edge: the resources under `/v1` ([`v1`], a module per resource), what wraps every
+//! request ([`middleware`]), and what they share — authorization and the clerk ([`auth`]),
+//! extractors, headers, problems, pagination, preconditions — with the OpenAPI document and
+//! the operations endpoints. Handlers translate HTTP to domain calls and back.
 
-mod admin;
-mod audit;
 pub mod auth;
-mod card_sessions;
-mod catalog;
-pub mod client_address;
-pub mod deadline;
-mod deliveries;
-mod devices;
-mod directory_imports;
 mod domain_errors;
 pub mod extract;
-pub mod fallback;
-pub mod forms;
 pub mod headers;
 pub mod heavy_work;
-pub mod idempotency;
-mod kpis;
-mod link;
-pub mod methods;
-mod municipalities;
+pub mod middleware;
 mod oauth;
 pub mod openapi;
 mod openapi_visit_types;
 pub mod operations;
 pub mod pagination;
 pub mod preconditions;
-mod printouts;
 pub mod problem;
-pub mod request_id;
-mod residents;
 pub mod state;
-pub mod telemetry;
-mod visits;
-mod webhooks;
+pub mod v1;
 
-pub use admin::{ClientDto, CreatedClientDto};
-pub use municipalities::MunicipalityDto;
+pub use v1::admin::{ClientDto, CreatedClientDto};
+pub use v1::municipalities::MunicipalityDto;
 
 use utoipa_actix_web::scope;
 use utoipa_actix_web::service_config::ServiceConfig;
@@ -55,66 +37,66 @@ pub fn routes(cfg: &mut ServiceConfig) {
         .service(oauth::jwks)
         .service(
             scope::scope("/v1")
-                .service(municipalities::list_municipalities)
-                .service(municipalities::get_municipality)
-                .service(municipalities::patch_municipality)
-                .service(audit::list_audit_events)
-                .service(admin::create_municipality)
-                .service(admin::list_all_municipalities)
-                .service(admin::create_client)
-                .service(admin::list_clients)
-                .service(admin::get_client)
-                .service(admin::revoke_client)
-                .service(devices::create_device)
-                .service(devices::list_devices)
-                .service(devices::get_device)
-                .service(devices::revoke_device)
-                .service(devices::enrol_device)
-                .service(card_sessions::create_card_session)
-                .service(card_sessions::get_card_session)
-                .service(card_sessions::get_card_image)
-                .service(directory_imports::create_import)
-                .service(directory_imports::get_import)
-                .service(directory_imports::list_imports)
-                .service(residents::search_residents)
-                .service(residents::get_household)
-                .service(link::pull_applications)
-                .service(link::acknowledge)
-                .service(deliveries::list_deliveries)
-                .service(deliveries::get_delivery)
-                .service(deliveries::replay_delivery)
-                .service(webhooks::create_webhook)
-                .service(webhooks::list_webhooks)
-                .service(webhooks::delete_webhook)
-                .service(webhooks::rotate_webhook_secret)
-                .service(webhooks::test_webhook)
-                .service(webhooks::list_webhook_messages)
-                .service(webhooks::resend_webhook_message)
-                .service(forms::list_forms)
-                .service(forms::get_form)
-                .service(forms::get_form_schema)
-                .service(forms::normalize_form)
-                .service(forms::validate_form)
-                .service(forms::normalize_field)
-                .service(visits::create_visit)
-                .service(visits::list_visits)
-                .service(visits::get_visit)
-                .service(visits::get_determination)
-                .service(visits::post_answers)
-                .service(visits::attach_card)
-                .service(visits::attach_resident)
-                .service(visits::get_drafts)
-                .service(visits::patch_draft)
-                .service(visits::confirm_visit)
-                .service(visits::submit_visit)
-                .service(visits::list_applications)
-                .service(printouts::get_printouts)
-                .service(printouts::get_receipt)
-                .service(printouts::get_draft_pdf)
-                .service(visits::close_visit)
-                .service(kpis::get_kpis)
-                .service(catalog::get_catalog)
-                .service(catalog::get_overrides)
-                .service(catalog::put_overrides),
+                .service(v1::municipalities::list_municipalities)
+                .service(v1::municipalities::get_municipality)
+                .service(v1::municipalities::patch_municipality)
+                .service(v1::audit::list_audit_events)
+                .service(v1::admin::create_municipality)
+                .service(v1::admin::list_all_municipalities)
+                .service(v1::admin::create_client)
+                .service(v1::admin::list_clients)
+                .service(v1::admin::get_client)
+                .service(v1::admin::revoke_client)
+                .service(v1::devices::create_device)
+                .service(v1::devices::list_devices)
+                .service(v1::devices::get_device)
+                .service(v1::devices::revoke_device)
+                .service(v1::devices::enrol_device)
+                .service(v1::card_sessions::create_card_session)
+                .service(v1::card_sessions::get_card_session)
+                .service(v1::card_sessions::get_card_image)
+                .service(v1::directory_imports::create_import)
+                .service(v1::directory_imports::get_import)
+                .service(v1::directory_imports::list_imports)
+                .service(v1::residents::search_residents)
+                .service(v1::residents::get_household)
+                .service(v1::link::pull_applications)
+                .service(v1::link::acknowledge)
+                .service(v1::deliveries::list_deliveries)
+                .service(v1::deliveries::get_delivery)
+                .service(v1::deliveries::replay_delivery)
+                .service(v1::webhooks::create_webhook)
+                .service(v1::webhooks::list_webhooks)
+                .service(v1::webhooks::delete_webhook)
+                .service(v1::webhooks::rotate_webhook_secret)
+                .service(v1::webhooks::test_webhook)
+                .service(v1::webhooks::list_webhook_messages)
+                .service(v1::webhooks::resend_webhook_message)
+                .service(v1::forms::list_forms)
+                .service(v1::forms::get_form)
+                .service(v1::forms::get_form_schema)
+                .service(v1::forms::normalize_form)
+                .service(v1::forms::validate_form)
+                .service(v1::forms::normalize_field)
+                .service(v1::visits::create_visit)
+                .service(v1::visits::list_visits)
+                .service(v1::visits::get_visit)
+                .service(v1::visits::get_determination)
+                .service(v1::visits::post_answers)
+                .service(v1::visits::attach_card)
+                .service(v1::visits::attach_resident)
+                .service(v1::visits::get_drafts)
+                .service(v1::visits::patch_draft)
+                .service(v1::visits::confirm_visit)
+                .service(v1::visits::submit_visit)
+                .service(v1::visits::list_applications)
+                .service(v1::printouts::get_printouts)
+                .service(v1::printouts::get_receipt)
+                .service(v1::printouts::get_draft_pdf)
+                .service(v1::visits::close_visit)
+                .service(v1::kpis::get_kpis)
+                .service(v1::catalog::get_catalog)
+                .service(v1::catalog::get_overrides)
+                .service(v1::catalog::put_overrides),
         );
 }

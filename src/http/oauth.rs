@@ -8,7 +8,7 @@ use jsonwebtoken::jwk::JwkSet;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::client_address::client_address;
+use super::middleware::client_address::client_address;
 use super::problem::{ApiError, ProblemDoc, ProblemKind};
 use super::state::AppState;
 use crate::auth::{AuthenticationError, ScopeSet, authenticate_client};

@@ -7,9 +7,9 @@ use prometheus::{Encoder, Registry, TextEncoder};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::catalog::TextDto;
 use super::problem::{ApiError, ProblemDoc, ProblemKind, problem_index, problem_page};
 use super::state::AppState;
+use super::v1::catalog::TextDto;
 use crate::i18n::Text;
 
 #[derive(Serialize, ToSchema)]

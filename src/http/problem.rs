@@ -15,7 +15,7 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 use utoipa::ToSchema;
 
-use super::request_id::RequestId;
+use super::middleware::request_id::RequestId;
 use crate::i18n::{Lang, Text};
 use crate::validation::FieldError;
 
@@ -357,7 +357,7 @@ impl ApiError {
             response.insert_header((name.clone(), value.clone()));
         }
         if let Some(id) = request_id.and_then(|id| HeaderValue::from_str(id).ok()) {
-            response.insert_header((super::request_id::REQUEST_ID_HEADER, id));
+            response.insert_header((super::middleware::request_id::REQUEST_ID_HEADER, id));
         }
         response
             .insert_header((header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON)))

@@ -6,11 +6,11 @@ use serde::Serialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::auth::{Authorized, scopes};
-use super::pagination::{page_params, page_type};
-use super::problem::{ApiError, ProblemDoc};
-use super::state::AppState;
 use crate::audit::AuditRecord;
+use crate::http::auth::{Authorized, scopes};
+use crate::http::pagination::{page_params, page_type};
+use crate::http::problem::{ApiError, ProblemDoc};
+use crate::http::state::AppState;
 
 /// One audit event. It never holds request bodies or personal data.
 #[derive(Debug, Serialize, ToSchema)]

@@ -8,13 +8,13 @@ use serde_json::Value;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::super::auth::{Clerk, scopes};
-use super::super::headers::{IdempotencyKeyHeader, StaffHeader};
-use super::super::idempotency::Idempotent;
-use super::super::problem::{ApiError, ProblemDoc, ProblemKind};
-use super::super::state::AppState;
 use super::{VisitPath, barred_problem, load, store_conflict, visit_not_found};
 use crate::auth::Scope;
+use crate::http::auth::{Clerk, scopes};
+use crate::http::headers::{IdempotencyKeyHeader, StaffHeader};
+use crate::http::middleware::idempotency::Idempotent;
+use crate::http::problem::{ApiError, ProblemDoc, ProblemKind};
+use crate::http::state::AppState;
 use crate::i18n::Text;
 use crate::store::Submission;
 
@@ -31,7 +31,7 @@ pub struct ApplicationDto {
     /// `formId@version`, when filed on a form.
     pub form: Option<String>,
     /// The confirmed form document.
-    #[schema(schema_with = crate::http::forms::any_json)]
+    #[schema(schema_with = crate::http::v1::forms::any_json)]
     pub document: Option<Value>,
     /// submitted, delivered, accepted, rejected, completed or referred.
     #[schema(example = "submitted")]

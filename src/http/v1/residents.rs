@@ -9,12 +9,12 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-use super::auth::{Clerk, scopes};
-use super::headers::StaffHeader;
-use super::problem::{ApiError, ProblemDoc, ProblemKind};
-use super::state::AppState;
 use crate::audit::{Action, Actor, AuditEntry};
 use crate::forms::normalize::date;
+use crate::http::auth::{Clerk, scopes};
+use crate::http::headers::StaffHeader;
+use crate::http::problem::{ApiError, ProblemDoc, ProblemKind};
+use crate::http::state::AppState;
 use crate::i18n::Text;
 use crate::residents::search;
 use crate::residents::{RegistryDate, Resident};

@@ -7,15 +7,15 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::auth::{Authorized, scopes};
-use super::extract::ApiJson;
-use super::headers::IdempotencyKeyHeader;
-use super::idempotency::Idempotent;
 use super::municipalities::{MunicipalityDto, MunicipalityPage, MunicipalityPageParams};
-use super::pagination::{page_params, page_type, six_digits};
-use super::problem::{ApiError, ProblemDoc, ProblemKind};
-use super::state::AppState;
 use crate::auth::{self, Client, ClientError, Scope};
+use crate::http::auth::{Authorized, scopes};
+use crate::http::extract::ApiJson;
+use crate::http::headers::IdempotencyKeyHeader;
+use crate::http::middleware::idempotency::Idempotent;
+use crate::http::pagination::{page_params, page_type, six_digits};
+use crate::http::problem::{ApiError, ProblemDoc, ProblemKind};
+use crate::http::state::AppState;
 use crate::i18n::Text;
 use crate::tenancy;
 

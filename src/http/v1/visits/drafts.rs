@@ -8,14 +8,14 @@ use serde_json::{Map, Value};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-use super::super::auth::{Clerk, scopes};
-use super::super::extract::ApiJson;
 use super::super::forms::{form_errors, issues};
-use super::super::headers::{IfMatchHeader, StaffHeader};
-use super::super::preconditions::{self, IfMatch};
-use super::super::problem::{ApiError, ProblemDoc};
-use super::super::state::AppState;
 use super::{VisitPath, catalog_of, changed, load, store_conflict};
+use crate::http::auth::{Clerk, scopes};
+use crate::http::extract::ApiJson;
+use crate::http::headers::{IfMatchHeader, StaffHeader};
+use crate::http::preconditions::{self, IfMatch};
+use crate::http::problem::{ApiError, ProblemDoc};
+use crate::http::state::AppState;
 use crate::i18n::{Lang, Text};
 use crate::visits::edit::{self, DraftEdit};
 use crate::visits::evaluate::{EvaluatedDraft, evaluate, evaluate_one};
@@ -56,8 +56,8 @@ pub struct DraftDto {
     pub fields: Vec<DraftFieldDto>,
     pub valid: bool,
     /// What the clerk still has to complete or correct.
-    pub errors: Vec<crate::http::forms::FormErrorDto>,
-    pub warnings: Vec<crate::http::forms::IssueDto>,
+    pub errors: Vec<crate::http::v1::forms::FormErrorDto>,
+    pub warnings: Vec<crate::http::v1::forms::IssueDto>,
     /// Fields filled from the facts and the procedure: the resident does not write them by hand.
     pub prefilled_fields: usize,
     /// Fields the clerk typed into the draft.

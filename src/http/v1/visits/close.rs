@@ -2,14 +2,14 @@
 
 use actix_web::{HttpResponse, post, web};
 
-use super::super::auth::{Clerk, scopes};
-use super::super::headers::{IdempotencyKeyHeader, IfMatchHeader, StaffHeader};
-use super::super::idempotency::Idempotent;
-use super::super::preconditions::{self, IfMatch};
-use super::super::problem::{ApiError, ProblemDoc};
-use super::super::state::AppState;
 use super::{VisitDto, VisitPath, changed, store_conflict, visit_dto};
 use crate::auth::Scope;
+use crate::http::auth::{Clerk, scopes};
+use crate::http::headers::{IdempotencyKeyHeader, IfMatchHeader, StaffHeader};
+use crate::http::middleware::idempotency::Idempotent;
+use crate::http::preconditions::{self, IfMatch};
+use crate::http::problem::{ApiError, ProblemDoc};
+use crate::http::state::AppState;
 use crate::i18n::Lang;
 use crate::visits::{Status, Step};
 

@@ -10,16 +10,16 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-use super::auth::{Authorized, scopes};
-use super::extract::ApiJson;
-use super::headers::IdempotencyKeyHeader;
-use super::idempotency::Idempotent;
-use super::pagination::page_type;
-use super::problem::{ApiError, ProblemDoc, ProblemKind};
-use super::state::AppState;
 use crate::auth::Scope;
 use crate::devices::authority::pem_of;
 use crate::devices::{self, Device, ENROLMENT_MINUTES};
+use crate::http::auth::{Authorized, scopes};
+use crate::http::extract::ApiJson;
+use crate::http::headers::IdempotencyKeyHeader;
+use crate::http::middleware::idempotency::Idempotent;
+use crate::http::pagination::page_type;
+use crate::http::problem::{ApiError, ProblemDoc, ProblemKind};
+use crate::http::state::AppState;
 use crate::i18n::Text;
 use crate::store::Enrolment;
 use crate::validation::FieldErrors;
@@ -209,7 +209,7 @@ pub async fn create_device(
         &body.counter_name,
         64,
     );
-    let code = super::auth::lg_code_problem(&body.lg_code)?;
+    let code = crate::http::auth::lg_code_problem(&body.lg_code)?;
     errors.into_result().map_err(ApiError::validation)?;
     if state.municipalities.municipality(&code).await?.is_none() {
         return Err(ApiError::not_found(Text::new(
@@ -250,11 +250,11 @@ pub async fn list_devices(
     state: web::Data<AppState>,
     query: web::Query<DevicePageParams>,
 ) -> Result<HttpResponse, ApiError> {
-    let limit = super::pagination::limit(query.limit)?;
+    let limit = crate::http::pagination::limit(query.limit)?;
     let code = query
         .lg_code
         .as_deref()
-        .map(super::auth::lg_code_problem)
+        .map(crate::http::auth::lg_code_problem)
         .transpose()?;
     let page = state
         .store
@@ -357,7 +357,10 @@ pub async fn enrol_device(
     body: ApiJson<EnrolmentDto>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.0;
-    let address = super::client_address::client_address(&req, &state.settings.http.trusted_proxies);
+    let address = crate::http::middleware::client_address::client_address(
+        &req,
+        &state.settings.http.trusted_proxies,
+    );
     if let Err(wait) = state.lockout.check(None, address).await {
         return Err(ApiError::new(
             ProblemKind::TooManyFailedAttempts,

@@ -7,7 +7,7 @@ use actix_web::http::{Method, header};
 use actix_web::{HttpRequest, web};
 use utoipa::openapi::OpenApi;
 
-use super::problem::{ApiError, ProblemKind};
+use crate::http::problem::{ApiError, ProblemKind};
 use crate::i18n::Text;
 
 pub struct RouteTable {

@@ -100,7 +100,7 @@ pub struct AnswerDto {
     pub member: Option<String>,
     /// For an event fact: the event's index (default 0).
     pub event: Option<usize>,
-    #[schema(schema_with = crate::http::forms::any_json, example = json!(true))]
+    #[schema(schema_with = crate::http::v1::forms::any_json, example = json!(true))]
     pub value: Value,
 }
 
@@ -178,7 +178,7 @@ pub(super) fn member_input(m: NewMemberDto) -> NewMember {
 pub struct FactDto {
     #[schema(example = "dateOfBirth")]
     pub name: String,
-    #[schema(schema_with = crate::http::forms::any_json)]
+    #[schema(schema_with = crate::http::v1::forms::any_json)]
     pub value: Value,
     /// clerk, answer, registry, card or derived.
     #[schema(example = "clerk")]
@@ -366,7 +366,7 @@ pub struct DecidingFactDto {
     pub member: Option<String>,
     /// The fact's label, with the member's name.
     pub label: String,
-    #[schema(schema_with = crate::http::forms::any_json)]
+    #[schema(schema_with = crate::http::v1::forms::any_json)]
     pub value: Value,
     /// The value as a person reads it (enum labels, 和暦 dates in Japanese).
     pub shown: String,
@@ -449,7 +449,7 @@ pub struct DecisionDto {
 #[serde(rename_all = "camelCase")]
 #[schema(as = QuestionOption)]
 pub struct OptionDto {
-    #[schema(schema_with = crate::http::forms::any_json)]
+    #[schema(schema_with = crate::http::v1::forms::any_json)]
     pub value: Value,
     pub label: String,
 }

@@ -10,9 +10,9 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-use super::auth::{Authorized, scopes};
-use super::problem::{ApiError, ProblemDoc, ProblemKind};
-use super::state::AppState;
+use crate::http::auth::{Authorized, scopes};
+use crate::http::problem::{ApiError, ProblemDoc, ProblemKind};
+use crate::http::state::AppState;
 use crate::i18n::Text;
 use crate::link::outbox::{Delivery, DeliveryState};
 use crate::store::Replay;
@@ -137,10 +137,10 @@ pub async fn list_deliveries(
     query: web::Query<ListParams>,
 ) -> Result<HttpResponse, ApiError> {
     let code = match &query.lg_code {
-        Some(c) => Some(super::auth::lg_code_problem(c)?),
+        Some(c) => Some(crate::http::auth::lg_code_problem(c)?),
         None => None,
     };
-    let limit = super::pagination::limit(query.limit)?;
+    let limit = crate::http::pagination::limit(query.limit)?;
     let page = state
         .store
         .deliveries(

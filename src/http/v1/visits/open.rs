@@ -1,14 +1,14 @@
 //! Opening a visit: the life events, the household members known so far, the applicant.
 
-use super::super::auth::{Clerk, scopes};
-use super::super::extract::ApiJson;
-use super::super::headers::{IdempotencyKeyHeader, StaffHeader};
-use super::super::idempotency::Idempotent;
-use super::super::preconditions;
-use super::super::problem::{ApiError, ProblemDoc};
-use super::super::state::AppState;
 use super::{NewVisitDto, VisitDto, answers, catalog_problem, member_input, visit_dto};
 use crate::auth::Scope;
+use crate::http::auth::{Clerk, scopes};
+use crate::http::extract::ApiJson;
+use crate::http::headers::{IdempotencyKeyHeader, StaffHeader};
+use crate::http::middleware::idempotency::Idempotent;
+use crate::http::preconditions;
+use crate::http::problem::{ApiError, ProblemDoc};
+use crate::http::state::AppState;
 use crate::i18n::Lang;
 use crate::visits::Visit;
 use crate::visits::input::{self, Context, NewApplicant, NewEvent};

@@ -8,17 +8,17 @@ use serde_json::Value;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::super::auth::{Clerk, scopes};
-use super::super::extract::ApiJson;
-use super::super::headers::{IdempotencyKeyHeader, IfMatchHeader, StaffHeader};
-use super::super::idempotency::Idempotent;
-use super::super::preconditions::IfMatch;
-use super::super::problem::{ApiError, ProblemDoc, ProblemKind};
-use super::super::state::AppState;
 use super::{
     AnswersDto, DeterminationDto, VisitPath, answers, determination_after, store_conflict,
 };
 use crate::auth::Scope;
+use crate::http::auth::{Clerk, scopes};
+use crate::http::extract::ApiJson;
+use crate::http::headers::{IdempotencyKeyHeader, IfMatchHeader, StaffHeader};
+use crate::http::middleware::idempotency::Idempotent;
+use crate::http::preconditions::IfMatch;
+use crate::http::problem::{ApiError, ProblemDoc, ProblemKind};
+use crate::http::state::AppState;
 use crate::i18n::{Lang, Text};
 use crate::store::VisitChange;
 use crate::tenancy::LgCode;
@@ -130,7 +130,7 @@ pub async fn attach_card(
 ) -> Result<HttpResponse, ApiError> {
     let code = clerk.municipality()?;
     if !clerk.principal.has_scope(Scope::Card) {
-        return Err(super::super::auth::insufficient_scope(Scope::Card));
+        return Err(crate::http::auth::insufficient_scope(Scope::Card));
     }
     let id = path.visit_id;
     let body = body.0;
@@ -253,7 +253,7 @@ pub async fn attach_resident(
 ) -> Result<HttpResponse, ApiError> {
     let code = clerk.municipality()?;
     if !clerk.principal.has_scope(Scope::Residents) {
-        return Err(super::super::auth::insufficient_scope(Scope::Residents));
+        return Err(crate::http::auth::insufficient_scope(Scope::Residents));
     }
     let id = path.visit_id;
     let body = body.0;

@@ -5,12 +5,12 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Deserializer, Serialize};
 use utoipa::ToSchema;
 
-use super::auth::{Authorized, scopes};
-use super::extract::{ApiJson, present_object};
-use super::headers::ActorHeader;
-use super::pagination::{page_params, page_type, six_digits};
-use super::problem::{ApiError, ProblemDoc};
-use super::state::AppState;
+use crate::http::auth::{Authorized, scopes};
+use crate::http::extract::{ApiJson, present_object};
+use crate::http::headers::ActorHeader;
+use crate::http::pagination::{page_params, page_type, six_digits};
+use crate::http::problem::{ApiError, ProblemDoc};
+use crate::http::state::AppState;
 use crate::i18n::Text;
 use crate::tenancy::{self, Municipality, MunicipalityPatch};
 

@@ -23,8 +23,8 @@ use futures_util::Stream;
 use futures_util::future::LocalBoxFuture;
 use tokio::time::{Instant, Sleep};
 
-use super::problem::{ApiError, ProblemKind, negotiate_lang};
 use super::request_id::RequestId;
+use crate::http::problem::{ApiError, ProblemKind, negotiate_lang};
 use crate::i18n::Text;
 
 /// Time the handler still gets after a body that arrived just before the deadline, so that

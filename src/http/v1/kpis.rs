@@ -5,10 +5,10 @@ use chrono::NaiveDate;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::auth::{Authorized, scopes};
-use super::problem::{ApiError, ProblemDoc};
-use super::state::AppState;
 use super::visits::DayParam;
+use crate::http::auth::{Authorized, scopes};
+use crate::http::problem::{ApiError, ProblemDoc};
+use crate::http::state::AppState;
 
 /// A municipality's day at the one-stop counter.
 #[derive(Debug, Serialize, ToSchema)]

@@ -6,15 +6,15 @@ use serde::Deserialize;
 use utoipa::IntoParams;
 use uuid::Uuid;
 
-use super::super::auth::{Clerk, scopes};
-use super::super::headers::StaffHeader;
-use super::super::pagination::{page_params, page_type};
-use super::super::preconditions;
-use super::super::problem::{ApiError, ProblemDoc};
-use super::super::state::AppState;
 use super::{
     DeterminationDto, VisitDto, VisitPath, catalog_of, determination_dto, load, visit_dto,
 };
+use crate::http::auth::{Clerk, scopes};
+use crate::http::headers::StaffHeader;
+use crate::http::pagination::{page_params, page_type};
+use crate::http::preconditions;
+use crate::http::problem::{ApiError, ProblemDoc};
+use crate::http::state::AppState;
 use crate::i18n::Lang;
 
 /// A visit, with what is known about the household and where each fact came from.

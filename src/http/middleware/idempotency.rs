@@ -22,11 +22,11 @@ use actix_web::{HttpMessage, HttpResponse};
 use futures_util::StreamExt;
 use futures_util::future::LocalBoxFuture;
 
-use super::auth::authorize;
-use super::extract::{body_limit, too_large};
-use super::problem::{ApiError, ProblemKind};
-use super::state::AppState;
 use crate::auth::Scope;
+use crate::http::auth::authorize;
+use crate::http::extract::{body_limit, too_large};
+use crate::http::problem::{ApiError, ProblemKind};
+use crate::http::state::AppState;
 use crate::i18n::Text;
 use crate::idempotency::{Claim, IdempotencyKey, Limits, StoredResponse, fingerprint};
 use crate::store::Store;
@@ -95,7 +95,7 @@ async fn read_body(req: &mut ServiceRequest, limit: usize) -> Result<Bytes, ApiE
     let mut payload = req.take_payload();
     let mut body = BytesMut::new();
     while let Some(chunk) = payload.next().await {
-        let chunk = chunk.map_err(|e| super::extract::payload_problem(&e, limit))?;
+        let chunk = chunk.map_err(|e| crate::http::extract::payload_problem(&e, limit))?;
         if body.len() + chunk.len() > limit {
             return Err(too_large(limit));
         }

@@ -6,12 +6,12 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
 
-use super::auth::{Authorized, scopes};
-use super::extract::ApiJson;
-use super::problem::{ApiError, ProblemDoc, ProblemKind};
-use super::state::AppState;
 use crate::forms::normalize::{self, Kind, Located};
 use crate::forms::{Dialect, DialectLookup, Form, FormError, FormRegistry, Lookup, Processed};
+use crate::http::auth::{Authorized, scopes};
+use crate::http::extract::ApiJson;
+use crate::http::problem::{ApiError, ProblemDoc, ProblemKind};
+use crate::http::state::AppState;
 use crate::i18n::{Lang, Text};
 use crate::validation::FieldError;
 

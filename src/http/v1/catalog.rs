@@ -9,13 +9,13 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::ToSchema;
 
-use super::auth::{Authorized, scopes};
-use super::extract::ApiJson;
-use super::headers::ActorHeader;
-use super::problem::{ApiError, ProblemDoc};
-use super::state::AppState;
 use super::visits::catalog_problem;
 use crate::catalog::overrides::Overrides;
+use crate::http::auth::{Authorized, scopes};
+use crate::http::extract::ApiJson;
+use crate::http::headers::ActorHeader;
+use crate::http::problem::{ApiError, ProblemDoc};
+use crate::http::state::AppState;
 use crate::i18n::{Lang, Text};
 
 /// A text in Japanese and English.
@@ -302,7 +302,7 @@ pub async fn put_overrides(
                 crate::catalog::versions::CatalogError::Store(
                     crate::store::StoreError::Conflict,
                 ) => ApiError::new(
-                    super::problem::ProblemKind::Conflict,
+                    crate::http::problem::ProblemKind::Conflict,
                     Text::new(
                         "同時に別の変更が保存されました。読み直してから、もう一度送ってください。",
                         "Another change was saved at the same moment. Read again and resend.",

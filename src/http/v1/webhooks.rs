@@ -9,13 +9,13 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::auth::{Authorized, scopes};
-use super::extract::ApiJson;
-use super::headers::IdempotencyKeyHeader;
-use super::idempotency::Idempotent;
-use super::problem::{ApiError, ProblemDoc, ProblemKind};
-use super::state::AppState;
 use crate::auth::Scope;
+use crate::http::auth::{Authorized, scopes};
+use crate::http::extract::ApiJson;
+use crate::http::headers::IdempotencyKeyHeader;
+use crate::http::middleware::idempotency::Idempotent;
+use crate::http::problem::{ApiError, ProblemDoc, ProblemKind};
+use crate::http::state::AppState;
 use crate::i18n::Text;
 use crate::link::egress::EgressError;
 use crate::link::webhooks::{self, Endpoint};
@@ -430,13 +430,13 @@ impl From<crate::link::outbox::Delivery> for MessageDto {
     }
 }
 
-super::pagination::page_type!(
+crate::http::pagination::page_type!(
     WebhookMessagePage,
     MessageDto,
     "A page of an endpoint's messages, newest first."
 );
 
-super::pagination::page_params!(
+crate::http::pagination::page_params!(
     WebhookMessageParams,
     Uuid,
     "`nextCursor` of the previous page: the messages older than that one.",

@@ -14,9 +14,9 @@ use tokio::io::AsyncWriteExt;
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-use super::auth::{Authorized, scopes};
-use super::problem::{ApiError, ProblemDoc, ProblemKind};
-use super::state::AppState;
+use crate::http::auth::{Authorized, scopes};
+use crate::http::problem::{ApiError, ProblemDoc, ProblemKind};
+use crate::http::state::AppState;
 use crate::i18n::{Lang, Text};
 use crate::link::directory::FileKind;
 use crate::link::import::{
@@ -291,7 +291,7 @@ pub async fn create_import(
     lang: Lang,
     mut body: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    let code = super::auth::lg_code_problem(&query.lg_code)?;
+    let code = crate::http::auth::lg_code_problem(&query.lg_code)?;
     let kind = match query.kind {
         KindDto::Full => FileKind::Full,
         KindDto::Diff => FileKind::Diff,
@@ -499,7 +499,7 @@ pub async fn list_imports(
     state: web::Data<AppState>,
     query: web::Query<ListParams>,
 ) -> Result<HttpResponse, ApiError> {
-    let code = super::auth::lg_code_problem(&query.lg_code)?.to_string();
+    let code = crate::http::auth::lg_code_problem(&query.lg_code)?.to_string();
     let residents = state.store.directory_size(&code).await?;
     let imports = state.store.directory_imports(&code, 50).await?;
     Ok(HttpResponse::Ok().json(DirectoryDto {

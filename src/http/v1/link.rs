@@ -10,10 +10,10 @@ use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-use super::auth::{Authorized, scopes};
-use super::extract::ApiJson;
-use super::problem::{ApiError, ProblemDoc, ProblemKind};
-use super::state::AppState;
+use crate::http::auth::{Authorized, scopes};
+use crate::http::extract::ApiJson;
+use crate::http::problem::{ApiError, ProblemDoc, ProblemKind};
+use crate::http::state::AppState;
 use crate::i18n::Text;
 use crate::store::Acknowledged;
 use crate::validation::FieldError;
@@ -160,7 +160,7 @@ pub async fn pull_applications(
 ) -> Result<HttpResponse, ApiError> {
     let code = auth.municipality()?;
     linkable_area(&state, &auth, &path.area)?;
-    let limit = super::pagination::limit_within(query.limit, DEFAULT_LIMIT, MAX_LIMIT)?;
+    let limit = crate::http::pagination::limit_within(query.limit, DEFAULT_LIMIT, MAX_LIMIT)?;
     let page = state
         .store
         .area_applications(&code, &path.area, query.after, limit)

@@ -31,13 +31,13 @@ use serde::Deserialize;
 use utoipa::IntoParams;
 use uuid::Uuid;
 
-use super::auth::{Clerk, scopes};
-use super::preconditions;
-use super::problem::{ApiError, ProblemKind};
-use super::state::AppState;
 use crate::audit::Action;
 use crate::catalog::Catalog;
 use crate::catalog::versions::{CatalogError, Catalogs};
+use crate::http::auth::{Clerk, scopes};
+use crate::http::preconditions;
+use crate::http::problem::{ApiError, ProblemKind};
+use crate::http::state::AppState;
 use crate::i18n::{Lang, Text};
 use crate::store::{StoreError, VisitChange};
 use crate::validation::FieldError;

@@ -14,12 +14,6 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-use super::auth::{Clerk, scopes};
-use super::extract::ApiJson;
-use super::headers::{IdempotencyKeyHeader, StaffHeader};
-use super::idempotency::Idempotent;
-use super::problem::{ApiError, ProblemDoc, ProblemKind};
-use super::state::AppState;
 use crate::audit::{Action, AuditEntry};
 use crate::auth::Scope;
 use crate::card::session::{FaceImage, FailureCode, Purpose, State, Verified};
@@ -27,6 +21,12 @@ use crate::card::standard;
 use crate::card::verify::Outcome;
 use crate::devices::DeviceState;
 use crate::devices::sessions::CardSession;
+use crate::http::auth::{Clerk, scopes};
+use crate::http::extract::ApiJson;
+use crate::http::headers::{IdempotencyKeyHeader, StaffHeader};
+use crate::http::middleware::idempotency::Idempotent;
+use crate::http::problem::{ApiError, ProblemDoc, ProblemKind};
+use crate::http::state::AppState;
 use crate::i18n::{Lang, Text};
 use crate::tenancy::LgCode;
 use crate::validation::FieldError;
@@ -476,7 +476,7 @@ pub async fn create_card_session(
     let body = body.0;
     let purpose = Purpose::from(body.purpose);
     if purpose == Purpose::ReadMyNumber && !auth.principal.has_scope(Scope::MyNumberRead) {
-        return Err(super::auth::insufficient_scope(Scope::MyNumberRead));
+        return Err(crate::http::auth::insufficient_scope(Scope::MyNumberRead));
     }
     let mut errors = Vec::new();
     if purpose == Purpose::ReadMyNumber && state.server_key.is_none() {
