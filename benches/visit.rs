@@ -13,7 +13,7 @@ use madoguchi::forms::{FormRegistry, SchemaSource};
 use madoguchi::i18n::Lang;
 use madoguchi::print::{Booklet, Typeface, print};
 use madoguchi::visits::input::{self, Context, NewAnswer, NewApplicant, NewEvent, NewMember};
-use madoguchi::visits::{Explainer, Household, Visit, determine, drafts, printouts};
+use madoguchi::visits::{Explainer, Household, Visit, determine, drafts, evaluate, printouts};
 use serde_json::{Value, json};
 
 fn member(
@@ -121,15 +121,18 @@ fn with_drafts(catalog: &Catalog, forms: &FormRegistry, h: &Household, validate:
     let mut n = determination(catalog, forms, h);
     let d = determine(catalog, h);
     let today = chrono::NaiveDate::from_ymd_opt(2026, 12, 3).unwrap_or_default();
+    if validate {
+        // What the route calls: every draft built, normalized and validated.
+        for draft in evaluate(forms, catalog, h, &d, today) {
+            n += draft.prefilled + draft.errors.len();
+        }
+        return n;
+    }
     for spec in drafts::specs(catalog, h, &d) {
         let Ok(form) = forms.form(&spec.form_id, Some(&spec.form_version)) else {
             continue;
         };
-        let draft = drafts::build(catalog, &form.plan, h, &spec, None, today);
-        n += draft.prefilled;
-        if validate {
-            n += forms.validate(form, draft.document, None).errors.len();
-        }
+        n += drafts::build(catalog, &form.plan, h, &spec, None, today).prefilled;
     }
     n
 }
@@ -155,21 +158,16 @@ fn printouts(
         applications: &[],
     };
     let mut sheets = Vec::new();
-    for spec in drafts::specs(catalog, h, &d) {
-        let Ok(form) = forms.form(&spec.form_id, Some(&spec.form_version)) else {
-            continue;
-        };
-        let draft = drafts::build(catalog, &form.plan, h, &spec, None, today);
-        let processed = forms.validate(form, draft.document, None);
+    for draft in evaluate(forms, catalog, h, &d, today) {
         sheets.push(printouts::form_sheet(
             &cx,
             &printouts::FormPrint {
-                procedure: spec.procedure.clone(),
-                form_title: form.title.clone(),
-                plan: &form.plan,
-                document: processed.document,
+                procedure: draft.spec.procedure.clone(),
+                form_title: draft.form.title.clone(),
+                plan: &draft.form.plan,
+                document: draft.document,
                 prefilled: draft.prefilled,
-                problems: processed
+                problems: draft
                     .errors
                     .iter()
                     .map(|e| (e.pointer.clone(), e.keyword.clone()))

@@ -50,7 +50,7 @@ pub struct Resident {
 }
 
 impl Resident {
-    /// The sample resident of the README and the tests.
+    /// The sample resident of the guides (docs/card.md) and the tests.
     pub fn sample() -> Self {
         Resident {
             name: "山田　花子".to_owned(),

@@ -142,7 +142,7 @@ pub enum LinkCommand {
     /// every row is checked first, and a file with a bad row changes nothing (exit 2, each
     /// problem with its line). The same file applied again changes nothing.
     Import {
-        /// The UTF-8 CSV file (the layout is in the README).
+        /// The UTF-8 CSV file (the layout is in docs/link.md).
         #[arg(value_name = "FILE")]
         file: PathBuf,
         /// The municipality's lgCode.

@@ -268,7 +268,7 @@ impl RetryPolicy {
 pub const DOCUMENT_FORMAT: &str = "madoguchi.application/1";
 
 /// The document a core system receives for one application (both connectors, the same bytes):
-/// the layout the README documents.
+/// the layout docs/link.md documents.
 pub fn document(lg_code: &str, application: &Application) -> Value {
     json!({
         "format": DOCUMENT_FORMAT,

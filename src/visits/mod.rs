@@ -1,5 +1,8 @@
-//! The one-stop visit: a household's life events and facts, the procedures they need
-//! (determination), and — in later steps — prefilled drafts, one signature and applications.
+//! The one-stop visit: a household's life events and facts ([`input`], [`model`]), the
+//! procedures they need ([`determination`]), the drafts prefilled from the facts and the
+//! clerk's edits ([`drafts`], [`edit`], [`evaluate`]), the resident's one confirmation and the
+//! applications it becomes ([`confirmation`]), and the steps a visit allows in each stage
+//! ([`lifecycle`]). Free of HTTP and SQL: the edge and the store call it.
 
 pub mod confirmation;
 pub mod derive;

@@ -409,7 +409,7 @@ async fn the_virtual_card_plays_a_card_in_a_vpcd_reader() {
         assert_eq!(c.outcome, verify::Outcome::Passed, "{checks:#?}");
     }
 
-    // The card face with 照合番号B (the sample resident's, as the README gives it).
+    // The card face with 照合番号B (the sample resident's, as docs/card.md gives it).
     let face = protocol::read_kenkaku(&mut card, "55021720361234", nonce)
         .await
         .unwrap();

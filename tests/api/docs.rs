@@ -1,18 +1,25 @@
-//! The README's walks run as they are written: every `sh` block of a section is joined into
-//! one bash script, its `http://127.0.0.1:8080` pointed at a live gateway, and run with
-//! `set -euo pipefail` (each `curl` has `--fail-with-body`), so a walk that stops working
-//! fails here rather than in a vendor's hands.
+//! The walks of the README and the guides in `docs/` run as they are written: every `sh` block
+//! of a section is joined into one bash script, its `http://127.0.0.1:8080` pointed at a live
+//! gateway, and run with `set -euo pipefail` (each `curl` has `--fail-with-body`), so a walk
+//! that stops working fails here rather than in a vendor's hands.
 
 use std::path::Path;
 
 use crate::helpers::{Backend, spawn_app};
 use crate::storage_test;
 
-/// The `sh` blocks of the README section headed `heading`, in order.
+/// A document of the repository: `README.md` or a guide such as `docs/visits.md`.
+fn doc(path: &str) -> String {
+    std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join(path))
+        .unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+/// The `sh` blocks of the section headed `heading` (a whole line), in order.
 fn sh_blocks(readme: &str, heading: &str) -> Vec<String> {
     let start = readme
-        .find(heading)
-        .unwrap_or_else(|| panic!("the README has no section {heading:?}"));
+        .find(&format!("\n{heading}\n"))
+        .map(|i| i + 1)
+        .unwrap_or_else(|| panic!("no section {heading:?}"));
     let section = &readme[start + heading.len()..];
     // The next heading (outside a block a line starting with `#` is one; inside, a comment).
     let end = section
@@ -33,12 +40,10 @@ fn sh_blocks(readme: &str, heading: &str) -> Vec<String> {
     blocks
 }
 
-async fn the_readme_visit_walk_runs_as_written(backend: Backend) {
+async fn the_visit_walk_runs_as_written(backend: Backend) {
     let app = spawn_app(backend).await;
     let token = app.demo_token().await;
-    let readme =
-        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
-    let blocks = sh_blocks(&readme, "### A walk through a visit");
+    let blocks = sh_blocks(&doc("docs/visits.md"), "## A walk through a visit");
     assert_eq!(blocks.len(), 2, "the walk's two blocks");
     let base = app.url("");
     let script = format!(
@@ -91,7 +96,35 @@ async fn the_readme_visit_walk_runs_as_written(backend: Backend) {
     assert_eq!(closed["status"], "closed");
     assert!(closed["submittedAt"].is_string());
 }
-storage_test!(the_readme_visit_walk_runs_as_written);
+storage_test!(the_visit_walk_runs_as_written);
+
+/// The README's first call, with the demo client the gateway made: a token, the demo
+/// municipality, and one 和暦 date normalized.
+async fn the_readme_first_call_runs_as_written(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let blocks = sh_blocks(&doc("README.md"), "## A first call");
+    assert_eq!(blocks.len(), 1, "the first call's block");
+    let script = format!(
+        "set -euo pipefail\nCLIENT_ID='{}'\nCLIENT_SECRET='{}'\n{}\n",
+        app.demo.client_id,
+        app.demo.client_secret,
+        blocks[0].replace("http://127.0.0.1:8080", app.url("").trim_end_matches('/'))
+    );
+    let out = std::process::Command::new("bash")
+        .arg("-c")
+        .arg(&script)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("\"lgCode\":\"012084\""), "{stdout}");
+    assert!(stdout.contains("\"value\":\"2019-05-01\""), "{stdout}");
+}
+storage_test!(the_readme_first_call_runs_as_written);
 
 /// A free port on the loopback, for a process the test starts.
 fn free_port() -> u16 {
@@ -102,17 +135,15 @@ fn free_port() -> u16 {
         .port()
 }
 
-/// The core-system simulator's demo, as the README writes it: the simulator and a gateway
-/// started with the README's `madoguchi.toml` (the built binary for `target/release/madoguchi`,
+/// The core-system simulator's demo, as docs/link.md writes it: the simulator and a gateway
+/// started with the guide's `madoguchi.toml` (the built binary for `target/release/madoguchi`,
 /// free ports for 8790 and 8080, the gateway's output to a file instead of the terminal), the
-/// walk's 住民票の写し, and the README's check that the simulated core system accepted it.
+/// walk's 住民票の写し, and the guide's check that the simulated core system accepted it.
 #[test]
-fn the_readme_core_sim_demo_runs_as_written() {
-    let readme =
-        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
-    let demo = sh_blocks(&readme, "### A core-system simulator");
+fn the_core_sim_demo_runs_as_written() {
+    let demo = sh_blocks(&doc("docs/link.md"), "## A core-system simulator");
     assert_eq!(demo.len(), 2, "the demo's two blocks");
-    let walk = sh_blocks(&readme, "### A walk through a visit");
+    let walk = sh_blocks(&doc("docs/visits.md"), "## A walk through a visit");
     let (sim, gateway) = (free_port(), free_port());
     let start = demo[0]
         .replace("target/release/madoguchi", "\"$MADOGUCHI\"")
@@ -135,7 +166,7 @@ fn the_readme_core_sim_demo_runs_as_written() {
         "the block starts the gateway: {start}"
     );
     let base = format!("http://127.0.0.1:{gateway}");
-    // The README tells the reader to take a token as the gateway printed it: the test reads the
+    // The guide tells the reader to take a token as the gateway printed it: the test reads the
     // demo client from the gateway's output.
     let token = r#"
 for _ in $(seq 1 150); do grep -q 'client_secret' serve.log 2>/dev/null && break; sleep 0.2; done
@@ -174,7 +205,7 @@ TOKEN=$(curl -s --fail-with-body -u "$ID:$SECRET" -d grant_type=client_credentia
         "the demo failed ({}):\n{stdout}\n{stderr}\ngateway:\n{log}",
         out.status
     );
-    // What the README promises: the simulated core system accepted the certificate request.
+    // What the guide promises: the simulated core system accepted the certificate request.
     let last = stdout.lines().last().unwrap_or_default();
     assert!(
         last.contains("\"procedureId\":\"residentRecordCopy\"")
