@@ -121,7 +121,6 @@ pub async fn confirm_visit(
     body: ApiJson<ConfirmDto>,
     if_match: IfMatch,
 ) -> Result<HttpResponse, ApiError> {
-    let code = clerk.municipality()?;
     let visit = load(&state, &clerk, path.visit_id).await?;
     // Checked before the drafts are evaluated, and again by the store as it writes.
     visit
@@ -147,6 +146,25 @@ pub async fn confirm_visit(
     );
     let confirmation = confirmation::confirm(&d, drafts, signature, clerk.actor.staff.clone(), now)
         .map_err(ApiError::validation)?;
+    let v = record(&state, &clerk, &visit, if_match.revisions(), confirmation).await?;
+    state.visit_metrics.confirmed(&v);
+    let dto = confirmation_dto(&v)
+        .ok_or_else(|| ApiError::internal("the confirmation was not stored"))?;
+    Ok(HttpResponse::Ok()
+        .insert_header(preconditions::etag(v.revision))
+        .json(dto))
+}
+
+/// Records the confirmation on the visit the resident was shown (revision `visit.revision`):
+/// a visit changed since, by a clerk who sent no If-Match, is a conflict to read again.
+async fn record(
+    state: &AppState,
+    clerk: &Clerk<scopes::Visits>,
+    visit: &Visit,
+    expected: Option<&[i64]>,
+    confirmation: confirmation::Confirmation,
+) -> Result<Visit, ApiError> {
+    let code = clerk.municipality()?;
     let seen = visit.revision;
     let change = state
         .store
@@ -155,7 +173,7 @@ pub async fn confirm_visit(
             visit.id,
             Step::Confirm,
             &clerk.actor,
-            if_match.revisions(),
+            expected,
             move |v| {
                 if v.revision != seen {
                     return Err(vec![FieldError::new(
@@ -173,15 +191,8 @@ pub async fn confirm_visit(
         )
         .await
         .map_err(store_conflict)?;
-    let v = match change {
-        // Changed between the read and the write, by a clerk who sent no If-Match.
-        VisitChange::Refused(_) => return Err(store_conflict(StoreError::Conflict)),
-        other => changed(path.visit_id, other)?,
-    };
-    state.visit_metrics.confirmed(&v);
-    let dto = confirmation_dto(&v)
-        .ok_or_else(|| ApiError::internal("the confirmation was not stored"))?;
-    Ok(HttpResponse::Ok()
-        .insert_header(preconditions::etag(v.revision))
-        .json(dto))
+    match change {
+        VisitChange::Refused(_) => Err(store_conflict(StoreError::Conflict)),
+        other => changed(visit.id, other),
+    }
 }
