@@ -38,6 +38,16 @@ pub struct FactRef {
     pub name: String,
 }
 
+impl FactRef {
+    /// The member whose fact it is, for a member's fact.
+    pub fn member(&self) -> Option<&str> {
+        match &self.holder {
+            Holder::Member(id) => Some(id),
+            _ => None,
+        }
+    }
+}
+
 impl fmt::Display for FactRef {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.holder {

@@ -289,10 +289,7 @@ fn possible_values(
         return None;
     }
     let facts = EventFacts::new(household, household.events.get(event)?);
-    let member = match &at.holder {
-        Holder::Member(id) => Some(id.as_str()),
-        _ => None,
-    };
+    let member = at.member();
     let scope = Scope {
         facts: &facts,
         member,
@@ -475,10 +472,7 @@ impl Explainer<'_> {
 
     /// The question to ask for a fact.
     pub fn question(&self, q: &Question) -> String {
-        let member = match &q.at.holder {
-            Holder::Member(id) => Some(id.as_str()),
-            _ => None,
-        };
+        let member = q.at.member();
         let Some(text) = self
             .catalog
             .facts
@@ -492,10 +486,7 @@ impl Explainer<'_> {
 
     /// A fact's value as a person reads it.
     pub fn show(&self, f: &UsedFact, event: usize) -> String {
-        let member = match &f.at.holder {
-            Holder::Member(id) => Some(id.as_str()),
-            _ => None,
-        };
+        let member = f.at.member();
         let key = key_of(&f.at);
         self.render(&format!("{{{key}}}"), event, member)
     }

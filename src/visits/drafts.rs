@@ -44,6 +44,13 @@ pub struct DraftSpec {
     pub members: Vec<String>,
 }
 
+impl DraftSpec {
+    /// `formId@version`.
+    pub fn form_ref(&self) -> String {
+        format!("{}@{}", self.form_id, self.form_version)
+    }
+}
+
 /// Where a field's value came from.
 #[derive(Debug, Clone, PartialEq)]
 pub struct FieldSource {
@@ -412,10 +419,7 @@ pub fn build(
         document: Value::Object(Map::new()),
         fields: Vec::new(),
     };
-    if let Some(map) = catalog
-        .prefill
-        .get(&format!("{}@{}", spec.form_id, spec.form_version))
-    {
+    if let Some(map) = catalog.prefill.get(&spec.form_ref()) {
         for (pointer, field) in &map.fields {
             if let Some(node) = plan.at(pointer) {
                 filler.field(pointer, field, node, spec, spec.member.as_deref());

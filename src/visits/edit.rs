@@ -80,10 +80,7 @@ pub fn changes_of(
                 "unknown_field",
                 Text::new(
                     format!("「{pointer}」は様式 {} の項目ではありません。", form.title),
-                    format!(
-                        "{pointer} is not a field of {}@{}.",
-                        spec.form_id, spec.form_version
-                    ),
+                    format!("{pointer} is not a field of {}.", spec.form_ref()),
                 ),
             ));
             continue;
@@ -118,16 +115,16 @@ pub fn shape_errors(
     changes: &[(String, Edit)],
     today: NaiveDate,
 ) -> Vec<FieldError> {
-    let edits = household.edits.get(&spec.key).cloned().unwrap_or_default();
-    let shaped = |edits: &BTreeMap<String, Edit>| {
-        let draft = build(catalog, &form.plan, household, spec, Some(edits), today);
+    let edits = household.edits.get(&spec.key);
+    let shaped = |edits: Option<&BTreeMap<String, Edit>>| {
+        let draft = build(catalog, &form.plan, household, spec, edits, today);
         let document = forms.normalize(form, draft.document, None).document;
         crate::forms::validate::errors(&form.shape, &form.plan, &document)
     };
-    let before = shaped(&edits);
-    let mut after = edits.clone();
+    let before = shaped(edits);
+    let mut after = edits.cloned().unwrap_or_default();
     after.extend(changes.iter().cloned());
-    shaped(&after)
+    shaped(Some(&after))
         .into_iter()
         .filter(|e| !before.contains(e))
         .map(|e| at_the_edit(e, changes))

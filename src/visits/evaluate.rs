@@ -40,7 +40,7 @@ impl EvaluatedDraft<'_> {
 
     /// `formId@version`.
     pub fn form_ref(&self) -> String {
-        format!("{}@{}", self.spec.form_id, self.spec.form_version)
+        self.spec.form_ref()
     }
 }
 

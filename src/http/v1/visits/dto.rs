@@ -8,7 +8,7 @@ use serde_json::{Map, Value};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::catalog::{Handling, Holder};
+use crate::catalog::Handling;
 use crate::http::state::AppState;
 use crate::i18n::Lang;
 use crate::visits::determination::UsedFact;
@@ -488,13 +488,6 @@ pub struct DeterminationDto {
     pub questions: Vec<QuestionDto>,
 }
 
-fn holder_member(at: &crate::catalog::FactRef) -> Option<String> {
-    match &at.holder {
-        Holder::Member(id) => Some(id.clone()),
-        _ => None,
-    }
-}
-
 pub(super) fn determination_dto(
     state: &AppState,
     catalog: &crate::catalog::Catalog,
@@ -510,7 +503,7 @@ pub(super) fn determination_dto(
     };
     let deciding = |f: &UsedFact, event: usize| DecidingFactDto {
         fact: key_of(&f.at),
-        member: holder_member(&f.at),
+        member: f.at.member().map(str::to_owned),
         label: ex.fact_label(&f.at),
         value: f.value.clone(),
         shown: ex.show(f, event),
@@ -601,7 +594,7 @@ pub(super) fn determination_dto(
                 QuestionDto {
                     id: question_id(&q.at, q.event),
                     fact: q.key.clone(),
-                    member: holder_member(&q.at),
+                    member: q.at.member().map(str::to_owned),
                     event: q.event,
                     text: ex.question(q),
                     ty: def.map(|d| d.ty.as_str()).unwrap_or("string").to_owned(),

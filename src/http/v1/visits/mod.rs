@@ -163,13 +163,24 @@ fn barred_problem(id: Uuid, barred: Barred) -> ApiError {
             ),
             format!("Visit {id} has not been confirmed by the resident; POST …/confirm first."),
         ),
-        Barred::Submitted => (
-            ProblemKind::VisitSubmitted,
-            format!("来庁 {id} は既に申請済みです。GET …/applications で確認できます。"),
-            format!("Visit {id} was submitted already; see GET …/applications."),
-        ),
+        Barred::Submitted => return submitted(id, None),
     };
     ApiError::new(kind, Text::new(ja, en))
+}
+
+/// The visit was submitted already, with its number of applications when known.
+fn submitted(id: Uuid, applications: Option<usize>) -> ApiError {
+    let (ja, en) = match applications {
+        Some(n) => (format!("({n}件)"), format!(" ({n} applications)")),
+        None => (String::new(), String::new()),
+    };
+    ApiError::new(
+        ProblemKind::VisitSubmitted,
+        Text::new(
+            format!("来庁 {id} は既に申請済みです{ja}。GET …/applications で確認できます。"),
+            format!("Visit {id} was submitted already{en}; see GET …/applications."),
+        ),
+    )
 }
 
 /// The answer to a change of the household's facts: the determination run again, or why

@@ -8,14 +8,13 @@ use serde_json::Value;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::{VisitPath, barred_problem, load, store_conflict, visit_not_found};
+use super::{VisitPath, barred_problem, load, store_conflict, submitted, visit_not_found};
 use crate::auth::Scope;
 use crate::http::auth::{Clerk, scopes};
 use crate::http::headers::{IdempotencyKeyHeader, StaffHeader};
 use crate::http::middleware::idempotency::Idempotent;
-use crate::http::problem::{ApiError, ProblemDoc, ProblemKind};
+use crate::http::problem::{ApiError, ProblemDoc};
 use crate::http::state::AppState;
-use crate::i18n::Text;
 use crate::store::Submission;
 
 /// One application of a submitted visit.
@@ -117,19 +116,7 @@ pub async fn submit_visit(
         }
         Submission::NotFound => Err(visit_not_found(id)),
         Submission::Barred(barred) => Err(barred_problem(id, barred)),
-        Submission::AlreadySubmitted(list) => Err(ApiError::new(
-            ProblemKind::VisitSubmitted,
-            Text::new(
-                format!(
-                    "来庁 {id} は既に申請済みです({}件)。GET …/applications で確認できます。",
-                    list.len()
-                ),
-                format!(
-                    "Visit {id} was submitted already ({} applications); see GET …/applications.",
-                    list.len()
-                ),
-            ),
-        )),
+        Submission::AlreadySubmitted(list) => Err(submitted(id, Some(list.len()))),
     }
 }
 
