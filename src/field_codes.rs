@@ -215,6 +215,11 @@ mod tests {
             if f.ends_with("field_codes.rs") {
                 continue;
             }
+            // The conformance kit is a client of the API: its literals are what it expects
+            // and reports, never codes the gateway answers with.
+            if f.components().any(|c| c.as_os_str() == "conformance") {
+                continue;
+            }
             snake_literals(&text, &mut literals);
         }
         let mut schemas = Vec::new();

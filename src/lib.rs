@@ -11,6 +11,7 @@ pub mod catalog;
 pub mod cli;
 pub mod clock;
 pub mod config;
+pub mod conformance;
 pub mod datadir;
 pub mod devices;
 pub mod field_codes;

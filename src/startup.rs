@@ -189,6 +189,13 @@ impl Application {
             version = %catalog.digest,
             "procedure catalogue loaded"
         );
+        let requirements = crate::conformance::checked_catalogue()
+            .map_err(|e| StartupError::Other(format!("the conformance requirements: {e}")))?;
+        tracing::info!(
+            sets = requirements.sets.len(),
+            digest = %requirements.digest,
+            "conformance requirements loaded"
+        );
         let store = open_store(&settings).await?;
         if settings.database.migrate_on_start {
             let applied = store.migrate().await?;

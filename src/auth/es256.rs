@@ -64,15 +64,21 @@ pub fn with_low_s(token: &str) -> String {
     }
 }
 
+/// The same token with `s` replaced by `n − s`: another string that a plain ES256 verifier
+/// also accepts (the conformance kit sends it to see that the gateway does not).
+pub fn mirrored(token: &str) -> Option<String> {
+    let (signed, mut sig) = signature(token)?;
+    let flipped = mirror(&sig[32..]);
+    sig[32..].copy_from_slice(&flipped);
+    Some(format!("{signed}.{}", B64.encode(sig)))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn high_of(token: &str) -> String {
-        let (signed, mut sig) = signature(token).expect("es256");
-        let flipped = mirror(&sig[32..]);
-        sig[32..].copy_from_slice(&flipped);
-        format!("{signed}.{}", B64.encode(sig))
+        mirrored(token).expect("es256")
     }
 
     #[test]

@@ -5,6 +5,7 @@ mod admin;
 mod audit;
 pub mod card;
 mod catalog;
+mod conformance;
 mod core_sim;
 mod forms;
 mod link;
@@ -75,6 +76,10 @@ pub enum Command {
     /// applications from the http connector, a file outbox or the pull API, and answers them
     /// by simple rules.
     CoreSim(Box<core_sim::CoreSimArgs>),
+    /// The conformance kit, offline (no database, no gateway of its own): the requirement
+    /// catalogue, a suite run against a system under test, a run's signed report verified.
+    #[command(subcommand)]
+    Conformance(conformance::ConformanceCommand),
     /// A virtual My Number card in a PC/SC reader through vsmartcard-vpcd: connecting inserts
     /// it, ending the command (or vpcd closing) removes it.
     VirtualCard(VirtualCardArgs),
@@ -386,6 +391,9 @@ pub async fn run(cli: Cli) -> ExitCode {
     if let Some(Command::Forms(command)) = cli.command {
         return forms::run(command).unwrap_or_else(|e| fail(&e));
     }
+    if let Some(Command::Conformance(command)) = cli.command {
+        return conformance::run(command).await;
+    }
     if let Some(Command::CoreSim(args)) = cli.command {
         return core_sim::run(*args).await.unwrap_or_else(|e| fail(&e));
     }
@@ -437,6 +445,7 @@ pub async fn run(cli: Cli) -> ExitCode {
         | Some(Command::Forms(_))
         | Some(Command::Card(_))
         | Some(Command::VirtualCard(_))
+        | Some(Command::Conformance(_))
         | Some(Command::CoreSim(_)) => Ok(ExitCode::SUCCESS),
         Some(Command::Audit(AuditCommand::Verify { json, expect_head })) => {
             audit::verify(&settings, json, expect_head.as_deref()).await

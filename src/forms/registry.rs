@@ -248,6 +248,9 @@ impl FormRegistry {
                 ["catalog", ..] => {}
                 // The documented error codes, read by `crate::field_codes`.
                 ["problems", "field-codes.json"] => {}
+                // The conformance kit's requirements, specimens and scenarios, read by
+                // `crate::conformance`.
+                ["conformance", ..] => {}
                 ["common", name] if name.ends_with(".schema.json") => {
                     let value = parse_json(file)?;
                     let uri = schema_id(file, &value)?;
@@ -287,7 +290,7 @@ impl FormRegistry {
                 _ => {
                     return Err(problem(
                         &file.path,
-                        "unexpected file: schemas hold reference/, catalog/, problems/field-codes.json, common/<name>.schema.json, forms/<id>/<version>.schema.json and dialects/<name>.json",
+                        "unexpected file: schemas hold reference/, catalog/, conformance/, problems/field-codes.json, common/<name>.schema.json, forms/<id>/<version>.schema.json and dialects/<name>.json",
                     ));
                 }
             }

@@ -310,6 +310,12 @@ pub fn path_error(err: PathError, _req: &HttpRequest) -> actix_web::Error {
 }
 
 pub fn query_error(err: QueryPayloadError, _req: &HttpRequest) -> actix_web::Error {
+    if err
+        .to_string()
+        .contains(crate::http::pagination::CURSOR_ERROR)
+    {
+        return crate::http::pagination::invalid_cursor().into();
+    }
     ApiError::new(
         ProblemKind::InvalidRequest,
         Text::new(

@@ -45,6 +45,38 @@ pub fn six_digits(cursor: Option<&str>) -> Result<Option<&str>, ApiError> {
     }
 }
 
+/// What a cursor's parse error says first, for [`crate::http::extract::query_error`] to
+/// answer `invalid_cursor` rather than a generic `invalid_request`.
+pub const CURSOR_ERROR: &str = "the cursor is not one this list gives";
+
+/// Deserializes a `cursor` query parameter of the list's own type; a malformed one fails
+/// with [`CURSOR_ERROR`].
+pub fn cursor<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: std::str::FromStr,
+{
+    use serde::Deserialize;
+    match Option::<String>::deserialize(deserializer)? {
+        None => Ok(None),
+        Some(raw) => raw
+            .parse()
+            .map(Some)
+            .map_err(|_| serde::de::Error::custom(CURSOR_ERROR)),
+    }
+}
+
+/// The problem for a cursor the list did not give.
+pub fn invalid_cursor() -> ApiError {
+    ApiError::new(
+        ProblemKind::InvalidCursor,
+        Text::new(
+            "cursor には直前の応答の nextCursor をそのまま渡してください。",
+            "cursor takes the nextCursor of the previous response unchanged.",
+        ),
+    )
+}
+
 /// Declares the query parameters of one list: `limit`, and a `cursor` of the list's own type
 /// with its schema. A macro so that each list documents its own cursor.
 macro_rules! page_params {
@@ -57,6 +89,7 @@ macro_rules! page_params {
             pub limit: Option<u64>,
             #[doc = $cursor_doc]
             #[param($($schema)*)]
+            #[serde(default, deserialize_with = "crate::http::pagination::cursor")]
             pub cursor: Option<$cursor>,
         }
 

@@ -50,27 +50,7 @@ fn pointers_and_codes(errors: &Value) -> Vec<(String, String)> {
 
 /// Applies a JSON-patch-like list of add / replace / remove operations.
 fn apply_patch(doc: &mut Value, patch: &[Value]) {
-    for op in patch {
-        let path = op["path"].as_str().unwrap();
-        let (parent, key) = path.rsplit_once('/').unwrap();
-        let target = doc
-            .pointer_mut(parent)
-            .unwrap_or_else(|| panic!("no {parent}"));
-        match (op["op"].as_str().unwrap(), target) {
-            ("remove", Value::Object(map)) => {
-                map.remove(key)
-                    .unwrap_or_else(|| panic!("nothing at {path}"));
-            }
-            ("remove", Value::Array(items)) => {
-                items.remove(key.parse().unwrap());
-            }
-            (_, Value::Object(map)) => {
-                map.insert(key.to_owned(), op["value"].clone());
-            }
-            (_, Value::Array(items)) => items[key.parse::<usize>().unwrap()] = op["value"].clone(),
-            (_, other) => panic!("cannot patch {other}"),
-        }
-    }
+    madoguchi::conformance::specimens::apply_patch(doc, patch).unwrap();
 }
 
 /// Every form's `/schema` compiles on its own, offline — nothing else loaded, nothing
@@ -187,7 +167,10 @@ async fn every_example_validates_and_every_specimen_fails_exactly_as_expected() 
     let app = spawn_app(Backend::Sqlite).await;
     let token = app.demo_token().await;
     let forms = built_in_forms();
-    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/specimens");
+    let dir = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/schemas/conformance/specimens/forms"
+    );
     let mut checked = 0;
     for form in forms.forms() {
         let route = format!("{}/{}", form.id, form.version);

@@ -11,6 +11,7 @@ mod bridge;
 mod card;
 mod catalog_examples;
 mod cli;
+mod conformance;
 mod counter_pc;
 pub(crate) mod delivery;
 mod directory;

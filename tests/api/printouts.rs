@@ -130,7 +130,7 @@ async fn a_visits_forms_and_receipt_print_as_one_pdf(backend: Backend) {
     let app = spawn_app(backend).await;
     let token = app.demo_token().await;
     let file = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/data/visits/1-move-in-family-of-four.json");
+        .join("schemas/conformance/scenarios/visits/1-move-in-family-of-four.json");
     let scenario: Value = serde_json::from_str(&std::fs::read_to_string(file).unwrap()).unwrap();
     let id = open_visit(&app, &token, &scenario["visit"]).await;
     let at = |p: &str| format!("{VISITS}/{id}/{p}");

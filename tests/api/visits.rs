@@ -1,5 +1,5 @@
 //! The one-stop visit, as the counter works: scenarios kept as data under
-//! `tests/data/visits/` (open the visit, check the procedures, the questions — and that no
+//! `schemas/conformance/scenarios/visits/` (open the visit, check the procedures, the questions — and that no
 //! needless one is asked — the reasons, then answer and check again), and bad input.
 
 use std::collections::BTreeSet;
@@ -335,7 +335,8 @@ fn check_drafts(name: &str, drafts: &Value, expected: &Value) {
 async fn scenarios_run_as_the_counter_does(backend: Backend) {
     let app = spawn_app(backend).await;
     let token = app.demo_token().await;
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/visits");
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("schemas/conformance/scenarios/visits");
     let mut files: Vec<_> = std::fs::read_dir(&dir)
         .unwrap()
         .map(|e| e.unwrap().path())

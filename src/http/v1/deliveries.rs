@@ -107,6 +107,7 @@ pub struct ListParams {
     pub limit: Option<u64>,
     /// The `nextCursor` of the previous page (a delivery id).
     #[param(value_type = Option<String>, format = Uuid)]
+    #[serde(default, deserialize_with = "crate::http::pagination::cursor")]
     pub cursor: Option<Uuid>,
 }
 

@@ -123,6 +123,7 @@ pub struct DevicePageParams {
     pub limit: Option<u64>,
     /// `nextCursor` of the previous page: the device id the next page starts after.
     #[param(value_type = Option<String>, format = Uuid)]
+    #[serde(default, deserialize_with = "crate::http::pagination::cursor")]
     pub cursor: Option<Uuid>,
 }
 

@@ -214,6 +214,11 @@ pub async fn patch_draft(
 ) -> Result<HttpResponse, ApiError> {
     let code = clerk.municipality()?;
     let visit = load(&state, &clerk, path.visit_id).await?;
+    // RFC 9110 §13.2.1: the precondition before the request's content is looked at (the
+    // store checks it again as it writes).
+    if !if_match.allows(visit.revision) {
+        return Err(preconditions::stale(visit.id, visit.revision));
+    }
     let catalog = catalog_of(&state, &visit).await?;
     let d = determine(&catalog, &visit.household);
     let spec = crate::visits::drafts::specs(&catalog, &visit.household, &d)

@@ -1,0 +1,458 @@
+//! A run: set the system under test up (a token, and with `admin` a sandbox municipality
+//! pair and their clients), run the suite's tests in order with a time limit each, judge the
+//! requirements, and write the run's directory.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde::Deserialize;
+use serde_json::json;
+
+use super::exchange::{Exchange, Req, Wire};
+use super::package;
+use super::report::{self, Outcome, Report, TestResult};
+use super::requirements::{Capability, Catalogue, Text};
+use super::suite::{Abort, Credentials, Ctx, Shared, Suite, Sut, describe_code, token_request};
+use crate::auth::SigningKey;
+use crate::tenancy::LgCode;
+
+/// The inputs file (`--inputs FILE`, TOML). Secrets may be here or in the environment, never
+/// in arguments.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub struct Inputs {
+    /// The product under test, for the report ("Vendor A gateway 3.4.1").
+    pub product: Option<String>,
+    /// The municipality to work in (required unless the client holds `admin`).
+    pub lg_code: Option<String>,
+    pub client_id: Option<String>,
+    pub client_secret: Option<String>,
+    /// A second municipality and a client of it alone, for isolation (unless `admin`).
+    pub other_lg_code: Option<String>,
+    pub other_client_id: Option<String>,
+    pub other_client_secret: Option<String>,
+    /// Optional capabilities offered: `webhooks`, `pull-link`, `card-sessions`.
+    #[serde(default)]
+    pub capabilities: Vec<Capability>,
+    /// The staff id sent as Madoguchi-Actor.
+    pub actor: Option<String>,
+}
+
+impl Inputs {
+    pub fn read(path: &Path) -> Result<Self, String> {
+        use figment::providers::{Format, Toml};
+        figment::Figment::from(Toml::file_exact(path))
+            .extract()
+            .map_err(|e| format!("{}: {e}", path.display()))
+    }
+}
+
+pub struct RunOptions {
+    pub suite: &'static Suite,
+    pub base_url: reqwest::Url,
+    pub inputs: Inputs,
+    pub out: PathBuf,
+    /// Multiplies every time limit (a slow network, a loaded runner).
+    pub timeout_scale: f64,
+    pub key: Option<SigningKey>,
+}
+
+/// The run could not start: exit status 2.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct StartError(pub String);
+
+/// What the run reports as it goes (the CLI prints it; tests ignore it).
+pub trait Progress: Send + Sync {
+    fn started(&self, total: usize);
+    fn test_done(&self, index: usize, total: usize, result: &TestResult);
+}
+
+/// Prints nothing.
+pub struct Quiet;
+impl Progress for Quiet {
+    fn started(&self, _: usize) {}
+    fn test_done(&self, _: usize, _: usize, _: &TestResult) {}
+}
+
+const TEST_TIME_LIMIT: Duration = Duration::from_secs(120);
+const REQUEST_TIME_LIMIT: Duration = Duration::from_secs(30);
+/// The sandbox municipalities the kit registers when its client holds `admin`: first five
+/// digits in the range of 沖縄県 that no municipality uses.
+const SANDBOX: [&str; 2] = ["47990", "47991"];
+
+pub async fn run(options: RunOptions, progress: &dyn Progress) -> Result<Report, StartError> {
+    let catalogue =
+        Catalogue::built_in().map_err(|e| StartError(format!("the kit's catalogue: {e}")))?;
+    let set = catalogue
+        .set(options.suite.set)
+        .ok_or_else(|| StartError(format!("the catalogue has no set {}", options.suite.set)))?
+        .clone();
+    let problems = set.check_against(&options.suite.test_ids());
+    if !problems.is_empty() {
+        return Err(StartError(format!(
+            "the kit's catalogue and tests disagree: {}",
+            problems.join("; ")
+        )));
+    }
+    std::fs::create_dir_all(&options.out)
+        .map_err(|e| StartError(format!("{}: {e}", options.out.display())))?;
+    if std::fs::read_dir(&options.out)
+        .map(|mut d| d.next().is_some())
+        .unwrap_or(false)
+    {
+        return Err(StartError(format!(
+            "{} is not empty: give each run a directory of its own",
+            options.out.display()
+        )));
+    }
+    let scaled = |d: Duration| d.mul_f64(options.timeout_scale.clamp(0.1, 10.0));
+    let wire =
+        Wire::new(options.base_url.clone(), scaled(REQUEST_TIME_LIMIT)).map_err(StartError)?;
+    let started_at = chrono::Utc::now();
+    let clock = Instant::now();
+    let sut = set_up(&wire, &options.inputs).await?;
+    let capabilities = sut.capabilities.clone();
+    let lg_code = sut.lg_code.clone();
+    let shared = Arc::new(Shared::new(wire.clone(), sut));
+
+    let mut order: Vec<_> = options.suite.tests.iter().filter(|t| !t.last).collect();
+    order.extend(options.suite.tests.iter().filter(|t| t.last));
+    progress.started(order.len());
+    let level_of = |id: &str| {
+        set.requirements
+            .iter()
+            .find(|r| r.id == id)
+            .map(|r| r.level)
+    };
+    let mut results = Vec::new();
+    for (i, test) in order.iter().enumerate() {
+        let title = Text {
+            ja: test.title_ja.to_owned(),
+            en: test.title_en.to_owned(),
+        };
+        let missing: Vec<&str> = test
+            .needs
+            .iter()
+            .filter(|c| !capabilities.contains(c))
+            .map(|c| c.as_str())
+            .collect();
+        let clock = Instant::now();
+        let (outcome, reason, checks) = if !missing.is_empty() {
+            (
+                Outcome::Omit,
+                Some(format!(
+                    "the system under test does not offer {}",
+                    missing.join(", ")
+                )),
+                Vec::new(),
+            )
+        } else {
+            let mut ctx = Ctx::new(test.id, shared.clone());
+            let limit = scaled(TEST_TIME_LIMIT);
+            let ran = tokio::time::timeout(limit, (test.run)(&mut ctx)).await;
+            let listed = |requirement: &str| set.tests_of(requirement).iter().any(|t| t == test.id);
+            let misplaced: Vec<String> = ctx
+                .checks
+                .iter()
+                .filter(|c| !listed(&c.requirement))
+                .map(|c| c.requirement.clone())
+                .collect();
+            match ran {
+                Err(_) => (
+                    Outcome::Error,
+                    Some(format!(
+                        "timeout: not finished within {} s",
+                        limit.as_secs()
+                    )),
+                    ctx.checks,
+                ),
+                Ok(Err(e)) => (Outcome::Error, Some(abort_reason(&e)), ctx.checks),
+                Ok(Ok(())) if !misplaced.is_empty() => (
+                    Outcome::Error,
+                    Some(format!(
+                        "kit fault: the test checked {} without being listed for it",
+                        misplaced.join(", ")
+                    )),
+                    ctx.checks,
+                ),
+                Ok(Ok(())) if ctx.checks.is_empty() => (
+                    Outcome::Error,
+                    Some("kit fault: the test made no check".to_owned()),
+                    ctx.checks,
+                ),
+                Ok(Ok(())) => (report::outcome_of(&ctx.checks, level_of), None, ctx.checks),
+            }
+        };
+        let result = TestResult {
+            id: test.id.to_owned(),
+            group: test.group().to_owned(),
+            title,
+            outcome,
+            reason,
+            duration_ms: clock.elapsed().as_millis() as u64,
+            checks,
+            evidence: Vec::new(),
+        };
+        progress.test_done(i + 1, order.len(), &result);
+        results.push(result);
+    }
+    let exchanges = wire.exchanges();
+    for result in &mut results {
+        result.evidence = exchanges
+            .iter()
+            .filter(|e| e.test == result.id)
+            .map(evidence_path)
+            .collect();
+    }
+    let requirements = report::judge_requirements(&set, &results, &capabilities);
+    let verdict = report::verdict(&requirements, &results);
+    let counts = report::counts(&requirements, &results);
+    let report = Report {
+        format: report::FORMAT.to_owned(),
+        kit: report::Kit {
+            name: "madoguchi conformance".to_owned(),
+            version: env!("CARGO_PKG_VERSION").to_owned(),
+        },
+        catalogue: report::CatalogueRef {
+            set: set.set.clone(),
+            version: set.version.clone(),
+            digest: catalogue.digest.clone(),
+        },
+        suite: options.suite.name.to_owned(),
+        sut: report::SutRef {
+            base_url: options.base_url.to_string(),
+            product: options.inputs.product.clone(),
+            lg_code,
+            capabilities: capabilities.into_iter().collect(),
+        },
+        started_at: started_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        finished_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        duration_ms: clock.elapsed().as_millis() as u64,
+        verdict,
+        counts,
+        requirements,
+        tests: results,
+    };
+    write_run(&options.out, &report, &exchanges, options.key.as_ref()).map_err(|e| {
+        StartError(format!(
+            "writing the run into {}: {e}",
+            options.out.display()
+        ))
+    })?;
+    Ok(report)
+}
+
+fn abort_reason(e: &Abort) -> String {
+    match e {
+        Abort::Transport(t) => format!("transport: {t}"),
+        Abort::Setup(s) => format!("could not go on: {s}"),
+    }
+}
+
+fn evidence_path(e: &Exchange) -> String {
+    format!("evidence/{}/{:04}.json", e.test, e.n)
+}
+
+/// Writes the evidence, the three reports and the manifest (signed when a key is given).
+pub fn write_run(
+    out: &Path,
+    report: &Report,
+    exchanges: &[Exchange],
+    key: Option<&SigningKey>,
+) -> Result<(), String> {
+    let write = |rel: &str, bytes: &[u8]| -> Result<(), String> {
+        let path = out.join(rel);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).map_err(|e| e.to_string())?;
+        }
+        std::fs::write(&path, bytes).map_err(|e| format!("{}: {e}", path.display()))
+    };
+    for e in exchanges {
+        let bytes = serde_json::to_vec_pretty(e).map_err(|e| e.to_string())?;
+        write(&evidence_path(e), &bytes)?;
+    }
+    write(
+        "report.json",
+        &serde_json::to_vec_pretty(report).map_err(|e| e.to_string())?,
+    )?;
+    write("junit.xml", report::junit::render(report).as_bytes())?;
+    write(
+        "report.html",
+        report::html::render(report, exchanges).as_bytes(),
+    )?;
+    package::seal(out, report, key)
+}
+
+/// A token for the kit's client, and what it may do; then the municipalities and clients
+/// the suite works with.
+async fn set_up(wire: &Wire, inputs: &Inputs) -> Result<Sut, StartError> {
+    let client = credentials(
+        inputs.client_id.clone(),
+        inputs.client_secret.clone(),
+        "MADOGUCHI_CONFORMANCE_CLIENT_ID",
+        "MADOGUCHI_CONFORMANCE_CLIENT_SECRET",
+    )
+    .ok_or_else(|| {
+        StartError(
+            "no client to test with: set MADOGUCHI_CONFORMANCE_CLIENT_ID and MADOGUCHI_CONFORMANCE_CLIENT_SECRET (or client_id and client_secret in --inputs)".to_owned(),
+        )
+    })?;
+    let reply = wire
+        .send("setup", token_request(&client, None))
+        .await
+        .map_err(|e| {
+            StartError(format!(
+                "the system under test at {} cannot be reached: {}",
+                wire.base(),
+                e.reason
+            ))
+        })?;
+    if !reply.status.is_success() {
+        return Err(StartError(format!(
+            "the system under test refused the kit's client {}: {} {}",
+            client.id,
+            reply.status.as_u16(),
+            describe_code(&reply)
+        )));
+    }
+    let body = reply.value();
+    let token = body["access_token"].as_str().unwrap_or_default().to_owned();
+    let scopes: BTreeSet<&str> = body["scope"]
+        .as_str()
+        .unwrap_or_default()
+        .split(' ')
+        .collect();
+    let mut capabilities: BTreeSet<Capability> = inputs
+        .capabilities
+        .iter()
+        .copied()
+        .filter(|c| *c != Capability::SecondMunicipality)
+        .collect();
+    let actor = inputs
+        .actor
+        .clone()
+        .unwrap_or_else(|| "conformance-kit".to_owned());
+    if scopes.contains("admin") {
+        let own = match &inputs.lg_code {
+            Some(code) => code.clone(),
+            None => sandbox(0)?,
+        };
+        let other = sandbox(1)?;
+        let mut clients = Vec::new();
+        for (code, name, client_scopes) in [
+            (
+                own.clone(),
+                "適合性検査 甲町",
+                json!(["forms", "visits", "municipalities:read"]),
+            ),
+            (
+                other.clone(),
+                "適合性検査 乙町",
+                json!(["visits", "municipalities:read"]),
+            ),
+        ] {
+            let made = wire
+                .send(
+                    "setup",
+                    Req::post("/v1/admin/municipalities")
+                        .bearer(&token)
+                        .json(json!({"lgCode": code, "name": name})),
+                )
+                .await
+                .map_err(|e| StartError(e.to_string()))?;
+            if !made.status.is_success() && made.status.as_u16() != 409 {
+                return Err(StartError(format!(
+                    "registering the sandbox municipality {code}: {} {}",
+                    made.status.as_u16(),
+                    describe_code(&made)
+                )));
+            }
+            let registered = wire
+                .send(
+                    "setup",
+                    Req::post("/v1/admin/clients").bearer(&token).json(json!({
+                        "name": format!("conformance kit ({code})"),
+                        "scopes": client_scopes,
+                        "municipalities": [code],
+                    })),
+                )
+                .await
+                .map_err(|e| StartError(e.to_string()))?;
+            let body = registered.value();
+            match (body["clientId"].as_str(), body["clientSecret"].as_str()) {
+                (Some(id), Some(secret)) if registered.status.is_success() => {
+                    clients.push(Credentials {
+                        id: id.to_owned(),
+                        secret: secret.to_owned(),
+                    })
+                }
+                _ => {
+                    return Err(StartError(format!(
+                        "registering the kit's client for {code}: {} {}",
+                        registered.status.as_u16(),
+                        describe_code(&registered)
+                    )));
+                }
+            }
+        }
+        let mut clients = clients.into_iter();
+        let (Some(own_client), Some(other_client)) = (clients.next(), clients.next()) else {
+            return Err(StartError("the sandbox clients were not made".to_owned()));
+        };
+        capabilities.insert(Capability::SecondMunicipality);
+        return Ok(Sut {
+            lg_code: own,
+            client: own_client,
+            other: Some((other, other_client)),
+            capabilities,
+            actor,
+        });
+    }
+    let lg_code = inputs.lg_code.clone().ok_or_else(|| {
+        StartError(
+            "the kit's client does not hold admin, so the inputs must name lg_code (the municipality it may act for)".to_owned(),
+        )
+    })?;
+    let other = match (
+        &inputs.other_lg_code,
+        credentials(
+            inputs.other_client_id.clone(),
+            inputs.other_client_secret.clone(),
+            "MADOGUCHI_CONFORMANCE_OTHER_CLIENT_ID",
+            "MADOGUCHI_CONFORMANCE_OTHER_CLIENT_SECRET",
+        ),
+    ) {
+        (Some(code), Some(creds)) => {
+            capabilities.insert(Capability::SecondMunicipality);
+            Some((code.clone(), creds))
+        }
+        _ => None,
+    };
+    Ok(Sut {
+        lg_code,
+        client,
+        other,
+        capabilities,
+        actor,
+    })
+}
+
+fn sandbox(i: usize) -> Result<String, StartError> {
+    LgCode::complete(SANDBOX[i])
+        .map(|c| c.to_string())
+        .map_err(|e| StartError(format!("sandbox lgCode: {e:?}")))
+}
+
+fn credentials(
+    id: Option<String>,
+    secret: Option<String>,
+    id_env: &str,
+    secret_env: &str,
+) -> Option<Credentials> {
+    let id = std::env::var(id_env).ok().or(id)?;
+    let secret = std::env::var(secret_env).ok().or(secret)?;
+    Some(Credentials { id, secret })
+}

@@ -1,0 +1,332 @@
+//! Suites, their tests, and what a test has in hand while it runs ([`Ctx`]): the wire, the
+//! system under test's setting, and the checks it has made, each against one requirement.
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use futures_util::future::BoxFuture;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::exchange::{Reply, Req, TransportError, Wire};
+use super::requirements::Capability;
+
+/// Why a test could not finish: an outcome of `error`, never a pass or a fail.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum Abort {
+    #[error("{0}")]
+    Transport(#[from] TransportError),
+    /// What the test needed first did not work (a token, a visit to work on).
+    #[error("{0}")]
+    Setup(String),
+}
+
+pub type TestFn = for<'a> fn(&'a mut Ctx) -> BoxFuture<'a, Result<(), Abort>>;
+
+/// One test of a suite.
+pub struct TestDef {
+    /// `group.name`, stable: reports and certificates cite it.
+    pub id: &'static str,
+    pub title_ja: &'static str,
+    pub title_en: &'static str,
+    /// Capabilities the system under test must declare; otherwise the test is omitted.
+    pub needs: &'static [Capability],
+    /// Runs after every other test (it reads what they exchanged).
+    pub last: bool,
+    pub run: TestFn,
+}
+
+impl TestDef {
+    pub fn group(&self) -> &'static str {
+        self.id.split('.').next().unwrap_or(self.id)
+    }
+}
+
+pub struct Suite {
+    pub name: &'static str,
+    /// The requirement set the suite checks.
+    pub set: &'static str,
+    pub title_ja: &'static str,
+    pub title_en: &'static str,
+    pub tests: &'static [TestDef],
+}
+
+impl Suite {
+    pub fn test_ids(&self) -> Vec<&'static str> {
+        self.tests.iter().map(|t| t.id).collect()
+    }
+}
+
+/// Credentials of one client of the system under test. Never printed, never written.
+#[derive(Clone)]
+pub struct Credentials {
+    pub id: String,
+    pub secret: String,
+}
+
+impl std::fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Credentials")
+            .field("id", &self.id)
+            .field("secret", &"[REDACTED]")
+            .finish()
+    }
+}
+
+/// The system under test as the run sees it once set up.
+#[derive(Debug, Clone)]
+pub struct Sut {
+    /// The municipality the kit works in, and a client that may act for it with the scopes
+    /// `forms`, `visits` and `municipalities:read`.
+    pub lg_code: String,
+    pub client: Credentials,
+    /// A second municipality and a client of it alone (tenancy).
+    pub other: Option<(String, Credentials)>,
+    pub capabilities: BTreeSet<Capability>,
+    /// The staff id sent as `Madoguchi-Actor`.
+    pub actor: String,
+}
+
+/// A token the kit holds, until shortly before it expires.
+#[derive(Clone)]
+struct HeldToken {
+    token: String,
+    until: Instant,
+}
+
+/// What the tests of one run share.
+pub struct Shared {
+    pub wire: Wire,
+    pub sut: Sut,
+    tokens: Mutex<HashMap<(String, String), HeldToken>>,
+}
+
+impl Shared {
+    pub fn new(wire: Wire, sut: Sut) -> Self {
+        Self {
+            wire,
+            sut,
+            tokens: Mutex::new(HashMap::new()),
+        }
+    }
+}
+
+/// One check: a requirement, met or not, with what was expected and what came back.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Check {
+    pub requirement: String,
+    pub passed: bool,
+    pub expected: String,
+    pub actual: String,
+    /// The exchange that shows it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exchange: Option<u32>,
+}
+
+/// What a test has in hand.
+pub struct Ctx {
+    pub test: &'static str,
+    pub shared: Arc<Shared>,
+    pub checks: Vec<Check>,
+}
+
+/// The requirement ids of the gateway-api set, short.
+pub fn rid(short: &str) -> String {
+    format!("gateway-api@{short}")
+}
+
+impl Ctx {
+    pub fn new(test: &'static str, shared: Arc<Shared>) -> Self {
+        Self {
+            test,
+            shared,
+            checks: Vec::new(),
+        }
+    }
+
+    pub fn sut(&self) -> &Sut {
+        &self.shared.sut
+    }
+
+    /// `/v1/municipalities/{lgCode}` of the kit's municipality, and `rest` after it.
+    pub fn muni(&self, rest: &str) -> String {
+        format!("/v1/municipalities/{}{rest}", self.sut().lg_code)
+    }
+
+    pub async fn send(&self, req: Req) -> Result<Reply, Abort> {
+        Ok(self.shared.wire.send(self.test, req).await?)
+    }
+
+    /// Records a check of `requirement` (a short id such as `AUTH-001`).
+    pub fn check(
+        &mut self,
+        requirement: &str,
+        passed: bool,
+        expected: impl Into<String>,
+        actual: impl Into<String>,
+        reply: Option<&Reply>,
+    ) -> bool {
+        // What a check quotes reaches the report: redacted like the exchanges.
+        self.checks.push(Check {
+            requirement: rid(requirement),
+            passed,
+            expected: super::redact::my_numbers(&expected.into()),
+            actual: super::redact::my_numbers(&actual.into()),
+            exchange: reply.map(|r| r.exchange),
+        });
+        passed
+    }
+
+    /// Checks an error answer: `status` and `code` against `requirement`, and the problem's
+    /// shape against PROB-001.
+    pub fn expect_problem(&mut self, requirement: &str, reply: &Reply, status: u16, code: &str) {
+        let got_code = reply.code().unwrap_or_default();
+        self.check(
+            requirement,
+            reply.status.as_u16() == status && got_code == code,
+            format!("{status} {code}"),
+            format!("{} {}", reply.status.as_u16(), describe_code(reply)),
+            Some(reply),
+        );
+        if reply.status.as_u16() >= 400 {
+            self.expect_problem_shape(reply);
+        }
+    }
+
+    /// PROB-001: media type and members of an RFC 9457 problem.
+    pub fn expect_problem_shape(&mut self, reply: &Reply) {
+        let body = reply.value();
+        let mut missing = Vec::new();
+        for (member, is_ok) in [
+            ("type", body["type"].is_string()),
+            (
+                "title",
+                body["title"].as_str().is_some_and(|t| !t.is_empty()),
+            ),
+            ("status", body["status"].is_u64()),
+            (
+                "detail",
+                body["detail"].as_str().is_some_and(|t| !t.is_empty()),
+            ),
+            ("code", body["code"].as_str().is_some_and(|t| !t.is_empty())),
+        ] {
+            if !is_ok {
+                missing.push(member);
+            }
+        }
+        let media = reply.media_type();
+        let actual = if media != "application/problem+json" {
+            format!(
+                "Content-Type {}",
+                if media.is_empty() { "(none)" } else { &media }
+            )
+        } else if !missing.is_empty() {
+            format!("without {}", missing.join(", "))
+        } else {
+            "application/problem+json with every member".to_owned()
+        };
+        self.check(
+            "PROB-001",
+            media == "application/problem+json" && missing.is_empty(),
+            "application/problem+json with type, title, status, detail, code",
+            actual,
+            Some(reply),
+        );
+    }
+
+    /// A token of `client`, reused until 30 s before it expires (as a well-behaved client
+    /// does), for the scopes it was registered with or `scope`.
+    pub async fn token_of(
+        &mut self,
+        client: &Credentials,
+        scope: Option<&str>,
+    ) -> Result<String, Abort> {
+        let key = (client.id.clone(), scope.unwrap_or("").to_owned());
+        if let Ok(tokens) = self.shared.tokens.lock()
+            && let Some(held) = tokens.get(&key)
+            && held.until > Instant::now()
+        {
+            return Ok(held.token.clone());
+        }
+        let reply = self.send(token_request(client, scope)).await?;
+        let body = reply.value();
+        let (Some(token), true) = (body["access_token"].as_str(), reply.status.is_success()) else {
+            return Err(Abort::Setup(format!(
+                "the client {} got no token: {} {}",
+                client.id,
+                reply.status.as_u16(),
+                describe_code(&reply)
+            )));
+        };
+        let lifetime = body["expires_in"].as_u64().unwrap_or(60);
+        let until = Instant::now() + Duration::from_secs(lifetime.saturating_sub(30).max(1));
+        if let Ok(mut tokens) = self.shared.tokens.lock() {
+            tokens.insert(
+                key,
+                HeldToken {
+                    token: token.to_owned(),
+                    until,
+                },
+            );
+        }
+        Ok(token.to_owned())
+    }
+
+    /// A token of the kit's own client.
+    pub async fn token(&mut self) -> Result<String, Abort> {
+        let client = self.sut().client.clone();
+        self.token_of(&client, None).await
+    }
+
+    /// A request with the kit's token and `Madoguchi-Actor`.
+    pub async fn authed(&mut self, req: Req) -> Result<Reply, Abort> {
+        let token = self.token().await?;
+        let actor = self.sut().actor.clone();
+        self.send(req.bearer(&token).header("Madoguchi-Actor", actor))
+            .await
+    }
+
+    /// An answer that must have succeeded (what the test goes on to check needs it).
+    pub fn require_success(&self, reply: &Reply, what: &str) -> Result<Value, Abort> {
+        if reply.status.is_success() {
+            Ok(reply.value())
+        } else {
+            Err(Abort::Setup(format!(
+                "{what}: {} {} (exchange {})",
+                reply.status.as_u16(),
+                describe_code(reply),
+                reply.exchange
+            )))
+        }
+    }
+}
+
+/// `POST /oauth/token` for `client` with client_secret_post, for `scope` or all its scopes.
+pub fn token_request(client: &Credentials, scope: Option<&str>) -> Req {
+    let mut form = vec![
+        ("grant_type", "client_credentials"),
+        ("client_id", client.id.as_str()),
+        ("client_secret", client.secret.as_str()),
+    ];
+    if let Some(scope) = scope {
+        form.push(("scope", scope));
+    }
+    Req::post("/oauth/token").form(&form)
+}
+
+/// `code` of a problem, or the media type when the body is none.
+pub fn describe_code(reply: &Reply) -> String {
+    match reply.code() {
+        Some(code) => code,
+        None => {
+            let media = reply.media_type();
+            if media.is_empty() {
+                "(no body)".to_owned()
+            } else {
+                format!("({media})")
+            }
+        }
+    }
+}

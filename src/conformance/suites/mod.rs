@@ -1,0 +1,3 @@
+//! The suites of the kit, one module each.
+
+pub mod gateway_api;

@@ -1,0 +1,412 @@
+//! The conformance kit against our own server (every SHALL met, on SQLite and PostgreSQL), and
+//! against broken doubles: our server behind a proxy that breaks one requirement each. Each
+//! double must make exactly its named requirements fail, and nothing else: a kit that passes a
+//! broken server is worse than none.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::sync::Arc;
+
+use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
+use madoguchi::conformance::report::{Report, Status, Verdict};
+use madoguchi::conformance::runner::{self, Inputs, Quiet, RunOptions};
+use madoguchi::conformance::{package, suite};
+use serde_json::Value;
+use tempfile::TempDir;
+
+use crate::helpers::{Backend, TestApp, madoguchi, spawn_app};
+use crate::storage_test;
+
+async fn run_kit(app: &TestApp, base: &str, out: &Path, key: Option<&Path>) -> Report {
+    let admin = app.register_client(&["admin"], &[]).await;
+    let options = RunOptions {
+        suite: suite("gateway-api").unwrap(),
+        base_url: reqwest::Url::parse(base).unwrap(),
+        inputs: Inputs {
+            client_id: Some(admin.id.clone()),
+            client_secret: Some(admin.secret.clone()),
+            product: Some("madoguchi (tests)".to_owned()),
+            ..Default::default()
+        },
+        out: out.to_path_buf(),
+        timeout_scale: 1.0,
+        key: key.map(|k| package::load_private_key(k).unwrap()),
+    };
+    let report = runner::run(options, &Quiet).await.expect("the run starts");
+    // Canaries: the admin client's secret, tokens, and the 個人番号 of the forms' examples
+    // were all on the wire; none may reach a file of the run.
+    let mut leaks = Vec::new();
+    let jwt = |s: &str| {
+        s.split(|c: char| !(c.is_ascii_alphanumeric() || "-_.".contains(c)))
+            .any(|w| w.starts_with("eyJ") && w.split('.').count() == 3 && w.len() > 60)
+    };
+    for entry in walk(out) {
+        let text = std::fs::read_to_string(&entry).unwrap_or_default();
+        // manifest.jws is the run's own signature (a JWS with a detached payload).
+        let own_signature = entry.ends_with("manifest.jws");
+        if text.contains(&admin.secret)
+            || text.contains("123456789018")
+            || (jwt(&text) && !own_signature)
+        {
+            leaks.push(entry.display().to_string());
+        }
+    }
+    assert!(leaks.is_empty(), "secrets, tokens or 個人番号 in {leaks:?}");
+    report
+}
+
+fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            out.extend(walk(&path));
+        } else {
+            out.push(path);
+        }
+    }
+    out
+}
+
+fn not_met(report: &Report) -> BTreeSet<String> {
+    report
+        .requirements
+        .iter()
+        .filter(|r| r.status == Status::NotMet)
+        .map(|r| r.id.trim_start_matches("gateway-api@").to_owned())
+        .collect()
+}
+
+async fn gateway_api_suite_passes_against_our_server(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let dir = TempDir::new().unwrap();
+    let keys = TempDir::new().unwrap();
+    let key = keys.path().join("run.pem");
+    let status = madoguchi()
+        .args(["conformance", "keygen", "--out"])
+        .arg(&key)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let out = dir.path().join("run");
+    let report = run_kit(&app, &app.address, &out, Some(&key)).await;
+    let unmet: Vec<String> = report
+        .requirements
+        .iter()
+        .filter(|r| !matches!(r.status, Status::Met | Status::NotTested))
+        .map(|r| {
+            format!(
+                "{} {:?} {}",
+                r.id,
+                r.status,
+                r.why.clone().unwrap_or_default()
+            )
+        })
+        .collect();
+    let failed: Vec<String> = report
+        .tests
+        .iter()
+        .flat_map(|t| {
+            t.checks.iter().filter(|c| !c.passed).map(move |c| {
+                format!(
+                    "{} {}: expected {}, got {}",
+                    t.id, c.requirement, c.expected, c.actual
+                )
+            })
+        })
+        .collect();
+    assert!(
+        unmet.is_empty() && failed.is_empty(),
+        "{unmet:#?}\n{failed:#?}"
+    );
+    assert_eq!(report.verdict, Verdict::Conformant);
+    let shall = &report.counts.requirements["SHALL"];
+    assert!(shall.met >= 40, "{shall:?}");
+
+    // The three forms of the report agree with it.
+    let junit = std::fs::read_to_string(out.join("junit.xml")).unwrap();
+    assert_eq!(junit.matches("<testcase ").count(), report.tests.len());
+    assert!(
+        junit.contains(r#"failures="0" errors="0""#),
+        "{}",
+        &junit[..400]
+    );
+    let html = std::fs::read_to_string(out.join("report.html")).unwrap();
+    assert!(html.contains("適合 conformant") && !html.contains("<script"));
+
+    // The package verifies with the public key, and fails on one changed byte.
+    let public = keys.path().join("run.pem.pub");
+    let verify = |dir: &Path| {
+        madoguchi()
+            .args(["conformance", "verify-report"])
+            .arg(dir)
+            .arg("--key")
+            .arg(&public)
+            .output()
+            .unwrap()
+    };
+    let ok = verify(&out);
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    let evidence = walk(&out.join("evidence")).into_iter().next().unwrap();
+    let mut bytes = std::fs::read(&evidence).unwrap();
+    bytes[10] ^= 1;
+    std::fs::write(&evidence, bytes).unwrap();
+    let broken = verify(&out);
+    assert_eq!(broken.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&broken.stderr);
+    assert!(stderr.contains("was changed after the run"), "{stderr}");
+}
+storage_test!(gateway_api_suite_passes_against_our_server);
+
+/// One fault a double has.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Fault {
+    /// Errors answered as application/json, not application/problem+json.
+    ErrorsNotProblemJson,
+    /// Idempotency-Key dropped on its way in.
+    IgnoresIdempotencyKey,
+    /// A 403 for another municipality's route retried with a token that may act for every
+    /// municipality: the tenancy check is missing.
+    LeaksAcrossMunicipalities,
+    /// The last item of every page that has a next page left out.
+    SkipsAnItemPerPage,
+}
+
+struct Proxy {
+    upstream: String,
+    fault: Fault,
+    client: reqwest::Client,
+    /// A token that may act for both of the kit's municipalities (the leak).
+    master: tokio::sync::Mutex<Option<String>>,
+    app_store: madoguchi::store::Store,
+}
+
+async fn forward(req: HttpRequest, body: web::Bytes, proxy: web::Data<Arc<Proxy>>) -> HttpResponse {
+    let url = format!("{}{}", proxy.upstream, req.uri());
+    let method = reqwest::Method::from_bytes(req.method().as_str().as_bytes()).unwrap();
+    let mut headers = reqwest::header::HeaderMap::new();
+    for (name, value) in req.headers() {
+        let n = name.as_str();
+        if n == "host" || n == "content-length" {
+            continue;
+        }
+        if proxy.fault == Fault::IgnoresIdempotencyKey && n == "idempotency-key" {
+            continue;
+        }
+        headers.append(
+            reqwest::header::HeaderName::from_bytes(n.as_bytes()).unwrap(),
+            reqwest::header::HeaderValue::from_bytes(value.as_bytes()).unwrap(),
+        );
+    }
+    let send = |headers: reqwest::header::HeaderMap| {
+        proxy
+            .client
+            .request(method.clone(), &url)
+            .headers(headers)
+            .body(body.clone())
+            .send()
+    };
+    let mut response = send(headers.clone()).await.unwrap();
+    if proxy.fault == Fault::LeaksAcrossMunicipalities && response.status().as_u16() == 403 {
+        let text = response.text().await.unwrap();
+        if text.contains("municipality_forbidden") {
+            let token = master_token(&proxy).await;
+            headers.insert("authorization", format!("Bearer {token}").parse().unwrap());
+        }
+        response = send(headers).await.unwrap();
+    }
+    let status = response.status().as_u16();
+    let mut out = HttpResponse::build(actix_web::http::StatusCode::from_u16(status).unwrap());
+    for (name, value) in response.headers() {
+        let n = name.as_str();
+        if matches!(n, "content-length" | "transfer-encoding" | "connection") {
+            continue;
+        }
+        if proxy.fault == Fault::ErrorsNotProblemJson && n == "content-type" && status >= 400 {
+            out.insert_header(("content-type", "application/json"));
+            continue;
+        }
+        out.append_header((n, value.as_bytes()));
+    }
+    let mut bytes = response.bytes().await.unwrap().to_vec();
+    if proxy.fault == Fault::SkipsAnItemPerPage
+        && method == reqwest::Method::GET
+        && let Ok(mut page) = serde_json::from_slice::<Value>(&bytes)
+        && page["nextCursor"].is_string()
+        && let Some(items) = page["items"].as_array_mut()
+    {
+        items.pop();
+        bytes = serde_json::to_vec(&page).unwrap();
+    }
+    out.body(bytes)
+}
+
+/// A client of every municipality the kit registered (479900, 479918), as an operator would
+/// have made by mistake.
+async fn master_token(proxy: &Proxy) -> String {
+    let mut held = proxy.master.lock().await;
+    if let Some(t) = held.as_ref() {
+        return t.clone();
+    }
+    let (client, secret) = madoguchi::auth::register_client(
+        &proxy.app_store,
+        madoguchi::auth::Registration {
+            name: "leak",
+            scopes: &[
+                "forms".into(),
+                "visits".into(),
+                "municipalities:read".into(),
+            ],
+            municipalities: &["479900".into(), "479918".into()],
+            ..Default::default()
+        },
+        &madoguchi::audit::Actor::cli(),
+    )
+    .await
+    .unwrap();
+    let response: Value = proxy
+        .client
+        .post(format!("{}/oauth/token", proxy.upstream))
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", &client.id.to_string()),
+            ("client_secret", secret.expose()),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = response["access_token"].as_str().unwrap().to_owned();
+    *held = Some(token.clone());
+    token
+}
+
+async fn start_double(app: &TestApp, fault: Fault) -> String {
+    let proxy = Arc::new(Proxy {
+        upstream: app.address.clone(),
+        fault,
+        client: reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap(),
+        master: tokio::sync::Mutex::new(None),
+        app_store: app.store.clone(),
+    });
+    let data = web::Data::new(proxy);
+    let server = HttpServer::new(move || {
+        App::new()
+            .app_data(data.clone())
+            .app_data(web::PayloadConfig::new(1 << 20))
+            .default_service(web::to(forward))
+    })
+    .workers(2)
+    .disable_signals()
+    .bind("127.0.0.1:0")
+    .unwrap();
+    let address = server.addrs()[0];
+    tokio::spawn(server.run());
+    format!("http://{address}")
+}
+
+/// Each double fails exactly the requirements it breaks.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_broken_double_fails_exactly_its_requirements() {
+    let expectations: Vec<(Fault, &[&str])> = vec![
+        (Fault::ErrorsNotProblemJson, &["PROB-001", "CONTRACT-001"]),
+        (
+            Fault::IgnoresIdempotencyKey,
+            &["IDEM-001", "IDEM-002", "IDEM-003"],
+        ),
+        (Fault::LeaksAcrossMunicipalities, &["TEN-001"]),
+        (Fault::SkipsAnItemPerPage, &["PAGE-001", "PAGE-002"]),
+    ];
+    let mut wrong = Vec::new();
+    for (fault, expected) in expectations {
+        let app = spawn_app(Backend::Sqlite).await;
+        let base = start_double(&app, fault).await;
+        let dir = TempDir::new().unwrap();
+        let report = run_kit(&app, &base, &dir.path().join("run"), None).await;
+        let expected: BTreeSet<String> = expected.iter().map(|s| (*s).to_owned()).collect();
+        let got = not_met(&report);
+        if got != expected || report.verdict != Verdict::NotConformant {
+            wrong.push(format!(
+                "{fault:?}: expected {expected:?}, not met {got:?}, verdict {:?}",
+                report.verdict
+            ));
+        }
+    }
+    assert!(wrong.is_empty(), "{wrong:#?}");
+}
+
+/// The CLI's exit statuses when a run cannot start: 2 with a sentence that says why.
+#[test]
+fn a_run_that_cannot_start_exits_2_and_says_why() {
+    let dir = TempDir::new().unwrap();
+    let no_client = madoguchi()
+        .args([
+            "conformance",
+            "run",
+            "--suite",
+            "gateway-api",
+            "--base-url",
+            "http://127.0.0.1:9",
+            "--out",
+        ])
+        .arg(dir.path().join("a"))
+        .output()
+        .unwrap();
+    assert_eq!(no_client.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&no_client.stderr).contains("MADOGUCHI_CONFORMANCE_CLIENT_ID"));
+    let unreachable = madoguchi()
+        .args([
+            "conformance",
+            "run",
+            "--suite",
+            "gateway-api",
+            "--base-url",
+            "http://127.0.0.1:9",
+            "--out",
+        ])
+        .arg(dir.path().join("b"))
+        .env("MADOGUCHI_CONFORMANCE_CLIENT_ID", "x")
+        .env("MADOGUCHI_CONFORMANCE_CLIENT_SECRET", "y")
+        .output()
+        .unwrap();
+    assert_eq!(unreachable.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&unreachable.stderr);
+    assert!(stderr.contains("cannot be reached"), "{stderr}");
+    let unknown = madoguchi()
+        .args([
+            "conformance",
+            "run",
+            "--suite",
+            "nope",
+            "--base-url",
+            "http://127.0.0.1:9",
+            "--out",
+        ])
+        .arg(dir.path().join("c"))
+        .output()
+        .unwrap();
+    assert_eq!(unknown.status.code(), Some(2));
+    let listed = madoguchi()
+        .args(["conformance", "requirements", "--json"])
+        .output()
+        .unwrap();
+    assert!(listed.status.success());
+    let catalogue: Value = serde_json::from_slice(&listed.stdout).unwrap();
+    assert_eq!(catalogue["problems"], serde_json::json!([]));
+    assert!(
+        catalogue["sets"][0]["requirements"]
+            .as_array()
+            .unwrap()
+            .len()
+            >= 40
+    );
+}
