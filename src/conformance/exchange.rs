@@ -48,6 +48,9 @@ pub struct Exchange {
     /// Why no answer came (refused, timed out, reset).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// A request the system under test sent to the kit (a webhook), not one the kit sent.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub received: bool,
 }
 
 impl Exchange {
@@ -236,6 +239,35 @@ impl Wire {
         self.log.lock().map(|l| l.clone()).unwrap_or_default()
     }
 
+    /// Records a request the system under test sent to the kit's receiver; its number.
+    pub fn record_received(&self, test: &str, received: &super::receiver::Received) -> u32 {
+        let headers: Vec<(String, String)> = received
+            .headers
+            .iter()
+            .map(|(n, v)| (n.clone(), redact::header(n, v)))
+            .collect();
+        let Ok(mut log) = self.log.lock() else {
+            return 0;
+        };
+        let n = log.len() as u32 + 1;
+        log.push(Exchange {
+            n,
+            test: test.to_owned(),
+            method: "POST".to_owned(),
+            url: redact::url(&received.path),
+            request_headers: headers,
+            request_body: Some(kept_body(&received.body)),
+            status: Some(204),
+            response_headers: Vec::new(),
+            response_body: None,
+            sent_at: Utc::now(),
+            duration_ms: 0,
+            error: None,
+            received: true,
+        });
+        n
+    }
+
     /// Every answer so far, raw (never written anywhere).
     pub fn answers(&self) -> Vec<Answer> {
         self.answers.lock().map(|l| l.clone()).unwrap_or_default()
@@ -319,6 +351,7 @@ impl Wire {
             sent_at,
             duration_ms,
             error: None,
+            received: false,
         };
         let outcome = match result {
             Ok((status, response_headers, body)) => {

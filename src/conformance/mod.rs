@@ -13,6 +13,7 @@
 pub mod contract;
 pub mod exchange;
 pub mod package;
+pub mod receiver;
 pub mod redact;
 pub mod report;
 pub mod requirements;

@@ -38,6 +38,10 @@ pub struct Inputs {
     pub capabilities: Vec<Capability>,
     /// The staff id sent as Madoguchi-Actor.
     pub actor: Option<String>,
+    /// Where the kit's webhook receiver listens (default `127.0.0.1:0`), and the URL the
+    /// system under test is given for it (default `http://<that address>/hooks`).
+    pub webhook_listen: Option<String>,
+    pub webhook_url: Option<String>,
 }
 
 impl Inputs {
@@ -116,7 +120,21 @@ pub async fn run(options: RunOptions, progress: &dyn Progress) -> Result<Report,
     let sut = set_up(&wire, &options.inputs).await?;
     let capabilities = sut.capabilities.clone();
     let lg_code = sut.lg_code.clone();
-    let shared = Arc::new(Shared::new(wire.clone(), sut));
+    let receiver = if capabilities.contains(&Capability::Webhooks) {
+        let listen = options
+            .inputs
+            .webhook_listen
+            .as_deref()
+            .unwrap_or("127.0.0.1:0");
+        Some(
+            super::receiver::Receiver::start(listen, options.inputs.webhook_url.clone())
+                .await
+                .map_err(StartError)?,
+        )
+    } else {
+        None
+    };
+    let shared = Arc::new(Shared::new(wire.clone(), sut, receiver));
 
     let mut order: Vec<_> = options.suite.tests.iter().filter(|t| !t.last).collect();
     order.extend(options.suite.tests.iter().filter(|t| t.last));

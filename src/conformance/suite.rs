@@ -99,14 +99,17 @@ struct HeldToken {
 pub struct Shared {
     pub wire: Wire,
     pub sut: Sut,
+    /// The kit's webhook receiver, when the system under test offers webhooks.
+    pub receiver: Option<super::receiver::Receiver>,
     tokens: Mutex<HashMap<(String, String), HeldToken>>,
 }
 
 impl Shared {
-    pub fn new(wire: Wire, sut: Sut) -> Self {
+    pub fn new(wire: Wire, sut: Sut, receiver: Option<super::receiver::Receiver>) -> Self {
         Self {
             wire,
             sut,
+            receiver,
             tokens: Mutex::new(HashMap::new()),
         }
     }
@@ -168,13 +171,31 @@ impl Ctx {
         actual: impl Into<String>,
         reply: Option<&Reply>,
     ) -> bool {
+        self.check_at(
+            requirement,
+            passed,
+            expected,
+            actual,
+            reply.map(|r| r.exchange),
+        )
+    }
+
+    /// [`Ctx::check`], shown by the exchange numbered `exchange`.
+    pub fn check_at(
+        &mut self,
+        requirement: &str,
+        passed: bool,
+        expected: impl Into<String>,
+        actual: impl Into<String>,
+        exchange: Option<u32>,
+    ) -> bool {
         // What a check quotes reaches the report: redacted like the exchanges.
         self.checks.push(Check {
             requirement: rid(requirement),
             passed,
             expected: super::redact::my_numbers(&expected.into()),
             actual: super::redact::my_numbers(&actual.into()),
-            exchange: reply.map(|r| r.exchange),
+            exchange,
         });
         passed
     }

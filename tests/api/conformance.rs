@@ -9,12 +9,21 @@ use std::sync::Arc;
 
 use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
 use madoguchi::conformance::report::{Report, Status, Verdict};
+use madoguchi::conformance::requirements::Capability;
 use madoguchi::conformance::runner::{self, Inputs, Quiet, RunOptions};
 use madoguchi::conformance::{package, suite};
 use serde_json::Value;
 use tempfile::TempDir;
 
-use crate::helpers::{Backend, TestApp, madoguchi, spawn_app};
+use crate::helpers::{Backend, TestApp, madoguchi, spawn_app_with};
+
+/// Our server, letting webhooks reach the kit's receiver on loopback.
+async fn spawn_app(backend: Backend) -> TestApp {
+    spawn_app_with(backend, |s| {
+        s.link.webhooks.allow_networks = vec!["127.0.0.0/8".parse().unwrap()];
+    })
+    .await
+}
 use crate::storage_test;
 
 async fn run_kit(app: &TestApp, base: &str, out: &Path, key: Option<&Path>) -> Report {
@@ -26,6 +35,7 @@ async fn run_kit(app: &TestApp, base: &str, out: &Path, key: Option<&Path>) -> R
             client_id: Some(admin.id.clone()),
             client_secret: Some(admin.secret.clone()),
             product: Some("madoguchi (tests)".to_owned()),
+            capabilities: vec![Capability::Webhooks],
             ..Default::default()
         },
         out: out.to_path_buf(),
@@ -174,6 +184,8 @@ enum Fault {
     LeaksAcrossMunicipalities,
     /// The last item of every page that has a next page left out.
     SkipsAnItemPerPage,
+    /// A webhook endpoint registered with one secret and signed with another.
+    WrongWebhookSecret,
 }
 
 struct Proxy {
@@ -233,6 +245,15 @@ async fn forward(req: HttpRequest, body: web::Bytes, proxy: web::Data<Arc<Proxy>
         out.append_header((n, value.as_bytes()));
     }
     let mut bytes = response.bytes().await.unwrap().to_vec();
+    if proxy.fault == Fault::WrongWebhookSecret
+        && method == reqwest::Method::POST
+        && url.ends_with("/webhooks")
+        && let Ok(mut registered) = serde_json::from_slice::<Value>(&bytes)
+        && registered["secret"].is_string()
+    {
+        registered["secret"] = Value::from("whsec_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA");
+        bytes = serde_json::to_vec(&registered).unwrap();
+    }
     if proxy.fault == Fault::SkipsAnItemPerPage
         && method == reqwest::Method::GET
         && let Ok(mut page) = serde_json::from_slice::<Value>(&bytes)
@@ -325,6 +346,7 @@ async fn each_broken_double_fails_exactly_its_requirements() {
         ),
         (Fault::LeaksAcrossMunicipalities, &["TEN-001"]),
         (Fault::SkipsAnItemPerPage, &["PAGE-001", "PAGE-002"]),
+        (Fault::WrongWebhookSecret, &["HOOK-001", "HOOK-002"]),
     ];
     let mut wrong = Vec::new();
     for (fault, expected) in expectations {

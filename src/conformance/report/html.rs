@@ -10,7 +10,7 @@ use super::{Outcome, Report, RequirementResult, Status, TestResult};
 use crate::conformance::exchange::Exchange;
 
 const STYLE: &str = "
-body{font-family:'BIZ UDPGothic','Noto Sans JP',sans-serif;margin:2rem auto;max-width:72rem;color:#1a1a1c;line-height:1.6;padding:0 1rem}
+body{font-family:'BIZ UDPGothic','Yu Gothic','Meiryo','Noto Sans JP','IPAPGothic',sans-serif;margin:2rem auto;max-width:72rem;color:#1a1a1c;line-height:1.6;padding:0 1rem}
 h1{font-size:1.6rem;margin-bottom:.25rem}h2{font-size:1.25rem;border-bottom:2px solid #ddd;margin-top:2rem}
 .verdict{display:inline-block;padding:.4rem 1rem;border-radius:.4rem;font-weight:bold;font-size:1.2rem;color:#fff}
 .conformant{background:#197a4b}.not_conformant{background:#c42f2f}.incomplete{background:#a15c00}
@@ -124,14 +124,19 @@ pub fn render(report: &Report, exchanges: &[Exchange]) -> String {
                         tbody {
                             @for level in levels {
                                 @if let Some(c) = report.counts.requirements.get(level) {
-                                    tr { th { (level) } td.num { (c.total) } td.num.met { (c.met) } td.num.not_met { (c.not_met) } td.num.not_verified { (c.not_verified) } td.num { (c.not_applicable) } td.num { (c.not_tested) } }
+                                    tr { th { (level) } td.num { (c.total) } td.num.met { (c.met) }
+                                        td.num class=(if c.not_met > 0 { "not_met" } else { "" }) { (c.not_met) }
+                                        td.num class=(if c.not_verified > 0 { "not_verified" } else { "" }) { (c.not_verified) }
+                                        td.num { (c.not_applicable) } td.num { (c.not_tested) } }
                                 }
                             }
                         }
                     }
                     table {
                         thead { tr { th { "検査 tests" } @for o in outcomes { th.num { (o.as_str()) } } } }
-                        tbody { tr { td { (report.tests.len()) } @for o in outcomes { td.num class=(o.as_str()) { (report.counts.tests.get(o.as_str()).copied().unwrap_or(0)) } } } }
+                        tbody { tr { td { (report.tests.len()) } @for o in outcomes {
+                            @let n = report.counts.tests.get(o.as_str()).copied().unwrap_or(0);
+                            td.num class=(if n > 0 { o.as_str() } else { "" }) { (n) } } } }
                     }
                     p { "検査キット kit " (report.kit.name) " " (report.kit.version) " · 要件集 catalogue " (report.catalogue.set) " " (report.catalogue.version) " " code { (report.catalogue.digest) } }
                     p { "開始 started " (report.started_at) " · 所要 " (format!("{:.1}", report.duration_ms as f64 / 1000.0)) " s · 自治体 lgCode " (report.sut.lg_code)

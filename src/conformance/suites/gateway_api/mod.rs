@@ -8,6 +8,7 @@ mod pagination;
 mod problems;
 mod tenancy;
 mod visits;
+mod webhooks;
 
 use crate::conformance::requirements::Capability;
 use crate::conformance::suite::{Suite, TestDef};
@@ -209,6 +210,14 @@ pub static SUITE: Suite = Suite {
             "来庁の最初から申請まで",
             "A visit from opening to its applications",
             visits::full_flow
+        ),
+        test!(
+            "webhooks.signed",
+            "Standard Webhooks の署名",
+            "Webhooks signed as Standard Webhooks",
+            webhooks::signed,
+            needs = [Capability::Webhooks],
+            last = false
         ),
         test!(
             "problems.codes",
