@@ -33,6 +33,10 @@ pub struct Inputs {
     pub other_lg_code: Option<String>,
     pub other_client_id: Option<String>,
     pub other_client_secret: Option<String>,
+    /// A core system's client (scope `link`, the area `certificates` only), for the pull link
+    /// (unless `admin`; also MADOGUCHI_CONFORMANCE_LINK_CLIENT_ID / _SECRET).
+    pub link_client_id: Option<String>,
+    pub link_client_secret: Option<String>,
     /// Optional capabilities offered: `webhooks`, `pull-link`, `card-sessions`.
     #[serde(default)]
     pub capabilities: Vec<Capability>,
@@ -388,43 +392,42 @@ async fn set_up(wire: &Wire, inputs: &Inputs) -> Result<Sut, StartError> {
                     describe_code(&made)
                 )));
             }
-            let registered = wire
-                .send(
-                    "setup",
-                    Req::post("/v1/admin/clients").bearer(&token).json(json!({
+            clients.push(
+                register_client(
+                    wire,
+                    &token,
+                    json!({
                         "name": format!("conformance kit ({code})"),
                         "scopes": client_scopes,
                         "municipalities": [code],
-                    })),
+                    }),
                 )
-                .await
-                .map_err(|e| StartError(e.to_string()))?;
-            let body = registered.value();
-            match (body["clientId"].as_str(), body["clientSecret"].as_str()) {
-                (Some(id), Some(secret)) if registered.status.is_success() => {
-                    clients.push(Credentials {
-                        id: id.to_owned(),
-                        secret: secret.to_owned(),
-                    })
-                }
-                _ => {
-                    return Err(StartError(format!(
-                        "registering the kit's client for {code}: {} {}",
-                        registered.status.as_u16(),
-                        describe_code(&registered)
-                    )));
-                }
-            }
+                .await?,
+            );
         }
         let mut clients = clients.into_iter();
         let (Some(own_client), Some(other_client)) = (clients.next(), clients.next()) else {
             return Err(StartError("the sandbox clients were not made".to_owned()));
         };
         capabilities.insert(Capability::SecondMunicipality);
+        let link_client = if capabilities.contains(&Capability::PullLink) {
+            Some(
+                register_client(
+                    wire,
+                    &token,
+                    json!({"name": format!("conformance kit core system ({own})"), "scopes": ["link"],
+                           "municipalities": [own], "linkAreas": ["certificates"]}),
+                )
+                .await?,
+            )
+        } else {
+            None
+        };
         return Ok(Sut {
             lg_code: own,
             client: own_client,
             other: Some((other, other_client)),
+            link_client,
             capabilities,
             actor,
         });
@@ -449,13 +452,53 @@ async fn set_up(wire: &Wire, inputs: &Inputs) -> Result<Sut, StartError> {
         }
         _ => None,
     };
+    let link_client = credentials(
+        inputs.link_client_id.clone(),
+        inputs.link_client_secret.clone(),
+        "MADOGUCHI_CONFORMANCE_LINK_CLIENT_ID",
+        "MADOGUCHI_CONFORMANCE_LINK_CLIENT_SECRET",
+    );
+    if link_client.is_none() {
+        capabilities.remove(&Capability::PullLink);
+    }
     Ok(Sut {
         lg_code,
         client,
         other,
+        link_client,
         capabilities,
         actor,
     })
+}
+
+/// `POST /v1/admin/clients` with `body`; the new client's credentials.
+async fn register_client(
+    wire: &Wire,
+    admin_token: &str,
+    body: serde_json::Value,
+) -> Result<Credentials, StartError> {
+    let registered = wire
+        .send(
+            "setup",
+            Req::post("/v1/admin/clients")
+                .bearer(admin_token)
+                .json(body.clone()),
+        )
+        .await
+        .map_err(|e| StartError(e.to_string()))?;
+    let answer = registered.value();
+    match (answer["clientId"].as_str(), answer["clientSecret"].as_str()) {
+        (Some(id), Some(secret)) if registered.status.is_success() => Ok(Credentials {
+            id: id.to_owned(),
+            secret: secret.to_owned(),
+        }),
+        _ => Err(StartError(format!(
+            "registering the kit's client {}: {} {}",
+            body["name"],
+            registered.status.as_u16(),
+            describe_code(&registered)
+        ))),
+    }
 }
 
 fn sandbox(i: usize) -> Result<String, StartError> {

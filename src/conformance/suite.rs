@@ -83,6 +83,9 @@ pub struct Sut {
     pub client: Credentials,
     /// A second municipality and a client of it alone (tenancy).
     pub other: Option<(String, Credentials)>,
+    /// A core system's client of the municipality (scope `link`, limited to the area
+    /// `certificates`), for the pull link.
+    pub link_client: Option<Credentials>,
     pub capabilities: BTreeSet<Capability>,
     /// The staff id sent as `Madoguchi-Actor`.
     pub actor: String,

@@ -35,7 +35,7 @@ async fn run_kit(app: &TestApp, base: &str, out: &Path, key: Option<&Path>) -> R
             client_id: Some(admin.id.clone()),
             client_secret: Some(admin.secret.clone()),
             product: Some("madoguchi (tests)".to_owned()),
-            capabilities: vec![Capability::Webhooks],
+            capabilities: vec![Capability::Webhooks, Capability::PullLink],
             ..Default::default()
         },
         out: out.to_path_buf(),
@@ -182,7 +182,8 @@ enum Fault {
     /// A 403 for another municipality's route retried with a token that may act for every
     /// municipality: the tenancy check is missing.
     LeaksAcrossMunicipalities,
-    /// The last item of every page that has a next page left out.
+    /// The last item of every page of a cursor list (`limit`, `cursor`) that has a next page
+    /// left out.
     SkipsAnItemPerPage,
     /// A webhook endpoint registered with one secret and signed with another.
     WrongWebhookSecret,
@@ -256,6 +257,7 @@ async fn forward(req: HttpRequest, body: web::Bytes, proxy: web::Data<Arc<Proxy>
     }
     if proxy.fault == Fault::SkipsAnItemPerPage
         && method == reqwest::Method::GET
+        && !url.contains("/link/")
         && let Ok(mut page) = serde_json::from_slice::<Value>(&bytes)
         && page["nextCursor"].is_string()
         && let Some(items) = page["items"].as_array_mut()

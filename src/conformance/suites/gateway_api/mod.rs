@@ -6,6 +6,7 @@ mod forms;
 mod idempotency;
 mod pagination;
 mod problems;
+mod pull;
 mod tenancy;
 mod visits;
 mod webhooks;
@@ -217,6 +218,14 @@ pub static SUITE: Suite = Suite {
             "Webhooks signed as Standard Webhooks",
             webhooks::signed,
             needs = [Capability::Webhooks],
+            last = false
+        ),
+        test!(
+            "pull.feed",
+            "取得連携の一覧と回答",
+            "The pull feed and its answers",
+            pull::feed,
+            needs = [Capability::PullLink],
             last = false
         ),
         test!(

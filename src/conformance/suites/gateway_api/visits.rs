@@ -31,6 +31,39 @@ pub fn certificate_visit(ticket: &str) -> Value {
     })
 }
 
+/// The draft edit that completes a 住民票の写し's request.
+fn certificate_edit() -> Value {
+    json!({"set": {"/purpose": "勤務先提出", "/identityDocument": "運転免許証",
+        "/applicant/relation": "本人", "/applicant/contact/phone": "0157-23-7111"}})
+}
+
+/// A 住民票の写し's visit opened, completed, confirmed and submitted; its id.
+pub async fn submitted_certificate_visit(ctx: &mut Ctx, ticket: &str) -> Result<String, Abort> {
+    let opened = ctx
+        .authed(Req::post(ctx.muni("/visits")).json(certificate_visit(ticket)))
+        .await?;
+    let id = ctx.require_success(&opened, "opening a visit")?["id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let path = ctx.muni(&format!("/visits/{id}"));
+    for (req, what) in [
+        (
+            Req::patch(format!("{path}/drafts/residentRecordCopy@0")).json(certificate_edit()),
+            "completing the draft",
+        ),
+        (
+            Req::post(format!("{path}/confirm")).json(json!({"method": "attestation"})),
+            "confirming",
+        ),
+        (Req::post(format!("{path}/submit")), "submitting"),
+    ] {
+        let reply = ctx.authed(req).await?;
+        ctx.require_success(&reply, what)?;
+    }
+    Ok(id)
+}
+
 fn label(decision: &Value) -> String {
     let id = decision["procedureId"].as_str().unwrap_or_default();
     match decision["member"].as_str() {
