@@ -74,14 +74,14 @@ pub async fn client_secret_basic(ctx: &mut Ctx) -> Result<(), Abort> {
         .as_str()
         .unwrap_or_default()
         .to_ascii_lowercase();
-    let missing: Vec<&str> = ["iss", "exp", "iat", "sub", "client_id", "jti"]
+    let missing: Vec<&str> = ["iss", "exp", "aud", "sub", "client_id", "iat", "jti"]
         .into_iter()
         .filter(|c| claims.get(*c).is_none_or(Value::is_null))
         .collect();
     ctx.check(
         "AUTH-010",
         (typ == "at+jwt" || typ == "application/at+jwt") && missing.is_empty(),
-        "typ at+jwt; iss, exp, iat, sub, client_id, jti",
+        "typ at+jwt; iss, exp, aud, sub, client_id, iat, jti (RFC 9068 §2.2)",
         format!("typ {typ:?}; missing {missing:?}"),
         Some(&reply),
     );
