@@ -92,10 +92,7 @@ fn requirements(json: bool) -> ExitCode {
         Ok(c) => c,
         Err(e) => return start_failure(&e.to_string()),
     };
-    let problems: Vec<String> = match crate::conformance::checked_catalogue() {
-        Ok(_) => Vec::new(),
-        Err(e) => vec![e],
-    };
+    let problems = crate::conformance::catalogue_problems(&catalogue);
     if json {
         let value = serde_json::json!({
             "digest": catalogue.digest,

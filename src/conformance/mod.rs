@@ -34,9 +34,19 @@ pub fn suite(name: &str) -> Option<&'static Suite> {
 }
 
 /// The built-in requirement catalogue, checked against its schema and against the kit's tests
-/// (start-up runs it, as it checks the procedure catalogue).
+/// (start-up and every run check it, as start-up checks the procedure catalogue).
 pub fn checked_catalogue() -> Result<requirements::Catalogue, String> {
     let catalogue = requirements::Catalogue::built_in().map_err(|e| e.to_string())?;
+    let problems = catalogue_problems(&catalogue);
+    if problems.is_empty() {
+        Ok(catalogue)
+    } else {
+        Err(problems.join("; "))
+    }
+}
+
+/// Where the catalogue and the kit's suites disagree, one sentence each.
+pub fn catalogue_problems(catalogue: &requirements::Catalogue) -> Vec<String> {
     let mut problems = Vec::new();
     for suite in suites() {
         match catalogue.set(suite.set) {
@@ -47,9 +57,5 @@ pub fn checked_catalogue() -> Result<requirements::Catalogue, String> {
             )),
         }
     }
-    if problems.is_empty() {
-        Ok(catalogue)
-    } else {
-        Err(problems.join("; "))
-    }
+    problems
 }

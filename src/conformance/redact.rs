@@ -8,7 +8,7 @@ use base64::Engine;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use crate::forms::normalize::codes::my_number_check_digit;
+use crate::forms::normalize::codes::is_my_number;
 
 const B64URL: base64::engine::GeneralPurpose = base64::engine::general_purpose::URL_SAFE_NO_PAD;
 const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
@@ -123,7 +123,7 @@ pub fn json(value: &Value) -> Value {
         Value::String(s) => Value::String(my_numbers(s)),
         Value::Number(n) => {
             let text = n.to_string();
-            if is_my_number(text.as_bytes()) {
+            if is_my_number(&text) {
                 Value::String("[REDACTED:my-number]".to_owned())
             } else {
                 value.clone()
@@ -162,15 +162,8 @@ pub fn url(url: &str) -> String {
     my_numbers(parsed.as_str())
 }
 
-fn is_my_number(digits: &[u8]) -> bool {
-    digits.len() == 12 && digits.iter().all(u8::is_ascii_digit) && {
-        let d: Vec<u8> = digits.iter().map(|b| b - b'0').collect();
-        my_number_check_digit(&d[..11]) == d[11]
-    }
-}
-
 /// Replaces every run of exactly twelve digits (ASCII or full-width, spaces or hyphens
-/// between groups allowed) that is a 個人番号 by its check digit.
+/// between groups allowed) that is a 個人番号 (a valid check digit) by `[REDACTED:my-number]`.
 pub fn my_numbers(text: &str) -> String {
     let chars: Vec<char> = text.chars().collect();
     let digit = |c: char| -> Option<u8> {
@@ -205,7 +198,7 @@ pub fn my_numbers(text: &str) -> String {
                     break;
                 }
             }
-            if is_my_number(&digits) {
+            if std::str::from_utf8(&digits).is_ok_and(is_my_number) {
                 out.push_str("[REDACTED:my-number]");
                 i = end;
                 continue;

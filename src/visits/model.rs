@@ -229,7 +229,4 @@ impl Visit {
     }
 }
 
-/// The day in Japan (+09:00) of an instant.
-pub fn japan_day(at: DateTime<Utc>) -> NaiveDate {
-    (at + chrono::Duration::hours(9)).date_naive()
-}
+pub use crate::clock::japan_day;

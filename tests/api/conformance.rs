@@ -368,36 +368,26 @@ async fn each_broken_double_fails_exactly_its_requirements() {
     assert!(wrong.is_empty(), "{wrong:#?}");
 }
 
+/// `madoguchi conformance run --suite SUITE` against a port nothing listens on, into `out`.
+fn run_nowhere(suite: &str, out: &Path) -> std::process::Command {
+    let mut command = madoguchi();
+    command
+        .args(["conformance", "run", "--suite", suite])
+        .args(["--base-url", "http://127.0.0.1:9", "--out"])
+        .arg(out);
+    command
+}
+
 /// The CLI's exit statuses when a run cannot start: 2 with a sentence that says why.
 #[test]
 fn a_run_that_cannot_start_exits_2_and_says_why() {
     let dir = TempDir::new().unwrap();
-    let no_client = madoguchi()
-        .args([
-            "conformance",
-            "run",
-            "--suite",
-            "gateway-api",
-            "--base-url",
-            "http://127.0.0.1:9",
-            "--out",
-        ])
-        .arg(dir.path().join("a"))
+    let no_client = run_nowhere("gateway-api", &dir.path().join("a"))
         .output()
         .unwrap();
     assert_eq!(no_client.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&no_client.stderr).contains("MADOGUCHI_CONFORMANCE_CLIENT_ID"));
-    let unreachable = madoguchi()
-        .args([
-            "conformance",
-            "run",
-            "--suite",
-            "gateway-api",
-            "--base-url",
-            "http://127.0.0.1:9",
-            "--out",
-        ])
-        .arg(dir.path().join("b"))
+    let unreachable = run_nowhere("gateway-api", &dir.path().join("b"))
         .env("MADOGUCHI_CONFORMANCE_CLIENT_ID", "x")
         .env("MADOGUCHI_CONFORMANCE_CLIENT_SECRET", "y")
         .output()
@@ -405,19 +395,7 @@ fn a_run_that_cannot_start_exits_2_and_says_why() {
     assert_eq!(unreachable.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&unreachable.stderr);
     assert!(stderr.contains("cannot be reached"), "{stderr}");
-    let unknown = madoguchi()
-        .args([
-            "conformance",
-            "run",
-            "--suite",
-            "nope",
-            "--base-url",
-            "http://127.0.0.1:9",
-            "--out",
-        ])
-        .arg(dir.path().join("c"))
-        .output()
-        .unwrap();
+    let unknown = run_nowhere("nope", &dir.path().join("c")).output().unwrap();
     assert_eq!(unknown.status.code(), Some(2));
     let listed = madoguchi()
         .args(["conformance", "requirements", "--json"])

@@ -74,8 +74,8 @@ fn requirement_block(
             @for (t, c) in &failed {
                 div {
                     p { strong { (t.id) } ": 期待 expected: " (c.expected) br; "結果 actual: " strong { (c.actual) } }
-                    @let file = c.exchange.and_then(|n| t.evidence.iter().find(|e| e.ends_with(&format!("/{n:04}.json"))));
-                    (exchange_block(c.exchange.and_then(|n| exchanges.get(&n).copied()), file))
+                    @let file = c.exchange.map(|n| super::evidence_path(&t.id, n));
+                    (exchange_block(c.exchange.and_then(|n| exchanges.get(&n).copied()), file.as_ref()))
                 }
             }
         }

@@ -30,7 +30,12 @@ fn failed_text(t: &TestResult) -> String {
         .map(|c| {
             let evidence = c
                 .exchange
-                .map(|n| format!("\nevidence: exchange {n} ({})", evidence_of(t, n)))
+                .map(|n| {
+                    format!(
+                        "\nevidence: exchange {n} ({})",
+                        super::evidence_path(&t.id, n)
+                    )
+                })
                 .unwrap_or_default();
             format!(
                 "requirement {}\nexpected: {}\nactual: {}{evidence}",
@@ -39,15 +44,6 @@ fn failed_text(t: &TestResult) -> String {
         })
         .collect::<Vec<_>>()
         .join("\n\n")
-}
-
-fn evidence_of(t: &TestResult, n: u32) -> String {
-    let suffix = format!("/{n:04}.json");
-    t.evidence
-        .iter()
-        .find(|e| e.ends_with(&suffix))
-        .cloned()
-        .unwrap_or_default()
 }
 
 fn name(t: &TestResult) -> String {

@@ -163,6 +163,11 @@ pub struct Counts {
     pub requirements: BTreeMap<String, LevelCounts>,
 }
 
+/// Where the exchange numbered `n` of `test` is kept, relative to the run's directory.
+pub fn evidence_path(test: &str, n: u32) -> String {
+    format!("evidence/{test}/{n:04}.json")
+}
+
 /// What each requirement came to, from the tests' checks.
 pub fn judge_requirements(
     set: &RequirementSet,

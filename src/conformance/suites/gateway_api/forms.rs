@@ -8,8 +8,12 @@ use crate::conformance::specimens::{self, Expected};
 use crate::conformance::suite::{Abort, Ctx};
 use crate::forms::{FormRegistry, SchemaSource};
 
-fn registry() -> Result<FormRegistry, Abort> {
-    FormRegistry::load(&SchemaSource::Embedded)
+/// The kit's own forms, loaded once for the three tests that read them.
+fn registry() -> Result<&'static FormRegistry, Abort> {
+    static FORMS: std::sync::OnceLock<Result<FormRegistry, String>> = std::sync::OnceLock::new();
+    FORMS
+        .get_or_init(|| FormRegistry::load(&SchemaSource::Embedded).map_err(|e| e.to_string()))
+        .as_ref()
         .map_err(|e| Abort::Setup(format!("the kit's own forms: {e}")))
 }
 
@@ -70,7 +74,7 @@ pub async fn specimens_invalid(ctx: &mut Ctx) -> Result<(), Abort> {
     let forms = registry()?;
     let all = specimens::form_specimens().map_err(Abort::Setup)?;
     for file in all {
-        let example = first_example(&forms, &file.form)?;
+        let example = first_example(forms, &file.form)?;
         for specimen in file.specimens {
             let mut doc = example.clone();
             specimens::apply_patch(&mut doc, &specimen.patch)
@@ -127,7 +131,7 @@ pub async fn specimens_invalid(ctx: &mut Ctx) -> Result<(), Abort> {
 pub async fn normalization(ctx: &mut Ctx) -> Result<(), Abort> {
     let forms = registry()?;
     for case in specimens::normalization_cases().map_err(Abort::Setup)? {
-        let mut doc = first_example(&forms, &case.form)?;
+        let mut doc = first_example(forms, &case.form)?;
         for (pointer, value) in &case.set {
             specimens::set_at(&mut doc, pointer, value.clone())
                 .map_err(|e| Abort::Setup(format!("{}: {e}", case.name)))?;

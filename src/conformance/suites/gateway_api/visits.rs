@@ -11,11 +11,7 @@ use crate::conformance::suite::{Abort, Ctx};
 
 /// Today in Japan, `YYYY-MM-DD`: the day the gateway files a visit under.
 pub fn jst_today() -> String {
-    let now = chrono::Utc::now();
-    match chrono::FixedOffset::east_opt(9 * 3600) {
-        Some(japan) => now.with_timezone(&japan).format("%Y-%m-%d").to_string(),
-        None => now.format("%Y-%m-%d").to_string(),
-    }
+    crate::clock::japan_day(chrono::Utc::now()).to_string()
 }
 
 /// A visit for a 住民票の写し (the shortest whole visit), with `ticket`.
