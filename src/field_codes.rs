@@ -220,6 +220,11 @@ mod tests {
             if f.components().any(|c| c.as_os_str() == "conformance") {
                 continue;
             }
+            // The core-system simulator answers as a core system does, and the layouts' codes
+            // are what a core system's reader is told: neither is the gateway's answer.
+            if f.ends_with("cli/core_sim.rs") || f.ends_with("layouts.rs") {
+                continue;
+            }
             snake_literals(&text, &mut literals);
         }
         let mut schemas = Vec::new();

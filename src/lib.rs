@@ -20,6 +20,7 @@ pub mod http;
 pub mod i18n;
 pub mod idempotency;
 pub mod kpi;
+pub mod layouts;
 pub mod link;
 pub mod maintenance;
 pub mod print;

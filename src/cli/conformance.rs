@@ -29,17 +29,30 @@ pub enum ConformanceCommand {
     /// is incomplete (errors, timeouts). The client comes from MADOGUCHI_CONFORMANCE_CLIENT_ID
     /// and MADOGUCHI_CONFORMANCE_CLIENT_SECRET or the inputs file, never from arguments.
     Run {
-        /// `gateway-api`.
+        /// `gateway-api` (a gateway), `core-http` (a core system's endpoint for the http
+        /// connector) or `link-files` (import files and a file outbox, in `--dir`).
         #[arg(long)]
         suite: String,
-        /// Where the system under test answers (`https://gw.example.lg.jp`).
-        #[arg(long, value_name = "URL")]
-        base_url: String,
+        /// Where the system under test answers: a gateway's base URL
+        /// (`https://gw.example.lg.jp`), or a core system's endpoint itself
+        /// (`https://kokuho.example.lg.jp/api/applications`).
+        #[arg(
+            long,
+            value_name = "URL",
+            required_unless_present = "dir",
+            conflicts_with = "dir"
+        )]
+        base_url: Option<String>,
+        /// The directory `link-files` checks: import files (`full-*.csv`, `diff-*.csv`) at
+        /// its top, or a file outbox (`{lgCode}/{area}/…`).
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
         /// An empty directory for this run.
         #[arg(long, value_name = "DIR")]
         out: PathBuf,
         /// TOML: product, lg_code, client_id/client_secret, other_lg_code,
-        /// other_client_id/other_client_secret, capabilities, actor.
+        /// other_client_id/other_client_secret, capabilities, actor; for core-http also
+        /// token_url, scope, procedure_id, ca_file, client_identity_file.
         #[arg(long, value_name = "FILE")]
         inputs: Option<PathBuf>,
         /// Private key (PKCS#8 PEM, P-256) to sign the manifest with.
@@ -72,11 +85,19 @@ pub async fn run(command: ConformanceCommand) -> ExitCode {
         ConformanceCommand::Run {
             suite,
             base_url,
+            dir,
             out,
             inputs,
             key,
             timeout_scale,
-        } => run_suite(suite, base_url, out, inputs, key, timeout_scale).await,
+        } => {
+            let target = match (base_url, dir) {
+                (Some(url), _) => Where::Url(url),
+                (None, Some(dir)) => Where::Dir(dir),
+                (None, None) => return start_failure("give --base-url, or --dir for link-files"),
+            };
+            run_suite(suite, target, out, inputs, key, timeout_scale).await
+        }
         ConformanceCommand::VerifyReport { dir, key } => verify(dir, key),
         ConformanceCommand::Keygen { out } => keygen(out),
     }
@@ -187,9 +208,15 @@ impl Progress for Lines {
     }
 }
 
+/// What a run is pointed at.
+enum Where {
+    Url(String),
+    Dir(PathBuf),
+}
+
 async fn run_suite(
     suite: String,
-    base_url: String,
+    target: Where,
     out: PathBuf,
     inputs: Option<PathBuf>,
     key: Option<PathBuf>,
@@ -202,18 +229,40 @@ async fn run_suite(
             names.join(", ")
         ));
     };
-    let base_url = match reqwest::Url::parse(&base_url) {
-        Ok(u)
-            if matches!(u.scheme(), "http" | "https")
-                && u.username().is_empty()
-                && u.password().is_none() =>
-        {
-            u
+    let files = suite.target == crate::conformance::suite::Target::Files;
+    let base_url = match target {
+        Where::Dir(_) if !files => {
+            return start_failure(&format!("the suite {} takes --base-url", suite.name));
         }
-        Ok(_) => {
-            return start_failure("--base-url is an http or https URL without credentials in it");
+        Where::Url(_) if files => {
+            return start_failure(&format!("the suite {} takes --dir", suite.name));
         }
-        Err(e) => return start_failure(&format!("--base-url {base_url:?}: {e}")),
+        Where::Dir(dir) => {
+            match std::fs::canonicalize(&dir)
+                .ok()
+                .and_then(|d| reqwest::Url::from_directory_path(d).ok())
+            {
+                Some(u) => u,
+                None => {
+                    return start_failure(&format!("--dir {}: no such directory", dir.display()));
+                }
+            }
+        }
+        Where::Url(base_url) => match reqwest::Url::parse(&base_url) {
+            Ok(u)
+                if matches!(u.scheme(), "http" | "https")
+                    && u.username().is_empty()
+                    && u.password().is_none() =>
+            {
+                u
+            }
+            Ok(_) => {
+                return start_failure(
+                    "--base-url is an http or https URL without credentials in it",
+                );
+            }
+            Err(e) => return start_failure(&format!("--base-url {base_url:?}: {e}")),
+        },
     };
     let inputs = match inputs {
         Some(path) => match Inputs::read(&path) {

@@ -15,6 +15,11 @@
 //! gateway's credentials are given. `--poison PROCEDURE` answers 500 every time (an application
 //! the core system chokes on), `POST /sim/outage?seconds=N` makes it answer 503 for a while.
 //! `GET /sim/stats` counts what it took, and how often it was sent something twice.
+//!
+//! Over HTTP it keeps the connector's contract as a core system must (the conformance kit's
+//! `core-http` suite checks it): a document that is not `madoguchi.application/1` or whose
+//! form does not validate is refused (422), errors are problem details, an answer carries the
+//! simulator's record number (`receiptNumber`) and a repeat gets the first answer back.
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -106,6 +111,9 @@ struct Rules {
     reject: HashMap<String, String>,
     poison: HashSet<String>,
     client: Option<(String, String)>,
+    /// What a document must be to be taken.
+    layouts: &'static crate::layouts::Layouts,
+    forms: crate::forms::FormRegistry,
 }
 
 type Shared = web::Data<(Mutex<Sim>, Rules)>;
@@ -124,14 +132,16 @@ fn decide(rules: &Rules, sim: &mut Sim, id: &str, procedure: &str) -> Option<Val
         sim.poisoned += 1;
         return None;
     }
+    // The core system's own record number (受付番号): a repeat gets the first one back.
+    let receipt = format!("SIM-{:06}", sim.order.len() + 1);
     let answer = match rules.reject.get(procedure) {
         Some(reason) => {
             sim.rejected += 1;
-            json!({"outcome": "rejected", "reason": reason})
+            json!({"outcome": "rejected", "reason": reason, "receiptNumber": receipt})
         }
         None => {
             sim.accepted += 1;
-            json!({"outcome": "accepted"})
+            json!({"outcome": "accepted", "receiptNumber": receipt})
         }
     };
     sim.answers.insert(id.to_owned(), answer.clone());
@@ -139,29 +149,78 @@ fn decide(rules: &Rules, sim: &mut Sim, id: &str, procedure: &str) -> Option<Val
     Some(answer)
 }
 
+/// An error as RFC 9457 problem details, the shape the `http` connector's contract agrees on
+/// (docs/link.md): `type`, `title`, `status`, `detail`, and a stable `code`.
+fn problem(status: actix_web::http::StatusCode, code: &str, detail: &str) -> HttpResponse {
+    HttpResponse::build(status)
+        .content_type("application/problem+json")
+        .json(json!({
+            "type": "about:blank",
+            "title": status.canonical_reason().unwrap_or("Error"),
+            "status": status.as_u16(),
+            "detail": detail,
+            "code": code,
+        }))
+}
+
 async fn take_application(req: HttpRequest, body: web::Bytes, shared: Shared) -> HttpResponse {
+    use actix_web::http::StatusCode;
     let rules = &shared.1;
     if !rules.delay.is_zero() {
         tokio::time::sleep(rules.delay).await;
     }
-    let mut sim = lock(&shared);
-    if sim.down_until.is_some_and(|t| Instant::now() < t) {
-        sim.outage_refusals += 1;
-        return HttpResponse::ServiceUnavailable().json(json!({"error": "simulated outage"}));
-    }
-    if rules.client.is_some() {
-        let token = req
-            .headers()
-            .get("Authorization")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "));
-        if !token.is_some_and(|t| sim.tokens.contains(t)) {
-            return HttpResponse::Unauthorized().json(json!({"error": "invalid_token"}));
+    {
+        let mut sim = lock(&shared);
+        if sim.down_until.is_some_and(|t| Instant::now() < t) {
+            sim.outage_refusals += 1;
+            let mut down = problem(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "outage",
+                "simulated outage",
+            );
+            down.headers_mut().insert(
+                actix_web::http::header::RETRY_AFTER,
+                actix_web::http::header::HeaderValue::from_static("5"),
+            );
+            return down;
+        }
+        if rules.client.is_some() {
+            let token = req
+                .headers()
+                .get("Authorization")
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.strip_prefix("Bearer "));
+            if !token.is_some_and(|t| sim.tokens.contains(t)) {
+                let mut refused = problem(
+                    StatusCode::UNAUTHORIZED,
+                    "invalid_token",
+                    "a bearer token from POST /token is required",
+                );
+                refused.headers_mut().insert(
+                    actix_web::http::header::WWW_AUTHENTICATE,
+                    actix_web::http::header::HeaderValue::from_static("Bearer"),
+                );
+                return refused;
+            }
         }
     }
     let Ok(document) = serde_json::from_slice::<Value>(&body) else {
-        return HttpResponse::BadRequest().json(json!({"error": "not JSON"}));
+        return problem(StatusCode::BAD_REQUEST, "not_json", "the body is not JSON");
     };
+    // What a core system must refuse for good: a document that is not the layout, or whose
+    // form does not validate (docs/link.md).
+    let problems = rules.layouts.application_problems(&document, &rules.forms);
+    if !problems.is_empty() {
+        let listed: Vec<String> = problems.iter().take(20).map(|p| p.to_string()).collect();
+        return problem(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_document",
+            &format!(
+                "not a valid madoguchi.application/1 document: {}",
+                listed.join("; ")
+            ),
+        );
+    }
     let id = document["applicationId"]
         .as_str()
         .unwrap_or_default()
@@ -171,16 +230,22 @@ async fn take_application(req: HttpRequest, body: web::Bytes, shared: Shared) ->
         .get("Idempotency-Key")
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default();
-    if id.is_empty() || key != id {
-        return HttpResponse::UnprocessableEntity().json(
-            json!({"error": "applicationId and Idempotency-Key must be the application's id"}),
+    if key != id {
+        return problem(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "idempotency_key_mismatch",
+            "Idempotency-Key must be the document's applicationId",
         );
     }
     let procedure = document["procedureId"].as_str().unwrap_or_default();
+    let mut sim = lock(&shared);
     match decide(rules, &mut sim, &id, procedure) {
         Some(answer) => HttpResponse::Ok().json(answer),
-        None => HttpResponse::InternalServerError()
-            .json(json!({"error": "simulated failure on this procedure"})),
+        None => problem(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "simulated_failure",
+            "simulated failure on this procedure",
+        ),
     }
 }
 
@@ -282,6 +347,14 @@ impl Gateway {
     }
 
     async fn ack(&self, token: &str, area: &str, id: &str, answer: &Value) -> Result<(), String> {
+        // The pull API's answer is the outcome and its reason; the record number stays here.
+        let mut ack = serde_json::Map::new();
+        for member in ["outcome", "reason"] {
+            if let Some(v) = answer.get(member) {
+                ack.insert(member.to_owned(), v.clone());
+            }
+        }
+        let answer = &Value::Object(ack);
         let r = self
             .http
             .post(format!(
@@ -473,6 +546,9 @@ pub async fn run(args: CoreSimArgs) -> Result<ExitCode, String> {
         reject,
         poison: args.poison.iter().cloned().collect(),
         client: args.client_id.clone().zip(args.client_secret.clone()),
+        layouts: crate::layouts::Layouts::built_in()?,
+        forms: crate::forms::FormRegistry::load(&crate::forms::SchemaSource::Embedded)
+            .map_err(|e| e.to_string())?,
     };
     let shared: Shared = web::Data::new((Mutex::new(Sim::default()), rules));
     let for_server = shared.clone();

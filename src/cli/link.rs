@@ -9,9 +9,9 @@ use super::{LinkCommand, jst, print_json};
 use crate::audit::Actor;
 use crate::config::Settings;
 use crate::forms::FormRegistry;
-use crate::link::directory::FileKind;
-use crate::link::import::{self, FileToImport, ImportError, Importer, Outcome, Phase, Progress};
+use crate::link::import::{FileToImport, ImportError, Importer, Outcome, Phase, Progress};
 use crate::link::outbox::{Delivery, DeliveryState};
+use crate::residents::file::FileKind;
 use crate::secrets::ServerKey;
 use crate::store::Replay;
 use crate::tenancy::LgCode;
@@ -63,7 +63,7 @@ pub async fn run(settings: &Settings, command: LinkCommand) -> Result<ExitCode, 
             let importer = Importer {
                 store: &store,
                 eras: forms.eras.clone(),
-                relationships: import::relationships(&forms),
+                relationships: crate::residents::file::relationships(&forms),
                 allow_my_number: settings.link.accept_my_number,
                 server_key: server_key.as_ref(),
             };
@@ -341,7 +341,7 @@ async fn watch(
     let importer = Importer {
         store,
         eras: forms.eras.clone(),
-        relationships: import::relationships(&forms),
+        relationships: crate::residents::file::relationships(&forms),
         allow_my_number: settings.link.accept_my_number,
         server_key: server_key.as_ref(),
     };

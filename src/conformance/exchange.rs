@@ -194,30 +194,70 @@ pub struct Answer {
     pub reply: Reply,
 }
 
+/// How the kit's client reaches a system under test over TLS: the CAs it trusts (the
+/// system's roots otherwise) and its own certificate, for mutual TLS. PEM bytes.
+#[derive(Debug, Clone, Default)]
+pub struct WireTls {
+    pub ca_pem: Option<Vec<u8>>,
+    /// Certificate chain and private key.
+    pub identity_pem: Option<Vec<u8>>,
+}
+
 /// The kit's HTTP client and the log of every exchange of the run.
 #[derive(Clone)]
 pub struct Wire {
     client: reqwest::Client,
     base: Url,
+    tls: WireTls,
     log: Arc<Mutex<Vec<Exchange>>>,
     answers: Arc<Mutex<Vec<Answer>>>,
     request_timeout: Duration,
 }
 
+fn http_client(tls: &WireTls) -> Result<reqwest::Client, String> {
+    let mut builder = reqwest::Client::builder()
+        // A redirect is an answer to check, never to follow (it could point anywhere).
+        .redirect(reqwest::redirect::Policy::none())
+        .user_agent(concat!("madoguchi-conformance/", env!("CARGO_PKG_VERSION")));
+    if let Some(ca) = &tls.ca_pem {
+        let certs =
+            reqwest::Certificate::from_pem_bundle(ca).map_err(|e| format!("the CA file: {e}"))?;
+        builder = builder.tls_certs_only(certs);
+    }
+    if let Some(identity) = &tls.identity_pem {
+        let identity = reqwest::Identity::from_pem(identity)
+            .map_err(|e| format!("the client identity file: {e}"))?;
+        builder = builder.identity(identity);
+    }
+    builder.build().map_err(|e| e.to_string())
+}
+
 impl Wire {
     pub fn new(base: Url, request_timeout: Duration) -> Result<Self, String> {
-        let client = reqwest::Client::builder()
-            // A redirect is an answer to check, never to follow (it could point anywhere).
-            .redirect(reqwest::redirect::Policy::none())
-            .user_agent(concat!("madoguchi-conformance/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| e.to_string())?;
+        Self::with_tls(base, request_timeout, WireTls::default())
+    }
+
+    pub fn with_tls(base: Url, request_timeout: Duration, tls: WireTls) -> Result<Self, String> {
         Ok(Self {
-            client,
+            client: http_client(&tls)?,
             base,
+            tls,
             log: Arc::new(Mutex::new(Vec::new())),
             answers: Arc::new(Mutex::new(Vec::new())),
             request_timeout,
+        })
+    }
+
+    /// The same wire (the same log) with a client that presents no certificate of its own.
+    pub fn without_identity(&self) -> Result<Self, String> {
+        let tls = WireTls {
+            ca_pem: self.tls.ca_pem.clone(),
+            identity_pem: None,
+        };
+        Ok(Self {
+            client: http_client(&tls)?,
+            tls,
+            ..self.clone()
         })
     }
 

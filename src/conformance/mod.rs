@@ -25,8 +25,12 @@ pub mod suites;
 use suite::Suite;
 
 /// Every suite by name.
-pub fn suites() -> [&'static Suite; 1] {
-    [&suites::gateway_api::SUITE]
+pub fn suites() -> [&'static Suite; 3] {
+    [
+        &suites::gateway_api::SUITE,
+        &suites::core_http::SUITE,
+        &suites::link_files::SUITE,
+    ]
 }
 
 pub fn suite(name: &str) -> Option<&'static Suite> {

@@ -45,6 +45,14 @@ pub enum Capability {
     /// A second municipality and a client of it alone, for isolation: provisioned by the
     /// kit when its client holds `admin`, or named in the inputs.
     SecondMunicipality,
+    /// A core system's endpoint that takes OAuth2 client-credentials tokens.
+    Oauth2,
+    /// A core system's endpoint that requires a client certificate.
+    MutualTls,
+    /// A directory holding the resident directory's import files (found, not declared).
+    ImportFiles,
+    /// A directory holding a `file` connector's outbox (found, not declared).
+    FileOutbox,
 }
 
 impl Capability {
@@ -54,6 +62,10 @@ impl Capability {
             Self::PullLink => "pull-link",
             Self::CardSessions => "card-sessions",
             Self::SecondMunicipality => "second-municipality",
+            Self::Oauth2 => "oauth2",
+            Self::MutualTls => "mutual-tls",
+            Self::ImportFiles => "import-files",
+            Self::FileOutbox => "file-outbox",
         }
     }
 }

@@ -10,11 +10,14 @@ use std::time::{Duration, Instant};
 use serde::Deserialize;
 use serde_json::json;
 
-use super::exchange::{Exchange, Req, Wire};
+use super::exchange::{Exchange, Req, Wire, WireTls};
 use super::package;
 use super::report::{self, Outcome, Report, TestResult};
 use super::requirements::{Capability, Text};
-use super::suite::{Abort, Credentials, Ctx, Shared, Suite, Sut, describe_code, token_request};
+use super::suite::{
+    Abort, CoreEndpoint, Credentials, Ctx, FilesTarget, Shared, Suite, Sut, Target, describe_code,
+    token_request,
+};
 use crate::auth::SigningKey;
 use crate::tenancy::LgCode;
 
@@ -46,6 +49,21 @@ pub struct Inputs {
     /// system under test is given for it (default `http://<that address>/hooks`).
     pub webhook_listen: Option<String>,
     pub webhook_url: Option<String>,
+    /// `core-http`: the endpoint's OAuth2 token endpoint (client credentials; the client is
+    /// client_id/client_secret or the environment), and the scope to ask for.
+    pub token_url: Option<String>,
+    pub scope: Option<String>,
+    /// `core-http`: the procedure whose documents the kit sends (default
+    /// `residentRecordCopy`, a 住民票の写し); its area and form come from the catalogue.
+    pub procedure_id: Option<String>,
+    /// PEM files: the CAs to trust (instead of the system's), and the kit's client
+    /// certificate chain with its key (mutual TLS).
+    pub ca_file: Option<PathBuf>,
+    pub client_identity_file: Option<PathBuf>,
+    /// `link-files`: whether the import files may carry a `myNumber` column (where they go,
+    /// `link.accept_my_number` is on).
+    #[serde(default)]
+    pub accept_my_number: bool,
 }
 
 impl Inputs {
@@ -110,11 +128,24 @@ pub async fn run(options: RunOptions, progress: &dyn Progress) -> Result<Report,
         )));
     }
     let scaled = |d: Duration| d.mul_f64(options.timeout_scale.clamp(0.1, 10.0));
-    let wire =
-        Wire::new(options.base_url.clone(), scaled(REQUEST_TIME_LIMIT)).map_err(StartError)?;
+    let read = |path: &Option<PathBuf>| -> Result<Option<Vec<u8>>, StartError> {
+        path.as_ref()
+            .map(|p| std::fs::read(p).map_err(|e| StartError(format!("{}: {e}", p.display()))))
+            .transpose()
+    };
+    let tls = WireTls {
+        ca_pem: read(&options.inputs.ca_file)?,
+        identity_pem: read(&options.inputs.client_identity_file)?,
+    };
+    let wire = Wire::with_tls(options.base_url.clone(), scaled(REQUEST_TIME_LIMIT), tls)
+        .map_err(StartError)?;
     let started_at = chrono::Utc::now();
     let clock = Instant::now();
-    let sut = set_up(&wire, &options.inputs).await?;
+    let sut = match options.suite.target {
+        Target::Gateway => set_up(&wire, &options.inputs).await?,
+        Target::CoreHttp => set_up_core(&wire, &options.inputs).await?,
+        Target::Files => set_up_files(&options.base_url, &options.inputs)?,
+    };
     let capabilities = sut.capabilities.clone();
     let lg_code = sut.lg_code.clone();
     let receiver = if capabilities.contains(&Capability::Webhooks) {
@@ -165,7 +196,7 @@ pub async fn run(options: RunOptions, progress: &dyn Progress) -> Result<Report,
                 Vec::new(),
             )
         } else {
-            let mut ctx = Ctx::new(test.id, shared.clone());
+            let mut ctx = Ctx::new(test.id, options.suite.set, shared.clone());
             let limit = scaled(TEST_TIME_LIMIT);
             let ran = tokio::time::timeout(limit, (test.run)(&mut ctx)).await;
             let listed = |requirement: &str| set.tests_of(requirement).iter().any(|t| t == test.id);
@@ -419,11 +450,13 @@ async fn set_up(wire: &Wire, inputs: &Inputs) -> Result<Sut, StartError> {
         };
         return Ok(Sut {
             lg_code: own,
-            client: own_client,
+            client: Some(own_client),
             other: Some((other, other_client)),
             link_client,
             capabilities,
             actor,
+            core: None,
+            files: None,
         });
     }
     let lg_code = inputs.lg_code.clone().ok_or_else(|| {
@@ -457,11 +490,117 @@ async fn set_up(wire: &Wire, inputs: &Inputs) -> Result<Sut, StartError> {
     }
     Ok(Sut {
         lg_code,
-        client,
+        client: Some(client),
         other,
         link_client,
         capabilities,
         actor,
+        core: None,
+        files: None,
+    })
+}
+
+/// The procedure a `core-http` run files when the inputs name none: a 住民票の写し.
+const CORE_PROCEDURE: &str = "residentRecordCopy";
+
+/// A core system's endpoint: its procedure (area and form from the built-in catalogue), its
+/// token endpoint and client when it takes tokens, and that it answers at all.
+async fn set_up_core(wire: &Wire, inputs: &Inputs) -> Result<Sut, StartError> {
+    let forms = crate::forms::FormRegistry::load(&crate::forms::SchemaSource::Embedded)
+        .map_err(|e| StartError(format!("the kit's forms: {e}")))?;
+    let catalog = crate::catalog::Catalog::load(&crate::forms::SchemaSource::Embedded, &forms)
+        .map_err(|e| StartError(format!("the kit's catalogue: {e}")))?;
+    let procedure_id = inputs
+        .procedure_id
+        .clone()
+        .unwrap_or_else(|| CORE_PROCEDURE.to_owned());
+    let procedure = catalog.procedure(&procedure_id).ok_or_else(|| {
+        StartError(format!(
+            "procedure_id {procedure_id} is not in the catalogue (madoguchi catalog list shows them)"
+        ))
+    })?;
+    let form = procedure
+        .form
+        .as_ref()
+        .map(|(id, version)| format!("{id}@{version}"))
+        .ok_or_else(|| {
+            StartError(format!(
+                "the procedure {procedure_id} is filed on no form: name one that is (procedure_id)"
+            ))
+        })?;
+    let client = credentials(
+        inputs.client_id.clone(),
+        inputs.client_secret.clone(),
+        "MADOGUCHI_CONFORMANCE_CLIENT_ID",
+        "MADOGUCHI_CONFORMANCE_CLIENT_SECRET",
+    );
+    let mut capabilities: BTreeSet<Capability> = BTreeSet::new();
+    match (&inputs.token_url, &client) {
+        (Some(token_url), Some(client)) => {
+            capabilities.insert(Capability::Oauth2);
+            // The kit's client must get a token, or nothing else can be judged.
+            let req =
+                super::suites::core_http::token_request(token_url, inputs.scope.as_deref(), client);
+            let reply = wire.send("setup", req).await.map_err(|e| {
+                StartError(format!(
+                    "the core system's token endpoint {token_url} cannot be reached: {}",
+                    e.reason
+                ))
+            })?;
+            if !(reply.status.is_success() && reply.value()["access_token"].is_string()) {
+                return Err(StartError(format!(
+                    "the core system's token endpoint refused the kit's client {}: {} {}",
+                    client.id,
+                    reply.status.as_u16(),
+                    reply.value()["error"].as_str().unwrap_or("")
+                )));
+            }
+        }
+        (Some(_), None) => {
+            return Err(StartError(
+                "token_url is given but no client: set MADOGUCHI_CONFORMANCE_CLIENT_ID and MADOGUCHI_CONFORMANCE_CLIENT_SECRET (or client_id and client_secret in --inputs)".to_owned(),
+            ));
+        }
+        (None, Some(_)) => {
+            return Err(StartError(
+                "a client is given but no token_url: name the endpoint's token endpoint in --inputs".to_owned(),
+            ));
+        }
+        (None, None) => {}
+    }
+    if inputs.client_identity_file.is_some() {
+        capabilities.insert(Capability::MutualTls);
+    }
+    // Any answer shows the endpoint is there (a GET may well be 405).
+    wire.send("setup", Req::get("")).await.map_err(|e| {
+        StartError(format!(
+            "the core system at {} cannot be reached: {}",
+            wire.base(),
+            e.reason
+        ))
+    })?;
+    let lg_code = match &inputs.lg_code {
+        Some(code) => code.clone(),
+        None => sandbox(0)?,
+    };
+    Ok(Sut {
+        lg_code,
+        client,
+        other: None,
+        link_client: None,
+        capabilities,
+        actor: inputs
+            .actor
+            .clone()
+            .unwrap_or_else(|| "conformance-kit".to_owned()),
+        files: None,
+        core: Some(CoreEndpoint {
+            token_url: inputs.token_url.clone(),
+            scope: inputs.scope.clone(),
+            procedure_id,
+            area: procedure.area.clone(),
+            form,
+        }),
     })
 }
 
@@ -510,4 +649,50 @@ fn credentials(
     let id = std::env::var(id_env).ok().or(id)?;
     let secret = std::env::var(secret_env).ok().or(secret)?;
     Some(Credentials { id, secret })
+}
+
+/// A directory of the link's files (`file://` URL): what it holds decides what is checked.
+fn set_up_files(url: &reqwest::Url, inputs: &Inputs) -> Result<Sut, StartError> {
+    let dir = url
+        .to_file_path()
+        .map_err(|_| StartError(format!("{url} is not a directory")))?;
+    if !dir.is_dir() {
+        return Err(StartError(format!("{} is not a directory", dir.display())));
+    }
+    let found = super::suites::link_files::find(&dir)
+        .map_err(|e| StartError(format!("{}: {e}", dir.display())))?;
+    let mut capabilities = BTreeSet::new();
+    if !found.csv.is_empty() {
+        capabilities.insert(Capability::ImportFiles);
+        if inputs.lg_code.is_none() {
+            return Err(StartError(
+                "the directory holds import files: name lg_code (the municipality they are for) in --inputs".to_owned(),
+            ));
+        }
+    }
+    if !found.areas.is_empty() {
+        capabilities.insert(Capability::FileOutbox);
+    }
+    if capabilities.is_empty() {
+        return Err(StartError(format!(
+            "{} holds neither import files (*.csv at its top) nor a file outbox ({{lgCode}}/{{area}}/manifest-*.json)",
+            dir.display()
+        )));
+    }
+    Ok(Sut {
+        lg_code: inputs.lg_code.clone().unwrap_or_default(),
+        client: None,
+        other: None,
+        link_client: None,
+        capabilities,
+        actor: String::new(),
+        core: None,
+        files: Some(FilesTarget {
+            dir,
+            csv: found.csv,
+            areas: found.areas,
+            lg_code: inputs.lg_code.clone(),
+            accept_my_number: inputs.accept_my_number,
+        }),
+    })
 }

@@ -43,10 +43,22 @@ impl TestDef {
     }
 }
 
+/// What a suite tests, which decides how a run sets it up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Target {
+    /// An implementation of the gateway's contract (a token first; with `admin` a sandbox).
+    Gateway,
+    /// A core system's endpoint for the `http` connector.
+    CoreHttp,
+    /// A directory of the link's files (`--dir`): import files, a file outbox.
+    Files,
+}
+
 pub struct Suite {
     pub name: &'static str,
     /// The requirement set the suite checks.
     pub set: &'static str,
+    pub target: Target,
     pub title_ja: &'static str,
     pub title_en: &'static str,
     pub tests: &'static [TestDef],
@@ -77,10 +89,12 @@ impl std::fmt::Debug for Credentials {
 /// The system under test as the run sees it once set up.
 #[derive(Debug, Clone)]
 pub struct Sut {
-    /// The municipality the kit works in, and a client that may act for it with the scopes
-    /// `forms`, `visits` and `municipalities:read`.
+    /// The municipality the kit works in (for a core system: the one its documents name), and
+    /// the client the kit presents: of a gateway, one that may act for the municipality with
+    /// the scopes `forms`, `visits` and `municipalities:read`; of a core system, its OAuth2
+    /// client, when it takes tokens.
     pub lg_code: String,
-    pub client: Credentials,
+    pub client: Option<Credentials>,
     /// A second municipality and a client of it alone (tenancy).
     pub other: Option<(String, Credentials)>,
     /// A core system's client of the municipality (scope `link`, limited to the area
@@ -89,6 +103,37 @@ pub struct Sut {
     pub capabilities: BTreeSet<Capability>,
     /// The staff id sent as `Madoguchi-Actor`.
     pub actor: String,
+    /// A core system's endpoint (`core-http`).
+    pub core: Option<CoreEndpoint>,
+    /// A directory of the link's files (`link-files`).
+    pub files: Option<FilesTarget>,
+}
+
+/// A directory of the link's files and what it holds.
+#[derive(Debug, Clone)]
+pub struct FilesTarget {
+    pub dir: std::path::PathBuf,
+    /// Import files at the directory's top.
+    pub csv: Vec<std::path::PathBuf>,
+    /// An outbox's `{lgCode}/{area}` directories.
+    pub areas: Vec<std::path::PathBuf>,
+    /// The municipality the import files are for.
+    pub lg_code: Option<String>,
+    /// Whether the import files may carry 個人番号 (`link.accept_my_number` where they go).
+    pub accept_my_number: bool,
+}
+
+/// A core system's receiving endpoint as the `http` connector reaches it.
+#[derive(Debug, Clone)]
+pub struct CoreEndpoint {
+    /// Its OAuth2 token endpoint (client credentials), when it takes tokens.
+    pub token_url: Option<String>,
+    /// The scope the connector asks for, if any.
+    pub scope: Option<String>,
+    /// The procedure the kit files (from the built-in catalogue), its area and form.
+    pub procedure_id: String,
+    pub area: String,
+    pub form: String,
 }
 
 /// A token the kit holds, until shortly before it expires.
@@ -134,19 +179,17 @@ pub struct Check {
 /// What a test has in hand.
 pub struct Ctx {
     pub test: &'static str,
+    /// The requirement set the test's checks belong to.
+    pub set: &'static str,
     pub shared: Arc<Shared>,
     pub checks: Vec<Check>,
 }
 
-/// The requirement ids of the gateway-api set, short.
-pub fn rid(short: &str) -> String {
-    format!("gateway-api@{short}")
-}
-
 impl Ctx {
-    pub fn new(test: &'static str, shared: Arc<Shared>) -> Self {
+    pub fn new(test: &'static str, set: &'static str, shared: Arc<Shared>) -> Self {
         Self {
             test,
+            set,
             shared,
             checks: Vec::new(),
         }
@@ -194,7 +237,7 @@ impl Ctx {
     ) -> bool {
         // What a check quotes reaches the report: redacted like the exchanges.
         self.checks.push(Check {
-            requirement: rid(requirement),
+            requirement: format!("{}@{requirement}", self.set),
             passed,
             expected: super::redact::my_numbers(&expected.into()),
             actual: super::redact::my_numbers(&actual.into()),
@@ -268,11 +311,8 @@ impl Ctx {
         scope: Option<&str>,
     ) -> Result<String, Abort> {
         let key = (client.id.clone(), scope.unwrap_or("").to_owned());
-        if let Ok(tokens) = self.shared.tokens.lock()
-            && let Some(held) = tokens.get(&key)
-            && held.until > Instant::now()
-        {
-            return Ok(held.token.clone());
+        if let Some(token) = self.held_token(&key) {
+            return Ok(token);
         }
         let reply = self.send(token_request(client, scope)).await?;
         let body = reply.value();
@@ -284,7 +324,20 @@ impl Ctx {
                 describe_code(&reply)
             )));
         };
-        let lifetime = body["expires_in"].as_u64().unwrap_or(60);
+        self.hold_token(key, token, body["expires_in"].as_u64());
+        Ok(token.to_owned())
+    }
+
+    /// A token held under `key` (client id, scope) that has not run out.
+    pub fn held_token(&self, key: &(String, String)) -> Option<String> {
+        let tokens = self.shared.tokens.lock().ok()?;
+        let held = tokens.get(key)?;
+        (held.until > Instant::now()).then(|| held.token.clone())
+    }
+
+    /// Holds `token` until 30 s before it expires (`expires_in` seconds; 60 when not said).
+    pub fn hold_token(&self, key: (String, String), token: &str, expires_in: Option<u64>) {
+        let lifetime = expires_in.unwrap_or(60);
         let until = Instant::now() + Duration::from_secs(lifetime.saturating_sub(30).max(1));
         if let Ok(mut tokens) = self.shared.tokens.lock() {
             tokens.insert(
@@ -295,12 +348,18 @@ impl Ctx {
                 },
             );
         }
-        Ok(token.to_owned())
+    }
+
+    /// The kit's own client.
+    pub fn client(&self) -> Result<Credentials, Abort> {
+        self.sut().client.clone().ok_or_else(|| {
+            Abort::Setup("the kit has no client of the system under test".to_owned())
+        })
     }
 
     /// A token of the kit's own client.
     pub async fn token(&mut self) -> Result<String, Abort> {
-        let client = self.sut().client.clone();
+        let client = self.client()?;
         self.token_of(&client, None).await
     }
 

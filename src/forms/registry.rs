@@ -251,6 +251,8 @@ impl FormRegistry {
                 // The conformance kit's requirements, specimens and scenarios, read by
                 // `crate::conformance`.
                 ["conformance", ..] => {}
+                // The layouts of what reaches a core system, read by `crate::layouts`.
+                ["link", ..] => {}
                 ["common", name] if name.ends_with(".schema.json") => {
                     let value = parse_json(file)?;
                     let uri = schema_id(file, &value)?;
@@ -290,7 +292,7 @@ impl FormRegistry {
                 _ => {
                     return Err(problem(
                         &file.path,
-                        "unexpected file: schemas hold reference/, catalog/, conformance/, problems/field-codes.json, common/<name>.schema.json, forms/<id>/<version>.schema.json and dialects/<name>.json",
+                        "unexpected file: schemas hold reference/, catalog/, conformance/, link/, problems/field-codes.json, common/<name>.schema.json, forms/<id>/<version>.schema.json and dialects/<name>.json",
                     ));
                 }
             }

@@ -328,7 +328,7 @@ fn closed_sets(doc: &mut serde_json::Value) {
     };
     let sources = names(&crate::visits::model::Source::ALL, |s| s.as_str());
     let channels = names(&crate::link::outbox::Channel::ALL, |c| c.as_str());
-    let file_kinds = names(&crate::link::directory::FileKind::ALL, |k| k.as_str());
+    let file_kinds = names(&crate::residents::file::FileKind::ALL, |k| k.as_str());
     let fact_types = names(&crate::catalog::facts::FactType::ALL, |t| t.as_str());
     let outcomes = names(&crate::audit::Outcome::ALL, |o| o.as_str());
     // The values the handlers write: `confirm`'s methods, the handling's modes, the

@@ -3,7 +3,6 @@
 //! come from a reader thread in batches through a bounded channel. A file with any bad row
 //! changes nothing; the same file applied again changes nothing either.
 
-use std::collections::HashSet;
 use std::io::{BufReader, Read};
 use std::path::{Path, PathBuf};
 
@@ -11,10 +10,11 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use super::directory::{DirectoryReader, FileKind, Operation, ReadOptions, Row, RowError};
-use crate::forms::FormRegistry;
 use crate::forms::era::EraTable;
 use crate::i18n::Text;
+use crate::residents::file::{
+    DirectoryReader, FileCheck, FileKind, Operation, ReadOptions, Row, RowError, check_file,
+};
 use crate::secrets::ServerKey;
 use crate::store::{INSERT_BATCH, Store, StoreError};
 
@@ -98,22 +98,6 @@ pub struct FileToImport {
     pub client_id: Option<String>,
 }
 
-/// 続柄 the registry knows, from the common schema (data, not code).
-pub fn relationships(forms: &FormRegistry) -> Vec<String> {
-    forms
-        .common()
-        .iter()
-        .find(|c| c.path.ends_with("relationship.schema.json"))
-        .and_then(|c| c.schema.pointer("/$defs/toHouseholder/enum"))
-        .and_then(|v| v.as_array())
-        .map(|a| {
-            a.iter()
-                .filter_map(|v| v.as_str().map(str::to_owned))
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
 /// Hashes what it reads.
 struct Hashing<R> {
     inner: R,
@@ -165,56 +149,18 @@ fn check(setup: &Setup, path: &Path, progress: &dyn Fn(Progress)) -> Result<Chec
         inner: BufReader::with_capacity(1 << 16, file),
         hash: Sha256::new(),
     };
-    let mut errors = Vec::new();
-    let mut more = 0u64;
-    let mut rows = 0u64;
-    {
-        let mut reader = DirectoryReader::new(&mut hashing, setup.options())
-            .map_err(|errors| ImportError::Rows { errors, more: 0 })?;
-        // A full file names each resident once.
-        let mut seen = HashSet::new();
-        while let Some(row) = reader.next_row() {
-            rows += 1;
-            let mut problems = match row {
-                Ok(Row::Put { line, resident, .. }) if setup.kind == FileKind::Full => {
-                    if seen.insert(resident.addressee_number.clone()) {
-                        Vec::new()
-                    } else {
-                        vec![RowError {
-                            line,
-                            column: Some("addresseeNumber".to_owned()),
-                            message: Text::new(
-                                format!(
-                                    "{line}行目 宛名番号(addresseeNumber): {} は全件ファイルの前の行にもあります。",
-                                    resident.addressee_number
-                                ),
-                                format!(
-                                    "line {line}, addresseeNumber: {} appears on an earlier line of the full file.",
-                                    resident.addressee_number
-                                ),
-                            ),
-                        }]
-                    }
-                }
-                Ok(_) => Vec::new(),
-                Err(e) => e,
-            };
-            for p in problems.drain(..) {
-                if errors.len() < MAX_ERRORS {
-                    errors.push(p);
-                } else {
-                    more += 1;
-                }
-            }
-            if rows.is_multiple_of(10_000) {
-                progress(Progress {
-                    phase: Phase::Checking,
-                    rows_done: rows,
-                    rows_total: None,
-                });
-            }
+    let checked = check_file(&mut hashing, setup.options(), MAX_ERRORS, &mut |rows| {
+        if rows.is_multiple_of(10_000) {
+            progress(Progress {
+                phase: Phase::Checking,
+                rows_done: rows,
+                rows_total: None,
+            });
         }
-    }
+    });
+    let FileCheck {
+        rows, errors, more, ..
+    } = checked;
     // Whatever follows the last row counts toward the hash too.
     std::io::copy(&mut hashing, &mut std::io::sink()).map_err(|e| file_error(path, &e))?;
     if !errors.is_empty() {

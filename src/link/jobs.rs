@@ -9,8 +9,8 @@ use std::sync::Mutex;
 use chrono::{DateTime, Duration, Utc};
 use uuid::Uuid;
 
-use super::directory::RowError;
 use super::import::{ImportRecord, Phase, Progress};
+use crate::residents::file::RowError;
 
 /// How long a finished job is kept to be looked at.
 const KEEP: Duration = Duration::hours(1);

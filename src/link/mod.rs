@@ -4,7 +4,6 @@
 
 pub mod connectors;
 pub mod delivery;
-pub mod directory;
 pub mod egress;
 pub mod import;
 pub mod jobs;

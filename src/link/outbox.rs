@@ -495,4 +495,34 @@ mod tests {
         assert!(b.success());
         assert_eq!(b.gate(after), Gate::Closed);
     }
+
+    #[test]
+    fn the_document_is_the_documented_layout() {
+        use crate::forms::{FormRegistry, SchemaSource};
+        let forms = FormRegistry::load(&SchemaSource::Embedded).unwrap();
+        let form = forms.form("sealRegistration", Some("1.0")).unwrap();
+        let now = chrono::Utc::now();
+        let mut application = Application {
+            id: Uuid::now_v7(),
+            visit_id: Uuid::now_v7(),
+            procedure_id: "sealRegistrationMoveIn".to_owned(),
+            area: "sealRegistration".to_owned(),
+            member: Some("m1".to_owned()),
+            form: Some("sealRegistration@1.0".to_owned()),
+            document: Some(form.examples()[0].clone()),
+            state: crate::visits::confirmation::ApplicationState::Submitted,
+            reason: None,
+            created_at: now,
+            updated_at: now,
+        };
+        let layouts = crate::layouts::Layouts::built_in().unwrap();
+        let bytes = document_bytes("131016", &application);
+        let doc: Value = serde_json::from_slice(&bytes).unwrap();
+        assert_eq!(layouts.application_problems(&doc, &forms), vec![]);
+        application.form = None;
+        application.document = None;
+        application.member = None;
+        let doc = document("131016", &application);
+        assert_eq!(layouts.application_problems(&doc, &forms), vec![]);
+    }
 }

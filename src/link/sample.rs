@@ -4,8 +4,8 @@
 
 use std::io::Write;
 
-use super::directory::COLUMNS;
 use crate::residents::addressee_check_digit;
+use crate::residents::file::COLUMNS;
 
 const FAMILY: [(&str, &str); 8] = [
     ("山田", "ヤマダ"),

@@ -3,6 +3,7 @@
 //! resident's facts) and the core-system link (which keeps the directory current) both read
 //! it without reading each other.
 
+pub mod file;
 pub mod model;
 pub mod search;
 

@@ -1,5 +1,5 @@
 //! A resident as the municipality's 住民記録 system holds them, and the 宛名番号 that
-//! names them. Read from the directory files ([`crate::link::directory`]), kept by the store,
+//! names them. Read from the directory files ([`crate::residents::file`]), kept by the store,
 //! looked up by the clerk and taken into a visit ([`crate::visits::input::registry_facts`]).
 
 use chrono::NaiveDate;

@@ -15,6 +15,7 @@ use madoguchi::conformance::{package, suite};
 use serde_json::Value;
 use tempfile::TempDir;
 
+use crate::delivery::core_sim;
 use crate::helpers::{Backend, TestApp, madoguchi, spawn_app_with};
 
 /// Our server, letting webhooks reach the kit's receiver on loopback.
@@ -83,7 +84,11 @@ fn not_met(report: &Report) -> BTreeSet<String> {
         .requirements
         .iter()
         .filter(|r| r.status == Status::NotMet)
-        .map(|r| r.id.trim_start_matches("gateway-api@").to_owned())
+        .map(|r| {
+            r.id.split_once('@')
+                .map_or(r.id.as_str(), |(_, id)| id)
+                .to_owned()
+        })
         .collect()
 }
 
@@ -187,6 +192,11 @@ enum Fault {
     SkipsAnItemPerPage,
     /// A webhook endpoint registered with one secret and signed with another.
     WrongWebhookSecret,
+    /// A core endpoint that records every POST as a new record: each answer, a repeat's too,
+    /// carries a new record number.
+    RecordsARepeatTwice,
+    /// A core endpoint that takes any document: its refusals (400, 422) become 200 accepted.
+    TakesAnyDocument,
 }
 
 struct Proxy {
@@ -195,7 +205,9 @@ struct Proxy {
     client: reqwest::Client,
     /// A token that may act for both of the kit's municipalities (the leak).
     master: tokio::sync::Mutex<Option<String>>,
-    app_store: madoguchi::store::Store,
+    app_store: Option<madoguchi::store::Store>,
+    /// Records made (RecordsARepeatTwice).
+    records: std::sync::atomic::AtomicU64,
 }
 
 async fn forward(req: HttpRequest, body: web::Bytes, proxy: web::Data<Arc<Proxy>>) -> HttpResponse {
@@ -246,6 +258,21 @@ async fn forward(req: HttpRequest, body: web::Bytes, proxy: web::Data<Arc<Proxy>
         out.append_header((n, value.as_bytes()));
     }
     let mut bytes = response.bytes().await.unwrap().to_vec();
+    let delivery = method == reqwest::Method::POST && url.ends_with("/applications");
+    if proxy.fault == Fault::RecordsARepeatTwice
+        && delivery
+        && status == 200
+        && let Ok(mut answer) = serde_json::from_slice::<Value>(&bytes)
+    {
+        let n = proxy
+            .records
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        answer["receiptNumber"] = Value::from(format!("DBL-{:06}", n + 1));
+        bytes = serde_json::to_vec(&answer).unwrap();
+    }
+    if proxy.fault == Fault::TakesAnyDocument && delivery && matches!(status, 400 | 422) {
+        return HttpResponse::Ok().json(serde_json::json!({"outcome": "accepted"}));
+    }
     if proxy.fault == Fault::WrongWebhookSecret
         && method == reqwest::Method::POST
         && url.ends_with("/webhooks")
@@ -276,7 +303,7 @@ async fn master_token(proxy: &Proxy) -> String {
         return t.clone();
     }
     let (client, secret) = madoguchi::auth::register_client(
-        &proxy.app_store,
+        proxy.app_store.as_ref().unwrap(),
         madoguchi::auth::Registration {
             name: "leak",
             scopes: &[
@@ -311,15 +338,25 @@ async fn master_token(proxy: &Proxy) -> String {
 }
 
 async fn start_double(app: &TestApp, fault: Fault) -> String {
+    start_proxy(app.address.clone(), Some(app.store.clone()), fault).await
+}
+
+/// A proxy with `fault` in front of `upstream`; its address.
+async fn start_proxy(
+    upstream: String,
+    app_store: Option<madoguchi::store::Store>,
+    fault: Fault,
+) -> String {
     let proxy = Arc::new(Proxy {
-        upstream: app.address.clone(),
+        upstream,
         fault,
         client: reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .unwrap(),
         master: tokio::sync::Mutex::new(None),
-        app_store: app.store.clone(),
+        app_store,
+        records: std::sync::atomic::AtomicU64::new(0),
     });
     let data = web::Data::new(proxy);
     let server = HttpServer::new(move || {
@@ -356,17 +393,237 @@ async fn each_broken_double_fails_exactly_its_requirements() {
         let base = start_double(&app, fault).await;
         let dir = TempDir::new().unwrap();
         let report = run_kit(&app, &base, &dir.path().join("run"), None).await;
-        let expected: BTreeSet<String> = expected.iter().map(|s| (*s).to_owned()).collect();
-        let got = not_met(&report);
-        if got != expected || report.verdict != Verdict::NotConformant {
-            wrong.push(format!(
-                "{fault:?}: expected {expected:?}, not met {got:?}, verdict {:?}",
-                report.verdict
-            ));
-        }
+        wrong.extend(unless_exactly(fault, expected, &report));
     }
     assert!(wrong.is_empty(), "{wrong:#?}");
 }
+
+/// Nothing when a double's run is not conformant with exactly `expected` not met; otherwise
+/// what went wrong.
+fn unless_exactly(fault: Fault, expected: &[&str], report: &Report) -> Option<String> {
+    let expected: BTreeSet<String> = expected.iter().map(|s| (*s).to_owned()).collect();
+    let got = not_met(report);
+    (got != expected || report.verdict != Verdict::NotConformant).then(|| {
+        format!(
+            "{fault:?}: expected {expected:?}, not met {got:?}, verdict {:?}",
+            report.verdict
+        )
+    })
+}
+
+/// Every requirement of the run met, or the list of those that were not.
+fn assert_every_requirement_met(report: &Report) {
+    let not_all: Vec<String> = report
+        .requirements
+        .iter()
+        .filter(|r| r.status != Status::Met)
+        .map(|r| {
+            format!(
+                "{} {:?} {}",
+                r.id,
+                r.status,
+                r.why.clone().unwrap_or_default()
+            )
+        })
+        .collect();
+    assert!(not_all.is_empty(), "{not_all:#?}");
+}
+
+/// The `core-http` suite against `base` (the endpoint), as a core system's client `kit`.
+async fn run_core_kit(base: &str, token_url: &str, extra: Inputs, out: &Path) -> Report {
+    let options = RunOptions {
+        suite: suite("core-http").unwrap(),
+        base_url: reqwest::Url::parse(base).unwrap(),
+        inputs: Inputs {
+            client_id: Some("kit".to_owned()),
+            client_secret: Some("core-s3cret".to_owned()),
+            token_url: Some(token_url.to_owned()),
+            product: Some("madoguchi core-sim (tests)".to_owned()),
+            ..extra
+        },
+        out: out.to_path_buf(),
+        timeout_scale: 1.0,
+        key: None,
+    };
+    runner::run(options, &Quiet).await.expect("the run starts")
+}
+
+/// The simulator keeps the `http` connector's contract, over mutual TLS with OAuth2: every
+/// requirement of `core-http` is met, the client certificate's included.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn core_http_suite_passes_against_the_simulator_over_mutual_tls() {
+    let pki = crate::tls::core_system_pki();
+    let path = |name: &str| pki.path().join(name);
+    let sim = crate::delivery::core_sim_over_tls(
+        pki.path(),
+        &["--client-id", "kit", "--client-secret", "core-s3cret"],
+    );
+    let port = sim.url.rsplit(':').next().unwrap().to_owned();
+    let dir = TempDir::new().unwrap();
+    let report = run_core_kit(
+        &format!("https://localhost:{port}/applications"),
+        &format!("https://localhost:{port}/token"),
+        Inputs {
+            ca_file: Some(path("ca.pem")),
+            client_identity_file: Some(path("client.pem")),
+            ..Default::default()
+        },
+        &dir.path().join("run"),
+    )
+    .await;
+    assert_every_requirement_met(&report);
+    assert_eq!(report.verdict, Verdict::Conformant);
+    assert_eq!(report.requirements.len(), 11);
+    // The client certificate was judged, not skipped.
+    let tls = report
+        .tests
+        .iter()
+        .find(|t| t.id == "tls.client-certificate")
+        .unwrap();
+    assert_eq!(tls.checks.len(), 1, "{tls:?}");
+    assert!(tls.checks[0].actual.contains("refused"), "{tls:?}");
+    // The kit's client secret reached no file.
+    for entry in walk(&dir.path().join("run")) {
+        let text = std::fs::read_to_string(&entry).unwrap_or_default();
+        assert!(!text.contains("core-s3cret"), "{}", entry.display());
+    }
+}
+
+/// Core endpoints that break one requirement each: the simulator behind a proxy.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_broken_core_double_fails_exactly_its_requirements() {
+    let sim = core_sim(&["--client-id", "kit", "--client-secret", "core-s3cret"]);
+    let expectations: Vec<(Fault, &[&str])> = vec![
+        (Fault::RecordsARepeatTwice, &["IDEM-001"]),
+        (Fault::TakesAnyDocument, &["VAL-001", "VAL-002"]),
+        (Fault::ErrorsNotProblemJson, &["ERR-001"]),
+    ];
+    let mut wrong = Vec::new();
+    for (fault, expected) in expectations {
+        let base = start_proxy(sim.url.clone(), None, fault).await;
+        let dir = TempDir::new().unwrap();
+        let report = run_core_kit(
+            &format!("{base}/applications"),
+            &format!("{base}/token"),
+            Inputs::default(),
+            &dir.path().join("run"),
+        )
+        .await;
+        wrong.extend(unless_exactly(fault, expected, &report));
+    }
+    assert!(wrong.is_empty(), "{wrong:#?}");
+}
+
+/// The `link-files` suite over `dir`, for the municipality 012084.
+async fn run_files_kit(dir: &Path, out: &Path) -> Report {
+    let options = RunOptions {
+        suite: suite("link-files").unwrap(),
+        base_url: reqwest::Url::from_directory_path(dir).unwrap(),
+        inputs: Inputs {
+            lg_code: Some("012084".to_owned()),
+            ..Default::default()
+        },
+        out: out.to_path_buf(),
+        timeout_scale: 1.0,
+        key: None,
+    };
+    runner::run(options, &Quiet).await.expect("the run starts")
+}
+
+/// Import files as the generator writes them and a differential file written by hand from
+/// docs/link.md, beside the outbox our gateway's file connector wrote: every requirement met.
+/// The same files broken in four ways: exactly those four requirements not met.
+async fn link_files_suite_judges_import_files_and_an_outbox(backend: Backend) {
+    use madoguchi::config::ConnectorKind;
+    let files = TempDir::new().unwrap();
+    let dir = files.path().to_path_buf();
+    let sample = madoguchi()
+        .args(["link", "sample"])
+        .arg(dir.join("full-20261207-0100.csv"))
+        .args(["--residents", "200", "--lg-code", "012084"])
+        .output()
+        .unwrap();
+    assert!(sample.status.success(), "{sample:?}");
+    // 追加, 修正 and 削除 as the layout's table has them: a 宛名番号 of 11 digits whose last is
+    // the check digit (weights 2…7 from the right), 和暦 dates, a removal with its number only.
+    std::fs::write(
+        dir.join("diff-20261207-0110.csv"),
+        "operation,lgCode,addresseeNumber,householdNumber,name,nameKana,aliasName,dateOfBirth,sex,relationship,postalCode,prefecture,city,streetAddress,cityBlock,buildingNameEtc,residentSince,lastChangeReason,lastChangeDate,residentKind,nationality,residenceStatus,residencePeriodEnd\n\
+A,012084,20000000001,20000000,北見　一郎,キタミ　イチロウ,,平成2年5月1日,1,世帯主,090-0024,北海道,北見市,北1条東,2-3,,令和8年12月1日,転入,令和8年12月1日,1,,,\n\
+U,012084,10000000006,10000000,山田　花子,ヤマダ　ハナコ,,昭和25年頃,2,世帯主,090-0024,北海道,北見市,北2条東,1-1,,令和2年4月1日,転居,令和8年12月2日,1,,,\n\
+D,012084,10000000014,,,,,,,,,,,,,,,,,,,,\n",
+    )
+    .unwrap();
+    let outbox = dir.clone();
+    let app = spawn_app_with(
+        backend,
+        crate::delivery::one_connector(ConnectorKind::File, |c| c.dir = Some(outbox)),
+    )
+    .await;
+    let token = app.demo_token().await;
+    crate::pull::submitted_visit(&app, &token).await;
+    let area = dir.join("012084").join("certificates");
+    crate::delivery::eventually("a manifest in the outbox", || async {
+        std::fs::read_dir(&area)
+            .ok()?
+            .flatten()
+            .any(|e| e.file_name().to_string_lossy().starts_with("manifest-"))
+            .then_some(())
+    })
+    .await;
+
+    let runs = TempDir::new().unwrap();
+    let report = run_files_kit(&dir, &runs.path().join("good")).await;
+    assert_every_requirement_met(&report);
+    assert_eq!(report.verdict, Verdict::Conformant);
+
+    // Broken: a check digit wrong and a resident twice in the full file; a document's bytes
+    // changed after its manifest was written; a temporary file left behind.
+    let full = dir.join("full-20261207-0100.csv");
+    let text = std::fs::read_to_string(&full).unwrap();
+    let mut lines: Vec<String> = text.lines().map(str::to_owned).collect();
+    lines[1] = lines[1].replacen(",10000000006,", ",10000000007,", 1);
+    let again = lines[5].clone();
+    lines.push(again);
+    std::fs::write(&full, lines.join("\n") + "\n").unwrap();
+    let document = std::fs::read_dir(&area)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| {
+            !p.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("manifest-")
+        })
+        .unwrap();
+    let bytes = std::fs::read_to_string(&document).unwrap();
+    let changed = bytes.replacen("\"submittedAt\":\"20", "\"submittedAt\":\"21", 1);
+    assert_ne!(bytes, changed);
+    std::fs::write(&document, changed).unwrap();
+    std::fs::write(area.join(".leftover.json.tmp"), "{").unwrap();
+    let report = run_files_kit(&dir, &runs.path().join("broken")).await;
+    let expected: BTreeSet<String> = ["IMP-002", "IMP-003", "OUT-002", "OUT-004"]
+        .iter()
+        .map(|s| (*s).to_owned())
+        .collect();
+    assert_eq!(not_met(&report), expected);
+    assert_eq!(report.verdict, Verdict::NotConformant);
+    // Each problem by file and line.
+    let rows = report
+        .tests
+        .iter()
+        .flat_map(|t| &t.checks)
+        .find(|c| c.requirement == "link-files@IMP-002" && !c.passed)
+        .unwrap();
+    assert!(
+        rows.actual
+            .contains("full-20261207-0100.csv: 2行目 宛名番号"),
+        "{}",
+        rows.actual
+    );
+}
+storage_test!(link_files_suite_judges_import_files_and_an_outbox);
 
 /// `madoguchi conformance run --suite SUITE` against a port nothing listens on, into `out`.
 fn run_nowhere(suite: &str, out: &Path) -> std::process::Command {
@@ -395,6 +652,46 @@ fn a_run_that_cannot_start_exits_2_and_says_why() {
     assert_eq!(unreachable.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&unreachable.stderr);
     assert!(stderr.contains("cannot be reached"), "{stderr}");
+    // A core endpoint: unreachable, or a token endpoint without a client.
+    let core = run_nowhere("core-http", &dir.path().join("d"))
+        .output()
+        .unwrap();
+    assert_eq!(core.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&core.stderr);
+    assert!(
+        stderr.contains("core system") && stderr.contains("cannot be reached"),
+        "{stderr}"
+    );
+    let inputs = dir.path().join("core.toml");
+    std::fs::write(&inputs, "token_url = \"http://127.0.0.1:9/token\"\n").unwrap();
+    let no_client = run_nowhere("core-http", &dir.path().join("e"))
+        .arg("--inputs")
+        .arg(&inputs)
+        .output()
+        .unwrap();
+    assert_eq!(no_client.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&no_client.stderr);
+    assert!(
+        stderr.contains("token_url is given but no client"),
+        "{stderr}"
+    );
+    // link-files reads a directory, not a URL; an empty one holds nothing to check.
+    let files = run_nowhere("link-files", &dir.path().join("f"))
+        .output()
+        .unwrap();
+    assert_eq!(files.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&files.stderr).contains("takes --dir"));
+    let empty = TempDir::new().unwrap();
+    let nothing = madoguchi()
+        .args(["conformance", "run", "--suite", "link-files", "--dir"])
+        .arg(empty.path())
+        .arg("--out")
+        .arg(dir.path().join("g"))
+        .output()
+        .unwrap();
+    assert_eq!(nothing.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&nothing.stderr);
+    assert!(stderr.contains("holds neither import files"), "{stderr}");
     let unknown = run_nowhere("nope", &dir.path().join("c")).output().unwrap();
     assert_eq!(unknown.status.code(), Some(2));
     let listed = madoguchi()
@@ -404,11 +701,17 @@ fn a_run_that_cannot_start_exits_2_and_says_why() {
     assert!(listed.status.success());
     let catalogue: Value = serde_json::from_slice(&listed.stdout).unwrap();
     assert_eq!(catalogue["problems"], serde_json::json!([]));
-    assert!(
-        catalogue["sets"][0]["requirements"]
-            .as_array()
-            .unwrap()
-            .len()
-            >= 40
-    );
+    let sizes: std::collections::BTreeMap<String, usize> = catalogue["sets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            (
+                s["set"].as_str().unwrap().to_owned(),
+                s["requirements"].as_array().unwrap().len(),
+            )
+        })
+        .collect();
+    assert!(sizes["gateway-api"] >= 40, "{sizes:?}");
+    assert!(sizes["core-http"] >= 10, "{sizes:?}");
 }

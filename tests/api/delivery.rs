@@ -47,7 +47,7 @@ fn quick(settings: &mut Settings) {
 }
 
 /// Quick retries, and one connector for the certificates area as `adjust` makes it.
-fn one_connector(
+pub(crate) fn one_connector(
     kind: ConnectorKind,
     adjust: impl FnOnce(&mut ConnectorSettings),
 ) -> impl FnOnce(&mut Settings) {
@@ -76,12 +76,12 @@ where
 }
 
 /// A running `madoguchi core-sim` and its address.
-struct CoreSim {
+pub(crate) struct CoreSim {
     _process: Running,
-    url: String,
+    pub(crate) url: String,
 }
 
-fn core_sim(args: &[&str]) -> CoreSim {
+pub(crate) fn core_sim(args: &[&str]) -> CoreSim {
     let mut child = madoguchi()
         .args(["core-sim", "--bind", "127.0.0.1:0"])
         .args(args)
@@ -103,6 +103,16 @@ fn core_sim(args: &[&str]) -> CoreSim {
         _process: Running(child),
         url,
     }
+}
+
+/// `core_sim` serving https with the PKI of `crate::tls::core_system_pki` in `pki`, client
+/// certificates required.
+pub(crate) fn core_sim_over_tls(pki: &Path, args: &[&str]) -> CoreSim {
+    let p = |name: &str| pki.join(name).to_str().unwrap().to_owned();
+    let (cert, key, ca) = (p("server.pem"), p("server.key"), p("ca.pem"));
+    let mut all = vec!["--tls-cert", &cert, "--tls-key", &key, "--client-ca", &ca];
+    all.extend_from_slice(args);
+    core_sim(&all)
 }
 
 async fn sim_stats(sim: &CoreSim) -> Value {
@@ -321,8 +331,10 @@ async fn seed_outbox(db: &DatabaseConnection, n: usize, connector: &str, poison:
                 ),
                 area: sea_orm::Set(AREA.to_owned()),
                 member: sea_orm::Set(Some(format!("m{i}"))),
+                // Certificates filed on no form, as the documented layout has them: no
+                // form, no document (the simulator refuses anything else).
                 form: sea_orm::Set(None),
-                document: sea_orm::Set(Some(format!("{{\"seq\":{i}}}"))),
+                document: sea_orm::Set(None),
                 state: sea_orm::Set("submitted".to_owned()),
                 reason: sea_orm::Set(None),
                 created_at: sea_orm::Set(now),
@@ -1194,30 +1206,9 @@ async fn a_slow_core_system_gets_each_application_once(backend: Backend) {
 storage_test!(a_slow_core_system_gets_each_application_once);
 
 async fn the_http_connector_presents_its_client_certificate(backend: Backend) {
-    use crate::tls::{ca, leaf};
-    use rcgen::ExtendedKeyUsagePurpose;
-    let pki = TempDir::new().unwrap();
-    let authority = ca("core system test CA");
-    let server = leaf(&authority, "localhost", ExtendedKeyUsagePurpose::ServerAuth);
-    let (cert, key) = server.split_at(server.find("-----BEGIN PRIVATE KEY-----").unwrap());
+    let pki = crate::tls::core_system_pki();
     let path = |name: &str| pki.path().join(name);
-    std::fs::write(path("server.pem"), cert).unwrap();
-    std::fs::write(path("server.key"), key).unwrap();
-    std::fs::write(path("ca.pem"), authority.pem()).unwrap();
-    std::fs::write(
-        path("client.pem"),
-        leaf(&authority, "madoguchi", ExtendedKeyUsagePurpose::ClientAuth),
-    )
-    .unwrap();
-    let p = |name: &str| path(name).to_str().unwrap().to_owned();
-    let sim = core_sim(&[
-        "--tls-cert",
-        &p("server.pem"),
-        "--tls-key",
-        &p("server.key"),
-        "--client-ca",
-        &p("ca.pem"),
-    ]);
+    let sim = core_sim_over_tls(pki.path(), &[]);
     let port = sim.url.rsplit(':').next().unwrap().to_owned();
     let https = format!("https://localhost:{port}/applications");
     let configure = |identity: bool| {

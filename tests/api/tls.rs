@@ -48,6 +48,25 @@ pub(crate) fn leaf(
     format!("{}{}", cert.pem(), key.serialize_pem())
 }
 
+/// A core system's PKI in a new directory: `ca.pem`, the server's `server.pem` and
+/// `server.key` (for `localhost`), and a client's `client.pem` (certificate and key).
+pub(crate) fn core_system_pki() -> TempDir {
+    let pki = tempfile::TempDir::new().unwrap();
+    let authority = ca("core system test CA");
+    let server = leaf(&authority, "localhost", ExtendedKeyUsagePurpose::ServerAuth);
+    let (cert, key) = server.split_at(server.find("-----BEGIN PRIVATE KEY-----").unwrap());
+    let path = |name: &str| pki.path().join(name);
+    std::fs::write(path("server.pem"), cert).unwrap();
+    std::fs::write(path("server.key"), key).unwrap();
+    std::fs::write(path("ca.pem"), authority.pem()).unwrap();
+    std::fs::write(
+        path("client.pem"),
+        leaf(&authority, "madoguchi", ExtendedKeyUsagePurpose::ClientAuth),
+    )
+    .unwrap();
+    pki
+}
+
 fn pki() -> Pki {
     let dir = TempDir::new().unwrap();
     let authority = ca("madoguchi test CA");

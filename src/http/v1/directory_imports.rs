@@ -18,11 +18,11 @@ use crate::http::auth::{Authorized, scopes};
 use crate::http::problem::{ApiError, ProblemDoc, ProblemKind};
 use crate::http::state::AppState;
 use crate::i18n::{Lang, Text};
-use crate::link::directory::FileKind;
 use crate::link::import::{
-    self, FileToImport, ImportError, ImportRecord, Importer, Outcome, Phase, Progress,
+    FileToImport, ImportError, ImportRecord, Importer, Outcome, Phase, Progress,
 };
 use crate::link::jobs::{Job, JobOutcome};
+use crate::residents::file::FileKind;
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -236,8 +236,8 @@ fn header_problems(
     kind: FileKind,
     lg_code: &str,
 ) -> Result<(), Vec<crate::validation::FieldError>> {
-    let relationships = crate::link::import::relationships(&state.forms);
-    let options = crate::link::directory::ReadOptions {
+    let relationships = crate::residents::file::relationships(&state.forms);
+    let options = crate::residents::file::ReadOptions {
         kind,
         lg_code,
         eras: &state.forms.eras,
@@ -254,7 +254,7 @@ fn header_problems(
             ),
         )]
     })?;
-    crate::link::directory::DirectoryReader::new(std::io::BufReader::new(file), options)
+    crate::residents::file::DirectoryReader::new(std::io::BufReader::new(file), options)
         .map(|_| ())
         .map_err(|errors| {
             errors
@@ -408,7 +408,7 @@ pub async fn create_import(
         let importer = Importer {
             store: &state.store,
             eras: state.forms.eras.clone(),
-            relationships: import::relationships(&state.forms),
+            relationships: crate::residents::file::relationships(&state.forms),
             allow_my_number: state.settings.link.accept_my_number,
             server_key: state.server_key.as_ref(),
         };

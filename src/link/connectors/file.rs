@@ -148,6 +148,8 @@ mod tests {
         let read: serde_json::Value =
             serde_json::from_slice(&fs::read(&manifest).unwrap()).unwrap();
         assert_eq!(read["format"], MANIFEST_FORMAT);
+        let layouts = crate::layouts::Layouts::built_in().unwrap();
+        assert_eq!(layouts.manifest_problems(&read), vec![]);
         let files = read["files"].as_array().unwrap();
         assert_eq!(files.len(), 2);
         for (entry, (id, bytes)) in files.iter().zip(&docs) {

@@ -34,7 +34,7 @@ fn basic(id: &str, secret: &str) -> String {
 }
 
 async fn token_by_basic(ctx: &mut Ctx, secret: &str) -> Result<Reply, Abort> {
-    let id = ctx.sut().client.id.clone();
+    let id = ctx.client()?.id;
     ctx.send(
         Req::post("/oauth/token")
             .header("Authorization", basic(&id, secret))
@@ -44,7 +44,7 @@ async fn token_by_basic(ctx: &mut Ctx, secret: &str) -> Result<Reply, Abort> {
 }
 
 pub async fn client_secret_basic(ctx: &mut Ctx) -> Result<(), Abort> {
-    let secret = ctx.sut().client.secret.clone();
+    let secret = ctx.client()?.secret;
     let reply = token_by_basic(ctx, &secret).await?;
     let body = reply.value();
     let token = body["access_token"].as_str().unwrap_or_default().to_owned();
@@ -98,7 +98,7 @@ pub async fn client_secret_basic(ctx: &mut Ctx) -> Result<(), Abort> {
 }
 
 pub async fn client_secret_post(ctx: &mut Ctx) -> Result<(), Abort> {
-    let client = ctx.sut().client.clone();
+    let client = ctx.client()?;
     let reply = ctx.send(token_request(&client, None)).await?;
     let body = reply.value();
     ctx.check(
@@ -141,8 +141,8 @@ pub async fn wrong_secret(ctx: &mut Ctx) -> Result<(), Abort> {
 }
 
 pub async fn unsupported_grant(ctx: &mut Ctx) -> Result<(), Abort> {
-    let secret = ctx.sut().client.secret.clone();
-    let id = ctx.sut().client.id.clone();
+    let secret = ctx.client()?.secret;
+    let id = ctx.client()?.id;
     let reply = ctx
         .send(
             Req::post("/oauth/token")
@@ -169,7 +169,7 @@ pub async fn unsupported_grant(ctx: &mut Ctx) -> Result<(), Abort> {
 }
 
 pub async fn scope_narrowing(ctx: &mut Ctx) -> Result<(), Abort> {
-    let client = ctx.sut().client.clone();
+    let client = ctx.client()?;
     let reply = ctx.send(token_request(&client, Some("forms"))).await?;
     let body = ctx.require_success(&reply, "a token for the scope forms")?;
     let token = body["access_token"].as_str().unwrap_or_default().to_owned();

@@ -12,29 +12,14 @@ mod visits;
 mod webhooks;
 
 use crate::conformance::requirements::Capability;
-use crate::conformance::suite::{Suite, TestDef};
-
-macro_rules! test {
-    ($id:literal, $ja:literal, $en:literal, $f:path) => {
-        test!($id, $ja, $en, $f, needs = [], last = false)
-    };
-    ($id:literal, $ja:literal, $en:literal, $f:path, needs = [$($cap:expr),*], last = $last:expr) => {
-        TestDef {
-            id: $id,
-            title_ja: $ja,
-            title_en: $en,
-            needs: &[$($cap),*],
-            last: $last,
-            run: |ctx| Box::pin($f(ctx)),
-        }
-    };
-}
+use crate::conformance::suite::{Suite, Target};
 
 const ISOLATED: Capability = Capability::SecondMunicipality;
 
 pub static SUITE: Suite = Suite {
     name: "gateway-api",
     set: "gateway-api",
+    target: Target::Gateway,
     title_ja: "ゲートウェイ API の適合性",
     title_en: "Conformance of a gateway API",
     tests: &[

@@ -187,6 +187,95 @@ pub struct ReadOptions<'a> {
     pub allow_my_number: bool,
 }
 
+/// 続柄 the registry knows, from the common schema (data, not code).
+pub fn relationships(forms: &crate::forms::FormRegistry) -> Vec<String> {
+    forms
+        .common()
+        .iter()
+        .find(|c| c.path.ends_with("relationship.schema.json"))
+        .and_then(|c| c.schema.pointer("/$defs/toHouseholder/enum"))
+        .and_then(|v| v.as_array())
+        .map(|a| {
+            a.iter()
+                .filter_map(|v| v.as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// What reading a whole file found: its rows, and its problems (the first few; the rest
+/// counted).
+#[derive(Debug, Clone, Default)]
+pub struct FileCheck {
+    pub rows: u64,
+    pub errors: Vec<RowError>,
+    pub more: u64,
+    /// Lines of a full file that name a resident an earlier line named (also in `errors`).
+    pub repeated: Vec<u64>,
+}
+
+/// Reads a whole file and lists its problems: the header, every row, and in a full file each
+/// resident once. At most `limit` problems are kept; `on_row` hears the count of rows read.
+/// The importer's first pass and the conformance kit's `link-files` suite both check files
+/// with it.
+pub fn check_file<R: Read>(
+    input: R,
+    options: ReadOptions<'_>,
+    limit: usize,
+    on_row: &mut dyn FnMut(u64),
+) -> FileCheck {
+    let kind = options.kind;
+    let mut reader = match DirectoryReader::new(input, options) {
+        Ok(r) => r,
+        Err(errors) => {
+            return FileCheck {
+                errors,
+                ..FileCheck::default()
+            };
+        }
+    };
+    let mut check = FileCheck::default();
+    // A full file names each resident once.
+    let mut seen = std::collections::HashSet::new();
+    while let Some(row) = reader.next_row() {
+        check.rows += 1;
+        let problems = match row {
+            Ok(Row::Put { line, resident, .. }) if kind == FileKind::Full => {
+                if seen.insert(resident.addressee_number.clone()) {
+                    Vec::new()
+                } else {
+                    check.repeated.push(line);
+                    vec![RowError {
+                        line,
+                        column: Some("addresseeNumber".to_owned()),
+                        message: Text::new(
+                            format!(
+                                "{line}行目 宛名番号(addresseeNumber): {} は全件ファイルの前の行にもあります。",
+                                resident.addressee_number
+                            ),
+                            format!(
+                                "line {line}, addresseeNumber: {} appears on an earlier line of the full file.",
+                                resident.addressee_number
+                            ),
+                        ),
+                    }]
+                }
+            }
+            Ok(_) => Vec::new(),
+            Err(e) => e,
+        };
+        for p in problems {
+            if check.errors.len() < limit {
+                check.errors.push(p);
+            } else {
+                check.more += 1;
+            }
+        }
+        on_row(check.rows);
+    }
+    check
+}
+
 /// Reads a directory file row by row: the header first ([`DirectoryReader::new`]), then each
 /// row as it comes, so memory does not grow with the file.
 pub struct DirectoryReader<'a, R: Read> {
