@@ -61,6 +61,10 @@ pub enum ConformanceCommand {
         /// Multiplies every time limit (a slow network or runner).
         #[arg(long, default_value_t = 1.0)]
         timeout_scale: f64,
+        /// Run only these tests or groups (`--only auth,delivery.repeat`), to work on a
+        /// failure; the rest are omitted and the verdict is at best incomplete (exit 3).
+        #[arg(long, value_name = "TEST|GROUP", value_delimiter = ',')]
+        only: Vec<String>,
     },
     /// Prove a run's directory is as the run wrote it: the manifest's signature with the
     /// public key, every file's digest, no file added or removed, the verdict following from
@@ -90,13 +94,14 @@ pub async fn run(command: ConformanceCommand) -> ExitCode {
             inputs,
             key,
             timeout_scale,
+            only,
         } => {
             let target = match (base_url, dir) {
                 (Some(url), _) => Where::Url(url),
                 (None, Some(dir)) => Where::Dir(dir),
                 (None, None) => return start_failure("give --base-url, or --dir for link-files"),
             };
-            run_suite(suite, target, out, inputs, key, timeout_scale).await
+            run_suite(suite, target, out, inputs, key, timeout_scale, only).await
         }
         ConformanceCommand::VerifyReport { dir, key } => verify(dir, key),
         ConformanceCommand::Keygen { out } => keygen(out),
@@ -221,6 +226,7 @@ async fn run_suite(
     inputs: Option<PathBuf>,
     key: Option<PathBuf>,
     timeout_scale: f64,
+    only: Vec<String>,
 ) -> ExitCode {
     let Some(suite) = crate::conformance::suite(&suite) else {
         let names: Vec<&str> = suites().iter().map(|s| s.name).collect();
@@ -287,6 +293,7 @@ async fn run_suite(
         out: out.clone(),
         timeout_scale,
         key,
+        only,
     };
     match runner::run(options, &Lines).await {
         Ok(report) => {

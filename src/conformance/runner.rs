@@ -15,8 +15,8 @@ use super::package;
 use super::report::{self, Outcome, Report, TestResult};
 use super::requirements::{Capability, Text};
 use super::suite::{
-    Abort, CoreEndpoint, Credentials, Ctx, FilesTarget, Shared, Suite, Sut, Target, describe_code,
-    token_request,
+    Abort, CoreEndpoint, Credentials, Ctx, FilesTarget, Shared, Suite, Sut, Target, TestDef,
+    describe_code, token_request,
 };
 use crate::auth::SigningKey;
 use crate::tenancy::LgCode;
@@ -83,6 +83,9 @@ pub struct RunOptions {
     /// Multiplies every time limit (a slow network, a loaded runner).
     pub timeout_scale: f64,
     pub key: Option<SigningKey>,
+    /// Run only these tests and groups (`auth`, `delivery.repeat`); empty: all. The others are
+    /// omitted, their requirements not verified: a partial run is never conformant.
+    pub only: Vec<String>,
 }
 
 /// The run could not start: exit status 2.
@@ -127,6 +130,32 @@ pub async fn run(options: RunOptions, progress: &dyn Progress) -> Result<Report,
             options.out.display()
         )));
     }
+    let unknown: Vec<&String> = options
+        .only
+        .iter()
+        .filter(|o| {
+            !options
+                .suite
+                .tests
+                .iter()
+                .any(|t| t.id == *o || t.group() == *o)
+        })
+        .collect();
+    if !unknown.is_empty() {
+        let groups: BTreeSet<&str> = options.suite.tests.iter().map(|t| t.group()).collect();
+        return Err(StartError(format!(
+            "--only {unknown:?}: the suite {} has no such test or group (groups: {})",
+            options.suite.name,
+            groups.into_iter().collect::<Vec<_>>().join(", ")
+        )));
+    }
+    let selected = |test: &TestDef| {
+        options.only.is_empty()
+            || options
+                .only
+                .iter()
+                .any(|o| *o == test.id || o == test.group())
+    };
     let scaled = |d: Duration| d.mul_f64(options.timeout_scale.clamp(0.1, 10.0));
     let read = |path: &Option<PathBuf>| -> Result<Option<Vec<u8>>, StartError> {
         path.as_ref()
@@ -167,6 +196,14 @@ pub async fn run(options: RunOptions, progress: &dyn Progress) -> Result<Report,
     let mut order: Vec<_> = options.suite.tests.iter().filter(|t| !t.last).collect();
     order.extend(options.suite.tests.iter().filter(|t| t.last));
     progress.started(order.len());
+    // Opened once the run has started: a run that cannot start leaves its directory empty.
+    let mut events = Events::open(&options.out)?;
+    events.write(json!({
+        "event": "started",
+        "suite": options.suite.name,
+        "tests": order.len(),
+        "at": started_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+    }));
     let level_of = |id: &str| {
         set.requirements
             .iter()
@@ -186,7 +223,13 @@ pub async fn run(options: RunOptions, progress: &dyn Progress) -> Result<Report,
             .map(|c| c.as_str())
             .collect();
         let clock = Instant::now();
-        let (outcome, reason, checks) = if !missing.is_empty() {
+        let (outcome, reason, checks) = if !selected(test) {
+            (
+                Outcome::Omit,
+                Some("not selected (--only)".to_owned()),
+                Vec::new(),
+            )
+        } else if !missing.is_empty() {
             (
                 Outcome::Omit,
                 Some(format!(
@@ -244,6 +287,16 @@ pub async fn run(options: RunOptions, progress: &dyn Progress) -> Result<Report,
             evidence: Vec::new(),
         };
         progress.test_done(i + 1, order.len(), &result);
+        events.write(json!({
+            "event": "test",
+            "index": i + 1,
+            "of": order.len(),
+            "id": result.id,
+            "outcome": result.outcome,
+            "reason": result.reason,
+            "durationMs": result.duration_ms,
+            "failed": result.checks.iter().filter(|c| !c.passed).map(|c| &c.requirement).collect::<Vec<_>>(),
+        }));
         results.push(result);
     }
     let exchanges = wire.exchanges();
@@ -256,6 +309,7 @@ pub async fn run(options: RunOptions, progress: &dyn Progress) -> Result<Report,
     }
     let requirements = report::judge_requirements(&set, &results, &capabilities);
     let verdict = report::verdict(&requirements, &results);
+    events.write(json!({"event": "finished", "verdict": verdict}));
     let counts = report::counts(&requirements, &results);
     let report = Report {
         format: report::FORMAT.to_owned(),
@@ -279,6 +333,7 @@ pub async fn run(options: RunOptions, progress: &dyn Progress) -> Result<Report,
         finished_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
         duration_ms: clock.elapsed().as_millis() as u64,
         verdict,
+        only: options.only.clone(),
         counts,
         requirements,
         tests: results,
@@ -290,6 +345,25 @@ pub async fn run(options: RunOptions, progress: &dyn Progress) -> Result<Report,
         ))
     })?;
     Ok(report)
+}
+
+/// `events.jsonl` in the run's directory: one JSON line as the run starts, after each test
+/// and at the end, written as they happen, for a CI job to follow. A line that cannot be
+/// written is left out: the report, written last, says everything again.
+struct Events(std::fs::File);
+
+impl Events {
+    fn open(out: &Path) -> Result<Self, StartError> {
+        let path = out.join("events.jsonl");
+        std::fs::File::create(&path)
+            .map(Events)
+            .map_err(|e| StartError(format!("{}: {e}", path.display())))
+    }
+
+    fn write(&mut self, event: serde_json::Value) {
+        use std::io::Write;
+        let _ = writeln!(self.0, "{event}").and_then(|()| self.0.flush());
+    }
 }
 
 fn abort_reason(e: &Abort) -> String {

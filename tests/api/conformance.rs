@@ -41,6 +41,7 @@ async fn run_kit(app: &TestApp, base: &str, out: &Path, key: Option<&Path>) -> R
         },
         out: out.to_path_buf(),
         timeout_scale: 1.0,
+        only: Vec::new(),
         key: key.map(|k| package::load_private_key(k).unwrap()),
     };
     let report = runner::run(options, &Quiet).await.expect("the run starts");
@@ -443,6 +444,7 @@ async fn run_core_kit(base: &str, token_url: &str, extra: Inputs, out: &Path) ->
         },
         out: out.to_path_buf(),
         timeout_scale: 1.0,
+        only: Vec::new(),
         key: None,
     };
     runner::run(options, &Quiet).await.expect("the run starts")
@@ -525,6 +527,7 @@ async fn run_files_kit(dir: &Path, out: &Path) -> Report {
         },
         out: out.to_path_buf(),
         timeout_scale: 1.0,
+        only: Vec::new(),
         key: None,
     };
     runner::run(options, &Quiet).await.expect("the run starts")
@@ -624,6 +627,101 @@ D,012084,10000000014,,,,,,,,,,,,,,,,,,,,\n",
     );
 }
 storage_test!(link_files_suite_judges_import_files_and_an_outbox);
+
+/// `--only` runs a part of a suite, to work on one failure: the rest omitted, the verdict at
+/// best incomplete (exit 3); `events.jsonl` tells the run as it goes and is sealed with the
+/// rest.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_partial_run_is_never_conformant_and_tells_its_events() {
+    let sim = core_sim(&["--client-id", "kit", "--client-secret", "core-s3cret"]);
+    let dir = TempDir::new().unwrap();
+    let inputs = dir.path().join("core.toml");
+    std::fs::write(&inputs, format!("token_url = \"{}/token\"\n", sim.url)).unwrap();
+    let key = dir.path().join("key.pem");
+    assert!(
+        madoguchi()
+            .args(["conformance", "keygen", "--out"])
+            .arg(&key)
+            .status()
+            .unwrap()
+            .success()
+    );
+    let out = dir.path().join("run");
+    let run = madoguchi()
+        .args(["conformance", "run", "--suite", "core-http", "--base-url"])
+        .arg(format!("{}/applications", sim.url))
+        .arg("--inputs")
+        .arg(&inputs)
+        .args(["--only", "delivery.repeat,auth", "--key"])
+        .arg(&key)
+        .arg("--out")
+        .arg(&out)
+        .env("MADOGUCHI_CONFORMANCE_CLIENT_ID", "kit")
+        .env("MADOGUCHI_CONFORMANCE_CLIENT_SECRET", "core-s3cret")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert_eq!(run.status.code(), Some(3), "{stderr}");
+    let report: Value =
+        serde_json::from_slice(&std::fs::read(out.join("report.json")).unwrap()).unwrap();
+    assert_eq!(report["verdict"], "incomplete");
+    assert_eq!(
+        report["only"],
+        serde_json::json!(["delivery.repeat", "auth"])
+    );
+    let outcome = |id: &str| {
+        report["tests"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["id"] == id)
+            .unwrap()["outcome"]
+            .clone()
+    };
+    assert_eq!(outcome("delivery.repeat"), "pass");
+    assert_eq!(outcome("auth.token"), "pass");
+    assert_eq!(outcome("delivery.accepts"), "omit");
+    let status = |id: &str| {
+        report["requirements"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["id"] == id)
+            .unwrap()["status"]
+            .clone()
+    };
+    assert_eq!(status("core-http@IDEM-001"), "met");
+    assert_eq!(status("core-http@DOC-001"), "not_verified");
+    // One line as it started, one per test, one at the end.
+    let events: Vec<Value> = std::fs::read_to_string(out.join("events.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(events.len(), 10, "{events:?}");
+    assert_eq!(events[0]["event"], "started");
+    assert_eq!(events[9]["event"], "finished");
+    assert_eq!(events[9]["verdict"], "incomplete");
+    // Sealed with the rest.
+    let verified = madoguchi()
+        .args(["conformance", "verify-report"])
+        .arg(&out)
+        .arg("--key")
+        .arg(dir.path().join("key.pem.pub"))
+        .output()
+        .unwrap();
+    assert!(verified.status.success(), "{verified:?}");
+    // An unknown test or group cannot start.
+    let wrong = madoguchi()
+        .args(["conformance", "run", "--suite", "core-http", "--base-url"])
+        .arg(format!("{}/applications", sim.url))
+        .args(["--only", "nope", "--out"])
+        .arg(dir.path().join("wrong"))
+        .output()
+        .unwrap();
+    assert_eq!(wrong.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&wrong.stderr).contains("no such test or group"));
+}
 
 /// `madoguchi conformance run --suite SUITE` against a port nothing listens on, into `out`.
 fn run_nowhere(suite: &str, out: &Path) -> std::process::Command {

@@ -20,6 +20,7 @@ th{background:#f2f2f2}.num{text-align:right}
 .not_applicable,.not_tested,.omit{color:#555}
 .req{border:1px solid #ddd;border-radius:.4rem;padding:.5rem 1rem;margin:.75rem 0;break-inside:avoid}
 .req h3{font-size:1rem;margin:.25rem 0}.en{color:#444}.source{color:#555;font-size:.9rem}
+.actual{white-space:pre-wrap}
 pre{background:#f7f7f7;padding:.5rem;overflow-x:auto;white-space:pre-wrap;word-break:break-all;font-size:.8rem}
 .note{background:#fff8e1;border-left:4px solid #a15c00;padding:.5rem 1rem}
 ";
@@ -73,7 +74,7 @@ fn requirement_block(
             @if let Some(why) = &r.why { p.source { (why) } }
             @for (t, c) in &failed {
                 div {
-                    p { strong { (t.id) } ": 期待 expected: " (c.expected) br; "結果 actual: " strong { (c.actual) } }
+                    p { strong { (t.id) } ": 期待 expected: " (c.expected) br; "結果 actual: " strong.actual { (c.actual) } }
                     @let file = c.exchange.map(|n| super::evidence_path(&t.id, n));
                     (exchange_block(c.exchange.and_then(|n| exchanges.get(&n).copied()), file.as_ref()))
                 }

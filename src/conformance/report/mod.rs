@@ -127,6 +127,10 @@ pub struct Report {
     pub finished_at: String,
     pub duration_ms: u64,
     pub verdict: Verdict,
+    /// The tests and groups a partial run was limited to (`--only`): its verdict is never
+    /// `conformant`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub only: Vec<String>,
     pub counts: Counts,
     pub requirements: Vec<RequirementResult>,
     pub tests: Vec<TestResult>,
@@ -203,6 +207,17 @@ pub fn judge_requirements(
                     Status::NotVerified,
                     Some(format!(
                         "{} ended in error: {}",
+                        t.id,
+                        t.reason.clone().unwrap_or_default()
+                    )),
+                )
+            } else if checks.is_empty()
+                && let Some(t) = its_tests.iter().find(|t| t.outcome == Outcome::Omit)
+            {
+                (
+                    Status::NotVerified,
+                    Some(format!(
+                        "{} was not run: {}",
                         t.id,
                         t.reason.clone().unwrap_or_default()
                     )),
