@@ -124,6 +124,41 @@ async fn a_stale_write_is_refused_and_the_first_clerks_change_kept(backend: Back
         "precondition_failed",
     )
     .await;
+    // The precondition before the content (RFC 9110 §13.2.1): no answers at all on a stale
+    // ETag is 412 too, not the 422 it would be on the current one.
+    let stale_empty = send_as(
+        &app,
+        &token,
+        "clerk-B",
+        Method::POST,
+        &at("/answers"),
+        Some(&first),
+        Some(&json!({"answers": []})),
+    )
+    .await;
+    problem(
+        stale_empty,
+        StatusCode::PRECONDITION_FAILED,
+        "precondition_failed",
+    )
+    .await;
+    let no_answers = send_as(
+        &app,
+        &token,
+        "clerk-B",
+        Method::POST,
+        &at("/answers"),
+        None,
+        Some(&json!({"answers": []})),
+    )
+    .await;
+    let p = problem(
+        no_answers,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "validation_failed",
+    )
+    .await;
+    assert_eq!(p["errors"][0]["code"], "no_answers", "{p}");
     let stale_close = send_as(
         &app,
         &token,

@@ -59,13 +59,6 @@ pub async fn post_answers(
 ) -> Result<HttpResponse, ApiError> {
     let code = clerk.municipality()?;
     let id = path.visit_id;
-    if body.0.answers.is_empty() {
-        return Err(ApiError::validation(vec![FieldError::new(
-            "/answers",
-            "no_answers",
-            Text::new("回答を1つ以上入れてください。", "Give at least one answer."),
-        )]));
-    }
     let ctx = Context {
         catalog: &state.catalog,
         eras: &state.forms.eras,
@@ -80,7 +73,18 @@ pub async fn post_answers(
             Step::Change,
             &clerk.actor,
             if_match.revisions(),
-            |visit| input::apply_answers(&ctx, &mut visit.household, list, "/answers"),
+            // Checked once the store has held If-Match against the visit (RFC 9110 §13.2.1:
+            // the precondition before the content).
+            |visit| {
+                if list.is_empty() {
+                    return Err(vec![FieldError::new(
+                        "/answers",
+                        "no_answers",
+                        Text::new("回答を1つ以上入れてください。", "Give at least one answer."),
+                    )]);
+                }
+                input::apply_answers(&ctx, &mut visit.household, list, "/answers")
+            },
         )
         .await
         .map_err(store_conflict)?;
