@@ -30,7 +30,8 @@ pub enum ConformanceCommand {
     /// and MADOGUCHI_CONFORMANCE_CLIENT_SECRET or the inputs file, never from arguments.
     Run {
         /// `gateway-api` (a gateway), `core-http` (a core system's endpoint for the http
-        /// connector) or `link-files` (import files and a file outbox, in `--dir`).
+        /// connector), `link-files` (import files and a file outbox, in `--dir`) or
+        /// `counter-app` (a counter app's captured traffic, `--har`).
         #[arg(long)]
         suite: String,
         /// Where the system under test answers: a gateway's base URL
@@ -39,14 +40,18 @@ pub enum ConformanceCommand {
         #[arg(
             long,
             value_name = "URL",
-            required_unless_present = "dir",
-            conflicts_with = "dir"
+            required_unless_present_any = ["dir", "har"],
+            conflicts_with_all = ["dir", "har"]
         )]
         base_url: Option<String>,
         /// The directory `link-files` checks: import files (`full-*.csv`, `diff-*.csv`) at
         /// its top, or a file outbox (`{lgCode}/{area}/…`).
-        #[arg(long, value_name = "DIR")]
+        #[arg(long, value_name = "DIR", conflicts_with = "har")]
         dir: Option<PathBuf>,
+        /// The capture `counter-app` judges: a counter app's traffic with a gateway, as an
+        /// HTTP Archive (HAR 1.2, what browsers' developer tools and proxies save).
+        #[arg(long, value_name = "FILE")]
+        har: Option<PathBuf>,
         /// An empty directory for this run.
         #[arg(long, value_name = "DIR")]
         out: PathBuf,
@@ -90,16 +95,22 @@ pub async fn run(command: ConformanceCommand) -> ExitCode {
             suite,
             base_url,
             dir,
+            har,
             out,
             inputs,
             key,
             timeout_scale,
             only,
         } => {
-            let target = match (base_url, dir) {
-                (Some(url), _) => Where::Url(url),
-                (None, Some(dir)) => Where::Dir(dir),
-                (None, None) => return start_failure("give --base-url, or --dir for link-files"),
+            let target = match (base_url, dir, har) {
+                (Some(url), _, _) => Where::Url(url),
+                (None, Some(dir), _) => Where::Dir(dir),
+                (None, None, Some(har)) => Where::Har(har),
+                (None, None, None) => {
+                    return start_failure(
+                        "give --base-url, --dir for link-files or --har for counter-app",
+                    );
+                }
             };
             run_suite(suite, target, out, inputs, key, timeout_scale, only).await
         }
@@ -217,6 +228,7 @@ impl Progress for Lines {
 enum Where {
     Url(String),
     Dir(PathBuf),
+    Har(PathBuf),
 }
 
 async fn run_suite(
@@ -235,13 +247,29 @@ async fn run_suite(
             names.join(", ")
         ));
     };
-    let files = suite.target == crate::conformance::suite::Target::Files;
+    use crate::conformance::suite::Target;
+    let takes = match suite.target {
+        Target::Files => "--dir",
+        Target::Recording => "--har",
+        Target::Gateway | Target::CoreHttp => "--base-url",
+    };
+    let given = match &target {
+        Where::Url(_) => "--base-url",
+        Where::Dir(_) => "--dir",
+        Where::Har(_) => "--har",
+    };
+    if takes != given {
+        return start_failure(&format!("the suite {} takes {takes}", suite.name));
+    }
     let base_url = match target {
-        Where::Dir(_) if !files => {
-            return start_failure(&format!("the suite {} takes --base-url", suite.name));
-        }
-        Where::Url(_) if files => {
-            return start_failure(&format!("the suite {} takes --dir", suite.name));
+        Where::Har(file) => {
+            match std::fs::canonicalize(&file)
+                .ok()
+                .and_then(|f| reqwest::Url::from_file_path(f).ok())
+            {
+                Some(u) => u,
+                None => return start_failure(&format!("--har {}: no such file", file.display())),
+            }
         }
         Where::Dir(dir) => {
             match std::fs::canonicalize(&dir)

@@ -76,6 +76,32 @@ impl Contract {
             .map(|(_, t)| t)
     }
 
+    /// Whether the operation `method` `template` takes an `Idempotency-Key` header (the
+    /// contract marks every creating POST so).
+    pub fn takes_idempotency_key(&self, method: &str, template: &str) -> bool {
+        let resolve = |p: &Value| -> Value {
+            match p["$ref"].as_str() {
+                Some(r) => self
+                    .doc
+                    .pointer(r.trim_start_matches('#'))
+                    .cloned()
+                    .unwrap_or(Value::Null),
+                None => p.clone(),
+            }
+        };
+        self.doc["paths"][template][method.to_ascii_lowercase()]["parameters"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(resolve)
+            .any(|p| {
+                p["in"] == "header"
+                    && p["name"]
+                        .as_str()
+                        .is_some_and(|n| n.eq_ignore_ascii_case("idempotency-key"))
+            })
+    }
+
     /// Whether an answer is what the contract gives for its operation and status.
     pub fn check(
         &mut self,

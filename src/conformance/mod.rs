@@ -14,6 +14,7 @@ pub mod contract;
 pub mod exchange;
 pub mod package;
 pub mod receiver;
+pub mod recording;
 pub mod redact;
 pub mod report;
 pub mod requirements;
@@ -25,11 +26,12 @@ pub mod suites;
 use suite::Suite;
 
 /// Every suite by name.
-pub fn suites() -> [&'static Suite; 3] {
+pub fn suites() -> [&'static Suite; 4] {
     [
         &suites::gateway_api::SUITE,
         &suites::core_http::SUITE,
         &suites::link_files::SUITE,
+        &suites::counter_app::SUITE,
     ]
 }
 

@@ -174,6 +174,11 @@ pub async fn run(options: RunOptions, progress: &dyn Progress) -> Result<Report,
         Target::Gateway => set_up(&wire, &options.inputs).await?,
         Target::CoreHttp => set_up_core(&wire, &options.inputs).await?,
         Target::Files => set_up_files(&options.base_url, &options.inputs)?,
+        Target::Recording => set_up_recording(&options.inputs),
+    };
+    let recording = match options.suite.target {
+        Target::Recording => read_recording(&options.base_url)?,
+        _ => Vec::new(),
     };
     let capabilities = sut.capabilities.clone();
     let lg_code = sut.lg_code.clone();
@@ -191,7 +196,9 @@ pub async fn run(options: RunOptions, progress: &dyn Progress) -> Result<Report,
     } else {
         None
     };
-    let shared = Arc::new(Shared::new(wire.clone(), sut, receiver));
+    let mut shared = Shared::new(wire.clone(), sut, receiver);
+    shared.recording = recording;
+    let shared = Arc::new(shared);
 
     let mut order: Vec<_> = options.suite.tests.iter().filter(|t| !t.last).collect();
     order.extend(options.suite.tests.iter().filter(|t| t.last));
@@ -769,4 +776,35 @@ fn set_up_files(url: &reqwest::Url, inputs: &Inputs) -> Result<Sut, StartError> 
             accept_my_number: inputs.accept_my_number,
         }),
     })
+}
+
+/// A counter app's recording: nothing to set up but what the report names.
+fn set_up_recording(inputs: &Inputs) -> Sut {
+    Sut {
+        lg_code: inputs.lg_code.clone().unwrap_or_default(),
+        client: None,
+        other: None,
+        link_client: None,
+        capabilities: BTreeSet::new(),
+        actor: String::new(),
+        core: None,
+        files: None,
+    }
+}
+
+/// The requests of a HAR file (`file://` URL).
+fn read_recording(url: &reqwest::Url) -> Result<Vec<super::recording::Recorded>, StartError> {
+    let path = url
+        .to_file_path()
+        .map_err(|_| StartError(format!("{url} is not a file")))?;
+    let bytes = std::fs::read(&path).map_err(|e| StartError(format!("{}: {e}", path.display())))?;
+    let recording = super::recording::from_har(&bytes)
+        .map_err(|e| StartError(format!("{}: {e}", path.display())))?;
+    if recording.is_empty() {
+        return Err(StartError(format!(
+            "{}: the capture holds no request",
+            path.display()
+        )));
+    }
+    Ok(recording)
 }

@@ -52,6 +52,8 @@ pub enum Target {
     CoreHttp,
     /// A directory of the link's files (`--dir`): import files, a file outbox.
     Files,
+    /// A counter app's recorded traffic (`--har FILE`), judged without the network.
+    Recording,
 }
 
 pub struct Suite {
@@ -149,6 +151,8 @@ pub struct Shared {
     pub sut: Sut,
     /// The kit's webhook receiver, when the system under test offers webhooks.
     pub receiver: Option<super::receiver::Receiver>,
+    /// What a counter app sent, for the suites that judge a recording.
+    pub recording: Vec<super::recording::Recorded>,
     tokens: Mutex<HashMap<(String, String), HeldToken>>,
 }
 
@@ -158,6 +162,7 @@ impl Shared {
             wire,
             sut,
             receiver,
+            recording: Vec::new(),
             tokens: Mutex::new(HashMap::new()),
         }
     }

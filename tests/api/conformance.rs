@@ -790,6 +790,24 @@ fn a_run_that_cannot_start_exits_2_and_says_why() {
     assert_eq!(nothing.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&nothing.stderr);
     assert!(stderr.contains("holds neither import files"), "{stderr}");
+    // counter-app judges a capture: a URL or a file that is not HAR cannot start.
+    let app = run_nowhere("counter-app", &dir.path().join("h"))
+        .output()
+        .unwrap();
+    assert_eq!(app.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&app.stderr).contains("takes --har"));
+    let not_har = dir.path().join("capture.har");
+    std::fs::write(&not_har, "{\"log\": {}}").unwrap();
+    let bad = madoguchi()
+        .args(["conformance", "run", "--suite", "counter-app", "--har"])
+        .arg(&not_har)
+        .arg("--out")
+        .arg(dir.path().join("i"))
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&bad.stderr);
+    assert!(stderr.contains("not an HTTP Archive"), "{stderr}");
     let unknown = run_nowhere("nope", &dir.path().join("c")).output().unwrap();
     assert_eq!(unknown.status.code(), Some(2));
     let listed = madoguchi()

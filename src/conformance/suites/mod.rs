@@ -19,5 +19,27 @@ macro_rules! test {
 }
 
 pub mod core_http;
+pub mod counter_app;
 pub mod gateway_api;
 pub mod link_files;
+
+/// At most this many findings are quoted in one check; the rest are counted.
+const QUOTED: usize = 20;
+
+/// Findings one per line, the first [`QUOTED`] of them, then how many more; `none` when
+/// there are none.
+fn quoted(found: &[String], none: &str) -> String {
+    if found.is_empty() {
+        return none.to_owned();
+    }
+    let mut text = found
+        .iter()
+        .take(QUOTED)
+        .cloned()
+        .collect::<Vec<_>>()
+        .join("\n");
+    if found.len() > QUOTED {
+        text.push_str(&format!("\n… and {} more", found.len() - QUOTED));
+    }
+    text
+}

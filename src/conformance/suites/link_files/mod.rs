@@ -62,9 +62,6 @@ pub static SUITE: Suite = Suite {
     ],
 };
 
-/// At most this many problems are quoted in one check; the rest are counted.
-const QUOTED: usize = 20;
-
 fn target(ctx: &Ctx) -> Result<FilesTarget, Abort> {
     ctx.sut()
         .files
@@ -72,21 +69,8 @@ fn target(ctx: &Ctx) -> Result<FilesTarget, Abort> {
         .ok_or_else(|| Abort::Setup("the run has no directory".to_owned()))
 }
 
-/// `problems` as one line each, the first [`QUOTED`] of them, then how many more.
-fn quoted(problems: &[String]) -> String {
-    if problems.is_empty() {
-        return "no problem".to_owned();
-    }
-    let mut text = problems
-        .iter()
-        .take(QUOTED)
-        .cloned()
-        .collect::<Vec<_>>()
-        .join("\n");
-    if problems.len() > QUOTED {
-        text.push_str(&format!("\n… and {} more", problems.len() - QUOTED));
-    }
-    text
+fn quoted(found: &[String]) -> String {
+    super::quoted(found, "no problem")
 }
 
 /// A path as the report shows it: relative to the directory under test.
