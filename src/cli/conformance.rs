@@ -57,7 +57,8 @@ pub enum ConformanceCommand {
         out: PathBuf,
         /// TOML: product, lg_code, client_id/client_secret, other_lg_code,
         /// other_client_id/other_client_secret, capabilities, actor; for core-http also
-        /// token_url, scope, procedure_id, ca_file, client_identity_file.
+        /// token_url, scope, procedure_id, ca_file, client_identity_file; for link-files
+        /// lg_code and accept_my_number.
         #[arg(long, value_name = "FILE")]
         inputs: Option<PathBuf>,
         /// Private key (PKCS#8 PEM, P-256) to sign the manifest with.

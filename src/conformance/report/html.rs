@@ -140,8 +140,8 @@ pub fn render(report: &Report, exchanges: &[Exchange]) -> String {
                             td.num class=(if n > 0 { o.as_str() } else { "" }) { (n) } } } }
                     }
                     p { "検査キット kit " (report.kit.name) " " (report.kit.version) " · 要件集 catalogue " (report.catalogue.set) " " (report.catalogue.version) " " code { (report.catalogue.digest) } }
-                    p { "開始 started " (report.started_at) " · 所要 " (format!("{:.1}", report.duration_ms as f64 / 1000.0)) " s · 自治体 lgCode " (report.sut.lg_code)
-                        " · 機能 capabilities: " (report.sut.capabilities.iter().map(|c| c.as_str()).collect::<Vec<_>>().join(", ")) }
+                    p { "開始 started " (report.started_at) " · 所要 " (format!("{:.1}", report.duration_ms as f64 / 1000.0)) " s · 自治体 lgCode " (if report.sut.lg_code.is_empty() { "—" } else { &report.sut.lg_code })
+                        " · 機能 capabilities: " (if report.sut.capabilities.is_empty() { "—".to_owned() } else { report.sut.capabilities.iter().map(|c| c.as_str()).collect::<Vec<_>>().join(", ") }) }
                 }
                 section id="requirements" {
                     h2 { "要件 Requirements" }
