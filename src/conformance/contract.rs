@@ -33,6 +33,16 @@ impl Contract {
         })
     }
 
+    /// The built-in contract parsed once, for readers that compile no validator (the codes
+    /// it lists, the operations that take an Idempotency-Key).
+    pub fn shared() -> Result<&'static Contract, String> {
+        static SHARED: std::sync::OnceLock<Result<Contract, String>> = std::sync::OnceLock::new();
+        SHARED
+            .get_or_init(Self::built_in)
+            .as_ref()
+            .map_err(Clone::clone)
+    }
+
     /// The `enum` of `components.schemas.{name}`.
     pub fn enum_of(&self, name: &str) -> BTreeSet<String> {
         self.doc["components"]["schemas"][name]["enum"]

@@ -587,9 +587,8 @@ const CORE_PROCEDURE: &str = "residentRecordCopy";
 /// A core system's endpoint: its procedure (area and form from the built-in catalogue), its
 /// token endpoint and client when it takes tokens, and that it answers at all.
 async fn set_up_core(wire: &Wire, inputs: &Inputs) -> Result<Sut, StartError> {
-    let forms = crate::forms::FormRegistry::load(&crate::forms::SchemaSource::Embedded)
-        .map_err(|e| StartError(format!("the kit's forms: {e}")))?;
-    let catalog = crate::catalog::Catalog::load(&crate::forms::SchemaSource::Embedded, &forms)
+    let forms = super::specimens::forms().map_err(StartError)?;
+    let catalog = crate::catalog::Catalog::load(&crate::forms::SchemaSource::Embedded, forms)
         .map_err(|e| StartError(format!("the kit's catalogue: {e}")))?;
     let procedure_id = inputs
         .procedure_id
@@ -665,16 +664,12 @@ async fn set_up_core(wire: &Wire, inputs: &Inputs) -> Result<Sut, StartError> {
         None => sandbox(0)?,
     };
     Ok(Sut {
-        lg_code,
         client,
-        other: None,
-        link_client: None,
         capabilities,
         actor: inputs
             .actor
             .clone()
             .unwrap_or_else(|| "conformance-kit".to_owned()),
-        files: None,
         core: Some(CoreEndpoint {
             token_url: inputs.token_url.clone(),
             scope: inputs.scope.clone(),
@@ -682,6 +677,7 @@ async fn set_up_core(wire: &Wire, inputs: &Inputs) -> Result<Sut, StartError> {
             area: procedure.area.clone(),
             form,
         }),
+        ..Sut::bare(lg_code)
     })
 }
 
@@ -761,13 +757,7 @@ fn set_up_files(url: &reqwest::Url, inputs: &Inputs) -> Result<Sut, StartError> 
         )));
     }
     Ok(Sut {
-        lg_code: inputs.lg_code.clone().unwrap_or_default(),
-        client: None,
-        other: None,
-        link_client: None,
         capabilities,
-        actor: String::new(),
-        core: None,
         files: Some(FilesTarget {
             dir,
             csv: found.csv,
@@ -775,21 +765,13 @@ fn set_up_files(url: &reqwest::Url, inputs: &Inputs) -> Result<Sut, StartError> 
             lg_code: inputs.lg_code.clone(),
             accept_my_number: inputs.accept_my_number,
         }),
+        ..Sut::bare(inputs.lg_code.clone().unwrap_or_default())
     })
 }
 
 /// A counter app's recording: nothing to set up but what the report names.
 fn set_up_recording(inputs: &Inputs) -> Sut {
-    Sut {
-        lg_code: inputs.lg_code.clone().unwrap_or_default(),
-        client: None,
-        other: None,
-        link_client: None,
-        capabilities: BTreeSet::new(),
-        actor: String::new(),
-        core: None,
-        files: None,
-    }
+    Sut::bare(inputs.lg_code.clone().unwrap_or_default())
 }
 
 /// The requests of a HAR file (`file://` URL).

@@ -64,6 +64,20 @@ fn files_under(prefix: &str) -> Result<Vec<(String, String)>, String> {
         .collect())
 }
 
+/// The standard forms built into the kit, loaded once per process for every suite that reads
+/// them (examples, specimens, documents, import files, the catalogue).
+pub fn forms() -> Result<&'static crate::forms::FormRegistry, String> {
+    static FORMS: std::sync::OnceLock<Result<crate::forms::FormRegistry, String>> =
+        std::sync::OnceLock::new();
+    FORMS
+        .get_or_init(|| {
+            crate::forms::FormRegistry::load(&SchemaSource::Embedded)
+                .map_err(|e| format!("the kit's own forms: {e}"))
+        })
+        .as_ref()
+        .map_err(Clone::clone)
+}
+
 pub fn form_specimens() -> Result<Vec<FormSpecimens>, String> {
     files_under("conformance/specimens/forms/")?
         .into_iter()

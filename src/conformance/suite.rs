@@ -125,6 +125,23 @@ pub struct FilesTarget {
     pub accept_my_number: bool,
 }
 
+impl Sut {
+    /// A system under test with nothing but its municipality (when it has one): no client,
+    /// no capability, nothing to reach. Set-ups fill in what their suite needs.
+    pub fn bare(lg_code: String) -> Self {
+        Self {
+            lg_code,
+            client: None,
+            other: None,
+            link_client: None,
+            capabilities: BTreeSet::new(),
+            actor: String::new(),
+            core: None,
+            files: None,
+        }
+    }
+}
+
 /// A core system's receiving endpoint as the `http` connector reaches it.
 #[derive(Debug, Clone)]
 pub struct CoreEndpoint {
@@ -270,38 +287,26 @@ impl Ctx {
     /// PROB-001: media type and members of an RFC 9457 problem.
     pub fn expect_problem_shape(&mut self, reply: &Reply) {
         let body = reply.value();
-        let mut missing = Vec::new();
-        for (member, is_ok) in [
-            ("type", body["type"].is_string()),
-            (
-                "title",
-                body["title"].as_str().is_some_and(|t| !t.is_empty()),
-            ),
-            ("status", body["status"].is_u64()),
-            (
-                "detail",
-                body["detail"].as_str().is_some_and(|t| !t.is_empty()),
-            ),
-            ("code", body["code"].as_str().is_some_and(|t| !t.is_empty())),
-        ] {
-            if !is_ok {
-                missing.push(member);
-            }
-        }
-        let media = reply.media_type();
-        let actual = if media != "application/problem+json" {
-            format!(
-                "Content-Type {}",
-                if media.is_empty() { "(none)" } else { &media }
-            )
-        } else if !missing.is_empty() {
-            format!("without {}", missing.join(", "))
-        } else {
-            "application/problem+json with every member".to_owned()
-        };
+        let shape = ProblemShape::of(
+            reply,
+            [
+                ("type", body["type"].is_string()),
+                (
+                    "title",
+                    body["title"].as_str().is_some_and(|t| !t.is_empty()),
+                ),
+                ("status", body["status"].is_u64()),
+                (
+                    "detail",
+                    body["detail"].as_str().is_some_and(|t| !t.is_empty()),
+                ),
+                ("code", body["code"].as_str().is_some_and(|t| !t.is_empty())),
+            ],
+        );
+        let actual = shape.describe("", "application/problem+json with every member");
         self.check(
             "PROB-001",
-            media == "application/problem+json" && missing.is_empty(),
+            shape.met(),
             "application/problem+json with type, title, status, detail, code",
             actual,
             Some(reply),
@@ -389,6 +394,60 @@ impl Ctx {
             )))
         }
     }
+}
+
+/// How an error answer holds up as an RFC 9457 problem: its media type, and which of the
+/// members a suite requires are missing.
+pub struct ProblemShape {
+    pub media: String,
+    pub missing: Vec<&'static str>,
+}
+
+impl ProblemShape {
+    /// `members`: each required member with whether the body has it as it must.
+    pub fn of<const N: usize>(reply: &Reply, members: [(&'static str, bool); N]) -> Self {
+        Self {
+            media: reply.media_type(),
+            missing: members
+                .into_iter()
+                .filter(|(_, ok)| !ok)
+                .map(|(m, _)| m)
+                .collect(),
+        }
+    }
+
+    pub fn met(&self) -> bool {
+        self.media == "application/problem+json" && self.missing.is_empty()
+    }
+
+    /// What came back, for a check: `prefix` first, `whole` when nothing is wrong.
+    pub fn describe(&self, prefix: &str, whole: &str) -> String {
+        if self.media != "application/problem+json" {
+            let media = if self.media.is_empty() {
+                "(none)"
+            } else {
+                &self.media
+            };
+            format!("{prefix}Content-Type {media}")
+        } else if !self.missing.is_empty() {
+            format!("{prefix}without {}", self.missing.join(", "))
+        } else {
+            format!("{prefix}{whole}")
+        }
+    }
+}
+
+/// client_secret_basic's header value (RFC 6749 §2.3.1: id and secret form-urlencoded before
+/// they are joined and encoded).
+pub fn basic_credentials(id: &str, secret: &str) -> String {
+    use base64::Engine;
+    let enc = |s: &str| {
+        percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string()
+    };
+    format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(format!("{}:{}", enc(id), enc(secret)))
+    )
 }
 
 /// `POST /oauth/token` for `client` with client_secret_post, for `scope` or all its scopes.

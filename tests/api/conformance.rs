@@ -669,29 +669,24 @@ async fn a_partial_run_is_never_conformant_and_tells_its_events() {
         report["only"],
         serde_json::json!(["delivery.repeat", "auth"])
     );
-    let outcome = |id: &str| {
-        report["tests"]
+    // `member` of the entry of `list` whose id is `id`.
+    let of = |list: &str, id: &str, member: &str| {
+        report[list]
             .as_array()
             .unwrap()
             .iter()
             .find(|t| t["id"] == id)
-            .unwrap()["outcome"]
+            .unwrap()[member]
             .clone()
     };
-    assert_eq!(outcome("delivery.repeat"), "pass");
-    assert_eq!(outcome("auth.token"), "pass");
-    assert_eq!(outcome("delivery.accepts"), "omit");
-    let status = |id: &str| {
-        report["requirements"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|r| r["id"] == id)
-            .unwrap()["status"]
-            .clone()
-    };
-    assert_eq!(status("core-http@IDEM-001"), "met");
-    assert_eq!(status("core-http@DOC-001"), "not_verified");
+    assert_eq!(of("tests", "delivery.repeat", "outcome"), "pass");
+    assert_eq!(of("tests", "auth.token", "outcome"), "pass");
+    assert_eq!(of("tests", "delivery.accepts", "outcome"), "omit");
+    assert_eq!(of("requirements", "core-http@IDEM-001", "status"), "met");
+    assert_eq!(
+        of("requirements", "core-http@DOC-001", "status"),
+        "not_verified"
+    );
     // One line as it started, one per test, one at the end.
     let events: Vec<Value> = std::fs::read_to_string(out.join("events.jsonl"))
         .unwrap()

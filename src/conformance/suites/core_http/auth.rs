@@ -1,27 +1,21 @@
 //! Tokens and certificates: the endpoint takes what the connector presents and nothing else.
 
-use base64::Engine;
-use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
-
 use super::{application, delivery, endpoint, expect_problem_details};
 use crate::conformance::exchange::{Reply, Req};
-use crate::conformance::suite::{Abort, Credentials, Ctx, describe_code};
+use crate::conformance::suite::{Abort, Credentials, Ctx, basic_credentials, describe_code};
 
 /// The token request the connector makes: client credentials with client_secret_basic (the
 /// id and secret form-encoded first, RFC 6749 §2.3.1), the configured scope if any.
 pub fn token_request(token_url: &str, scope: Option<&str>, client: &Credentials) -> Req {
-    let encode = |s: &str| utf8_percent_encode(s, NON_ALPHANUMERIC).to_string();
-    let basic = base64::engine::general_purpose::STANDARD.encode(format!(
-        "{}:{}",
-        encode(&client.id),
-        encode(&client.secret)
-    ));
     let mut form = vec![("grant_type", "client_credentials")];
     if let Some(scope) = scope.filter(|s| !s.is_empty()) {
         form.push(("scope", scope));
     }
     Req::post(token_url)
-        .header("Authorization", format!("Basic {basic}"))
+        .header(
+            "Authorization",
+            basic_credentials(&client.id, &client.secret),
+        )
         .form(&form)
 }
 

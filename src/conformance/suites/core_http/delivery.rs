@@ -8,15 +8,10 @@ use super::{application, delivery, expect_problem_details, refused_for_good};
 use crate::conformance::exchange::Req;
 use crate::conformance::specimens;
 use crate::conformance::suite::{Abort, Ctx, describe_code};
-use crate::forms::{FormRegistry, SchemaSource};
+use crate::forms::FormRegistry;
 
-/// The kit's own forms, loaded once.
 fn forms() -> Result<&'static FormRegistry, Abort> {
-    static FORMS: std::sync::OnceLock<Result<FormRegistry, String>> = std::sync::OnceLock::new();
-    FORMS
-        .get_or_init(|| FormRegistry::load(&SchemaSource::Embedded).map_err(|e| e.to_string()))
-        .as_ref()
-        .map_err(|e| Abort::Setup(format!("the kit's own forms: {e}")))
+    specimens::forms().map_err(Abort::Setup)
 }
 
 /// The first example of the kit's form: a valid document in the standard form.

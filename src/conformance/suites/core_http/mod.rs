@@ -16,7 +16,7 @@ use uuid::Uuid;
 
 use crate::conformance::exchange::{Reply, Req};
 use crate::conformance::requirements::Capability;
-use crate::conformance::suite::{Abort, CoreEndpoint, Ctx, Suite, Target};
+use crate::conformance::suite::{Abort, CoreEndpoint, Ctx, ProblemShape, Suite, Target};
 
 const OAUTH2: Capability = Capability::Oauth2;
 const MUTUAL_TLS: Capability = Capability::MutualTls;
@@ -130,33 +130,23 @@ async fn delivery(ctx: &mut Ctx, doc: &Value) -> Result<Req, Abort> {
 /// ERR-001: an error as RFC 9457 problem details, its `status` the answer's.
 fn expect_problem_details(ctx: &mut Ctx, reply: &Reply) {
     let body = reply.value();
-    let media = reply.media_type();
-    let mut missing = Vec::new();
-    if !body["type"].is_string() {
-        missing.push("type");
-    }
-    if body["title"].as_str().is_none_or(str::is_empty) {
-        missing.push("title");
-    }
-    if body["status"].as_u64() != Some(u64::from(reply.status.as_u16())) {
-        missing.push("status (the answer's)");
-    }
-    let actual = if media != "application/problem+json" {
-        format!(
-            "{} with Content-Type {}",
-            reply.status.as_u16(),
-            if media.is_empty() { "(none)" } else { &media }
-        )
-    } else if !missing.is_empty() {
-        format!("{} without {}", reply.status.as_u16(), missing.join(", "))
-    } else {
-        format!("{} application/problem+json", reply.status.as_u16())
-    };
+    let shape = ProblemShape::of(
+        reply,
+        [
+            ("type", body["type"].is_string()),
+            ("title", !body["title"].as_str().is_none_or(str::is_empty)),
+            (
+                "status (the answer's)",
+                body["status"].as_u64() == Some(u64::from(reply.status.as_u16())),
+            ),
+        ],
+    );
+    let status = reply.status.as_u16();
     ctx.check(
         "ERR-001",
-        media == "application/problem+json" && missing.is_empty(),
+        shape.met(),
         "application/problem+json with type, title and status",
-        actual,
+        shape.describe(&format!("{status} "), "application/problem+json"),
         Some(reply),
     );
 }

@@ -38,7 +38,7 @@ fn next_same(all: &[Recorded], i: usize) -> Option<&Recorded> {
 /// Whether the contract's operation for a POST takes an Idempotency-Key (the contract marks
 /// every creating POST so).
 fn creating_posts(all: &[Recorded]) -> Result<Vec<&Recorded>, Abort> {
-    let contract = Contract::built_in().map_err(Abort::Setup)?;
+    let contract = Contract::shared().map_err(Abort::Setup)?;
     Ok(all
         .iter()
         .filter(|r| r.method == "POST")
@@ -129,11 +129,12 @@ pub async fn keys(ctx: &mut Ctx) -> Result<(), Abort> {
 pub async fn retries(ctx: &mut Ctx) -> Result<(), Abort> {
     let shared = ctx.shared.clone();
     let all = recording(&shared)?;
-    let posts = creating_posts(all)?;
+    let creating: std::collections::HashSet<u32> =
+        creating_posts(all)?.iter().map(|p| p.n).collect();
     let mut judged = 0;
     let mut wrong = Vec::new();
     for (i, r) in all.iter().enumerate() {
-        if !posts.iter().any(|p| p.n == r.n) || !asks_for_a_retry(r) {
+        if !creating.contains(&r.n) || !asks_for_a_retry(r) {
             continue;
         }
         let Some(again) = next_same(all, i) else {

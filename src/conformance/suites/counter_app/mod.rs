@@ -105,16 +105,7 @@ mod tests {
 
     /// The checks the test `id` makes of `recording`.
     fn judged(id: &str, recording: Vec<Recorded>) -> Vec<Check> {
-        let sut = Sut {
-            lg_code: String::new(),
-            client: None,
-            other: None,
-            link_client: None,
-            capabilities: Default::default(),
-            actor: String::new(),
-            core: None,
-            files: None,
-        };
+        let sut = Sut::bare(String::new());
         let wire = Wire::new(
             reqwest::Url::parse("file:///x.har").unwrap(),
             std::time::Duration::from_secs(1),

@@ -5,10 +5,9 @@ use base64::Engine;
 use serde_json::{Value, json};
 
 use crate::conformance::exchange::{Reply, Req};
-use crate::conformance::suite::{Abort, Ctx, token_request};
+use crate::conformance::suite::{Abort, Ctx, basic_credentials, token_request};
 
 const B64URL: base64::engine::GeneralPurpose = base64::engine::general_purpose::URL_SAFE_NO_PAD;
-const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
 
 /// The header and claims of a JWT, when it is one.
 pub fn decode_jwt(token: &str) -> Option<(Value, Value)> {
@@ -22,22 +21,11 @@ fn encode_part(value: &Value) -> String {
     B64URL.encode(value.to_string())
 }
 
-/// RFC 6749 §2.3.1: id and secret are form-urlencoded before they are joined and encoded.
-fn basic(id: &str, secret: &str) -> String {
-    let enc = |s: &str| {
-        percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string()
-    };
-    format!(
-        "Basic {}",
-        B64.encode(format!("{}:{}", enc(id), enc(secret)))
-    )
-}
-
 async fn token_by_basic(ctx: &mut Ctx, secret: &str) -> Result<Reply, Abort> {
     let id = ctx.client()?.id;
     ctx.send(
         Req::post("/oauth/token")
-            .header("Authorization", basic(&id, secret))
+            .header("Authorization", basic_credentials(&id, secret))
             .form(&[("grant_type", "client_credentials")]),
     )
     .await
@@ -146,7 +134,7 @@ pub async fn unsupported_grant(ctx: &mut Ctx) -> Result<(), Abort> {
     let reply = ctx
         .send(
             Req::post("/oauth/token")
-                .header("Authorization", basic(&id, &secret))
+                .header("Authorization", basic_credentials(&id, &secret))
                 .form(&[
                     ("grant_type", "password"),
                     ("username", "u"),

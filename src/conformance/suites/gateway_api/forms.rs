@@ -6,15 +6,10 @@ use serde_json::Value;
 use crate::conformance::exchange::Req;
 use crate::conformance::specimens::{self, Expected};
 use crate::conformance::suite::{Abort, Ctx};
-use crate::forms::{FormRegistry, SchemaSource};
+use crate::forms::FormRegistry;
 
-/// The kit's own forms, loaded once for the three tests that read them.
 fn registry() -> Result<&'static FormRegistry, Abort> {
-    static FORMS: std::sync::OnceLock<Result<FormRegistry, String>> = std::sync::OnceLock::new();
-    FORMS
-        .get_or_init(|| FormRegistry::load(&SchemaSource::Embedded).map_err(|e| e.to_string()))
-        .as_ref()
-        .map_err(|e| Abort::Setup(format!("the kit's own forms: {e}")))
+    specimens::forms().map_err(Abort::Setup)
 }
 
 /// The first example of `formId@version`.

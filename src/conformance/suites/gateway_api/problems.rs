@@ -130,7 +130,7 @@ pub async fn languages(ctx: &mut Ctx) -> Result<(), Abort> {
 /// Run last: every answer of the run carried X-Request-Id, and every code it carried is one
 /// the contract lists.
 pub async fn codes(ctx: &mut Ctx) -> Result<(), Abort> {
-    let contract = Contract::built_in().map_err(Abort::Setup)?;
+    let contract = Contract::shared().map_err(Abort::Setup)?;
     let problem_codes = contract.enum_of("ProblemCode");
     let field_codes = contract.enum_of("FieldCode");
     let answers = ctx.shared.wire.answers();

@@ -3,7 +3,6 @@
 
 use super::{quoted, shown, target};
 use crate::conformance::suite::{Abort, Ctx};
-use crate::forms::{FormRegistry, SchemaSource};
 use crate::residents::file::{FileKind, ReadOptions, check_file, relationships};
 
 /// How many problems of a file the check keeps (the importer's own limit).
@@ -29,9 +28,8 @@ pub async fn files(ctx: &mut Ctx) -> Result<(), Abort> {
     let lg_code = files.lg_code.clone().ok_or_else(|| {
         Abort::Setup("the inputs name no lg_code for the import files".to_owned())
     })?;
-    let forms = FormRegistry::load(&SchemaSource::Embedded)
-        .map_err(|e| Abort::Setup(format!("the kit's forms: {e}")))?;
-    let relationships = relationships(&forms);
+    let forms = crate::conformance::specimens::forms().map_err(Abort::Setup)?;
+    let relationships = relationships(forms);
     for path in &files.csv {
         let name = shown(&files.dir, path);
         let by_name = kind_by_name(

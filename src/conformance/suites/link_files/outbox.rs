@@ -8,7 +8,6 @@ use sha2::{Digest, Sha256};
 
 use super::{quoted, shown, target};
 use crate::conformance::suite::{Abort, Ctx};
-use crate::forms::{FormRegistry, SchemaSource};
 use crate::layouts::Layouts;
 
 /// The manifests of an area's directory, by name.
@@ -131,8 +130,7 @@ pub async fn manifests(ctx: &mut Ctx) -> Result<(), Abort> {
 pub async fn documents(ctx: &mut Ctx) -> Result<(), Abort> {
     let files = target(ctx)?;
     let layouts = Layouts::built_in().map_err(Abort::Setup)?;
-    let forms = FormRegistry::load(&SchemaSource::Embedded)
-        .map_err(|e| Abort::Setup(format!("the kit's forms: {e}")))?;
+    let forms = crate::conformance::specimens::forms().map_err(Abort::Setup)?;
     for area in &files.areas {
         let (lg_code, area_name) = dir_names(area);
         for manifest in manifest_paths(area)? {
@@ -164,7 +162,7 @@ pub async fn documents(ctx: &mut Ctx) -> Result<(), Abort> {
                 };
                 problems.extend(
                     layouts
-                        .application_problems(&doc, &forms)
+                        .application_problems(&doc, forms)
                         .iter()
                         .map(|p| format!("{name} {p}")),
                 );
