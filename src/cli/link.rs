@@ -292,14 +292,7 @@ fn waiting(dir: &std::path::Path) -> Result<Vec<(std::path::PathBuf, FileKind)>,
         let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
             continue;
         };
-        if !path.is_file() || !name.ends_with(".csv") {
-            continue;
-        }
-        let kind = if name.starts_with("full-") {
-            FileKind::Full
-        } else if name.starts_with("diff-") {
-            FileKind::Diff
-        } else {
+        let Some(kind) = FileKind::of_file_name(name).filter(|_| path.is_file()) else {
             continue;
         };
         files.push((path, kind));

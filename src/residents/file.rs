@@ -111,6 +111,20 @@ impl FileKind {
         }
     }
 
+    /// The kind a file's name gives, as `link watch` takes files: `full-….csv` or
+    /// `diff-….csv` (exactly so: the watch passes any other name by).
+    pub fn of_file_name(name: &str) -> Option<Self> {
+        if !name.ends_with(".csv") {
+            None
+        } else if name.starts_with("full-") {
+            Some(FileKind::Full)
+        } else if name.starts_with("diff-") {
+            Some(FileKind::Diff)
+        } else {
+            None
+        }
+    }
+
     pub fn parse(s: &str) -> Option<Self> {
         match s {
             "full" => Some(FileKind::Full),
@@ -710,6 +724,21 @@ fn csv_error(line: u64, e: &csv::Error) -> RowError {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_file_s_kind_is_told_by_its_name_as_link_watch_reads_it() {
+        assert_eq!(
+            FileKind::of_file_name("full-20261207-0100.csv"),
+            Some(FileKind::Full)
+        );
+        assert_eq!(
+            FileKind::of_file_name("diff-0001.csv"),
+            Some(FileKind::Diff)
+        );
+        assert_eq!(FileKind::of_file_name("juki.csv"), None);
+        assert_eq!(FileKind::of_file_name("full-1.csv.tmp"), None);
+        assert_eq!(FileKind::of_file_name("FULL-1.CSV"), None);
+    }
+
     use super::*;
 
     fn relationships() -> Vec<String> {

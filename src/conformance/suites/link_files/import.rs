@@ -8,21 +8,6 @@ use crate::residents::file::{FileKind, ReadOptions, check_file, relationships};
 /// How many problems of a file the check keeps (the importer's own limit).
 const KEPT: usize = 100;
 
-/// The kind a file's name gives (`full-…`, `diff-…`), as `link watch` reads it.
-fn kind_by_name(name: &str) -> Option<FileKind> {
-    let lower = name.to_ascii_lowercase();
-    if !lower.ends_with(".csv") {
-        return None;
-    }
-    if lower.starts_with("full-") {
-        Some(FileKind::Full)
-    } else if lower.starts_with("diff-") {
-        Some(FileKind::Diff)
-    } else {
-        None
-    }
-}
-
 pub async fn files(ctx: &mut Ctx) -> Result<(), Abort> {
     let files = target(ctx)?;
     let lg_code = files.lg_code.clone().ok_or_else(|| {
@@ -32,7 +17,7 @@ pub async fn files(ctx: &mut Ctx) -> Result<(), Abort> {
     let relationships = relationships(forms);
     for path in &files.csv {
         let name = shown(&files.dir, path);
-        let by_name = kind_by_name(
+        let by_name = FileKind::of_file_name(
             &path
                 .file_name()
                 .map(|n| n.to_string_lossy().into_owned())
