@@ -24,6 +24,8 @@ const STORE_USERS: &[&str] = &[
     "auth/client.rs",
     "auth/registry.rs",
     "catalog/versions.rs",
+    "conformance_sessions/index.rs",
+    "conformance_sessions/service.rs",
     "devices/port.rs",
     "devices/sessions.rs",
     "link/delivery.rs",
@@ -44,6 +46,7 @@ const ONE_WAY: &[(&str, &str)] = &[
     ("conformance/", "crate::http"),
     ("conformance/", "crate::visits"),
     ("conformance/", "crate::link"),
+    ("conformance/", "crate::conformance_sessions"),
 ];
 
 /// Paths of the web framework and the contract generator, as code names them.

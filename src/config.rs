@@ -36,6 +36,7 @@ pub struct Settings {
     pub idempotency: IdempotencySettings,
     pub audit: AuditSettings,
     pub card: CardSettings,
+    pub conformance: ConformanceSettings,
     pub link: LinkSettings,
 }
 
@@ -225,6 +226,21 @@ impl Default for LinkSettings {
 
 /// My Number cards at the counter: the device port counter PCs' bridges connect to, and the
 /// keys cards are verified with.
+/// Conformance sessions: vendors' counter apps judged by what they send (see
+/// docs/conformance.md).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ConformanceSettings {
+    /// Hours a session records its client's requests and serves its faults.
+    pub session_hours: u64,
+}
+
+impl Default for ConformanceSettings {
+    fn default() -> Self {
+        Self { session_hours: 24 }
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct CardSettings {
@@ -563,6 +579,7 @@ impl Default for Settings {
             idempotency: IdempotencySettings::default(),
             audit: AuditSettings::default(),
             card: CardSettings::default(),
+            conformance: ConformanceSettings::default(),
             link: LinkSettings::default(),
         }
     }

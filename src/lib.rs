@@ -12,6 +12,7 @@ pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod conformance;
+pub mod conformance_sessions;
 pub mod datadir;
 pub mod devices;
 pub mod field_codes;

@@ -342,7 +342,17 @@ impl Application {
         let typeface = crate::print::Typeface::embedded().ok_or_else(|| {
             StartupError::Other("the typeface embedded for printouts cannot be read".to_owned())
         })?;
+        // The session script is data: checked here, as the catalogue is.
+        let session_script = crate::conformance_sessions::script::Script::built_in(
+            crate::conformance_sessions::service::SCRIPT,
+        )
+        .map_err(|e| StartupError::Other(format!("the conformance session script: {e}")))?;
+        let conformance = Arc::new(crate::conformance_sessions::index::SessionIndex::new(
+            store.clone(),
+            session_script,
+        ));
         let state = web::Data::new(AppState {
+            conformance,
             egress: Arc::new(crate::link::egress::Egress::new(
                 settings.link.webhooks.allow_networks.clone(),
             )),
@@ -441,6 +451,7 @@ impl Application {
                 )
                 .default_service(web::to(not_found_or_not_allowed))
                 .wrap(RequestDeadline(request_timeout))
+                .wrap(crate::http::middleware::conformance::ConformanceRecorder)
                 .wrap(ProblemRenderer)
                 .wrap(TracingLogger::<RequestSpan>::new())
                 .wrap(prometheus.clone())

@@ -18,6 +18,7 @@ mod m20261203_000008_deliveries;
 mod m20261203_000009_webhooks;
 mod m20261206_000010_client_trust;
 mod m20261206_000011_webhook_rotation;
+mod m20261207_000012_conformance_sessions;
 
 pub struct Migrator;
 
@@ -36,6 +37,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000009_webhooks::Migration),
             Box::new(m20261206_000010_client_trust::Migration),
             Box::new(m20261206_000011_webhook_rotation::Migration),
+            Box::new(m20261207_000012_conformance_sessions::Migration),
         ]
     }
 }

@@ -52,6 +52,10 @@ pub enum Action {
     ApplicationAcknowledge,
     /// An operator sent a dead delivery on its way again.
     DeliveryReplay,
+    /// A vendor opened a conformance session (its sandbox municipality and client).
+    ConformanceSessionOpen,
+    /// A conformance session was closed: its client revoked, its recording ended.
+    ConformanceSessionClose,
 }
 
 impl Action {
@@ -81,6 +85,8 @@ impl Action {
             Action::ResidentLookup => "resident.lookup",
             Action::ApplicationAcknowledge => "application.acknowledge",
             Action::DeliveryReplay => "delivery.replay",
+            Action::ConformanceSessionOpen => "conformance_session.open",
+            Action::ConformanceSessionClose => "conformance_session.close",
         }
     }
 }

@@ -108,8 +108,12 @@ impl NewClient {
         codes.sort();
         codes.dedup();
         let scopes = ScopeSet::new(parsed_scopes);
-        let only_admin = scopes.iter().all(|s| s == Scope::Admin);
-        if codes.is_empty() && !scopes.is_empty() && !only_admin {
+        // Scopes about no municipality in particular: the admin API, conformance sessions
+        // (each of which makes a sandbox municipality of its own).
+        let no_municipality = scopes
+            .iter()
+            .all(|s| matches!(s, Scope::Admin | Scope::Conformance));
+        if codes.is_empty() && !scopes.is_empty() && !no_municipality {
             errors.push(FieldError::new(
                 "/municipalities",
                 "required",

@@ -37,10 +37,14 @@ pub enum Scope {
     /// A core system: pull the applications of its business area and answer them.
     #[serde(rename = "link")]
     Link,
+    /// Open conformance sessions: a sandbox municipality whose client's requests are
+    /// recorded and judged.
+    #[serde(rename = "conformance")]
+    Conformance,
 }
 
 impl Scope {
-    pub const ALL: [Scope; 10] = [
+    pub const ALL: [Scope; 11] = [
         Scope::Admin,
         Scope::MunicipalitiesRead,
         Scope::MunicipalitiesWrite,
@@ -51,6 +55,7 @@ impl Scope {
         Scope::MyNumberRead,
         Scope::Residents,
         Scope::Link,
+        Scope::Conformance,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -65,6 +70,7 @@ impl Scope {
             Scope::MyNumberRead => "mynumber:read",
             Scope::Residents => "residents",
             Scope::Link => "link",
+            Scope::Conformance => "conformance",
         }
     }
 
@@ -98,6 +104,9 @@ impl Scope {
             }
             Scope::Link => {
                 "基幹業務システムによる申請の取得と結果の返却 / a core system pulls applications and answers them"
+            }
+            Scope::Conformance => {
+                "適合性試験セッションの開設と報告(サンドボックスの団体) / open conformance sessions and read their reports (sandbox municipalities)"
             }
         }
     }

@@ -323,6 +323,7 @@ async fn run_suite(
         timeout_scale,
         key,
         only,
+        recording: None,
     };
     match runner::run(options, &Lines).await {
         Ok(report) => {

@@ -36,6 +36,9 @@ pub struct Recorded {
     pub retry_after: Option<u64>,
     /// For a token request answered with one: the token's digest and its lifetime.
     pub issued: Option<(String, u64)>,
+    /// Answered with a fault a conformance session injected, not by the gateway's own
+    /// judgement (a capture never knows this).
+    pub injected: bool,
 }
 
 impl Recorded {
@@ -182,6 +185,7 @@ pub fn from_har(bytes: &[u8]) -> Result<Vec<Recorded>, String> {
             retry_after: header(&e.response.headers, "retry-after")
                 .and_then(|r| r.trim().parse().ok()),
             issued,
+            injected: false,
         });
     }
     Ok(out)

@@ -53,6 +53,9 @@ pub enum Capability {
     ImportFiles,
     /// A directory holding a `file` connector's outbox (found, not declared).
     FileOutbox,
+    /// A recording made by a conformance session, whose gateway injected faults (not a
+    /// capture, where nobody knows which answers were the gateway's judgement).
+    InjectedFaults,
 }
 
 impl Capability {
@@ -66,6 +69,7 @@ impl Capability {
             Self::MutualTls => "mutual-tls",
             Self::ImportFiles => "import-files",
             Self::FileOutbox => "file-outbox",
+            Self::InjectedFaults => "injected-faults",
         }
     }
 }

@@ -86,6 +86,9 @@ pub struct RunOptions {
     /// Run only these tests and groups (`auth`, `delivery.repeat`); empty: all. The others are
     /// omitted, their requirements not verified: a partial run is never conformant.
     pub only: Vec<String>,
+    /// `counter-app`: the requests to judge, when they do not come from a HAR file at
+    /// `base_url` (a conformance session's recording).
+    pub recording: Option<Vec<super::recording::Recorded>>,
 }
 
 /// The run could not start: exit status 2.
@@ -176,8 +179,9 @@ pub async fn run(options: RunOptions, progress: &dyn Progress) -> Result<Report,
         Target::Files => set_up_files(&options.base_url, &options.inputs)?,
         Target::Recording => set_up_recording(&options.inputs),
     };
-    let recording = match options.suite.target {
-        Target::Recording => read_recording(&options.base_url)?,
+    let recording = match (options.suite.target, &options.recording) {
+        (Target::Recording, Some(given)) => given.clone(),
+        (Target::Recording, None) => read_recording(&options.base_url)?,
         _ => Vec::new(),
     };
     let capabilities = sut.capabilities.clone();
@@ -771,7 +775,9 @@ fn set_up_files(url: &reqwest::Url, inputs: &Inputs) -> Result<Sut, StartError> 
 
 /// A counter app's recording: nothing to set up but what the report names.
 fn set_up_recording(inputs: &Inputs) -> Sut {
-    Sut::bare(inputs.lg_code.clone().unwrap_or_default())
+    let mut sut = Sut::bare(inputs.lg_code.clone().unwrap_or_default());
+    sut.capabilities = inputs.capabilities.iter().copied().collect();
+    sut
 }
 
 /// The requests of a HAR file (`file://` URL).

@@ -54,7 +54,7 @@ pub struct Scenario {
     pub file: String,
 }
 
-fn files_under(prefix: &str) -> Result<Vec<(String, String)>, String> {
+pub(crate) fn files_under(prefix: &str) -> Result<Vec<(String, String)>, String> {
     Ok(SchemaSource::Embedded
         .files()
         .map_err(|(file, p)| format!("{file}: {p}"))?

@@ -47,6 +47,7 @@ pub mod scopes {
     marker!(Card);
     marker!(Residents);
     marker!(Link);
+    marker!(Conformance);
 }
 
 /// A caller whose token carries scope `S` (and, on municipality routes, the municipality).

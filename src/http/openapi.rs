@@ -29,6 +29,7 @@ use crate::auth::Scope;
         (name = "residents", description = "Looking residents up in the directory the core-system link keeps (scope residents)"),
         (name = "link", description = "Core systems pulling the applications of their business area and answering them (scope link)"),
         (name = "devices", description = "Counter PCs' bridges enrolling with a one-time code"),
+        (name = "conformance", description = "Conformance sessions: a counter app judged by what it sends a sandbox municipality (scope conformance)"),
         (name = "operations", description = "Health, readiness, metrics, problem types, this document"),
     )
 )]

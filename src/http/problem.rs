@@ -35,6 +35,11 @@ macro_rules! problem_kinds {
                 match self { $( ProblemKind::$variant => $code, )* }
             }
 
+            /// The kind whose stable code is `code`.
+            pub fn from_code(code: &str) -> Option<Self> {
+                Self::ALL.iter().copied().find(|k| k.code() == code)
+            }
+
             pub fn status(self) -> StatusCode {
                 match self { $( ProblemKind::$variant => StatusCode::$status, )* }
             }

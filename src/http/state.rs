@@ -49,4 +49,6 @@ pub struct AppState {
     pub routes: Arc<crate::link::outbox::Routes>,
     /// Wakes this replica's delivery worker when a submission wrote deliveries.
     pub delivery_wake: Arc<tokio::sync::Notify>,
+    /// Open conformance sessions, for the recorder that wraps every request.
+    pub conformance: Arc<crate::conformance_sessions::index::SessionIndex>,
 }

@@ -6,6 +6,7 @@ mod card_sessions;
 mod catalog_overrides;
 pub use catalog_overrides::StoredOverrides;
 mod clients;
+mod conformance;
 mod deliveries;
 pub use deliveries::{Claimed, Finish, Replay, Resend};
 mod devices;

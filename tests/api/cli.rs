@@ -156,7 +156,8 @@ async fn operator_commands_manage_tenants_and_clients(backend: Backend) {
             "m20261203_000008_deliveries",
             "m20261203_000009_webhooks",
             "m20261206_000010_client_trust",
-            "m20261206_000011_webhook_rotation"
+            "m20261206_000011_webhook_rotation",
+            "m20261207_000012_conformance_sessions"
         ])
     );
     let again = json_of(&run(&dir, url, &["migrate", "--json"]));

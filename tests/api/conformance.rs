@@ -42,6 +42,7 @@ async fn run_kit(app: &TestApp, base: &str, out: &Path, key: Option<&Path>) -> R
         out: out.to_path_buf(),
         timeout_scale: 1.0,
         only: Vec::new(),
+        recording: None,
         key: key.map(|k| package::load_private_key(k).unwrap()),
     };
     let report = runner::run(options, &Quiet).await.expect("the run starts");
@@ -445,6 +446,7 @@ async fn run_core_kit(base: &str, token_url: &str, extra: Inputs, out: &Path) ->
         out: out.to_path_buf(),
         timeout_scale: 1.0,
         only: Vec::new(),
+        recording: None,
         key: None,
     };
     runner::run(options, &Quiet).await.expect("the run starts")
@@ -528,6 +530,7 @@ async fn run_files_kit(dir: &Path, out: &Path) -> Report {
         out: out.to_path_buf(),
         timeout_scale: 1.0,
         only: Vec::new(),
+        recording: None,
         key: None,
     };
     runner::run(options, &Quiet).await.expect("the run starts")

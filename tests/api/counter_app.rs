@@ -295,6 +295,7 @@ async fn judge(app: &TestApp, how: AppUnderTest) -> Report {
         timeout_scale: 1.0,
         key: None,
         only: Vec::new(),
+        recording: None,
     };
     runner::run(options, &Quiet).await.expect("the run starts")
 }

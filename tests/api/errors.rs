@@ -214,7 +214,15 @@ async fn internal_errors_are_opaque(backend: Backend) {
         .execute_unprepared("DROP TABLE catalog_overrides")
         .await
         .unwrap();
-    for table in ["card_sessions", "devices", "residents", "directory_imports"] {
+    for table in [
+        "card_sessions",
+        "devices",
+        "residents",
+        "directory_imports",
+        "conformance_faults",
+        "conformance_requests",
+        "conformance_sessions",
+    ] {
         app.store
             .connection()
             .execute_unprepared(&format!("DROP TABLE {table}"))

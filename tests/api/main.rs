@@ -12,6 +12,7 @@ mod card;
 mod catalog_examples;
 mod cli;
 mod conformance;
+mod conformance_sessions;
 mod counter_app;
 mod counter_pc;
 pub(crate) mod delivery;

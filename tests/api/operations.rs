@@ -269,6 +269,7 @@ async fn every_documented_example_works(backend: Backend) {
                 "mynumber:read",
                 "residents",
                 "link",
+                "conformance",
             ],
             &["012084"],
         )
@@ -545,6 +546,21 @@ async fn every_documented_example_works(backend: Backend) {
         .await
         .unwrap();
     }
+    // A conformance session (its sandbox municipality and client).
+    let known_session = {
+        let opened: Value = app
+            .http
+            .post(app.url("/v1/conformance/sessions"))
+            .bearer_auth(&token)
+            .json(&serde_json::json!({}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        opened["id"].as_str().unwrap().to_owned()
+    };
     let mut calls = Vec::new();
     for (path, item) in doc["paths"].as_object().unwrap() {
         for (method, operation) in item.as_object().unwrap() {
@@ -592,6 +608,7 @@ async fn every_documented_example_works(backend: Backend) {
                     url = url.replace("{visitId}", &ready_visit)
                 }
                 ("path", "visitId") => url = url.replace("{visitId}", &known_visit),
+                ("path", "sessionId") => url = url.replace("{sessionId}", &known_session),
                 ("path", _) => {
                     let value = example.unwrap_or_else(|| panic!("{path}: no example for {name}"));
                     url = url.replace(&format!("{{{name}}}"), &value);

@@ -91,7 +91,7 @@ fn retry_after(wait: Duration) -> String {
         .to_string()
 }
 
-async fn read_body(req: &mut ServiceRequest, limit: usize) -> Result<Bytes, ApiError> {
+pub(crate) async fn read_body(req: &mut ServiceRequest, limit: usize) -> Result<Bytes, ApiError> {
     let mut payload = req.take_payload();
     let mut body = BytesMut::new();
     while let Some(chunk) = payload.next().await {

@@ -3,6 +3,7 @@
 //! and the client's address behind a proxy.
 
 pub mod client_address;
+pub mod conformance;
 pub mod deadline;
 pub mod fallback;
 pub mod idempotency;

@@ -5,6 +5,7 @@ pub(crate) mod admin;
 pub(crate) mod audit;
 pub(crate) mod card_sessions;
 pub(crate) mod catalog;
+pub(crate) mod conformance;
 pub(crate) mod deliveries;
 pub(crate) mod devices;
 pub(crate) mod directory_imports;

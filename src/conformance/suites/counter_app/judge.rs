@@ -22,7 +22,7 @@ fn asks_for_a_retry(r: &Recorded) -> bool {
         Some(s) => {
             matches!(s, 408 | 425 | 429)
                 || s >= 500
-                || (s == 409 && r.code.as_deref() == Some("idempotency_in_flight"))
+                || (s == 409 && r.code.as_deref() == Some("idempotency_in_progress"))
         }
     }
 }
@@ -277,7 +277,9 @@ pub async fn documents(ctx: &mut Ctx) -> Result<(), Abort> {
     }
     let refused: Vec<String> = writes
         .iter()
-        .filter(|r| r.status == Some(422) && r.code.as_deref() == Some("validation_failed"))
+        .filter(|r| {
+            !r.injected && r.status == Some(422) && r.code.as_deref() == Some("validation_failed")
+        })
         .map(|r| r.summary())
         .collect();
     ctx.check_at(
@@ -288,6 +290,42 @@ pub async fn documents(ctx: &mut Ctx) -> Result<(), Abort> {
             writes.len()
         ),
         quoted(&refused),
+        None,
+    );
+    Ok(())
+}
+
+pub async fn unprocessable(ctx: &mut Ctx) -> Result<(), Abort> {
+    let shared = ctx.shared.clone();
+    let all = recording(&shared)?;
+    let mut judged = 0;
+    let mut repeated = Vec::new();
+    for (i, r) in all.iter().enumerate() {
+        if r.status != Some(422) || r.method == "GET" {
+            continue;
+        }
+        let Some(again) = next_same(all, i) else {
+            continue;
+        };
+        judged += 1;
+        if again.body_sha256 == r.body_sha256 {
+            repeated.push(format!(
+                "{} was refused with 422 and sent again unchanged as {}",
+                r.summary(),
+                again.summary()
+            ));
+        }
+    }
+    if judged == 0 {
+        return Err(Abort::Setup(
+            "the recording holds no request sent again after a 422".to_owned(),
+        ));
+    }
+    ctx.check_at(
+        "ERR-002",
+        repeated.is_empty(),
+        format!("each of the {judged} requests after a 422 changed (the error was acted on)"),
+        quoted(&repeated),
         None,
     );
     Ok(())

@@ -9,6 +9,7 @@
 mod judge;
 
 use crate::conformance::recording::Recorded;
+use crate::conformance::requirements::Capability;
 use crate::conformance::suite::{Abort, Shared, Suite, Target};
 
 pub static SUITE: Suite = Suite {
@@ -47,6 +48,14 @@ pub static SUITE: Suite = Suite {
             "Retry-After を待つ",
             "Waiting as Retry-After says",
             judge::retry_after
+        ),
+        test!(
+            "faults.unprocessable",
+            "422 のあと同じ要求を送り直さない",
+            "No same request again after a 422",
+            judge::unprocessable,
+            needs = [Capability::InjectedFaults],
+            last = false
         ),
         test!(
             "documents.valid",
@@ -92,6 +101,7 @@ mod tests {
             code: None,
             retry_after: None,
             issued: None,
+            injected: false,
         }
     }
 
@@ -141,6 +151,43 @@ mod tests {
         // Near the end of its life (the last minute), a new one is fine.
         let near = vec![token(1, 0, "t1", 300), token(2, 250_000, "t2", 300)];
         assert!(judged("tokens.reuse", near)[0].passed);
+    }
+
+    #[test]
+    fn a_retry_after_409_in_progress_must_keep_its_key() {
+        let path = "/v1/municipalities/012084/visits/v/submit";
+        let mut busy = request(1, 0, "POST", path);
+        busy.status = Some(409);
+        busy.code = Some("idempotency_in_progress".to_owned());
+        busy.idempotency_key = Some("k-1".to_owned());
+        let mut again = request(2, 1_000, "POST", path);
+        again.idempotency_key = Some("k-2".to_owned());
+        let checks = judged("idempotency.retries", vec![busy, again]);
+        assert!(!checks[0].passed, "{checks:?}");
+        assert!(checks[0].actual.contains("another key"), "{checks:?}");
+    }
+
+    #[test]
+    fn a_422_sent_again_unchanged_is_found_and_an_injected_one_is_no_invalid_document() {
+        let path = "/v1/municipalities/012084/visits/v/drafts/residentRecordCopy@0";
+        let mut refused = request(1, 0, "PATCH", path);
+        refused.status = Some(422);
+        refused.code = Some("validation_failed".to_owned());
+        refused.body_sha256 = Some("aaaa".to_owned());
+        refused.injected = true;
+        let mut same = request(2, 1_000, "PATCH", path);
+        same.body_sha256 = Some("aaaa".to_owned());
+        let checks = judged("faults.unprocessable", vec![refused.clone(), same.clone()]);
+        assert!(!checks[0].passed, "{checks:?}");
+        assert!(checks[0].actual.contains("unchanged"), "{checks:?}");
+        let mut corrected = same;
+        corrected.body_sha256 = Some("bbbb".to_owned());
+        let both = vec![refused.clone(), corrected.clone()];
+        assert!(judged("faults.unprocessable", both.clone())[0].passed);
+        // The injected refusal is not the app's invalid document; a real one is.
+        assert!(judged("documents.valid", both)[0].passed);
+        refused.injected = false;
+        assert!(!judged("documents.valid", vec![refused, corrected])[0].passed);
     }
 
     #[test]
