@@ -231,13 +231,19 @@ impl Default for LinkSettings {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ConformanceSettings {
-    /// Hours a session records its client's requests and serves its faults.
+    /// Hours a session records its client's requests and serves its faults; then it is
+    /// closed and its client revoked.
     pub session_hours: u64,
+    /// Sessions one client may have open at once (each holds a sandbox municipality).
+    pub max_open_per_client: u64,
 }
 
 impl Default for ConformanceSettings {
     fn default() -> Self {
-        Self { session_hours: 24 }
+        Self {
+            session_hours: 24,
+            max_open_per_client: 5,
+        }
     }
 }
 

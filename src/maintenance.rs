@@ -1,6 +1,7 @@
 //! Background work of every replica: purging expired idempotency keys, recording counted
-//! repeats of refused accesses, and checkpointing the audit chain. Each job is safe to run on
-//! every replica at once (the database serializes them), so no replica is special.
+//! repeats of refused accesses, checkpointing the audit chain, and closing conformance
+//! sessions past their time. Each job is safe to run on every replica at once (the database
+//! serializes them), so no replica is special.
 
 use std::future::Future;
 use std::time::Duration;
@@ -89,6 +90,19 @@ impl Maintenance {
                 async move {
                     let before = chrono::Utc::now() - crate::auth::KNOWN_GOOD_FOR;
                     s.purge_client_addresses(before).await
+                }
+            },
+        ));
+
+        let s = store.clone();
+        jobs.push(every(
+            "expired conformance sessions",
+            Duration::from_secs(300),
+            move || {
+                let s = s.clone();
+                async move {
+                    crate::conformance_sessions::service::close_expired(&s, chrono::Utc::now())
+                        .await
                 }
             },
         ));

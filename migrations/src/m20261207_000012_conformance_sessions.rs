@@ -42,6 +42,7 @@ enum ConformanceRequests {
     IssuedDigest,
     IssuedLifetime,
     Fault,
+    WebhookTaken,
 }
 
 #[derive(DeriveIden)]
@@ -109,6 +110,7 @@ impl MigrationTrait for Migration {
                     .col(string_null(ConformanceRequests::IssuedDigest))
                     .col(big_integer_null(ConformanceRequests::IssuedLifetime))
                     .col(string_null(ConformanceRequests::Fault))
+                    .col(boolean_null(ConformanceRequests::WebhookTaken))
                     .foreign_key(
                         ForeignKey::create()
                             .from(ConformanceRequests::Table, ConformanceRequests::SessionId)

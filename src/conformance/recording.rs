@@ -39,6 +39,9 @@ pub struct Recorded {
     /// Answered with a fault a conformance session injected, not by the gateway's own
     /// judgement (a capture never knows this).
     pub injected: bool,
+    /// For a webhook test a conformance session sent: whether the app's receiver took the
+    /// message (answered 2xx).
+    pub webhook_taken: Option<bool>,
 }
 
 impl Recorded {
@@ -186,6 +189,7 @@ pub fn from_har(bytes: &[u8]) -> Result<Vec<Recorded>, String> {
                 .and_then(|r| r.trim().parse().ok()),
             issued,
             injected: false,
+            webhook_taken: None,
         });
     }
     Ok(out)

@@ -41,6 +41,11 @@ pub struct Expect {
 pub enum Fault {
     /// The real answer, held back for the session's `slowAnswerSeconds`.
     Slow { slow: bool },
+    /// A webhook test message signed with a secret the receiver does not have.
+    Forged {
+        #[serde(rename = "forgedSignature")]
+        forged_signature: bool,
+    },
     /// A problem with this status and code, and `Retry-After` when given.
     Problem {
         status: u16,

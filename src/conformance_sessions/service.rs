@@ -37,6 +37,8 @@ pub enum SessionError {
     Invalid(Vec<FieldError>),
     #[error("every sandbox municipality is in use")]
     NoSandboxLeft,
+    #[error("the client has {0} sessions open, as many as it may")]
+    TooMany(u64),
     #[error("{0}")]
     Setup(String),
     #[error(transparent)]
@@ -102,6 +104,8 @@ pub struct Opened {
 pub struct Sandbox<'a> {
     pub importer: Importer<'a>,
     pub session_hours: u64,
+    /// Sessions one client may have open at once (each holds a sandbox municipality).
+    pub max_open_per_client: u64,
     /// Where the synthetic directory file is written before it is imported.
     pub work_dir: &'a Path,
 }
@@ -118,6 +122,12 @@ pub async fn open(
     now: DateTime<Utc>,
 ) -> Result<Opened, SessionError> {
     let (product, slow_seconds) = request.checked()?;
+    let opened_by = opener.client_id.clone().unwrap_or_default();
+    // Sandbox municipalities are few (590): one vendor must not take them all.
+    let open_now = store.open_conformance_sessions_of(&opened_by, now).await?;
+    if open_now >= sandbox.max_open_per_client {
+        return Err(SessionError::TooMany(open_now));
+    }
     let script = Script::built_in(SCRIPT).map_err(SessionError::Setup)?;
     let id = Uuid::now_v7();
     let in_use = store
@@ -167,7 +177,7 @@ pub async fn open(
     let hours = i64::try_from(sandbox.session_hours).unwrap_or(24);
     let session = Session {
         id,
-        opened_by: opener.client_id.clone().unwrap_or_default(),
+        opened_by,
         client_id: client.id.to_string(),
         lg_code,
         product,
@@ -232,6 +242,24 @@ pub async fn close(store: &Store, session: &Session, actor: &Actor) -> Result<bo
     }
     tracing::info!(session = %session.id, "conformance session closed");
     Ok(true)
+}
+
+/// Closes the sessions past their time (the maintenance job): their clients revoked. How
+/// many were closed.
+pub async fn close_expired(store: &Store, now: DateTime<Utc>) -> Result<u64, StoreError> {
+    let actor = Actor::system("conformance-sessions");
+    let mut closed = 0;
+    for session in store.expired_conformance_sessions(now).await? {
+        match close(store, &session, &actor).await {
+            Ok(true) => closed += 1,
+            Ok(false) => {}
+            Err(SessionError::Store(e)) => return Err(e),
+            Err(e) => {
+                tracing::warn!(session = %session.id, error = %e, "could not close an expired conformance session")
+            }
+        }
+    }
+    Ok(closed)
 }
 
 /// Judges the session's recording so far with its script's suite and writes the run (the

@@ -124,6 +124,37 @@ impl Store {
             .await?)
     }
 
+    /// The sessions `opened_by` has open at `now`.
+    pub async fn open_conformance_sessions_of(
+        &self,
+        opened_by: &str,
+        now: DateTime<Utc>,
+    ) -> Result<u64, StoreError> {
+        use sea_orm::PaginatorTrait;
+        Ok(session::Entity::find()
+            .filter(session::Column::OpenedBy.eq(opened_by))
+            .filter(session::Column::ClosedAt.is_null())
+            .filter(session::Column::ExpiresAt.gt(now))
+            .count(&self.db)
+            .await?)
+    }
+
+    /// Sessions past their time and not closed yet (their clients still hold secrets).
+    pub async fn expired_conformance_sessions(
+        &self,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Session>, StoreError> {
+        session::Entity::find()
+            .filter(session::Column::ClosedAt.is_null())
+            .filter(session::Column::ExpiresAt.lte(now))
+            .limit(100)
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .map(to_domain)
+            .collect()
+    }
+
     /// Marks the session closed (once) and records who did it; `false` when it was already.
     pub async fn close_conformance_session(
         &self,
@@ -233,6 +264,7 @@ impl Store {
             issued_digest: Set(r.issued.as_ref().map(|(d, _)| d.clone())),
             issued_lifetime: Set(r.issued.as_ref().map(|(_, l)| int(*l))),
             fault: Set(fault.map(str::to_owned)),
+            webhook_taken: Set(r.webhook_taken),
         }
         .into_active_model()
         .insert(&self.db)
@@ -276,6 +308,7 @@ impl Store {
                         )
                     }),
                     injected: row.fault.is_some(),
+                    webhook_taken: row.webhook_taken,
                 };
                 StoredRequest {
                     at,

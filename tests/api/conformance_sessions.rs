@@ -6,14 +6,16 @@
 //! key the gateway publishes, and fails once edited.
 
 use std::collections::BTreeSet;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use madoguchi::conformance::package;
+use madoguchi::conformance::{package, receiver};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use tempfile::TempDir;
 
-use crate::helpers::{Backend, TestApp, spawn_app};
+use crate::delivery::allow_loopback;
+use crate::helpers::{Backend, TestApp, spawn_app_with};
 use crate::pull::certificate_request;
 
 /// A counter app under test.
@@ -231,6 +233,98 @@ impl CounterApp {
             .call(Method::GET, &at("applications"), None, false, quick)
             .await;
         assert_eq!(applications.status, 200, "{}", applications.body);
+        self.test_the_receiver(&Receiver::start(Receiving::Verifying).await)
+            .await;
+    }
+
+    /// The script's webhook step: the receiver registered, then two test messages (the
+    /// first forged by the session).
+    async fn test_the_receiver(&self, receiver: &Receiver) {
+        let hooks = self.visits.replace("/visits", "/webhooks");
+        let quick = Duration::from_secs(30);
+        let registered = self
+            .call(
+                Method::POST,
+                &hooks,
+                Some(json!({"url": receiver.url})),
+                true,
+                quick,
+            )
+            .await;
+        assert_eq!(registered.status, 201, "{}", registered.body);
+        *receiver.secret.lock().unwrap() = registered.body["secret"].as_str().map(str::to_owned);
+        let test = format!(
+            "{hooks}/{}/test",
+            registered.body["webhookId"].as_str().unwrap()
+        );
+        for _ in 0..2 {
+            let sent = self.call(Method::POST, &test, None, false, quick).await;
+            assert_eq!(sent.status, 200, "{}", sent.body);
+        }
+    }
+}
+
+/// How the app's webhook receiver treats what it gets.
+#[derive(Clone, Copy, PartialEq)]
+enum Receiving {
+    /// Checks `webhook-signature` with its secret (401 when it does not verify).
+    Verifying,
+    /// Takes everything.
+    Trusting,
+}
+
+/// The app's webhook receiver on loopback.
+struct Receiver {
+    url: String,
+    secret: Arc<Mutex<Option<String>>>,
+}
+
+impl Receiver {
+    async fn start(how: Receiving) -> Self {
+        use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
+        let secret: Arc<Mutex<Option<String>>> = Arc::default();
+        let known = secret.clone();
+        let server = HttpServer::new(move || {
+            let known = known.clone();
+            App::new().route(
+                "/hooks",
+                web::post().to(move |req: HttpRequest, body: web::Bytes| {
+                    let known = known.clone();
+                    async move {
+                        let header = |n: &str| {
+                            req.headers()
+                                .get(n)
+                                .and_then(|v| v.to_str().ok())
+                                .unwrap_or_default()
+                                .to_owned()
+                        };
+                        let secret = known.lock().unwrap().clone().unwrap_or_default();
+                        let verifies = receiver::signature_verifies(
+                            &secret,
+                            &header("webhook-id"),
+                            &header("webhook-timestamp"),
+                            &body,
+                            &header("webhook-signature"),
+                        );
+                        if how == Receiving::Verifying && !verifies {
+                            HttpResponse::Unauthorized().finish()
+                        } else {
+                            HttpResponse::NoContent().finish()
+                        }
+                    }
+                }),
+            )
+        })
+        .workers(1)
+        .disable_signals()
+        .bind("127.0.0.1:0")
+        .unwrap();
+        let address = server.addrs()[0];
+        tokio::spawn(server.run());
+        Self {
+            url: format!("http://{address}/hooks"),
+            secret,
+        }
     }
 }
 
@@ -298,7 +392,11 @@ async fn recorded(app: &TestApp, vendor: &str, id: &str, n: u64) -> Value {
 }
 
 async fn a_counter_app_is_judged_in_a_conformance_session(backend: Backend) {
-    let app = spawn_app(backend).await;
+    let app = spawn_app_with(backend, |s| {
+        allow_loopback(s);
+        s.conformance.max_open_per_client = 3;
+    })
+    .await;
     let vendor = app.register_client(&["conformance"], &[]).await;
     let vendor = app.token_for(&vendor.id, &vendor.secret).await;
     // Without the scope, no session.
@@ -325,7 +423,7 @@ async fn a_counter_app_is_judged_in_a_conformance_session(backend: Backend) {
     let lg = session["lgCode"].as_str().unwrap();
     assert!(lg.starts_with("474"), "a sandbox code: {lg}");
     assert_eq!(session["state"], "open");
-    assert_eq!(session["steps"].as_array().unwrap().len(), 8);
+    assert_eq!(session["steps"].as_array().unwrap().len(), 9);
     assert_eq!(session["steps"][1]["fault"]["status"], 503);
 
     // The session's client acts for its sandbox alone.
@@ -345,7 +443,7 @@ async fn a_counter_app_is_judged_in_a_conformance_session(backend: Backend) {
 
     let id = session["id"].as_str().unwrap();
     // The held-back confirm is recorded when its answer is released (at most 5 s on).
-    let seen = recorded(&app, &vendor, id, 14).await;
+    let seen = recorded(&app, &vendor, id, 17).await;
     let undone: Vec<&Value> = seen["steps"]
         .as_array()
         .unwrap()
@@ -368,6 +466,7 @@ async fn a_counter_app_is_judged_in_a_conformance_session(backend: Backend) {
         "RETRY-001",
         "DOC-001",
         "ERR-002",
+        "HOOK-001",
     ]);
     assert_eq!(ids(&judged, "met"), tested, "{:#}", judged["tests"]);
     assert_eq!(judged["verdict"], "conformant");
@@ -424,7 +523,7 @@ async fn a_counter_app_is_judged_in_a_conformance_session(backend: Backend) {
     let careless = CounterApp::start(&app, &second, Conduct::Careless).await;
     careless.follow_the_script().await;
     // Token, three visit attempts, and the rest of the script as above.
-    recorded(&app, &vendor, second["id"].as_str().unwrap(), 14).await;
+    recorded(&app, &vendor, second["id"].as_str().unwrap(), 17).await;
     let judged: Value = report(&app, &vendor, &second, "json")
         .await
         .json()
@@ -454,6 +553,39 @@ async fn a_counter_app_is_judged_in_a_conformance_session(backend: Backend) {
         "{retries}"
     );
 
+    // A receiver that takes a forged message is named for it.
+    let third = open_session(&app, &vendor).await;
+    let trusting = CounterApp::start(&app, &third, Conduct::Careful).await;
+    trusting
+        .test_the_receiver(&Receiver::start(Receiving::Trusting).await)
+        .await;
+    let judged: Value = report(&app, &vendor, &third, "json")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        ids(&judged, "not_met"),
+        set(&["HOOK-001"]),
+        "{:#}",
+        judged["tests"]
+    );
+
+    // Three open: as many as this client may.
+    let r = app
+        .http
+        .post(app.url("/v1/conformance/sessions"))
+        .bearer_auth(&vendor)
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::CONFLICT);
+    assert!(
+        r.text().await.unwrap().contains("close"),
+        "the answer says what to do"
+    );
+
     // Closed: the session's client gets no more tokens; the report stays.
     let second_id = second["id"].as_str().unwrap();
     let r = app
@@ -474,5 +606,38 @@ async fn a_counter_app_is_judged_in_a_conformance_session(backend: Backend) {
         .await;
     assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
     report(&app, &vendor, &second, "json").await;
+    // One closed: another may be opened.
+    open_session(&app, &vendor).await;
 }
 crate::storage_test!(a_counter_app_is_judged_in_a_conformance_session);
+
+async fn a_session_past_its_time_is_closed_and_its_client_revoked(backend: Backend) {
+    let app = spawn_app_with(backend, |s| s.conformance.session_hours = 0).await;
+    let vendor = app.register_client(&["conformance"], &[]).await;
+    let vendor = app.token_for(&vendor.id, &vendor.secret).await;
+    let session = open_session(&app, &vendor).await;
+    assert_eq!(session["state"], "expired");
+    // What the maintenance job does every five minutes.
+    let closed =
+        madoguchi::conformance_sessions::service::close_expired(&app.store, chrono::Utc::now())
+            .await
+            .unwrap();
+    assert_eq!(closed, 1);
+    let id = session["id"].as_str().unwrap();
+    let seen: Value = app
+        .get(&format!("/v1/conformance/sessions/{id}"), &vendor)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(seen["state"], "closed");
+    let r = app
+        .request_token(
+            session["clientId"].as_str().unwrap(),
+            session["clientSecret"].as_str().unwrap(),
+            None,
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+}
+crate::storage_test!(a_session_past_its_time_is_closed_and_its_client_revoked);

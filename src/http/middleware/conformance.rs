@@ -12,6 +12,7 @@ use std::future::{Ready, ready};
 use std::rc::Rc;
 use std::sync::Arc;
 
+use actix_web::HttpMessage;
 use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{Payload, Service, ServiceRequest, ServiceResponse, Transform, forward_ready};
 use actix_web::http::header;
@@ -36,6 +37,13 @@ use crate::store::Store;
 use crate::validation::{FieldError, push_pointer_token};
 
 const TOKEN_PATH: &str = "/oauth/token";
+/// The contract's route that sends an endpoint a test message.
+const WEBHOOK_TEST: &str = "/v1/municipalities/{lgCode}/webhooks/{webhookId}/test";
+
+/// Set on a webhook test request whose message the script forges: the handler signs it with
+/// a secret the receiver does not have.
+#[derive(Debug, Clone, Copy)]
+pub struct ForgedWebhookSignature;
 
 /// Wraps the whole application, inside the problem renderer (a fault is an [`ApiError`] it
 /// renders) and outside the request deadline (a slow answer is not the handler's time).
@@ -112,21 +120,27 @@ struct Pending {
     fault: Option<String>,
 }
 
+/// What a request was answered, as the judges read it.
+#[derive(Default)]
+struct Answered {
+    status: Option<u16>,
+    code: Option<String>,
+    retry_after: Option<u64>,
+    issued: Option<(String, u64)>,
+    webhook_taken: Option<bool>,
+}
+
 impl Pending {
-    async fn finish(
-        mut self,
-        status: Option<u16>,
-        code: Option<String>,
-        retry_after: Option<u64>,
-        issued: Option<(String, u64)>,
-    ) {
+    /// Kept with its answer; `Answered::default()` for none.
+    async fn finish(mut self, answered: Answered) {
         let Some(mut recorded) = self.recorded.take() else {
             return;
         };
-        recorded.status = status;
-        recorded.code = code;
-        recorded.retry_after = retry_after;
-        recorded.issued = issued;
+        recorded.status = answered.status;
+        recorded.code = answered.code;
+        recorded.retry_after = answered.retry_after;
+        recorded.issued = answered.issued;
+        recorded.webhook_taken = answered.webhook_taken;
         save(
             &self.store,
             self.session.id,
@@ -290,6 +304,7 @@ where
                 retry_after: None,
                 issued: None,
                 injected: false,
+                webhook_taken: None,
             };
             let mut pending = Pending {
                 store: state.store.clone(),
@@ -330,7 +345,12 @@ where
                             let status = problem.status.as_u16();
                             let code = problem.kind.code().to_owned();
                             pending
-                                .finish(Some(status), Some(code), retry_after, None)
+                                .finish(Answered {
+                                    status: Some(status),
+                                    code: Some(code),
+                                    retry_after,
+                                    ..Answered::default()
+                                })
                                 .await;
                             return Ok(req.error_response(problem));
                         }
@@ -344,6 +364,9 @@ where
                             ))
                             .await;
                             held_back = true;
+                        }
+                        Fault::Forged { .. } => {
+                            req.extensions_mut().insert(ForgedWebhookSignature);
                         }
                     }
                 }
@@ -360,7 +383,7 @@ where
                     .await
                     .unwrap_or(false);
                 if again {
-                    pending.finish(None, None, None, None).await;
+                    pending.finish(Answered::default()).await;
                     return Ok(response);
                 }
             }
@@ -375,24 +398,33 @@ where
                 .get(header::RETRY_AFTER)
                 .and_then(|v| v.to_str().ok())
                 .and_then(|v| v.trim().parse().ok());
-            if !(is_token_request && response.status().is_success()) {
-                pending.finish(Some(status), code, retry_after, None).await;
+            let answered = Answered {
+                status: Some(status),
+                code,
+                retry_after,
+                ..Answered::default()
+            };
+            let is_webhook_test = template.as_deref() == Some(WEBHOOK_TEST);
+            if !((is_token_request || is_webhook_test) && response.status().is_success()) {
+                pending.finish(answered).await;
                 return Ok(response);
             }
-            // A token issued: kept as its digest and lifetime, the body passed on unchanged.
+            // A token issued (kept as its digest and lifetime), or what the app's receiver did
+            // with a test message: read from the body, which is passed on unchanged.
             let (req, response) = response.into_parts();
             let (head, body) = response.into_parts();
             let bytes = actix_web::body::to_bytes(body).await.unwrap_or_default();
-            let issued = serde_json::from_slice::<serde_json::Value>(&bytes)
-                .ok()
-                .and_then(|v| {
-                    Some((
-                        token_digest(v["access_token"].as_str()?),
-                        v["expires_in"].as_u64().unwrap_or(0),
-                    ))
-                });
+            let json = serde_json::from_slice::<serde_json::Value>(&bytes).unwrap_or_default();
+            let issued = json["access_token"]
+                .as_str()
+                .map(|t| (token_digest(t), json["expires_in"].as_u64().unwrap_or(0)));
+            let webhook_taken = json["delivered"].as_bool().filter(|_| is_webhook_test);
             pending
-                .finish(Some(status), code, retry_after, issued)
+                .finish(Answered {
+                    issued,
+                    webhook_taken,
+                    ..answered
+                })
                 .await;
             Ok(ServiceResponse::new(
                 req,

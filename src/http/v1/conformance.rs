@@ -78,6 +78,9 @@ pub struct FaultDto {
     pub retry_after: Option<u64>,
     /// The real answer, held back for `slowAnswerSeconds`.
     pub slow: bool,
+    /// A webhook test message signed with a secret the receiver does not have: the receiver
+    /// must refuse it.
+    pub forged_signature: bool,
 }
 
 /// Both languages.
@@ -234,6 +237,14 @@ fn session_dto(
                         code: None,
                         retry_after: None,
                         slow: true,
+                        forged_signature: false,
+                    },
+                    Fault::Forged { .. } => FaultDto {
+                        status: None,
+                        code: None,
+                        retry_after: None,
+                        slow: false,
+                        forged_signature: true,
                     },
                     Fault::Problem {
                         status,
@@ -244,6 +255,7 @@ fn session_dto(
                         code: Some(code.clone()),
                         retry_after: *retry_after,
                         slow: false,
+                        forged_signature: false,
                     },
                 }),
                 done: p.done,
@@ -263,6 +275,17 @@ impl From<SessionError> for ApiError {
                 Text::new(
                     "空いているサンドボックスの団体がありません。運用者に連絡してください。",
                     "Every sandbox municipality is in use; ask the operator.",
+                ),
+            ),
+            SessionError::TooMany(n) => ApiError::new(
+                ProblemKind::Conflict,
+                Text::new(
+                    format!(
+                        "このクライアントは適合性試験セッションを{n}件開いています。終わったセッションを閉じてから開いてください(POST …/close)。"
+                    ),
+                    format!(
+                        "This client has {n} conformance sessions open, as many as it may; close one it has finished with (POST …/close) first."
+                    ),
                 ),
             ),
             SessionError::Setup(s) => ApiError::internal(s),
@@ -309,7 +332,7 @@ async fn session_of(
         (status = 201, description = "Opened; clientSecret is shown only now", body = CreatedSessionDto,
             headers(("Location" = String, description = "URL of the session"))),
         (status = 403, description = "Scope conformance missing", body = ProblemDoc, content_type = "application/problem+json"),
-        (status = 409, description = "Every sandbox municipality is in use, or a request with the same Idempotency-Key is still running", body = ProblemDoc, content_type = "application/problem+json"),
+        (status = 409, description = "The client has as many sessions open as it may (conformance.max_open_per_client), every sandbox municipality is in use, or a request with the same Idempotency-Key is still running", body = ProblemDoc, content_type = "application/problem+json"),
         (status = 422, description = "Invalid fields (all listed in errors[]), or an Idempotency-Key reused for another request", body = ProblemDoc, content_type = "application/problem+json"),
         (status = 429, description = "The client holds as many Idempotency-Keys as it may; Retry-After says when the oldest expires", body = ProblemDoc, content_type = "application/problem+json"),
     ),
@@ -335,6 +358,7 @@ pub async fn open_session(
             server_key: state.server_key.as_ref(),
         },
         session_hours: state.settings.conformance.session_hours,
+        max_open_per_client: state.settings.conformance.max_open_per_client,
         work_dir: &work_dir,
     };
     let request = OpenRequest {

@@ -3,7 +3,7 @@
 //! registered it and receives the messages about the visits that client opened, signed as
 //! Standard Webhooks describes (`webhook-id`, `webhook-timestamp`, `webhook-signature`).
 
-use actix_web::{HttpResponse, delete, get, post, web};
+use actix_web::{HttpMessage, HttpRequest, HttpResponse, delete, get, post, web};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -354,6 +354,7 @@ pub async fn test_webhook(
     auth: Authorized<scopes::Visits>,
     state: web::Data<AppState>,
     path: web::Path<(String, Uuid)>,
+    req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
     let code = auth.municipality()?;
     let id = path.into_inner().1;
@@ -368,11 +369,22 @@ pub async fn test_webhook(
     let timeout =
         std::time::Duration::from_secs(state.settings.link.webhooks.timeout_seconds.max(1));
     let http = state.egress.client(timeout);
+    // A conformance session's script may forge this one: signed with a secret nobody has,
+    // which the app's receiver must refuse.
+    let forged = req
+        .extensions()
+        .get::<crate::http::middleware::conformance::ForgedWebhookSignature>()
+        .is_some();
+    let secrets = if forged {
+        vec![webhooks::new_secret().map_err(ApiError::internal)?]
+    } else {
+        target.secrets.clone()
+    };
     let sent = crate::link::connectors::webhook::send(
         &http,
         &state.egress,
         &target.url,
-        &target.secrets,
+        &secrets,
         &message_id.to_string(),
         &payload,
     )

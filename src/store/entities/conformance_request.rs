@@ -22,6 +22,8 @@ pub struct Model {
     pub issued_lifetime: Option<i64>,
     /// The script step whose fault answered this request.
     pub fault: Option<String>,
+    /// For a webhook test: whether the app's receiver took the message.
+    pub webhook_taken: Option<bool>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -330,3 +330,46 @@ pub async fn unprocessable(ctx: &mut Ctx) -> Result<(), Abort> {
     );
     Ok(())
 }
+
+pub async fn webhooks(ctx: &mut Ctx) -> Result<(), Abort> {
+    let shared = ctx.shared.clone();
+    let all = recording(&shared)?;
+    let sent: Vec<&Recorded> = all.iter().filter(|r| r.webhook_taken.is_some()).collect();
+    let forged: Vec<&&Recorded> = sent.iter().filter(|r| r.injected).collect();
+    let genuine: Vec<&&Recorded> = sent.iter().filter(|r| !r.injected).collect();
+    if forged.is_empty() || genuine.is_empty() {
+        return Err(Abort::Setup(format!(
+            "the recording holds {} forged and {} genuine webhook test messages; the script's webhook step sends one of each",
+            forged.len(),
+            genuine.len()
+        )));
+    }
+    let mut wrong = Vec::new();
+    for r in &forged {
+        if r.webhook_taken == Some(true) {
+            wrong.push(format!(
+                "{}: the receiver took a message signed with a wrong secret",
+                r.summary()
+            ));
+        }
+    }
+    // A receiver that refuses everything would refuse the forged one too: it must take a
+    // genuine one for its refusal to mean it verified.
+    if genuine.iter().all(|r| r.webhook_taken != Some(true)) {
+        wrong.push(format!(
+            "{}: the receiver refused a correctly signed message too",
+            genuine[0].summary()
+        ));
+    }
+    ctx.check_at(
+        "HOOK-001",
+        wrong.is_empty(),
+        format!(
+            "the {} forged test message(s) refused and a genuine one taken",
+            forged.len()
+        ),
+        quoted(&wrong),
+        None,
+    );
+    Ok(())
+}

@@ -58,6 +58,14 @@ pub static SUITE: Suite = Suite {
             last = false
         ),
         test!(
+            "webhooks.verified",
+            "Webhook の署名の検証",
+            "Webhooks verified before they are trusted",
+            judge::webhooks,
+            needs = [Capability::InjectedFaults],
+            last = false
+        ),
+        test!(
             "documents.valid",
             "検証に通る文書",
             "Documents that validate",
@@ -102,6 +110,7 @@ mod tests {
             retry_after: None,
             issued: None,
             injected: false,
+            webhook_taken: None,
         }
     }
 
@@ -188,6 +197,35 @@ mod tests {
         assert!(judged("documents.valid", both)[0].passed);
         refused.injected = false;
         assert!(!judged("documents.valid", vec![refused, corrected])[0].passed);
+    }
+
+    #[test]
+    fn a_receiver_that_takes_a_forged_webhook_or_refuses_every_one_is_found() {
+        let path = "/v1/municipalities/012084/webhooks/w/test";
+        let test = |n: u32, forged: bool, taken: bool| Recorded {
+            injected: forged,
+            webhook_taken: Some(taken),
+            ..request(n, u64::from(n) * 1000, "POST", path)
+        };
+        assert!(
+            judged(
+                "webhooks.verified",
+                vec![test(1, true, false), test(2, false, true)]
+            )[0]
+            .passed
+        );
+        let trusting = judged(
+            "webhooks.verified",
+            vec![test(1, true, true), test(2, false, true)],
+        );
+        assert!(!trusting[0].passed);
+        assert!(trusting[0].actual.contains("wrong secret"), "{trusting:?}");
+        let deaf = judged(
+            "webhooks.verified",
+            vec![test(1, true, false), test(2, false, false)],
+        );
+        assert!(!deaf[0].passed);
+        assert!(deaf[0].actual.contains("correctly signed"), "{deaf:?}");
     }
 
     #[test]
