@@ -58,12 +58,13 @@ pub fn generate_key_pair() -> Result<(String, String), String> {
     Ok((pair.serialize_pem(), pair.public_key_pem()))
 }
 
-fn files_of(dir: &Path) -> Result<Vec<FileEntry>, String> {
-    fn walk(root: &Path, dir: &Path, out: &mut Vec<FileEntry>) -> Result<(), String> {
+/// Every file under `dir`, as its path relative to `dir` (with `/`) and its full path, in path
+/// order: what the manifest lists and what a package holds.
+pub fn run_files(dir: &Path) -> Result<Vec<(String, PathBuf)>, String> {
+    fn walk(root: &Path, dir: &Path, out: &mut Vec<(String, PathBuf)>) -> Result<(), String> {
         let entries = std::fs::read_dir(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
         for entry in entries {
-            let entry = entry.map_err(|e| e.to_string())?;
-            let path = entry.path();
+            let path = entry.map_err(|e| e.to_string())?.path();
             if path.is_dir() {
                 walk(root, &path, out)?;
                 continue;
@@ -73,22 +74,29 @@ fn files_of(dir: &Path) -> Result<Vec<FileEntry>, String> {
                 .map_err(|e| e.to_string())?
                 .to_string_lossy()
                 .replace('\\', "/");
-            if relative == MANIFEST || relative == SIGNATURE {
-                continue;
-            }
-            let bytes = std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
-            out.push(FileEntry {
-                path: relative,
-                size: bytes.len() as u64,
-                sha256: hex::encode(Sha256::digest(&bytes)),
-            });
+            out.push((relative, path));
         }
         Ok(())
     }
     let mut out = Vec::new();
     walk(dir, dir, &mut out)?;
-    out.sort_by(|a, b| a.path.cmp(&b.path));
+    out.sort();
     Ok(out)
+}
+
+fn files_of(dir: &Path) -> Result<Vec<FileEntry>, String> {
+    run_files(dir)?
+        .into_iter()
+        .filter(|(relative, _)| relative != MANIFEST && relative != SIGNATURE)
+        .map(|(relative, path)| {
+            let bytes = std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+            Ok(FileEntry {
+                path: relative,
+                size: bytes.len() as u64,
+                sha256: hex::encode(Sha256::digest(&bytes)),
+            })
+        })
+        .collect()
 }
 
 /// Writes the manifest of `dir` and, with a key, its signature.

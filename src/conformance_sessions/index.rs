@@ -41,7 +41,10 @@ impl SessionIndex {
         let store = self.store.clone();
         self.any_open
             .get_with((), async move {
-                match store.open_conformance_sessions(crate::clock::now()).await {
+                match store
+                    .open_conformance_sessions(None, crate::clock::now())
+                    .await
+                {
                     Ok(n) => n > 0,
                     Err(e) => {
                         tracing::warn!(error = %e, "could not count open conformance sessions");

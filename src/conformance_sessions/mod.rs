@@ -97,25 +97,25 @@ pub fn progress(
     rows: &[StoredRequest],
     served: &[String],
 ) -> Vec<StepProgress> {
+    // Each request's operation, found once.
     let contract = Contract::shared().ok();
+    let answered: Vec<(String, String, bool)> = rows
+        .iter()
+        .filter_map(|r| {
+            let template = contract?.template_of(&r.recorded.method, &r.recorded.path)?;
+            let success = r.recorded.status.is_some_and(|s| (200..300).contains(&s));
+            Some((r.recorded.method.clone(), template, success))
+        })
+        .collect();
     script
         .steps
         .iter()
-        .map(|step| {
-            let of_step = |r: &&StoredRequest| {
-                r.recorded.method == step.expect.method
-                    && contract
-                        .and_then(|c| c.template_of(&r.recorded.method, &r.recorded.path))
-                        .is_some_and(|t| t == step.expect.path)
-            };
-            StepProgress {
-                id: step.id.clone(),
-                done: rows
-                    .iter()
-                    .filter(of_step)
-                    .any(|r| r.recorded.status.is_some_and(|s| (200..300).contains(&s))),
-                fault_served: served.contains(&step.id),
-            }
+        .map(|step| StepProgress {
+            id: step.id.clone(),
+            done: answered.iter().any(|(method, template, success)| {
+                *success && *method == step.expect.method && *template == step.expect.path
+            }),
+            fault_served: served.contains(&step.id),
         })
         .collect()
 }

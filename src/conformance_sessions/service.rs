@@ -97,7 +97,6 @@ impl OpenRequest {
 pub struct Opened {
     pub session: Session,
     pub client_secret: ClientSecret,
-    pub script: Script,
 }
 
 /// What opening a session needs besides the store: how to read the sandbox's directory file.
@@ -117,6 +116,7 @@ pub struct Sandbox<'a> {
 pub async fn open(
     store: &Store,
     sandbox: &Sandbox<'_>,
+    script: &Script,
     opener: &Actor,
     request: &OpenRequest,
     now: DateTime<Utc>,
@@ -124,11 +124,12 @@ pub async fn open(
     let (product, slow_seconds) = request.checked()?;
     let opened_by = opener.client_id.clone().unwrap_or_default();
     // Sandbox municipalities are few (590): one vendor must not take them all.
-    let open_now = store.open_conformance_sessions_of(&opened_by, now).await?;
+    let open_now = store
+        .open_conformance_sessions(Some(&opened_by), now)
+        .await?;
     if open_now >= sandbox.max_open_per_client {
         return Err(SessionError::TooMany(open_now));
     }
-    let script = Script::built_in(SCRIPT).map_err(SessionError::Setup)?;
     let id = Uuid::now_v7();
     let in_use = store
         .municipalities_in_range(
@@ -191,7 +192,6 @@ pub async fn open(
     Ok(Opened {
         session,
         client_secret,
-        script,
     })
 }
 
@@ -267,11 +267,11 @@ pub async fn close_expired(store: &Store, now: DateTime<Utc>) -> Result<u64, Sto
 pub async fn judge(
     store: &Store,
     session: &Session,
+    script: &Script,
     key: Option<SigningKey>,
     sut_url: reqwest::Url,
     out: &Path,
 ) -> Result<Report, SessionError> {
-    let script = Script::built_in(SCRIPT).map_err(SessionError::Setup)?;
     let suite = crate::conformance::suite(&script.suite)
         .ok_or_else(|| SessionError::Setup(format!("no suite {}", script.suite)))?;
     let rows = store.conformance_requests(session.id).await?;

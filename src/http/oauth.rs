@@ -98,7 +98,7 @@ fn form_decode(s: &str) -> Option<String> {
         .map(|c| c.into_owned())
 }
 
-fn basic_credentials(req: &HttpRequest) -> Result<Option<(String, String)>, ApiError> {
+pub(crate) fn basic_credentials(req: &HttpRequest) -> Result<Option<(String, String)>, ApiError> {
     let Some(value) = req.headers().get(header::AUTHORIZATION) else {
         return Ok(None);
     };

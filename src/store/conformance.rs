@@ -114,29 +114,21 @@ impl Store {
             .transpose()
     }
 
-    /// How many sessions are open at `now` (none: the recorder has nothing to look for).
-    pub async fn open_conformance_sessions(&self, now: DateTime<Utc>) -> Result<u64, StoreError> {
-        use sea_orm::PaginatorTrait;
-        Ok(session::Entity::find()
-            .filter(session::Column::ClosedAt.is_null())
-            .filter(session::Column::ExpiresAt.gt(now))
-            .count(&self.db)
-            .await?)
-    }
-
-    /// The sessions `opened_by` has open at `now`.
-    pub async fn open_conformance_sessions_of(
+    /// How many sessions are open at `now`: all of them (none: the recorder has nothing to
+    /// look for), or those `opened_by` opened.
+    pub async fn open_conformance_sessions(
         &self,
-        opened_by: &str,
+        opened_by: Option<&str>,
         now: DateTime<Utc>,
     ) -> Result<u64, StoreError> {
         use sea_orm::PaginatorTrait;
-        Ok(session::Entity::find()
-            .filter(session::Column::OpenedBy.eq(opened_by))
+        let mut open = session::Entity::find()
             .filter(session::Column::ClosedAt.is_null())
-            .filter(session::Column::ExpiresAt.gt(now))
-            .count(&self.db)
-            .await?)
+            .filter(session::Column::ExpiresAt.gt(now));
+        if let Some(client) = opened_by {
+            open = open.filter(session::Column::OpenedBy.eq(client));
+        }
+        Ok(open.count(&self.db).await?)
     }
 
     /// Sessions past their time and not closed yet (their clients still hold secrets).

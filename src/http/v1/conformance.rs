@@ -13,6 +13,7 @@ use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use crate::auth::Scope;
+use crate::conformance::package;
 use crate::conformance_sessions::script::{Fault, Script};
 use crate::conformance_sessions::service::{self, OpenRequest, Sandbox, SessionError};
 use crate::conformance_sessions::{self as sessions, Session};
@@ -81,6 +82,35 @@ pub struct FaultDto {
     /// A webhook test message signed with a secret the receiver does not have: the receiver
     /// must refuse it.
     pub forged_signature: bool,
+}
+
+impl From<&Fault> for FaultDto {
+    fn from(fault: &Fault) -> Self {
+        let none = Self {
+            status: None,
+            code: None,
+            retry_after: None,
+            slow: false,
+            forged_signature: false,
+        };
+        match fault {
+            Fault::Slow { .. } => Self { slow: true, ..none },
+            Fault::Forged { .. } => Self {
+                forged_signature: true,
+                ..none
+            },
+            Fault::Problem {
+                status,
+                code,
+                retry_after,
+            } => Self {
+                status: Some(*status),
+                code: Some(code.clone()),
+                retry_after: *retry_after,
+                ..none
+            },
+        }
+    }
 }
 
 /// Both languages.
@@ -231,33 +261,7 @@ fn session_dto(
                     method: step.expect.method.clone(),
                     path: step.expect.path.clone(),
                 },
-                fault: step.fault.as_ref().map(|f| match f {
-                    Fault::Slow { .. } => FaultDto {
-                        status: None,
-                        code: None,
-                        retry_after: None,
-                        slow: true,
-                        forged_signature: false,
-                    },
-                    Fault::Forged { .. } => FaultDto {
-                        status: None,
-                        code: None,
-                        retry_after: None,
-                        slow: false,
-                        forged_signature: true,
-                    },
-                    Fault::Problem {
-                        status,
-                        code,
-                        retry_after,
-                    } => FaultDto {
-                        status: Some(*status),
-                        code: Some(code.clone()),
-                        retry_after: *retry_after,
-                        slow: false,
-                        forged_signature: false,
-                    },
-                }),
+                fault: step.fault.as_ref().map(FaultDto::from),
                 done: p.done,
                 fault_served: p.fault_served,
             })
@@ -368,13 +372,14 @@ pub async fn open_session(
     let opened = service::open(
         &state.store,
         &sandbox,
+        &state.conformance.script,
         &auth.actor,
         &request,
         crate::clock::now(),
     )
     .await?;
     state.conformance.forget(&opened.session.client_id).await;
-    let session = session_dto(&opened.session, &opened.script, &[], &[]);
+    let session = session_dto(&opened.session, &state.conformance.script, &[], &[]);
     Ok(HttpResponse::Created()
         .insert_header((
             header::LOCATION,
@@ -465,27 +470,15 @@ impl Drop for RunDir {
 }
 
 /// The run's files as a POSIX tar, in path order.
-fn tar_of(dir: &Path) -> std::io::Result<Vec<u8>> {
-    fn files(root: &Path, dir: &Path, out: &mut Vec<(String, PathBuf)>) -> std::io::Result<()> {
-        for entry in std::fs::read_dir(dir)? {
-            let path = entry?.path();
-            if path.is_dir() {
-                files(root, &path, out)?;
-            } else if let Ok(rel) = path.strip_prefix(root) {
-                out.push((rel.to_string_lossy().replace('\\', "/"), path.clone()));
-            }
-        }
-        Ok(())
-    }
-    let mut all = Vec::new();
-    files(dir, dir, &mut all)?;
-    all.sort();
+fn tar_of(dir: &Path) -> Result<Vec<u8>, String> {
     let mut builder = tar::Builder::new(Vec::new());
     builder.mode(tar::HeaderMode::Deterministic);
-    for (name, path) in all {
-        builder.append_path_with_name(&path, &name)?;
+    for (name, path) in package::run_files(dir)? {
+        builder
+            .append_path_with_name(&path, &name)
+            .map_err(|e| format!("{name}: {e}"))?;
     }
-    builder.into_inner()
+    builder.into_inner().map_err(|e| e.to_string())
 }
 
 /// The report of what the session's client sent so far, judged by the `counter-app` suite:
@@ -535,7 +528,15 @@ pub async fn get_report(
             .join("madoguchi-conformance")
             .join(format!("report-{}", Uuid::new_v4())),
     );
-    service::judge(&state.store, &session, Some(key), sut, &dir.0).await?;
+    service::judge(
+        &state.store,
+        &session,
+        &state.conformance.script,
+        Some(key),
+        sut,
+        &dir.0,
+    )
+    .await?;
     let read = |name: &str| std::fs::read(dir.0.join(name)).map_err(ApiError::internal);
     let response = match query.format.unwrap_or_default() {
         ReportFormatDto::Json => HttpResponse::Ok()
