@@ -12,3 +12,10 @@ pub fn now() -> chrono::DateTime<chrono::Utc> {
 pub fn japan_day(at: chrono::DateTime<chrono::Utc>) -> chrono::NaiveDate {
     (at + chrono::Duration::hours(9)).date_naive()
 }
+
+/// The time of day in Japan (+09:00) of an instant, as `HH:MM`.
+pub fn japan_time(at: chrono::DateTime<chrono::Utc>) -> String {
+    (at + chrono::Duration::hours(9))
+        .format("%H:%M")
+        .to_string()
+}

@@ -37,6 +37,7 @@ pub struct Settings {
     pub audit: AuditSettings,
     pub card: CardSettings,
     pub conformance: ConformanceSettings,
+    pub console: ConsoleSettings,
     pub link: LinkSettings,
 }
 
@@ -243,6 +244,30 @@ impl Default for ConformanceSettings {
         Self {
             session_hours: 24,
             max_open_per_client: 5,
+        }
+    }
+}
+
+/// The counter console under `/counter` (see docs/console.md).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ConsoleSettings {
+    /// Minutes without a request after which a console session is logged out (a warning with
+    /// 延長する shows a minute before).
+    pub idle_minutes: u64,
+    /// Password checks (argon2id, ~19 MiB and ~20 ms each) run at once per replica.
+    pub password_checks: usize,
+    /// Milliseconds a login waits for a password check before it is refused as busy
+    /// (429 with Retry-After).
+    pub password_wait_ms: u64,
+}
+
+impl Default for ConsoleSettings {
+    fn default() -> Self {
+        Self {
+            idle_minutes: 15,
+            password_checks: 2,
+            password_wait_ms: 2000,
         }
     }
 }
@@ -586,6 +611,7 @@ impl Default for Settings {
             audit: AuditSettings::default(),
             card: CardSettings::default(),
             conformance: ConformanceSettings::default(),
+            console: ConsoleSettings::default(),
             link: LinkSettings::default(),
         }
     }

@@ -68,6 +68,9 @@ pub struct DemoCredentials {
     pub client_id: Uuid,
     pub client_secret: String,
     pub lg_code: LgCode,
+    /// The demo clerk of the console (a supervisor), and their password.
+    pub staff_login: String,
+    pub staff_password: String,
 }
 
 pub const DEMO_LG_CODE: &str = "012084";
@@ -125,11 +128,31 @@ async fn seed_demo(store: &Store) -> Result<Option<DemoCredentials>, StartupErro
     )
     .await
     .map_err(|e| StartupError::Demo(e.to_string()))?;
-    tracing::info!(client_id = %client.id, "created the demo municipality and client");
+    let staff_password = crate::staff::session::random_token()
+        .map(|t| t[..16].to_owned())
+        .ok_or_else(|| StartupError::Demo("no random password".to_owned()))?;
+    let passwords = crate::staff::password::Passwords::new(1, Duration::from_secs(30));
+    let staff = crate::staff::service::create(
+        store,
+        &passwords,
+        lg_code,
+        crate::staff::service::NewStaff {
+            login: "demo",
+            name: "窓口 太郎",
+            role: "supervisor",
+            password: Some(&staff_password),
+        },
+        &actor,
+    )
+    .await
+    .map_err(|e| StartupError::Demo(e.to_string()))?;
+    tracing::info!(client_id = %client.id, "created the demo municipality, client and console clerk");
     Ok(Some(DemoCredentials {
         client_id: client.id,
         client_secret: secret.expose().to_owned(),
         lg_code,
+        staff_login: staff.login,
+        staff_password,
     }))
 }
 
@@ -381,6 +404,11 @@ impl Application {
             forms,
             catalog,
             lockout: crate::auth::Lockout::new(&settings.auth.lockout),
+            staff_lockout: crate::auth::Lockout::new(&settings.auth.lockout),
+            passwords: Arc::new(crate::staff::password::Passwords::new(
+                settings.console.password_checks,
+                Duration::from_millis(settings.console.password_wait_ms),
+            )),
             server_key,
             device_authority,
             device_port_url,
@@ -449,6 +477,7 @@ impl Application {
                             .finish()
                     }),
                 )
+                .configure(crate::console::configure)
                 .default_service(web::to(not_found_or_not_allowed))
                 .wrap(RequestDeadline(request_timeout))
                 .wrap(crate::http::middleware::conformance::ConformanceRecorder)

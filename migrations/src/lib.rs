@@ -19,6 +19,7 @@ mod m20261203_000009_webhooks;
 mod m20261206_000010_client_trust;
 mod m20261206_000011_webhook_rotation;
 mod m20261207_000012_conformance_sessions;
+mod m20261207_000013_staff;
 
 pub struct Migrator;
 
@@ -38,6 +39,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000010_client_trust::Migration),
             Box::new(m20261206_000011_webhook_rotation::Migration),
             Box::new(m20261207_000012_conformance_sessions::Migration),
+            Box::new(m20261207_000013_staff::Migration),
         ]
     }
 }

@@ -56,6 +56,12 @@ pub enum Action {
     ConformanceSessionOpen,
     /// A conformance session was closed: its client revoked, its recording ended.
     ConformanceSessionClose,
+    /// A staff account of the console was created.
+    StaffCreate,
+    /// A member of staff logged in to the console (denied: a wrong password).
+    ConsoleLogin,
+    /// A console session ended: logged out, or idle for too long.
+    ConsoleLogout,
 }
 
 impl Action {
@@ -87,6 +93,9 @@ impl Action {
             Action::DeliveryReplay => "delivery.replay",
             Action::ConformanceSessionOpen => "conformance_session.open",
             Action::ConformanceSessionClose => "conformance_session.close",
+            Action::StaffCreate => "staff.create",
+            Action::ConsoleLogin => "console.login",
+            Action::ConsoleLogout => "console.logout",
         }
     }
 }

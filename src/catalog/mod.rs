@@ -59,6 +59,16 @@ pub struct LifeEventDef {
     pub attributes: Vec<String>,
 }
 
+impl LifeEventDef {
+    /// Its name in `lang`.
+    pub fn label(&self, lang: crate::i18n::Lang) -> &str {
+        match lang {
+            crate::i18n::Lang::Ja => &self.ja,
+            crate::i18n::Lang::En => &self.en,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Vocabulary {

@@ -248,3 +248,89 @@ pub async fn municipalities(
     }
     Ok(ExitCode::SUCCESS)
 }
+
+/// `madoguchi staff …`.
+pub async fn staff(settings: &Settings, command: super::StaffCommand) -> Result<ExitCode, String> {
+    use crate::http::v1::staff::StaffDto;
+    let store = store(settings).await?;
+    let actor = Actor::cli();
+    let lg = |raw: &str| crate::tenancy::LgCode::parse(raw).map_err(|e| e.to_string());
+    match command {
+        super::StaffCommand::Create {
+            lg_code,
+            login,
+            name,
+            role,
+            password_stdin,
+            no_password,
+            json,
+        } => {
+            let code = lg(&lg_code)?;
+            let password = if no_password {
+                None
+            } else if password_stdin {
+                let mut line = String::new();
+                std::io::stdin()
+                    .read_line(&mut line)
+                    .map_err(|e| format!("cannot read the password from standard input: {e}"))?;
+                Some(line.trim_end_matches(['\r', '\n']).to_owned())
+            } else {
+                Some(
+                    rpassword::prompt_password("Password (10 to 128 characters): ")
+                        .map_err(|e| format!("cannot read the password: {e}"))?,
+                )
+            };
+            let passwords =
+                crate::staff::password::Passwords::new(1, std::time::Duration::from_secs(30));
+            let account = match crate::staff::service::create(
+                &store,
+                &passwords,
+                code,
+                crate::staff::service::NewStaff {
+                    login: &login,
+                    name: &name,
+                    role: &role,
+                    password: password.as_deref(),
+                },
+                &actor,
+            )
+            .await
+            {
+                Ok(a) => a,
+                Err(crate::staff::service::StaffError::Invalid(errors)) => {
+                    return Err(format!(
+                        "the account was not created:\n{}",
+                        field_errors(&errors)
+                    ));
+                }
+                Err(e) => return Err(format!("the account was not created: {e}")),
+            };
+            let dto = StaffDto::from(account);
+            if json {
+                print_json(&dto)?;
+            } else {
+                println!("{} ({}, {}) created.", dto.staff_id, dto.name, dto.role);
+            }
+        }
+        super::StaffCommand::List { lg_code, json } => {
+            let code = lg(&lg_code)?;
+            let all: Vec<StaffDto> = store
+                .list_staff(code)
+                .await
+                .map_err(|e| e.to_string())?
+                .into_iter()
+                .map(StaffDto::from)
+                .collect();
+            if json {
+                print_json(&all)?;
+            } else if all.is_empty() {
+                println!("No staff accounts in {code}.");
+            } else {
+                for s in all {
+                    println!("{}\t{}\t{}", s.staff_id, s.role, s.name);
+                }
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -59,6 +59,9 @@ pub enum Command {
     /// Municipalities (tenants).
     #[command(subcommand)]
     Municipalities(MunicipalitiesCommand),
+    /// Staff accounts of the counter console (clerks, supervisors, administrators).
+    #[command(subcommand)]
+    Staff(StaffCommand),
     /// Standard form schemas, offline (no database): list them, check documents.
     #[command(subcommand)]
     Forms(FormsCommand),
@@ -337,6 +340,41 @@ pub enum ClientsCommand {
 }
 
 #[derive(Debug, Subcommand)]
+pub enum StaffCommand {
+    /// Create a staff account. The password is asked for at the terminal (not echoed), or
+    /// read from the first line of standard input with --password-stdin.
+    Create {
+        /// The municipality's lgCode.
+        #[arg(long)]
+        lg_code: String,
+        /// 1–32 of a-z, 0-9 and . _ -; unique in the municipality.
+        #[arg(long)]
+        login: String,
+        /// The name colleagues know them by.
+        #[arg(long)]
+        name: String,
+        #[arg(long, value_parser = ["clerk", "supervisor", "admin"], default_value = "clerk")]
+        role: String,
+        /// Read the password from standard input (its first line).
+        #[arg(long)]
+        password_stdin: bool,
+        /// No password: the account logs in only through the municipality's identity
+        /// provider.
+        #[arg(long, conflicts_with = "password_stdin")]
+        no_password: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// List a municipality's staff accounts.
+    List {
+        #[arg(long)]
+        lg_code: String,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
 pub enum MunicipalitiesCommand {
     /// Register a municipality.
     Create {
@@ -455,6 +493,7 @@ pub async fn run(cli: Cli) -> ExitCode {
         }
         Some(Command::Clients(command)) => admin::clients(&settings, command).await,
         Some(Command::Municipalities(command)) => admin::municipalities(&settings, command).await,
+        Some(Command::Staff(command)) => admin::staff(&settings, command).await,
         Some(Command::Catalog(command)) => catalog::run(&settings, command).await,
         Some(Command::Link(command)) => link::run(&settings, command).await,
     };

@@ -13,7 +13,12 @@ fn demo_hint(base_url: &str, demo: &DemoCredentials) -> String {
          The secret is shown only now; keep it. A restart reuses the same data.\n\n\
          Try it:\n\
          \x20 TOKEN=$(curl -s -u '{id}:{secret}' -d grant_type=client_credentials {base}/oauth/token | sed -E 's/.*\"access_token\":\"([^\"]+)\".*/\\1/')\n\
-         \x20 curl -s -H \"Authorization: Bearer $TOKEN\" {base}/v1/municipalities/{lg}\n",
+         \x20 curl -s -H \"Authorization: Bearer $TOKEN\" {base}/v1/municipalities/{lg}\n\n\
+         The counter console: {base}/counter/login?lg={lg}\n\
+         \x20 login:    {login}\n\
+         \x20 password: {password}\n",
+        login = demo.staff_login,
+        password = demo.staff_password,
         lg = demo.lg_code,
         id = demo.client_id,
         secret = demo.client_secret,

@@ -45,3 +45,37 @@ impl From<ClientError> for ApiError {
         }
     }
 }
+
+impl From<crate::staff::service::StaffError> for ApiError {
+    fn from(e: crate::staff::service::StaffError) -> Self {
+        use crate::staff::service::StaffError;
+        match e {
+            StaffError::Invalid(errors) => ApiError::validation(errors),
+            StaffError::Taken(login) => ApiError::new(
+                ProblemKind::Conflict,
+                Text::new(
+                    format!(
+                        "ログイン名「{login}」はこの団体で使われています。別の名前にしてください。"
+                    ),
+                    format!("The login {login:?} is taken in this municipality; choose another."),
+                ),
+            ),
+            StaffError::UnknownMunicipality => ApiError::not_found(Text::new(
+                "この団体は登録されていません。",
+                "The municipality is not registered.",
+            )),
+            StaffError::Busy(wait) => ApiError::new(
+                ProblemKind::Busy,
+                Text::new(
+                    "パスワードの処理が混み合っています。少し待ってから、もう一度送ってください。",
+                    "Passwords are being processed for many requests; retry shortly.",
+                ),
+            )
+            .with_header(
+                actix_web::http::header::RETRY_AFTER,
+                &wait.as_secs().max(1).to_string(),
+            ),
+            StaffError::Store(e) => e.into(),
+        }
+    }
+}

@@ -47,6 +47,8 @@ pub fn routes(cfg: &mut ServiceConfig) {
                 .service(v1::admin::list_clients)
                 .service(v1::admin::get_client)
                 .service(v1::admin::revoke_client)
+                .service(v1::staff::create_staff)
+                .service(v1::staff::list_staff)
                 .service(v1::devices::create_device)
                 .service(v1::devices::list_devices)
                 .service(v1::devices::get_device)

@@ -518,7 +518,14 @@ fn render(response: ServiceResponse<BoxBody>) -> ServiceResponse<BoxBody> {
                 .get(header::CONTENT_TYPE)
                 .and_then(|v| v.to_str().ok())
                 .is_some_and(|ct| ct.starts_with(PROBLEM_JSON));
-            if already {
+            // The console answers its refusals with pages of its own.
+            let console_page = response.request().path().starts_with("/counter")
+                && response
+                    .headers()
+                    .get(header::CONTENT_TYPE)
+                    .and_then(|v| v.to_str().ok())
+                    .is_some_and(|ct| ct.starts_with("text/html"));
+            if already || console_page {
                 return response;
             }
             generic_problem(status)

@@ -51,4 +51,8 @@ pub struct AppState {
     pub delivery_wake: Arc<tokio::sync::Notify>,
     /// Open conformance sessions, for the recorder that wraps every request.
     pub conformance: Arc<crate::conformance_sessions::index::SessionIndex>,
+    /// Staff passwords: hashed and checked off the request threads, a few at a time.
+    pub passwords: Arc<crate::staff::password::Passwords>,
+    /// Failed console logins, per replica.
+    pub staff_lockout: Lockout,
 }

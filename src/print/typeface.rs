@@ -10,6 +10,11 @@ use skrifa::{FontRef, MetadataProvider};
 
 static FONT: &[u8] = include_bytes!("fonts/BIZUDGothic-Regular.ttf");
 
+/// The font file itself, for the console's pages (the same face on screen as on paper).
+pub fn font_file() -> &'static [u8] {
+    FONT
+}
+
 /// What is printed for a character the typeface has no glyph for (〓, the 下駄記号 that
 /// Japanese typesetting uses for exactly that).
 pub const MISSING: char = '〓';

@@ -19,6 +19,7 @@ pub use link::Acknowledged;
 mod municipalities;
 mod residents;
 pub use residents::{DirectoryWriter, INSERT_BATCH, ResidentQuery};
+mod staff;
 mod visits;
 pub use visits::{Submission, VisitChange};
 mod webhooks;

@@ -628,7 +628,8 @@ fn by_procedure<'d>(decisions: &[&'d Decision]) -> Vec<(&'d Decision, Vec<&'d St
     out
 }
 
-fn yen(n: u32) -> String {
+/// `1,500`: yen with thousands grouped (integers only, never floating point).
+pub fn yen(n: u32) -> String {
     let digits = n.to_string();
     let mut out = String::new();
     for (i, c) in digits.chars().enumerate() {

@@ -68,14 +68,17 @@ async fn changes_are_recorded_with_who_and_never_what(backend: Backend) {
         !events.to_string().contains("0157-99-8765"),
         "request bodies never reach the audit log"
     );
-    // The demo municipality's registration is there too, older.
+    // The demo municipality's registration and its demo clerk are there too, older.
     let actions: Vec<&str> = events["items"]
         .as_array()
         .unwrap()
         .iter()
         .map(|e| e["action"].as_str().unwrap())
         .collect();
-    assert_eq!(actions, ["municipality.update", "municipality.create"]);
+    assert_eq!(
+        actions,
+        ["municipality.update", "staff.create", "municipality.create"]
+    );
 }
 storage_test!(changes_are_recorded_with_who_and_never_what);
 
@@ -116,9 +119,23 @@ async fn audit_events_page_newest_first(backend: Backend) {
         .await
         .unwrap();
     let b = seqs(&second);
-    assert_eq!(b.len(), 2, "3 updates and the creation");
+    assert_eq!(b.len(), 2);
     assert!(b[0] < a[1]);
-    assert_eq!(second["nextCursor"], Value::Null);
+    // 3 updates, the demo clerk's creation and the municipality's: five in all.
+    let cursor = second["nextCursor"].as_str().unwrap();
+    let third: Value = app
+        .get(
+            &format!("/v1/municipalities/012084/audit-events?limit=2&cursor={cursor}"),
+            &token,
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let c = seqs(&third);
+    assert_eq!(c.len(), 1, "3 updates, the demo clerk and the creation");
+    assert!(c[0] < b[1]);
+    assert_eq!(third["nextCursor"], Value::Null);
 }
 storage_test!(audit_events_page_newest_first);
 

@@ -157,7 +157,8 @@ async fn operator_commands_manage_tenants_and_clients(backend: Backend) {
             "m20261203_000009_webhooks",
             "m20261206_000010_client_trust",
             "m20261206_000011_webhook_rotation",
-            "m20261207_000012_conformance_sessions"
+            "m20261207_000012_conformance_sessions",
+            "m20261207_000013_staff"
         ])
     );
     let again = json_of(&run(&dir, url, &["migrate", "--json"]));
@@ -440,6 +441,11 @@ async fn logs_are_json_carry_the_request_id_and_never_the_input() {
     db.execute_unprepared("DROP TABLE client_municipalities")
         .await
         .unwrap();
+    for table in ["console_sessions", "staff_accounts"] {
+        db.execute_unprepared(&format!("DROP TABLE {table}"))
+            .await
+            .unwrap();
+    }
     db.execute_unprepared("DROP TABLE municipalities")
         .await
         .unwrap();

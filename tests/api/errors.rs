@@ -222,6 +222,8 @@ async fn internal_errors_are_opaque(backend: Backend) {
         "conformance_faults",
         "conformance_requests",
         "conformance_sessions",
+        "console_sessions",
+        "staff_accounts",
     ] {
         app.store
             .connection()

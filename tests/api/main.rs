@@ -13,6 +13,7 @@ mod catalog_examples;
 mod cli;
 mod conformance;
 mod conformance_sessions;
+mod console;
 mod counter_app;
 mod counter_pc;
 pub(crate) mod delivery;

@@ -15,5 +15,6 @@ pub(crate) mod link;
 pub(crate) mod municipalities;
 pub(crate) mod printouts;
 pub(crate) mod residents;
+pub(crate) mod staff;
 pub(crate) mod visits;
 pub(crate) mod webhooks;

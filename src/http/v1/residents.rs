@@ -94,7 +94,7 @@ pub struct ResidentDto {
     pub residence_period_end: Option<RegistryDateDto>,
 }
 
-fn resident_dto(r: Resident) -> ResidentDto {
+pub(crate) fn resident_dto(r: Resident) -> ResidentDto {
     ResidentDto {
         addressee_number: r.addressee_number,
         household_number: r.household_number,
@@ -233,7 +233,24 @@ pub async fn search_residents(
     query: web::Query<SearchParams>,
 ) -> Result<HttpResponse, ApiError> {
     let code = auth.municipality()?;
-    let q = query.into_inner();
+    let (found, truncated) = look_up(&state, code, &auth.actor, query.into_inner()).await?;
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(ResidentListDto {
+            items: found.into_iter().map(resident_dto).collect(),
+            truncated,
+        }))
+}
+
+/// The lookup both the API and the console make: the criteria read (kana folded, a 和暦 or
+/// 西暦 date of birth), the visit checked, at most [`MAX_RESULTS`] found (and whether more
+/// matched), audited for the visit.
+pub(crate) async fn look_up(
+    state: &AppState,
+    code: LgCode,
+    actor: &Actor,
+    q: SearchParams,
+) -> Result<(Vec<Resident>, bool), ApiError> {
     let kana = match q.kana.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
         Some(k) => Some(
             search::kana_key(k)
@@ -292,20 +309,15 @@ pub async fn search_residents(
             "Search by at least one of kana, name, dateOfBirth, address.".to_owned(),
         ));
     }
-    require_visit(&state, &code, q.visit_id, &auth.actor).await?;
+    require_visit(state, &code, q.visit_id, actor).await?;
     let mut found = state
         .store
         .search_residents(&code.to_string(), &query, MAX_RESULTS + 1)
         .await?;
     let truncated = found.len() as u64 > MAX_RESULTS;
     found.truncate(MAX_RESULTS as usize);
-    audit_lookup(&state, &auth.actor, code, q.visit_id, found.len()).await?;
-    Ok(HttpResponse::Ok()
-        .insert_header((header::CACHE_CONTROL, "no-store"))
-        .json(ResidentListDto {
-            items: found.into_iter().map(resident_dto).collect(),
-            truncated,
-        }))
+    audit_lookup(state, actor, code, q.visit_id, found.len()).await?;
+    Ok((found, truncated))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]

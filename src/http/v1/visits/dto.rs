@@ -43,7 +43,7 @@ pub struct NewLifeEventDto {
 }
 
 /// A household member as the clerk records it. Names are kept byte for byte.
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 #[schema(as = NewMember)]
 pub struct NewMemberDto {
@@ -148,7 +148,7 @@ pub(super) fn answers(list: Vec<AnswerDto>) -> Vec<NewAnswer> {
         .collect()
 }
 
-pub(super) fn member_input(m: NewMemberDto) -> NewMember {
+pub(crate) fn member_input(m: NewMemberDto) -> NewMember {
     let mut facts = Vec::new();
     for (name, v) in [
         ("familyName", m.family_name),
@@ -282,7 +282,7 @@ pub struct VisitDto {
     pub household_facts: Vec<FactDto>,
 }
 
-pub(super) fn visit_dto(state: &AppState, v: &Visit, lang: Lang) -> VisitDto {
+pub(crate) fn visit_dto(state: &AppState, v: &Visit, lang: Lang) -> VisitDto {
     let h = &v.household;
     let first = h
         .events
@@ -311,13 +311,7 @@ pub(super) fn visit_dto(state: &AppState, v: &Visit, lang: Lang) -> VisitDto {
                 label: state
                     .catalog
                     .life_event(&e.kind)
-                    .map(|d| {
-                        if lang == Lang::Ja {
-                            d.ja.clone()
-                        } else {
-                            d.en.clone()
-                        }
-                    })
+                    .map(|d| d.label(lang).to_owned())
                     .unwrap_or_default(),
                 date: e.date,
                 subjects: e.subjects.clone(),
@@ -488,7 +482,7 @@ pub struct DeterminationDto {
     pub questions: Vec<QuestionDto>,
 }
 
-pub(super) fn determination_dto(
+pub(crate) fn determination_dto(
     state: &AppState,
     catalog: &crate::catalog::Catalog,
     visit: &Visit,

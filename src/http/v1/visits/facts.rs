@@ -59,20 +59,42 @@ pub async fn post_answers(
 ) -> Result<HttpResponse, ApiError> {
     let code = clerk.municipality()?;
     let id = path.visit_id;
+    let change = record_answers(
+        &state,
+        code,
+        &clerk.actor,
+        id,
+        body.0.answers,
+        if_match.revisions(),
+    )
+    .await?;
+    determination_after(&state, lang, id, change).await
+}
+
+/// Records answers (all or none) into the visit: what the API's answers and the console's
+/// questions do.
+pub(crate) async fn record_answers(
+    state: &AppState,
+    code: LgCode,
+    actor: &crate::audit::Actor,
+    id: Uuid,
+    list: Vec<super::AnswerDto>,
+    expected: Option<&[i64]>,
+) -> Result<VisitChange, ApiError> {
     let ctx = Context {
         catalog: &state.catalog,
         eras: &state.forms.eras,
         now: crate::clock::now(),
     };
-    let list = answers(body.0.answers);
-    let change = state
+    let list = answers(list);
+    state
         .store
         .change_visit(
             &code,
             id,
             Step::Change,
-            &clerk.actor,
-            if_match.revisions(),
+            actor,
+            expected,
             // Checked once the store has held If-Match against the visit (RFC 9110 §13.2.1:
             // the precondition before the content).
             |visit| {
@@ -87,8 +109,7 @@ pub async fn post_answers(
             },
         )
         .await
-        .map_err(store_conflict)?;
-    determination_after(&state, lang, id, change).await
+        .map_err(store_conflict)
 }
 
 /// A verified card session to take a member's facts from.
@@ -141,7 +162,8 @@ pub async fn attach_card(
     let facts = card_facts(&state, code, body.card_session_id, id).await?;
     let change = record_facts(
         &state,
-        &clerk,
+        code,
+        &clerk.actor,
         id,
         &body.member,
         facts,
@@ -181,16 +203,17 @@ async fn card_facts(
 }
 
 /// Takes facts from the card or the registry into a member of the visit.
+#[allow(clippy::too_many_arguments)]
 async fn record_facts(
     state: &AppState,
-    clerk: &Clerk<scopes::Visits>,
+    code: LgCode,
+    actor: &crate::audit::Actor,
     id: Uuid,
     member: &str,
     facts: Vec<(String, Value)>,
     source: Source,
     expected: Option<&[i64]>,
 ) -> Result<VisitChange, ApiError> {
-    let code = clerk.municipality()?;
     let ctx = Context {
         catalog: &state.catalog,
         eras: &state.forms.eras,
@@ -202,7 +225,7 @@ async fn record_facts(
             &code,
             id,
             Step::Change,
-            &clerk.actor,
+            actor,
             expected,
             |visit: &mut Visit| {
                 input::apply_facts(&ctx, &mut visit.household, member, facts, source)
@@ -261,24 +284,49 @@ pub async fn attach_resident(
     }
     let id = path.visit_id;
     let body = body.0;
-    let resident = state
-        .store
-        .resident(&code.to_string(), &body.addressee_number)
-        .await?
-        .ok_or_else(|| super::super::residents::resident_not_found(&body.addressee_number))?;
-    let facts = input::registry_facts(&resident);
-    let change = record_facts(
+    let change = take_resident(
         &state,
-        &clerk,
+        code,
+        &clerk.actor,
         id,
+        &body.addressee_number,
         &body.member,
-        facts,
-        Source::Registry,
         if_match.revisions(),
     )
     .await?;
-    if matches!(change, VisitChange::Done(_)) {
-        super::super::residents::audit_lookup(&state, &clerk.actor, code, id, 1).await?;
-    }
     determination_after(&state, lang, id, change).await
+}
+
+/// Takes a resident of the directory into a member of the visit (audited as a lookup for
+/// it): what the API's `…/residents` and the console's 取り込む do.
+pub(crate) async fn take_resident(
+    state: &AppState,
+    code: LgCode,
+    actor: &crate::audit::Actor,
+    id: Uuid,
+    addressee_number: &str,
+    member: &str,
+    expected: Option<&[i64]>,
+) -> Result<VisitChange, ApiError> {
+    let resident = state
+        .store
+        .resident(&code.to_string(), addressee_number)
+        .await?
+        .ok_or_else(|| super::super::residents::resident_not_found(addressee_number))?;
+    let facts = input::registry_facts(&resident);
+    let change = record_facts(
+        state,
+        code,
+        actor,
+        id,
+        member,
+        facts,
+        Source::Registry,
+        expected,
+    )
+    .await?;
+    if matches!(change, VisitChange::Done(_)) {
+        super::super::residents::audit_lookup(state, actor, code, id, 1).await?;
+    }
+    Ok(change)
 }

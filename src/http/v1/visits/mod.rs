@@ -40,6 +40,7 @@ use crate::http::problem::{ApiError, ProblemKind};
 use crate::http::state::AppState;
 use crate::i18n::{Lang, Text};
 use crate::store::{StoreError, VisitChange};
+use crate::tenancy::LgCode;
 use crate::validation::FieldError;
 use crate::visits::{Barred, Visit};
 
@@ -59,7 +60,7 @@ pub struct VisitPath {
 }
 
 /// The catalogue the visit was opened with.
-pub(super) async fn catalog_of(state: &AppState, visit: &Visit) -> Result<Arc<Catalog>, ApiError> {
+pub(crate) async fn catalog_of(state: &AppState, visit: &Visit) -> Result<Arc<Catalog>, ApiError> {
     let version = Catalogs::version_of(&visit.catalog_version);
     state
         .catalogs
@@ -103,10 +104,21 @@ pub(super) async fn load_for(
     id: Uuid,
     action: Action,
 ) -> Result<Visit, ApiError> {
-    let code = clerk.municipality()?;
+    read_visit(state, clerk.municipality()?, &clerk.actor, id, action).await
+}
+
+/// The visit `id` of municipality `code`, read for `actor` and audited as `action`: what the
+/// API's handlers and the console's pages read a visit with.
+pub(crate) async fn read_visit(
+    state: &AppState,
+    code: LgCode,
+    actor: &crate::audit::Actor,
+    id: Uuid,
+    action: Action,
+) -> Result<Visit, ApiError> {
     state
         .store
-        .read_visit_for(&code, id, &clerk.actor, action)
+        .read_visit_for(&code, id, actor, action)
         .await?
         .ok_or_else(|| visit_not_found(id))
 }
@@ -119,7 +131,7 @@ fn visit_not_found(id: Uuid) -> ApiError {
 }
 
 /// A conflict between two replicas writing the same visit.
-fn store_conflict(e: StoreError) -> ApiError {
+pub(crate) fn store_conflict(e: StoreError) -> ApiError {
     match e {
         StoreError::Conflict => ApiError::new(
             ProblemKind::VisitChanged,
@@ -133,7 +145,7 @@ fn store_conflict(e: StoreError) -> ApiError {
 }
 
 /// The visit a change made, or why none was made.
-fn changed(id: Uuid, change: VisitChange) -> Result<Visit, ApiError> {
+pub(crate) fn changed(id: Uuid, change: VisitChange) -> Result<Visit, ApiError> {
     match change {
         VisitChange::Done(v) => Ok(v),
         VisitChange::NotFound => Err(visit_not_found(id)),

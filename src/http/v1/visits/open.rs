@@ -1,6 +1,7 @@
 //! Opening a visit: the life events, the household members known so far, the applicant.
 
 use super::{NewVisitDto, VisitDto, answers, catalog_problem, member_input, visit_dto};
+use crate::audit::Actor;
 use crate::auth::Scope;
 use crate::http::auth::{Clerk, scopes};
 use crate::http::extract::ApiJson;
@@ -10,6 +11,7 @@ use crate::http::preconditions;
 use crate::http::problem::{ApiError, ProblemDoc};
 use crate::http::state::AppState;
 use crate::i18n::Lang;
+use crate::tenancy::LgCode;
 use crate::visits::Visit;
 use crate::visits::input::{self, Context, NewApplicant, NewEvent};
 use crate::visits::limits;
@@ -48,12 +50,29 @@ pub async fn create_visit(
     body: ApiJson<NewVisitDto, { limits::VISIT_BODY_BYTES }>,
 ) -> Result<HttpResponse, ApiError> {
     let code = clerk.municipality()?;
+    let visit = open_visit(&state, code, body.0, &clerk.actor).await?;
+    Ok(HttpResponse::Created()
+        .insert_header((
+            actix_web::http::header::LOCATION,
+            format!("/v1/municipalities/{code}/visits/{}", visit.id),
+        ))
+        .insert_header(preconditions::etag(visit.revision))
+        .json(visit_dto(&state, &visit, lang)))
+}
+
+/// Opens a visit of municipality `code` for `actor`: what the API's `POST …/visits` and the
+/// console's 新しい受付 do.
+pub(crate) async fn open_visit(
+    state: &AppState,
+    code: LgCode,
+    body: NewVisitDto,
+    actor: &Actor,
+) -> Result<Visit, ApiError> {
     state
         .municipalities
         .municipality(&code)
         .await?
         .ok_or_else(|| super::super::municipalities::not_registered(&code))?;
-    let body = body.0;
     let now = crate::clock::now();
     let ctx = Context {
         catalog: &state.catalog,
@@ -86,14 +105,8 @@ pub async fn create_visit(
         .await
         .map_err(catalog_problem)?;
     let label = state.catalogs.label(version);
-    let visit = Visit::open(code, body.ticket, label, household, &clerk.actor, now);
-    state.store.create_visit(&visit, &clerk.actor).await?;
+    let visit = Visit::open(code, body.ticket, label, household, actor, now);
+    state.store.create_visit(&visit, actor).await?;
     state.visit_metrics.opened(&visit.lg_code);
-    Ok(HttpResponse::Created()
-        .insert_header((
-            actix_web::http::header::LOCATION,
-            format!("/v1/municipalities/{code}/visits/{}", visit.id),
-        ))
-        .insert_header(preconditions::etag(visit.revision))
-        .json(visit_dto(&state, &visit, lang)))
+    Ok(visit)
 }

@@ -1,0 +1,638 @@
+//! The counter console over HTTP, as a browser without script uses it: the login form (its
+//! double-submit token, a wrong password, the lockout with Retry-After, a new session token
+//! at every login), the pages' security headers, CSRF refused, the idle logout that brings the
+//! clerk back to the page afterwards, and a visit walked through its pages: opened with a
+//! 和暦 date (an impossible date refused next to its field), a resident of the directory taken
+//! in (shown with the source 住民記録), a question answered, the procedures listed. Every step
+//! is audited with the clerk as actor. The staff accounts through the admin API.
+
+use std::collections::BTreeMap;
+
+use reqwest::StatusCode;
+use reqwest::header::{COOKIE, LOCATION, SET_COOKIE};
+use serde_json::json;
+
+use crate::helpers::{Backend, TestApp, spawn_app, spawn_app_with};
+use crate::storage_test;
+
+/// A browser: its cookies, and the last page's CSRF token.
+struct Browser<'a> {
+    app: &'a TestApp,
+    cookies: BTreeMap<String, String>,
+    csrf: String,
+}
+
+fn attr(html: &str, before: &str) -> Option<String> {
+    let start = html.find(before)? + before.len();
+    let end = html[start..].find('"')?;
+    Some(html[start..start + end].to_owned())
+}
+
+impl<'a> Browser<'a> {
+    fn new(app: &'a TestApp) -> Self {
+        Self {
+            app,
+            cookies: BTreeMap::new(),
+            csrf: String::new(),
+        }
+    }
+
+    fn keep_cookies(&mut self, r: &reqwest::Response) {
+        for c in r.headers().get_all(SET_COOKIE) {
+            let c = c.to_str().unwrap();
+            let pair = c.split(';').next().unwrap();
+            let (name, value) = pair.split_once('=').unwrap();
+            if value.is_empty() || c.contains("Max-Age=0") {
+                self.cookies.remove(name);
+            } else {
+                self.cookies.insert(name.to_owned(), value.to_owned());
+            }
+        }
+    }
+
+    fn cookie_header(&self) -> String {
+        self.cookies
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+
+    async fn get(&mut self, path: &str) -> (StatusCode, reqwest::header::HeaderMap, String) {
+        let r = self
+            .app
+            .http
+            .get(self.app.url(path))
+            .header(COOKIE, self.cookie_header())
+            .send()
+            .await
+            .unwrap();
+        self.keep_cookies(&r);
+        let (status, headers) = (r.status(), r.headers().clone());
+        let body = r.text().await.unwrap();
+        if let Some(csrf) = attr(&body, "data-csrf=\"").filter(|c| !c.is_empty()) {
+            self.csrf = csrf;
+        }
+        (status, headers, body)
+    }
+
+    async fn post(
+        &mut self,
+        path: &str,
+        fields: &[(&str, &str)],
+    ) -> (StatusCode, reqwest::header::HeaderMap, String) {
+        let mut form: Vec<(&str, &str)> = fields.to_vec();
+        let csrf = self.csrf.clone();
+        if !fields.iter().any(|(k, _)| *k == "csrf") {
+            form.push(("csrf", &csrf));
+        }
+        let r = self
+            .app
+            .http
+            .post(self.app.url(path))
+            .header(COOKIE, self.cookie_header())
+            .form(&form)
+            .send()
+            .await
+            .unwrap();
+        self.keep_cookies(&r);
+        let (status, headers) = (r.status(), r.headers().clone());
+        let body = r.text().await.unwrap();
+        (status, headers, body)
+    }
+
+    async fn log_in(
+        &mut self,
+        lg: &str,
+        login: &str,
+        password: &str,
+    ) -> (StatusCode, reqwest::header::HeaderMap, String) {
+        let (_, _, page) = self.get(&format!("/counter/login?lg={lg}")).await;
+        let token = attr(&page, "name=\"login_token\" value=\"").unwrap();
+        self.post(
+            "/counter/login",
+            &[
+                ("login_token", &token),
+                ("lg_code", lg),
+                ("login", login),
+                ("password", password),
+                ("next", "/counter"),
+            ],
+        )
+        .await
+    }
+}
+
+fn location(h: &reqwest::header::HeaderMap) -> String {
+    h.get(LOCATION).unwrap().to_str().unwrap().to_owned()
+}
+
+async fn admin_staff(app: &TestApp, body: serde_json::Value) -> reqwest::Response {
+    let token = app.admin_token().await;
+    app.http
+        .post(app.url("/v1/admin/staff"))
+        .bearer_auth(&token)
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
+}
+
+const PASSWORD: &str = "窓口の合言葉-2026-12";
+
+async fn clerk(app: &TestApp, login: &str) {
+    let r = admin_staff(
+        app,
+        json!({"lgCode": "012084", "login": login, "name": "佐藤 花子", "role": "clerk", "password": PASSWORD}),
+    )
+    .await;
+    assert_eq!(
+        r.status(),
+        StatusCode::CREATED,
+        "{}",
+        r.text().await.unwrap()
+    );
+}
+
+async fn staff_accounts_are_made_by_an_admin(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let r = admin_staff(
+        &app,
+        json!({"lgCode": "012084", "login": "sato", "name": "佐藤 花子", "role": "clerk", "password": PASSWORD}),
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let created: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(created["staffId"], "sato@012084");
+    assert_eq!(created["hasPassword"], true);
+    assert!(created.get("password").is_none() && created.get("passwordHash").is_none());
+    // The same login again: 409; bad fields: 422 with each named.
+    let again = admin_staff(
+        &app,
+        json!({"lgCode": "012084", "login": "sato", "name": "佐藤 次郎", "role": "clerk", "password": PASSWORD}),
+    )
+    .await;
+    assert_eq!(again.status(), StatusCode::CONFLICT);
+    let bad = admin_staff(
+        &app,
+        json!({"lgCode": "012084", "login": "Sato San", "name": "", "role": "root", "password": "short"}),
+    )
+    .await;
+    assert_eq!(bad.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let bad: serde_json::Value = bad.json().await.unwrap();
+    let pointers: Vec<&str> = bad["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["pointer"].as_str().unwrap())
+        .collect();
+    for p in ["/login", "/name", "/role", "/password"] {
+        assert!(pointers.contains(&p), "{p} in {pointers:?}");
+    }
+    let token = app.admin_token().await;
+    let list = app.get_json("/v1/admin/staff?lgCode=012084", &token).await;
+    let logins: Vec<&str> = list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["login"].as_str().unwrap())
+        .collect();
+    assert!(
+        logins.contains(&"sato") && logins.contains(&"demo"),
+        "{logins:?}"
+    );
+    // Another municipality's staff is not created for an unknown code.
+    let unknown = admin_staff(
+        &app,
+        json!({"lgCode": "131016", "login": "x", "name": "x", "role": "clerk", "password": PASSWORD}),
+    )
+    .await;
+    assert_eq!(unknown.status(), StatusCode::NOT_FOUND);
+}
+storage_test!(staff_accounts_are_made_by_an_admin);
+
+async fn a_clerk_logs_in_and_out(backend: Backend) {
+    let app = spawn_app(backend).await;
+    clerk(&app, "sato").await;
+    let mut b = Browser::new(&app);
+    // Not logged in: every page sends the browser to the login page, which comes back here.
+    let (status, h, _) = b
+        .get("/counter/visits/01938a6e-7c1f-7cc3-9a5e-3b2f0c4d5e6f/questions")
+        .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert!(
+        location(&h).starts_with("/counter/login?next=%2Fcounter%2Fvisits%2F"),
+        "{}",
+        location(&h)
+    );
+    // The login page: strict policy, no framing, no inline script.
+    let (status, h, page) = b.get("/counter/login?lg=012084").await;
+    assert_eq!(status, StatusCode::OK);
+    let csp = h["content-security-policy"].to_str().unwrap();
+    for part in [
+        "default-src 'self'",
+        "script-src 'self'",
+        "frame-ancestors 'none'",
+        "style-src 'self'",
+    ] {
+        assert!(csp.contains(part), "{csp}");
+    }
+    assert!(!page.contains("<script>") && !page.contains(" style=") && !page.contains("onclick"));
+    assert!(page.contains("autocomplete=\"current-password\""));
+    // A wrong password: 401, the same page again, nothing said about which part was wrong.
+    let (status, _, page) = b.log_in("012084", "sato", "not the password").await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert!(page.contains("団体コード、ログイン名またはパスワードが違います"));
+    let (status, _, _) = b.log_in("012084", "nobody", "not the password").await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    // Without the login form's token (another site's form): refused.
+    let (status, _, _) = b
+        .post(
+            "/counter/login",
+            &[
+                ("lg_code", "012084"),
+                ("login", "sato"),
+                ("password", PASSWORD),
+                ("login_token", "forged"),
+            ],
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    // A session cookie planted before the login is not the one after it.
+    b.cookies.insert(
+        "madoguchi_console".to_owned(),
+        "planted-by-someone".to_owned(),
+    );
+    let (status, h, _) = b.log_in("012084", "sato", PASSWORD).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert_eq!(location(&h), "/counter");
+    let cookie = h
+        .get_all(SET_COOKIE)
+        .iter()
+        .map(|c| c.to_str().unwrap().to_owned())
+        .find(|c| c.starts_with("madoguchi_console="))
+        .unwrap();
+    assert!(
+        cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"),
+        "{cookie}"
+    );
+    assert_ne!(b.cookies["madoguchi_console"], "planted-by-someone");
+    let first = b.cookies["madoguchi_console"].clone();
+    let (status, _, page) = b.get("/counter").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains("今日の受付") && page.contains("佐藤 花子"));
+    // A POST without the session's CSRF token is refused, whatever cookie it carries.
+    let (status, _, page) = b
+        .post(
+            "/counter/visits",
+            &[("csrf", "guessed"), ("kind", "moveIn")],
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert!(page.contains("画面を読み込み直して"));
+    // Log in again in the same browser: a new token; the old one opens nothing.
+    let (status, _, _) = b.log_in("012084", "sato", PASSWORD).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert_ne!(b.cookies["madoguchi_console"], first);
+    let mut stale = Browser::new(&app);
+    stale.cookies.insert("madoguchi_console".to_owned(), first);
+    let (status, _, _) = stale.get("/counter").await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    // English on request, kept by the session.
+    let (_, _, _) = b.get("/counter").await;
+    let (status, _, _) = b.post("/counter/lang", &[("lang", "en")]).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let (_, _, page) = b.get("/counter").await;
+    assert!(
+        page.contains("<html lang=\"en\">") && page.contains("Today's visits"),
+        "{page}"
+    );
+    // Logged out: the cookie is cleared and the session is gone.
+    let token = b.cookies["madoguchi_console"].clone();
+    let (status, h, _) = b.post("/counter/logout", &[]).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert!(location(&h).starts_with("/counter/login"));
+    let mut after = Browser::new(&app);
+    after.cookies.insert("madoguchi_console".to_owned(), token);
+    assert_eq!(after.get("/counter").await.0, StatusCode::SEE_OTHER);
+    // The audit log names the clerk.
+    let events = audit_events(&app).await;
+    let logins: Vec<_> = events
+        .iter()
+        .filter(|e| e["action"] == "console.login")
+        .collect();
+    assert!(
+        logins
+            .iter()
+            .any(|e| e["outcome"] == "denied" && e["actor"] == "sato@012084"),
+        "{logins:?}"
+    );
+    assert!(logins.iter().any(|e| e["outcome"] == "success"
+        && e["actor"] == "sato@012084"
+        && e["clientId"] == "console"));
+    assert!(events.iter().any(|e| e["action"] == "console.logout"));
+}
+storage_test!(a_clerk_logs_in_and_out);
+
+async fn failed_logins_lock_with_retry_after(backend: Backend) {
+    let app = spawn_app_with(backend, |s| {
+        s.auth.lockout.address_failures = 3;
+        s.auth.lockout.client_failures = 3;
+    })
+    .await;
+    clerk(&app, "sato").await;
+    let mut b = Browser::new(&app);
+    for _ in 0..3 {
+        assert_eq!(
+            b.log_in("012084", "sato", "wrong password!").await.0,
+            StatusCode::UNAUTHORIZED
+        );
+    }
+    let (status, h, page) = b.log_in("012084", "sato", PASSWORD).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{page}");
+    let wait: u64 = h["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!(wait >= 1);
+    assert!(page.contains("秒たってから"));
+}
+storage_test!(failed_logins_lock_with_retry_after);
+
+async fn an_idle_session_is_logged_out_and_the_clerk_comes_back(backend: Backend) {
+    let app = spawn_app_with(backend, |s| s.console.idle_minutes = 0).await;
+    clerk(&app, "sato").await;
+    let mut b = Browser::new(&app);
+    assert_eq!(
+        b.log_in("012084", "sato", PASSWORD).await.0,
+        StatusCode::SEE_OTHER
+    );
+    // With no idle time allowed, the next page finds the session idle.
+    let (status, h, _) = b.get("/counter?x=1").await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let to = location(&h);
+    assert!(
+        to.contains("timeout=1") && to.contains("next=%2Fcounter%3Fx%3D1"),
+        "{to}"
+    );
+    let (_, _, page) = b.get(&to).await;
+    assert!(page.contains("自動でログアウトしました"));
+    assert!(
+        page.contains("name=\"next\" value=\"/counter?x=1\""),
+        "{page}"
+    );
+    let events = audit_events(&app).await;
+    assert!(events.iter().any(
+        |e| e["action"] == "console.logout" && e["target"].as_str().unwrap().ends_with(":idle")
+    ));
+}
+storage_test!(an_idle_session_is_logged_out_and_the_clerk_comes_back);
+
+async fn a_visit_is_walked_through_its_pages(backend: Backend) {
+    let app = spawn_app(backend).await;
+    clerk(&app, "sato").await;
+    // The directory, as municipal IT sends it.
+    let mut csv = Vec::new();
+    madoguchi::link::sample::write_full(&mut csv, "012084", 12).unwrap();
+    let csv = String::from_utf8(csv).unwrap();
+    let admin = app.admin_token().await;
+    let sent = app
+        .http
+        .post(app.url("/v1/admin/resident-imports?lgCode=012084&kind=full"))
+        .bearer_auth(&admin)
+        .header("Content-Type", "text/csv; charset=utf-8")
+        .body(csv.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(sent.status(), StatusCode::ACCEPTED);
+    let job = sent.headers()["location"].to_str().unwrap().to_owned();
+    for _ in 0..200 {
+        if app.get_json(&job, &admin).await["state"] != "running" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    // A resident of the file: its kana column, read as the file writes it.
+    let mut rows = csv.lines();
+    let header: Vec<&str> = rows.next().unwrap().split(',').collect();
+    let first: Vec<&str> = rows.next().unwrap().split(',').collect();
+    let col = |name: &str| first[header.iter().position(|h| *h == name).unwrap()];
+    let kana = col("nameKana");
+    let name = col("name");
+
+    let mut b = Browser::new(&app);
+    b.log_in("012084", "sato", PASSWORD).await;
+    b.get("/counter").await;
+    // An impossible date: refused, said next to the field, the names kept.
+    let (status, _, page) = b
+        .post(
+            "/counter/visits",
+            &[
+                ("kind", "death"),
+                ("date", "令和8年2月30日"),
+                ("member-0-family", "山田"),
+                ("member-0-given", "花子"),
+                ("member-1-family", "山田"),
+                ("subject", "m2"),
+            ],
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(page.contains("id=\"date-error\""), "{page}");
+    assert!(page.contains("aria-invalid=\"true\""));
+    assert!(page.contains("value=\"花子\""));
+    // In 和暦, a day that exists.
+    let (status, h, _) = b
+        .post(
+            "/counter/visits",
+            &[
+                ("kind", "death"),
+                ("date", "R8.12.1"),
+                ("member-0-family", "山田"),
+                ("member-0-given", "花子"),
+                ("member-1-family", "山田"),
+                ("subject", "m2"),
+                ("ticket", "A-12"),
+            ],
+        )
+        .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let identify = location(&h);
+    assert!(identify.ends_with("/identify"));
+    let visit = identify
+        .trim_end_matches("/identify")
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .to_owned();
+    let (_, _, today) = b.get("/counter").await;
+    assert!(today.contains("A-12") && today.contains("死亡"), "{today}");
+    // Search by kana in hiragana (folded), take the resident in as the second person.
+    let hiragana: String = kana
+        .chars()
+        .map(|c| match c {
+            'ァ'..='ヶ' => char::from_u32(c as u32 - 0x60).unwrap(),
+            c => c,
+        })
+        .collect();
+    let (status, _, page) = b
+        .get(&format!("{identify}?kana={}", percent(&hiragana)))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains(name), "{name} in the results");
+    let addressee = attr(&page, "name=\"addressee\" value=\"").unwrap();
+    let revision = attr(&page, "name=\"revision\" value=\"").unwrap();
+    let (status, h, _) = b
+        .post(
+            &format!("/counter/visits/{visit}/residents"),
+            &[
+                ("addressee", &addressee),
+                ("member", "m2"),
+                ("revision", &revision),
+            ],
+        )
+        .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let (_, _, page) = b.get(&location(&h)).await;
+    let family = name.split('\u{3000}').next().unwrap();
+    let household =
+        &page[page.find("id=\"household\"").unwrap()..page.find("id=\"search-title\"").unwrap()];
+    assert!(
+        household.contains(family) && household.contains("住民記録"),
+        "{household}"
+    );
+    // The same form sent again with the old revision: refused, nothing changed twice.
+    let (status, _, _) = b
+        .post(
+            &format!("/counter/visits/{visit}/residents"),
+            &[
+                ("addressee", &addressee),
+                ("member", "m2"),
+                ("revision", &revision),
+            ],
+        )
+        .await;
+    assert_eq!(status, StatusCode::PRECONDITION_FAILED);
+    // Questions: answer the first yes/no one; it is gone afterwards.
+    let (_, _, page) = b.get(&format!("/counter/visits/{visit}/questions")).await;
+    let question = attr(&page, "name=\"question\" value=\"").expect("an open question");
+    let fact = attr(&page, "name=\"fact\" value=\"").unwrap();
+    let ty = attr(&page, "name=\"type\" value=\"").unwrap();
+    let revision = attr(&page, "name=\"revision\" value=\"").unwrap();
+    let member = attr(
+        &page[page.find(&question).unwrap()..],
+        "name=\"member\" value=\"",
+    );
+    let value = if ty == "boolean" {
+        "false".to_owned()
+    } else {
+        attr(&page, "name=\"value\" value=\"").unwrap()
+    };
+    let mut fields = vec![
+        ("question", question.as_str()),
+        ("fact", fact.as_str()),
+        ("type", ty.as_str()),
+        ("revision", revision.as_str()),
+        ("value", value.as_str()),
+    ];
+    if let Some(m) = &member {
+        fields.push(("member", m));
+    }
+    let (status, _, _) = b
+        .post(&format!("/counter/visits/{visit}/answers"), &fields)
+        .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let (_, _, after) = b.get(&format!("/counter/visits/{visit}/questions")).await;
+    assert!(
+        !after.contains(&format!("value=\"{question}\"")),
+        "{question} still asked"
+    );
+    // The procedures: grouped by department, each with its reason.
+    let (status, _, page) = b.get(&format!("/counter/visits/{visit}/procedures")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains("必要な手続きは"));
+    // Each needed procedure has its reason; while questions are open, the page says so.
+    assert!(
+        page.contains("<dt>理由</dt>") || page.contains("まだ決まっていない手続きがあります"),
+        "{page}"
+    );
+    // Everything the clerk did is audited with the clerk.
+    let events = audit_events(&app).await;
+    for action in [
+        "visit.create",
+        "resident.lookup",
+        "visit.update",
+        "visit.read",
+    ] {
+        assert!(
+            events.iter().any(|e| e["action"] == action
+                && e["actor"] == "sato@012084"
+                && e["clientId"] == "console"),
+            "{action} by the clerk"
+        );
+    }
+}
+storage_test!(a_visit_is_walked_through_its_pages);
+
+fn percent(s: &str) -> String {
+    s.bytes().map(|b| format!("%{b:02X}")).collect()
+}
+
+async fn assets_are_served_by_the_gateway(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let mut b = Browser::new(&app);
+    let (_, _, page) = b.get("/counter/login").await;
+    for needle in [
+        "htmx-2.0.11.min.js",
+        "console.css",
+        "console.js",
+        "dads-tokens-1.1.9.css",
+    ] {
+        let url = attr(&page, "/counter/static/")
+            .map(|v| v.split('/').next().unwrap().to_owned())
+            .unwrap();
+        let r = app
+            .http
+            .get(app.url(&format!("/counter/static/{url}/{needle}")))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::OK, "{needle}");
+        assert!(
+            r.headers()["cache-control"]
+                .to_str()
+                .unwrap()
+                .contains("immutable")
+        );
+        assert!(!r.bytes().await.unwrap().is_empty());
+        assert!(page.contains(needle), "{needle} linked");
+    }
+    // Every src and href of the page is on this site.
+    for part in page
+        .split("src=\"")
+        .skip(1)
+        .chain(page.split("href=\"").skip(1))
+    {
+        assert!(
+            part.starts_with('/') || part.starts_with('#'),
+            "{}",
+            &part[..40.min(part.len())]
+        );
+    }
+}
+storage_test!(assets_are_served_by_the_gateway);
+
+/// Every audit event of the demo municipality, page after page.
+async fn audit_events(app: &TestApp) -> Vec<serde_json::Value> {
+    let token = app.demo_token().await;
+    let mut all = Vec::new();
+    let mut path = "/v1/municipalities/012084/audit-events?limit=100".to_owned();
+    loop {
+        let page = app.get_json(&path, &token).await;
+        all.extend(page["items"].as_array().unwrap().iter().cloned());
+        match page["nextCursor"].as_str() {
+            Some(c) => {
+                path = format!("/v1/municipalities/012084/audit-events?limit=100&cursor={c}")
+            }
+            None => return all,
+        }
+    }
+}
