@@ -19,11 +19,12 @@ use crate::tenancy::LgCode;
 
 const LOGIN_COOKIE: &str = "madoguchi_login";
 
-fn lang_of(req: &HttpRequest, asked: Option<&str>) -> Lang {
+/// Japanese first: English only when the page asks for it (the switch), whatever the
+/// browser's own language (a municipal PC's browser is often set to English).
+fn lang_of(asked: Option<&str>) -> Lang {
     match asked {
         Some("en") => Lang::En,
-        Some("ja") => Lang::Ja,
-        _ => crate::http::problem::negotiate_lang(req),
+        _ => Lang::Ja,
     }
 }
 
@@ -115,7 +116,7 @@ fn login_page(state: &AppState, f: LoginForm<'_>) -> HttpResponse {
 /// `GET /counter/login`.
 pub async fn form(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
     let q = page::query(&req);
-    let lang = lang_of(&req, page::field(&q, "lang"));
+    let lang = lang_of(page::field(&q, "lang"));
     let next = safe_next(page::field(&q, "next"));
     let banner = page::field(&q, "timeout").map(|_| {
         (
@@ -152,7 +153,7 @@ pub async fn submit(
     body: web::Bytes,
 ) -> HttpResponse {
     let f: Vec<(String, String)> = form_urlencoded::parse(&body).into_owned().collect();
-    let lang = lang_of(&req, page::field(&f, "lang"));
+    let lang = lang_of(page::field(&f, "lang"));
     let next = safe_next(page::field(&f, "next"));
     let lg_raw = page::field(&f, "lg_code").unwrap_or("");
     let login = page::field(&f, "login").unwrap_or("");

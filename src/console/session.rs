@@ -151,7 +151,7 @@ impl FromRequest for Signed {
         let req = req.clone();
         let mut payload = payload.take();
         Box::pin(async move {
-            let lang = crate::http::problem::negotiate_lang(&req);
+            let lang = Lang::Ja;
             let state = req
                 .app_data::<web::Data<AppState>>()
                 .ok_or_else(|| {

@@ -14,6 +14,7 @@ mod cli;
 mod conformance;
 mod conformance_sessions;
 mod console;
+mod console_browser;
 mod counter_app;
 mod counter_pc;
 pub(crate) mod delivery;

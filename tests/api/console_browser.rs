@@ -1,0 +1,488 @@
+//! The counter console in a real browser: Debian's Chromium, driven through chromedriver
+//! (WebDriver) by fantoccini, with axe-core (from npm) checking every page and state for
+//! accessibility (WCAG 2.0–2.2 A/AA and best practices: no serious or critical violation).
+//! A clerk logs in, opens a visit with an impossible date first, takes a resident in from the
+//! directory, answers a question, reads the procedures, switches to English; the pages are
+//! also checked for what the Content-Security-Policy would block (inline script, style
+//! attributes, event-handler attributes) and for a CSP violation reported by the browser
+//! itself, for a visible focus, and at 320 CSS pixels wide (a 1280-pixel screen at 400 %).
+//!
+//! It needs chromium, chromedriver and axe-core, so it is ignored in a plain `cargo test`;
+//! `tests/console/run` (in `.ci/run`) installs them and runs it with `--ignored`.
+
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use fantoccini::{Client, ClientBuilder, Locator};
+use serde_json::{Value, json};
+
+use crate::helpers::{Backend, TestApp, spawn_app};
+
+struct Driver(Child);
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+async fn browser() -> (Driver, Client) {
+    let port = free_port();
+    let driver =
+        Command::new(std::env::var("CHROMEDRIVER").unwrap_or_else(|_| "chromedriver".to_owned()))
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("chromedriver (apt-get install chromium-driver)");
+    let driver = Driver(driver);
+    let profile = tempfile::TempDir::new().unwrap();
+    let caps = json!({
+        "goog:chromeOptions": {
+            "binary": std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".to_owned()),
+            "args": [
+                "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                "--no-first-run", "--disable-background-networking", "--disable-component-update",
+                "--disable-sync", "--disable-quic", "--lang=ja", "--window-size=1280,1000",
+                format!("--user-data-dir={}", profile.path().display()),
+            ]
+        }
+    });
+    let caps = match caps {
+        Value::Object(m) => m,
+        _ => unreachable!(),
+    };
+    let mut last = None;
+    for _ in 0..50 {
+        match ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+            .capabilities(caps.clone())
+            .connect(&format!("http://127.0.0.1:{port}"))
+            .await
+        {
+            Ok(c) => {
+                std::mem::forget(profile);
+                return (driver, c);
+            }
+            Err(e) => {
+                last = Some(e);
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        }
+    }
+    panic!("chromedriver did not start a session: {last:?}");
+}
+
+/// axe-core's source, installed by tests/console/run.
+fn axe_source() -> String {
+    let path = std::env::var("AXE_JS").unwrap_or_else(|_| {
+        format!(
+            "{}/target/console-node/node_modules/axe-core/axe.min.js",
+            env!("CARGO_MANIFEST_DIR")
+        )
+    });
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("axe-core at {path}: {e}"))
+}
+
+/// The serious and critical violations axe finds on the page as it is now.
+async fn axe(c: &Client, axe: &str, what: &str) {
+    c.execute(axe, vec![]).await.unwrap();
+    let found = c
+        .execute_async(
+            r#"const done = arguments[arguments.length - 1];
+            axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'wcag22aa', 'best-practice'] } })
+              .then(r => done(r.violations.filter(v => v.impact === 'serious' || v.impact === 'critical')
+                  .map(v => ({ id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.slice(0, 3).map(n => n.target.join(' ')) }))))
+              .catch(e => done([{ id: 'axe-error', help: String(e) }]));"#,
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(found, json!([]), "axe on {what}: {found:#}");
+}
+
+/// What the policy would block, read from the page, and the violations the browser reported
+/// since the listener was put in place (`arm`).
+async fn csp_clean(c: &Client, what: &str) {
+    let found = c
+        .execute(
+            r#"const bad = [];
+            for (const s of document.querySelectorAll('script')) if (!s.src) bad.push('inline script');
+            for (const e of document.querySelectorAll('[style]')) bad.push('style attribute on ' + e.tagName);
+            for (const e of document.querySelectorAll('*')) for (const a of e.attributes) if (a.name.startsWith('on')) bad.push(a.name + ' on ' + e.tagName);
+            for (const v of (window.__cspViolations || [])) bad.push('violation: ' + v);
+            return bad;"#,
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(found, json!([]), "CSP on {what}");
+}
+
+async fn arm(c: &Client) {
+    c.execute(
+        r#"window.__cspViolations = [];
+        document.addEventListener('securitypolicyviolation', e => window.__cspViolations.push(e.violatedDirective + ' ' + e.blockedURI));"#,
+        vec![],
+    )
+    .await
+    .unwrap();
+}
+
+async fn check(c: &Client, axe_js: &str, what: &str) {
+    csp_clean(c, what).await;
+    axe(c, axe_js, what).await;
+}
+
+/// With CONSOLE_SCREENSHOTS=DIR, the page as a PNG (the README's pictures).
+async fn picture(c: &Client, name: &str) {
+    if let Ok(dir) = std::env::var("CONSOLE_SCREENSHOTS") {
+        let png = c.screenshot().await.unwrap();
+        std::fs::write(format!("{dir}/{name}.png"), png).unwrap();
+    }
+}
+
+/// The text of the first element `css` selects, waiting for it (a click that navigates does
+/// not wait for the next page).
+async fn text(c: &Client, css: &str) -> String {
+    c.wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::Css(css))
+        .await
+        .unwrap_or_else(|e| panic!("{css}: {e}"))
+        .text()
+        .await
+        .unwrap()
+}
+
+/// Clicks `css` and waits until the page that follows has loaded.
+async fn submit(c: &Client, css: &str) {
+    let before = c.find(Locator::Css("html")).await.unwrap();
+    c.find(Locator::Css(css))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    for _ in 0..100 {
+        // The old document's element goes stale once the new page is there.
+        if before.tag_name().await.is_err() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let _ = c
+        .wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::Css("h1"))
+        .await;
+}
+
+async fn fill(c: &Client, id: &str, value: &str) {
+    let e = c.find(Locator::Id(id)).await.unwrap();
+    e.clear().await.unwrap();
+    e.send_keys(value).await.unwrap();
+}
+
+async fn click(c: &Client, css: &str) {
+    c.find(Locator::Css(css))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+}
+
+async fn import_directory(app: &TestApp) -> String {
+    let mut csv = Vec::new();
+    madoguchi::link::sample::write_full(&mut csv, "012084", 12).unwrap();
+    let csv = String::from_utf8(csv).unwrap();
+    let admin = app.admin_token().await;
+    let sent = app
+        .http
+        .post(app.url("/v1/admin/resident-imports?lgCode=012084&kind=full"))
+        .bearer_auth(&admin)
+        .header("Content-Type", "text/csv; charset=utf-8")
+        .body(csv.clone())
+        .send()
+        .await
+        .unwrap();
+    let job = sent.headers()["location"].to_str().unwrap().to_owned();
+    for _ in 0..200 {
+        if app.get_json(&job, &admin).await["state"] != "running" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    csv
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs chromium, chromedriver and axe-core: tests/console/run runs it"]
+async fn a_clerk_works_a_visit_in_chromium() {
+    let app = spawn_app(Backend::Sqlite).await;
+    let password = "窓口の合言葉-2026-12";
+    let r = app
+        .http
+        .post(app.url("/v1/admin/staff"))
+        .bearer_auth(app.admin_token().await)
+        .json(&json!({"lgCode": "012084", "login": "sato", "name": "佐藤 花子", "role": "clerk", "password": password}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), reqwest::StatusCode::CREATED);
+    let csv = import_directory(&app).await;
+    let kana = csv
+        .lines()
+        .nth(1)
+        .unwrap()
+        .split(',')
+        .nth(5)
+        .unwrap()
+        .split('\u{3000}')
+        .next()
+        .unwrap()
+        .to_owned();
+    let axe_js = axe_source();
+    let (_driver, c) = browser().await;
+
+    // The login page.
+    c.goto(&app.url("/counter/login?lg=012084")).await.unwrap();
+    assert_eq!(
+        c.find(Locator::Css("html"))
+            .await
+            .unwrap()
+            .attr("lang")
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("ja")
+    );
+    // axe can fail: an image without a text alternative is found.
+    c.execute(
+        "const i = document.createElement('img'); i.id = 'no-alt'; i.src = '/counter/static/x.png'; document.querySelector('main').appendChild(i);",
+        vec![],
+    )
+    .await
+    .unwrap();
+    c.execute(&axe_js, vec![]).await.unwrap();
+    let seen = c
+        .execute_async(
+            "const done = arguments[arguments.length - 1]; axe.run(document).then(r => done(r.violations.map(v => v.id)));",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert!(
+        seen.as_array().unwrap().contains(&json!("image-alt")),
+        "{seen}"
+    );
+    c.execute("document.getElementById('no-alt').remove();", vec![])
+        .await
+        .unwrap();
+    check(&c, &axe_js, "the login page").await;
+    // Keyboard: the first Tab reaches the skip link, and focus is visible.
+    c.find(Locator::Css("body"))
+        .await
+        .unwrap()
+        .send_keys("\u{E004}")
+        .await
+        .unwrap();
+    let focus = c
+        .execute(
+            "const e = document.activeElement; const s = getComputedStyle(e); return [e.className, s.outlineStyle, s.outlineWidth];",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(focus[0], "skip-link", "{focus}");
+    assert_eq!(focus[1], "solid", "focus is visible: {focus}");
+    fill(&c, "login", "sato").await;
+    fill(&c, "password", password).await;
+    submit(&c, "form[action='/counter/login'] button[type=submit]").await;
+    assert_eq!(text(&c, "h1").await, "今日の受付");
+    arm(&c).await;
+    check(&c, &axe_js, "today's visits, empty").await;
+
+    // A new visit with an impossible date: the message sits at the field, the names stay.
+    click(&c, "input[name=kind][value=death]").await;
+    fill(&c, "date", "令和8年2月30日").await;
+    fill(&c, "member-0-family", "山田").await;
+    fill(&c, "member-0-given", "一郎").await;
+    fill(&c, "member-1-family", "山田").await;
+    c.find(Locator::Css("#subject option[value=m2]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    submit(&c, "form[action='/counter/visits'] button[type=submit]").await;
+    let error = text(&c, "#date-error").await;
+    assert!(error.starts_with('＊'), "{error}");
+    let date = c.find(Locator::Id("date")).await.unwrap();
+    assert_eq!(
+        date.attr("aria-invalid").await.unwrap().as_deref(),
+        Some("true")
+    );
+    assert!(
+        date.attr("aria-describedby")
+            .await
+            .unwrap()
+            .unwrap()
+            .contains("date-error")
+    );
+    assert_eq!(
+        c.find(Locator::Id("member-0-given"))
+            .await
+            .unwrap()
+            .prop("value")
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("一郎")
+    );
+    check(&c, &axe_js, "the new-visit form with an error").await;
+    fill(&c, "date", "R8.12.1").await;
+    submit(&c, "form[action='/counter/visits'] button[type=submit]").await;
+    assert!(text(&c, "h1").await.starts_with("本人確認"));
+    check(&c, &axe_js, "identification").await;
+
+    // The directory: kana, results, one taken in as the second person.
+    fill(&c, "kana", &kana).await;
+    submit(&c, "form[method=get] button[type=submit]").await;
+    check(&c, &axe_js, "identification with results").await;
+    picture(&c, "console-identify").await;
+    let form = c
+        .find(Locator::Css("#results tbody tr form"))
+        .await
+        .unwrap();
+    form.find(Locator::Css("option[value=m2]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    form.find(Locator::Css("button[type=submit]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    text(&c, ".dads-notification-banner[data-type=success]").await;
+    let household = text(&c, "#household").await;
+    assert!(
+        household.contains("住民記録") && household.contains(&kana),
+        "{household}"
+    );
+
+    // Questions: the first answered with one click and 回答する.
+    c.goto(
+        &c.current_url()
+            .await
+            .unwrap()
+            .as_str()
+            .replace("/identify?taken=1", "/questions"),
+    )
+    .await
+    .unwrap();
+    check(&c, &axe_js, "questions").await;
+    let before = c
+        .find_all(Locator::Css("form.question"))
+        .await
+        .unwrap()
+        .len();
+    if before > 0 {
+        let first = c.find(Locator::Css("form.question")).await.unwrap();
+        if let Ok(no) = first
+            .find(Locator::Css("input[name=value][value=false]"))
+            .await
+        {
+            no.click().await.unwrap();
+        } else if let Ok(option) = first
+            .find(Locator::Css("input[type=radio][name=value]"))
+            .await
+        {
+            option.click().await.unwrap();
+        } else {
+            first
+                .find(Locator::Css("input[name=value]"))
+                .await
+                .unwrap()
+                .send_keys("1")
+                .await
+                .unwrap();
+        }
+        first
+            .find(Locator::Css("button[type=submit]"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        text(&c, "h1").await;
+        let after = c
+            .find_all(Locator::Css("form.question"))
+            .await
+            .unwrap()
+            .len();
+        assert!(
+            after < before || text(&c, "h1").await.starts_with("確認事項"),
+            "{before} → {after}"
+        );
+    }
+
+    // The procedures, then the same page in English.
+    c.goto(
+        &c.current_url()
+            .await
+            .unwrap()
+            .as_str()
+            .replace("/questions", "/procedures"),
+    )
+    .await
+    .unwrap();
+    assert!(text(&c, "h1").await.starts_with("必要な手続き"));
+    check(&c, &axe_js, "procedures").await;
+    picture(&c, "console-procedures").await;
+    submit(&c, "form[action='/counter/lang'] button").await;
+    assert_eq!(
+        c.find(Locator::Css("html"))
+            .await
+            .unwrap()
+            .attr("lang")
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("en")
+    );
+    assert!(text(&c, "h1").await.starts_with("Procedures"));
+    check(&c, &axe_js, "procedures in English").await;
+
+    // 320 CSS pixels wide: nothing but data tables scrolls sideways.
+    c.set_window_size(360, 900).await.unwrap();
+    c.goto(&app.url("/counter")).await.unwrap();
+    let overflow = c
+        .execute(
+            "return document.documentElement.scrollWidth - document.documentElement.clientWidth;",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert!(
+        overflow.as_i64().unwrap() <= 0,
+        "the page scrolls sideways by {overflow} px"
+    );
+    check(&c, &axe_js, "today's visits at 320 px").await;
+    let visits = text(&c, "#visits").await;
+    assert!(visits.contains("death"), "{visits}");
+    c.close().await.unwrap();
+}
