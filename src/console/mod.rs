@@ -8,9 +8,11 @@
 //! script or style), `frame-ancestors 'none'`, `nosniff` and `Referrer-Policy: same-origin`.
 
 pub mod assets;
+pub mod drafts;
 pub mod login;
 pub mod page;
 pub mod session;
+pub mod sign;
 pub mod today;
 pub mod visit;
 
@@ -46,6 +48,13 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route("/visits/{id}/residents", web::post().to(visit::take))
             .route("/visits/{id}/questions", web::get().to(visit::questions))
             .route("/visits/{id}/answers", web::post().to(visit::answer))
-            .route("/visits/{id}/procedures", web::get().to(visit::procedures)),
+            .route("/visits/{id}/procedures", web::get().to(visit::procedures))
+            .route("/visits/{id}/drafts", web::get().to(drafts::page))
+            .route("/visits/{id}/drafts", web::post().to(drafts::edit))
+            .route("/visits/{id}/confirm", web::get().to(sign::review))
+            .route("/visits/{id}/confirm", web::post().to(sign::sign))
+            .route("/visits/{id}/after", web::get().to(sign::after))
+            .route("/visits/{id}/submit", web::post().to(sign::send))
+            .route("/visits/{id}/print/{what}", web::get().to(sign::print)),
     );
 }

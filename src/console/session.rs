@@ -141,6 +141,15 @@ impl Fields {
     pub fn get(&self, name: &str) -> Option<&str> {
         super::page::field(&self.0, name)
     }
+
+    /// Every value of `name` (a group of checkboxes).
+    pub fn all(&self, name: &str) -> Vec<&str> {
+        self.0
+            .iter()
+            .filter(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+            .collect()
+    }
 }
 
 impl FromRequest for Signed {

@@ -23,11 +23,14 @@ use crate::http::v1::visits::{
 use crate::i18n::Lang;
 use crate::visits::Visit;
 
-/// The steps built so far, in the order of the counter.
-const STEPS: [(&str, &str, &str); 3] = [
+/// The steps of a visit, in the order of the counter.
+const STEPS: [(&str, &str, &str); 6] = [
     ("identify", "本人確認", "Identification"),
     ("questions", "確認事項", "Questions"),
     ("procedures", "必要な手続き", "Procedures"),
+    ("drafts", "申請書", "Forms"),
+    ("confirm", "確認・署名", "Review and sign"),
+    ("after", "受付後", "After"),
 ];
 
 /// The chip of a fact's source: words, never colour alone.
@@ -45,11 +48,11 @@ pub fn source_chip(lang: Lang, source: &str) -> Markup {
     html! { span.dads-chip-label data-color=(color) { (t(lang, ja, en)) } }
 }
 
-fn fact<'a>(facts: &'a [FactDto], name: &str) -> Option<&'a FactDto> {
+pub(super) fn fact<'a>(facts: &'a [FactDto], name: &str) -> Option<&'a FactDto> {
     facts.iter().find(|f| f.name == name)
 }
 
-fn shown(v: &Value) -> String {
+pub(super) fn shown(v: &Value) -> String {
     match v {
         Value::String(s) => s.clone(),
         Value::Bool(true) => "はい".to_owned(),
@@ -59,7 +62,7 @@ fn shown(v: &Value) -> String {
 }
 
 /// A member's name as known so far, or "1人目".
-fn member_name(lang: Lang, v: &VisitDto, member: &str) -> String {
+pub(super) fn member_name(lang: Lang, v: &VisitDto, member: &str) -> String {
     v.members
         .iter()
         .find(|m| m.id == member)
@@ -76,13 +79,13 @@ fn ordinal(lang: Lang, member: &str) -> String {
     }
 }
 
-struct Loaded {
-    visit: Visit,
-    dto: VisitDto,
-    determination: DeterminationDto,
+pub(super) struct Loaded {
+    pub visit: Visit,
+    pub dto: VisitDto,
+    pub determination: DeterminationDto,
 }
 
-async fn load(state: &AppState, signed: &Signed, id: Uuid) -> Result<Loaded, Failure> {
+pub(super) async fn load(state: &AppState, signed: &Signed, id: Uuid) -> Result<Loaded, Failure> {
     let code = signed.session.staff.lg_code;
     let visit = read_visit(state, code, &signed.actor, id, Action::VisitRead)
         .await
@@ -137,7 +140,7 @@ fn side(state: &AppState, lang: Lang, l: &Loaded) -> Markup {
     }
 }
 
-fn frame<'a>(
+pub(super) fn frame<'a>(
     state: &AppState,
     signed: &'a Signed,
     l: &Loaded,
@@ -153,7 +156,7 @@ fn frame<'a>(
     }
 }
 
-fn heading(lang: Lang, l: &Loaded, step_ja: &str, step_en: &str) -> String {
+pub(super) fn heading(lang: Lang, l: &Loaded, step_ja: &str, step_en: &str) -> String {
     let ticket = l
         .visit
         .ticket
@@ -348,7 +351,7 @@ fn results(
     }
 }
 
-fn revision_of(signed: &Signed) -> Option<Vec<i64>> {
+pub(super) fn revision_of(signed: &Signed) -> Option<Vec<i64>> {
     signed
         .fields
         .get("revision")
@@ -461,6 +464,12 @@ fn questions_page(
                                     label.dads-radio { input type="radio" name="value" value="true" required; span { (t(lang, "はい", "Yes")) } }
                                     label.dads-radio { input type="radio" name="value" value="false" required; span { (t(lang, "いいえ", "No")) } }
                                 }
+                            } @else if qn.ty == "array" && !qn.options.is_empty() {
+                                div.choices {
+                                    @for o in &qn.options {
+                                        label.dads-checkbox { input type="checkbox" name="value" value=(shown_raw(&o.value)); span { (o.label) } }
+                                    }
+                                }
                             } @else if !qn.options.is_empty() {
                                 div.choices {
                                     @for o in &qn.options {
@@ -532,6 +541,12 @@ pub async fn answer(
         Some("boolean") | Some("integer") => {
             serde_json::from_str(raw).unwrap_or_else(|_| Value::String(raw.to_owned()))
         }
+        Some("array") => Value::Array(
+            f.all("value")
+                .into_iter()
+                .map(|v| Value::String(v.to_owned()))
+                .collect(),
+        ),
         _ => Value::String(raw.to_owned()),
     };
     let answer = AnswerDto {
@@ -659,6 +674,7 @@ pub async fn procedures(
             }
             div.actions {
                 a.dads-button data-type="outline" href={ "/counter/visits/" (id) "/questions" } { (t(lang, "戻る", "Back")) }
+                a.dads-button data-type="solid-fill" href={ "/counter/visits/" (id) "/drafts" } { (t(lang, "次へ(申請書)", "Next: forms")) }
             }
         },
     );

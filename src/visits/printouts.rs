@@ -345,6 +345,12 @@ fn field_rows(
     }
 }
 
+/// The value of a form's field at `pointer` as the resident reads it (see [`show`]): what the
+/// console shows beside each field of a draft.
+pub fn shown_at(eras: &EraTable, plan: &PlanNode, pointer: &str, v: &Value) -> String {
+    show(eras, plan.at(pointer), v)
+}
+
 /// A value as the resident reads it: codes by their label, days in 和暦, a 個人番号 in
 /// groups of four, yes or no.
 fn show(eras: &EraTable, node: Option<&PlanNode>, v: &Value) -> String {

@@ -636,3 +636,382 @@ async fn audit_events(app: &TestApp) -> Vec<serde_json::Value> {
         }
     }
 }
+
+/// Answers the questions page's first question the way a clerk would: no for yes/no, the
+/// first option, a date in 和暦, a count of one. `None` when nothing is left to ask.
+async fn answer_first(b: &mut Browser<'_>, visit: &str) -> Option<String> {
+    let (_, _, page) = b.get(&format!("/counter/visits/{visit}/questions")).await;
+    let start = page.find("<form class=\"question\"")?;
+    let form = &page[start..start + page[start..].find("</form>").unwrap()];
+    let field = |name: &str| attr(form, &format!("name=\"{name}\" value=\""));
+    let question = field("question").unwrap();
+    let ty = field("type").unwrap();
+    // The family of the conformance kit's scenario 1 (schemas/conformance/scenarios/visits):
+    // parents born 1988 and 1990, children 2018 and 2026, all in 国保, from another city.
+    let member = field("member");
+    let options: Vec<String> = form
+        .split("name=\"value\" value=\"")
+        .skip(1)
+        .map(|r| r[..r.find('"').unwrap()].to_owned())
+        .collect();
+    let value = match ty.as_str() {
+        "boolean" => "false".to_owned(),
+        "date" => match member.as_deref() {
+            Some("m1") => "S63.4.10",
+            Some("m2") => "平成2年6月15日",
+            Some("m3") => "2018/9/1",
+            Some("m4") => "令和8年5月20日",
+            _ => "2026-11-25",
+        }
+        .to_owned(),
+        "integer" => "1".to_owned(),
+        _ => ["otherMunicipality", "nationalHealth", "1"]
+            .iter()
+            .find(|p| options.iter().any(|o| o == *p))
+            .map(|p| (*p).to_owned())
+            .or_else(|| options.first().cloned())
+            .unwrap_or_else(|| "1".to_owned()),
+    };
+    let mut fields = vec![
+        ("question".to_owned(), question.clone()),
+        ("fact".to_owned(), field("fact").unwrap()),
+        ("type".to_owned(), ty),
+        ("revision".to_owned(), field("revision").unwrap()),
+        ("value".to_owned(), value),
+    ];
+    for extra in ["member", "event"] {
+        if let Some(v) = field(extra).filter(|v| !v.is_empty()) {
+            fields.push((extra.to_owned(), v));
+        }
+    }
+    let pairs: Vec<(&str, &str)> = fields
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let (status, _, body) = b
+        .post(&format!("/counter/visits/{visit}/answers"), &pairs)
+        .await;
+    assert_eq!(status, StatusCode::SEE_OTHER, "{question}: {body}");
+    Some(question)
+}
+
+async fn a_move_in_is_decided_and_its_forms_checked(backend: Backend) {
+    let app = spawn_app(backend).await;
+    clerk(&app, "sato").await;
+    let mut b = Browser::new(&app);
+    b.log_in("012084", "sato", PASSWORD).await;
+    b.get("/counter").await;
+    let (status, h, _) = b
+        .post(
+            "/counter/visits",
+            &[
+                ("kind", "moveIn"),
+                ("date", "令和8年12月1日"),
+                ("member-0-family", "山田"),
+                ("member-0-given", "太郎"),
+                ("member-1-family", "山田"),
+                ("member-1-given", "花子"),
+                ("member-2-family", "山田"),
+                ("member-2-given", "一郎"),
+                ("member-3-family", "山田"),
+                ("member-3-given", "桜"),
+            ],
+        )
+        .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let visit = location(&h)
+        .trim_end_matches("/identify")
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .to_owned();
+    // Every open question answered, one at a time, until the procedures are decided.
+    let mut asked = Vec::new();
+    while let Some(q) = answer_first(&mut b, &visit).await {
+        assert!(!asked.contains(&q), "{q} asked again after its answer");
+        asked.push(q);
+        assert!(asked.len() < 80, "the questions do not end: {asked:?}");
+    }
+    let (_, _, page) = b.get(&format!("/counter/visits/{visit}/procedures")).await;
+    let needed: usize = page
+        .split("必要な手続きは")
+        .nth(1)
+        .and_then(|r| r.split('件').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap();
+    assert!(
+        needed >= 3,
+        "a family of four moving in needs several procedures: {needed}"
+    );
+    assert!(page.contains("<dt>理由</dt>"));
+    // The forms: each field with its source; one edit that breaks validation, then a fix.
+    let (_, _, page) = b.get(&format!("/counter/visits/{visit}/drafts")).await;
+    assert!(
+        page.contains("自動入力") && page.contains("class=\"draft\""),
+        "{page}"
+    );
+    let section = &page[page.find("class=\"draft\"").unwrap()..];
+    let key = attr(section, "name=\"key\" value=\"").unwrap();
+    let revision = attr(section, "name=\"revision\" value=\"").unwrap();
+    // The first field whose current value is text.
+    let pointer = attr(section, "name=\"pointer\" value=\"").unwrap();
+    let (status, _, after) = b
+        .post(
+            &format!("/counter/visits/{visit}/drafts"),
+            &[
+                ("key", &key),
+                ("pointer", &pointer),
+                ("revision", &revision),
+                ("value", "\u{202E}evil"),
+            ],
+        )
+        .await;
+    assert!(
+        status == StatusCode::UNPROCESSABLE_ENTITY || status == StatusCode::SEE_OTHER,
+        "{status}"
+    );
+    let (_, _, page) = b.get(&format!("/counter/visits/{visit}/drafts")).await;
+    let _ = after;
+    assert!(page.contains("自動入力"));
+    // Forms with gaps cannot be signed: the page names each form and its first gap.
+    let (_, _, page) = b.get(&format!("/counter/visits/{visit}/confirm")).await;
+    assert!(page.contains("id=\"signature-pad\"") && page.contains("id=\"review\""));
+    let revision = attr(&page, "name=\"revision\" value=\"").unwrap();
+    let (status, _, page) = b
+        .post(
+            &format!("/counter/visits/{visit}/confirm"),
+            &[("method", "attestation"), ("revision", &revision)],
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        page.contains("住民異動届") && page.contains("誤りがあります"),
+        "{page}"
+    );
+}
+storage_test!(a_move_in_is_decided_and_its_forms_checked);
+
+/// A move within the city for a resident of the directory: identified, the questions
+/// answered, the forms prefilled from the registry and completed by the clerk field by field
+/// (with the values of each form schema's own example), signed by the clerk's attestation,
+/// sent once (a second 送信 makes nothing), printed.
+async fn a_move_within_is_completed_signed_sent_and_printed(backend: Backend) {
+    let app = spawn_app(backend).await;
+    clerk(&app, "sato").await;
+    let mut csv = Vec::new();
+    madoguchi::link::sample::write_full(&mut csv, "012084", 5).unwrap();
+    let csv = String::from_utf8(csv).unwrap();
+    let admin = app.admin_token().await;
+    let sent = app
+        .http
+        .post(app.url("/v1/admin/resident-imports?lgCode=012084&kind=full"))
+        .bearer_auth(&admin)
+        .header("Content-Type", "text/csv; charset=utf-8")
+        .body(csv.clone())
+        .send()
+        .await
+        .unwrap();
+    let job = sent.headers()["location"].to_str().unwrap().to_owned();
+    while app.get_json(&job, &admin).await["state"] == "running" {
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let first: Vec<&str> = csv.lines().nth(1).unwrap().split(',').collect();
+    let (addressee, kana) = (first[2], first[5]);
+    let mut b = Browser::new(&app);
+    b.log_in("012084", "sato", PASSWORD).await;
+    b.get("/counter").await;
+    let (_, h, _) = b
+        .post(
+            "/counter/visits",
+            &[
+                ("kind", "moveWithin"),
+                ("date", "R8.12.7"),
+                ("member-0-family", "山田"),
+            ],
+        )
+        .await;
+    let visit = location(&h)
+        .trim_end_matches("/identify")
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .to_owned();
+    let (_, _, page) = b
+        .get(&format!(
+            "/counter/visits/{visit}/identify?kana={}",
+            percent(kana)
+        ))
+        .await;
+    let revision = attr(&page, "name=\"revision\" value=\"").unwrap();
+    let (status, _, _) = b
+        .post(
+            &format!("/counter/visits/{visit}/residents"),
+            &[
+                ("addressee", addressee),
+                ("member", "m1"),
+                ("revision", &revision),
+            ],
+        )
+        .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    while answer_first(&mut b, &visit).await.is_some() {}
+    // The clerk completes what no system holds (the new address, a phone number), one field
+    // at a time, each re-checked as it is saved.
+    let mut filled = 0;
+    loop {
+        let (_, _, page) = b.get(&format!("/counter/visits/{visit}/drafts")).await;
+        let Some(at) = page.find("aria-invalid=\"true\"") else {
+            break;
+        };
+        let form_start = page[..at].rfind("<form").unwrap();
+        let form = &page[form_start..form_start + page[form_start..].find("</form>").unwrap()];
+        let field = |name: &str| attr(form, &format!("name=\"{name}\" value=\"")).unwrap();
+        let pointer = field("pointer");
+        let last = pointer.rsplit('/').next().unwrap().to_owned();
+        // The value the form's own schema gives as its example at this place, else the
+        // first code of a list.
+        let key = field("key");
+        let section_start = page[..form_start].rfind("class=\"draft\"").unwrap();
+        let form_ref = drafts_form_ref(&page[section_start..form_start], &key);
+        let example = example_at(&form_ref, &pointer);
+        let value = match example {
+            Some(v) => v,
+            None if form.contains("<select") => {
+                let after = &form[form.find("<option value=\"\"").unwrap() + 1..];
+                attr(&after[after.find("<option").unwrap()..], "value=\"").unwrap()
+            }
+            None => panic!("no example for {pointer} in {form_ref}"),
+        };
+        let _ = last;
+        let (status, _, body) = b
+            .post(
+                &format!("/counter/visits/{visit}/drafts"),
+                &[
+                    ("key", &field("key")),
+                    ("pointer", &pointer),
+                    ("revision", &field("revision")),
+                    ("value", &value),
+                ],
+            )
+            .await;
+        assert!(
+            status == StatusCode::SEE_OTHER || status == StatusCode::UNPROCESSABLE_ENTITY,
+            "{pointer}: {status} {body}"
+        );
+        filled += 1;
+        assert!(
+            filled < 40,
+            "the forms do not become complete: last {pointer} = {value}"
+        );
+    }
+    let (_, _, page) = b.get(&format!("/counter/visits/{visit}/drafts")).await;
+    assert!(
+        page.contains("入力完了") && !page.contains("要確認"),
+        "{page}"
+    );
+    assert!(page.contains("手入力") && filled > 0);
+    assert!(
+        page.contains("住民記録"),
+        "values taken from the registry show it"
+    );
+    // Confirm by the clerk's attestation, then send; a second 送信 makes nothing new.
+    let (_, _, page) = b.get(&format!("/counter/visits/{visit}/confirm")).await;
+    let revision = attr(&page, "name=\"revision\" value=\"").unwrap();
+    // Without a drawing, the signature method is refused with what to do.
+    let (status, _, page) = b
+        .post(
+            &format!("/counter/visits/{visit}/confirm"),
+            &[
+                ("method", "signature"),
+                ("signature", ""),
+                ("revision", &revision),
+            ],
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(page.contains("署名パッドに署名してから"));
+    let (status, _, body) = b
+        .post(
+            &format!("/counter/visits/{visit}/confirm"),
+            &[("method", "attestation"), ("revision", &revision)],
+        )
+        .await;
+    assert_eq!(status, StatusCode::SEE_OTHER, "{body}");
+    let (_, _, page) = b.get(&format!("/counter/visits/{visit}/after")).await;
+    assert!(page.contains("送信する"));
+    let (status, _, _) = b
+        .post(&format!("/counter/visits/{visit}/submit"), &[])
+        .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let (status, _, _) = b
+        .post(&format!("/counter/visits/{visit}/submit"), &[])
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::SEE_OTHER,
+        "a second 送信 shows the first one's applications"
+    );
+    let (_, _, page) = b.get(&format!("/counter/visits/{visit}/after")).await;
+    let table = &page[page.find("id=\"applications\"").expect("the applications")..];
+    let rows = table.matches("<tr><th scope=\"row\">").count();
+    assert!(rows >= 1);
+    // Visits belong to the client that opened them (here `console`): counted in the store.
+    let stored = app
+        .store
+        .applications(visit.parse().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(stored.len(), rows, "one submission, not two");
+    // The printouts, from the server: a PDF with every form and the 受付票.
+    let r = app
+        .http
+        .get(app.url(&format!("/counter/visits/{visit}/print/all")))
+        .header(COOKIE, b.cookie_header())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(r.headers()["content-type"], "application/pdf");
+    let pdf = r.bytes().await.unwrap();
+    let doc = lopdf::Document::load_mem(&pdf).unwrap();
+    assert!(doc.get_pages().len() >= 2, "every form and the 受付票");
+    let events = audit_events(&app).await;
+    for action in ["visit.confirm", "visit.submit", "visit.print"] {
+        assert!(
+            events
+                .iter()
+                .any(|e| e["action"] == action && e["actor"] == "sato@012084"),
+            "{action} by the clerk"
+        );
+    }
+}
+storage_test!(a_move_within_is_completed_signed_sent_and_printed);
+
+/// The form (`id@version`) of a draft, as its procedure's catalogue file names it.
+fn drafts_form_ref(_section: &str, key: &str) -> String {
+    let procedure = key.split('@').next().unwrap();
+    let path = format!(
+        "{}/schemas/catalog/procedures/{procedure}.json",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    json["form"].as_str().unwrap().to_owned()
+}
+
+/// The example document of a form's schema, at `pointer`, as a clerk would type it.
+fn example_at(form_ref: &str, pointer: &str) -> Option<String> {
+    let (id, version) = form_ref.split_once('@').unwrap();
+    let path = format!(
+        "{}/schemas/forms/{id}/{version}.schema.json",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let schema: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(path).ok()?).ok()?;
+    match schema["examples"][0].pointer(pointer)? {
+        serde_json::Value::String(s) => Some(s.clone()),
+        serde_json::Value::Bool(b) => Some(b.to_string()),
+        serde_json::Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}

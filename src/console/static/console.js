@@ -67,4 +67,83 @@ for (const el of document.querySelectorAll("[data-print]")) {
   });
 }
 
+// A form sent once: its submit buttons are disabled as it goes (a double click sends one
+// request; the server refuses a repeat anyway).
+document.addEventListener("submit", (e) => {
+  const form = e.target;
+  if (!(form instanceof HTMLFormElement) || form.method.toLowerCase() !== "post") return;
+  if (form.hasAttribute("hx-post")) return;
+  setTimeout(() => {
+    for (const b of form.querySelectorAll("button[type=submit]")) b.disabled = true;
+  }, 0);
+});
+
+// The signature pad: pointer events (pen, finger, mouse) drawn on a canvas sized for the
+// screen's pixel ratio; while a pen is down, touches are ignored (the palm). On submit the
+// drawing goes into the form as a PNG data URL; an empty pad sends nothing.
+const pad = document.getElementById("signature-pad");
+if (pad instanceof HTMLCanvasElement) {
+  const ratio = window.devicePixelRatio || 1;
+  const cssWidth = pad.clientWidth || 600;
+  const cssHeight = pad.clientHeight || 200;
+  pad.width = Math.round(cssWidth * ratio);
+  pad.height = Math.round(cssHeight * ratio);
+  const ctx = pad.getContext("2d");
+  ctx.scale(ratio, ratio);
+  ctx.lineWidth = 2.5;
+  ctx.lineCap = "round";
+  ctx.lineJoin = "round";
+  ctx.strokeStyle = "#1a1a1a";
+  let drawing = null;
+  let penDown = false;
+  let strokes = 0;
+  const at = (e) => {
+    const r = pad.getBoundingClientRect();
+    return [e.clientX - r.left, e.clientY - r.top];
+  };
+  pad.addEventListener("pointerdown", (e) => {
+    if (e.pointerType === "touch" && penDown) return;
+    if (e.pointerType === "pen") penDown = true;
+    pad.setPointerCapture(e.pointerId);
+    drawing = e.pointerId;
+    const [x, y] = at(e);
+    ctx.beginPath();
+    ctx.moveTo(x, y);
+    ctx.lineTo(x + 0.1, y + 0.1);
+    ctx.stroke();
+    strokes += 1;
+  });
+  pad.addEventListener("pointermove", (e) => {
+    if (drawing !== e.pointerId) return;
+    const events = e.getCoalescedEvents ? e.getCoalescedEvents() : [e];
+    for (const ev of events.length ? events : [e]) {
+      const [x, y] = at(ev);
+      ctx.lineTo(x, y);
+    }
+    ctx.stroke();
+  });
+  const end = (e) => {
+    if (drawing !== e.pointerId) return;
+    drawing = null;
+    if (e.pointerType === "pen") penDown = false;
+  };
+  pad.addEventListener("pointerup", end);
+  pad.addEventListener("pointercancel", end);
+  const clear = document.querySelector("[data-signature-clear]");
+  if (clear) {
+    clear.addEventListener("click", () => {
+      ctx.clearRect(0, 0, pad.width, pad.height);
+      strokes = 0;
+    });
+  }
+  const form = document.querySelector("form[data-signature-form]");
+  const data = document.getElementById("signature-data");
+  if (form && data) {
+    form.addEventListener("submit", () => {
+      const method = form.querySelector("input[name=method]:checked");
+      data.value = method && method.value === "signature" && strokes > 0 ? pad.toDataURL("image/png") : "";
+    });
+  }
+}
+
 arm();

@@ -8,8 +8,9 @@ use actix_web::http::header;
 use actix_web::{HttpResponse, get, web};
 use uuid::Uuid;
 
-use super::visits::{DraftPath, VisitPath, catalog_of, load_for};
+use super::visits::{DraftPath, VisitPath, catalog_of, read_visit};
 use crate::audit::Action;
+use crate::audit::Actor;
 use crate::catalog::Catalog;
 use crate::http::auth::{Clerk, scopes};
 use crate::http::headers::StaffHeader;
@@ -18,6 +19,7 @@ use crate::http::problem::{ApiError, ProblemDoc, ProblemKind};
 use crate::http::state::AppState;
 use crate::i18n::{Lang, Text};
 use crate::print::{Booklet, Sheet};
+use crate::tenancy::LgCode;
 use crate::visits::confirmation::Application;
 use crate::visits::model::Visit;
 use crate::visits::printouts::{Context, FormPrint, form_sheet, receipt_sheet};
@@ -117,7 +119,7 @@ fn form_sheets(state: &AppState, cx: &Context, forms: Vec<Printable>) -> Vec<She
 }
 
 /// What to print.
-enum Selection {
+pub(crate) enum Selection {
     /// Every form, then the receipt.
     All,
     Receipt,
@@ -207,8 +209,19 @@ async fn printout(
     id: Uuid,
     selection: Selection,
 ) -> Result<HttpResponse, ApiError> {
-    let code = auth.municipality()?;
-    let visit = load_for(state, auth, id, Action::VisitPrint).await?;
+    print_pdf(state, auth.municipality()?, &auth.actor, id, selection).await
+}
+
+/// A visit's forms, receipt or one form as a PDF (audited as `visit.print`): what the API's
+/// printout routes and the console's 印刷 answer.
+pub(crate) async fn print_pdf(
+    state: &web::Data<AppState>,
+    code: LgCode,
+    actor: &Actor,
+    id: Uuid,
+    selection: Selection,
+) -> Result<HttpResponse, ApiError> {
+    let visit = read_visit(state, code, actor, id, Action::VisitPrint).await?;
     let catalog = catalog_of(state, &visit).await?;
     // Where each application stands, for the receipt of a submitted visit.
     let applications = if visit.household.submitted_at.is_some() {
@@ -222,7 +235,7 @@ async fn printout(
         .await?
         .map(|m| m.name.clone())
         .unwrap_or_else(|| code.to_string());
-    let client = auth.actor.client_id.clone().unwrap_or_default();
+    let client = actor.client_id.clone().unwrap_or_default();
     let file = match &selection {
         Selection::All => "printouts",
         Selection::Receipt => "receipt",

@@ -8,7 +8,8 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::{VisitPath, barred_problem, catalog_of, changed, load, store_conflict};
+use super::{VisitPath, barred_problem, catalog_of, changed, read_visit, store_conflict};
+use crate::audit::{Action, Actor};
 use crate::auth::Scope;
 use crate::http::auth::{Clerk, scopes};
 use crate::http::extract::ApiJson;
@@ -19,6 +20,7 @@ use crate::http::problem::{ApiError, ProblemDoc};
 use crate::http::state::AppState;
 use crate::i18n::Text;
 use crate::store::{StoreError, VisitChange};
+use crate::tenancy::LgCode;
 use crate::validation::FieldError;
 use crate::visits::confirmation::{self, Signature};
 use crate::visits::{Step, Visit, determine, evaluate};
@@ -65,7 +67,7 @@ pub struct ConfirmationDto {
     pub typed_fields: usize,
 }
 
-pub(super) fn confirmation_dto(visit: &Visit) -> Option<ConfirmationDto> {
+pub(crate) fn confirmation_dto(visit: &Visit) -> Option<ConfirmationDto> {
     let c = visit.household.confirmation.as_ref()?;
     let (method, sha) = match &c.signature {
         crate::visits::confirmation::Signature::Image { sha256, .. } => {
@@ -121,20 +123,49 @@ pub async fn confirm_visit(
     body: ApiJson<ConfirmDto>,
     if_match: IfMatch,
 ) -> Result<HttpResponse, ApiError> {
-    let visit = load(&state, &clerk, path.visit_id).await?;
+    let ConfirmDto { method, signature } = body.0;
+    let v = confirm(
+        &state,
+        clerk.municipality()?,
+        &clerk.actor,
+        path.visit_id,
+        &method,
+        signature.map(|i| (i.media_type, i.data)),
+        if_match.revisions(),
+    )
+    .await?;
+    let dto = confirmation_dto(&v)
+        .ok_or_else(|| ApiError::internal("the confirmation was not stored"))?;
+    Ok(HttpResponse::Ok()
+        .insert_header(preconditions::etag(v.revision))
+        .json(dto))
+}
+
+/// The resident's one confirmation of every draft (`method` signature with the image as
+/// (media type, base64), or attestation), recorded for `actor`: what the API's
+/// `POST …/confirm` and the console's 確認・署名 do.
+pub(crate) async fn confirm(
+    state: &AppState,
+    code: LgCode,
+    actor: &Actor,
+    id: Uuid,
+    method: &str,
+    image: Option<(String, String)>,
+    expected: Option<&[i64]>,
+) -> Result<Visit, ApiError> {
+    let visit = read_visit(state, code, actor, id, Action::VisitRead).await?;
     // Checked before the drafts are evaluated, and again by the store as it writes.
     visit
         .check(Step::Confirm)
         .map_err(|b| barred_problem(visit.id, b))?;
     // The resident signs what this clerk's app showed: not a visit changed since.
-    if !if_match.allows(visit.revision) {
+    if !expected.is_none_or(|r| r.contains(&visit.revision)) {
         return Err(preconditions::stale(visit.id, visit.revision));
     }
-    let ConfirmDto { method, signature } = body.0;
-    let staff = clerk.actor.staff.as_deref();
-    let signature = Signature::chosen(&method, signature.map(|i| (i.media_type, i.data)), staff)
-        .map_err(|e| ApiError::validation(vec![e]))?;
-    let catalog = catalog_of(&state, &visit).await?;
+    let staff = actor.staff.as_deref();
+    let signature =
+        Signature::chosen(method, image, staff).map_err(|e| ApiError::validation(vec![e]))?;
+    let catalog = catalog_of(state, &visit).await?;
     let d = determine(&catalog, &visit.household);
     let now = crate::clock::now();
     let drafts = evaluate(
@@ -144,51 +175,40 @@ pub async fn confirm_visit(
         &d,
         crate::visits::model::japan_day(now),
     );
-    let confirmation = confirmation::confirm(&d, drafts, signature, clerk.actor.staff.clone(), now)
+    let confirmation = confirmation::confirm(&d, drafts, signature, actor.staff.clone(), now)
         .map_err(ApiError::validation)?;
-    let v = record(&state, &clerk, &visit, if_match.revisions(), confirmation).await?;
+    let v = record(state, code, actor, &visit, expected, confirmation).await?;
     state.visit_metrics.confirmed(&v);
-    let dto = confirmation_dto(&v)
-        .ok_or_else(|| ApiError::internal("the confirmation was not stored"))?;
-    Ok(HttpResponse::Ok()
-        .insert_header(preconditions::etag(v.revision))
-        .json(dto))
+    Ok(v)
 }
 
 /// Records the confirmation on the visit the resident was shown (revision `visit.revision`):
 /// a visit changed since, by a clerk who sent no If-Match, is a conflict to read again.
 async fn record(
     state: &AppState,
-    clerk: &Clerk<scopes::Visits>,
+    code: LgCode,
+    actor: &Actor,
     visit: &Visit,
     expected: Option<&[i64]>,
     confirmation: confirmation::Confirmation,
 ) -> Result<Visit, ApiError> {
-    let code = clerk.municipality()?;
     let seen = visit.revision;
     let change = state
         .store
-        .change_visit(
-            &code,
-            visit.id,
-            Step::Confirm,
-            &clerk.actor,
-            expected,
-            move |v| {
-                if v.revision != seen {
-                    return Err(vec![FieldError::new(
-                        "/",
-                        "visit_changed",
-                        Text::new(
-                            "来庁が同時に変更されました。",
-                            "The visit changed meanwhile.",
-                        ),
-                    )]);
-                }
-                v.household.confirmation = Some(confirmation);
-                Ok(())
-            },
-        )
+        .change_visit(&code, visit.id, Step::Confirm, actor, expected, move |v| {
+            if v.revision != seen {
+                return Err(vec![FieldError::new(
+                    "/",
+                    "visit_changed",
+                    Text::new(
+                        "来庁が同時に変更されました。",
+                        "The visit changed meanwhile.",
+                    ),
+                )]);
+            }
+            v.household.confirmation = Some(confirmation);
+            Ok(())
+        })
         .await
         .map_err(store_conflict)?;
     match change {

@@ -9,7 +9,8 @@ use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use super::super::forms::{form_errors, issues};
-use super::{VisitPath, catalog_of, changed, load, store_conflict};
+use super::{VisitPath, catalog_of, changed, load, read_visit, store_conflict};
+use crate::audit::{Action, Actor};
 use crate::http::auth::{Clerk, scopes};
 use crate::http::extract::ApiJson;
 use crate::http::headers::{IfMatchHeader, StaffHeader};
@@ -17,6 +18,8 @@ use crate::http::preconditions::{self, IfMatch};
 use crate::http::problem::{ApiError, ProblemDoc};
 use crate::http::state::AppState;
 use crate::i18n::{Lang, Text};
+use crate::tenancy::LgCode;
+use crate::visits::Visit;
 use crate::visits::edit::{self, DraftEdit};
 use crate::visits::evaluate::{EvaluatedDraft, evaluate, evaluate_one};
 use crate::visits::{Step, determine, limits};
@@ -168,21 +171,32 @@ pub async fn get_drafts(
     path: web::Path<VisitPath>,
 ) -> Result<HttpResponse, ApiError> {
     let visit = load(&state, &clerk, path.visit_id).await?;
-    let catalog = catalog_of(&state, &visit).await?;
+    let drafts = drafts_of(&state, &visit, lang).await?;
+    Ok(HttpResponse::Ok()
+        .insert_header(preconditions::etag(visit.revision))
+        .json(drafts))
+}
+
+/// Every draft of `visit`, evaluated today: what the API's `GET …/drafts` answers and the
+/// console's 申請書 page shows.
+pub(crate) async fn drafts_of(
+    state: &AppState,
+    visit: &Visit,
+    lang: Lang,
+) -> Result<DraftsDto, ApiError> {
+    let catalog = catalog_of(state, visit).await?;
     let d = determine(&catalog, &visit.household);
     let today = crate::visits::model::japan_day(crate::clock::now());
     let drafts: Vec<DraftDto> = evaluate(&state.forms, &catalog, &visit.household, &d, today)
         .into_iter()
         .map(|ev| draft_dto(ev, lang))
         .collect();
-    Ok(HttpResponse::Ok()
-        .insert_header(preconditions::etag(visit.revision))
-        .json(DraftsDto {
-            visit_id: visit.id,
-            prefilled_fields: drafts.iter().map(|d| d.prefilled_fields).sum(),
-            typed_fields: drafts.iter().map(|d| d.typed_fields).sum(),
-            drafts,
-        }))
+    Ok(DraftsDto {
+        visit_id: visit.id,
+        prefilled_fields: drafts.iter().map(|d| d.prefilled_fields).sum(),
+        typed_fields: drafts.iter().map(|d| d.typed_fields).sum(),
+        drafts,
+    })
 }
 
 /// Change fields of a draft (the clerk completes what no system knows); the draft comes back
@@ -213,23 +227,53 @@ pub async fn patch_draft(
     if_match: IfMatch,
 ) -> Result<HttpResponse, ApiError> {
     let code = clerk.municipality()?;
-    let visit = load(&state, &clerk, path.visit_id).await?;
+    let (visit, draft) = edit_draft(
+        &state,
+        code,
+        &clerk.actor,
+        path.visit_id,
+        &path.draft_key,
+        body.0,
+        if_match.revisions(),
+        lang,
+    )
+    .await?;
+    Ok(HttpResponse::Ok()
+        .insert_header(preconditions::etag(visit.revision))
+        .json(draft))
+}
+
+/// The clerk's change of one draft, checked against the form and recorded: what the API's
+/// `PATCH …/drafts/{key}` and the console's inline edit do. Answers the visit and the draft
+/// re-evaluated.
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn edit_draft(
+    state: &AppState,
+    code: LgCode,
+    actor: &Actor,
+    id: Uuid,
+    draft_key: &str,
+    body: DraftEditDto,
+    expected: Option<&[i64]>,
+    lang: Lang,
+) -> Result<(Visit, DraftDto), ApiError> {
+    let visit = read_visit(state, code, actor, id, Action::VisitRead).await?;
     // RFC 9110 §13.2.1: the precondition before the request's content is looked at (the
     // store checks it again as it writes).
-    if !if_match.allows(visit.revision) {
+    if !expected.is_none_or(|r| r.contains(&visit.revision)) {
         return Err(preconditions::stale(visit.id, visit.revision));
     }
-    let catalog = catalog_of(&state, &visit).await?;
+    let catalog = catalog_of(state, &visit).await?;
     let d = determine(&catalog, &visit.household);
     let spec = crate::visits::drafts::specs(&catalog, &visit.household, &d)
         .into_iter()
-        .find(|s| s.key == path.draft_key)
-        .ok_or_else(|| no_draft(&path.draft_key))?;
+        .find(|s| s.key == draft_key)
+        .ok_or_else(|| no_draft(draft_key))?;
     let form = state
         .forms
         .form(&spec.form_id, Some(&spec.form_version))
         .map_err(|_| ApiError::internal("a procedure's form is not loaded"))?;
-    let DraftEditDto { set, remove } = body.0;
+    let DraftEditDto { set, remove } = body;
     let changes =
         edit::changes_of(form, &spec, DraftEdit { set, remove }).map_err(ApiError::validation)?;
     let today = crate::visits::model::japan_day(crate::clock::now());
@@ -248,23 +292,16 @@ pub async fn patch_draft(
     let key = spec.key.clone();
     let edited = state
         .store
-        .change_visit(
-            &code,
-            path.visit_id,
-            Step::Change,
-            &clerk.actor,
-            if_match.revisions(),
-            |v| edit::record(&mut v.household, &key, changes),
-        )
+        .change_visit(&code, id, Step::Change, actor, expected, |v| {
+            edit::record(&mut v.household, &key, changes)
+        })
         .await
         .map_err(store_conflict)?;
-    let visit = changed(path.visit_id, edited)?;
+    let visit = changed(id, edited)?;
     // Edits change no fact, so the draft's spec read before the edit still holds.
     let draft = evaluate_one(&state.forms, &catalog, &visit.household, spec, today)
         .ok_or_else(|| ApiError::internal("the edited draft vanished"))?;
-    Ok(HttpResponse::Ok()
-        .insert_header(preconditions::etag(visit.revision))
-        .json(draft_dto(draft, lang)))
+    Ok((visit, draft_dto(draft, lang)))
 }
 
 fn no_draft(key: &str) -> ApiError {

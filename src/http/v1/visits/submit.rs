@@ -9,6 +9,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::{VisitPath, barred_problem, load, store_conflict, submitted, visit_not_found};
+use crate::audit::Actor;
 use crate::auth::Scope;
 use crate::http::auth::{Clerk, scopes};
 use crate::http::headers::{IdempotencyKeyHeader, StaffHeader};
@@ -16,6 +17,8 @@ use crate::http::middleware::idempotency::Idempotent;
 use crate::http::problem::{ApiError, ProblemDoc};
 use crate::http::state::AppState;
 use crate::store::Submission;
+use crate::tenancy::LgCode;
+use crate::visits::confirmation::Application;
 
 /// One application of a submitted visit.
 #[derive(Debug, Serialize, ToSchema)]
@@ -50,10 +53,7 @@ pub struct ApplicationsDto {
     pub items: Vec<ApplicationDto>,
 }
 
-fn applications_dto(
-    visit: Uuid,
-    list: Vec<crate::visits::confirmation::Application>,
-) -> ApplicationsDto {
+pub(crate) fn applications_dto(visit: Uuid, list: Vec<Application>) -> ApplicationsDto {
     ApplicationsDto {
         visit_id: visit,
         items: list
@@ -99,12 +99,23 @@ pub async fn submit_visit(
     state: web::Data<AppState>,
     path: web::Path<VisitPath>,
 ) -> Result<HttpResponse, ApiError> {
-    let code = clerk.municipality()?;
     let id = path.visit_id;
+    let list = submit(&state, clerk.municipality()?, &clerk.actor, id).await?;
+    Ok(HttpResponse::Created().json(applications_dto(id, list)))
+}
+
+/// Submits the confirmed visit: each procedure becomes an application in the outbox. What the
+/// API's `POST …/submit` and the console's 送信 do; a second submission is refused.
+pub(crate) async fn submit(
+    state: &AppState,
+    code: LgCode,
+    actor: &Actor,
+    id: Uuid,
+) -> Result<Vec<Application>, ApiError> {
     let now = crate::clock::now();
     let submission = state
         .store
-        .submit_visit(&code, id, &clerk.actor, now, |visit, confirmation| {
+        .submit_visit(&code, id, actor, now, |visit, confirmation| {
             crate::link::outbox::submission(visit, confirmation, &state.routes, now)
         })
         .await
@@ -112,7 +123,7 @@ pub async fn submit_visit(
     match submission {
         Submission::Done(list) => {
             state.delivery_wake.notify_one();
-            Ok(HttpResponse::Created().json(applications_dto(id, list)))
+            Ok(list)
         }
         Submission::NotFound => Err(visit_not_found(id)),
         Submission::Barred(barred) => Err(barred_problem(id, barred)),
