@@ -988,7 +988,7 @@ async fn a_move_within_is_completed_signed_sent_and_printed(backend: Backend) {
 storage_test!(a_move_within_is_completed_signed_sent_and_printed);
 
 /// The form (`id@version`) of a draft, as its procedure's catalogue file names it.
-fn drafts_form_ref(_section: &str, key: &str) -> String {
+pub(crate) fn drafts_form_ref(_section: &str, key: &str) -> String {
     let procedure = key.split('@').next().unwrap();
     let path = format!(
         "{}/schemas/catalog/procedures/{procedure}.json",
@@ -1000,7 +1000,7 @@ fn drafts_form_ref(_section: &str, key: &str) -> String {
 }
 
 /// The example document of a form's schema, at `pointer`, as a clerk would type it.
-fn example_at(form_ref: &str, pointer: &str) -> Option<String> {
+pub(crate) fn example_at(form_ref: &str, pointer: &str) -> Option<String> {
     let (id, version) = form_ref.split_once('@').unwrap();
     let path = format!(
         "{}/schemas/forms/{id}/{version}.schema.json",

@@ -484,5 +484,233 @@ async fn a_clerk_works_a_visit_in_chromium() {
     check(&c, &axe_js, "today's visits at 320 px").await;
     let visits = text(&c, "#visits").await;
     assert!(visits.contains("death"), "{visits}");
+
+    // A move within the city, to the end: forms completed, signed on the pad, sent, printed.
+    c.set_window_size(1280, 1000).await.unwrap();
+    c.goto(&app.url("/counter")).await.unwrap();
+    // Back to Japanese.
+    submit(&c, "form[action='/counter/lang'] button").await;
+    click(&c, "input[name=kind][value=moveWithin]").await;
+    fill(&c, "date", "令和8年12月7日").await;
+    fill(&c, "member-0-family", "山田").await;
+    submit(&c, "form[action='/counter/visits'] button[type=submit]").await;
+    fill(&c, "kana", &kana).await;
+    submit(&c, "form[method=get] button[type=submit]").await;
+    let form = c
+        .find(Locator::Css("#results tbody tr form"))
+        .await
+        .unwrap();
+    form.find(Locator::Css("button[type=submit]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    text(&c, ".dads-notification-banner[data-type=success]").await;
+    let visit_url = c
+        .current_url()
+        .await
+        .unwrap()
+        .as_str()
+        .replace("/identify?taken=1", "");
+    // Every question answered by clicking, one at a time.
+    for _ in 0..40 {
+        c.goto(&format!("{visit_url}/questions")).await.unwrap();
+        let Ok(first) = c.find(Locator::Css("form.question")).await else {
+            break;
+        };
+        let ty = first
+            .find(Locator::Css("input[name=type]"))
+            .await
+            .unwrap()
+            .prop("value")
+            .await
+            .unwrap()
+            .unwrap_or_default();
+        if let Ok(no) = first
+            .find(Locator::Css("input[name=value][value=false]"))
+            .await
+        {
+            no.click().await.unwrap();
+        } else if let Ok(typed) = first
+            .find(Locator::Css("input[type=text][name=value]"))
+            .await
+        {
+            // A date in 和暦, as the clerk types it; a count otherwise.
+            let value = if ty == "date" {
+                "昭和63年4月10日"
+            } else {
+                "1"
+            };
+            typed.send_keys(value).await.unwrap();
+        } else if let Ok(option) = first.find(Locator::Css("input[name=value]")).await {
+            option.click().await.unwrap();
+        }
+        submit(&c, "form.question button[type=submit]").await;
+        if c.find(Locator::Css("#error-summary")).await.is_ok() {
+            panic!(
+                "the answer to a {ty} question was refused: {}",
+                text(&c, "#error-summary").await
+            );
+        }
+    }
+    // The forms: each gap typed where the clerk types it; htmx saves on change and swaps the
+    // form's section, the message (or none) next to the field.
+    c.goto(&format!("{visit_url}/drafts")).await.unwrap();
+    check(&c, &axe_js, "forms with gaps").await;
+    picture(&c, "console-drafts").await;
+    for _ in 0..40 {
+        let Ok(input) = c.find(Locator::Css("[aria-invalid=true]")).await else {
+            break;
+        };
+        let form = c
+            .execute(
+                "const f = arguments[0].closest('form'); return [f.querySelector('[name=key]').value, f.querySelector('[name=pointer]').value];",
+                vec![serde_json::to_value(&input).unwrap()],
+            )
+            .await
+            .unwrap();
+        let (key, pointer) = (form[0].as_str().unwrap(), form[1].as_str().unwrap());
+        let value = crate::console::example_at(&crate::console::drafts_form_ref("", key), pointer)
+            .unwrap_or_else(|| panic!("no example for {pointer}"));
+        if input.tag_name().await.unwrap() == "select" {
+            input
+                .find(Locator::Css(&format!("option[value='{value}']")))
+                .await
+                .unwrap()
+                .click()
+                .await
+                .unwrap();
+        } else {
+            input.clear().await.unwrap();
+            input.send_keys(&value).await.unwrap();
+            // Leaving the field is the change htmx sends.
+            input.send_keys("\u{E004}").await.unwrap();
+        }
+        tokio::time::sleep(Duration::from_millis(400)).await;
+    }
+    c.goto(&format!("{visit_url}/drafts")).await.unwrap();
+    assert!(
+        c.find(Locator::Css("[aria-invalid=true]")).await.is_err(),
+        "the forms are complete"
+    );
+    arm(&c).await;
+    check(&c, &axe_js, "complete forms").await;
+
+    // The signature, drawn with a pointer on the pad, then これでよい clicked twice.
+    c.goto(&format!("{visit_url}/confirm")).await.unwrap();
+    check(&c, &axe_js, "review and sign").await;
+    let pad = c.find(Locator::Id("signature-pad")).await.unwrap();
+    use fantoccini::actions::{InputSource, MOUSE_BUTTON_LEFT, MouseActions, PointerAction};
+    let stroke = MouseActions::new("pen".to_owned())
+        .then(PointerAction::MoveToElement {
+            element: pad.clone(),
+            duration: None,
+            x: -200.0,
+            y: 20.0,
+        })
+        .then(PointerAction::Down {
+            button: MOUSE_BUTTON_LEFT,
+        })
+        .then(PointerAction::MoveBy {
+            duration: Some(Duration::from_millis(80)),
+            x: 60.0,
+            y: -40.0,
+        })
+        .then(PointerAction::MoveBy {
+            duration: Some(Duration::from_millis(80)),
+            x: 60.0,
+            y: 50.0,
+        })
+        .then(PointerAction::MoveBy {
+            duration: Some(Duration::from_millis(80)),
+            x: 80.0,
+            y: -30.0,
+        })
+        .then(PointerAction::Up {
+            button: MOUSE_BUTTON_LEFT,
+        });
+    c.perform_actions(stroke).await.unwrap();
+    picture(&c, "console-signature").await;
+    let confirm = c
+        .find(Locator::Css("#confirm-form button[type=submit]"))
+        .await
+        .unwrap();
+    let _ = c
+        .execute(
+            "arguments[0].click(); arguments[0].click();",
+            vec![serde_json::to_value(&confirm).unwrap()],
+        )
+        .await;
+    assert!(text(&c, "h1").await.starts_with("受付後"));
+    check(&c, &axe_js, "after signing").await;
+    // 送信 double-clicked: one submission.
+    let send = c
+        .find(Locator::Css("form[action$='/submit'] button"))
+        .await
+        .unwrap();
+    let _ = c
+        .execute(
+            "arguments[0].click(); arguments[0].click();",
+            vec![serde_json::to_value(&send).unwrap()],
+        )
+        .await;
+    let applications = text(&c, "#applications").await;
+    assert!(
+        applications.contains("住民異動届") || applications.contains("転居"),
+        "{applications}"
+    );
+    check(&c, &axe_js, "the applications").await;
+    picture(&c, "console-after").await;
+    let id: uuid::Uuid = visit_url.rsplit('/').next().unwrap().parse().unwrap();
+    let stored = app.store.applications(id).await.unwrap();
+    let rows = c
+        .find_all(Locator::Css("#applications tbody tr"))
+        .await
+        .unwrap()
+        .len();
+    assert_eq!(stored.len(), rows, "one submission");
+    // The signature the resident drew is the one stored: a PNG with ink.
+    let console = madoguchi::audit::Actor {
+        client_id: Some("console".to_owned()),
+        staff: Some("sato@012084".to_owned()),
+        request_id: None,
+    };
+    let visit = app
+        .store
+        .read_visit(
+            &madoguchi::tenancy::LgCode::parse("012084").unwrap(),
+            id,
+            &console,
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    let confirmation = visit.household.confirmation.unwrap();
+    match confirmation.signature {
+        madoguchi::visits::confirmation::Signature::Image {
+            media_type, bytes, ..
+        } => {
+            assert_eq!(media_type, "image/png");
+            assert!(
+                bytes > 500,
+                "a drawn stroke, not an empty pad: {bytes} bytes"
+            );
+        }
+        other => panic!("the pad's signature was not stored: {other:?}"),
+    }
+    // The PDF, downloaded with the browser's session.
+    let cookie = c.get_named_cookie("madoguchi_console").await.unwrap();
+    let pdf = app
+        .http
+        .get(format!("{visit_url}/print/all"))
+        .header("Cookie", format!("madoguchi_console={}", cookie.value()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(pdf.headers()["content-type"], "application/pdf");
+    let pdf = pdf.bytes().await.unwrap();
+    let doc = lopdf::Document::load_mem(&pdf).unwrap();
+    assert!(doc.get_pages().len() >= 2);
     c.close().await.unwrap();
 }
