@@ -9,6 +9,7 @@
 
 pub mod assets;
 pub mod drafts;
+pub mod kpis;
 pub mod login;
 pub mod page;
 pub mod session;
@@ -42,6 +43,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route("/lang", web::post().to(login::switch_language))
             .route("/keepalive", web::post().to(login::keepalive))
             .route("/static/{version}/{name}", web::get().to(assets::serve))
+            .route("/kpis", web::get().to(kpis::page))
+            .route("/kpis.csv", web::get().to(kpis::csv))
             .route("/visits", web::post().to(today::open))
             .route("/visits/{id}", web::get().to(visit::start))
             .route("/visits/{id}/identify", web::get().to(visit::identify))

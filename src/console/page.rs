@@ -88,6 +88,12 @@ fn header(lang: Lang, signed: Option<&Signed>) -> Markup {
                 a href="/counter" { "madoguchi " (t(lang, "窓口", "counter")) }
             }
             @if let Some(s) = signed {
+                nav aria-label=(t(lang, "メニュー", "Menu")) {
+                    ul {
+                        li { a href="/counter" { (t(lang, "今日の受付", "Today")) } }
+                        li { a href="/counter/kpis" { (t(lang, "指標", "KPIs")) } }
+                    }
+                }
                 span.console-header__who {
                     (s.municipality_name) " ・ " (s.session.staff.name)
                     " (" (s.session.staff.role.label().get(lang)) ")"

@@ -975,6 +975,29 @@ async fn a_move_within_is_completed_signed_sent_and_printed(backend: Backend) {
     let pdf = r.bytes().await.unwrap();
     let doc = lopdf::Document::load_mem(&pdf).unwrap();
     assert!(doc.get_pages().len() >= 2, "every form and the 受付票");
+    // The KPIs count the visit: one submitted, its stay, its fields; the CSV has today's row.
+    let (status, _, page) = b.get("/counter/kpis?period=month").await;
+    assert_eq!(status, StatusCode::OK);
+    let tiles =
+        &page[page.find("id=\"kpi-tiles\"").unwrap()..page.find("id=\"stay-histogram\"").unwrap()];
+    assert!(tiles.contains("<dt>申請済み</dt><dd>1</dd>"), "{tiles}");
+    assert!(page.contains("role=\"img\"") && page.contains("<title id=\"stay-chart-title\">"));
+    assert!(page.contains("滞在時間の中央値は"));
+    let csv = app
+        .http
+        .get(app.url("/counter/kpis.csv?period=day"))
+        .header(COOKIE, b.cookie_header())
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    let text = std::str::from_utf8(&csv[3..]).unwrap();
+    assert!(csv.starts_with(&[0xEF, 0xBB, 0xBF]), "a BOM for Excel");
+    let today = (chrono::Utc::now() + chrono::Duration::hours(9)).date_naive();
+    assert!(text.starts_with("date,visits,medianStayMinutes"), "{text}");
+    assert!(text.contains(&format!("{today},1,")), "{text}");
     let events = audit_events(&app).await;
     for action in ["visit.confirm", "visit.submit", "visit.print"] {
         assert!(

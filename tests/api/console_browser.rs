@@ -712,5 +712,16 @@ async fn a_clerk_works_a_visit_in_chromium() {
     let pdf = pdf.bytes().await.unwrap();
     let doc = lopdf::Document::load_mem(&pdf).unwrap();
     assert!(doc.get_pages().len() >= 2);
+    // The KPI page shows that visit: submitted, with its stay in the histogram.
+    c.goto(&app.url("/counter/kpis?period=month"))
+        .await
+        .unwrap();
+    let tiles = text(&c, "#kpi-tiles").await;
+    assert!(
+        tiles.contains("申請済み\n1") || tiles.contains("申請済み 1"),
+        "{tiles}"
+    );
+    check(&c, &axe_js, "the KPI dashboard").await;
+    picture(&c, "console-kpis").await;
     c.close().await.unwrap();
 }
