@@ -73,6 +73,7 @@ mod tests {
         for (file, licence) in [
             ("htmx-2.0.11.min.js", "LICENSE-htmx.txt"),
             ("dads-tokens-1.1.9.css", "LICENSE-dads-tokens.txt"),
+            ("htmx-ext-sse-2.2.4.min.js", "LICENSE-htmx-ext-sse.txt"),
         ] {
             assert!(FILES.get_file(file).is_some(), "{file}");
             assert!(FILES.get_file(licence).is_some(), "{licence}");

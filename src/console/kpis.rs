@@ -257,6 +257,16 @@ fn tile(label: &str, value: String) -> Markup {
     }
 }
 
+/// The period and day a request asks for: today's day when it names none.
+fn asked(req: &HttpRequest) -> (Period, NaiveDate) {
+    let pairs = page::query(req);
+    let period = Period::parse(page::field(&pairs, "period"));
+    let day = page::field(&pairs, "date")
+        .and_then(|d| d.parse::<NaiveDate>().ok())
+        .unwrap_or_else(|| crate::clock::japan_day(crate::clock::now()));
+    (period, day)
+}
+
 /// `GET /counter/kpis?period=day|week|month|fy&date=YYYY-MM-DD`.
 pub async fn page(
     req: HttpRequest,
@@ -264,12 +274,7 @@ pub async fn page(
     signed: Signed,
 ) -> Result<HttpResponse, Failure> {
     let lang = signed.lang;
-    let pairs = page::query(&req);
-    let period = Period::parse(page::field(&pairs, "period"));
-    let today = crate::clock::japan_day(crate::clock::now());
-    let day = page::field(&pairs, "date")
-        .and_then(|d| d.parse::<NaiveDate>().ok())
-        .unwrap_or(today);
+    let (period, day) = asked(&req);
     let k = compute(&state, &signed, period, day).await?;
     let eras = &state.forms.eras;
     let span = if k.from == k.to {
@@ -394,12 +399,7 @@ pub async fn csv(
     state: web::Data<AppState>,
     signed: Signed,
 ) -> Result<HttpResponse, Failure> {
-    let pairs = page::query(&req);
-    let period = Period::parse(page::field(&pairs, "period"));
-    let today = crate::clock::japan_day(crate::clock::now());
-    let day = page::field(&pairs, "date")
-        .and_then(|d| d.parse::<NaiveDate>().ok())
-        .unwrap_or(today);
+    let (period, day) = asked(&req);
     let k = compute(&state, &signed, period, day).await?;
     let mut out = csv::Writer::from_writer(vec![0xEF, 0xBB, 0xBF]);
     let fail = |e: csv::Error| signed.api(crate::http::problem::ApiError::internal(e));

@@ -10,6 +10,7 @@
 pub mod assets;
 pub mod drafts;
 pub mod kpis;
+pub mod live;
 pub mod login;
 pub mod page;
 pub mod session;
@@ -58,6 +59,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route("/visits/{id}/confirm", web::post().to(sign::sign))
             .route("/visits/{id}/after", web::get().to(sign::after))
             .route("/visits/{id}/submit", web::post().to(sign::send))
-            .route("/visits/{id}/print/{what}", web::get().to(sign::print)),
+            .route("/visits/{id}/print/{what}", web::get().to(sign::print))
+            .route("/visits/{id}/events", web::get().to(live::events)),
     );
 }

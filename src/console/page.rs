@@ -56,6 +56,7 @@ pub fn render(frame: Frame<'_>, main: Markup) -> Markup {
                 link rel="stylesheet" href=(assets::url("dads-tokens-1.1.9.css"));
                 link rel="stylesheet" href=(assets::url("console.css"));
                 script src=(assets::url("htmx-2.0.11.min.js")) defer {}
+                script src=(assets::url("htmx-ext-sse-2.2.4.min.js")) defer {}
                 script type="module" src=(assets::url("console.js")) {}
             }
             body data-idle-seconds=(idle) data-csrf=(csrf) hx-headers=(headers) {

@@ -192,14 +192,6 @@ pub async fn after(
         .applications(id)
         .await
         .map_err(|e| signed.api(e.into()))?;
-    let names = |procedure: &str| {
-        l.determination
-            .needed
-            .iter()
-            .find(|d| d.procedure_id == procedure)
-            .map(|d| d.name.clone())
-            .unwrap_or_else(|| procedure.to_owned())
-    };
     let title = heading(lang, &l, "受付後", "After");
     let markup = page::render(
         frame(&state, &signed, &l, "after", &title),
@@ -220,25 +212,9 @@ pub async fn after(
                     }
                 }
                 _ => {
-                    div.table-scroll {
-                        table.dads-table__table data-size="dense" #applications {
-                            caption { (t(lang, "申請の状態", "The applications")) }
-                            thead { tr {
-                                th scope="col" { (t(lang, "手続き", "Procedure")) }
-                                th scope="col" { (t(lang, "状態", "State")) }
-                                th scope="col" { (t(lang, "理由", "Reason")) }
-                            } }
-                            tbody {
-                                @for a in &applications {
-                                    @let (label, color) = state_label(lang, a.state.as_str());
-                                    tr {
-                                        th scope="row" { (names(&a.procedure_id)) }
-                                        td { span.dads-chip-label data-color=(color) { (label) } }
-                                        td { (a.reason.as_deref().unwrap_or("—")) }
-                                    }
-                                }
-                            }
-                        }
+                    // Kept live: the gateway sends the table again whenever a state changes.
+                    div hx-ext="sse" sse-connect={ "/counter/visits/" (id) "/events" } sse-swap="applications" hx-swap="innerHTML" {
+                        (applications_table(&state, lang, &applications))
                     }
                 }
             }
@@ -253,6 +229,43 @@ pub async fn after(
         },
     );
     Ok(page::ok(markup))
+}
+
+/// The applications of a visit with their states: on 受付後 and in its live updates.
+pub(super) fn applications_table(
+    state: &AppState,
+    lang: Lang,
+    applications: &[crate::visits::confirmation::Application],
+) -> maud::Markup {
+    let name = |procedure: &str| {
+        state
+            .catalog
+            .procedure(procedure)
+            .map(|p| p.name.get(lang).to_owned())
+            .unwrap_or_else(|| procedure.to_owned())
+    };
+    html! {
+        div.table-scroll {
+            table.dads-table__table data-size="dense" #applications {
+                caption { (t(lang, "申請の状態", "The applications")) }
+                thead { tr {
+                    th scope="col" { (t(lang, "手続き", "Procedure")) }
+                    th scope="col" { (t(lang, "状態", "State")) }
+                    th scope="col" { (t(lang, "理由", "Reason")) }
+                } }
+                tbody {
+                    @for a in applications {
+                        @let (label, color) = state_label(lang, a.state.as_str());
+                        tr {
+                            th scope="row" { (name(&a.procedure_id)) }
+                            td { span.dads-chip-label data-color=(color) { (label) } }
+                            td { (a.reason.as_deref().unwrap_or("—")) }
+                        }
+                    }
+                }
+            }
+        }
+    }
 }
 
 /// `POST /counter/visits/{id}/submit`: once; a second 送信 (a double click, another tab) shows

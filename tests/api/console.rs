@@ -975,6 +975,49 @@ async fn a_move_within_is_completed_signed_sent_and_printed(backend: Backend) {
     let pdf = r.bytes().await.unwrap();
     let doc = lopdf::Document::load_mem(&pdf).unwrap();
     assert!(doc.get_pages().len() >= 2, "every form and the 受付票");
+    // The states live: the events stream sends the table, then again when a core system
+    // answers (here: the first application rejected with a reason).
+    let mut events = app
+        .http
+        .get(app.url(&format!("/counter/visits/{visit}/events")))
+        .header(COOKIE, b.cookie_header())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(events.headers()["content-type"], "text/event-stream");
+    let first = String::from_utf8(events.chunk().await.unwrap().unwrap().to_vec()).unwrap();
+    assert!(first.starts_with("event: applications\ndata: "), "{first}");
+    assert!(first.contains("id=\"applications\""));
+    let rejected = &stored[0];
+    let ack = app
+        .store
+        .acknowledge_application(
+            &madoguchi::tenancy::LgCode::parse("012084").unwrap(),
+            &rejected.area,
+            rejected.id,
+            madoguchi::visits::confirmation::Acknowledgement::Rejected,
+            Some("添付書類が不足しています".to_owned()),
+            &madoguchi::audit::Actor::system("test-core-system"),
+        )
+        .await
+        .unwrap();
+    let _ = ack;
+    let next = tokio::time::timeout(std::time::Duration::from_secs(10), async {
+        loop {
+            let chunk = events.chunk().await.unwrap().unwrap();
+            let text = String::from_utf8(chunk.to_vec()).unwrap();
+            if text.starts_with("event: applications") {
+                return text;
+            }
+        }
+    })
+    .await
+    .expect("an event after the answer");
+    assert!(
+        next.contains("差戻し") && next.contains("添付書類が不足しています"),
+        "{next}"
+    );
+    drop(events);
     // The KPIs count the visit: one submitted, its stay, its fields; the CSV has today's row.
     let (status, _, page) = b.get("/counter/kpis?period=month").await;
     assert_eq!(status, StatusCode::OK);

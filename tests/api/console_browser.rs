@@ -670,6 +670,37 @@ async fn a_clerk_works_a_visit_in_chromium() {
         .unwrap()
         .len();
     assert_eq!(stored.len(), rows, "one submission");
+    // A core system answers: the table changes on the open page, without a reload (SSE).
+    app.store
+        .acknowledge_application(
+            &madoguchi::tenancy::LgCode::parse("012084").unwrap(),
+            &stored[0].area,
+            stored[0].id,
+            madoguchi::visits::confirmation::Acknowledgement::Accepted,
+            None,
+            &madoguchi::audit::Actor::system("test-core-system"),
+        )
+        .await
+        .unwrap();
+    let mut live = String::new();
+    for _ in 0..50 {
+        live = c
+            .find(Locator::Css("#applications"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        if live.contains("受理") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert!(
+        live.contains("受理"),
+        "the accepted state did not arrive: {live}"
+    );
+    csp_clean(&c, "the applications, updated live").await;
     // The signature the resident drew is the one stored: a PNG with ink.
     let console = madoguchi::audit::Actor {
         client_id: Some("console".to_owned()),
