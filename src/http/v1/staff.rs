@@ -25,17 +25,21 @@ use crate::staff::service::{self, NewStaff};
 #[schema(as = NewStaffAccount, example = json!({"lgCode": "012084", "login": "sato", "name": "佐藤 花子", "role": "clerk", "password": "窓口の合言葉2026"}))]
 pub struct NewStaffDto {
     /// The municipality the account belongs to.
-    #[schema(example = "012084")]
+    #[schema(example = "012084", pattern = "^[0-9]{6}$", format = "lg-code")]
     pub lg_code: String,
     /// 1–32 of a-z, 0-9 and `. _ -`, starting with a letter or digit; unique in the
     /// municipality.
-    #[schema(example = "sato", min_length = 1, max_length = 32)]
+    #[schema(example = "sato", pattern = "^[a-z0-9][a-z0-9._-]{0,31}$")]
     pub login: String,
-    /// The name colleagues know them by.
-    #[schema(example = "佐藤 花子", min_length = 1, max_length = 64)]
+    /// The name colleagues know them by; 1–64 characters.
+    #[schema(
+        example = "佐藤 花子",
+        max_length = 64,
+        pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F\\u00AD\\u061C\\u115F\\u1160\\u180E\\u200B-\\u200F\\u2028\\u2029\\u202A-\\u202E\\u2060-\\u2064\\u2066-\\u2069\\u3164\\uFEFF\\uFFA0\\s](?:[^\\u0000-\\u001F\\u007F-\\u009F\\u00AD\\u061C\\u115F\\u1160\\u180E\\u200B-\\u200F\\u2028\\u2029\\u202A-\\u202E\\u2060-\\u2064\\u2066-\\u2069\\u3164\\uFEFF\\uFFA0]{0,62}[^\\u0000-\\u001F\\u007F-\\u009F\\u00AD\\u061C\\u115F\\u1160\\u180E\\u200B-\\u200F\\u2028\\u2029\\u202A-\\u202E\\u2060-\\u2064\\u2066-\\u2069\\u3164\\uFEFF\\uFFA0\\s])?$"
+    )]
     pub name: String,
     /// clerk, supervisor or admin.
-    #[schema(example = "clerk")]
+    #[schema(example = "clerk", pattern = "^(clerk|supervisor|admin)$")]
     pub role: String,
     /// 10–128 characters; absent for an account that logs in only through the
     /// municipality's identity provider.
@@ -91,7 +95,7 @@ pub struct StaffListDto {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct StaffQuery {
     /// The municipality whose staff to list.
-    #[param(example = "012084")]
+    #[param(example = "012084", pattern = "^[0-9]{6}$")]
     pub lg_code: String,
 }
 
