@@ -17,30 +17,29 @@ use crate::http::state::AppState;
 use crate::http::v1::visits::{DraftDto, DraftEditDto, drafts_of, edit_draft};
 use crate::i18n::Lang;
 
-/// The label of a form's field, as its schema titles it.
-fn label(state: &AppState, form_ref: &str, pointer: &str) -> String {
-    let (id, version) = form_ref.split_once('@').unwrap_or((form_ref, ""));
-    state
-        .forms
-        .form(id, Some(version))
-        .ok()
-        .map(|f| {
-            let l = f.plan.label_at(pointer);
-            l.title.or(l.name).unwrap_or_else(|| pointer.to_owned())
-        })
-        .unwrap_or_else(|| pointer.to_owned())
-}
-
+/// The plan of a draft's form (`formId@version`), read once per form shown.
 fn plan_of<'s>(state: &'s AppState, form_ref: &str) -> Option<&'s crate::forms::plan::PlanNode> {
     let (id, version) = form_ref.split_once('@').unwrap_or((form_ref, ""));
     state.forms.form(id, Some(version)).ok().map(|f| &f.plan)
 }
 
-fn shown(state: &AppState, form_ref: &str, pointer: &str, v: &Value) -> String {
-    let (id, version) = form_ref.split_once('@').unwrap_or((form_ref, ""));
-    match state.forms.form(id, Some(version)) {
-        Ok(f) => crate::visits::printouts::shown_at(&state.forms.eras, &f.plan, pointer, v),
-        Err(_) => v.to_string(),
+/// The label of a form's field, as its schema titles it.
+fn label(plan: Option<&crate::forms::plan::PlanNode>, pointer: &str) -> String {
+    plan.map(|p| p.label_at(pointer))
+        .and_then(|l| l.title.or(l.name))
+        .unwrap_or_else(|| pointer.to_owned())
+}
+
+/// A field's value as the resident reads it.
+fn shown(
+    state: &AppState,
+    plan: Option<&crate::forms::plan::PlanNode>,
+    pointer: &str,
+    v: &Value,
+) -> String {
+    match plan {
+        Some(plan) => crate::visits::printouts::shown_at(&state.forms.eras, plan, pointer, v),
+        None => v.to_string(),
     }
 }
 
@@ -145,10 +144,10 @@ pub(super) fn draft_section(
                             @let value = d.document.pointer(pointer);
                             @let field = format!("{section}-f{i}");
                             @let error = error_at(d, pointer);
-                            @let title = label(state, &d.form, pointer);
+                            @let title = label(plan, pointer);
                             tr {
                                 th scope="row" #{ (field) "-label" } { (title) }
-                                td { @if let Some(v) = value { (shown(state, &d.form, pointer, v)) } @else { "—" } }
+                                td { @if let Some(v) = value { (shown(state, plan, pointer, v)) } @else { "—" } }
                                 td { @if let Some(s) = source { (source_chip(lang, s)) } @else { "—" } }
                                 td {
                                     form method="post" action={ "/counter/visits/" (id) "/drafts" }

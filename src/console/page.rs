@@ -235,12 +235,8 @@ impl Failure {
         if e.status.is_server_error() {
             tracing::error!(error = %e, cause = e.internal.as_deref().unwrap_or("-"), "console page failed");
         }
-        let mut message = e.detail.get(lang).to_owned();
-        for fe in &e.errors {
-            message.push(' ');
-            message.push_str(fe.message.get(lang));
-        }
-        Self::page(e.status, lang, signed, &message)
+        let message = format!("{} {}", e.detail.get(lang), field_messages(&e, lang));
+        Self::page(e.status, lang, signed, message.trim_end())
     }
 }
 
@@ -258,4 +254,13 @@ pub fn field<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a str> {
         .find(|(k, _)| k == name)
         .map(|(_, v)| v.trim())
         .filter(|v| !v.is_empty())
+}
+
+/// What each field of a refusal says, in `lang`, one after another.
+pub fn field_messages(e: &ApiError, lang: Lang) -> String {
+    e.errors
+        .iter()
+        .map(|fe| fe.message.get(lang))
+        .collect::<Vec<_>>()
+        .join(" ")
 }

@@ -152,12 +152,7 @@ pub async fn sign(
     {
         Ok(_) => Ok(page::see_other(&format!("/counter/visits/{id}/after"))),
         Err(e) if !e.errors.is_empty() => {
-            let message = e
-                .errors
-                .iter()
-                .map(|fe| fe.message.get(lang).to_owned())
-                .collect::<Vec<_>>()
-                .join(" ");
+            let message = page::field_messages(&e, lang);
             review_page(&state, &signed, id, Some(message)).await
         }
         Err(e) => Err(signed.api(e)),

@@ -571,12 +571,7 @@ pub async fn answer(
         Err(e) if !e.errors.is_empty() => {
             let l = load(&state, &signed, id).await?;
             let q = f.get("question").unwrap_or("").to_owned();
-            let message = e
-                .errors
-                .iter()
-                .map(|fe| fe.message.get(signed.lang).to_owned())
-                .collect::<Vec<_>>()
-                .join(" ");
+            let message = page::field_messages(&e, signed.lang);
             questions_page(&state, &signed, &l, Some((&q, message)))
         }
         Err(e) => Err(signed.api(e)),

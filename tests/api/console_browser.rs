@@ -16,7 +16,7 @@ use std::time::Duration;
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::{Value, json};
 
-use crate::helpers::{Backend, TestApp, spawn_app};
+use crate::helpers::{Backend, spawn_app};
 
 struct Driver(Child);
 
@@ -153,14 +153,23 @@ async fn picture(c: &Client, name: &str) {
 /// The text of the first element `css` selects, waiting for it (a click that navigates does
 /// not wait for the next page).
 async fn text(c: &Client, css: &str) -> String {
-    c.wait()
-        .at_most(Duration::from_secs(10))
-        .for_element(Locator::Css(css))
-        .await
-        .unwrap_or_else(|e| panic!("{css}: {e}"))
-        .text()
-        .await
-        .unwrap()
+    // A page that is being replaced (a navigation, an htmx swap) can make the element found
+    // stale before it is read: read it again from the page that follows.
+    let mut last = None;
+    for _ in 0..20 {
+        let found = c
+            .wait()
+            .at_most(Duration::from_secs(10))
+            .for_element(Locator::Css(css))
+            .await
+            .unwrap_or_else(|e| panic!("{css}: {e}"));
+        match found.text().await {
+            Ok(t) => return t,
+            Err(e) => last = Some(e),
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("{css} stayed stale: {last:?}");
 }
 
 /// Clicks `css` and waits until the page that follows has loaded.
@@ -187,9 +196,16 @@ async fn submit(c: &Client, css: &str) {
 }
 
 async fn fill(c: &Client, id: &str, value: &str) {
-    let e = c.find(Locator::Id(id)).await.unwrap();
-    e.clear().await.unwrap();
-    e.send_keys(value).await.unwrap();
+    for _ in 0..20 {
+        if let Ok(e) = c.find(Locator::Id(id)).await
+            && e.clear().await.is_ok()
+            && e.send_keys(value).await.is_ok()
+        {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("#{id} could not be filled");
 }
 
 async fn click(c: &Client, css: &str) {
@@ -199,30 +215,6 @@ async fn click(c: &Client, css: &str) {
         .click()
         .await
         .unwrap();
-}
-
-async fn import_directory(app: &TestApp) -> String {
-    let mut csv = Vec::new();
-    madoguchi::link::sample::write_full(&mut csv, "012084", 12).unwrap();
-    let csv = String::from_utf8(csv).unwrap();
-    let admin = app.admin_token().await;
-    let sent = app
-        .http
-        .post(app.url("/v1/admin/resident-imports?lgCode=012084&kind=full"))
-        .bearer_auth(&admin)
-        .header("Content-Type", "text/csv; charset=utf-8")
-        .body(csv.clone())
-        .send()
-        .await
-        .unwrap();
-    let job = sent.headers()["location"].to_str().unwrap().to_owned();
-    for _ in 0..200 {
-        if app.get_json(&job, &admin).await["state"] != "running" {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    csv
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -239,7 +231,7 @@ async fn a_clerk_works_a_visit_in_chromium() {
         .await
         .unwrap();
     assert_eq!(r.status(), reqwest::StatusCode::CREATED);
-    let csv = import_directory(&app).await;
+    let csv = crate::console::import_sample(&app, 12).await;
     let kana = csv
         .lines()
         .nth(1)
@@ -582,10 +574,13 @@ async fn a_clerk_works_a_visit_in_chromium() {
                 .await
                 .unwrap();
         } else {
-            input.clear().await.unwrap();
-            input.send_keys(&value).await.unwrap();
-            // Leaving the field is the change htmx sends.
-            input.send_keys("\u{E004}").await.unwrap();
+            // An earlier save's swap may have replaced the field meanwhile: find it again.
+            if input.clear().await.is_err() || input.send_keys(&value).await.is_err() {
+                continue;
+            }
+            // Leaving the field is the change htmx sends (the swap that follows may already
+            // have replaced the field).
+            let _ = input.send_keys("\u{E004}").await;
         }
         tokio::time::sleep(Duration::from_millis(400)).await;
     }
