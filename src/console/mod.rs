@@ -8,6 +8,7 @@
 //! script or style), `frame-ancestors 'none'`, `nosniff` and `Referrer-Policy: same-origin`.
 
 pub mod assets;
+pub mod card;
 pub mod drafts;
 pub mod kpis;
 pub mod live;
@@ -50,6 +51,14 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route("/visits/{id}", web::get().to(visit::start))
             .route("/visits/{id}/identify", web::get().to(visit::identify))
             .route("/visits/{id}/residents", web::post().to(visit::take))
+            .route("/visits/{id}/card", web::post().to(card::ask))
+            .route("/visits/{id}/card/{sid}", web::get().to(card::page))
+            .route("/visits/{id}/card/{sid}/state", web::get().to(card::state))
+            .route("/visits/{id}/card/{sid}/take", web::post().to(card::take))
+            .route(
+                "/visits/{id}/card/{sid}/images/{which}",
+                web::get().to(card::image),
+            )
             .route("/visits/{id}/questions", web::get().to(visit::questions))
             .route("/visits/{id}/answers", web::post().to(visit::answer))
             .route("/visits/{id}/procedures", web::get().to(visit::procedures))

@@ -10,10 +10,12 @@ use maud::{Markup, html};
 use serde_json::Value;
 use uuid::Uuid;
 
+use super::card::CardForm;
 use super::page::{self, Failure, Frame, t};
 use super::session::Signed;
 use super::today::{event_labels, stage_label};
 use crate::audit::Action;
+use crate::http::problem::ApiError;
 use crate::http::state::AppState;
 use crate::http::v1::residents::{ResidentDto, SearchParams, look_up, resident_dto};
 use crate::http::v1::visits::{
@@ -21,6 +23,7 @@ use crate::http::v1::visits::{
     determination_dto, read_visit, record_answers, take_resident, visit_dto,
 };
 use crate::i18n::Lang;
+use crate::store::VisitChange;
 use crate::visits::Visit;
 
 /// The steps of a visit, in the order of the counter.
@@ -181,9 +184,22 @@ pub async fn identify(
     path: web::Path<Uuid>,
 ) -> Result<HttpResponse, Failure> {
     let id = path.into_inner();
-    let lang = signed.lang;
     let l = load(&state, &signed, id).await?;
-    let pairs = page::query(&req);
+    identify_page(&req, &state, &signed, &l, &CardForm::default()).await
+}
+
+/// 本人確認 with the card section as `card` left it.
+pub(super) async fn identify_page(
+    req: &HttpRequest,
+    state: &AppState,
+    signed: &Signed,
+    l: &Loaded,
+    card: &CardForm,
+) -> Result<HttpResponse, Failure> {
+    let id = l.visit.id;
+    let lang = signed.lang;
+    let card_section = super::card::section(state, signed, l, card).await?;
+    let pairs = page::query(req);
     let kana = page::field(&pairs, "kana").unwrap_or("");
     let dob = page::field(&pairs, "dob").unwrap_or("");
     let searched = !kana.is_empty() || !dob.is_empty();
@@ -198,7 +214,7 @@ pub async fn identify(
             date_of_birth: (!dob.is_empty()).then(|| dob.to_owned()),
             address: None,
         };
-        match look_up(&state, signed.session.staff.lg_code, &signed.actor, params).await {
+        match look_up(state, signed.session.staff.lg_code, &signed.actor, params).await {
             Ok((residents, more)) => {
                 found = residents.into_iter().map(resident_dto).collect();
                 truncated = more;
@@ -209,10 +225,11 @@ pub async fn identify(
             Err(e) => return Err(signed.api(e)),
         }
     }
-    let title = heading(lang, &l, "本人確認", "Identification");
+    let title = heading(lang, l, "本人確認", "Identification");
     let taken = page::field(&pairs, "taken").is_some();
+    let from_card = page::field(&pairs, "card").is_some();
     let markup = page::render(
-        frame(&state, &signed, &l, "identify", &title),
+        frame(state, signed, l, "identify", &title),
         html! {
             h1 tabindex="-1" data-focus-on-swap { (title) }
             @if taken {
@@ -221,7 +238,14 @@ pub async fn identify(
                     p { (t(lang, "氏名・フリガナ・生年月日などは「住民記録」として記録しました。", "Name, kana, date of birth and the rest are recorded with the source Registry.")) }
                 }
             }
+            @if from_card {
+                div.dads-notification-banner data-type="success" role="status" {
+                    h2 { (t(lang, "カードから取り込みました", "Taken from the card")) }
+                    p { (t(lang, "カードで確かめた氏名・生年月日・性別は「カード確認済」として記録しました。フリガナはカードにないため、住民記録か本人に確かめてください。", "The name, date of birth and sex the card verified are recorded with the source Card verified. The card has no kana: take it from the registry or ask the resident.")) }
+                }
+            }
             (household_table(lang, &l.dto))
+            (card_section)
             h2 #search-title { (t(lang, "住民記録を検索", "Search the registry")) }
             form method="get" action={ "/counter/visits/" (id) "/identify" } aria-labelledby="search-title" {
                 div.dads-form-control-label {
@@ -242,7 +266,7 @@ pub async fn identify(
                 }
             }
             @if searched && search_error.is_none() {
-                (results(lang, &signed, &l, &found, truncated))
+                (results(lang, signed, l, &found, truncated))
             }
             div.actions {
                 a.dads-button data-type="solid-fill" href={ "/counter/visits/" (id) "/questions" } { (t(lang, "次へ(確認事項)", "Next: questions")) }
@@ -389,11 +413,21 @@ pub async fn take(
         member,
         expected.as_deref(),
     )
-    .await
-    .map_err(|e| signed.api(e))?;
+    .await;
+    back_to_identify(&signed, id, change, "taken")
+}
+
+/// After a member's facts were taken in: 本人確認 again, its banner named by `note`.
+pub(super) fn back_to_identify(
+    signed: &Signed,
+    id: Uuid,
+    change: Result<VisitChange, ApiError>,
+    note: &str,
+) -> Result<HttpResponse, Failure> {
+    let change = change.map_err(|e| signed.api(e))?;
     changed(id, change).map_err(|e| signed.api(e))?;
     Ok(page::see_other(&format!(
-        "/counter/visits/{id}/identify?taken=1"
+        "/counter/visits/{id}/identify?{note}=1"
     )))
 }
 

@@ -21,7 +21,7 @@ fn bridge() -> Command {
 }
 
 /// Runs the bridge; what it logs goes to `log` (or to the terminal with SHOW_BRIDGE set).
-fn run_bridge(dir: &Path, trust: &Path, pin: &str, log: &Path) -> Running {
+pub(crate) fn run_bridge(dir: &Path, trust: &Path, pin: &str, log: &Path) -> Running {
     run_bridge_with(dir, trust, pin, log, &[])
 }
 
@@ -75,12 +75,12 @@ async fn register_pc(app: &TestApp, token: &str) -> (String, String) {
 }
 
 /// A gateway with its device port, and a counter PC whose bridge is enrolled (not running).
-struct EnrolledPc {
-    work: tempfile::TempDir,
-    trust: std::path::PathBuf,
-    bridge_dir: std::path::PathBuf,
-    app: TestApp,
-    device_id: String,
+pub(crate) struct EnrolledPc {
+    pub work: tempfile::TempDir,
+    pub trust: std::path::PathBuf,
+    pub bridge_dir: std::path::PathBuf,
+    pub app: TestApp,
+    pub device_id: String,
 }
 
 /// The device port on, trusting `trust`. A 個人番号 is kept only sealed: on PostgreSQL the
@@ -103,7 +103,7 @@ fn card_port(
     }
 }
 
-async fn enrolled_pc(backend: Backend) -> EnrolledPc {
+pub(crate) async fn enrolled_pc(backend: Backend) -> EnrolledPc {
     let work = tempfile::tempdir().unwrap();
     let trust = work.path().join("trust");
     let bridge_dir = work.path().join("bridge");

@@ -783,23 +783,7 @@ async fn a_move_within_is_completed_signed_sent_and_printed(backend: Backend) {
     let (addressee, kana) = (first[2], first[5]);
     let mut b = Browser::new(&app);
     b.log_in("012084", "sato", PASSWORD).await;
-    b.get("/counter").await;
-    let (_, h, _) = b
-        .post(
-            "/counter/visits",
-            &[
-                ("kind", "moveWithin"),
-                ("date", "R8.12.7"),
-                ("member-0-family", "山田"),
-            ],
-        )
-        .await;
-    let visit = location(&h)
-        .trim_end_matches("/identify")
-        .rsplit('/')
-        .next()
-        .unwrap()
-        .to_owned();
+    let visit = open_move_within(&mut b).await;
     let (_, _, page) = b
         .get(&format!(
             "/counter/visits/{visit}/identify?kana={}",
@@ -1072,3 +1056,227 @@ pub(crate) async fn import_sample(app: &TestApp, residents: u64) -> String {
     }
     csv
 }
+
+/// Opens a move within for one person named 山田; returns the visit's id.
+async fn open_move_within(b: &mut Browser<'_>) -> String {
+    b.get("/counter").await;
+    let (status, h, _) = b
+        .post(
+            "/counter/visits",
+            &[
+                ("kind", "moveWithin"),
+                ("date", "R8.12.7"),
+                ("member-0-family", "山田"),
+            ],
+        )
+        .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    location(&h)
+        .trim_end_matches("/identify")
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .to_owned()
+}
+
+/// Follows the card page's state fragment (as htmx does every second) until the read ends.
+async fn card_outcome(b: &mut Browser<'_>, page: &str) -> String {
+    for _ in 0..60 {
+        let (status, _, fragment) = b.get(&format!("{page}/state?member=m1")).await;
+        assert_eq!(status, StatusCode::OK, "{fragment}");
+        if fragment.contains("data-state=\"verified\"")
+            || fragment.contains("data-state=\"failed\"")
+        {
+            return fragment;
+        }
+        // Still reading: it asks htmx to come back.
+        assert!(fragment.contains("hx-trigger=\"every 1s\""), "{fragment}");
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    }
+    panic!("the card read did not end");
+}
+
+/// Asks for a card read from 本人確認; returns the card page's path.
+async fn ask_card(
+    b: &mut Browser<'_>,
+    visit: &str,
+    device: &str,
+    method: &str,
+    matching: &str,
+) -> String {
+    let (status, h, page) = b
+        .post(
+            &format!("/counter/visits/{visit}/card"),
+            &[
+                ("device", device),
+                ("method", method),
+                ("matching", matching),
+                ("member", "m1"),
+            ],
+        )
+        .await;
+    assert_eq!(status, StatusCode::SEE_OTHER, "{page}");
+    location(&h).split('?').next().unwrap().to_owned()
+}
+
+/// 本人確認 with the card: the real bridge enrolled as a counter PC and playing the virtual
+/// card, the clerk asks for a read from the visit's page, the page follows the reader's steps,
+/// shows the verified 基本4情報 in 和暦, and 取り込む records them with the source カード確認済.
+/// 照合番号B typed in full-width digits reads the card face, whose images the clerk's page
+/// serves; a mistyped one is said as such with the tries left; bad choices are refused next to
+/// their fields; a read of another visit is not shown here.
+async fn a_card_read_at_the_counter_pc_is_taken_into_the_visit(backend: Backend) {
+    let pc = crate::bridge::enrolled_pc(backend).await;
+    let app = &pc.app;
+    clerk(app, "sato").await;
+    let mut b = Browser::new(app);
+    b.log_in("012084", "sato", PASSWORD).await;
+    let visit = open_move_within(&mut b).await;
+    let (_, _, identify) = b.get(&format!("/counter/visits/{visit}/identify")).await;
+    assert!(identify.contains("マイナンバーカードで確認"), "{identify}");
+    assert!(
+        identify.contains(&format!("<option value=\"{}\"", pc.device_id)),
+        "the enrolled counter PC is offered: {identify}"
+    );
+
+    // Bad choices, refused next to their fields, nothing asked of the PC.
+    let (status, _, page) = b
+        .post(
+            &format!("/counter/visits/{visit}/card"),
+            &[
+                ("device", &pc.device_id),
+                ("method", "readCardFace"),
+                ("matching", "12345"),
+                ("member", "m1"),
+            ],
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(page.contains("id=\"card-matching-error\""), "{page}");
+    assert!(page.contains("照合番号Bを14桁"), "{page}");
+    assert!(page.contains("value=\"12345\""), "what was typed is kept");
+    let (status, _, page) = b
+        .post(
+            &format!("/counter/visits/{visit}/card"),
+            &[
+                ("device", "not-a-pc"),
+                ("method", "readMyNumber"),
+                ("member", "m9"),
+            ],
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        page.contains("id=\"card-device-error\"") && page.contains("id=\"card-method-error\""),
+        "{page}"
+    );
+
+    // Asked before the bridge runs: the page says to put the card on the reader.
+    let card = ask_card(&mut b, &visit, &pc.device_id, "readBasicInfo", "").await;
+    let (status, _, page) = b.get(&format!("{card}?member=m1")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains("data-state=\"waitingForCard\""), "{page}");
+    assert!(
+        page.contains("<li aria-current=\"step\"><strong>カードを読み取り機に置いてください"),
+        "{page}"
+    );
+
+    // The resident's card on the reader, the PIN typed there.
+    let _bridge = crate::bridge::run_bridge(
+        &pc.bridge_dir,
+        &pc.trust,
+        "1234",
+        &pc.work.path().join("console.log"),
+    );
+    let verified = card_outcome(&mut b, &card).await;
+    assert!(verified.contains("data-state=\"verified\""), "{verified}");
+    assert!(verified.contains("山田　花子"), "{verified}");
+    assert!(
+        verified.contains("昭和55年2月17日(1980-02-17)"),
+        "{verified}"
+    );
+    assert!(
+        verified.contains("北海道北見市北５条東２丁目１０番地"),
+        "{verified}"
+    );
+    assert!(verified.contains("<td>女</td>"), "{verified}");
+    // The visit knows only the family name 山田, which the card's name starts with: no warning.
+    assert!(!verified.contains("card-name-differs"), "{verified}");
+    let revision = attr(&verified, "name=\"revision\" value=\"").unwrap();
+    let (status, h, _) = b
+        .post(
+            &format!("{card}/take"),
+            &[("member", "m1"), ("revision", &revision)],
+        )
+        .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let (_, _, identify) = b.get(&location(&h)).await;
+    assert!(identify.contains("カードから取り込みました"), "{identify}");
+    let household = &identify[identify.find("id=\"household\"").unwrap()..];
+    let household = &household[..household.find("</table>").unwrap()];
+    assert!(household.contains("花子"), "{household}");
+    assert!(household.contains("1980-02-17"), "{household}");
+    assert!(household.contains("カード確認済"), "{household}");
+
+    // 照合番号B as typed on a Japanese keyboard: the card face, and its images for the clerk.
+    let face = ask_card(
+        &mut b,
+        &visit,
+        &pc.device_id,
+        "readCardFace",
+        "５５０２１７ ２０３６ １２３４",
+    )
+    .await;
+    let shown = card_outcome(&mut b, &face).await;
+    assert!(shown.contains("data-state=\"verified\""), "{shown}");
+    assert!(shown.contains("昭和55年2月17日"), "{shown}");
+    let name_image = app
+        .http
+        .get(app.url(&format!("{face}/images/name")))
+        .header(COOKIE, b.cookie_header())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(name_image.status(), StatusCode::OK);
+    assert_eq!(name_image.headers()["content-type"], "image/png");
+    assert_eq!(name_image.headers()["cache-control"], "no-store");
+    assert!(name_image.bytes().await.unwrap().starts_with(b"\x89PNG"));
+    // A mistyped one: said as 照合番号B, with the tries left.
+    let wrong = ask_card(
+        &mut b,
+        &visit,
+        &pc.device_id,
+        "readCardFace",
+        "55021720369999",
+    )
+    .await;
+    let failed = card_outcome(&mut b, &wrong).await;
+    assert!(failed.contains("data-state=\"failed\""), "{failed}");
+    assert!(
+        failed.contains("照合番号B") && failed.contains("あと9回"),
+        "{failed}"
+    );
+
+    // A read asked for another visit is not shown from this one.
+    let other = open_move_within(&mut b).await;
+    let (status, _, _) = b
+        .get(&format!(
+            "/counter/visits/{other}/card/{}",
+            face.rsplit('/').next().unwrap()
+        ))
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+
+    // The reads are audited with the clerk as actor.
+    let events = audit_events(app).await;
+    let reads: Vec<_> = events
+        .iter()
+        .filter(|e| e["action"] == "card_session.read")
+        .collect();
+    assert!(!reads.is_empty(), "{events:?}");
+    assert!(
+        reads.iter().all(|e| e["actor"] == "sato@012084"),
+        "{reads:?}"
+    );
+}
+storage_test!(a_card_read_at_the_counter_pc_is_taken_into_the_visit);

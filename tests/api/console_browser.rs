@@ -16,7 +16,7 @@ use std::time::Duration;
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::{Value, json};
 
-use crate::helpers::{Backend, spawn_app};
+use crate::helpers::Backend;
 
 struct Driver(Child);
 
@@ -220,7 +220,9 @@ async fn click(c: &Client, css: &str) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs chromium, chromedriver and axe-core: tests/console/run runs it"]
 async fn a_clerk_works_a_visit_in_chromium() {
-    let app = spawn_app(Backend::Sqlite).await;
+    // A gateway with a counter PC whose bridge has enrolled (the virtual card on its reader).
+    let pc = crate::bridge::enrolled_pc(Backend::Sqlite).await;
+    let app = &pc.app;
     let password = "窓口の合言葉-2026-12";
     let r = app
         .http
@@ -231,7 +233,7 @@ async fn a_clerk_works_a_visit_in_chromium() {
         .await
         .unwrap();
     assert_eq!(r.status(), reqwest::StatusCode::CREATED);
-    let csv = crate::console::import_sample(&app, 12).await;
+    let csv = crate::console::import_sample(app, 12).await;
     let kana = csv
         .lines()
         .nth(1)
@@ -346,6 +348,47 @@ async fn a_clerk_works_a_visit_in_chromium() {
     submit(&c, "form[action='/counter/visits'] button[type=submit]").await;
     assert!(text(&c, "h1").await.starts_with("本人確認"));
     check(&c, &axe_js, "identification").await;
+
+    // The card: asked before the card is on the reader, the page follows the read by itself
+    // (htmx asks every second) until it is verified, then the first person is taken from it.
+    click(&c, "input[name=method][value=readBasicInfo]").await;
+    submit(&c, "#card form button[type=submit]").await;
+    assert_eq!(
+        text(&c, "#card-state li[aria-current=step]").await,
+        "カードを読み取り機に置いてください"
+    );
+    arm(&c).await;
+    check(&c, &axe_js, "the card read, waiting for the card").await;
+    let _bridge = crate::bridge::run_bridge(
+        &pc.bridge_dir,
+        &pc.trust,
+        "1234",
+        &pc.work.path().join("browser-bridge.log"),
+    );
+    let facts = c
+        .wait()
+        .at_most(Duration::from_secs(30))
+        .for_element(Locator::Css("#card-state[data-state=verified] #card-facts"))
+        .await
+        .unwrap();
+    let facts = facts.text().await.unwrap();
+    assert!(
+        facts.contains("山田　花子") && facts.contains("昭和55年2月17日"),
+        "{facts}"
+    );
+    // The visit knew the first person as 山田 一郎: the clerk is warned before taking it in.
+    let warned = text(&c, "#card-name-differs").await;
+    assert!(
+        warned.contains("山田一郎") && warned.contains("山田　花子"),
+        "{warned}"
+    );
+    check(&c, &axe_js, "the card read, verified").await;
+    picture(&c, "console-card").await;
+    submit(&c, "#card-state form button[type=submit]").await;
+    text(&c, ".dads-notification-banner[data-type=success]").await;
+    let household = text(&c, "#household").await;
+    assert!(household.contains("カード確認済"), "{household}");
+    arm(&c).await;
 
     // The directory: kana, results, one taken in as the second person.
     fill(&c, "kana", &kana).await;

@@ -419,7 +419,7 @@ fn session_dto(
 }
 
 /// The card session `id` of the municipality `code`, with its result while it is kept.
-pub(super) async fn session_of(
+pub(crate) async fn session_of(
     state: &AppState,
     code: LgCode,
     id: Uuid,
@@ -474,10 +474,31 @@ pub async fn create_card_session(
 ) -> Result<HttpResponse, ApiError> {
     let code = auth.municipality()?;
     let body = body.0;
-    let purpose = Purpose::from(body.purpose);
-    if purpose == Purpose::ReadMyNumber && !auth.principal.has_scope(Scope::MyNumberRead) {
+    if Purpose::from(body.purpose) == Purpose::ReadMyNumber
+        && !auth.principal.has_scope(Scope::MyNumberRead)
+    {
         return Err(crate::http::auth::insufficient_scope(Scope::MyNumberRead));
     }
+    let session = ask_card(&state, code, &auth.actor, body).await?;
+    Ok(HttpResponse::Created()
+        .insert_header((
+            header::LOCATION,
+            format!("/v1/municipalities/{code}/card-sessions/{}", session.id),
+        ))
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(session_dto(&session, lang, false, &[])))
+}
+
+/// Asks the counter PC `body.device_id` of the municipality `code` to read a card for
+/// `actor`: the fields checked, the PC active, the visit (if any) one the actor may read. The
+/// caller has checked that the actor may read a 個人番号 when the purpose is readMyNumber.
+pub(crate) async fn ask_card(
+    state: &AppState,
+    code: LgCode,
+    actor: &crate::audit::Actor,
+    body: NewCardSessionDto,
+) -> Result<CardSession, ApiError> {
+    let purpose = Purpose::from(body.purpose);
     let mut errors = Vec::new();
     if purpose == Purpose::ReadMyNumber && state.server_key.is_none() {
         // A 個人番号 is never stored unsealed, and without a server key nothing can seal it.
@@ -564,11 +585,7 @@ pub async fn create_card_session(
         ));
     }
     if let Some(visit) = body.visit_id
-        && state
-            .store
-            .read_visit(&code, visit, &auth.actor)
-            .await?
-            .is_none()
+        && state.store.read_visit(&code, visit, actor).await?.is_none()
     {
         return Err(ApiError::not_found(Text::new(
             format!("来庁 {visit} はこの団体にありません。"),
@@ -585,8 +602,8 @@ pub async fn create_card_session(
         visit_id: body.visit_id,
         matching_b,
         outcome: None,
-        client_id: auth.actor.client_id.clone(),
-        staff: auth.actor.staff.clone(),
+        client_id: actor.client_id.clone(),
+        staff: actor.staff.clone(),
         created_at: now,
         updated_at: now,
         expires_at: now
@@ -596,16 +613,10 @@ pub async fn create_card_session(
     };
     state
         .store
-        .create_card_session(&session, &auth.actor, state.server_key.as_ref())
+        .create_card_session(&session, actor, state.server_key.as_ref())
         .await?;
     state.card_signals.asked.notify_waiters();
-    Ok(HttpResponse::Created()
-        .insert_header((
-            header::LOCATION,
-            format!("/v1/municipalities/{code}/card-sessions/{}", session.id),
-        ))
-        .insert_header((header::CACHE_CONTROL, "no-store"))
-        .json(session_dto(&session, lang, false, &[])))
+    Ok(session)
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -704,14 +715,30 @@ pub async fn get_card_session(
     };
     let show_number =
         session.purpose == Purpose::ReadMyNumber && auth.principal.has_scope(Scope::MyNumberRead);
+    let dto = shown_session(&state, &auth.actor, &session, show_number, lang).await?;
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(dto))
+}
+
+/// A card session as shown to `actor`: a verified result's reading audited, the address split
+/// with the municipality's name known.
+pub(crate) async fn shown_session(
+    state: &AppState,
+    actor: &crate::audit::Actor,
+    session: &CardSession,
+    show_number: bool,
+    lang: Lang,
+) -> Result<CardSessionDto, ApiError> {
+    let code = session.lg_code;
     if matches!(session.outcome, Some(Ok(_))) {
         state
             .store
             .record_audit(AuditEntry::success(
-                &auth.actor,
+                actor,
                 Action::CardSessionRead,
                 Some(code),
-                format!("card-session:{id}"),
+                format!("card-session:{}", session.id),
             ))
             .await?;
     }
@@ -721,9 +748,7 @@ pub async fn get_card_session(
         .await?
         .map(|m| m.name.clone());
     let names: Vec<&str> = municipality.as_deref().into_iter().collect();
-    Ok(HttpResponse::Ok()
-        .insert_header((header::CACHE_CONTROL, "no-store"))
-        .json(session_dto(&session, lang, show_number, &names)))
+    Ok(session_dto(session, lang, show_number, &names))
 }
 
 /// Which image of the card face.
@@ -800,13 +825,29 @@ pub async fn get_card_image(
     path: web::Path<ImagePath>,
 ) -> Result<HttpResponse, ApiError> {
     let code = auth.municipality()?;
-    let id = path.card_session_id;
     let which = match path.image {
         ImageDto::Name => FaceImage::Name,
         ImageDto::Address => FaceImage::Address,
         ImageDto::Photo => FaceImage::Photo,
     };
-    let session = session_of(&state, code, id).await?;
+    let bytes = card_image(&state, &auth.actor, code, path.card_session_id, which).await?;
+    Ok(HttpResponse::Ok()
+        .content_type(crate::card::kenkaku::image_media_type(&bytes))
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .insert_header(("X-Content-Type-Options", "nosniff"))
+        .body(bytes))
+}
+
+/// One image of the card face a verified `readCardFace` session `id` holds, its reading
+/// audited; 404 once the result is forgotten.
+pub(crate) async fn card_image(
+    state: &AppState,
+    actor: &crate::audit::Actor,
+    code: LgCode,
+    id: Uuid,
+    which: FaceImage,
+) -> Result<Vec<u8>, ApiError> {
+    let session = session_of(state, code, id).await?;
     let images = match &session.outcome {
         Some(Ok(v)) => v.card_face.as_ref().and_then(|f| f.images.as_ref()),
         _ => None,
@@ -826,15 +867,11 @@ pub async fn get_card_image(
     state
         .store
         .record_audit(AuditEntry::success(
-            &auth.actor,
+            actor,
             Action::CardSessionRead,
             Some(code),
             format!("card-session:{id}/images/{}", which.as_str()),
         ))
         .await?;
-    Ok(HttpResponse::Ok()
-        .content_type(crate::card::kenkaku::image_media_type(&bytes))
-        .insert_header((header::CACHE_CONTROL, "no-store"))
-        .insert_header(("X-Content-Type-Options", "nosniff"))
-        .body(bytes))
+    Ok(bytes)
 }

@@ -159,19 +159,42 @@ pub async fn attach_card(
     }
     let id = path.visit_id;
     let body = body.0;
-    let facts = card_facts(&state, code, body.card_session_id, id).await?;
-    let change = record_facts(
+    let change = take_card(
         &state,
         code,
         &clerk.actor,
         id,
+        body.card_session_id,
         &body.member,
-        facts,
-        Source::Card,
         if_match.revisions(),
     )
     .await?;
     determination_after(&state, lang, id, change).await
+}
+
+/// Takes the facts of the verified card session `session_id` into the member `member` of the
+/// visit `id`, with the source `card`.
+pub(crate) async fn take_card(
+    state: &AppState,
+    code: LgCode,
+    actor: &crate::audit::Actor,
+    id: Uuid,
+    session_id: Uuid,
+    member: &str,
+    expected: Option<&[i64]>,
+) -> Result<VisitChange, ApiError> {
+    let facts = card_facts(state, code, session_id, id).await?;
+    record_facts(
+        state,
+        code,
+        actor,
+        id,
+        member,
+        facts,
+        Source::Card,
+        expected,
+    )
+    .await
 }
 
 /// The facts of the card session `session_id` for the visit `visit`: a session of this
