@@ -32,6 +32,7 @@ const STORE_USERS: &[&str] = &[
     "link/import.rs",
     "maintenance.rs",
     "staff/service.rs",
+    "staff/sso.rs",
     "tenancy/directory.rs",
     "tenancy/municipality.rs",
     "tenancy/registry.rs",

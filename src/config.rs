@@ -260,6 +260,8 @@ pub struct ConsoleSettings {
     /// Milliseconds a login waits for a password check before it is refused as busy
     /// (429 with Retry-After).
     pub password_wait_ms: u64,
+    /// Municipalities whose staff log in through their identity provider (OpenID Connect).
+    pub sso: Vec<SsoSettings>,
 }
 
 impl Default for ConsoleSettings {
@@ -268,8 +270,65 @@ impl Default for ConsoleSettings {
             idle_minutes: 15,
             password_checks: 2,
             password_wait_ms: 2000,
+            sso: Vec::new(),
         }
     }
+}
+
+/// A municipality's identity provider for the console's single sign-on: OpenID Connect,
+/// the authorization code with PKCE (S256).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SsoSettings {
+    /// 全国地方公共団体コード of the municipality whose staff it signs in.
+    pub lg_code: String,
+    /// The provider's issuer, exactly as its ID tokens' `iss`; its metadata is read from
+    /// `{issuer}/.well-known/openid-configuration`.
+    pub issuer: String,
+    /// The console's client id at the provider.
+    pub client_id: String,
+    /// A file holding the client secret (never the secret itself in the settings); absent: a
+    /// public client, PKCE only.
+    #[serde(default)]
+    pub client_secret_file: Option<PathBuf>,
+    /// Where the provider sends the browser back, as registered there; absent:
+    /// `{public_url}/counter/sso/callback` (the request's own host when `public_url` is not
+    /// set).
+    #[serde(default)]
+    pub redirect_url: Option<String>,
+    /// The ID token claim that holds the role (a string, or a list of strings: the highest
+    /// role named counts).
+    #[serde(default = "default_role_claim")]
+    pub role_claim: String,
+    /// The claim's values and the roles they give (`{"窓口係" = "clerk"}`); empty: `clerk`,
+    /// `supervisor` and `admin` as themselves.
+    #[serde(default)]
+    pub roles: std::collections::BTreeMap<String, String>,
+    /// The claim that becomes the console login (lower-cased; `a-z 0-9 . _ -`).
+    #[serde(default = "default_login_claim")]
+    pub login_claim: String,
+    /// Scopes asked for besides `openid`.
+    #[serde(default = "default_sso_scopes")]
+    pub scopes: Vec<String>,
+    /// The words of the login page's button; absent: 「庁内アカウントでログイン」.
+    #[serde(default)]
+    pub label: Option<String>,
+    /// Allow a plain `http://` issuer (a provider on loopback in tests): metadata and keys
+    /// fetched without TLS can be replaced on the way.
+    #[serde(default)]
+    pub allow_http: bool,
+}
+
+fn default_role_claim() -> String {
+    "madoguchi_role".to_owned()
+}
+
+fn default_login_claim() -> String {
+    "preferred_username".to_owned()
+}
+
+fn default_sso_scopes() -> Vec<String> {
+    vec!["profile".to_owned()]
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -758,6 +817,34 @@ impl Settings {
                     "auth.external_issuers: jwks_url of {} must be an https:// URL",
                     issuer.issuer
                 )));
+            }
+        }
+        let mut sso_codes = std::collections::BTreeSet::new();
+        for p in &self.console.sso {
+            let fail = |m: String| Err(ConfigError::Invalid(format!("console.sso: {m}")));
+            if crate::tenancy::LgCode::parse(&p.lg_code).is_err() {
+                return fail(format!("lg_code {:?} is not a 6-digit code", p.lg_code));
+            }
+            if !sso_codes.insert(p.lg_code.as_str()) {
+                return fail(format!("{} has two identity providers", p.lg_code));
+            }
+            let http = p.issuer.starts_with("http://");
+            if !(p.issuer.starts_with("https://") || http && p.allow_http) {
+                return fail(format!(
+                    "issuer {} must be an https:// URL (or set allow_http = true for that provider)",
+                    p.issuer
+                ));
+            }
+            if p.client_id.is_empty() {
+                return fail(format!("{}: client_id is empty", p.lg_code));
+            }
+            for (value, role) in &p.roles {
+                if crate::staff::Role::parse(role).is_none() {
+                    return fail(format!(
+                        "{}: roles.{value} = {role:?} is not clerk, supervisor or admin",
+                        p.lg_code
+                    ));
+                }
             }
         }
         if self.http.request_timeout_seconds == 0 {

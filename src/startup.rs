@@ -405,6 +405,10 @@ impl Application {
             catalog,
             lockout: crate::auth::Lockout::new(&settings.auth.lockout),
             staff_lockout: crate::auth::Lockout::new(&settings.auth.lockout),
+            sso: Arc::new(
+                crate::console::oidc::Providers::new(&settings.console.sso)
+                    .map_err(StartupError::Other)?,
+            ),
             passwords: Arc::new(crate::staff::password::Passwords::new(
                 settings.console.password_checks,
                 Duration::from_millis(settings.console.password_wait_ms),

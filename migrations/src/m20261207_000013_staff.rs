@@ -75,6 +75,18 @@ impl MigrationTrait for Migration {
                     .to_owned(),
             )
             .await?;
+        // One account per identity of the municipality's provider (several NULLs allowed).
+        manager
+            .create_index(
+                Index::create()
+                    .name("staff_accounts_subject")
+                    .table(StaffAccounts::Table)
+                    .col(StaffAccounts::LgCode)
+                    .col(StaffAccounts::Subject)
+                    .unique()
+                    .to_owned(),
+            )
+            .await?;
         manager
             .create_table(
                 Table::create()

@@ -58,6 +58,9 @@ pub enum Action {
     ConformanceSessionClose,
     /// A staff account of the console was created.
     StaffCreate,
+    /// A staff account's role or name changed, or it was linked to the identity provider's
+    /// subject (single sign-on).
+    StaffUpdate,
     /// A member of staff logged in to the console (denied: a wrong password).
     ConsoleLogin,
     /// A console session ended: logged out, or idle for too long.
@@ -94,6 +97,7 @@ impl Action {
             Action::ConformanceSessionOpen => "conformance_session.open",
             Action::ConformanceSessionClose => "conformance_session.close",
             Action::StaffCreate => "staff.create",
+            Action::StaffUpdate => "staff.update",
             Action::ConsoleLogin => "console.login",
             Action::ConsoleLogout => "console.logout",
         }

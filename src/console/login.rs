@@ -41,6 +41,10 @@ struct LoginForm<'a> {
 fn login_page(state: &AppState, f: LoginForm<'_>) -> HttpResponse {
     let lang = f.lang;
     let title = t(lang, "ログイン", "Log in");
+    let sso = LgCode::parse(f.lg_code)
+        .ok()
+        .and_then(|lg| state.sso.label(lg).map(|label| (lg, label)));
+    let encode = |s: &str| form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
     let body = page::render(
         Frame {
             lang,
@@ -86,6 +90,14 @@ fn login_page(state: &AppState, f: LoginForm<'_>) -> HttpResponse {
                     }
                     div.actions {
                         button.dads-button data-type="solid-fill" type="submit" { (t(lang, "ログイン", "Log in")) }
+                    }
+                }
+                @if let Some((lg, label)) = &sso {
+                    section.sso aria-labelledby="sso-title" {
+                        h2 #sso-title { (t(lang, "庁内アカウント", "Your municipality's account")) }
+                        p { (t(lang, "庁内の認証サーバーでログインします。役割は認証サーバーの設定で決まります。", "Log in at the municipality's identity provider; it decides your role.")) }
+                        a.dads-button data-type="outline" #sso-login
+                            href={ "/counter/sso/start?lg=" (lg) "&next=" (encode(f.next)) "&lang=" (page::lang_code(lang)) } { (label) }
                     }
                 }
             }
@@ -279,7 +291,7 @@ pub async fn submit(
 }
 
 /// The session the browser held before this login, closed (session fixation).
-async fn close_previous(req: &HttpRequest, state: &AppState) {
+pub(super) async fn close_previous(req: &HttpRequest, state: &AppState) {
     let Some(old) = req.cookie(session::cookie_name(state)) else {
         return;
     };

@@ -13,9 +13,11 @@ pub mod drafts;
 pub mod kpis;
 pub mod live;
 pub mod login;
+pub mod oidc;
 pub mod page;
 pub mod session;
 pub mod sign;
+pub mod sso;
 pub mod today;
 pub mod visit;
 
@@ -42,6 +44,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route("/login", web::get().to(login::form))
             .route("/login", web::post().to(login::submit))
             .route("/logout", web::post().to(login::logout))
+            .route("/sso/start", web::get().to(sso::start))
+            .route("/sso/callback", web::get().to(sso::callback))
             .route("/lang", web::post().to(login::switch_language))
             .route("/keepalive", web::post().to(login::keepalive))
             .route("/static/{version}/{name}", web::get().to(assets::serve))

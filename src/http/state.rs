@@ -55,4 +55,6 @@ pub struct AppState {
     pub passwords: Arc<crate::staff::password::Passwords>,
     /// Failed console logins, per replica.
     pub staff_lockout: Lockout,
+    /// The identity providers of municipalities whose staff sign in through one.
+    pub sso: Arc<crate::console::oidc::Providers>,
 }

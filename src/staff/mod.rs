@@ -6,6 +6,7 @@
 pub mod password;
 pub mod service;
 pub mod session;
+pub mod sso;
 
 use chrono::{DateTime, Utc};
 use uuid::Uuid;

@@ -87,6 +87,48 @@ impl Store {
             .transpose()
     }
 
+    /// The account the municipality's identity provider knows as `subject`.
+    pub async fn staff_by_subject(
+        &self,
+        lg_code: LgCode,
+        subject: &str,
+    ) -> Result<Option<StaffAccount>, StoreError> {
+        account::Entity::find()
+            .filter(account::Column::LgCode.eq(lg_code.to_string()))
+            .filter(account::Column::Subject.eq(subject))
+            .one(&self.db)
+            .await?
+            .map(to_domain)
+            .transpose()
+    }
+
+    /// Writes an account's name, role and identity-provider subject as `a` has them, audited
+    /// as `staff.update`. `Conflict` when another account holds the subject.
+    pub async fn update_staff(&self, a: &StaffAccount, actor: &Actor) -> Result<(), StoreError> {
+        let txn = self.begin_write().await?;
+        account::ActiveModel {
+            id: Set(a.id.to_string()),
+            name: Set(a.name.clone()),
+            role: Set(a.role.as_str().to_owned()),
+            subject: Set(a.subject.clone()),
+            ..Default::default()
+        }
+        .update(&txn)
+        .await
+        .map_err(StoreError::classify)?;
+        self.commit_audited(
+            txn,
+            AuditEntry::success(
+                actor,
+                Action::StaffUpdate,
+                Some(a.lg_code),
+                format!("staff:{}", a.staff_id()),
+            ),
+        )
+        .await?;
+        Ok(())
+    }
+
     /// A municipality's staff, by login.
     pub async fn list_staff(&self, lg_code: LgCode) -> Result<Vec<StaffAccount>, StoreError> {
         account::Entity::find()

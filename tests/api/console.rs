@@ -16,20 +16,20 @@ use crate::helpers::{Backend, TestApp, spawn_app, spawn_app_with};
 use crate::storage_test;
 
 /// A browser: its cookies, and the last page's CSRF token.
-struct Browser<'a> {
-    app: &'a TestApp,
+pub(crate) struct Browser<'a> {
+    pub(crate) app: &'a TestApp,
     cookies: BTreeMap<String, String>,
     csrf: String,
 }
 
-fn attr(html: &str, before: &str) -> Option<String> {
+pub(crate) fn attr(html: &str, before: &str) -> Option<String> {
     let start = html.find(before)? + before.len();
     let end = html[start..].find('"')?;
     Some(html[start..start + end].to_owned())
 }
 
 impl<'a> Browser<'a> {
-    fn new(app: &'a TestApp) -> Self {
+    pub(crate) fn new(app: &'a TestApp) -> Self {
         Self {
             app,
             cookies: BTreeMap::new(),
@@ -50,7 +50,7 @@ impl<'a> Browser<'a> {
         }
     }
 
-    fn cookie_header(&self) -> String {
+    pub(crate) fn cookie_header(&self) -> String {
         self.cookies
             .iter()
             .map(|(k, v)| format!("{k}={v}"))
@@ -58,7 +58,10 @@ impl<'a> Browser<'a> {
             .join("; ")
     }
 
-    async fn get(&mut self, path: &str) -> (StatusCode, reqwest::header::HeaderMap, String) {
+    pub(crate) async fn get(
+        &mut self,
+        path: &str,
+    ) -> (StatusCode, reqwest::header::HeaderMap, String) {
         let r = self
             .app
             .http
@@ -76,7 +79,7 @@ impl<'a> Browser<'a> {
         (status, headers, body)
     }
 
-    async fn post(
+    pub(crate) async fn post(
         &mut self,
         path: &str,
         fields: &[(&str, &str)],
@@ -101,7 +104,7 @@ impl<'a> Browser<'a> {
         (status, headers, body)
     }
 
-    async fn log_in(
+    pub(crate) async fn log_in(
         &mut self,
         lg: &str,
         login: &str,
@@ -123,11 +126,11 @@ impl<'a> Browser<'a> {
     }
 }
 
-fn location(h: &reqwest::header::HeaderMap) -> String {
+pub(crate) fn location(h: &reqwest::header::HeaderMap) -> String {
     h.get(LOCATION).unwrap().to_str().unwrap().to_owned()
 }
 
-async fn admin_staff(app: &TestApp, body: serde_json::Value) -> reqwest::Response {
+pub(crate) async fn admin_staff(app: &TestApp, body: serde_json::Value) -> reqwest::Response {
     let token = app.admin_token().await;
     app.http
         .post(app.url("/v1/admin/staff"))
@@ -138,9 +141,9 @@ async fn admin_staff(app: &TestApp, body: serde_json::Value) -> reqwest::Respons
         .unwrap()
 }
 
-const PASSWORD: &str = "窓口の合言葉-2026-12";
+pub(crate) const PASSWORD: &str = "窓口の合言葉-2026-12";
 
-async fn clerk(app: &TestApp, login: &str) {
+pub(crate) async fn clerk(app: &TestApp, login: &str) {
     let r = admin_staff(
         app,
         json!({"lgCode": "012084", "login": login, "name": "佐藤 花子", "role": "clerk", "password": PASSWORD}),
@@ -601,7 +604,7 @@ async fn assets_are_served_by_the_gateway(backend: Backend) {
 storage_test!(assets_are_served_by_the_gateway);
 
 /// Every audit event of the demo municipality, page after page.
-async fn audit_events(app: &TestApp) -> Vec<serde_json::Value> {
+pub(crate) async fn audit_events(app: &TestApp) -> Vec<serde_json::Value> {
     let token = app.demo_token().await;
     let mut all = Vec::new();
     let mut path = "/v1/municipalities/012084/audit-events?limit=100".to_owned();

@@ -18,7 +18,7 @@ use serde_json::{Value, json};
 
 use crate::helpers::Backend;
 
-struct Driver(Child);
+pub(crate) struct Driver(Child);
 
 impl Drop for Driver {
     fn drop(&mut self) {
@@ -35,7 +35,7 @@ fn free_port() -> u16 {
         .port()
 }
 
-async fn browser() -> (Driver, Client) {
+pub(crate) async fn browser() -> (Driver, Client) {
     let port = free_port();
     let driver =
         Command::new(std::env::var("CHROMEDRIVER").unwrap_or_else(|_| "chromedriver".to_owned()))
@@ -82,7 +82,7 @@ async fn browser() -> (Driver, Client) {
 }
 
 /// axe-core's source, installed by tests/console/run.
-fn axe_source() -> String {
+pub(crate) fn axe_source() -> String {
     let path = std::env::var("AXE_JS").unwrap_or_else(|_| {
         format!(
             "{}/target/console-node/node_modules/axe-core/axe.min.js",
@@ -127,7 +127,7 @@ async fn csp_clean(c: &Client, what: &str) {
     assert_eq!(found, json!([]), "CSP on {what}");
 }
 
-async fn arm(c: &Client) {
+pub(crate) async fn arm(c: &Client) {
     c.execute(
         r#"window.__cspViolations = [];
         document.addEventListener('securitypolicyviolation', e => window.__cspViolations.push(e.violatedDirective + ' ' + e.blockedURI));"#,
@@ -137,7 +137,7 @@ async fn arm(c: &Client) {
     .unwrap();
 }
 
-async fn check(c: &Client, axe_js: &str, what: &str) {
+pub(crate) async fn check(c: &Client, axe_js: &str, what: &str) {
     csp_clean(c, what).await;
     axe(c, axe_js, what).await;
 }
@@ -152,7 +152,7 @@ async fn picture(c: &Client, name: &str) {
 
 /// The text of the first element `css` selects, waiting for it (a click that navigates does
 /// not wait for the next page).
-async fn text(c: &Client, css: &str) -> String {
+pub(crate) async fn text(c: &Client, css: &str) -> String {
     // A page that is being replaced (a navigation, an htmx swap) can make the element found
     // stale before it is read: read it again from the page that follows.
     let mut last = None;
@@ -195,7 +195,7 @@ async fn submit(c: &Client, css: &str) {
         .await;
 }
 
-async fn fill(c: &Client, id: &str, value: &str) {
+pub(crate) async fn fill(c: &Client, id: &str, value: &str) {
     for _ in 0..20 {
         if let Ok(e) = c.find(Locator::Id(id)).await
             && e.clear().await.is_ok()
@@ -208,7 +208,7 @@ async fn fill(c: &Client, id: &str, value: &str) {
     panic!("#{id} could not be filled");
 }
 
-async fn click(c: &Client, css: &str) {
+pub(crate) async fn click(c: &Client, css: &str) {
     c.find(Locator::Css(css))
         .await
         .unwrap()

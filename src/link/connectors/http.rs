@@ -209,7 +209,7 @@ impl HttpConnector {
 
 /// The oauth2 crate's requests sent with our reqwest client (oauth2's own reqwest feature is
 /// built on an older reqwest).
-async fn exchange(
+pub(crate) async fn exchange(
     http: &reqwest::Client,
     request: oauth2::HttpRequest,
 ) -> Result<oauth2::HttpResponse, reqwest::Error> {
