@@ -88,6 +88,7 @@ mod tests {
         "audit_denials",
         "audit_events",
         "base64_bytes",
+        "based_on",
         "card_sessions",
         "catalog_overrides",
         "client_addresses",

@@ -9,6 +9,7 @@
 
 pub mod assets;
 pub mod card;
+pub mod catalog;
 pub mod drafts;
 pub mod kpis;
 pub mod live;
@@ -49,6 +50,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route("/lang", web::post().to(login::switch_language))
             .route("/keepalive", web::post().to(login::keepalive))
             .route("/static/{version}/{name}", web::get().to(assets::serve))
+            .route("/catalog", web::get().to(catalog::page))
+            .route("/catalog/preview", web::post().to(catalog::preview))
+            .route("/catalog/save", web::post().to(catalog::save))
             .route("/kpis", web::get().to(kpis::page))
             .route("/kpis.csv", web::get().to(kpis::csv))
             .route("/visits", web::post().to(today::open))

@@ -93,6 +93,7 @@ fn header(lang: Lang, signed: Option<&Signed>) -> Markup {
                     ul {
                         li { a href="/counter" { (t(lang, "今日の受付", "Today")) } }
                         li { a href="/counter/kpis" { (t(lang, "指標", "KPIs")) } }
+                        li { a href="/counter/catalog" { (t(lang, "手続きの設定", "Catalogue")) } }
                     }
                 }
                 span.console-header__who {

@@ -142,6 +142,11 @@ impl Fields {
         super::page::field(&self.0, name)
     }
 
+    /// Every field as sent, trimmed, the first of a repeated name first.
+    pub fn pairs(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.0.iter().map(|(k, v)| (k.as_str(), v.trim()))
+    }
+
     /// Every value of `name` (a group of checkboxes).
     pub fn all(&self, name: &str) -> Vec<&str> {
         self.0

@@ -1283,3 +1283,183 @@ async fn a_card_read_at_the_counter_pc_is_taken_into_the_visit(backend: Backend)
     );
 }
 storage_test!(a_card_read_at_the_counter_pc_is_taken_into_the_visit);
+
+/// The fields a form on `page` sends as it stands: text inputs with their values, checkboxes
+/// only when checked (what a browser submits); disabled inputs are not sent.
+fn form_fields(page: &str, form_start: &str) -> Vec<(String, String)> {
+    let start = page.find(form_start).unwrap();
+    let form = &page[start..start + page[start..].find("</form>").unwrap()];
+    let mut out = Vec::new();
+    for tag in form.split("<input").skip(1) {
+        let tag = &tag[..tag.find('>').unwrap()];
+        let Some(name) = attr(tag, "name=\"") else {
+            continue;
+        };
+        if tag.contains(" disabled") {
+            continue;
+        }
+        if tag.contains("type=\"checkbox\"") && !tag.contains(" checked") {
+            continue;
+        }
+        let value = attr(tag, "value=\"").unwrap_or_default();
+        out.push((name, value.replace("&amp;", "&")));
+    }
+    out
+}
+
+async fn post_owned(
+    b: &mut Browser<'_>,
+    path: &str,
+    fields: Vec<(String, String)>,
+) -> (StatusCode, reqwest::header::HeaderMap, String) {
+    let refs: Vec<(&str, &str)> = fields
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    b.post(path, &refs).await
+}
+
+fn set(fields: &mut Vec<(String, String)>, name: &str, value: Option<&str>) {
+    fields.retain(|(n, _)| n != name);
+    if let Some(v) = value {
+        fields.push((name.to_owned(), v.to_owned()));
+    }
+}
+
+/// 手続きの設定: a clerk reads the catalogue in force and cannot change it; a supervisor turns
+/// a procedure off, gives a fee typed in full-width digits, sets a municipal parameter, sees
+/// what would change (nothing saved by the preview), is refused a fee that is not a number and
+/// a parameter out of its bounds at their fields, saves a new version (the API reads it, the
+/// audit names the supervisor), and a save based on an older version is refused.
+async fn a_supervisor_previews_and_saves_catalogue_overrides(backend: Backend) {
+    let app = spawn_app(backend).await;
+    clerk(&app, "sato").await;
+    let r = admin_staff(
+        &app,
+        json!({"lgCode": "012084", "login": "suzuki", "name": "鈴木 課長", "role": "supervisor", "password": PASSWORD}),
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let admin = app.register_client(&["admin"], &["012084"]).await;
+    let token = app.token_for(&admin.id, &admin.secret).await;
+
+    // A clerk: read only.
+    let mut c = Browser::new(&app);
+    c.log_in("012084", "sato", PASSWORD).await;
+    let (status, _, page) = c.get("/counter/catalog").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        page.contains("原動機付自転車"),
+        "the procedures are listed: {page}"
+    );
+    assert!(page.contains("name=\"on-mopedRegistration\"") && page.contains("disabled"));
+    assert!(!page.contains("変更を確認する"));
+    let (status, _, _) = c
+        .post("/counter/catalog/preview", &[("based_on", "0")])
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+
+    // A supervisor changes three things.
+    let mut s = Browser::new(&app);
+    s.log_in("012084", "suzuki", PASSWORD).await;
+    let (_, _, page) = s.get("/counter/catalog").await;
+    let mut fields = form_fields(
+        &page,
+        "<form method=\"post\" action=\"/counter/catalog/preview\"",
+    );
+    assert!(
+        fields.iter().any(|(n, _)| n == "on-mopedRegistration"),
+        "{fields:?}"
+    );
+    set(&mut fields, "on-mopedRegistration", None);
+    set(&mut fields, "fee-sealRegistrationMoveIn", Some("２００円"));
+    set(
+        &mut fields,
+        "param-childMedicalSubsidy.lastSchoolYearAge",
+        Some("14"),
+    );
+    let (status, _, preview) = post_owned(&mut s, "/counter/catalog/preview", fields.clone()).await;
+    assert_eq!(status, StatusCode::OK, "{preview}");
+    let table = &preview[preview.find("id=\"preview\"").unwrap()..];
+    let table = &table[..table.find("</section>").unwrap()];
+    assert!(
+        table.contains("受け付ける") && table.contains("止める"),
+        "{table}"
+    );
+    assert!(table.contains("200円"), "{table}");
+    assert!(
+        table.contains("<del>17歳</del>") && table.contains("<strong>14歳</strong>"),
+        "{table}"
+    );
+    assert!(
+        preview.contains("id=\"save\""),
+        "the save button once previewed"
+    );
+    // The preview saved nothing.
+    let overrides = app
+        .get_json("/v1/municipalities/012084/catalog/overrides", &token)
+        .await;
+    assert_eq!(overrides["version"], 0, "{overrides}");
+
+    // A fee that is no number, a parameter out of its bounds: refused at their fields.
+    let mut bad = fields.clone();
+    set(&mut bad, "fee-sealRegistrationMoveIn", Some("二百円"));
+    let (status, _, page) = post_owned(&mut s, "/counter/catalog/preview", bad).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        page.contains("href=\"#fee-sealRegistrationMoveIn\""),
+        "{page}"
+    );
+    assert!(!page.contains("id=\"save\""));
+    let mut bad = fields.clone();
+    set(
+        &mut bad,
+        "param-childMedicalSubsidy.lastSchoolYearAge",
+        Some("99"),
+    );
+    let (status, _, page) = post_owned(&mut s, "/counter/catalog/preview", bad).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        page.contains("childMedicalSubsidy.lastSchoolYearAge"),
+        "{page}"
+    );
+
+    // Saved: a new version the API reads, audited with the supervisor.
+    let (status, h, _) = post_owned(&mut s, "/counter/catalog/save", fields.clone()).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let (_, _, page) = s.get(&location(&h)).await;
+    assert!(page.contains("保存しました"), "{page}");
+    let overrides = app
+        .get_json("/v1/municipalities/012084/catalog/overrides", &token)
+        .await;
+    assert_eq!(overrides["version"], 1, "{overrides}");
+    let o = &overrides["overrides"];
+    assert_eq!(
+        o["procedures"]["mopedRegistration"]["enabled"], false,
+        "{o}"
+    );
+    assert_eq!(
+        o["procedures"]["sealRegistrationMoveIn"]["fee"]["yen"], 200,
+        "{o}"
+    );
+    assert_eq!(
+        o["parameters"]["childMedicalSubsidy.lastSchoolYearAge"], 14,
+        "{o}"
+    );
+    assert_eq!(
+        o["procedures"].as_object().unwrap().len(),
+        2,
+        "nothing else overridden: {o}"
+    );
+    let events = audit_events(&app).await;
+    assert!(
+        events
+            .iter()
+            .any(|e| e["action"] == "catalog.override" && e["actor"] == "suzuki@012084"),
+        "{events:?}"
+    );
+    // The form was based on version 0: saving it again is refused.
+    let (status, _, page) = post_owned(&mut s, "/counter/catalog/save", fields.clone()).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{page}");
+}
+storage_test!(a_supervisor_previews_and_saves_catalogue_overrides);

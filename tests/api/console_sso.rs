@@ -366,7 +366,7 @@ storage_test!(
 /// The same sign-in in Chromium: the login page's button, the provider's pages filled in and
 /// clicked, and the console open afterwards with the session (its cookie is
 /// `SameSite=Strict`; the callback's page moves on by itself). The login page with the
-/// button passes axe-core.
+/// button passes axe-core, and so do the supervisor's 手続きの設定 and its preview.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs chromium, chromedriver, Node and oidc-provider: tests/console/run runs it"]
 async fn a_clerk_signs_in_at_the_provider_in_chromium() {
@@ -412,4 +412,19 @@ async fn a_clerk_signs_in_at_the_provider_in_chromium() {
         header.contains("田中 一郎") && header.contains("監督者"),
         "{header}"
     );
+
+    // A supervisor's page: 手続きの設定, a procedure turned off and the change previewed.
+    c.goto(&app.url("/counter/catalog")).await.unwrap();
+    crate::console_browser::arm(&c).await;
+    crate::console_browser::check(&c, &axe_js, "the catalogue, editable").await;
+    click(&c, "#on-mopedRegistration").await;
+    click(
+        &c,
+        "form[action='/counter/catalog/preview'] button[type=submit]",
+    )
+    .await;
+    let preview = crate::console_browser::text(&c, "#preview").await;
+    assert!(preview.contains("止める"), "{preview}");
+    crate::console_browser::arm(&c).await;
+    crate::console_browser::check(&c, &axe_js, "the catalogue's preview").await;
 }

@@ -281,13 +281,39 @@ pub async fn put_overrides(
     body: ApiJson<OverridesInputDto>,
 ) -> Result<HttpResponse, ApiError> {
     let code = auth.municipality()?;
+    save_overrides(&state, &code, Overrides::from(body.0), &auth.actor).await?;
+    Ok(HttpResponse::Ok().json(current_dto(&state, &code).await?))
+}
+
+/// The municipality's overrides in force and their version (0 and none: never changed).
+pub(crate) async fn current_overrides(
+    state: &AppState,
+    code: &crate::tenancy::LgCode,
+) -> Result<(i64, Overrides, Option<DateTime<Utc>>), ApiError> {
+    match state.store.catalog_overrides(code, None).await? {
+        None => Ok((0, Overrides::default(), None)),
+        Some(s) => Ok((
+            s.version,
+            serde_json::from_str(&s.document).map_err(ApiError::internal)?,
+            Some(s.created_at),
+        )),
+    }
+}
+
+/// Saves `overrides` as the municipality's next catalogue version for `actor` (audited),
+/// unless they are the ones in force.
+pub(crate) async fn save_overrides(
+    state: &AppState,
+    code: &crate::tenancy::LgCode,
+    overrides: Overrides,
+    actor: &crate::audit::Actor,
+) -> Result<(), ApiError> {
     state
         .municipalities
-        .municipality(&code)
+        .municipality(code)
         .await?
-        .ok_or_else(|| super::municipalities::not_registered(&code))?;
-    let overrides = Overrides::from(body.0);
-    let current = state.store.catalog_overrides(&code, None).await?;
+        .ok_or_else(|| super::municipalities::not_registered(code))?;
+    let current = state.store.catalog_overrides(code, None).await?;
     let unchanged = current
         .as_ref()
         .and_then(|c| serde_json::from_str::<Overrides>(&c.document).ok())
@@ -296,7 +322,7 @@ pub async fn put_overrides(
     if !unchanged {
         state
             .catalogs
-            .save(&code, &overrides, &auth.actor)
+            .save(code, &overrides, actor)
             .await
             .map_err(|e| match e {
                 crate::catalog::versions::CatalogError::Store(
@@ -311,7 +337,7 @@ pub async fn put_overrides(
                 e => catalog_problem(e),
             })?;
     }
-    Ok(HttpResponse::Ok().json(current_dto(&state, &code).await?))
+    Ok(())
 }
 
 /// The procedure catalogue visits of this municipality opened now are decided with.
@@ -337,7 +363,17 @@ pub async fn get_catalog(
         .current(&code)
         .await
         .map_err(catalog_problem)?;
-    Ok(HttpResponse::Ok().json(CatalogDto {
+    Ok(HttpResponse::Ok().json(catalog_dto(&state, version, &catalog, lang)))
+}
+
+/// The catalogue `version` as the API shows it.
+pub(crate) fn catalog_dto(
+    state: &AppState,
+    version: i64,
+    catalog: &crate::catalog::Catalog,
+    lang: Lang,
+) -> CatalogDto {
+    CatalogDto {
         catalog_version: state.catalogs.label(version),
         procedures: catalog
             .procedures
@@ -380,5 +416,5 @@ pub async fn get_catalog(
                     .collect(),
             })
             .collect(),
-    }))
+    }
 }
