@@ -248,6 +248,139 @@ fn fields_svg(k: &PeriodKpis, lang: Lang) -> String {
     svg
 }
 
+/// A group's rows: visits, submitted, median and 90th percentile stay (none for a small
+/// group).
+fn groups_table(
+    lang: Lang,
+    groups: &[crate::kpi::GroupKpis],
+    id: &str,
+    head: &str,
+    name: impl Fn(&str) -> String,
+) -> Markup {
+    html! {
+        @if groups.is_empty() {
+            p { (t(lang, "この期間の来庁はありません。", "No visits in this period.")) }
+        } @else {
+            div.table-scroll {
+                table.dads-table__table data-size="dense" #(id) {
+                    thead { tr {
+                        th scope="col" { (head) }
+                        th scope="col" { (t(lang, "来庁件数", "Visits")) }
+                        th scope="col" { (t(lang, "申請済み", "Submitted")) }
+                        th scope="col" { (t(lang, "滞在時間 中央値", "Median stay")) }
+                        th scope="col" { (t(lang, "90パーセンタイル", "90th percentile")) }
+                    } }
+                    tbody {
+                        @for g in groups {
+                            tr {
+                                th scope="row" { (name(&g.key)) }
+                                td.num { (g.visits) }
+                                td.num { (g.submitted) }
+                                td.num { (minutes(lang, g.median_stay_minutes)) }
+                                td.num { (minutes(lang, g.p90_stay_minutes)) }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn trend_desc(k: &PeriodKpis, lang: Lang) -> String {
+    let shown: Vec<_> = k.days.iter().filter(|d| d.2.is_some()).collect();
+    match (shown.first(), shown.last(), lang) {
+        (Some(a), Some(b), Lang::Ja) => format!(
+            "{}日分。最初の日の中央値は{}、最後の日は{}でした。",
+            shown.len(),
+            minutes(lang, a.2),
+            minutes(lang, b.2)
+        ),
+        (Some(a), Some(b), Lang::En) => format!(
+            "{} days. The median was {} on the first day and {} on the last.",
+            shown.len(),
+            minutes(lang, a.2),
+            minutes(lang, b.2)
+        ),
+        _ => t(
+            lang,
+            "この期間に申請まで済んだ日はありません。",
+            "No day of this period has a submitted visit.",
+        )
+        .to_owned(),
+    }
+}
+
+/// Median and 90th percentile stay by day: two lines told apart by their labels and their
+/// strokes (solid, dashed), not by colour alone.
+fn trend_svg(k: &PeriodKpis, lang: Lang) -> String {
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (640, 260)).into_drawing_area();
+        let _ = root.fill(&WHITE);
+        let n = k.days.len().max(1) as u32;
+        let top = k
+            .days
+            .iter()
+            .filter_map(|d| d.3)
+            .fold(10.0f64, f64::max)
+            .ceil() as u32
+            + 5;
+        if let Ok(mut chart) = ChartBuilder::on(&root)
+            .margin(12)
+            .x_label_area_size(36)
+            .y_label_area_size(40)
+            .build_cartesian_2d(0u32..n, 0u32..top)
+        {
+            let _ = chart
+                .configure_mesh()
+                .disable_x_mesh()
+                .light_line_style(RGBColor(0xe6, 0xe6, 0xe6))
+                .x_desc(t(lang, "日(期間の何日目)", "Day of the period"))
+                .y_desc(t(lang, "分", "Minutes"))
+                .x_label_formatter(&|x| (x + 1).to_string())
+                .label_style(("sans-serif", 13))
+                .draw();
+            let points = |pick: fn(&crate::kpi::DayRow) -> Option<f64>| {
+                k.days
+                    .iter()
+                    .enumerate()
+                    .filter_map(|(i, d)| pick(d).map(|m| (i as u32, m.round() as u32)))
+                    .collect::<Vec<_>>()
+            };
+            let median = points(|d| d.2);
+            let p90 = points(|d| d.3);
+            let _ = chart.draw_series(LineSeries::new(median.clone(), SERIES.stroke_width(2)));
+            let _ = chart.draw_series(median.iter().map(|p| Circle::new(*p, 3, SERIES.filled())));
+            // The 90th percentile dashed.
+            let _ = chart.draw_series(DashedLineSeries::new(
+                p90.clone(),
+                6,
+                4,
+                TARGET.stroke_width(2),
+            ));
+            let _ = chart.draw_series(
+                p90.iter()
+                    .map(|p| TriangleMarker::new(*p, 4, TARGET.filled())),
+            );
+            for (series, label, color) in [
+                (&median, t(lang, "中央値", "median"), SERIES),
+                (&p90, "90%", TARGET),
+            ] {
+                if let Some(last) = series.last() {
+                    let _ = chart.draw_series(std::iter::once(Text::new(
+                        label.to_owned(),
+                        (last.0, last.1 + 1),
+                        ("sans-serif", 13).into_font().color(&color),
+                    )));
+                }
+            }
+        }
+        let _ = root.present();
+    }
+    svg
+}
+
 fn tile(label: &str, value: String) -> Markup {
     html! {
         div.kpi-tile {
@@ -276,6 +409,11 @@ pub async fn page(
     let lang = signed.lang;
     let (period, day) = asked(&req);
     let k = compute(&state, &signed, period, day).await?;
+    let staff = state
+        .store
+        .list_staff(signed.session.staff.lg_code)
+        .await
+        .map_err(|e| signed.api(e.into()))?;
     let eras = &state.forms.eras;
     let span = if k.from == k.to {
         eras.wareki_day(k.from).unwrap_or_default()
@@ -370,6 +508,26 @@ pub async fn page(
                 @let desc = match lang { Lang::Ja => format!("自動入力 {}項目、手入力 {}項目", k.fields_prefilled, k.fields_typed), Lang::En => format!("{} fields filled in, {} typed", k.fields_prefilled, k.fields_typed) };
                 (accessible_svg(fields_svg(&k, lang), "fields-chart", &desc, &desc))
             }
+            @if k.days.len() > 1 {
+                figure #stay-trend {
+                    figcaption { (t(lang, "滞在時間の推移(日ごとの中央値と90パーセンタイル)", "Stay time by day (median and 90th percentile)")) }
+                    @let desc = trend_desc(&k, lang);
+                    (accessible_svg(trend_svg(&k, lang), "trend-chart", &desc, &desc))
+                }
+            }
+            h2 #by-area { (t(lang, "業務区分ごと", "By business area")) }
+            (groups_table(lang, &k.areas, "kpi-areas", t(lang, "業務区分", "Business area"), |key| {
+                state.catalog.vocabulary.areas.get(key).map(|a| a.get(lang).to_owned()).unwrap_or_else(|| key.to_owned())
+            }))
+            h2 #by-clerk { (t(lang, "受付した職員ごと", "By the clerk who opened the visit")) }
+            (groups_table(lang, &k.clerks, "kpi-clerks", t(lang, "職員", "Clerk"), |key| {
+                let login = key.split('@').next().unwrap_or(key);
+                staff.iter().find(|s| s.login == login).map(|s| s.name.clone()).unwrap_or_else(|| key.to_owned())
+            }))
+            p.echo { (match lang {
+                Lang::Ja => format!("申請まで済んだ来庁が{}件未満の行は、来庁者が特定されないよう滞在時間を表示しません。窓口(カウンター)ごとの集計は、来庁に窓口が記録されていないためまだありません。", crate::kpi::SMALL_GROUP),
+                Lang::En => format!("Rows with fewer than {} submitted visits show no stay time, so that no resident can be singled out. By counter is not shown yet: visits do not record their counter.", crate::kpi::SMALL_GROUP),
+            }) }
             h2 { (t(lang, "日ごと", "By day")) }
             div.table-scroll {
                 table.dads-table__table data-size="dense" #kpi-days {
@@ -379,7 +537,7 @@ pub async fn page(
                         th scope="col" { (t(lang, "滞在時間 中央値", "Median stay")) }
                     } }
                     tbody {
-                        @for (d, n, m) in k.days.iter().filter(|(_, n, _)| *n > 0) {
+                        @for (d, n, m, _) in k.days.iter().filter(|(_, n, _, _)| *n > 0) {
                             tr { th scope="row" { (eras.wareki_day(*d).unwrap_or_default()) } td.num { (n) } td.num { (minutes(lang, *m)) } }
                         }
                     }
@@ -403,15 +561,12 @@ pub async fn csv(
     let k = compute(&state, &signed, period, day).await?;
     let mut out = csv::Writer::from_writer(vec![0xEF, 0xBB, 0xBF]);
     let fail = |e: csv::Error| signed.api(crate::http::problem::ApiError::internal(e));
-    out.write_record(["date", "visits", "medianStayMinutes"])
+    out.write_record(["date", "visits", "medianStayMinutes", "p90StayMinutes"])
         .map_err(fail)?;
-    for (d, n, m) in &k.days {
-        out.write_record([
-            d.to_string(),
-            n.to_string(),
-            m.map(|m| format!("{m:.1}")).unwrap_or_default(),
-        ])
-        .map_err(fail)?;
+    let one = |m: &Option<f64>| m.map(|m| format!("{m:.1}")).unwrap_or_default();
+    for (d, n, m, p90) in &k.days {
+        out.write_record([d.to_string(), n.to_string(), one(m), one(p90)])
+            .map_err(fail)?;
     }
     let bytes = out
         .into_inner()

@@ -185,12 +185,56 @@ pub struct PeriodKpis {
     pub p90_stay_minutes: Option<f64>,
     /// Submitted visits by stay time, in [`BIN_MINUTES`] bins.
     pub histogram: Vec<usize>,
-    /// Per day: (day, visits, median stay in minutes).
-    pub days: Vec<(NaiveDate, usize, Option<f64>)>,
+    pub days: Vec<DayRow>,
+    /// By business area: the visits that filed at least one procedure of the area.
+    pub areas: Vec<GroupKpis>,
+    /// By the member of staff who opened the visit (`login@lgCode`, or the client for a
+    /// visit a counter app opened).
+    pub clerks: Vec<GroupKpis>,
     pub procedures_per_visit: Option<f64>,
     pub forms_prefilled: usize,
     pub fields_prefilled: usize,
     pub fields_typed: usize,
+}
+
+/// One day of a period: (day, visits, median stay, 90th percentile stay in minutes).
+pub type DayRow = (NaiveDate, usize, Option<f64>, Option<f64>);
+
+/// The KPIs of a part of the period's visits (a business area, a clerk).
+#[derive(Debug, Clone, PartialEq)]
+pub struct GroupKpis {
+    pub key: String,
+    pub visits: usize,
+    pub submitted: usize,
+    pub median_stay_minutes: Option<f64>,
+    pub p90_stay_minutes: Option<f64>,
+}
+
+/// Groups of fewer submitted visits than this show no stay time: a day's or a clerk's few
+/// visits could single out a resident.
+pub const SMALL_GROUP: usize = 3;
+
+fn groups<'a>(visits: &[&'a Visit], keys: impl Fn(&'a Visit) -> Vec<String>) -> Vec<GroupKpis> {
+    let mut by: std::collections::BTreeMap<String, Vec<&Visit>> = Default::default();
+    for v in visits {
+        for k in keys(v) {
+            by.entry(k).or_default().push(v);
+        }
+    }
+    by.into_iter()
+        .map(|(key, vs)| {
+            let mut stays: Vec<f64> = vs.iter().filter_map(|v| stay_minutes(v)).collect();
+            stays.sort_by(f64::total_cmp);
+            let shown = stays.len() >= SMALL_GROUP;
+            GroupKpis {
+                key,
+                visits: vs.len(),
+                submitted: stays.len(),
+                median_stay_minutes: quantile(&stays, 0.5).filter(|_| shown),
+                p90_stay_minutes: quantile(&stays, 0.9).filter(|_| shown),
+            }
+        })
+        .collect()
 }
 
 /// The `q`-quantile (0–1) of sorted values, interpolated between neighbours (the method
@@ -237,9 +281,28 @@ pub fn period(from: NaiveDate, to: NaiveDate, days: &[(NaiveDate, Vec<Visit>)]) 
             .map(|(d, visits)| {
                 let mut s: Vec<f64> = visits.iter().filter_map(stay_minutes).collect();
                 s.sort_by(f64::total_cmp);
-                (*d, visits.len(), quantile(&s, 0.5))
+                (*d, visits.len(), quantile(&s, 0.5), quantile(&s, 0.9))
             })
             .collect(),
+        areas: groups(&all, |v| {
+            let mut areas: Vec<String> = v
+                .household
+                .confirmation
+                .iter()
+                .flat_map(|c| c.procedures.iter().map(|p| p.area.clone()))
+                .collect();
+            areas.sort();
+            areas.dedup();
+            areas
+        }),
+        clerks: groups(&all, |v| {
+            vec![
+                v.opened_by_staff
+                    .clone()
+                    .or_else(|| v.opened_by_client.clone())
+                    .unwrap_or_default(),
+            ]
+        }),
         procedures_per_visit: (!confirmations.is_empty()).then(|| {
             confirmations
                 .iter()

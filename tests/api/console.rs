@@ -990,7 +990,21 @@ async fn a_move_within_is_completed_signed_sent_and_printed(backend: Backend) {
     let text = std::str::from_utf8(&csv[3..]).unwrap();
     assert!(csv.starts_with(&[0xEF, 0xBB, 0xBF]), "a BOM for Excel");
     let today = (chrono::Utc::now() + chrono::Duration::hours(9)).date_naive();
-    assert!(text.starts_with("date,visits,medianStayMinutes"), "{text}");
+    assert!(
+        text.starts_with("date,visits,medianStayMinutes,p90StayMinutes"),
+        "{text}"
+    );
+    // By business area and by clerk: one submitted visit, too few to show its stay time.
+    let areas = &page[page.find("id=\"kpi-areas\"").unwrap()..];
+    let areas = &areas[..areas.find("</table>").unwrap()];
+    assert!(areas.contains("住民記録"), "{areas}");
+    assert!(
+        !areas.contains("分</td>"),
+        "a single visit's stay is not shown: {areas}"
+    );
+    let clerks = &page[page.find("id=\"kpi-clerks\"").unwrap()..];
+    let clerks = &clerks[..clerks.find("</table>").unwrap()];
+    assert!(clerks.contains("佐藤 花子"), "{clerks}");
     assert!(text.contains(&format!("{today},1,")), "{text}");
     let events = audit_events(&app).await;
     for action in ["visit.confirm", "visit.submit", "visit.print"] {
