@@ -26,6 +26,17 @@ fn demo_hint(base_url: &str, demo: &DemoCredentials) -> String {
     )
 }
 
+/// The banner on stdout in one write. A server whose stdout nobody reads any more (a closed
+/// pipe, a supervisor that went away) must go on serving: `println!` would panic on the
+/// broken pipe and end the process, so a failed write is only logged.
+fn print_banner(banner: &str) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    if let Err(e) = out.write_all(banner.as_bytes()).and_then(|()| out.flush()) {
+        tracing::warn!(error = %e, "the start-up banner could not be written to stdout");
+    }
+}
+
 /// SIGTERM (Kubernetes, systemd) and SIGINT (Ctrl-C) stop the server gracefully. The
 /// handlers are in place before the banner is printed, so a signal right after start-up is
 /// never lost.
@@ -57,15 +68,17 @@ pub async fn run(settings: Settings) -> Result<ExitCode, String> {
         .await
         .map_err(|e| e.to_string())?;
     stop_on_signals(app.handle()).map_err(|e| format!("cannot listen for signals: {e}"))?;
-    println!(
-        "madoguchi {} listening on {} ({database}); API docs at {}/docs",
+    let mut banner = format!(
+        "madoguchi {} listening on {} ({database}); API docs at {}/docs\n",
         env!("CARGO_PKG_VERSION"),
         app.base_url(),
         app.base_url()
     );
     if let Some(demo) = app.demo_credentials() {
-        println!("{}", demo_hint(app.base_url(), demo));
+        banner.push_str(&demo_hint(app.base_url(), demo));
+        banner.push('\n');
     }
+    print_banner(&banner);
     app.run_until_stopped().await.map_err(|e| e.to_string())?;
     tracing::info!("stopped");
     Ok(ExitCode::SUCCESS)

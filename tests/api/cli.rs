@@ -477,3 +477,61 @@ async fn logs_are_json_carry_the_request_id_and_never_the_input() {
     assert!(!text.contains(&secret), "the client secret reached the log");
     assert!(!text.contains(&token), "the token reached the log");
 }
+
+/// A server whose stdout nobody reads (the pipe closed before it starts, as when the process
+/// that started it went away) still starts and serves: the banner that cannot be written is a
+/// warning in the log, not the end of the process. (The banner once ended a test's server at
+/// random: `println!` panics on a broken pipe.)
+#[tokio::test]
+async fn a_server_with_its_stdout_closed_serves_anyway() {
+    let dir = TempDir::new().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let log = dir.path().join("serve.log");
+    let mut child = madoguchi()
+        .args([
+            "serve",
+            "--bind",
+            &format!("127.0.0.1:{port}"),
+            "--data-dir",
+        ])
+        .arg(dir.path().join("data"))
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let http = reqwest::Client::new();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let healthy = loop {
+        if let Ok(r) = http
+            .get(format!("http://127.0.0.1:{port}/healthz"))
+            .send()
+            .await
+        {
+            break r.status();
+        }
+        if let Some(status) = child.try_wait().unwrap() {
+            panic!(
+                "the server ended ({status}): {}",
+                std::fs::read_to_string(&log).unwrap_or_default()
+            );
+        }
+        assert!(Instant::now() < deadline, "the server never answered");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(healthy, StatusCode::OK);
+    // Still there a moment later, and it said why there was no banner.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "the server is still running"
+    );
+    let logged = std::fs::read_to_string(&log).unwrap();
+    assert!(logged.contains("banner could not be written"), "{logged}");
+    let _ = child.kill();
+    let _ = child.wait();
+}

@@ -59,14 +59,13 @@ pub(crate) fn one_connector(
     }
 }
 
-/// Waits up to three minutes for `check` to give a value (alone a thousand deliveries take
-/// seconds; the whole suite on two cores once made them take more than ninety).
+/// Waits up to a minute for `check` to give a value.
 pub(crate) async fn eventually<T, F, Fut>(what: &str, mut check: F) -> T
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Option<T>>,
 {
-    let deadline = Instant::now() + Duration::from_secs(180);
+    let deadline = Instant::now() + Duration::from_secs(90);
     loop {
         if let Some(v) = check().await {
             return v;

@@ -459,12 +459,38 @@ pub struct ServeProcess {
     pub child: Child,
     pub stdout: Vec<String>,
     pub address: String,
+    /// Where its stderr goes (the caller's file, or one of ours).
+    log: Option<std::path::PathBuf>,
+    own_log: bool,
 }
 
 impl Drop for ServeProcess {
     fn drop(&mut self) {
+        // A test failing beside a server: how the server ended, and what it logged.
+        if std::thread::panicking() {
+            let status = self.child.try_wait();
+            eprintln!("madoguchi serve at {}: {status:?}", self.address);
+            if let Some(log) = self
+                .log
+                .as_ref()
+                .and_then(|l| std::fs::read_to_string(l).ok())
+            {
+                // A panic's message and the start of its backtrace, else the last lines.
+                let lines: Vec<&str> = log.lines().collect();
+                let from = lines
+                    .iter()
+                    .position(|l| l.contains("panicked at"))
+                    .unwrap_or(lines.len().saturating_sub(20));
+                for line in lines.iter().skip(from).take(20) {
+                    eprintln!("  serve: {line}");
+                }
+            }
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
+        if let Some(log) = self.log.as_ref().filter(|_| self.own_log) {
+            let _ = std::fs::remove_file(log);
+        }
     }
 }
 
@@ -495,12 +521,17 @@ pub fn serve_process_env(
     use std::io::{BufRead, BufReader};
     let mut command = madoguchi();
     command.envs(envs.iter().copied());
+    // Without a file of the caller's, the logs go beside the data directory, to be shown if
+    // the test fails.
+    let log = Some(log_file.map(Path::to_path_buf).unwrap_or_else(|| {
+        std::env::temp_dir().join(format!("madoguchi-serve-{}.log", uuid::Uuid::now_v7()))
+    }));
     command
         .args(["serve", "--bind", "127.0.0.1:0", "--data-dir"])
         .arg(data_dir)
         .args(extra_args)
         .stdout(Stdio::piped())
-        .stderr(match log_file {
+        .stderr(match &log {
             Some(path) => Stdio::from(std::fs::File::create(path).expect("log file")),
             None => Stdio::null(),
         });
@@ -510,12 +541,12 @@ pub fn serve_process_env(
     let mut child = command.spawn().expect("spawn madoguchi serve");
     let stdout = child.stdout.take().expect("stdout");
     let (tx, rx) = std::sync::mpsc::channel();
+    // Drains stdout for as long as the server runs: a pipe closed early would make the
+    // server's later writes fail.
     std::thread::spawn(move || {
         for line in BufReader::new(stdout).lines() {
             let Ok(line) = line else { break };
-            if tx.send(line).is_err() {
-                break;
-            }
+            let _ = tx.send(line);
         }
     });
     let mut lines = Vec::new();
@@ -546,6 +577,8 @@ pub fn serve_process_env(
         child,
         stdout: lines,
         address,
+        log,
+        own_log: log_file.is_none(),
     }
 }
 
