@@ -511,10 +511,9 @@ pub async fn save(state: web::Data<AppState>, signed: Signed) -> Result<HttpResp
             .join(" ");
         signed.refuse(StatusCode::UNPROCESSABLE_ENTITY, &message)
     })?;
-    save_overrides(&state, &code, next, &signed.actor)
+    let saved = save_overrides(&state, &code, next, &signed.actor)
         .await
         .map_err(|e| signed.api(e))?;
-    let (saved, _) = in_force_now(&state, &signed).await?;
     Ok(page::see_other(&format!(
         "/counter/catalog?saved={}",
         state.catalogs.label(saved)

@@ -10,7 +10,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use maud::html;
 
 use super::page::{self, Failure, Frame, t};
-use super::session::{self, Signed, anonymous, safe_next};
+use super::session::{self, Signed, anonymous, lang_of, safe_next};
 use crate::http::middleware::client_address::client_address;
 use crate::http::state::AppState;
 use crate::i18n::Lang;
@@ -18,15 +18,6 @@ use crate::staff::service::{self, Credentials, LoginError};
 use crate::tenancy::LgCode;
 
 const LOGIN_COOKIE: &str = "madoguchi_login";
-
-/// Japanese first: English only when the page asks for it (the switch), whatever the
-/// browser's own language (a municipal PC's browser is often set to English).
-fn lang_of(asked: Option<&str>) -> Lang {
-    match asked {
-        Some("en") => Lang::En,
-        _ => Lang::Ja,
-    }
-}
 
 struct LoginForm<'a> {
     lang: Lang,
@@ -107,11 +98,7 @@ fn login_page(state: &AppState, f: LoginForm<'_>) -> HttpResponse {
         Some(("error", _, _)) => StatusCode::UNAUTHORIZED,
         _ => StatusCode::OK,
     };
-    let secure = if state.settings.tls_enabled() {
-        "; Secure"
-    } else {
-        ""
-    };
+    let secure = session::secure_attribute(state);
     HttpResponse::build(status)
         .content_type("text/html; charset=utf-8")
         .insert_header((header::CACHE_CONTROL, "no-store"))

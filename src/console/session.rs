@@ -34,13 +34,27 @@ pub fn cookie_name(state: &AppState) -> &'static str {
     }
 }
 
-/// The `Set-Cookie` value that carries a session token (or clears it, with an empty token).
-pub fn cookie(state: &AppState, token: &str) -> String {
-    let secure = if state.settings.tls_enabled() {
+/// `; Secure` for a cookie where the console is served over TLS, else nothing.
+pub fn secure_attribute(state: &AppState) -> &'static str {
+    if state.settings.tls_enabled() {
         "; Secure"
     } else {
         ""
-    };
+    }
+}
+
+/// Japanese first: English only when asked for (`en`), whatever the browser's own language
+/// (a municipal PC's browser is often set to English).
+pub fn lang_of(asked: Option<&str>) -> Lang {
+    match asked {
+        Some("en") => Lang::En,
+        _ => Lang::Ja,
+    }
+}
+
+/// The `Set-Cookie` value that carries a session token (or clears it, with an empty token).
+pub fn cookie(state: &AppState, token: &str) -> String {
+    let secure = secure_attribute(state);
     let age = if token.is_empty() { "; Max-Age=0" } else { "" };
     format!(
         "{}={token}; Path=/; HttpOnly; SameSite=Strict{secure}{age}",

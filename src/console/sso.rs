@@ -19,7 +19,7 @@ use maud::html;
 use serde::{Deserialize, Serialize};
 
 use super::page::{self, Failure, Frame, t};
-use super::session::{self, anonymous, safe_next};
+use super::session::{self, anonymous, lang_of, safe_next};
 use crate::http::state::AppState;
 use crate::i18n::Lang;
 use crate::staff::sso::{self as staff_sso, SsoError};
@@ -46,19 +46,11 @@ fn cookie_name(state: &AppState) -> &'static str {
 }
 
 fn cookie(state: &AppState, value: &str, max_age: u32) -> String {
-    let secure = if state.settings.tls_enabled() {
-        "; Secure"
-    } else {
-        ""
-    };
     format!(
-        "{}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age}{secure}",
-        cookie_name(state)
+        "{}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age}{}",
+        cookie_name(state),
+        session::secure_attribute(state)
     )
-}
-
-fn lang_of(s: Option<&str>) -> Lang {
-    if s == Some("en") { Lang::En } else { Lang::Ja }
 }
 
 /// Where the provider sends the browser back: the settings' URL, else the public URL, else

@@ -301,13 +301,13 @@ pub(crate) async fn current_overrides(
 }
 
 /// Saves `overrides` as the municipality's next catalogue version for `actor` (audited),
-/// unless they are the ones in force.
+/// unless they are the ones in force; answers the version in force afterwards.
 pub(crate) async fn save_overrides(
     state: &AppState,
     code: &crate::tenancy::LgCode,
     overrides: Overrides,
     actor: &crate::audit::Actor,
-) -> Result<(), ApiError> {
+) -> Result<i64, ApiError> {
     state
         .municipalities
         .municipality(code)
@@ -319,25 +319,26 @@ pub(crate) async fn save_overrides(
         .and_then(|c| serde_json::from_str::<Overrides>(&c.document).ok())
         .is_some_and(|c| c == overrides)
         || (current.is_none() && overrides == Overrides::default());
-    if !unchanged {
-        state
-            .catalogs
-            .save(code, &overrides, actor)
-            .await
-            .map_err(|e| match e {
-                crate::catalog::versions::CatalogError::Store(
-                    crate::store::StoreError::Conflict,
-                ) => ApiError::new(
+    if unchanged {
+        return Ok(current.map_or(0, |c| c.version));
+    }
+    let (version, _) = state
+        .catalogs
+        .save(code, &overrides, actor)
+        .await
+        .map_err(|e| match e {
+            crate::catalog::versions::CatalogError::Store(crate::store::StoreError::Conflict) => {
+                ApiError::new(
                     crate::http::problem::ProblemKind::Conflict,
                     Text::new(
                         "同時に別の変更が保存されました。読み直してから、もう一度送ってください。",
                         "Another change was saved at the same moment. Read again and resend.",
                     ),
-                ),
-                e => catalog_problem(e),
-            })?;
-    }
-    Ok(())
+                )
+            }
+            e => catalog_problem(e),
+        })?;
+    Ok(version)
 }
 
 /// The procedure catalogue visits of this municipality opened now are decided with.
