@@ -78,6 +78,13 @@ pub struct FactDef {
     /// `possible_when`, parsed at load.
     #[serde(skip)]
     pub possible: Vec<(String, super::rule::Rule)>,
+    /// How a typed value is brought to its standard form before it is recorded, by the rules
+    /// the forms use (`"kana"`: hiragana and half-width to full-width katakana).
+    #[serde(default)]
+    pub normalize: Option<String>,
+    /// `normalize`, parsed at load.
+    #[serde(skip)]
+    pub normalizer: Option<crate::forms::normalize::Kind>,
 }
 
 impl FactDef {

@@ -512,6 +512,17 @@ fn check_facts(
             if let Some(reference) = &def.enum_from {
                 def.values = Some(enum_from(reference, forms).map_err(|p| format!("{key}: {p}"))?);
             }
+            if let Some(kind) = &def.normalize {
+                match crate::forms::normalize::Kind::parse(kind) {
+                    Some(k) if def.ty == FactType::String => def.normalizer = Some(k),
+                    Some(_) => return Err(format!("{key}: normalize is for string facts only")),
+                    None => {
+                        return Err(format!(
+                            "{key}: normalize \"{kind}\" is not a kind of normalization (kana, postalCode, phone …)"
+                        ));
+                    }
+                }
+            }
             let mut possible = Vec::new();
             for (value, source) in &def.possible_when {
                 if !def.r#enum.as_ref().is_some_and(|e| e.contains_key(value)) {

@@ -11,6 +11,7 @@ pub mod assets;
 pub mod card;
 pub mod catalog;
 pub mod drafts;
+pub mod household;
 pub mod kpis;
 pub mod live;
 pub mod login;
@@ -67,6 +68,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 "/visits/{id}/card/{sid}/images/{which}",
                 web::get().to(card::image),
             )
+            .route("/visits/{id}/household", web::get().to(household::page))
+            .route("/visits/{id}/household", web::post().to(household::save))
             .route("/visits/{id}/questions", web::get().to(visit::questions))
             .route("/visits/{id}/answers", web::post().to(visit::answer))
             .route("/visits/{id}/procedures", web::get().to(visit::procedures))

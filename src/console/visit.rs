@@ -27,8 +27,9 @@ use crate::store::VisitChange;
 use crate::visits::Visit;
 
 /// The steps of a visit, in the order of the counter.
-const STEPS: [(&str, &str, &str); 6] = [
+const STEPS: [(&str, &str, &str); 7] = [
     ("identify", "本人確認", "Identification"),
+    ("household", "世帯の情報", "Household"),
     ("questions", "確認事項", "Questions"),
     ("procedures", "必要な手続き", "Procedures"),
     ("drafts", "申請書", "Forms"),
@@ -269,7 +270,7 @@ pub(super) async fn identify_page(
                 (results(lang, signed, l, &found, truncated))
             }
             div.actions {
-                a.dads-button data-type="solid-fill" href={ "/counter/visits/" (id) "/questions" } { (t(lang, "次へ(確認事項)", "Next: questions")) }
+                a.dads-button data-type="solid-fill" href={ "/counter/visits/" (id) "/household" } { (t(lang, "次へ(世帯の情報)", "Next: household")) }
             }
         },
     );
@@ -524,7 +525,7 @@ fn questions_page(
                 }
             }
             div.actions {
-                a.dads-button data-type="outline" href={ "/counter/visits/" (id) "/identify" } { (t(lang, "戻る", "Back")) }
+                a.dads-button data-type="outline" href={ "/counter/visits/" (id) "/household" } { (t(lang, "戻る", "Back")) }
                 a.dads-button data-type="solid-fill" href={ "/counter/visits/" (id) "/procedures" } { (t(lang, "次へ(必要な手続き)", "Next: procedures")) }
             }
         },

@@ -116,6 +116,20 @@ fn fact_value(
             ),
         ));
     }
+    if let (Some(kind), Value::String(s)) = (def.normalizer, value) {
+        return crate::forms::normalize::field(kind, s, ctx.eras)
+            .map(|outcome| outcome.value)
+            .map_err(|issue| {
+                FieldError::new(
+                    pointer.to_owned(),
+                    issue.code,
+                    Text::new(
+                        format!("{}: {}", def.label.ja, issue.message.ja),
+                        format!("{}: {}", def.label.en, issue.message.en),
+                    ),
+                )
+            });
+    }
     if def.accepts(value) {
         return Ok(value.clone());
     }

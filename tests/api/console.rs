@@ -622,7 +622,7 @@ pub(crate) async fn audit_events(app: &TestApp) -> Vec<serde_json::Value> {
 
 /// Answers the questions page's first question the way a clerk would: no for yes/no, the
 /// first option, a date in 和暦, a count of one. `None` when nothing is left to ask.
-async fn answer_first(b: &mut Browser<'_>, visit: &str) -> Option<String> {
+pub(crate) async fn answer_first(b: &mut Browser<'_>, visit: &str) -> Option<String> {
     let (_, _, page) = b.get(&format!("/counter/visits/{visit}/questions")).await;
     let start = page.find("<form class=\"question\"")?;
     let form = &page[start..start + page[start..].find("</form>").unwrap()];
@@ -1234,6 +1234,42 @@ async fn a_card_read_at_the_counter_pc_is_taken_into_the_visit(backend: Backend)
     assert!(household.contains("花子"), "{household}");
     assert!(household.contains("1980-02-17"), "{household}");
     assert!(household.contains("カード確認済"), "{household}");
+    // 世帯の情報: a value the card verified is not changed by a typo; the clerk who has checked
+    // with the resident says so for that person, and the value becomes 職員入力.
+    let household_path = format!("/counter/visits/{visit}/household");
+    let (_, _, page) = b.get(&household_path).await;
+    let revision = attr(&page, "name=\"revision\" value=\"").unwrap();
+    assert!(page.contains("name=\"m1.overrideCard\""), "{page}");
+    let (status, _, page) = b
+        .post(
+            &household_path,
+            &[("m1.dateOfBirth", "昭和55年2月18日"), ("revision", &revision)],
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    let said = page.split("id=\"f-m1-dateOfBirth-error\"").nth(1).unwrap();
+    assert!(said[..400].contains("カードで確認した値です"), "{}", &said[..400]);
+    let (status, _, _) = b
+        .post(
+            &household_path,
+            &[
+                ("m1.dateOfBirth", "昭和55年2月18日"),
+                ("m1.overrideCard", "1"),
+                ("revision", &revision),
+            ],
+        )
+        .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let (_, _, page) = b.get(&household_path).await;
+    let label = page
+        .split("for=\"f-m1-dateOfBirth\"")
+        .nth(1)
+        .unwrap()
+        .split("</label>")
+        .next()
+        .unwrap();
+    assert!(label.contains("職員入力"), "{label}");
+    assert!(page.contains("(1980-02-18)"));
 
     // 照合番号B as typed on a Japanese keyboard: the card face, and its images for the clerk.
     let face = ask_card(

@@ -112,6 +112,24 @@ pub(crate) async fn record_answers(
         .map_err(store_conflict)
 }
 
+/// What [`record_answers`] would refuse in these answers, checked against a copy of the
+/// visit's household (nothing recorded): for a page that shows every problem at once.
+pub(crate) fn check_answers(
+    state: &AppState,
+    visit: &Visit,
+    list: Vec<super::AnswerDto>,
+) -> Vec<FieldError> {
+    let ctx = Context {
+        catalog: &state.catalog,
+        eras: &state.forms.eras,
+        now: crate::clock::now(),
+    };
+    let mut household = visit.household.clone();
+    input::apply_answers(&ctx, &mut household, answers(list), "/answers")
+        .err()
+        .unwrap_or_default()
+}
+
 /// A verified card session to take a member's facts from.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]

@@ -1,0 +1,177 @@
+//! 世帯の情報 in the console: a move-in family's facts typed once (和暦 dates, kana in
+//! hiragana or half-width), refused all or none with the message at the field, shown with their
+//! source, taken by the forms; a save that meets a change made in another tab keeps what was
+//! typed.
+
+use reqwest::StatusCode;
+
+use crate::console::{Browser, PASSWORD, attr, clerk, location};
+use crate::helpers::{Backend, spawn_app};
+use crate::storage_test;
+
+/// The value of the field with this id, as the page shows it.
+fn value_of(page: &str, id: &str) -> String {
+    let at = page
+        .find(&format!("id=\"{id}\""))
+        .unwrap_or_else(|| panic!("no field {id}"));
+    let tag = &page[page[..at].rfind('<').unwrap()..];
+    let tag = &tag[..tag.find('>').unwrap()];
+    attr(tag, "value=\"").unwrap_or_default()
+}
+
+async fn a_move_in_familys_facts_are_typed_once(backend: Backend) {
+    let app = spawn_app(backend).await;
+    clerk(&app, "sato").await;
+    let mut b = Browser::new(&app);
+    b.log_in("012084", "sato", PASSWORD).await;
+    b.get("/counter").await;
+    let (status, h, _) = b
+        .post(
+            "/counter/visits",
+            &[
+                ("kind", "moveIn"),
+                ("date", "令和8年12月1日"),
+                ("member-0-family", "山田"),
+                ("member-0-given", "太郎"),
+                ("member-1-family", "山田"),
+                ("member-1-given", "花子"),
+            ],
+        )
+        .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let visit = location(&h)
+        .trim_end_matches("/identify")
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .to_owned();
+    let path = format!("/counter/visits/{visit}/household");
+    let (status, _, page) = b.get(&path).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(value_of(&page, "f-m1-familyName"), "山田");
+    assert_eq!(value_of(&page, "f-m2-givenName"), "花子");
+    assert_eq!(value_of(&page, "f-m1-dateOfBirth"), "");
+    let first = attr(&page, "name=\"revision\" value=\"").unwrap();
+
+    // One impossible date among six good values: nothing is recorded, the message is at the
+    // date, and everything typed is still in the fields.
+    let typed = [
+        ("m1.familyNameKana", "やまだ"),
+        ("m1.givenNameKana", "ﾀﾛｳ"),
+        ("m1.dateOfBirth", "昭和55年2月17日"),
+        ("m1.sex", "1"),
+        ("m1.relationship", "世帯主"),
+        ("m2.dateOfBirth", "令和8年2月30日"),
+    ];
+    let mut fields = typed.to_vec();
+    fields.push(("revision", &first));
+    let (status, _, page) = b.post(&path, &fields).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    let error = page
+        .split("id=\"f-m2-dateOfBirth-error\"")
+        .nth(1)
+        .unwrap_or_else(|| panic!("no message at the date: {page}"));
+    assert!(error[..200].contains("存在しません"), "{}", &error[..200]);
+    assert!(
+        page.contains("href=\"#f-m2-dateOfBirth\""),
+        "the summary links the field"
+    );
+    assert_eq!(value_of(&page, "f-m1-familyNameKana"), "やまだ");
+    assert_eq!(value_of(&page, "f-m2-dateOfBirth"), "令和8年2月30日");
+    let (_, _, page) = b.get(&path).await;
+    assert_eq!(value_of(&page, "f-m1-familyNameKana"), "", "all or none");
+
+    // Corrected: recorded, the kana in full-width katakana, the date read from 和暦, each
+    // with the source 職員入力.
+    fields.retain(|(k, _)| *k != "m2.dateOfBirth");
+    fields.push(("m2.dateOfBirth", "H2.5.3"));
+    let (status, h, _) = b.post(&path, &fields).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert!(
+        location(&h).ends_with("/household?saved=6"),
+        "{}",
+        location(&h)
+    );
+    let (_, _, page) = b.get(&location(&h)).await;
+    assert!(page.contains("6項目を「職員入力」として記録しました"));
+    assert_eq!(value_of(&page, "f-m1-familyNameKana"), "ヤマダ");
+    assert_eq!(value_of(&page, "f-m1-givenNameKana"), "タロウ");
+    assert_eq!(value_of(&page, "f-m1-dateOfBirth"), "昭和55年2月17日");
+    assert_eq!(value_of(&page, "f-m2-dateOfBirth"), "平成2年5月3日");
+    assert!(page.contains("(1980-02-17)"));
+    let label = page
+        .split("for=\"f-m1-dateOfBirth\"")
+        .nth(1)
+        .unwrap()
+        .split("</label>")
+        .next()
+        .unwrap();
+    assert!(label.contains("職員入力"), "{label}");
+    // The forms take them: once the questions are answered, the 住民異動届 is prefilled with
+    // the kana and the date.
+    for _ in 0..80 {
+        if crate::console::answer_first(&mut b, &visit).await.is_none() {
+            break;
+        }
+    }
+    let (_, _, drafts) = b.get(&format!("/counter/visits/{visit}/drafts")).await;
+    assert!(
+        drafts.contains("ヤマダ")
+            && (drafts.contains("1980-02-17") || drafts.contains("昭和55年2月17日")),
+        "the forms do not show the household's facts: {}",
+        drafts
+            .split("<main")
+            .nth(1)
+            .unwrap_or(&drafts)
+            .chars()
+            .take(3000)
+            .collect::<String>()
+    );
+
+    // Saved again from the first page's revision (another tab changed the visit since): not
+    // recorded, the latest shown, and what was typed kept.
+    let (status, _, page) = b
+        .post(&path, &[("m1.relationship", "妻"), ("revision", &first)])
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    assert!(page.contains("別の画面で変更されていました"), "{page}");
+    assert_eq!(value_of(&page, "f-m1-relationship"), "妻");
+    assert_eq!(
+        value_of(&page, "f-m1-familyNameKana"),
+        "ヤマダ",
+        "the latest"
+    );
+    let (_, _, page) = b.get(&path).await;
+    assert_eq!(value_of(&page, "f-m1-relationship"), "世帯主");
+    let current = attr(&page, "name=\"revision\" value=\"").unwrap();
+
+    // Kanji as kana, and a recorded value emptied: refused at their fields.
+    let (status, _, page) = b
+        .post(
+            &path,
+            &[
+                ("m2.familyNameKana", "山田"),
+                ("m1.dateOfBirth", ""),
+                ("revision", &current),
+            ],
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    let kana = page
+        .split("id=\"f-m2-familyNameKana-error\"")
+        .nth(1)
+        .unwrap();
+    assert!(kana[..300].contains("氏(フリガナ)"), "{}", &kana[..300]);
+    assert!(page.contains("id=\"f-m1-dateOfBirth-error\""));
+    assert!(page.contains("記録した値は消せません"));
+
+    // Every change is audited with the clerk as its actor.
+    let events = crate::console::audit_events(&app).await;
+    assert!(
+        events.iter().any(|e| e["action"] == "visit.update"
+            && e["actor"] == "sato@012084"
+            && e["target"].as_str().unwrap().contains(&visit)),
+        "{events:?}"
+    );
+}
+storage_test!(a_move_in_familys_facts_are_typed_once);
