@@ -162,7 +162,17 @@ pub(super) fn draft_section(
                                         input type="hidden" name="revision" value=(l.visit.revision);
                                         label.visually-hidden for=(field) { (title) }
                                         @let codes = plan.and_then(|p| p.at(pointer)).map(|n| &n.labels).filter(|l| !l.is_empty());
-                                        @if let Some(codes) = codes {
+                                        @let boolean = plan.and_then(|p| p.at(pointer)).and_then(|n| n.ty.as_deref()) == Some("boolean");
+                                        @if boolean {
+                                            @let current = editable(value);
+                                            select.dads-select #(field) name="value"
+                                                aria-invalid=[error.map(|_| "true")]
+                                                aria-describedby=[error.map(|_| format!("{field}-error"))] {
+                                                option value="" selected[current.is_empty()] { (t(lang, "選んでください", "Choose")) }
+                                                option value="true" selected[current == "true"] { (t(lang, "はい", "Yes")) }
+                                                option value="false" selected[current == "false"] { (t(lang, "いいえ", "No")) }
+                                            }
+                                        } @else if let Some(codes) = codes {
                                             @let current = editable(value);
                                             @let sorted = sorted_codes(codes);
                                             select.dads-select #(field) name="value"
@@ -251,16 +261,20 @@ pub async fn page(
     )))
 }
 
-/// The value typed, as the form's field takes it: a number or yes/no where the current value
-/// is one, text otherwise.
-fn typed_value(current: Option<&Value>, raw: &str) -> Value {
-    match current {
-        Some(Value::Number(_)) => serde_json::from_str::<serde_json::Number>(raw)
-            .map(Value::Number)
-            .unwrap_or_else(|_| Value::String(raw.to_owned())),
-        Some(Value::Bool(_)) if raw == "true" || raw == "false" => Value::Bool(raw == "true"),
-        _ => Value::String(raw.to_owned()),
+/// The value typed, as the form's field takes it: a number or yes/no where the schema's type
+/// (`ty`) or the current value is one, text otherwise. A number that does not read stays
+/// text, for the form's check to name.
+fn typed_value(current: Option<&Value>, ty: Option<&str>, raw: &str) -> Value {
+    let number =
+        matches!(ty, Some("integer" | "number")) || matches!(current, Some(Value::Number(_)));
+    let boolean = ty == Some("boolean") || matches!(current, Some(Value::Bool(_)));
+    if number && let Ok(n) = serde_json::from_str::<serde_json::Number>(raw) {
+        return Value::Number(n);
     }
+    if boolean && (raw == "true" || raw == "false") {
+        return Value::Bool(raw == "true");
+    }
+    Value::String(raw.to_owned())
 }
 
 /// `POST /counter/visits/{id}/drafts`: one field set (or removed when emptied).
@@ -287,19 +301,29 @@ pub async fn edit(
         crate::http::v1::visits::read_visit(&state, code, &signed.actor, id, Action::VisitRead)
             .await
             .map_err(|e| signed.api(e))?;
-    let current = drafts_of(&state, &visit, lang)
+    let draft = drafts_of(&state, &visit, lang)
         .await
         .map_err(|e| signed.api(e))?
         .drafts
         .into_iter()
-        .find(|d| d.key == key)
+        .find(|d| d.key == key);
+    let current = draft
+        .as_ref()
         .and_then(|d| d.document.pointer(pointer).cloned());
+    let ty = draft
+        .as_ref()
+        .and_then(|d| plan_of(&state, &d.form))
+        .and_then(|p| p.at(pointer))
+        .and_then(|n| n.ty.clone());
     let raw = f.get("value");
     let mut set = Map::new();
     let mut remove = Vec::new();
     match raw {
         Some(raw) => {
-            set.insert(pointer.to_owned(), typed_value(current.as_ref(), raw));
+            set.insert(
+                pointer.to_owned(),
+                typed_value(current.as_ref(), ty.as_deref(), raw),
+            );
         }
         None => remove.push(pointer.to_owned()),
     }
@@ -317,35 +341,85 @@ pub async fn edit(
     .await
     {
         Ok(_) => Ok(page::see_other(&format!("/counter/visits/{id}/drafts"))),
+        // Refused before it was recorded (a value of the wrong kind): the page again with the
+        // message at the field.
         Err(e) if !e.errors.is_empty() => {
-            // The edit was refused before it was recorded (a value of the wrong kind): the
-            // page again with the message at the field.
-            let l = load(&state, &signed, id).await?;
-            let mut drafts = drafts_of(&state, &l.visit, lang)
-                .await
-                .map_err(|e| signed.api(e))?;
-            for d in drafts.drafts.iter_mut().filter(|d| d.key == key) {
-                d.errors.retain(|x| x.pointer != pointer);
-                for fe in &e.errors {
-                    d.errors.push(crate::http::v1::forms::FormErrorDto {
-                        pointer: pointer.to_owned(),
-                        keyword: "edit".to_owned(),
-                        code: fe.code.to_owned(),
-                        message: fe.message.get(lang).to_owned(),
-                    });
-                }
-            }
-            let mut r = page::ok(drafts_page(
+            let said: Vec<(&str, String)> = e
+                .errors
+                .iter()
+                .map(|fe| (fe.code, fe.message.get(lang).to_owned()))
+                .collect();
+            refused(
                 &state,
                 &signed,
-                &l,
-                &drafts.drafts,
-                drafts.prefilled_fields,
-                drafts.typed_fields,
-            ));
-            *r.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
-            Ok(r)
+                id,
+                key,
+                pointer,
+                said,
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await
+        }
+        // Made on a page older than the visit (another tab, another clerk): the latest forms,
+        // and at the field what was typed and not saved.
+        Err(e) if e.status == StatusCode::PRECONDITION_FAILED => {
+            let typed = raw.unwrap_or("");
+            let said = match lang {
+                Lang::Ja => format!(
+                    "別の画面でこの来庁が変更されていたため、入力した「{typed}」は保存していません。最新の内容を確かめて、もう一度入力してください。"
+                ),
+                Lang::En => format!(
+                    "This visit was changed in another tab or by another clerk, so \"{typed}\" was not saved. Check the latest and type it again."
+                ),
+            };
+            refused(
+                &state,
+                &signed,
+                id,
+                key,
+                pointer,
+                vec![("visit_changed", said)],
+                StatusCode::CONFLICT,
+            )
+            .await
         }
         Err(e) => Err(signed.api(e)),
     }
+}
+
+/// The forms page again, with `said` at the field the edit was for.
+async fn refused(
+    state: &AppState,
+    signed: &Signed,
+    id: Uuid,
+    key: &str,
+    pointer: &str,
+    said: Vec<(&str, String)>,
+    status: StatusCode,
+) -> Result<HttpResponse, Failure> {
+    let l = load(state, signed, id).await?;
+    let mut drafts = drafts_of(state, &l.visit, signed.lang)
+        .await
+        .map_err(|e| signed.api(e))?;
+    for d in drafts.drafts.iter_mut().filter(|d| d.key == key) {
+        d.errors.retain(|x| x.pointer != pointer);
+        for (code, message) in &said {
+            d.errors.push(crate::http::v1::forms::FormErrorDto {
+                pointer: pointer.to_owned(),
+                keyword: "edit".to_owned(),
+                code: (*code).to_owned(),
+                message: message.clone(),
+            });
+        }
+    }
+    let mut r = page::ok(drafts_page(
+        state,
+        signed,
+        &l,
+        &drafts.drafts,
+        drafts.prefilled_fields,
+        drafts.typed_fields,
+    ));
+    *r.status_mut() = status;
+    Ok(r)
 }

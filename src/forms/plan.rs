@@ -21,6 +21,9 @@ pub struct CustomMessage {
 #[derive(Debug, Clone, Default)]
 pub struct PlanNode {
     pub title: Option<String>,
+    /// The JSON type the schema gives the place (`"boolean"`, `"integer"` …), the first one
+    /// met along its `$ref`s and `allOf`; none where the schema gives a list or no type.
+    pub ty: Option<String>,
     pub normalize: Option<Kind>,
     pub messages: HashMap<String, CustomMessage>,
     pub properties: HashMap<String, PlanNode>,
@@ -216,6 +219,9 @@ impl Planner<'_> {
             .unwrap_or_else(|| base.to_owned());
         if node.title.is_none() {
             node.title = map.get("title").and_then(Value::as_str).map(str::to_owned);
+        }
+        if node.ty.is_none() {
+            node.ty = map.get("type").and_then(Value::as_str).map(str::to_owned);
         }
         if let Some(kind) = map.get("x-normalize") {
             let parsed = kind.as_str().and_then(Kind::parse).ok_or_else(|| {

@@ -1243,12 +1243,19 @@ async fn a_card_read_at_the_counter_pc_is_taken_into_the_visit(backend: Backend)
     let (status, _, page) = b
         .post(
             &household_path,
-            &[("m1.dateOfBirth", "昭和55年2月18日"), ("revision", &revision)],
+            &[
+                ("m1.dateOfBirth", "昭和55年2月18日"),
+                ("revision", &revision),
+            ],
         )
         .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     let said = page.split("id=\"f-m1-dateOfBirth-error\"").nth(1).unwrap();
-    assert!(said[..400].contains("カードで確認した値です"), "{}", &said[..400]);
+    assert!(
+        said[..400].contains("カードで確認した値です"),
+        "{}",
+        &said[..400]
+    );
     let (status, _, _) = b
         .post(
             &household_path,

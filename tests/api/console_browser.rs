@@ -143,7 +143,7 @@ pub(crate) async fn check(c: &Client, axe_js: &str, what: &str) {
 }
 
 /// With CONSOLE_SCREENSHOTS=DIR, the page as a PNG (the README's pictures).
-async fn picture(c: &Client, name: &str) {
+pub(crate) async fn picture(c: &Client, name: &str) {
     if let Ok(dir) = std::env::var("CONSOLE_SCREENSHOTS") {
         let png = c.screenshot().await.unwrap();
         std::fs::write(format!("{dir}/{name}.png"), png).unwrap();
@@ -173,7 +173,7 @@ pub(crate) async fn text(c: &Client, css: &str) -> String {
 }
 
 /// Clicks `css` and waits until the page that follows has loaded.
-async fn submit(c: &Client, css: &str) {
+pub(crate) async fn submit(c: &Client, css: &str) {
     let before = c.find(Locator::Css("html")).await.unwrap();
     c.find(Locator::Css(css))
         .await
@@ -196,16 +196,24 @@ async fn submit(c: &Client, css: &str) {
 }
 
 pub(crate) async fn fill(c: &Client, id: &str, value: &str) {
+    let mut last = None;
     for _ in 0..20 {
-        if let Ok(e) = c.find(Locator::Id(id)).await
-            && e.clear().await.is_ok()
-            && e.send_keys(value).await.is_ok()
-        {
-            return;
+        // Select all and delete, then type: as a clerk does. (WebDriver's Element Clear would
+        // fire a change event of its own, which htmx sends as an edit.)
+        let tried = match c.find(Locator::Id(id)).await {
+            Ok(e) => {
+                e.send_keys(&format!("\u{E009}a\u{E000}\u{E017}{value}"))
+                    .await
+            }
+            Err(e) => Err(e),
+        };
+        match tried {
+            Ok(()) => return,
+            Err(e) => last = Some(e),
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    panic!("#{id} could not be filled");
+    panic!("#{id} could not be filled: {last:?}");
 }
 
 pub(crate) async fn click(c: &Client, css: &str) {
@@ -215,6 +223,206 @@ pub(crate) async fn click(c: &Client, css: &str) {
         .click()
         .await
         .unwrap();
+}
+
+/// Every open question answered by clicking, one at a time: no for a yes/no, the first
+/// option of a choice, a 和暦 date or a count where one is typed.
+pub(crate) async fn answer_all(c: &Client, visit_url: &str) {
+    for _ in 0..80 {
+        c.goto(&format!("{visit_url}/questions")).await.unwrap();
+        let Ok(first) = c.find(Locator::Css("form.question")).await else {
+            break;
+        };
+        let ty = first
+            .find(Locator::Css("input[name=type]"))
+            .await
+            .unwrap()
+            .prop("value")
+            .await
+            .unwrap()
+            .unwrap_or_default();
+        if let Ok(no) = first
+            .find(Locator::Css("input[name=value][value=false]"))
+            .await
+        {
+            no.click().await.unwrap();
+        } else if let Ok(typed) = first
+            .find(Locator::Css("input[type=text][name=value]"))
+            .await
+        {
+            // A date in 和暦, as the clerk types it; a count otherwise.
+            let value = if ty == "date" {
+                "昭和63年4月10日"
+            } else {
+                "1"
+            };
+            typed.send_keys(value).await.unwrap();
+        } else if let Ok(option) = first.find(Locator::Css("input[name=value]")).await {
+            option.click().await.unwrap();
+        }
+        submit(c, "form.question button[type=submit]").await;
+        if c.find(Locator::Css("#error-summary")).await.is_ok() {
+            panic!(
+                "the answer to a {ty} question was refused: {}",
+                text(c, "#error-summary").await
+            );
+        }
+    }
+}
+
+/// Each gap of the forms typed where the clerk types it, with the value of the form schema's
+/// own example; htmx saves on change and swaps the form's section, the message (or none) next
+/// to the field. Ends on the forms page with no field marked invalid.
+pub(crate) async fn complete_forms(c: &Client, visit_url: &str) {
+    let mut tries = std::collections::HashMap::new();
+    for _ in 0..600 {
+        let Ok(input) = c.find(Locator::Css("[aria-invalid=true]")).await else {
+            break;
+        };
+        let form = c
+            .execute(
+                "const f = arguments[0].closest('form'); return [f.querySelector('[name=key]').value, f.querySelector('[name=pointer]').value];",
+                vec![serde_json::to_value(&input).unwrap()],
+            )
+            .await
+            .unwrap();
+        let (key, pointer) = (form[0].as_str().unwrap(), form[1].as_str().unwrap());
+        // A field typed three times that is still wrong: say what the page says of it.
+        let seen = tries.entry(format!("{key} {pointer}")).or_insert(0);
+        *seen += 1;
+        if *seen > 3 {
+            let said = c
+                .execute(
+                    "const e = document.getElementById(arguments[0].id + '-error'); return [arguments[0].value, e ? e.textContent : ''];",
+                    vec![serde_json::to_value(&input).unwrap()],
+                )
+                .await
+                .unwrap();
+            panic!("{key} {pointer} stays wrong after typing its example: {said}");
+        }
+        // The example's value at the place, or at the first item of each list (the example
+        // has one child where the family has two).
+        let form = crate::console::drafts_form_ref("", key);
+        let first_items = pointer
+            .split('/')
+            .map(|t| {
+                if !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit()) {
+                    "0"
+                } else {
+                    t
+                }
+            })
+            .collect::<Vec<_>>()
+            .join("/");
+        let value = crate::console::example_at(&form, pointer)
+            .or_else(|| crate::console::example_at(&form, &first_items))
+            .unwrap_or_else(|| panic!("no example for {pointer}"));
+        if input.tag_name().await.unwrap() == "select" {
+            input
+                .find(Locator::Css(&format!("option[value='{value}']")))
+                .await
+                .unwrap()
+                .click()
+                .await
+                .unwrap();
+        } else {
+            // Select all, type, leave the field: leaving is the change htmx sends. An earlier
+            // save's swap may have replaced the field meanwhile: then it is found again.
+            if input
+                .send_keys(&format!("\u{E009}a\u{E000}\u{E017}{value}\u{E004}"))
+                .await
+                .is_err()
+            {
+                continue;
+            }
+        }
+        // The save swaps the form's section: the field goes stale when it is done.
+        for _ in 0..60 {
+            if input.tag_name().await.is_err() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+    c.goto(&format!("{visit_url}/drafts")).await.unwrap();
+    let left = c
+        .execute(
+            "return [...document.querySelectorAll('[aria-invalid=true]')].map(i => { const f = i.closest('form'); const e = document.getElementById(i.id + '-error'); return [f.querySelector('[name=key]').value, f.querySelector('[name=pointer]').value, i.value, e ? e.textContent : '']; });",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(left, serde_json::json!([]), "the forms are complete");
+}
+
+/// One stroke drawn on the signature pad with a pen's pointer events.
+pub(crate) async fn draw_signature(c: &Client) {
+    let pad = c.find(Locator::Id("signature-pad")).await.unwrap();
+    use fantoccini::actions::{InputSource, MOUSE_BUTTON_LEFT, MouseActions, PointerAction};
+    let stroke = MouseActions::new("pen".to_owned())
+        .then(PointerAction::MoveToElement {
+            element: pad.clone(),
+            duration: None,
+            x: -200.0,
+            y: 20.0,
+        })
+        .then(PointerAction::Down {
+            button: MOUSE_BUTTON_LEFT,
+        })
+        .then(PointerAction::MoveBy {
+            duration: Some(Duration::from_millis(80)),
+            x: 60.0,
+            y: -40.0,
+        })
+        .then(PointerAction::MoveBy {
+            duration: Some(Duration::from_millis(80)),
+            x: 60.0,
+            y: 50.0,
+        })
+        .then(PointerAction::MoveBy {
+            duration: Some(Duration::from_millis(80)),
+            x: 80.0,
+            y: -30.0,
+        })
+        .then(PointerAction::Up {
+            button: MOUSE_BUTTON_LEFT,
+        });
+    c.perform_actions(stroke).await.unwrap();
+}
+
+/// Searches the directory by kana from 本人確認 and takes the first resident found in as
+/// `member`.
+pub(crate) async fn take_from_directory(c: &Client, kana: &str, member: &str) {
+    fill(c, "kana", kana).await;
+    submit(c, "form[method=get] button[type=submit]").await;
+    let form = c
+        .find(Locator::Css("#results tbody tr form"))
+        .await
+        .unwrap();
+    form.find(Locator::Css(&format!("option[value={member}]")))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    form.find(Locator::Css("button[type=submit]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    text(c, ".dads-notification-banner[data-type=success]").await;
+}
+
+/// Clicks the button twice in one go, as an impatient double click does.
+pub(crate) async fn click_twice(c: &Client, css: &str) {
+    let button = c.find(Locator::Css(css)).await.unwrap();
+    let _ = c
+        .execute(
+            "arguments[0].click(); arguments[0].click();",
+            vec![serde_json::to_value(&button).unwrap()],
+        )
+        .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -529,170 +737,32 @@ async fn a_clerk_works_a_visit_in_chromium() {
     fill(&c, "date", "令和8年12月7日").await;
     fill(&c, "member-0-family", "山田").await;
     submit(&c, "form[action='/counter/visits'] button[type=submit]").await;
-    fill(&c, "kana", &kana).await;
-    submit(&c, "form[method=get] button[type=submit]").await;
-    let form = c
-        .find(Locator::Css("#results tbody tr form"))
-        .await
-        .unwrap();
-    form.find(Locator::Css("button[type=submit]"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    text(&c, ".dads-notification-banner[data-type=success]").await;
+    take_from_directory(&c, &kana, "m1").await;
     let visit_url = c
         .current_url()
         .await
         .unwrap()
         .as_str()
         .replace("/identify?taken=1", "");
-    // Every question answered by clicking, one at a time.
-    for _ in 0..40 {
-        c.goto(&format!("{visit_url}/questions")).await.unwrap();
-        let Ok(first) = c.find(Locator::Css("form.question")).await else {
-            break;
-        };
-        let ty = first
-            .find(Locator::Css("input[name=type]"))
-            .await
-            .unwrap()
-            .prop("value")
-            .await
-            .unwrap()
-            .unwrap_or_default();
-        if let Ok(no) = first
-            .find(Locator::Css("input[name=value][value=false]"))
-            .await
-        {
-            no.click().await.unwrap();
-        } else if let Ok(typed) = first
-            .find(Locator::Css("input[type=text][name=value]"))
-            .await
-        {
-            // A date in 和暦, as the clerk types it; a count otherwise.
-            let value = if ty == "date" {
-                "昭和63年4月10日"
-            } else {
-                "1"
-            };
-            typed.send_keys(value).await.unwrap();
-        } else if let Ok(option) = first.find(Locator::Css("input[name=value]")).await {
-            option.click().await.unwrap();
-        }
-        submit(&c, "form.question button[type=submit]").await;
-        if c.find(Locator::Css("#error-summary")).await.is_ok() {
-            panic!(
-                "the answer to a {ty} question was refused: {}",
-                text(&c, "#error-summary").await
-            );
-        }
-    }
-    // The forms: each gap typed where the clerk types it; htmx saves on change and swaps the
-    // form's section, the message (or none) next to the field.
+    answer_all(&c, &visit_url).await;
+    // The forms: each gap typed where the clerk types it.
     c.goto(&format!("{visit_url}/drafts")).await.unwrap();
     check(&c, &axe_js, "forms with gaps").await;
     picture(&c, "console-drafts").await;
-    for _ in 0..40 {
-        let Ok(input) = c.find(Locator::Css("[aria-invalid=true]")).await else {
-            break;
-        };
-        let form = c
-            .execute(
-                "const f = arguments[0].closest('form'); return [f.querySelector('[name=key]').value, f.querySelector('[name=pointer]').value];",
-                vec![serde_json::to_value(&input).unwrap()],
-            )
-            .await
-            .unwrap();
-        let (key, pointer) = (form[0].as_str().unwrap(), form[1].as_str().unwrap());
-        let value = crate::console::example_at(&crate::console::drafts_form_ref("", key), pointer)
-            .unwrap_or_else(|| panic!("no example for {pointer}"));
-        if input.tag_name().await.unwrap() == "select" {
-            input
-                .find(Locator::Css(&format!("option[value='{value}']")))
-                .await
-                .unwrap()
-                .click()
-                .await
-                .unwrap();
-        } else {
-            // An earlier save's swap may have replaced the field meanwhile: find it again.
-            if input.clear().await.is_err() || input.send_keys(&value).await.is_err() {
-                continue;
-            }
-            // Leaving the field is the change htmx sends (the swap that follows may already
-            // have replaced the field).
-            let _ = input.send_keys("\u{E004}").await;
-        }
-        tokio::time::sleep(Duration::from_millis(400)).await;
-    }
-    c.goto(&format!("{visit_url}/drafts")).await.unwrap();
-    assert!(
-        c.find(Locator::Css("[aria-invalid=true]")).await.is_err(),
-        "the forms are complete"
-    );
+    complete_forms(&c, &visit_url).await;
     arm(&c).await;
     check(&c, &axe_js, "complete forms").await;
 
     // The signature, drawn with a pointer on the pad, then これでよい clicked twice.
     c.goto(&format!("{visit_url}/confirm")).await.unwrap();
     check(&c, &axe_js, "review and sign").await;
-    let pad = c.find(Locator::Id("signature-pad")).await.unwrap();
-    use fantoccini::actions::{InputSource, MOUSE_BUTTON_LEFT, MouseActions, PointerAction};
-    let stroke = MouseActions::new("pen".to_owned())
-        .then(PointerAction::MoveToElement {
-            element: pad.clone(),
-            duration: None,
-            x: -200.0,
-            y: 20.0,
-        })
-        .then(PointerAction::Down {
-            button: MOUSE_BUTTON_LEFT,
-        })
-        .then(PointerAction::MoveBy {
-            duration: Some(Duration::from_millis(80)),
-            x: 60.0,
-            y: -40.0,
-        })
-        .then(PointerAction::MoveBy {
-            duration: Some(Duration::from_millis(80)),
-            x: 60.0,
-            y: 50.0,
-        })
-        .then(PointerAction::MoveBy {
-            duration: Some(Duration::from_millis(80)),
-            x: 80.0,
-            y: -30.0,
-        })
-        .then(PointerAction::Up {
-            button: MOUSE_BUTTON_LEFT,
-        });
-    c.perform_actions(stroke).await.unwrap();
+    draw_signature(&c).await;
     picture(&c, "console-signature").await;
-    let confirm = c
-        .find(Locator::Css("#confirm-form button[type=submit]"))
-        .await
-        .unwrap();
-    let _ = c
-        .execute(
-            "arguments[0].click(); arguments[0].click();",
-            vec![serde_json::to_value(&confirm).unwrap()],
-        )
-        .await;
+    click_twice(&c, "#confirm-form button[type=submit]").await;
     assert!(text(&c, "h1").await.starts_with("受付後"));
     check(&c, &axe_js, "after signing").await;
     // 送信 double-clicked: one submission.
-    let send = c
-        .find(Locator::Css("form[action$='/submit'] button"))
-        .await
-        .unwrap();
-    let _ = c
-        .execute(
-            "arguments[0].click(); arguments[0].click();",
-            vec![serde_json::to_value(&send).unwrap()],
-        )
-        .await;
+    click_twice(&c, "form[action$='/submit'] button").await;
     let applications = text(&c, "#applications").await;
     assert!(
         applications.contains("住民異動届") || applications.contains("転居"),
@@ -722,13 +792,8 @@ async fn a_clerk_works_a_visit_in_chromium() {
         .unwrap();
     let mut live = String::new();
     for _ in 0..50 {
-        live = c
-            .find(Locator::Css("#applications"))
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        // The live update replaces the table: `text` reads it again when it went stale.
+        live = text(&c, "#applications").await;
         if live.contains("受理") {
             break;
         }

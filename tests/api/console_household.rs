@@ -19,32 +19,37 @@ fn value_of(page: &str, id: &str) -> String {
     attr(tag, "value=\"").unwrap_or_default()
 }
 
+/// Opens a move-in of these people (family, given) from 今日の受付; the visit's id.
+async fn open_move_in(b: &mut Browser<'_>, names: &[(&str, &str)]) -> String {
+    b.get("/counter").await;
+    let keys: Vec<(String, String)> = names
+        .iter()
+        .enumerate()
+        .flat_map(|(n, (family, given))| {
+            [
+                (format!("member-{n}-family"), (*family).to_owned()),
+                (format!("member-{n}-given"), (*given).to_owned()),
+            ]
+        })
+        .collect();
+    let mut fields: Vec<(&str, &str)> = vec![("kind", "moveIn"), ("date", "令和8年12月1日")];
+    fields.extend(keys.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+    let (status, h, _) = b.post("/counter/visits", &fields).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    location(&h)
+        .trim_end_matches("/identify")
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .to_owned()
+}
+
 async fn a_move_in_familys_facts_are_typed_once(backend: Backend) {
     let app = spawn_app(backend).await;
     clerk(&app, "sato").await;
     let mut b = Browser::new(&app);
     b.log_in("012084", "sato", PASSWORD).await;
-    b.get("/counter").await;
-    let (status, h, _) = b
-        .post(
-            "/counter/visits",
-            &[
-                ("kind", "moveIn"),
-                ("date", "令和8年12月1日"),
-                ("member-0-family", "山田"),
-                ("member-0-given", "太郎"),
-                ("member-1-family", "山田"),
-                ("member-1-given", "花子"),
-            ],
-        )
-        .await;
-    assert_eq!(status, StatusCode::SEE_OTHER);
-    let visit = location(&h)
-        .trim_end_matches("/identify")
-        .rsplit('/')
-        .next()
-        .unwrap()
-        .to_owned();
+    let visit = open_move_in(&mut b, &[("山田", "太郎"), ("山田", "花子")]).await;
     let path = format!("/counter/visits/{visit}/household");
     let (status, _, page) = b.get(&path).await;
     assert_eq!(status, StatusCode::OK);
@@ -175,3 +180,110 @@ async fn a_move_in_familys_facts_are_typed_once(backend: Backend) {
     );
 }
 storage_test!(a_move_in_familys_facts_are_typed_once);
+
+/// The hidden fields of the form around `at` in `page`.
+fn form_around(page: &str, at: usize) -> (String, String, String) {
+    let start = page[..at].rfind("<form").unwrap();
+    let form = &page[start..at];
+    (
+        attr(form, "name=\"key\" value=\"").unwrap(),
+        attr(form, "name=\"pointer\" value=\"").unwrap(),
+        attr(form, "name=\"revision\" value=\"").unwrap(),
+    )
+}
+
+/// A yes/no field of a form is chosen from はい/いいえ and recorded as a yes/no (not the text
+/// "true"); an edit sent from a page older than the visit is not recorded and says so at the
+/// field.
+async fn yes_no_fields_and_stale_edits_in_the_forms(backend: Backend) {
+    let app = spawn_app(backend).await;
+    clerk(&app, "sato").await;
+    let mut b = Browser::new(&app);
+    b.log_in("012084", "sato", PASSWORD).await;
+    let visit = open_move_in(&mut b, &[("山田", "太郎"), ("山田", "一郎")]).await;
+    let path = format!("/counter/visits/{visit}/household");
+    let (_, _, page) = b.get(&path).await;
+    let revision = attr(&page, "name=\"revision\" value=\"").unwrap();
+    let (status, _, _) = b
+        .post(
+            &path,
+            &[
+                ("m1.dateOfBirth", "S55.2.17"),
+                ("m1.relationship", "世帯主"),
+                ("m2.dateOfBirth", "H27.4.10"),
+                ("m2.relationship", "子"),
+                ("revision", &revision),
+            ],
+        )
+        .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    for _ in 0..80 {
+        if crate::console::answer_first(&mut b, &visit).await.is_none() {
+            break;
+        }
+    }
+    let drafts_path = format!("/counter/visits/{visit}/drafts");
+    let (_, _, page) = b.get(&drafts_path).await;
+    let at = page
+        .find("<option value=\"true\"")
+        .expect("a yes/no field among the forms (a child's 同居 in the child allowance claim)");
+    let (key, pointer, revision) = form_around(&page, at);
+    let (status, _, _) = b
+        .post(
+            &drafts_path,
+            &[
+                ("key", &key),
+                ("pointer", &pointer),
+                ("revision", &revision),
+                ("value", "true"),
+            ],
+        )
+        .await;
+    assert_eq!(status, StatusCode::SEE_OTHER, "{key} {pointer}");
+    let (_, _, page) = b.get(&drafts_path).await;
+    let at = page
+        .match_indices(&format!("name=\"pointer\" value=\"{pointer}\""))
+        .next()
+        .unwrap()
+        .0;
+    let field = &page[at..];
+    let field = &field[..field.find("</form>").unwrap()];
+    assert!(
+        field.contains("<option value=\"true\" selected"),
+        "はい is chosen: {field}"
+    );
+    assert!(!field.contains("aria-invalid"), "{field}");
+
+    // The same form sent again from the old page (its revision): refused at the field, with
+    // the value that was not saved.
+    let (status, _, page) = b
+        .post(
+            &drafts_path,
+            &[
+                ("key", &key),
+                ("pointer", &pointer),
+                ("revision", &revision),
+                ("value", "false"),
+            ],
+        )
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    assert!(
+        page.contains("入力した「false」は保存していません"),
+        "{page}"
+    );
+    let (_, _, page) = b.get(&drafts_path).await;
+    let at = page
+        .match_indices(&format!("name=\"pointer\" value=\"{pointer}\""))
+        .next()
+        .unwrap()
+        .0;
+    assert!(
+        page[at..]
+            .split("</form>")
+            .next()
+            .unwrap()
+            .contains("<option value=\"true\" selected")
+    );
+}
+storage_test!(yes_no_fields_and_stale_edits_in_the_forms);

@@ -15,6 +15,7 @@ mod conformance;
 mod conformance_sessions;
 mod console;
 mod console_browser;
+mod console_browser_family;
 mod console_household;
 mod console_sso;
 mod counter_app;

@@ -54,9 +54,26 @@ if (dialog) {
 }
 
 document.addEventListener("htmx:afterRequest", arm);
-document.addEventListener("htmx:afterSwap", () => {
-  const target = document.querySelector("[data-focus-on-swap]");
+// A refused edit (422) and one that met a change made elsewhere (409) come back as the
+// form's section with the message at the field: shown like any answer, not dropped.
+document.addEventListener("htmx:beforeSwap", (e) => {
+  const status = e.detail.xhr.status;
+  if (status === 422 || status === 409) {
+    e.detail.shouldSwap = true;
+    e.detail.isError = false;
+  }
+});
+document.addEventListener("htmx:afterSwap", (e) => {
+  // Focus moves only when the new content asks for it (a step's heading): a form section
+  // saved as the clerk tabs on keeps the focus where the clerk is.
+  const swapped = (e.detail.target && e.detail.target.isConnected) ? e.detail.target : null;
+  const target = swapped && (swapped.matches("[data-focus-on-swap]") ? swapped : swapped.querySelector("[data-focus-on-swap]"));
   if (target) target.focus();
+  // The visit's revision moved on with the save: every other form of the page sends the
+  // new one, or its next save would be refused as made on an old page. Revisions only grow.
+  const revisions = [...document.querySelectorAll("input[name=revision]")];
+  const latest = Math.max(...revisions.map((i) => Number(i.value) || 0));
+  for (const i of revisions) i.value = String(latest);
 });
 
 // Printing buttons and the like need no script; a link with data-print opens the dialog.
