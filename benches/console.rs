@@ -276,6 +276,7 @@ fn main() {
         let pages = [
             ("今日の受付", "/counter".to_owned()),
             ("本人確認", format!("/counter/visits/{visit}/identify")),
+            ("世帯の情報", format!("/counter/visits/{visit}/household")),
             ("確認事項", format!("/counter/visits/{visit}/questions")),
             ("必要な手続き", format!("/counter/visits/{visit}/procedures")),
             ("申請書", format!("/counter/visits/{visit}/drafts")),
