@@ -251,6 +251,7 @@ fn main() {
         updated_at: now,
         opened_by_client: None,
         opened_by_staff: None,
+        counter: None,
         revision: 0,
     };
     let (bytes, pages) = printouts(&catalog, &forms, &face, &visit);

@@ -123,6 +123,7 @@ mod tests {
         "lg_code",
         "login_token",
         "madoguchi_console",
+        "madoguchi_desk",
         "madoguchi_login",
         "madoguchi_role",
         "madoguchi_sso",

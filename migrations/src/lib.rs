@@ -20,6 +20,7 @@ mod m20261206_000010_client_trust;
 mod m20261206_000011_webhook_rotation;
 mod m20261207_000012_conformance_sessions;
 mod m20261207_000013_staff;
+mod m20261207_000014_visit_counter;
 
 pub struct Migrator;
 
@@ -40,6 +41,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000011_webhook_rotation::Migration),
             Box::new(m20261207_000012_conformance_sessions::Migration),
             Box::new(m20261207_000013_staff::Migration),
+            Box::new(m20261207_000014_visit_counter::Migration),
         ]
     }
 }

@@ -524,9 +524,13 @@ pub async fn page(
                 let login = key.split('@').next().unwrap_or(key);
                 staff.iter().find(|s| s.login == login).map(|s| s.name.clone()).unwrap_or_else(|| key.to_owned())
             }))
+            h2 #by-counter { (t(lang, "窓口ごと", "By counter")) }
+            (groups_table(lang, &k.counters, "kpi-counters", t(lang, "窓口", "Counter"), |key| {
+                if key.is_empty() { t(lang, "窓口の記録なし", "No counter recorded").to_owned() } else { key.to_owned() }
+            }))
             p.echo { (match lang {
-                Lang::Ja => format!("申請まで済んだ来庁が{}件未満の行は、来庁者が特定されないよう滞在時間を表示しません。窓口(カウンター)ごとの集計は、来庁に窓口が記録されていないためまだありません。", crate::kpi::SMALL_GROUP),
-                Lang::En => format!("Rows with fewer than {} submitted visits show no stay time, so that no resident can be singled out. By counter is not shown yet: visits do not record their counter.", crate::kpi::SMALL_GROUP),
+                Lang::Ja => format!("申請まで済んだ来庁が{}件未満の行は、来庁者が特定されないよう滞在時間を表示しません。窓口は、受付を始めた端末の窓口(新しい受付で入れたもの)です。", crate::kpi::SMALL_GROUP),
+                Lang::En => format!("Rows with fewer than {} submitted visits show no stay time, so that no resident can be singled out. A visit's counter is the one its PC was at when it was opened (typed in New visit).", crate::kpi::SMALL_GROUP),
             }) }
             h2 { (t(lang, "日ごと", "By day")) }
             div.table-scroll {

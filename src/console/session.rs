@@ -62,6 +62,29 @@ pub fn cookie(state: &AppState, token: &str) -> String {
     )
 }
 
+/// The cookie that keeps, on a counter PC, the counter (窓口) its visits are opened at: the
+/// PC stays at its counter whoever logs in.
+pub const DESK_COOKIE: &str = "madoguchi_desk";
+
+/// The counter this PC's browser was last told it is at.
+pub fn desk_of(req: &HttpRequest) -> Option<String> {
+    let raw = req.cookie(DESK_COOKIE)?;
+    let name = percent_encoding::percent_decode_str(raw.value())
+        .decode_utf8()
+        .ok()?
+        .into_owned();
+    crate::visits::input::counter_name(&name).ok()
+}
+
+/// The `Set-Cookie` value that remembers `counter` on this PC for a year.
+pub fn desk_cookie(state: &AppState, counter: &str) -> String {
+    format!(
+        "{DESK_COOKIE}={}; Path=/counter; HttpOnly; SameSite=Strict; Max-Age=31536000{}",
+        percent_encoding::utf8_percent_encode(counter, percent_encoding::NON_ALPHANUMERIC),
+        secure_attribute(state)
+    )
+}
+
 /// The actor of a request before anyone is logged in.
 pub fn anonymous(req: &HttpRequest) -> Actor {
     Actor {

@@ -2,7 +2,7 @@
 //! opens a new one (the life event, its date in 和暦 or 西暦, how many people it concerns).
 
 use actix_web::http::StatusCode;
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::Utc;
 use maud::{Markup, html};
 
@@ -37,11 +37,21 @@ struct Draft<'a> {
     names: Vec<(&'a str, &'a str)>,
     subject: Option<&'a str>,
     ticket: &'a str,
+    /// 窓口: as typed, or as this PC remembers it.
+    counter: String,
 }
 
 /// `GET /counter`.
-pub async fn page(state: web::Data<AppState>, signed: Signed) -> Result<HttpResponse, Failure> {
-    render(&state, &signed, Draft::default(), &[]).await
+pub async fn page(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    signed: Signed,
+) -> Result<HttpResponse, Failure> {
+    let draft = Draft {
+        counter: super::session::desk_of(&req).unwrap_or_default(),
+        ..Draft::default()
+    };
+    render(&state, &signed, draft, &[]).await
 }
 
 async fn render(
@@ -174,6 +184,7 @@ fn new_visit_form(
     let date_error = error_for(errors, "date");
     let kind_error = error_for(errors, "kind");
     let ticket_error = error_for(errors, "ticket");
+    let counter_error = error_for(errors, "counter");
     html! {
         h2 #new-visit-title { (t(lang, "新しい受付", "New visit")) }
         @if !errors.is_empty() {
@@ -272,6 +283,17 @@ fn new_visit_form(
                     aria-describedby=[ticket_error.map(|_| "ticket-error")];
                 @if let Some(e) = ticket_error { span.dads-form-control-label__error #ticket-error { "＊" (e) } }
             }
+            div.dads-form-control-label {
+                label.dads-form-control-label__label for="counter" {
+                    (t(lang, "窓口", "Counter"))
+                    span.dads-form-control-label__requirement { (t(lang, "※任意", "Optional")) }
+                }
+                span.dads-form-control-label__support #counter-support { (t(lang, "この端末の窓口(例: 3番)。この端末が覚え、指標で窓口ごとに集計します。", "This PC's counter (e.g. 3番), remembered by this PC; the KPIs count by counter.")) }
+                input.dads-input-text__input #counter name="counter" type="text" autocomplete="off" value=(draft.counter)
+                    aria-invalid=[counter_error.map(|_| "true")]
+                    aria-describedby={ "counter-support" @if counter_error.is_some() { " counter-error" } };
+                @if let Some(e) = counter_error { span.dads-form-control-label__error #counter-error { "＊" (e) } }
+            }
             div.actions {
                 button.dads-button data-type="solid-fill" type="submit" { (t(lang, "受付を始める", "Open the visit")) }
             }
@@ -285,6 +307,8 @@ fn field_of(pointer: &str) -> String {
         "date".to_owned()
     } else if pointer.starts_with("/ticket") {
         "ticket".to_owned()
+    } else if pointer.starts_with("/counter") {
+        "counter".to_owned()
     } else if let Some(rest) = pointer.strip_prefix("/members/") {
         let n = rest.split('/').next().unwrap_or("0");
         format!("member-{n}-family")
@@ -323,6 +347,7 @@ pub async fn open(state: web::Data<AppState>, signed: Signed) -> Result<HttpResp
         names: rows.clone(),
         subject,
         ticket: f.get("ticket").unwrap_or(""),
+        counter: f.get("counter").unwrap_or("").to_owned(),
     };
     let lang = signed.lang;
     let Some(kind) = draft.kind else {
@@ -334,6 +359,7 @@ pub async fn open(state: web::Data<AppState>, signed: Signed) -> Result<HttpResp
     };
     let body = NewVisitDto {
         ticket: (!draft.ticket.is_empty()).then(|| draft.ticket.to_owned()),
+        counter: (!draft.counter.is_empty()).then(|| draft.counter.clone()),
         events: vec![NewLifeEventDto {
             kind: kind.to_owned(),
             date: draft.date.to_owned(),
@@ -358,10 +384,19 @@ pub async fn open(state: web::Data<AppState>, signed: Signed) -> Result<HttpResp
     };
     let code = signed.session.staff.lg_code;
     match crate::http::v1::visits::open_visit(&state, code, body, &signed.actor).await {
-        Ok(visit) => Ok(page::see_other(&format!(
-            "/counter/visits/{}/identify",
-            visit.id
-        ))),
+        Ok(visit) => {
+            let mut r = page::see_other(&format!("/counter/visits/{}/identify", visit.id));
+            // The PC remembers its counter for the next visit.
+            if let Some(counter) = &visit.counter
+                && let Ok(v) = actix_web::http::header::HeaderValue::from_str(
+                    &super::session::desk_cookie(&state, counter),
+                )
+            {
+                r.headers_mut()
+                    .append(actix_web::http::header::SET_COOKIE, v);
+            }
+            Ok(r)
+        }
         Err(e) if !e.errors.is_empty() => {
             let errors: Vec<(String, String)> = e
                 .errors

@@ -131,6 +131,7 @@ fn side(state: &AppState, lang: Lang, l: &Loaded) -> Markup {
         h2 { (t(lang, "来庁の概要", "Visit summary")) }
         dl.dads-description-list {
             div { dt { (t(lang, "受付番号", "Ticket")) } dd { (l.visit.ticket.as_deref().unwrap_or("—")) } }
+            div { dt { (t(lang, "窓口", "Counter")) } dd { (l.visit.counter.as_deref().unwrap_or("—")) } }
             div { dt { (t(lang, "できごと", "Life events")) } dd { (event_labels(state, lang, &l.visit)) } }
             div { dt { (t(lang, "日付", "Date")) } dd {
                 @for e in &l.dto.events { (state.forms.eras.wareki_day(e.date).unwrap_or_default()) "(" (e.date) ") " }

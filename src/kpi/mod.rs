@@ -191,6 +191,8 @@ pub struct PeriodKpis {
     /// By the member of staff who opened the visit (`login@lgCode`, or the client for a
     /// visit a counter app opened).
     pub clerks: Vec<GroupKpis>,
+    /// By the counter (窓口) the visit was opened at; an empty key for visits that record none.
+    pub counters: Vec<GroupKpis>,
     pub procedures_per_visit: Option<f64>,
     pub forms_prefilled: usize,
     pub fields_prefilled: usize,
@@ -303,6 +305,7 @@ pub fn period(from: NaiveDate, to: NaiveDate, days: &[(NaiveDate, Vec<Visit>)]) 
                     .unwrap_or_default(),
             ]
         }),
+        counters: groups(&all, |v| vec![v.counter.clone().unwrap_or_default()]),
         procedures_per_visit: (!confirmations.is_empty()).then(|| {
             confirmations
                 .iter()

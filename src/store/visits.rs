@@ -36,6 +36,7 @@ fn to_domain(row: Model) -> Result<Visit, StoreError> {
         updated_at: row.updated_at,
         opened_by_client: row.opened_by_client.clone(),
         opened_by_staff: row.opened_by_staff.clone(),
+        counter: row.counter.clone(),
         revision: row.revision,
     })
 }
@@ -180,6 +181,7 @@ impl Store {
             updated_at: Set(visit.updated_at),
             opened_by_client: Set(visit.opened_by_client.clone()),
             opened_by_staff: Set(visit.opened_by_staff.clone()),
+            counter: Set(visit.counter.clone()),
             revision: Set(visit.revision),
         }
         .insert(&txn)

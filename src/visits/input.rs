@@ -169,6 +169,32 @@ fn record(value: Value, source: Source, now: DateTime<Utc>) -> Recorded {
     }
 }
 
+/// A counter's name (窓口: `3番`, `おくやみコーナー`) as recorded: full-width letters and digits
+/// folded to half-width (`３番` and `3番` are one counter), trimmed; 1 to 16 characters without
+/// control or zero-width characters.
+pub fn counter_name(typed: &str) -> Result<String, FieldError> {
+    let name: String = typed
+        .chars()
+        .map(crate::forms::normalize::width::fold_char)
+        .collect::<String>()
+        .trim()
+        .to_owned();
+    if name.is_empty()
+        || name.chars().count() > 16
+        || name.chars().any(crate::validation::is_hidden_or_control)
+    {
+        return Err(FieldError::new(
+            "/counter",
+            "invalid_counter",
+            Text::new(
+                "窓口名は1〜16文字で、制御文字を含めずに入れてください(例: 3番)。",
+                "counter: 1 to 16 characters without control characters (e.g. 3番).",
+            ),
+        ));
+    }
+    Ok(name)
+}
+
 /// The household of a visit being opened with `ticket` (受付番号), or every problem found:
 /// the ticket and the member ids first, then what [`household`] finds.
 pub fn opening(

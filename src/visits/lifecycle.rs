@@ -85,6 +85,7 @@ mod tests {
             updated_at: at,
             opened_by_client: None,
             opened_by_staff: None,
+            counter: None,
             revision: 1,
         }
     }

@@ -183,6 +183,8 @@ pub struct Visit {
     pub updated_at: DateTime<Utc>,
     pub opened_by_client: Option<String>,
     pub opened_by_staff: Option<String>,
+    /// The counter (窓口) it was opened at, as the municipality names its counters (`3番`).
+    pub counter: Option<String>,
     /// Incremented by every change, for optimistic concurrency.
     pub revision: i64,
 }
@@ -211,6 +213,7 @@ impl Visit {
             updated_at: now,
             opened_by_client: by.client_id.clone(),
             opened_by_staff: by.staff.clone(),
+            counter: None,
             revision: 1,
         }
     }

@@ -158,7 +158,8 @@ async fn operator_commands_manage_tenants_and_clients(backend: Backend) {
             "m20261206_000010_client_trust",
             "m20261206_000011_webhook_rotation",
             "m20261207_000012_conformance_sessions",
-            "m20261207_000013_staff"
+            "m20261207_000013_staff",
+            "m20261207_000014_visit_counter"
         ])
     );
     let again = json_of(&run(&dir, url, &["migrate", "--json"]));

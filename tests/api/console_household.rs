@@ -287,3 +287,77 @@ async fn yes_no_fields_and_stale_edits_in_the_forms(backend: Backend) {
     );
 }
 storage_test!(yes_no_fields_and_stale_edits_in_the_forms);
+
+/// The counter (窓口) a visit is opened at: typed once on a PC, remembered by it, recorded
+/// with the visit (full-width digits folded), and a table of the KPI dashboard.
+async fn visits_are_counted_by_their_counter(backend: Backend) {
+    let app = spawn_app(backend).await;
+    clerk(&app, "sato").await;
+    let mut b = Browser::new(&app);
+    b.log_in("012084", "sato", PASSWORD).await;
+    b.get("/counter").await;
+    let open = |counter: &'static str| {
+        vec![
+            ("kind", "moveWithin"),
+            ("date", "令和8年12月1日"),
+            ("member-0-family", "山田"),
+            ("counter", counter),
+        ]
+    };
+    // A counter name with a control character: refused at the field, nothing opened.
+    let (status, _, page) = b.post("/counter/visits", &open("3\u{7}番")).await;
+    assert_ne!(status, StatusCode::SEE_OTHER, "nothing opened");
+    assert!(page.contains("id=\"counter-error\""), "{page}");
+    let (status, h, _) = b.post("/counter/visits", &open("３番")).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let remembered = h
+        .get_all(reqwest::header::SET_COOKIE)
+        .iter()
+        .map(|v| v.to_str().unwrap().to_owned())
+        .find(|c| c.starts_with("madoguchi_desk="))
+        .expect("the PC remembers its counter");
+    assert!(remembered.contains("HttpOnly") && remembered.contains("SameSite=Strict"));
+    // The next new visit on this PC starts with its counter.
+    let (_, _, page) = b.get("/counter").await;
+    let at = page.find("id=\"counter\"").unwrap();
+    let tag = &page[page[..at].rfind('<').unwrap()..];
+    assert!(
+        tag[..tag.find('>').unwrap()].contains("value=\"3番\""),
+        "{}",
+        &tag[..200]
+    );
+    let (_, h, _) = b.post("/counter/visits", &open("3番")).await;
+    let visit = location(&h)
+        .trim_end_matches("/identify")
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .to_owned();
+    let (_, _, page) = b.get(&format!("/counter/visits/{visit}/identify")).await;
+    assert!(
+        page.contains("<dt>窓口</dt><dd>3番</dd>"),
+        "the visit shows its counter"
+    );
+    b.post("/counter/visits", &open("おくやみコーナー")).await;
+    // The dashboard: a row per counter.
+    let (_, _, page) = b.get("/counter/kpis?period=month").await;
+    let table = page
+        .split("id=\"kpi-counters\"")
+        .nth(1)
+        .expect("a table by counter")
+        .split("</table>")
+        .next()
+        .unwrap();
+    let rows: Vec<&str> = table.split("<tr>").skip(2).collect();
+    assert_eq!(rows.len(), 2, "{table}");
+    assert!(
+        rows.iter()
+            .any(|r| r.contains("3番") && r.contains("<td class=\"num\">2</td>")),
+        "{table}"
+    );
+    assert!(
+        rows.iter().any(|r| r.contains("おくやみコーナー")),
+        "{table}"
+    );
+}
+storage_test!(visits_are_counted_by_their_counter);

@@ -307,6 +307,7 @@ async fn seed_outbox(db: &DatabaseConnection, n: usize, connector: &str, poison:
         updated_at: sea_orm::Set(now),
         opened_by_client: sea_orm::Set(None),
         opened_by_staff: sea_orm::Set(None),
+        counter: sea_orm::Set(None),
         revision: sea_orm::Set(0),
     })
     .exec(db)

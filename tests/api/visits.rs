@@ -454,6 +454,7 @@ async fn a_visit_is_listed_closed_and_audited(backend: Backend) {
     let token = app.demo_token().await;
     let body = json!({
         "ticket": "B-7",
+        "counter": "３番 ",
         "events": [{"kind": "certificateRequest", "date": "2026-12-03", "facts": {"certificates": ["residentRecordCopy"]}}],
         "members": [{"id": "m1", "familyName": "田中", "givenName": "修", "dateOfBirth": "1970-01-01"}],
         "applicant": {"member": "m1"}
@@ -464,6 +465,10 @@ async fn a_visit_is_listed_closed_and_audited(backend: Backend) {
         .await
         .unwrap();
     let id = visit["id"].as_str().unwrap();
+    // The counter as typed with an IME is one counter: half-width, trimmed.
+    assert_eq!(visit["counter"], "3番", "{visit}");
+    let read = get_as_clerk(&app, &token, &format!("{VISITS}/{id}")).await;
+    assert_eq!(read["counter"], "3番");
     let d: Value = send(
         &app,
         Method::GET,
@@ -765,6 +770,16 @@ async fn bad_input_is_a_clear_problem_and_writes_nothing(backend: Backend) {
                 "answers": [{"fact": "member.age", "member": "m1", "value": 3}]}),
             "/answers/0/fact",
             "derived_fact",
+        ),
+        (
+            json!({"counter": "窓口\u{0007}", "events": [{"kind": "moveIn", "date": "2026-12-01"}], "members": [member], "applicant": {"member": "m1"}}),
+            "/counter",
+            "invalid_counter",
+        ),
+        (
+            json!({"counter": "とても長い窓口の名前で十七文字あります", "events": [{"kind": "moveIn", "date": "2026-12-01"}], "members": [member], "applicant": {"member": "m1"}}),
+            "/counter",
+            "invalid_counter",
         ),
     ];
     for (body, pointer, code) in cases {

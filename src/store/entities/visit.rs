@@ -19,6 +19,8 @@ pub struct Model {
     pub updated_at: DateTimeUtc,
     pub opened_by_client: Option<String>,
     pub opened_by_staff: Option<String>,
+    /// The counter (窓口) the visit was opened at.
+    pub counter: Option<String>,
     pub revision: i64,
 }
 

@@ -109,6 +109,7 @@ pub struct AnswerDto {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 #[schema(as = NewVisit, example = json!({
     "ticket": "A-012",
+    "counter": "3番",
     "events": [{"kind": "moveIn", "date": "2026-12-01", "facts": {"from": "otherMunicipality", "cardSpecialMoveIn": false}}],
     "members": [{"id": "m1", "familyName": "山田", "givenName": "太郎", "relationship": "世帯主", "dateOfBirth": "1988-04-10", "sex": "1", "insurance": "nationalHealth"}],
     "applicant": {"member": "m1"}
@@ -117,6 +118,10 @@ pub struct NewVisitDto {
     /// 受付番号 (queue ticket).
     #[schema(max_length = 32)]
     pub ticket: Option<String>,
+    /// The counter (窓口) the visit is opened at, as the municipality names it; the KPIs show
+    /// stay times by counter.
+    #[schema(min_length = 1, max_length = 16, example = "3番")]
+    pub counter: Option<String>,
     #[schema(min_items = 1, max_items = 10)]
     pub events: Vec<NewLifeEventDto>,
     #[schema(min_items = 1, max_items = 30)]
@@ -263,6 +268,8 @@ pub struct VisitDto {
     /// open → confirmed (the resident signed) → submitted (its applications exist) → closed.
     pub status: VisitStatusDto,
     pub ticket: Option<String>,
+    /// The counter (窓口) it was opened at.
+    pub counter: Option<String>,
     /// The catalogue the visit was opened with.
     pub catalog_version: String,
     pub opened_at: DateTime<Utc>,
@@ -295,6 +302,7 @@ pub(crate) fn visit_dto(state: &AppState, v: &Visit, lang: Lang) -> VisitDto {
         confirmed_at: h.confirmation.as_ref().map(|c| c.confirmed_at),
         submitted_at: h.submitted_at,
         ticket: v.ticket.clone(),
+        counter: v.counter.clone(),
         catalog_version: v.catalog_version.clone(),
         opened_at: v.opened_at,
         opened_on: v.opened_on,

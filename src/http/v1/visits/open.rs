@@ -79,6 +79,7 @@ pub(crate) async fn open_visit(
         eras: &state.forms.eras,
         now,
     };
+    let counter = body.counter.as_deref().map(input::counter_name).transpose();
     let household = input::opening(
         &ctx,
         body.ticket.as_deref(),
@@ -97,15 +98,23 @@ pub(crate) async fn open_visit(
             name: body.applicant.name,
         },
         answers(body.answers),
-    )
-    .map_err(ApiError::validation)?;
+    );
+    let (household, counter) = match (household, counter) {
+        (Ok(h), Ok(c)) => (h, c),
+        (Ok(_), Err(e)) => return Err(ApiError::validation(vec![e])),
+        (Err(mut errors), c) => {
+            errors.extend(c.err());
+            return Err(ApiError::validation(errors));
+        }
+    };
     let (version, _) = state
         .catalogs
         .current(&code)
         .await
         .map_err(catalog_problem)?;
     let label = state.catalogs.label(version);
-    let visit = Visit::open(code, body.ticket, label, household, actor, now);
+    let mut visit = Visit::open(code, body.ticket, label, household, actor, now);
+    visit.counter = counter;
     state.store.create_visit(&visit, actor).await?;
     state.visit_metrics.opened(&visit.lg_code);
     Ok(visit)
