@@ -26,6 +26,7 @@ pub mod layouts;
 pub mod link;
 pub mod maintenance;
 pub mod print;
+pub mod queue;
 pub mod residents;
 pub mod secrets;
 pub mod staff;
