@@ -463,20 +463,22 @@ pub async fn preview(state: web::Data<AppState>, signed: Signed) -> Result<HttpR
     } else {
         StatusCode::UNPROCESSABLE_ENTITY
     };
-    let mut r = page::ok(render(
-        &state,
-        &signed,
-        &now,
-        version,
-        View {
-            form: &form,
-            errors: &errors,
-            preview: Some(&changes),
-            based_on,
-            banner: None,
-        },
-    ));
-    *r.status_mut() = status;
+    let r = page::with_status(
+        status,
+        render(
+            &state,
+            &signed,
+            &now,
+            version,
+            View {
+                form: &form,
+                errors: &errors,
+                preview: Some(&changes),
+                based_on,
+                banner: None,
+            },
+        ),
+    );
     Ok(r)
 }
 

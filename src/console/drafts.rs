@@ -412,14 +412,15 @@ async fn refused(
             });
         }
     }
-    let mut r = page::ok(drafts_page(
-        state,
-        signed,
-        &l,
-        &drafts.drafts,
-        drafts.prefilled_fields,
-        drafts.typed_fields,
-    ));
-    *r.status_mut() = status;
-    Ok(r)
+    Ok(page::with_status(
+        status,
+        drafts_page(
+            state,
+            signed,
+            &l,
+            &drafts.drafts,
+            drafts.prefilled_fields,
+            drafts.typed_fields,
+        ),
+    ))
 }

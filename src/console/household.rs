@@ -318,9 +318,10 @@ pub async fn save(
             )
             .to_owned(),
         ));
-        let mut r = page::ok(household_page(&state, &signed, &latest, &typed));
-        *r.status_mut() = StatusCode::CONFLICT;
-        return Ok(r);
+        return Ok(page::with_status(
+            StatusCode::CONFLICT,
+            household_page(&state, &signed, &latest, &typed),
+        ));
     }
     match changed(id, change) {
         Ok(_) => Ok(page::see_other(&format!(
@@ -351,7 +352,8 @@ fn at_fields(typed: &mut Typed, keys: &[String], errors: &[FieldError], lang: La
 }
 
 fn refused(state: &AppState, signed: &Signed, l: &Loaded, typed: Typed) -> HttpResponse {
-    let mut r = page::ok(household_page(state, signed, l, &typed));
-    *r.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
-    r
+    page::with_status(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        household_page(state, signed, l, &typed),
+    )
 }

@@ -134,7 +134,12 @@ fn idle_dialog(lang: Lang) -> Markup {
 
 /// A page as the answer, never stored by a cache (it holds personal data).
 pub fn ok(markup: Markup) -> HttpResponse {
-    HttpResponse::Ok()
+    with_status(StatusCode::OK, markup)
+}
+
+/// A page with another status than 200: a form refused (422), met a change (409) …
+pub fn with_status(status: StatusCode, markup: Markup) -> HttpResponse {
+    HttpResponse::build(status)
         .content_type("text/html; charset=utf-8")
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .body(markup.into_string())

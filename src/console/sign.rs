@@ -103,11 +103,12 @@ async fn review_page(
             }
         },
     );
-    let mut r = page::ok(markup);
-    if error.is_some() {
-        *r.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
-    }
-    Ok(r)
+    let status = if error.is_some() {
+        StatusCode::UNPROCESSABLE_ENTITY
+    } else {
+        StatusCode::OK
+    };
+    Ok(page::with_status(status, markup))
 }
 
 /// `POST /counter/visits/{id}/confirm`: the signature (a PNG data URL from the pad) or the

@@ -1,7 +1,7 @@
 //! 今日の受付: the day's visits with their state and time at the counter, and the form that
 //! opens a new one (the life event, its date in 和暦 or 西暦, how many people it concerns).
 
-use actix_web::http::StatusCode;
+use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::Utc;
 use maud::{Markup, html};
@@ -91,9 +91,7 @@ async fn render(
     } else {
         StatusCode::UNPROCESSABLE_ENTITY
     };
-    let mut r = page::ok(markup);
-    *r.status_mut() = status;
-    Ok(r)
+    Ok(page::with_status(status, markup))
 }
 
 fn day_label(state: &AppState, lang: Lang, day: chrono::NaiveDate) -> String {
@@ -385,17 +383,19 @@ pub async fn open(state: web::Data<AppState>, signed: Signed) -> Result<HttpResp
     let code = signed.session.staff.lg_code;
     match crate::http::v1::visits::open_visit(&state, code, body, &signed.actor).await {
         Ok(visit) => {
-            let mut r = page::see_other(&format!("/counter/visits/{}/identify", visit.id));
+            let mut r = HttpResponse::SeeOther();
+            r.insert_header((
+                header::LOCATION,
+                format!("/counter/visits/{}/identify", visit.id),
+            ));
             // The PC remembers its counter for the next visit.
-            if let Some(counter) = &visit.counter
-                && let Ok(v) = actix_web::http::header::HeaderValue::from_str(
-                    &super::session::desk_cookie(&state, counter),
-                )
-            {
-                r.headers_mut()
-                    .append(actix_web::http::header::SET_COOKIE, v);
+            if let Some(counter) = &visit.counter {
+                r.append_header((
+                    header::SET_COOKIE,
+                    super::session::desk_cookie(&state, counter),
+                ));
             }
-            Ok(r)
+            Ok(r.finish())
         }
         Err(e) if !e.errors.is_empty() => {
             let errors: Vec<(String, String)> = e

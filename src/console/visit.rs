@@ -531,11 +531,12 @@ fn questions_page(
             }
         },
     );
-    let mut r = page::ok(markup);
-    if error.is_some() {
-        *r.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
-    }
-    Ok(r)
+    let status = if error.is_some() {
+        StatusCode::UNPROCESSABLE_ENTITY
+    } else {
+        StatusCode::OK
+    };
+    Ok(page::with_status(status, markup))
 }
 
 /// A value as a form sends it back.

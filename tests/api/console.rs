@@ -130,6 +130,40 @@ pub(crate) fn location(h: &reqwest::header::HeaderMap) -> String {
     h.get(LOCATION).unwrap().to_str().unwrap().to_owned()
 }
 
+/// The id of the visit a new visit's 303 leads to (`/counter/visits/{id}/identify`).
+pub(crate) fn visit_of(h: &reqwest::header::HeaderMap) -> String {
+    location(h)
+        .trim_end_matches("/identify")
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .to_owned()
+}
+
+/// The text of the label of the field `id` (its name and its source chip).
+pub(crate) fn label_of<'p>(page: &'p str, id: &str) -> &'p str {
+    page.split(&format!("for=\"{id}\""))
+        .nth(1)
+        .unwrap_or_else(|| panic!("no label for {id}"))
+        .split("</label>")
+        .next()
+        .unwrap()
+}
+
+/// The kana of the family name of the first resident in a sample directory's CSV.
+pub(crate) fn first_kana(csv: &str) -> String {
+    csv.lines()
+        .nth(1)
+        .unwrap()
+        .split(',')
+        .nth(5)
+        .unwrap()
+        .split('\u{3000}')
+        .next()
+        .unwrap()
+        .to_owned()
+}
+
 pub(crate) async fn admin_staff(app: &TestApp, body: serde_json::Value) -> reqwest::Response {
     let token = app.admin_token().await;
     app.http
@@ -440,12 +474,7 @@ async fn a_visit_is_walked_through_its_pages(backend: Backend) {
     assert_eq!(status, StatusCode::SEE_OTHER);
     let identify = location(&h);
     assert!(identify.ends_with("/identify"));
-    let visit = identify
-        .trim_end_matches("/identify")
-        .rsplit('/')
-        .next()
-        .unwrap()
-        .to_owned();
+    let visit = visit_of(&h);
     let (_, _, today) = b.get("/counter").await;
     assert!(today.contains("A-12") && today.contains("死亡"), "{today}");
     // Search by kana in hiragana (folded), take the resident in as the second person.
@@ -702,12 +731,7 @@ async fn a_move_in_is_decided_and_its_forms_checked(backend: Backend) {
         )
         .await;
     assert_eq!(status, StatusCode::SEE_OTHER);
-    let visit = location(&h)
-        .trim_end_matches("/identify")
-        .rsplit('/')
-        .next()
-        .unwrap()
-        .to_owned();
+    let visit = visit_of(&h);
     // Every open question answered, one at a time, until the procedures are decided.
     let mut asked = Vec::new();
     while let Some(q) = answer_first(&mut b, &visit).await {
@@ -1088,12 +1112,7 @@ async fn open_move_within(b: &mut Browser<'_>) -> String {
         )
         .await;
     assert_eq!(status, StatusCode::SEE_OTHER);
-    location(&h)
-        .trim_end_matches("/identify")
-        .rsplit('/')
-        .next()
-        .unwrap()
-        .to_owned()
+    visit_of(&h)
 }
 
 /// Follows the card page's state fragment (as htmx does every second) until the read ends.
@@ -1268,13 +1287,7 @@ async fn a_card_read_at_the_counter_pc_is_taken_into_the_visit(backend: Backend)
         .await;
     assert_eq!(status, StatusCode::SEE_OTHER);
     let (_, _, page) = b.get(&household_path).await;
-    let label = page
-        .split("for=\"f-m1-dateOfBirth\"")
-        .nth(1)
-        .unwrap()
-        .split("</label>")
-        .next()
-        .unwrap();
+    let label = label_of(&page, "f-m1-dateOfBirth");
     assert!(label.contains("職員入力"), "{label}");
     assert!(page.contains("(1980-02-18)"));
 

@@ -442,17 +442,7 @@ async fn a_clerk_works_a_visit_in_chromium() {
         .unwrap();
     assert_eq!(r.status(), reqwest::StatusCode::CREATED);
     let csv = crate::console::import_sample(app, 12).await;
-    let kana = csv
-        .lines()
-        .nth(1)
-        .unwrap()
-        .split(',')
-        .nth(5)
-        .unwrap()
-        .split('\u{3000}')
-        .next()
-        .unwrap()
-        .to_owned();
+    let kana = crate::console::first_kana(&csv);
     let axe_js = axe_source();
     let (_driver, c) = browser().await;
 

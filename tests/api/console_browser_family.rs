@@ -133,17 +133,7 @@ async fn a_family_moves_in_and_a_death_is_handled_in_chromium() {
     clerk(&app, "sato").await;
     let csv = import_sample(&app, 12).await;
     // The first resident of the sample directory: the deceased of the おくやみ.
-    let kana = csv
-        .lines()
-        .nth(1)
-        .unwrap()
-        .split(',')
-        .nth(5)
-        .unwrap()
-        .split('\u{3000}')
-        .next()
-        .unwrap()
-        .to_owned();
+    let kana = crate::console::first_kana(&csv);
     let axe_js = axe_source();
     let (_driver, c) = browser().await;
     c.goto(&app.url("/counter/login?lg=012084")).await.unwrap();

@@ -5,7 +5,7 @@
 
 use reqwest::StatusCode;
 
-use crate::console::{Browser, PASSWORD, attr, clerk, location};
+use crate::console::{Browser, PASSWORD, attr, clerk, label_of, location, visit_of};
 use crate::helpers::{Backend, spawn_app};
 use crate::storage_test;
 
@@ -36,12 +36,7 @@ async fn open_move_in(b: &mut Browser<'_>, names: &[(&str, &str)]) -> String {
     fields.extend(keys.iter().map(|(k, v)| (k.as_str(), v.as_str())));
     let (status, h, _) = b.post("/counter/visits", &fields).await;
     assert_eq!(status, StatusCode::SEE_OTHER);
-    location(&h)
-        .trim_end_matches("/identify")
-        .rsplit('/')
-        .next()
-        .unwrap()
-        .to_owned()
+    visit_of(&h)
 }
 
 async fn a_move_in_familys_facts_are_typed_once(backend: Backend) {
@@ -104,13 +99,7 @@ async fn a_move_in_familys_facts_are_typed_once(backend: Backend) {
     assert_eq!(value_of(&page, "f-m1-dateOfBirth"), "昭和55年2月17日");
     assert_eq!(value_of(&page, "f-m2-dateOfBirth"), "平成2年5月3日");
     assert!(page.contains("(1980-02-17)"));
-    let label = page
-        .split("for=\"f-m1-dateOfBirth\"")
-        .nth(1)
-        .unwrap()
-        .split("</label>")
-        .next()
-        .unwrap();
+    let label = label_of(&page, "f-m1-dateOfBirth");
     assert!(label.contains("職員入力"), "{label}");
     // The forms take them: once the questions are answered, the 住民異動届 is prefilled with
     // the kana and the date.
@@ -327,12 +316,7 @@ async fn visits_are_counted_by_their_counter(backend: Backend) {
         &tag[..200]
     );
     let (_, h, _) = b.post("/counter/visits", &open("3番")).await;
-    let visit = location(&h)
-        .trim_end_matches("/identify")
-        .rsplit('/')
-        .next()
-        .unwrap()
-        .to_owned();
+    let visit = visit_of(&h);
     let (_, _, page) = b.get(&format!("/counter/visits/{visit}/identify")).await;
     assert!(
         page.contains("<dt>窓口</dt><dd>3番</dd>"),
